@@ -1,0 +1,68 @@
+"""create_app(): routers, shared state, the one error renderer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy import text
+
+from shopflow import __version__
+from shopflow.catalog.api import router as catalog_router
+from shopflow.core import crypto, policy
+from shopflow.core.api import Session, install_error_handlers, require
+from shopflow.core.audit import Actor
+from shopflow.core.db import Database
+from shopflow.core.settings import Settings, get_settings
+from shopflow.inventory.api import router as inventory_router
+from shopflow.orders.api import router as orders_router
+from shopflow.payments.api import router as payments_router
+
+core_router = APIRouter(tags=["system"])
+
+
+@core_router.get("/policy")
+async def effective_policy(_: Annotated[Actor, require("policy.read")]) -> dict[str, Any]:
+    """The effective policy: built-in defaults with the store's overrides (POL-1)."""
+    return policy.current().model_dump(mode="json")
+
+
+def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    crypto.install(settings.fernet_key())
+    policy.install(policy.load(settings.policy_file))
+    owned = db is None
+    database = db or Database.from_url(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Shopflow",
+        version=__version__,
+        description="The e-commerce department's standard operating procedure, executed by software.",
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    app.state.sandbox_key = settings.sandbox_key()
+    install_error_handlers(app)
+    for router in (core_router, catalog_router, inventory_router, orders_router, payments_router):
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["system"])
+    async def healthz(session: Session) -> dict[str, str]:
+        await session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": database.dialect, "version": __version__}
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

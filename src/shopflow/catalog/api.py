@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from shopflow.catalog import service
+from shopflow.catalog.models import Sku
+from shopflow.catalog.schemas import (
+    PriceChangeOut,
+    ProductIn,
+    ProductOut,
+    SkuDetail,
+    SkuOut,
+    SkuPatch,
+)
+from shopflow.core.api import Session, require
+from shopflow.core.audit import Actor
+
+router = APIRouter(tags=["catalog"])
+
+
+async def _detail(session: Session, sku: Sku) -> SkuDetail:
+    history = await service.price_history(session, sku)
+    return SkuDetail(
+        **SkuOut.model_validate(sku).model_dump(),
+        price_history=[PriceChangeOut.model_validate(change) for change in history],
+    )
+
+
+@router.post("/products", status_code=201, response_model=ProductOut)
+async def create_product(
+    data: ProductIn, session: Session, actor: Annotated[Actor, require("catalog.write")]
+) -> ProductOut:
+    product = await service.create_product(session, actor, data)
+    return ProductOut(
+        id=product.id,
+        name=product.name,
+        description=product.description,
+        skus=[SkuOut.model_validate(sku) for sku in product.skus],
+    )
+
+
+@router.get("/skus/{code}", response_model=SkuDetail)
+async def get_sku(code: str, session: Session, _: Annotated[Actor, require("catalog.read")]) -> SkuDetail:
+    return await _detail(session, await service.get_sku(session, code))
+
+
+@router.patch("/skus/{code}", response_model=SkuDetail)
+async def update_sku(
+    code: str, patch: SkuPatch, session: Session, actor: Annotated[Actor, require("catalog.price")]
+) -> SkuDetail:
+    return await _detail(session, await service.update_sku(session, actor, code, patch))

@@ -1,0 +1,62 @@
+"""Products, SKUs and price changes (CAT-1, CAT-2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shopflow.core.db import Base, BigId, UTCDateTime
+
+
+class PriceBand(StrEnum):
+    TRAFFIC = "traffic"  # 引流款
+    PROFIT = "profit"  # 利润款
+    IMAGE = "image"  # 形象款
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    skus: Mapped[list[Sku]] = relationship(back_populates="product", order_by="Sku.id")
+
+
+class Sku(Base):
+    __tablename__ = "skus"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("cost >= 0", name="cost_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price: Mapped[int] = mapped_column(BigInteger)  # fen
+    cost: Mapped[int] = mapped_column(BigInteger)  # fen
+    weight_g: Mapped[int] = mapped_column(Integer)
+    barcode: Mapped[str | None] = mapped_column(String(64))
+    price_band: Mapped[str] = mapped_column(String(20))
+    sellable: Mapped[bool] = mapped_column(Boolean, default=True)
+    safety_stock: Mapped[int | None] = mapped_column(Integer)  # INV-4; None: policy default
+    product: Mapped[Product] = relationship(back_populates="skus")
+
+
+class PriceChange(Base):
+    """CAT-2: who changed a price, when, from what to what."""
+
+    __tablename__ = "price_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    old_price: Mapped[int] = mapped_column(BigInteger)
+    new_price: Mapped[int] = mapped_column(BigInteger)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200), default="")

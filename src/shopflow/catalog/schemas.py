@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopflow.catalog.models import PriceBand
+from shopflow.core.money import Amount
+
+
+class SkuIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    price: Amount
+    cost: Amount
+    weight_g: int = Field(ge=0)
+    price_band: PriceBand
+    barcode: str | None = Field(default=None, max_length=64)
+    safety_stock: int | None = Field(default=None, ge=0)
+
+
+class ProductIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    skus: list[SkuIn] = Field(min_length=1)
+
+
+class SkuPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    price: Amount | None = None
+    cost: Amount | None = None
+    sellable: bool | None = None
+    reason: str = Field(default="", max_length=200)
+
+
+class PriceChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    old_price: Amount
+    new_price: Amount
+    changed_by: int | None
+    changed_at: datetime
+    reason: str
+
+
+class SkuOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    product_id: int
+    price: Amount
+    cost: Amount
+    weight_g: int
+    price_band: PriceBand
+    barcode: str | None
+    sellable: bool
+    safety_stock: int | None
+
+
+class SkuDetail(SkuOut):
+    price_history: list[PriceChangeOut]
+
+
+class ProductOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str
+    skus: list[SkuOut]

@@ -1,0 +1,91 @@
+"""Catalog use cases (CAT-1, CAT-2 price-change record)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.catalog import repository
+from shopflow.catalog.errors import DuplicateSku, SkuNotFound
+from shopflow.catalog.models import PriceChange, Product, Sku
+from shopflow.catalog.schemas import ProductIn, SkuPatch
+from shopflow.core import audit, clock
+from shopflow.core.audit import Actor
+from shopflow.core.errors import FieldError, Invalid
+
+
+async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -> Product:
+    codes = [sku.code for sku in data.skus]
+    repeated = {code for code, n in Counter(codes).items() if n > 1}
+    errors = [
+        FieldError(f"skus[{i}].code", "repeated in this request")
+        for i, code in enumerate(codes)
+        if code in repeated
+    ]
+    if errors:
+        raise Invalid("SKU codes repeat", errors=errors)
+    taken = await repository.existing_codes(session, codes)
+    if taken:
+        raise DuplicateSku(
+            "SKU codes already exist",
+            errors=[
+                FieldError(f"skus[{i}].code", f"{code!r} already exists")
+                for i, code in enumerate(codes)
+                if code in taken
+            ],
+        )
+    product = Product(name=data.name, description=data.description, created_at=clock.now())
+    product.skus = [Sku(**sku.model_dump(), sellable=True) for sku in data.skus]
+    session.add(product)
+    await session.flush()
+    await audit.record(
+        session,
+        audit.row(
+            actor,
+            "product.created",
+            "product",
+            product.id,
+            None,
+            {"name": data.name, "skus": codes},
+        ),
+    )
+    return product
+
+
+async def get_sku(session: AsyncSession, code: str) -> Sku:
+    sku = await repository.sku_by_code(session, code)
+    if sku is None:
+        raise SkuNotFound(f"no SKU {code!r}")
+    return sku
+
+
+async def price_history(session: AsyncSession, sku: Sku) -> list[PriceChange]:
+    return await repository.price_history(session, sku.id)
+
+
+async def update_sku(session: AsyncSession, actor: Actor, code: str, patch: SkuPatch) -> Sku:
+    """Change name, cost, sellability or price; a price change is recorded (CAT-2)."""
+    sku = await get_sku(session, code)
+    changes = patch.model_dump(exclude_unset=True, exclude={"reason"}, exclude_none=True)
+    before = {key: getattr(sku, key) for key in changes}
+    if "price" in changes and changes["price"] != sku.price:
+        session.add(
+            PriceChange(
+                sku_id=sku.id,
+                old_price=sku.price,
+                new_price=changes["price"],
+                changed_by=actor.user_id,
+                changed_at=clock.now(),
+                reason=patch.reason,
+            )
+        )
+    for key, value in changes.items():
+        setattr(sku, key, value)
+    await session.flush()
+    await audit.record(session, audit.row(actor, "sku.updated", "sku", sku.code, before, changes))
+    return sku
+
+
+async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sku]:
+    return await repository.skus_by_codes(session, codes)

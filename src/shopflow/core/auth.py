@@ -1,0 +1,168 @@
+"""Users, roles, API tokens and the one permission table used by API and console (STF-1)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import datetime
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from sqlalchemy import Boolean, ForeignKey, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shopflow.core import audit, clock
+from shopflow.core.audit import Actor
+from shopflow.core.db import Base, BigId, UTCDateTime
+from shopflow.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    SALES = "sales"
+    CUSTOMER_SERVICE = "customer_service"
+    CS_SUPERVISOR = "cs_supervisor"
+    OPERATIONS = "operations"
+    WAREHOUSE = "warehouse"
+    PURCHASING = "purchasing"
+    FINANCE = "finance"
+
+
+R = Role
+_EVERYONE = frozenset(Role)
+
+# Permission -> roles allowed. Admin is allowed everything (see `allowed`).
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "catalog.read": _EVERYONE,
+    "catalog.write": frozenset({R.MANAGER, R.OPERATIONS}),
+    "catalog.price": frozenset({R.MANAGER, R.OPERATIONS}),
+    "warehouses.write": frozenset({R.MANAGER, R.OPERATIONS}),
+    "inventory.read": _EVERYONE,
+    "inventory.receive": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING}),
+    "orders.read": _EVERYONE,
+    "orders.create": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
+    "orders.cancel": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
+    "orders.hold": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
+    "payments.create": frozenset(
+        {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS, R.FINANCE}
+    ),
+    "payments.read": frozenset({R.MANAGER, R.FINANCE, R.OPERATIONS, R.CS_SUPERVISOR}),
+    "policy.read": _EVERYONE,
+    "alerts.read": _EVERYONE,
+    "users.manage": frozenset(),
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    if role == Role.ADMIN:
+        return True
+    return role in PERMISSIONS[permission]
+
+
+def authorize(actor: Actor, permission: str) -> None:
+    if not allowed(actor.role, permission):
+        raise Forbidden(f"role {actor.role!r} may not {permission}", code="forbidden")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(30))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def actor(self) -> Actor:
+        return Actor(user_id=self.id, name=self.username, role=self.role)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+_hasher = PasswordHasher()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_user(
+    session: AsyncSession, actor: Actor, username: str, role: str, password: str | None = None
+) -> User:
+    if role not in Role.__members__.values():
+        roles = ", ".join(Role)
+        raise Invalid(f"unknown role {role!r}; roles: {roles}", code="invalid_role")
+    if await user_exists(session, username):
+        raise Conflict(f"user {username!r} exists", code="user_exists")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=_hasher.hash(password) if password else None,
+        active=True,
+        created_at=clock.now(),
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(
+        session,
+        audit.row(actor, "user.created", "user", user.id, None, {"username": username, "role": role}),
+    )
+    return user
+
+
+async def create_token(session: AsyncSession, actor: Actor, username: str, label: str) -> str:
+    """A new bearer token for `username`; only its hash is stored."""
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}", code="user_not_found")
+    token = "sf_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, label=label, token_hash=token_hash(token), created_at=clock.now()))
+    await session.flush()
+    await audit.record(session, audit.row(actor, "token.created", "user", user.id, None, {"label": label}))
+    return token
+
+
+# Token checks are on every request; a short cache spares the hot path a round trip.
+# A revoked token stops working within this many seconds.
+TOKEN_CACHE_SECONDS = 10.0
+_token_cache: dict[str, tuple[float, Actor]] = {}
+
+
+async def authenticate(session: AsyncSession, token: str) -> Actor:
+    digest = token_hash(token)
+    cached = _token_cache.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    stmt = (
+        select(User.id, User.username, User.role)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None), User.active.is_(True))
+    )
+    found = (await session.execute(stmt)).first()
+    if found is None:
+        _token_cache.pop(digest, None)
+        raise Unauthorized("invalid or revoked token", code="invalid_token")
+    actor = Actor(user_id=found.id, name=found.username, role=found.role)
+    _token_cache[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor)
+    return actor
+
+
+async def user_exists(session: AsyncSession, username: str) -> bool:
+    return await session.scalar(select(User.id).where(User.username == username)) is not None
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.scalars(select(User).order_by(User.id))).all())

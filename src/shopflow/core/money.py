@@ -1,0 +1,49 @@
+"""Money as integer fen inside; decimal strings ("99.00") at the edges (ARCHITECTURE rule 6)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+
+def parse(value: str | int | Decimal) -> int:
+    """Parse a yuan amount with at most two decimals into fen. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("not an amount")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{value!r} is not an amount") from exc
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not an amount")
+    fen = amount * 100
+    if fen != fen.to_integral_value():
+        raise ValueError(f"{value!r} has more than two decimals")
+    if amount < 0:
+        raise ValueError(f"{value!r} is negative")
+    return int(fen)
+
+
+def fmt(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def _validate(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        raise ValueError('write the amount as a string, like "99.00"')
+    return parse(value)
+
+
+# A money field: a decimal string in JSON/TOML ("99.00"), integer fen in Python.
+Amount = Annotated[
+    int,
+    BeforeValidator(_validate),
+    PlainSerializer(fmt, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["99.00"]}),
+]

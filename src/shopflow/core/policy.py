@@ -1,0 +1,189 @@
+"""The policy document (POL-1): every number of PROCESS_SPEC as data, overridable by TOML.
+
+Defaults are the manuals' values; (†) marks values the spec chose where a manual left a blank.
+Unknown keys and bad values are errors naming the key, e.g. ``orders.unpaid_cancel_minutes``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.money import Amount
+
+Positive = Annotated[int, Field(gt=0)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Calendar(Section):
+    timezone: str = "Asia/Shanghai"
+    weekend: frozenset[Annotated[int, Field(ge=0, le=6)]] = frozenset({5, 6})
+    holidays: frozenset[date] = frozenset()
+
+
+class Shortage(StrEnum):
+    HOLD = "hold"
+    REJECT = "reject"
+
+
+class Catalog(Section):
+    # CAT-2: lowest price as a percent of list price per band before a supervisor must approve.
+    band_floor_percent: dict[str, Percent] = {"traffic": 60.0, "profit": 80.0, "image": 90.0}
+
+
+class Orders(Section):
+    unpaid_cancel_minutes: Positive = 30  # ORD-5 (†)
+    ship_within_hours: Positive = 48  # ORD-6
+    deliver_within_hours: Positive = 72  # ORD-6
+    auto_receipt_days: Positive = 7  # ORD-7 (†)
+    on_shortage: Shortage = Shortage.HOLD  # ORD-4
+    page_size: Annotated[int, Field(gt=0, le=500)] = 50
+
+
+class Allocation(StrEnum):
+    PRIORITY = "priority"
+    WHOLE_ORDER = "whole_order"
+
+
+class Inventory(Section):
+    allocation: Allocation = Allocation.PRIORITY  # INV-3
+    safety_stock: Annotated[int, Field(ge=0)] = 50  # INV-4
+    partial_count_every_days: Positive = 7  # INV-6 weekly
+    full_count_every_days: Positive = 30  # INV-6 monthly
+
+
+class Payments(Section):
+    methods: tuple[str, ...] = ("alipay", "wechat", "card", "card_instalment", "bank_transfer")
+
+
+class Fulfillment(Section):
+    carriers_min: Positive = 2  # FUL-3
+    carriers_max: Positive = 3  # FUL-3
+    shipping_fee: Amount = 1000  # (†) flat fee below the free-shipping threshold
+    free_shipping_threshold: Amount = 9900  # (†) FUL-3
+    stuck_without_event_hours: Positive = 48  # FUL-6 (†)
+    exception_contact_hours: Positive = 12  # FUL-6
+
+
+class Aftersales(Section):
+    no_reason_return_days: Positive = 7  # ASV-1
+    quality_return_days: Positive = 15  # ASV-1 (†)
+    review_hours: Positive = 24  # ASV-3
+    refund_min_working_days: Positive = 3  # ASV-4
+    refund_max_working_days: Positive = 5  # ASV-4
+    agent_compensation_limit: Amount = 50000  # ASV-5
+    replacement_ship_hours: Positive = 24  # ASV-6
+
+
+class Service(Section):
+    first_response_seconds: Positive = 30  # SVC-2
+    phone_answer_rings: Positive = 3  # SVC-2 (†)
+    resolution_hours: Positive = 24  # SVC-2
+    survey_after_delivery_days: Positive = 3  # SVC-6
+    satisfaction_within_days: Positive = 7  # SVC-6
+    negative_review_response_hours: Positive = 1  # SVC-7
+    conversation_retention_years: Positive = 3  # SVC-9
+
+
+class Crm(Section):
+    grade_a_follow_up_hours: Positive = 24  # CRM-3
+    grade_b_follow_up_days: Positive = 3  # CRM-3
+    grade_c_follow_up_days: Positive = 7  # CRM-3
+    first_contact_working_days: Positive = 1  # CRM-3 (†)
+
+
+class Loyalty(Section):
+    points_per_yuan: Annotated[float, Field(ge=0)] = 1.0  # LOY-1
+
+
+class Risk(Section):
+    review_response_hours: Positive = 2  # RSK-2
+
+
+class Staff(Section):
+    response_timeout_rate_percent: Percent = 5.0  # STF-3
+    performance_deduction_percent: Percent = 10.0  # STF-3
+
+
+class Sla(Section):
+    breach_detection_seconds: Positive = 60  # SLA-2 (†)
+
+
+class Audit(Section):
+    retention_years: Positive = 3  # AUD-1
+
+
+class Policy(Section):
+    calendar: Calendar = Calendar()
+    catalog: Catalog = Catalog()
+    orders: Orders = Orders()
+    inventory: Inventory = Inventory()
+    payments: Payments = Payments()
+    fulfillment: Fulfillment = Fulfillment()
+    aftersales: Aftersales = Aftersales()
+    service: Service = Service()
+    crm: Crm = Crm()
+    loyalty: Loyalty = Loyalty()
+    risk: Risk = Risk()
+    staff: Staff = Staff()
+    sla: Sla = Sla()
+    audit: Audit = Audit()
+
+
+class PolicyError(Invalid):
+    code = "invalid_policy"
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validate(document: dict[str, Any]) -> Policy:
+    """Build a Policy from an override document; every bad key is named in the error."""
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as exc:
+        errors = [
+            FieldError(
+                _key(err["loc"]),
+                "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+            )
+            for err in exc.errors()
+        ]
+        listing = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        raise PolicyError(f"invalid policy: {listing}", errors=errors) from None
+
+
+def load(path: Path | None) -> Policy:
+    if path is None:
+        return Policy()
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy file {path} is not valid TOML: {exc}") from None
+    return validate(document)
+
+
+_current = Policy()
+
+
+def current() -> Policy:
+    return _current
+
+
+def install(policy: Policy) -> None:
+    """Make `policy` the effective policy of this process (at start, or in a test)."""
+    global _current
+    _current = policy

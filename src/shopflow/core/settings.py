@@ -1,0 +1,48 @@
+"""Process settings from the environment (`SHOPFLOW_*`); business numbers live in `policy`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore")
+
+    database_url: str = "sqlite:///./shopflow.db"
+    # Fernet key for personal data at rest. When unset, one is created once in `data_dir`.
+    secret_key: str | None = None
+    # HMAC key the sandbox gateway signs its callbacks with (PAY-1); derived from secret_key if unset.
+    sandbox_secret: str | None = None
+    policy_file: Path | None = None
+    data_dir: Path = Path(".shopflow")
+    public_url: str = "http://127.0.0.1:8000"
+
+    def fernet_key(self) -> bytes:
+        if self.secret_key:
+            return self.secret_key.encode()
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_bytes(Fernet.generate_key())
+            key_file.chmod(0o600)
+        return key_file.read_bytes().strip()
+
+    def sandbox_key(self) -> bytes:
+        if self.sandbox_secret:
+            return self.sandbox_secret.encode()
+        sandbox_file = self.data_dir / "sandbox.secret"
+        if not sandbox_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            sandbox_file.write_text(secrets.token_urlsafe(32))
+            sandbox_file.chmod(0o600)
+        return sandbox_file.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

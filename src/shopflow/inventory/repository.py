@@ -1,0 +1,177 @@
+"""Every query of the inventory domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core.db import insert_for
+from shopflow.inventory.models import (
+    LedgerEntry,
+    Pick,
+    Reservation,
+    ReservationState,
+    Stock,
+    StockLevel,
+    Warehouse,
+)
+
+stock_table = Stock.__table__
+
+
+async def warehouse_by_code(session: AsyncSession, code: str) -> Warehouse | None:
+    return await session.scalar(select(Warehouse).where(Warehouse.code == code))
+
+
+async def warehouse_code_taken(session: AsyncSession, code: str) -> bool:
+    return await session.scalar(select(Warehouse.id).where(Warehouse.code == code)) is not None
+
+
+async def list_warehouses(session: AsyncSession) -> list[Warehouse]:
+    stmt = select(Warehouse).order_by(Warehouse.priority, Warehouse.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def stock_levels(session: AsyncSession, sku_ids: Iterable[int]) -> list[StockLevel]:
+    stmt = (
+        select(
+            Stock.id,
+            Stock.sku_id,
+            Stock.warehouse_id,
+            Warehouse.priority,
+            (Stock.on_hand - Stock.reserved).label("available"),
+        )
+        .join(Warehouse, Warehouse.id == Stock.warehouse_id)
+        .where(Stock.sku_id.in_(list(sku_ids)), Warehouse.active.is_(True))
+    )
+    return [StockLevel(*row) for row in (await session.execute(stmt)).all()]
+
+
+def _quantity_by_id(quantities: dict[int, int]) -> Any:
+    return case(quantities, value=stock_table.c.id)
+
+
+async def reserve(session: AsyncSession, picks: Sequence[Pick]) -> set[int]:
+    """One conditional UPDATE for every pick (ARCHITECTURE rule 8); returns the rows it reserved.
+
+    Rows are locked in primary-key order (the locking sub-select) so that two orders touching
+    the same rows cannot deadlock; a row without enough available stock is left untouched.
+    """
+    quantities = {pick.stock_id: pick.quantity for pick in picks}
+    wanted = _quantity_by_id(quantities)
+    locked = (
+        select(stock_table.c.id)
+        .where(stock_table.c.id.in_(list(quantities)))
+        .order_by(stock_table.c.id)
+        .with_for_update()
+    )
+    stmt = (
+        update(stock_table)
+        .where(
+            stock_table.c.id.in_(locked),
+            stock_table.c.on_hand - stock_table.c.reserved >= wanted,
+        )
+        .values(reserved=stock_table.c.reserved + wanted)
+        .returning(stock_table.c.id)
+    )
+    return set((await session.execute(stmt)).scalars())
+
+
+async def unreserve(session: AsyncSession, quantities: dict[int, int]) -> None:
+    if not quantities:
+        return
+    wanted = _quantity_by_id(quantities)
+    await session.execute(
+        update(stock_table)
+        .where(stock_table.c.id.in_(sorted(quantities)))
+        .values(reserved=stock_table.c.reserved - wanted)
+    )
+
+
+async def add_reservations(session: AsyncSession, order_id: int, picks: Sequence[Pick]) -> None:
+    rows = [
+        {
+            "order_id": order_id,
+            "sku_id": p.sku_id,
+            "warehouse_id": p.warehouse_id,
+            "stock_id": p.stock_id,
+            "quantity": p.quantity,
+            "state": ReservationState.ACTIVE,
+        }
+        for p in picks
+    ]
+    await session.execute(insert(Reservation), rows)
+
+
+async def active_reservations(session: AsyncSession, order_id: int) -> list[Reservation]:
+    stmt = (
+        select(Reservation)
+        .where(Reservation.order_id == order_id, Reservation.state == ReservationState.ACTIVE)
+        .order_by(Reservation.stock_id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def reservations_of(session: AsyncSession, order_id: int) -> list[Reservation]:
+    stmt = select(Reservation).where(Reservation.order_id == order_id).order_by(Reservation.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def ensure_stock_rows(session: AsyncSession, warehouse_id: int, sku_ids: Iterable[int]) -> None:
+    rows = [{"sku_id": s, "warehouse_id": warehouse_id, "on_hand": 0, "reserved": 0} for s in sku_ids]
+    stmt = insert_for(session, Stock).on_conflict_do_nothing(index_elements=["sku_id", "warehouse_id"])
+    await session.execute(stmt, rows)
+
+
+async def add_on_hand(session: AsyncSession, warehouse_id: int, sku_id: int, quantity: int) -> int:
+    """Change on-hand by `quantity` (signed) and return the new balance."""
+    stmt = (
+        update(stock_table)
+        .where(stock_table.c.sku_id == sku_id, stock_table.c.warehouse_id == warehouse_id)
+        .values(on_hand=stock_table.c.on_hand + quantity)
+        .returning(stock_table.c.on_hand)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def add_ledger(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    await session.execute(insert(LedgerEntry), rows)
+
+
+async def stock_by_warehouse(session: AsyncSession, sku_id: int) -> list[tuple[Warehouse, Stock]]:
+    stmt = (
+        select(Warehouse, Stock)
+        .join(Stock, Stock.warehouse_id == Warehouse.id)
+        .where(Stock.sku_id == sku_id)
+        .order_by(Warehouse.priority, Warehouse.id)
+    )
+    return [(w, s) for w, s in (await session.execute(stmt)).all()]
+
+
+async def ledger(
+    session: AsyncSession, sku_id: int, offset: int, limit: int
+) -> tuple[list[tuple[LedgerEntry, str]], int]:
+    total = await session.scalar(select(func.count()).where(LedgerEntry.sku_id == sku_id))
+    stmt = (
+        select(LedgerEntry, Warehouse.code)
+        .join(Warehouse, Warehouse.id == LedgerEntry.warehouse_id)
+        .where(LedgerEntry.sku_id == sku_id)
+        .order_by(LedgerEntry.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(e, code) for e, code in (await session.execute(stmt)).all()], int(total or 0)
+
+
+async def ledger_sums(session: AsyncSession) -> dict[tuple[int, int], int]:
+    stmt = select(LedgerEntry.sku_id, LedgerEntry.warehouse_id, func.sum(LedgerEntry.quantity)).group_by(
+        LedgerEntry.sku_id, LedgerEntry.warehouse_id
+    )
+    return {(s, w): int(q) for s, w, q in (await session.execute(stmt)).all()}
+
+
+async def all_stock(session: AsyncSession) -> list[Stock]:
+    return list((await session.scalars(select(Stock).order_by(Stock.id))).all())

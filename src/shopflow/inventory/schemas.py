@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WarehouseIn(BaseModel):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=120)
+    province: str = Field(min_length=1, max_length=40)
+    priority: int = Field(ge=0)
+
+
+class WarehouseOut(WarehouseIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    active: bool
+
+
+class ReceiptLineIn(BaseModel):
+    sku: str
+    quantity: int
+
+
+class ReceiptIn(BaseModel):
+    warehouse: str
+    reference: str = Field(min_length=1, max_length=120)
+    lines: list[ReceiptLineIn] = Field(min_length=1)
+
+
+class ReceiptOut(BaseModel):
+    id: int
+    warehouse: str
+    reference: str
+    lines: list[ReceiptLineIn]
+
+
+class WarehouseStock(BaseModel):
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class Availability(BaseModel):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    warehouses: list[WarehouseStock]
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    at: datetime
+    warehouse: str
+    kind: str
+    quantity: int
+    balance_after: int
+    reference: str
+    actor_id: int | None

@@ -1,0 +1,214 @@
+"""Inventory use cases: warehouses, receipts, availability, reservation (INV-1..3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.catalog import service as catalog
+from shopflow.catalog.models import Sku
+from shopflow.core import audit, clock, policy
+from shopflow.core.audit import Actor
+from shopflow.core.errors import FieldError, Invalid
+from shopflow.inventory import repository
+from shopflow.inventory.errors import DuplicateReceipt, DuplicateWarehouse, WarehouseNotFound
+from shopflow.inventory.models import (
+    LedgerEntry,
+    Movement,
+    Pick,
+    Receipt,
+    Reservation,
+    ReservationState,
+    Warehouse,
+    allocate,
+)
+from shopflow.inventory.schemas import (
+    Availability,
+    ReceiptIn,
+    ReceiptOut,
+    WarehouseIn,
+    WarehouseStock,
+)
+
+# A reservation that loses a race re-reads stock and tries again; each lost race means another
+# order took the stock, so this bound is only reached under pathological contention.
+RESERVE_ATTEMPTS = 20
+
+
+async def create_warehouse(session: AsyncSession, actor: Actor, data: WarehouseIn) -> Warehouse:
+    if await repository.warehouse_code_taken(session, data.code):
+        raise DuplicateWarehouse(
+            f"warehouse {data.code!r} exists", errors=[FieldError("code", "already exists")]
+        )
+    warehouse = Warehouse(**data.model_dump(), active=True)
+    session.add(warehouse)
+    await session.flush()
+    await audit.record(
+        session,
+        audit.row(actor, "warehouse.created", "warehouse", warehouse.code, None, data.model_dump()),
+    )
+    return warehouse
+
+
+async def list_warehouses(session: AsyncSession) -> list[Warehouse]:
+    return await repository.list_warehouses(session)
+
+
+async def get_warehouse(session: AsyncSession, code: str) -> Warehouse:
+    warehouse = await repository.warehouse_by_code(session, code)
+    if warehouse is None:
+        raise WarehouseNotFound(f"no warehouse {code!r}")
+    return warehouse
+
+
+async def receive(session: AsyncSession, actor: Actor, data: ReceiptIn) -> ReceiptOut:
+    """Book goods into a warehouse: one ledger row per line (INV-1). All lines or none."""
+    errors: list[FieldError] = []
+    warehouse = await repository.warehouse_by_code(session, data.warehouse)
+    if warehouse is None:
+        errors.append(FieldError("warehouse", f"unknown warehouse {data.warehouse!r}"))
+    skus = await catalog.skus_by_codes(session, [line.sku for line in data.lines])
+    for i, line in enumerate(data.lines):
+        if line.sku not in skus:
+            errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
+        if line.quantity <= 0:
+            errors.append(FieldError(f"lines[{i}].quantity", "must be a positive whole number"))
+    if errors:
+        raise Invalid("the receipt has errors; nothing was booked", errors=errors)
+    assert warehouse is not None
+    receipt = Receipt(
+        warehouse_id=warehouse.id,
+        reference=data.reference,
+        created_by=actor.user_id,
+        created_at=clock.now(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(receipt)
+            await session.flush()
+    except IntegrityError:
+        raise DuplicateReceipt(
+            f"receipt {data.reference!r} was already booked into {warehouse.code}",
+            errors=[FieldError("reference", "already booked")],
+        ) from None
+    lines = {skus[line.sku].id: 0 for line in data.lines}
+    for line in data.lines:
+        lines[skus[line.sku].id] += line.quantity
+    await post_movements(
+        session,
+        actor,
+        warehouse.id,
+        lines,
+        Movement.RECEIPT,
+        f"receipt:{receipt.id}:{data.reference}",
+    )
+    await audit.record(
+        session,
+        audit.row(
+            actor,
+            "inventory.received",
+            "receipt",
+            receipt.id,
+            None,
+            {
+                "warehouse": warehouse.code,
+                "reference": data.reference,
+                "lines": [ln.model_dump() for ln in data.lines],
+            },
+        ),
+    )
+    return ReceiptOut(id=receipt.id, warehouse=warehouse.code, reference=data.reference, lines=data.lines)
+
+
+async def post_movements(
+    session: AsyncSession,
+    actor: Actor,
+    warehouse_id: int,
+    quantities: Mapping[int, int],
+    kind: Movement,
+    reference: str,
+) -> None:
+    """Change on-hand of several SKUs in one warehouse, each change a ledger row (INV-1)."""
+    await repository.ensure_stock_rows(session, warehouse_id, sorted(quantities))
+    at = clock.now()
+    rows = []
+    for sku_id in sorted(quantities):
+        balance = await repository.add_on_hand(session, warehouse_id, sku_id, quantities[sku_id])
+        rows.append(
+            {
+                "sku_id": sku_id,
+                "warehouse_id": warehouse_id,
+                "kind": kind,
+                "quantity": quantities[sku_id],
+                "balance_after": balance,
+                "reference": reference,
+                "actor_id": actor.user_id,
+                "at": at,
+            }
+        )
+    await repository.add_ledger(session, rows)
+
+
+async def availability(session: AsyncSession, sku: Sku) -> Availability:
+    per_warehouse = [
+        WarehouseStock(
+            warehouse=w.code,
+            on_hand=s.on_hand,
+            reserved=s.reserved,
+            available=s.on_hand - s.reserved,
+        )
+        for w, s in await repository.stock_by_warehouse(session, sku.id)
+    ]
+    on_hand = sum(w.on_hand for w in per_warehouse)
+    reserved = sum(w.reserved for w in per_warehouse)
+    return Availability(
+        sku=sku.code,
+        on_hand=on_hand,
+        reserved=reserved,
+        available=on_hand - reserved,
+        warehouses=per_warehouse,
+    )
+
+
+async def ledger(
+    session: AsyncSession, sku: Sku, offset: int, limit: int
+) -> tuple[list[tuple[LedgerEntry, str]], int]:
+    return await repository.ledger(session, sku.id, offset, limit)
+
+
+async def reserve_for_order(
+    session: AsyncSession, order_id: int, demand: Mapping[int, int]
+) -> list[Pick] | None:
+    """Reserve stock for an order atomically (INV-2, INV-3); None when stock is short.
+
+    Reads availability, plans with the configured strategy, then claims every row with one
+    conditional UPDATE. If another order won a row in between, the rows this one did get are
+    given back and the plan is made again from fresh figures.
+    """
+    strategy = policy.current().inventory.allocation
+    for _ in range(RESERVE_ATTEMPTS):
+        plan = allocate(demand, await repository.stock_levels(session, demand), strategy)
+        if plan is None:
+            return None
+        won = await repository.reserve(session, plan)
+        if len(won) == len(plan):
+            await repository.add_reservations(session, order_id, plan)
+            return plan
+        await repository.unreserve(session, {p.stock_id: p.quantity for p in plan if p.stock_id in won})
+    return None
+
+
+async def release_for_order(session: AsyncSession, order_id: int) -> int:
+    """Give back every active reservation of an order; returns the units released."""
+    held = await repository.active_reservations(session, order_id)
+    await repository.unreserve(session, {r.stock_id: r.quantity for r in held})
+    for reservation in held:
+        reservation.move_to(ReservationState.RELEASED)
+    await session.flush()
+    return sum(r.quantity for r in held)
+
+
+async def reservations_of(session: AsyncSession, order_id: int) -> list[Reservation]:
+    return await repository.reservations_of(session, order_id)

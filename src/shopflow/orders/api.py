@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from shopflow.core.api import Pages, Session, require
+from shopflow.core.audit import Actor, AuditEntry
+from shopflow.orders import service
+from shopflow.orders.models import Order, OrderStatus
+from shopflow.orders.schemas import (
+    AddressIn,
+    CancelIn,
+    CustomerIn,
+    HistoryEntry,
+    HoldIn,
+    LineOut,
+    OrderDetail,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderSummary,
+    ReservationOut,
+    TotalsOut,
+)
+
+router = APIRouter(tags=["orders"])
+
+
+def _summary_fields(order: Order) -> dict[str, object]:
+    return {
+        "id": order.id,
+        "order_no": order.order_no,
+        "status": order.status,
+        "hold_reason": order.hold_reason,
+        "channel": order.channel,
+        "channel_order_no": order.channel_order_no,
+        "totals": TotalsOut(
+            subtotal=order.subtotal,
+            shipping=order.shipping_fee,
+            discount=order.discount,
+            total=order.total,
+        ),
+        "created_at": order.created_at,
+    }
+
+
+def _out_fields(order: Order) -> dict[str, object]:
+    return {
+        **_summary_fields(order),
+        "customer": CustomerIn(**order.contact["customer"]),
+        "shipping_address": AddressIn(**order.contact["shipping_address"]),
+        "lines": [
+            LineOut(
+                sku=line.sku_code,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                line_total=line.line_total,
+            )
+            for line in order.lines
+        ],
+        "note": order.note,
+        "confirmed_at": order.confirmed_at,
+        "paid_at": order.paid_at,
+        "cancelled_at": order.cancelled_at,
+        "cancel_reason": order.cancel_reason,
+    }
+
+
+def _history(entry: AuditEntry) -> HistoryEntry:
+    after = entry.after or {}
+    return HistoryEntry(
+        at=entry.at,
+        actor=entry.actor_name,
+        action=entry.action,
+        from_status=(entry.before or {}).get("status"),
+        to_status=after.get("status"),
+        reason=after.get("reason"),
+    )
+
+
+async def _detail(session: Session, order: Order) -> OrderDetail:
+    trail = await service.history(session, order.id)
+    held = await service.reservations(session, order.id)
+    return OrderDetail(
+        **_out_fields(order),
+        history=[_history(entry) for entry in trail],
+        reservations=[
+            ReservationOut(sku_id=r.sku_id, warehouse_id=r.warehouse_id, quantity=r.quantity, state=r.state)
+            for r in held
+        ],
+    )
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses={200: {"description": "A repeated submission: the first order, unchanged (ORD-1)"}},
+)
+async def place_order(
+    data: OrderIn,
+    response: Response,
+    session: Session,
+    actor: Annotated[Actor, require("orders.create")],
+    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
+) -> OrderOut:
+    placed = await service.place_order(session, actor, data, idempotency_key)
+    if not placed.created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return OrderOut(**_out_fields(placed.order))
+
+
+@router.get("/orders", response_model=OrderPage)
+async def list_orders(
+    session: Session,
+    pages: Pages,
+    _: Annotated[Actor, require("orders.read")],
+    status: OrderStatus | None = None,
+    channel: Annotated[str | None, Query(max_length=40)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> OrderPage:
+    items, total, size = await service.list_orders(
+        session,
+        status=status,
+        channel=channel,
+        created_from=created_from,
+        created_to=created_to,
+        page=pages.page,
+        page_size=pages.page_size,
+    )
+    return OrderPage(
+        items=[OrderSummary(**_summary_fields(order)) for order in items],
+        total=total,
+        page=pages.page,
+        page_size=size,
+    )
+
+
+@router.get("/orders/{order_id}", response_model=OrderDetail)
+async def get_order(
+    order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
+) -> OrderDetail:
+    return await _detail(session, await service.get_order(session, order_id))
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderDetail)
+async def cancel_order(
+    order_id: int,
+    data: CancelIn,
+    session: Session,
+    actor: Annotated[Actor, require("orders.cancel")],
+) -> OrderDetail:
+    return await _detail(session, await service.cancel(session, actor, order_id, data.reason))
+
+
+@router.post("/orders/{order_id}/hold", response_model=OrderDetail)
+async def hold_order(
+    order_id: int, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
+) -> OrderDetail:
+    return await _detail(session, await service.hold(session, actor, order_id, data.reason))
+
+
+@router.post("/orders/{order_id}/release", response_model=OrderDetail)
+async def release_order(
+    order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
+) -> OrderDetail:
+    return await _detail(session, await service.release(session, actor, order_id))

@@ -1,0 +1,218 @@
+"""Orders and their lifecycle (ORD-1..5): states, the TRANSITIONS table, intake rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shopflow.core.crypto import Sealed
+from shopflow.core.db import Base, BigId, UTCDateTime
+from shopflow.core.errors import FieldError, InvalidTransition
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # 待确认
+    CONFIRMED = "confirmed"  # 已确认
+    PAID = "paid"  # 已支付
+    PICKING = "picking"  # 拣货中
+    PACKED = "packed"  # 已打包
+    SHIPPED = "shipped"  # 已发货
+    DELIVERED = "delivered"  # 已送达
+    COMPLETED = "completed"  # 已完成
+    CLOSED = "closed"  # 已关闭
+    CANCELLED = "cancelled"  # 已取消
+    ON_HOLD = "on_hold"  # 挂起
+
+
+S = OrderStatus
+# ORD-3. `on_hold` returns only to the state it left (checked in `Order.release`).
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING: frozenset({S.CONFIRMED, S.CANCELLED, S.ON_HOLD}),
+    S.CONFIRMED: frozenset({S.PAID, S.CANCELLED, S.ON_HOLD}),
+    S.PAID: frozenset({S.PICKING, S.CANCELLED, S.ON_HOLD}),
+    S.PICKING: frozenset({S.PACKED}),
+    S.PACKED: frozenset({S.SHIPPED, S.PICKING}),  # FUL-2: a failed quality check goes back
+    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.DELIVERED: frozenset({S.COMPLETED}),
+    S.COMPLETED: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.ON_HOLD: frozenset({S.PENDING, S.CONFIRMED, S.PAID, S.CANCELLED}),
+}
+HOLDABLE = frozenset({S.PENDING, S.CONFIRMED, S.PAID})
+
+
+class HoldReason(StrEnum):
+    STOCK_SHORTAGE = "stock_shortage"
+    RISK_REVIEW = "risk_review"
+    MANUAL = "manual"
+
+
+def checked(current: OrderStatus, target: OrderStatus) -> OrderStatus:
+    """`target` if ORD-3 allows the step from `current`, else InvalidTransition (409)."""
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition("order", current, target)
+    return target
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_order_no"),
+        Index("ix_orders_status_created", "status", "created_at"),
+        Index("ix_orders_status_confirmed", "status", "confirmed_at"),
+        Index("ix_orders_channel_created", "channel", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    channel_order_no: Mapped[str | None] = mapped_column(String(80))
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    held_from: Mapped[str | None] = mapped_column(String(20))
+    hold_reason: Mapped[str | None] = mapped_column(String(40))
+    # Personal data, encrypted at rest: {"customer": {...}, "shipping_address": {...}}.
+    contact: Mapped[dict[str, Any]] = mapped_column(Sealed)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    ship_province: Mapped[str] = mapped_column(String(40))
+    buyer_ip: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    subtotal: Mapped[int] = mapped_column(BigInteger)
+    shipping_fee: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.id", lazy="raise"
+    )
+
+    def move_to(self, target: OrderStatus, at: datetime) -> OrderStatus:
+        """Change status through the TRANSITIONS table; returns the status left."""
+        previous = OrderStatus(self.status)
+        self.status = checked(previous, target)
+        self.updated_at = at
+        return previous
+
+    def hold(self, reason: HoldReason, at: datetime) -> OrderStatus:
+        if self.status not in HOLDABLE:
+            raise InvalidTransition("order", self.status, S.ON_HOLD)
+        previous = self.move_to(S.ON_HOLD, at)
+        self.held_from = previous
+        self.hold_reason = reason
+        return previous
+
+    def release(self, at: datetime) -> OrderStatus:
+        """Back to the state the hold interrupted (ORD-3)."""
+        if self.status != S.ON_HOLD or self.held_from is None:
+            raise InvalidTransition("order", self.status, "released")
+        self.move_to(OrderStatus(self.held_from), at)
+        self.held_from = None
+        self.hold_reason = None
+        return S.ON_HOLD
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    sku_code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)  # this line's share of order discounts
+    line_total: Mapped[int] = mapped_column(BigInteger)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+# --- intake rules (ORD-2): pure functions, no I/O ------------------------------------------
+
+MOBILE = re.compile(r"^1\d{10}$")
+POSTCODE = re.compile(r"^\d{6}$")
+ADDRESS_PARTS = ("name", "phone", "province", "city", "district", "street", "postcode")
+
+
+@dataclass(frozen=True, slots=True)
+class SkuFacts:
+    id: int
+    name: str
+    price: int
+    sellable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    sku: str
+    quantity: int
+    unit_price: int
+
+
+def intake_errors(
+    customer: Mapping[str, str],
+    address: Mapping[str, str],
+    lines: list[LineRequest],
+    skus: Mapping[str, SkuFacts],
+) -> list[FieldError]:
+    """Every reason an order cannot be accepted, each naming its field."""
+    errors: list[FieldError] = []
+    if not customer.get("name", "").strip():
+        errors.append(FieldError("customer.name", "is required"))
+    if not MOBILE.match(customer.get("phone", "")):
+        errors.append(FieldError("customer.phone", "must be 11 digits starting with 1"))
+    for part in ADDRESS_PARTS:
+        if not address.get(part, "").strip():
+            errors.append(FieldError(f"shipping_address.{part}", "is required"))
+    if address.get("phone", "").strip() and not MOBILE.match(address["phone"]):
+        errors.append(FieldError("shipping_address.phone", "must be 11 digits starting with 1"))
+    if address.get("postcode", "").strip() and not POSTCODE.match(address["postcode"]):
+        errors.append(FieldError("shipping_address.postcode", "must be 6 digits"))
+    if not lines:
+        errors.append(FieldError("lines", "at least one line is required"))
+    for i, line in enumerate(lines):
+        if line.quantity <= 0:
+            errors.append(FieldError(f"lines[{i}].quantity", "must be positive"))
+        facts = skus.get(line.sku)
+        if facts is None:
+            errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
+        elif not facts.sellable:
+            errors.append(FieldError(f"lines[{i}].sku", f"SKU {line.sku!r} is not for sale"))
+        elif line.unit_price != facts.price:
+            errors.append(
+                FieldError(
+                    f"lines[{i}].unit_price",
+                    f"does not match the current price {facts.price / 100:.2f}",
+                )
+            )
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    subtotal: int
+    shipping: int
+    discount: int
+    total: int
+
+
+def totals(lines: list[LineRequest], shipping_fee: int, free_threshold: int) -> Totals:
+    """Order totals in fen; shipping is free from the threshold up (FUL-3)."""
+    subtotal = sum(line.unit_price * line.quantity for line in lines)
+    shipping = 0 if subtotal >= free_threshold else shipping_fee
+    return Totals(subtotal=subtotal, shipping=shipping, discount=0, total=subtotal + shipping)

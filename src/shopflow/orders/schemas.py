@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from shopflow.core.money import Amount
+from shopflow.orders.models import HoldReason, OrderStatus
+
+
+class CustomerIn(BaseModel):
+    name: str = ""
+    phone: str = ""
+    email: str | None = Field(default=None, max_length=200)
+
+
+class AddressIn(BaseModel):
+    # Empty defaults: completeness is an intake rule (ORD-2) reported with every other error.
+    name: str = Field(default="", max_length=80)
+    phone: str = Field(default="", max_length=20)
+    province: str = Field(default="", max_length=40)
+    city: str = Field(default="", max_length=40)
+    district: str = Field(default="", max_length=40)
+    street: str = Field(default="", max_length=200)
+    postcode: str = Field(default="", max_length=10)
+
+
+class LineIn(BaseModel):
+    sku: str = Field(max_length=64)
+    quantity: int
+    unit_price: Amount
+
+
+class OrderIn(BaseModel):
+    channel: str = Field(min_length=1, max_length=40, examples=["own_store"])
+    channel_order_no: str | None = Field(default=None, max_length=80)
+    customer: CustomerIn
+    shipping_address: AddressIn = AddressIn()
+    lines: list[LineIn] = Field(max_length=200)
+    buyer_ip: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class LineOut(BaseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Amount
+    discount: Amount
+    line_total: Amount
+
+
+class TotalsOut(BaseModel):
+    subtotal: Amount
+    shipping: Amount
+    discount: Amount
+    total: Amount
+
+
+class OrderSummary(BaseModel):
+    id: int
+    order_no: str
+    status: OrderStatus
+    hold_reason: str | None
+    channel: str
+    channel_order_no: str | None
+    totals: TotalsOut
+    created_at: datetime
+
+
+class OrderOut(OrderSummary):
+    customer: CustomerIn
+    shipping_address: AddressIn
+    lines: list[LineOut]
+    note: str | None
+    confirmed_at: datetime | None
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+
+
+class ReservationOut(BaseModel):
+    sku_id: int
+    warehouse_id: int
+    quantity: int
+    state: str
+
+
+class OrderDetail(OrderOut):
+    history: list[HistoryEntry]
+    reservations: list[ReservationOut]
+
+
+class OrderPage(BaseModel):
+    items: list[OrderSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class CancelIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class HoldIn(BaseModel):
+    reason: HoldReason = HoldReason.MANUAL

@@ -1,0 +1,304 @@
+"""Order use cases: intake with validation and reservation, lookups, cancel, hold, pay (ORD-1..5)."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.catalog import service as catalog
+from shopflow.core import audit, clock, crypto, events, policy
+from shopflow.core.audit import SYSTEM, Actor
+from shopflow.core.errors import Invalid
+from shopflow.core.policy import Shortage
+from shopflow.inventory import service as inventory
+from shopflow.inventory.models import Reservation
+from shopflow.orders import repository
+from shopflow.orders.errors import OrderNotFound, OutOfStock
+from shopflow.orders.models import (
+    HoldReason,
+    LineRequest,
+    Order,
+    OrderLine,
+    OrderStatus,
+    SkuFacts,
+    checked,
+    intake_errors,
+    totals,
+)
+from shopflow.orders.schemas import OrderIn
+
+S = OrderStatus
+ORDER_NO_ATTEMPTS = 5
+
+
+@dataclass(slots=True)
+class Placed:
+    order: Order
+    created: bool  # False: a repeated submission returned the first order (ORD-1)
+
+
+def _order_no(at: datetime) -> str:
+    return f"SF{at:%y%m%d}{secrets.randbelow(10**10):010d}"
+
+
+def _status_row(
+    actor: Actor,
+    order_id: int,
+    before: str | None,
+    after: str,
+    at: datetime,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    return audit.row(
+        actor,
+        f"order.{after}",
+        "order",
+        order_id,
+        None if before is None else {"status": before},
+        {"status": after} if reason is None else {"status": after, "reason": reason},
+        at,
+    )
+
+
+def _notice(order: Order | dict[str, Any], **extra: Any) -> dict[str, Any]:
+    get = order.get if isinstance(order, dict) else lambda key: getattr(order, key)
+    return {"order_id": get("id"), "order_no": get("order_no"), "channel": get("channel"), **extra}
+
+
+async def place_order(
+    session: AsyncSession, actor: Actor, data: OrderIn, idempotency_key: str | None
+) -> Placed:
+    """Validate (ORD-2), store, and confirm with stock reserved (ORD-4) in one transaction.
+
+    The order row is written first so that a concurrent twin (same idempotency key or channel
+    order number) waits on its unique key before touching any stock.
+    """
+    rules = policy.current()
+    requests = [LineRequest(line.sku, line.quantity, line.unit_price) for line in data.lines]
+    skus = await catalog.skus_by_codes(session, [r.sku for r in requests])
+    facts = {code: SkuFacts(s.id, s.name, s.price, s.sellable) for code, s in skus.items()}
+    customer = data.customer.model_dump()
+    address = data.shipping_address.model_dump()
+    errors = intake_errors(customer, address, requests, facts)
+    if errors:
+        raise Invalid("the order has errors; nothing was stored", errors=errors)
+
+    at = clock.now()
+    money = totals(requests, rules.fulfillment.shipping_fee, rules.fulfillment.free_shipping_threshold)
+    # Optimistic: stored as confirmed; the rare shortage path below corrects it before commit.
+    status = checked(S.PENDING, S.CONFIRMED)
+    values: dict[str, Any] = {
+        "channel": data.channel,
+        "channel_order_no": data.channel_order_no,
+        "idempotency_key": idempotency_key,
+        "status": status,
+        "contact": {"customer": customer, "shipping_address": address},
+        "phone_hash": crypto.vault().lookup_hash(data.customer.phone),
+        "ship_province": data.shipping_address.province,
+        "buyer_ip": data.buyer_ip,
+        "note": data.note,
+        "subtotal": money.subtotal,
+        "shipping_fee": money.shipping,
+        "discount": money.discount,
+        "total": money.total,
+        "created_by": actor.user_id,
+        "created_at": at,
+        "updated_at": at,
+        "confirmed_at": at,
+    }
+    order_id = None
+    for _ in range(ORDER_NO_ATTEMPTS):
+        values["order_no"] = _order_no(at)
+        order_id = await repository.insert_if_new(session, values)
+        if order_id is not None:
+            break
+        twin = await repository.find_twin(session, idempotency_key, data.channel, data.channel_order_no)
+        if twin is not None:
+            return Placed(twin, created=False)
+    if order_id is None:
+        raise RuntimeError("could not draw a free order number")
+    values["id"] = order_id
+
+    demand = Counter[int]()
+    for r in requests:
+        demand[facts[r.sku].id] += r.quantity
+    reserved = await inventory.reserve_for_order(session, order_id, demand)
+    trail = [_status_row(actor, order_id, None, S.PENDING, at)]
+    if reserved is None:
+        if rules.orders.on_shortage is Shortage.REJECT:
+            raise OutOfStock("not enough stock for this order; nothing was stored")
+        held = {
+            "status": checked(S.PENDING, S.ON_HOLD),
+            "held_from": S.PENDING,
+            "hold_reason": HoldReason.STOCK_SHORTAGE,
+            "confirmed_at": None,
+        }
+        await repository.mark_held(session, order_id, held)
+        values.update(held)
+        trail.append(_status_row(actor, order_id, S.PENDING, S.ON_HOLD, at, HoldReason.STOCK_SHORTAGE))
+        notices = [
+            events.row(
+                "order.on_hold",
+                f"order:{order_id}",
+                _notice(values, reason=HoldReason.STOCK_SHORTAGE),
+            ),
+            events.row(
+                "inventory.replenishment_requested",
+                f"order:{order_id}",
+                {"order_id": order_id, "skus": {str(k): v for k, v in demand.items()}},
+            ),
+        ]
+    else:
+        trail.append(_status_row(actor, order_id, S.PENDING, S.CONFIRMED, at))
+        ship_by = at + timedelta(hours=rules.orders.ship_within_hours)
+        notices = [
+            events.row("order.confirmed", f"order:{order_id}", _notice(values, ship_by=ship_by.isoformat()))
+        ]
+
+    line_rows = [
+        {
+            "order_id": order_id,
+            "sku_id": facts[r.sku].id,
+            "sku_code": r.sku,
+            "name": facts[r.sku].name,
+            "quantity": r.quantity,
+            "unit_price": r.unit_price,
+            "discount": 0,
+            "line_total": r.unit_price * r.quantity,
+        }
+        for r in requests
+    ]
+    await repository.insert_lines(session, line_rows)
+    await audit.record(session, *trail)
+    await events.record_many(session, notices)
+    order = Order(**values)
+    order.lines = [OrderLine(**row) for row in line_rows]
+    return Placed(order, created=True)
+
+
+async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False) -> Order:
+    order = await repository.get(session, order_id, lock=lock)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}")
+    return order
+
+
+async def history(session: AsyncSession, order_id: int) -> list[audit.AuditEntry]:
+    return await audit.trail(session, "order", order_id)
+
+
+async def reservations(session: AsyncSession, order_id: int) -> list[Reservation]:
+    return await inventory.reservations_of(session, order_id)
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    status: OrderStatus | None = None,
+    channel: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> tuple[list[Order], int, int]:
+    size = page_size or policy.current().orders.page_size
+    items, total = await repository.page(
+        session,
+        status=status,
+        channel=channel,
+        created_from=created_from,
+        created_to=created_to,
+        offset=(page - 1) * size,
+        limit=size,
+    )
+    return items, total, size
+
+
+async def _change(
+    session: AsyncSession,
+    actor: Actor,
+    order: Order,
+    target: OrderStatus,
+    reason: str | None = None,
+) -> OrderStatus:
+    at = clock.now()
+    previous = order.move_to(target, at)
+    await audit.record(session, _status_row(actor, order.id, previous, target, at, reason))
+    return previous
+
+
+async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
+    """Cancel before picking (ORD-3) and release the order's stock (INV-2)."""
+    order = await get_order(session, order_id, lock=True)
+    previous = await _change(session, actor, order, S.CANCELLED, reason)
+    order.cancelled_at = order.updated_at
+    order.cancel_reason = reason
+    order.held_from = None
+    await inventory.release_for_order(session, order.id)
+    await events.record(session, "order.cancelled", f"order:{order.id}", _notice(order, reason=reason))
+    if previous is S.PAID:
+        await events.record(
+            session, "payment.refund_requested", f"order:{order.id}", _notice(order, reason=reason)
+        )
+    await session.flush()
+    return order
+
+
+async def hold(session: AsyncSession, actor: Actor, order_id: int, reason: HoldReason) -> Order:
+    order = await get_order(session, order_id, lock=True)
+    at = clock.now()
+    previous = order.hold(reason, at)
+    await audit.record(session, _status_row(actor, order.id, previous, S.ON_HOLD, at, reason))
+    await session.flush()
+    return order
+
+
+async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """End a hold. A stock-shortage hold from intake confirms the order if stock now suffices."""
+    order = await get_order(session, order_id, lock=True)
+    at = clock.now()
+    was_short = order.hold_reason == HoldReason.STOCK_SHORTAGE
+    order.release(at)
+    await audit.record(session, _status_row(actor, order.id, S.ON_HOLD, order.status, at))
+    if was_short and order.status == S.PENDING:
+        demand = Counter[int]()
+        for line in order.lines:
+            demand[line.sku_id] += line.quantity
+        if await inventory.reserve_for_order(session, order.id, demand) is None:
+            raise OutOfStock("stock is still short for this order; it stays on hold")
+        await _change(session, actor, order, S.CONFIRMED)
+        order.confirmed_at = at
+        await events.record(session, "order.confirmed", f"order:{order.id}", _notice(order))
+    await session.flush()
+    return order
+
+
+async def mark_paid(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The order's payment was captured (called by the payments domain)."""
+    order = await get_order(session, order_id, lock=True)
+    await _change(session, actor, order, S.PAID)
+    order.paid_at = order.updated_at
+    await events.record(session, "order.paid", f"order:{order.id}", _notice(order))
+    await session.flush()
+    return order
+
+
+async def cancel_unpaid(session: AsyncSession, batch: int = 200) -> int:
+    """ORD-5: cancel confirmed orders unpaid for longer than the policy allows; returns how many."""
+    cutoff = clock.now() - timedelta(minutes=policy.current().orders.unpaid_cancel_minutes)
+    due = await repository.lock_unpaid_before(session, cutoff, batch)
+    for order in due:
+        await _change(session, SYSTEM, order, S.CANCELLED, "unpaid_timeout")
+        order.cancelled_at = order.updated_at
+        order.cancel_reason = "unpaid_timeout"
+        await inventory.release_for_order(session, order.id)
+        await events.record(
+            session, "order.cancelled", f"order:{order.id}", _notice(order, reason="unpaid_timeout")
+        )
+    await session.flush()
+    return len(due)

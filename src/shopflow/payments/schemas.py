@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopflow.core.money import Amount
+from shopflow.payments.models import CallbackResult, PaymentStatus
+
+
+class PaymentIn(BaseModel):
+    method: str = Field(examples=["alipay"])
+
+
+class PaymentCreated(BaseModel):
+    payment_id: int
+    status: PaymentStatus
+    amount: Amount
+    pay_url: str
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_id: int
+    provider: str
+    method: str
+    amount: Amount
+    status: PaymentStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class CallbackIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=80)
+    payment_id: int
+    outcome: Literal["success", "failure"]
+    amount: Amount
+    occurred_at: datetime
+
+
+class CallbackAck(BaseModel):
+    event_id: str
+    result: CallbackResult
+
+
+class SandboxComplete(BaseModel):
+    outcome: Literal["success", "failure"]
+    amount: Amount | None = None
+    # How many times the gateway delivers the same signed callback (a retrying gateway).
+    deliveries: int = Field(default=1, ge=1, le=5)
+
+
+class SandboxDelivery(BaseModel):
+    status_code: int
+    body: dict[str, object]
+
+
+class SandboxResult(BaseModel):
+    event_id: str
+    deliveries: list[SandboxDelivery]
+
+
+class ReceiptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    payment_id: int
+    order_id: int
+    method: str
+    amount: Amount
+    received_at: datetime
+
+
+class ReceiptPage(BaseModel):
+    items: list[ReceiptOut]
+    total: int
+    page: int
+    page_size: int

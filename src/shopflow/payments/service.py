@@ -1,0 +1,181 @@
+"""Payment use cases: start a payment, apply a verified gateway callback (PAY-1, PAY-2, PAY-5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import alerts, audit, clock, events, money, policy
+from shopflow.core.audit import SYSTEM, Actor
+from shopflow.core.errors import FieldError, Invalid, InvalidTransition
+from shopflow.orders import service as orders
+from shopflow.orders.models import OrderStatus, checked
+from shopflow.payments import repository, sandbox
+from shopflow.payments.errors import PaymentNotFound
+from shopflow.payments.models import (
+    CallbackResult,
+    Payment,
+    PaymentReceipt,
+    PaymentStatus,
+)
+from shopflow.payments.schemas import CallbackIn
+
+
+async def start_payment(session: AsyncSession, actor: Actor, order_id: int, method: str) -> Payment:
+    """Open a payment for the order's total with the sandbox gateway."""
+    methods = policy.current().payments.methods
+    if method not in methods:
+        raise Invalid(
+            "unknown payment method",
+            errors=[FieldError("method", f"must be one of {', '.join(methods)}")],
+        )
+    order = await orders.get_order(session, order_id, lock=True)
+    checked(OrderStatus(order.status), OrderStatus.PAID)  # only a payable order takes a payment
+    at = clock.now()
+    payment = Payment(
+        order_id=order.id,
+        provider=sandbox.PROVIDER,
+        method=method,
+        amount=order.total,
+        status=PaymentStatus.PENDING,
+        created_by=actor.user_id,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(payment)
+    await session.flush()
+    await audit.record(
+        session,
+        audit.row(
+            actor,
+            "payment.started",
+            "payment",
+            payment.id,
+            None,
+            {"order_id": order.id, "method": method},
+        ),
+    )
+    return payment
+
+
+async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
+    payment = await repository.get(session, payment_id)
+    if payment is None:
+        raise PaymentNotFound(f"no payment {payment_id}")
+    return payment
+
+
+async def payments_of(session: AsyncSession, order_id: int) -> list[Payment]:
+    return await repository.of_order(session, order_id)
+
+
+async def apply_callback(session: AsyncSession, provider: str, data: CallbackIn) -> CallbackResult:
+    """Apply a callback whose signature the caller verified. Idempotent per event id (PAY-2)."""
+    payment = await repository.get(session, data.payment_id, lock=True)
+    if payment is None:
+        raise PaymentNotFound(f"no payment {data.payment_id}")
+    at = clock.now()
+    result = _decide(payment, data)
+    stored = await repository.record_callback(
+        session,
+        {
+            "provider": provider,
+            "event_id": data.event_id,
+            "payment_id": payment.id,
+            "outcome": data.outcome,
+            "amount": data.amount,
+            "result": result,
+            "body": data.model_dump(mode="json"),
+            "received_at": at,
+        },
+    )
+    if stored is None:
+        return CallbackResult.DUPLICATE
+    match result:
+        case CallbackResult.AMOUNT_MISMATCH:
+            await alerts.raise_alert(
+                session,
+                "payment_amount_mismatch",
+                f"payment:{payment.id}",
+                f"callback {data.event_id} says {money.fmt(data.amount)}, "
+                f"payment {payment.id} is {money.fmt(payment.amount)}",
+                f"payment_amount_mismatch:{provider}:{data.event_id}",
+            )
+        case CallbackResult.IGNORED:
+            pass
+        case CallbackResult.APPLIED if data.outcome == "failure":
+            await _move(session, payment, PaymentStatus.FAILED, at, data.event_id)
+        case CallbackResult.APPLIED:
+            await _move(session, payment, PaymentStatus.SUCCEEDED, at, data.event_id)
+            return await _captured(session, payment, at)
+        case CallbackResult.DUPLICATE | CallbackResult.ORDER_NOT_PAYABLE:
+            raise AssertionError(f"_decide does not return {result}")
+    return result
+
+
+def _decide(payment: Payment, data: CallbackIn) -> CallbackResult:
+    if data.amount != payment.amount:
+        return CallbackResult.AMOUNT_MISMATCH
+    target = PaymentStatus.SUCCEEDED if data.outcome == "success" else PaymentStatus.FAILED
+    return CallbackResult.APPLIED if payment.can_move_to(target) else CallbackResult.IGNORED
+
+
+async def _move(
+    session: AsyncSession, payment: Payment, target: PaymentStatus, at: datetime, event_id: str
+) -> None:
+    before = payment.status
+    payment.move_to(target, at)
+    await audit.record(
+        session,
+        audit.row(
+            SYSTEM,
+            f"payment.{target}",
+            "payment",
+            payment.id,
+            {"status": before},
+            {"status": target, "event_id": event_id},
+            at,
+        ),
+    )
+
+
+async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> CallbackResult:
+    """Money arrived: ledger it (PAY-5) and pay the order, or alert if the order cannot be paid."""
+    order = await orders.get_order(session, payment.order_id, lock=True)
+    session.add(
+        PaymentReceipt(
+            payment_id=payment.id,
+            order_id=order.id,
+            customer_hash=order.phone_hash,
+            method=payment.method,
+            amount=payment.amount,
+            received_at=at,
+        )
+    )
+    try:
+        await orders.mark_paid(session, SYSTEM, order.id)
+    except InvalidTransition:
+        await alerts.raise_alert(
+            session,
+            "payment_for_unpayable_order",
+            f"order:{order.id}",
+            f"payment {payment.id} captured {money.fmt(payment.amount)} "
+            f"but order {order.order_no} is {order.status}; refund it",
+            f"payment_for_unpayable_order:{payment.id}",
+        )
+        await events.record(
+            session,
+            "payment.refund_requested",
+            f"order:{order.id}",
+            {"order_id": order.id, "payment_id": payment.id, "reason": f"order {order.status}"},
+        )
+        return CallbackResult.ORDER_NOT_PAYABLE
+    await session.flush()
+    return CallbackResult.APPLIED
+
+
+async def receipts(
+    session: AsyncSession, start: datetime | None, end: datetime | None, page: int, page_size: int
+) -> tuple[list[PaymentReceipt], int]:
+    return await repository.receipts(session, start, end, (page - 1) * page_size, page_size)

@@ -1,0 +1,20 @@
+"""Every table of Shopflow on one metadata (for Alembic and tests)."""
+
+from shopflow.catalog import models as catalog_models
+from shopflow.core import alerts, audit, auth, events
+from shopflow.core.db import Base
+from shopflow.inventory import models as inventory_models
+from shopflow.orders import models as order_models
+from shopflow.payments import models as payment_models
+
+metadata = Base.metadata
+MODULES = (
+    alerts,
+    audit,
+    auth,
+    events,
+    catalog_models,
+    inventory_models,
+    order_models,
+    payment_models,
+)
