@@ -63,6 +63,17 @@ def _paging(
 Pages = Annotated[Paging, Depends(_paging)]
 
 
+def paged(items: list[Any], pages: Paging) -> dict[str, Any]:
+    """One page of a short, fully loaded list, as the fields of `core.schemas.Page`."""
+    start = (pages.page - 1) * pages.page_size
+    return {
+        "items": items[start : start + pages.page_size],
+        "total": len(items),
+        "page": pages.page,
+        "page_size": pages.page_size,
+    }
+
+
 def problem(
     status: int, title: str, detail: str, code: str, errors: list[FieldError] | None = None
 ) -> JSONResponse:

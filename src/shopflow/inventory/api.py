@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from shopflow.catalog import service as catalog
-from shopflow.core.api import Pages, Session, require
+from shopflow.core.api import Pages, Session, paged, require
 from shopflow.core.audit import Actor
+from shopflow.core.schemas import Page
 from shopflow.inventory import service
 from shopflow.inventory.schemas import (
     Availability,
@@ -21,13 +21,6 @@ from shopflow.inventory.schemas import (
 router = APIRouter(tags=["inventory"])
 
 
-class LedgerPage(BaseModel):
-    items: list[LedgerEntryOut]
-    total: int
-    page: int
-    page_size: int
-
-
 @router.post("/warehouses", status_code=201, response_model=WarehouseOut)
 async def create_warehouse(
     data: WarehouseIn, session: Session, actor: Annotated[Actor, require("warehouses.write")]
@@ -35,11 +28,12 @@ async def create_warehouse(
     return WarehouseOut.model_validate(await service.create_warehouse(session, actor, data))
 
 
-@router.get("/warehouses", response_model=list[WarehouseOut])
+@router.get("/warehouses", response_model=Page[WarehouseOut])
 async def list_warehouses(
-    session: Session, _: Annotated[Actor, require("inventory.read")]
-) -> list[WarehouseOut]:
-    return [WarehouseOut.model_validate(w) for w in await service.list_warehouses(session)]
+    session: Session, pages: Pages, _: Annotated[Actor, require("inventory.read")]
+) -> Page[WarehouseOut]:
+    found = [WarehouseOut.model_validate(w) for w in await service.list_warehouses(session)]
+    return Page[WarehouseOut](**paged(found, pages))
 
 
 @router.post("/inventory/receipts", status_code=201, response_model=ReceiptOut)
@@ -56,10 +50,10 @@ async def availability(
     return await service.availability(session, await catalog.get_sku(session, sku))
 
 
-@router.get("/inventory/{sku}/ledger", response_model=LedgerPage)
+@router.get("/inventory/{sku}/ledger", response_model=Page[LedgerEntryOut])
 async def ledger(
     sku: str, pages: Pages, session: Session, _: Annotated[Actor, require("inventory.read")]
-) -> LedgerPage:
+) -> Page[LedgerEntryOut]:
     found = await catalog.get_sku(session, sku)
     rows, total = await service.ledger(session, found, (pages.page - 1) * pages.page_size, pages.page_size)
     items = [
@@ -75,4 +69,4 @@ async def ledger(
         )
         for e, code in rows
     ]
-    return LedgerPage(items=items, total=total, page=pages.page, page_size=pages.page_size)
+    return Page[LedgerEntryOut](items=items, total=total, page=pages.page, page_size=pages.page_size)

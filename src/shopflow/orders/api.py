@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from shopflow.core.api import Pages, Session, require
 from shopflow.core.audit import Actor, AuditEntry
+from shopflow.core.schemas import Page
 from shopflow.orders import service
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.orders.schemas import (
@@ -19,7 +20,6 @@ from shopflow.orders.schemas import (
     OrderDetail,
     OrderIn,
     OrderOut,
-    OrderPage,
     OrderSummary,
     ReservationOut,
     TotalsOut,
@@ -115,7 +115,7 @@ async def place_order(
     return OrderOut(**_out_fields(placed.order))
 
 
-@router.get("/orders", response_model=OrderPage)
+@router.get("/orders", response_model=Page[OrderSummary])
 async def list_orders(
     session: Session,
     pages: Pages,
@@ -124,7 +124,7 @@ async def list_orders(
     channel: Annotated[str | None, Query(max_length=40)] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-) -> OrderPage:
+) -> Page[OrderSummary]:
     items, total, size = await service.list_orders(
         session,
         status=status,
@@ -134,7 +134,7 @@ async def list_orders(
         page=pages.page,
         page_size=pages.page_size,
     )
-    return OrderPage(
+    return Page[OrderSummary](
         items=[OrderSummary(**_summary_fields(order)) for order in items],
         total=total,
         page=pages.page,

@@ -100,13 +100,6 @@ class OrderDetail(OrderOut):
     reservations: list[ReservationOut]
 
 
-class OrderPage(BaseModel):
-    items: list[OrderSummary]
-    total: int
-    page: int
-    page_size: int
-
-
 class CancelIn(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
 

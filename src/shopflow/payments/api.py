@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from shopflow.core import clock
-from shopflow.core.api import Pages, Session, problem, require
+from shopflow.core.api import Pages, Session, paged, problem, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.schemas import Page
 from shopflow.payments import sandbox, service
 from shopflow.payments.errors import BadSignature
 from shopflow.payments.models import CallbackResult
@@ -22,7 +23,6 @@ from shopflow.payments.schemas import (
     PaymentIn,
     PaymentOut,
     ReceiptOut,
-    ReceiptPage,
     SandboxComplete,
     SandboxDelivery,
     SandboxResult,
@@ -50,23 +50,24 @@ async def start_payment(
     )
 
 
-@router.get("/orders/{order_id}/payments", response_model=list[PaymentOut])
+@router.get("/orders/{order_id}/payments", response_model=Page[PaymentOut])
 async def order_payments(
-    order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
-) -> list[PaymentOut]:
-    return [PaymentOut.model_validate(p) for p in await service.payments_of(session, order_id)]
+    order_id: int, session: Session, pages: Pages, _: Annotated[Actor, require("orders.read")]
+) -> Page[PaymentOut]:
+    found = [PaymentOut.model_validate(p) for p in await service.payments_of(session, order_id)]
+    return Page[PaymentOut](**paged(found, pages))
 
 
-@router.get("/payments/receipts", response_model=ReceiptPage)
+@router.get("/payments/receipts", response_model=Page[ReceiptOut])
 async def receipts(
     session: Session,
     pages: Pages,
     _: Annotated[Actor, require("payments.read")],
     received_from: datetime | None = None,
     received_to: datetime | None = None,
-) -> ReceiptPage:
+) -> Page[ReceiptOut]:
     items, total = await service.receipts(session, received_from, received_to, pages.page, pages.page_size)
-    return ReceiptPage(
+    return Page[ReceiptOut](
         items=[ReceiptOut.model_validate(r) for r in items],
         total=total,
         page=pages.page,

@@ -72,10 +72,3 @@ class ReceiptOut(BaseModel):
     method: str
     amount: Amount
     received_at: datetime
-
-
-class ReceiptPage(BaseModel):
-    items: list[ReceiptOut]
-    total: int
-    page: int
-    page_size: int
