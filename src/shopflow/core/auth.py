@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
-from shopflow.core.db import Base, BigId, UTCDateTime
+from shopflow.core.db import Base, BigId, Database, UTCDateTime
 from shopflow.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 
 
@@ -141,7 +141,7 @@ TOKEN_CACHE_SECONDS = 10.0
 _token_cache: dict[str, tuple[float, Actor]] = {}
 
 
-async def authenticate(session: AsyncSession, token: str) -> Actor:
+async def authenticate(db: Database, token: str) -> Actor:
     digest = token_hash(token)
     cached = _token_cache.get(digest)
     if cached is not None and cached[0] > time.monotonic():
@@ -151,7 +151,8 @@ async def authenticate(session: AsyncSession, token: str) -> Actor:
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None), User.active.is_(True))
     )
-    found = (await session.execute(stmt)).first()
+    async with db.transaction() as session:
+        found = (await session.execute(stmt)).first()
     if found is None:
         _token_cache.pop(digest, None)
         raise Unauthorized("invalid or revoked token", code="invalid_token")
