@@ -36,7 +36,6 @@ def _run(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run one unit of CLI work against SHOPFLOW_DATABASE_URL; errors print, exit 1."""
     settings = get_settings()
     crypto.install(settings.fernet_key())
-    policy.install(policy.load(settings.policy_file))
 
     async def main() -> T:
         db = Database.from_url(settings.database_url)
@@ -46,6 +45,7 @@ def _run(work: Callable[[Database], Awaitable[T]]) -> T:
             await db.dispose()
 
     try:
+        policy.install(policy.load(settings.policy_file))
         return asyncio.run(main())
     except AppError as exc:
         err.print(f"[red]error:[/red] {exc.detail}")

@@ -25,6 +25,7 @@ from shopflow.payments import service as payments
 from shopflow.payments.schemas import CallbackIn
 
 ADMIN = "admin"
+SCARCE_UNITS = 3  # of the last SKU, per warehouse
 
 WAREHOUSES = [
     WarehouseIn(code="SH01", name="华东仓 (上海嘉定)", province="上海", priority=1),
@@ -135,7 +136,9 @@ async def load(db: Database, order_count: int, console: Console, seed: int = 7) 
         for warehouse in WAREHOUSES:
             lines = [
                 # The last SKU is kept scarce so that some orders wait for stock (ORD-4).
-                ReceiptLineIn(sku=code, quantity=3 if i == len(codes) - 1 else rng.randint(60, 400))
+                ReceiptLineIn(
+                    sku=code, quantity=SCARCE_UNITS if i == len(codes) - 1 else rng.randint(60, 400)
+                )
                 for i, (code, _) in enumerate(codes)
             ]
             await inventory.receive(
@@ -163,11 +166,15 @@ async def load(db: Database, order_count: int, console: Console, seed: int = 7) 
 async def _one_order(db: Database, rng: random.Random, codes: list[tuple[str, int]], scarce: bool) -> None:
     customer, address = _customer(rng)
     picked = rng.sample(codes[:-1], k=rng.choice([1, 1, 1, 2, 2, 3]))
-    if scarce or rng.random() < 0.03:
+    if not scarce and rng.random() < 0.03:
         picked.append(codes[-1])
     lines = [
         LineIn(sku=code, quantity=rng.choice([1, 1, 1, 2, 3]), unit_price=price) for code, price in picked
     ]
+    if scarce:
+        # More than every warehouse holds: however few orders the demo places, one waits on hold.
+        code, price = codes[-1]
+        lines.append(LineIn(sku=code, quantity=SCARCE_UNITS * len(WAREHOUSES) + 1, unit_price=price))
     channel = rng.choice(CHANNELS)
     data = OrderIn(
         channel=channel,

@@ -5,7 +5,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
+
+# The largest amount accepted from outside (999 999 999 999.99 yuan): far beyond any real price,
+# and far below the 64-bit columns, so sums of amounts cannot overflow them.
+MAX_FEN = 10**14 - 1
 
 
 def parse(value: str | int | Decimal) -> int:
@@ -23,6 +27,8 @@ def parse(value: str | int | Decimal) -> int:
         raise ValueError(f"{value!r} has more than two decimals")
     if amount < 0:
         raise ValueError(f"{value!r} is negative")
+    if fen > MAX_FEN:
+        raise ValueError(f"{value!r} is too large")
     return int(fen)
 
 
@@ -32,8 +38,11 @@ def fmt(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
-def _validate(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+def _validate(value: Any, info: ValidationInfo) -> int:
+    # An int is fen from Python code; a document (context money_as_text) must write yuan as text,
+    # or `fee = 10` would silently mean 0.10 yuan.
+    as_text = (info.context or {}).get("money_as_text", False)
+    if isinstance(value, int) and not isinstance(value, bool) and not as_text:
         return value
     if not isinstance(value, str):
         raise ValueError('write the amount as a string, like "99.00"')

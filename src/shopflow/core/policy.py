@@ -11,8 +11,9 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shopflow.core.errors import FieldError, Invalid
 from shopflow.core.money import Amount
@@ -25,8 +26,16 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
 class Calendar(Section):
-    timezone: str = "Asia/Shanghai"
+    timezone: Annotated[str, AfterValidator(_zone)] = "Asia/Shanghai"
     weekend: frozenset[Annotated[int, Field(ge=0, le=6)]] = frozenset({5, 6})
     holidays: frozenset[date] = frozenset()
 
@@ -36,9 +45,17 @@ class Shortage(StrEnum):
     REJECT = "reject"
 
 
+class BandFloors(Section):
+    """Per price band (CAT-1); a section, so overriding one band keeps the others' defaults."""
+
+    traffic: Percent = 60.0
+    profit: Percent = 80.0
+    image: Percent = 90.0
+
+
 class Catalog(Section):
     # CAT-2: lowest price as a percent of list price per band before a supervisor must approve.
-    band_floor_percent: dict[str, Percent] = {"traffic": 60.0, "profit": 80.0, "image": 90.0}
+    band_floor_percent: BandFloors = BandFloors()
 
 
 class Orders(Section):
@@ -151,7 +168,7 @@ def _key(loc: tuple[int | str, ...]) -> str:
 def validate(document: dict[str, Any]) -> Policy:
     """Build a Policy from an override document; every bad key is named in the error."""
     try:
-        return Policy.model_validate(document)
+        return Policy.model_validate(document, context={"money_as_text": True})
     except ValidationError as exc:
         errors = [
             FieldError(

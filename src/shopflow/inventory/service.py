@@ -35,6 +35,8 @@ from shopflow.inventory.schemas import (
 # A reservation that loses a race re-reads stock and tries again; each lost race means another
 # order took the stock, so this bound is only reached under pathological contention.
 RESERVE_ATTEMPTS = 20
+# A receipt line above this is a typo; far larger ones would overflow the 64-bit stock columns.
+MAX_RECEIPT_QUANTITY = 1_000_000_000
 
 
 async def create_warehouse(session: AsyncSession, actor: Actor, data: WarehouseIn) -> Warehouse:
@@ -73,8 +75,8 @@ async def receive(session: AsyncSession, actor: Actor, data: ReceiptIn) -> Recei
     for i, line in enumerate(data.lines):
         if line.sku not in skus:
             errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
-        if line.quantity <= 0:
-            errors.append(FieldError(f"lines[{i}].quantity", "must be a positive whole number"))
+        if not 0 < line.quantity <= MAX_RECEIPT_QUANTITY:
+            errors.append(FieldError(f"lines[{i}].quantity", f"must be from 1 to {MAX_RECEIPT_QUANTITY}"))
     if errors:
         raise Invalid("the receipt has errors; nothing was booked", errors=errors)
     assert warehouse is not None

@@ -101,8 +101,21 @@ class Order(Base):
         back_populates="order", order_by="OrderLine.id", lazy="raise"
     )
 
+    def can_move_to(self, target: OrderStatus) -> bool:
+        """ORD-3 for this order: the TRANSITIONS table, and a hold ends only by `release` (back to
+        the state it left) or by cancellation, never by a step that skips the release."""
+        current = OrderStatus(self.status)
+        if current is S.ON_HOLD and target is not S.CANCELLED:
+            return False
+        return target in TRANSITIONS[current]
+
     def move_to(self, target: OrderStatus, at: datetime) -> OrderStatus:
-        """Change status through the TRANSITIONS table; returns the status left."""
+        """Change status if `can_move_to` allows it; returns the status left."""
+        if not self.can_move_to(target):
+            raise InvalidTransition("order", self.status, target)
+        return self._set_status(target, at)
+
+    def _set_status(self, target: OrderStatus, at: datetime) -> OrderStatus:
         previous = OrderStatus(self.status)
         self.status = checked(previous, target)
         self.updated_at = at
@@ -120,7 +133,7 @@ class Order(Base):
         """Back to the state the hold interrupted (ORD-3)."""
         if self.status != S.ON_HOLD or self.held_from is None:
             raise InvalidTransition("order", self.status, "released")
-        self.move_to(OrderStatus(self.held_from), at)
+        self._set_status(OrderStatus(self.held_from), at)
         self.held_from = None
         self.hold_reason = None
         return S.ON_HOLD
@@ -144,8 +157,12 @@ class OrderLine(Base):
 
 # --- intake rules (ORD-2): pure functions, no I/O ------------------------------------------
 
-MOBILE = re.compile(r"^1\d{10}$")
-POSTCODE = re.compile(r"^\d{6}$")
+# ASCII digits only, the whole value (`\d` would take full-width digits, `$` a trailing newline).
+MOBILE = re.compile(r"1[0-9]{10}")
+POSTCODE = re.compile(r"[0-9]{6}")
+# Storage bounds: a line's quantity is a 32-bit INTEGER column, money a 64-bit BIGINT.
+MAX_QUANTITY = 2**31 - 1
+MAX_AMOUNT = 2**63 - 1
 ADDRESS_PARTS = ("name", "phone", "province", "city", "district", "street", "postcode")
 
 
@@ -174,20 +191,22 @@ def intake_errors(
     errors: list[FieldError] = []
     if not customer.get("name", "").strip():
         errors.append(FieldError("customer.name", "is required"))
-    if not MOBILE.match(customer.get("phone", "")):
+    if not MOBILE.fullmatch(customer.get("phone", "")):
         errors.append(FieldError("customer.phone", "must be 11 digits starting with 1"))
     for part in ADDRESS_PARTS:
         if not address.get(part, "").strip():
             errors.append(FieldError(f"shipping_address.{part}", "is required"))
-    if address.get("phone", "").strip() and not MOBILE.match(address["phone"]):
+    if address.get("phone", "").strip() and not MOBILE.fullmatch(address["phone"]):
         errors.append(FieldError("shipping_address.phone", "must be 11 digits starting with 1"))
-    if address.get("postcode", "").strip() and not POSTCODE.match(address["postcode"]):
+    if address.get("postcode", "").strip() and not POSTCODE.fullmatch(address["postcode"]):
         errors.append(FieldError("shipping_address.postcode", "must be 6 digits"))
     if not lines:
         errors.append(FieldError("lines", "at least one line is required"))
     for i, line in enumerate(lines):
         if line.quantity <= 0:
             errors.append(FieldError(f"lines[{i}].quantity", "must be positive"))
+        elif line.quantity > MAX_QUANTITY:
+            errors.append(FieldError(f"lines[{i}].quantity", f"must be at most {MAX_QUANTITY}"))
         facts = skus.get(line.sku)
         if facts is None:
             errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
@@ -200,6 +219,8 @@ def intake_errors(
                     f"does not match the current price {facts.price / 100:.2f}",
                 )
             )
+    if sum(line.unit_price * line.quantity for line in lines if line.quantity > 0) > MAX_AMOUNT:
+        errors.append(FieldError("lines", "the order total is too large"))
     return errors
 
 

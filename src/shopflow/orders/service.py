@@ -235,13 +235,13 @@ async def _change(
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
     """Cancel before picking (ORD-3) and release the order's stock (INV-2)."""
     order = await get_order(session, order_id, lock=True)
-    previous = await _change(session, actor, order, S.CANCELLED, reason)
+    await _change(session, actor, order, S.CANCELLED, reason)
     order.cancelled_at = order.updated_at
     order.cancel_reason = reason
     order.held_from = None
     await inventory.release_for_order(session, order.id)
     await events.record(session, "order.cancelled", f"order:{order.id}", _notice(order, reason=reason))
-    if previous is S.PAID:
+    if order.paid_at is not None:  # captured money goes back, also when the order was held after payment
         await events.record(
             session, "payment.refund_requested", f"order:{order.id}", _notice(order, reason=reason)
         )

@@ -10,7 +10,7 @@ from shopflow.core import alerts, audit, clock, events, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
 from shopflow.orders import service as orders
-from shopflow.orders.models import OrderStatus, checked
+from shopflow.orders.models import OrderStatus
 from shopflow.payments import repository, sandbox
 from shopflow.payments.errors import PaymentNotFound
 from shopflow.payments.models import (
@@ -31,7 +31,8 @@ async def start_payment(session: AsyncSession, actor: Actor, order_id: int, meth
             errors=[FieldError("method", f"must be one of {', '.join(methods)}")],
         )
     order = await orders.get_order(session, order_id, lock=True)
-    checked(OrderStatus(order.status), OrderStatus.PAID)  # only a payable order takes a payment
+    if not order.can_move_to(OrderStatus.PAID):  # only a payable order takes a payment
+        raise InvalidTransition("order", order.status, OrderStatus.PAID)
     at = clock.now()
     payment = Payment(
         order_id=order.id,

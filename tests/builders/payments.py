@@ -1,0 +1,78 @@
+"""Orders and payments driven through the HTTP API, and callbacks signed like the sandbox gateway's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from shopflow.core.db import Database
+from shopflow.payments import sandbox
+from shopflow.payments.api import CALLBACK_PATH
+from shopflow.payments.models import PaymentCallback
+from tests.builders.orders import order_body
+from tests.conftest import SETTINGS
+
+
+async def place_order(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    lines: list[tuple[str, int, str]] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A placed order (201) as the API returns it; one SKU-1 at 99.00 unless told otherwise."""
+    reply = await client.post(
+        "/api/v1/orders", json=order_body(lines or [("SKU-1", 1, "99.00")], **overrides), headers=headers
+    )
+    assert reply.status_code == 201, reply.text
+    return dict(reply.json())
+
+
+async def start_payment(
+    client: httpx.AsyncClient, headers: dict[str, str], order_id: int, method: str = "alipay"
+) -> dict[str, Any]:
+    reply = await client.post(f"/api/v1/orders/{order_id}/payments", json={"method": method}, headers=headers)
+    assert reply.status_code == 201, reply.text
+    return dict(reply.json())
+
+
+async def gateway(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    payment_id: int,
+    outcome: str,
+    amount: str | None = None,
+    deliveries: int = 1,
+) -> dict[str, Any]:
+    """Let the sandbox gateway sign and deliver a callback; its record of each delivery."""
+    body: dict[str, Any] = {"outcome": outcome, "deliveries": deliveries}
+    if amount is not None:
+        body["amount"] = amount
+    reply = await client.post(f"/api/v1/sandbox/payments/{payment_id}/complete", json=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def signed_callback(payment_id: int, outcome: str, amount_fen: int) -> tuple[bytes, dict[str, str]]:
+    """A callback body and headers exactly as the sandbox gateway signs them."""
+    body = sandbox.callback_body(payment_id, outcome, amount_fen, datetime.now(UTC))
+    return body, {
+        "content-type": "application/json",
+        sandbox.SIGNATURE_HEADER: sandbox.sign(body, SETTINGS.sandbox_key()),
+    }
+
+
+async def deliver(client: httpx.AsyncClient, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return await client.post(CALLBACK_PATH, content=body, headers=headers)
+
+
+async def callbacks(db: Database, payment_id: int) -> list[PaymentCallback]:
+    async with db.transaction() as session:
+        stmt = (
+            select(PaymentCallback)
+            .where(PaymentCallback.payment_id == payment_id)
+            .order_by(PaymentCallback.id)
+        )
+        return list((await session.scalars(stmt)).all())

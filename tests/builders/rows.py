@@ -1,0 +1,58 @@
+"""Reading what a test needs straight from the database: row counts, outbox and alert rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from shopflow.core import alerts
+from shopflow.core.alerts import Alert
+from shopflow.core.audit import AuditEntry
+from shopflow.core.db import Database
+from shopflow.core.events import OutboxEvent
+from shopflow.inventory.models import Reservation
+from shopflow.orders.models import Order, OrderLine
+from shopflow.payments.models import Payment, PaymentCallback, PaymentReceipt
+
+COUNTED: dict[str, Any] = {
+    "orders": Order,
+    "order_lines": OrderLine,
+    "reservations": Reservation,
+    "audit_log": AuditEntry,
+    "outbox": OutboxEvent,
+    "payments": Payment,
+    "payment_callbacks": PaymentCallback,
+    "payment_receipts": PaymentReceipt,
+    "alerts": Alert,
+}
+
+
+async def counts(db: Database) -> dict[str, int]:
+    """Rows per table of everything an order or a payment writes."""
+    async with db.transaction() as session:
+        return {
+            name: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in COUNTED.items()
+        }
+
+
+async def outbox(db: Database, subject: str) -> list[OutboxEvent]:
+    async with db.transaction() as session:
+        stmt = select(OutboxEvent).where(OutboxEvent.subject == subject).order_by(OutboxEvent.id)
+        return list((await session.scalars(stmt)).all())
+
+
+async def audit_rows(db: Database, entity: str, entity_id: object) -> list[AuditEntry]:
+    async with db.transaction() as session:
+        stmt = (
+            select(AuditEntry)
+            .where(AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id))
+            .order_by(AuditEntry.id)
+        )
+        return list((await session.scalars(stmt)).all())
+
+
+async def alerts_for(db: Database, subject: str) -> list[Alert]:
+    async with db.transaction() as session:
+        return await alerts.for_subject(session, subject)

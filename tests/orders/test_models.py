@@ -1,0 +1,324 @@
+"""Order rules without a database: the ORD-3 table, holds, intake checks (ORD-2), totals (FUL-3)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shopflow.core.errors import FieldError, InvalidTransition
+from shopflow.orders.models import (
+    HOLDABLE,
+    MAX_AMOUNT,
+    MAX_QUANTITY,
+    TRANSITIONS,
+    HoldReason,
+    LineRequest,
+    Order,
+    OrderStatus,
+    SkuFacts,
+    checked,
+    intake_errors,
+    totals,
+)
+
+S = OrderStatus
+AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+MAIN_LINE = [
+    S.PENDING,
+    S.CONFIRMED,
+    S.PAID,
+    S.PICKING,
+    S.PACKED,
+    S.SHIPPED,
+    S.DELIVERED,
+    S.COMPLETED,
+    S.CLOSED,
+]
+
+
+def order_in(status: OrderStatus, held_from: OrderStatus | None = None) -> Order:
+    return Order(status=status, held_from=held_from, updated_at=AT - timedelta(hours=1))
+
+
+def reachable_from(start: OrderStatus) -> set[OrderStatus]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        for target in TRANSITIONS[queue.popleft()]:
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+# --- the TRANSITIONS table (ORD-3) ----------------------------------------------------------
+
+
+def test_every_status_has_a_row_and_every_target_is_a_status() -> None:
+    assert set(TRANSITIONS) == set(OrderStatus)
+    for targets in TRANSITIONS.values():
+        assert targets <= set(OrderStatus)
+
+
+def test_no_status_moves_to_itself() -> None:
+    assert [s for s, targets in TRANSITIONS.items() if s in targets] == []
+
+
+def test_every_status_is_reachable_from_pending() -> None:
+    assert reachable_from(S.PENDING) == set(OrderStatus)
+
+
+def test_closed_and_cancelled_are_terminal_and_every_other_status_can_reach_one() -> None:
+    assert TRANSITIONS[S.CLOSED] == frozenset() and TRANSITIONS[S.CANCELLED] == frozenset()
+    for status in set(OrderStatus) - {S.CLOSED, S.CANCELLED}:
+        assert reachable_from(status) & {S.CLOSED, S.CANCELLED}, status
+
+
+def test_the_main_line_is_allowed_step_by_step() -> None:
+    for current, target in itertools.pairwise(MAIN_LINE):
+        assert checked(current, target) is target
+
+
+def test_no_main_line_step_can_be_skipped_or_reversed() -> None:
+    for i, current in enumerate(MAIN_LINE):
+        for j, target in enumerate(MAIN_LINE):
+            allowed = j == i + 1 or (current is S.PACKED and target is S.PICKING)  # FUL-2 QC failure
+            assert (target in TRANSITIONS[current]) is allowed, (current, target)
+
+
+def test_cancel_only_before_picking() -> None:
+    cancellable = {s for s, targets in TRANSITIONS.items() if S.CANCELLED in targets}
+    assert cancellable == {S.PENDING, S.CONFIRMED, S.PAID, S.ON_HOLD}
+
+
+@pytest.mark.parametrize("current", list(OrderStatus))
+def test_a_refused_step_raises_409_naming_both_states(current: OrderStatus) -> None:
+    for target in set(OrderStatus) - TRANSITIONS[current]:
+        with pytest.raises(InvalidTransition) as refused:
+            checked(current, target)
+        assert refused.value.status == 409
+        assert (refused.value.current, refused.value.target) == (current, target)
+
+
+# --- model methods --------------------------------------------------------------------------
+
+
+def test_move_to_changes_status_and_time_and_returns_the_status_left() -> None:
+    order = order_in(S.CONFIRMED)
+    assert order.move_to(S.PAID, AT) is S.CONFIRMED
+    assert (order.status, order.updated_at) == (S.PAID, AT)
+
+
+def test_a_refused_move_changes_nothing() -> None:
+    order = order_in(S.PICKING)
+    before = order.updated_at
+    with pytest.raises(InvalidTransition):
+        order.move_to(S.CANCELLED, AT)
+    assert (order.status, order.updated_at) == (S.PICKING, before)
+
+
+@pytest.mark.parametrize("start", sorted(HOLDABLE))
+@pytest.mark.parametrize("reason", list(HoldReason))
+def test_a_hold_returns_to_the_state_it_left(start: OrderStatus, reason: HoldReason) -> None:
+    order = order_in(start)
+
+    assert order.hold(reason, AT) is start
+    assert (order.status, order.held_from, order.hold_reason) == (S.ON_HOLD, start, reason)
+
+    later = AT + timedelta(minutes=5)
+    assert order.release(later) is S.ON_HOLD
+    assert (order.status, order.held_from, order.hold_reason, order.updated_at) == (start, None, None, later)
+
+
+@pytest.mark.parametrize("status", sorted(set(OrderStatus) - HOLDABLE))
+def test_only_pending_confirmed_and_paid_orders_can_be_held(status: OrderStatus) -> None:
+    order = order_in(status)
+    with pytest.raises(InvalidTransition):
+        order.hold(HoldReason.MANUAL, AT)
+    assert (order.status, order.held_from, order.hold_reason) == (status, None, None)
+
+
+@pytest.mark.parametrize("status", sorted(set(OrderStatus) - {S.ON_HOLD}))
+def test_release_of_an_order_that_is_not_held_is_refused(status: OrderStatus) -> None:
+    order = order_in(status)
+    with pytest.raises(InvalidTransition):
+        order.release(AT)
+    assert order.status == status
+
+
+@pytest.mark.parametrize("held_from", sorted(HOLDABLE))
+def test_a_held_order_leaves_only_by_release_or_cancel(held_from: OrderStatus) -> None:
+    """No step may skip the release: not even back to where it was (that would keep the hold
+    reason), and never onward (e.g. a payment turning a stock-shortage hold into `paid`)."""
+    for target in set(OrderStatus) - {S.CANCELLED}:
+        order = order_in(S.ON_HOLD, held_from)
+        assert not order.can_move_to(target)
+        with pytest.raises(InvalidTransition):
+            order.move_to(target, AT)
+        assert (order.status, order.held_from) == (S.ON_HOLD, held_from)
+    assert order_in(S.ON_HOLD, held_from).move_to(S.CANCELLED, AT) is S.ON_HOLD
+
+
+@pytest.mark.parametrize("current", sorted(set(OrderStatus) - {S.ON_HOLD}))
+def test_outside_a_hold_the_order_follows_the_table(current: OrderStatus) -> None:
+    order = order_in(current)
+    assert {t for t in OrderStatus if order.can_move_to(t)} == TRANSITIONS[current]
+
+
+# --- intake rules (ORD-2) -------------------------------------------------------------------
+
+SKUS = {
+    "SKU-1": SkuFacts(id=1, name="杯子", price=9900, sellable=True),
+    "SKU-2": SkuFacts(id=2, name="旧款", price=4550, sellable=False),
+}
+CUSTOMER = {"name": "张三", "phone": "13800138000"}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13800138000",
+    "province": "上海",
+    "city": "上海市",
+    "district": "浦东新区",
+    "street": "世纪大道100号",
+    "postcode": "200120",
+}
+ONE_LINE = [LineRequest("SKU-1", 1, 9900)]
+
+
+def fields(errors: list[FieldError]) -> list[str]:
+    return [e.field for e in errors]
+
+
+def test_a_valid_order_has_no_errors() -> None:
+    assert intake_errors(CUSTOMER, ADDRESS, ONE_LINE, SKUS) == []
+
+
+@pytest.mark.parametrize(
+    ("phone", "ok"),
+    [
+        ("13800138000", True),
+        ("19912345678", True),
+        ("1380013800", False),
+        ("138001380001", False),
+        ("23800138000", False),
+        ("1380013800x", False),
+        (" 13800138000", False),
+        ("13800138000\n", False),
+        ("１３８００１３８０００", False),
+        ("", False),
+    ],
+)
+def test_customer_phone_must_be_a_mainland_mobile(phone: str, ok: bool) -> None:
+    errors = intake_errors({**CUSTOMER, "phone": phone}, ADDRESS, ONE_LINE, SKUS)
+    assert fields(errors) == ([] if ok else ["customer.phone"])
+
+
+@pytest.mark.parametrize(
+    ("postcode", "ok"),
+    [("200120", True), ("20012", False), ("2001200", False), ("20012a", False), ("２００１２０", False)],
+)
+def test_postcode_must_be_six_digits(postcode: str, ok: bool) -> None:
+    errors = intake_errors(CUSTOMER, {**ADDRESS, "postcode": postcode}, ONE_LINE, SKUS)
+    assert fields(errors) == ([] if ok else ["shipping_address.postcode"])
+
+
+@pytest.mark.parametrize("part", ["name", "phone", "province", "city", "district", "street", "postcode"])
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_every_address_part_is_required(part: str, blank: str) -> None:
+    errors = intake_errors(CUSTOMER, {**ADDRESS, part: blank}, ONE_LINE, SKUS)
+    assert fields(errors) == [f"shipping_address.{part}"]
+
+
+def test_a_missing_address_names_every_part_and_the_customer_name_is_required() -> None:
+    errors = intake_errors({"phone": "13800138000"}, {}, ONE_LINE, SKUS)
+    assert fields(errors) == ["customer.name"] + [
+        f"shipping_address.{p}"
+        for p in ("name", "phone", "province", "city", "district", "street", "postcode")
+    ]
+
+
+def test_line_errors_name_the_line_and_the_field() -> None:
+    lines = [
+        LineRequest("SKU-1", 0, 9900),
+        LineRequest("SKU-1", -3, 9900),
+        LineRequest("NOPE", 1, 100),
+        LineRequest("SKU-2", 1, 4550),
+        LineRequest("SKU-1", 1, 9800),
+        LineRequest("SKU-1", 2, 9900),
+    ]
+    errors = intake_errors(CUSTOMER, ADDRESS, lines, SKUS)
+    assert fields(errors) == [
+        "lines[0].quantity",
+        "lines[1].quantity",
+        "lines[2].sku",
+        "lines[3].sku",
+        "lines[4].unit_price",
+    ]
+    by_field = {e.field: e.message for e in errors}
+    assert "NOPE" in by_field["lines[2].sku"]
+    assert "not for sale" in by_field["lines[3].sku"]
+    assert "99.00" in by_field["lines[4].unit_price"]  # the current price, so the caller can fix it
+
+
+def test_a_quantity_beyond_what_a_line_can_store_is_refused() -> None:
+    lines = [LineRequest("SKU-1", MAX_QUANTITY, 9900), LineRequest("SKU-1", MAX_QUANTITY + 1, 9900)]
+    assert fields(intake_errors(CUSTOMER, ADDRESS, lines, SKUS)) == ["lines[1].quantity"]
+
+
+def test_a_total_beyond_what_money_columns_can_store_is_refused() -> None:
+    price = MAX_AMOUNT // MAX_QUANTITY + 1
+    dear = {"GOLD": SkuFacts(id=9, name="金条", price=price, sellable=True)}
+    assert intake_errors(CUSTOMER, ADDRESS, [LineRequest("GOLD", MAX_QUANTITY - 1, price)], dear) == []
+    errors = intake_errors(CUSTOMER, ADDRESS, [LineRequest("GOLD", MAX_QUANTITY, price)], dear)
+    assert fields(errors) == ["lines"]
+
+
+def test_an_order_needs_a_line() -> None:
+    assert fields(intake_errors(CUSTOMER, ADDRESS, [], SKUS)) == ["lines"]
+
+
+def test_all_errors_are_reported_together() -> None:
+    errors = intake_errors(
+        {**CUSTOMER, "phone": "123"},
+        {**ADDRESS, "postcode": "1", "city": ""},
+        [LineRequest("NOPE", 0, 1)],
+        SKUS,
+    )
+    assert set(fields(errors)) == {
+        "customer.phone",
+        "shipping_address.postcode",
+        "shipping_address.city",
+        "lines[0].quantity",
+        "lines[0].sku",
+    }
+
+
+# --- totals (FUL-3 free-shipping threshold) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "shipping"),
+    [
+        ([LineRequest("A", 1, 9899)], 1000),  # one fen below the threshold pays shipping
+        ([LineRequest("A", 1, 9900)], 0),  # at the threshold it is free
+        ([LineRequest("A", 3, 3300)], 0),  # the threshold applies to the sum of lines
+        ([LineRequest("A", 1, 5000), LineRequest("B", 2, 2449)], 1000),
+        ([LineRequest("A", 1, 5000), LineRequest("B", 2, 2450)], 0),
+    ],
+)
+def test_shipping_is_free_from_the_threshold_up(lines: list[LineRequest], shipping: int) -> None:
+    result = totals(lines, shipping_fee=1000, free_threshold=9900)
+    subtotal = sum(line.unit_price * line.quantity for line in lines)
+    assert (result.subtotal, result.shipping, result.discount, result.total) == (
+        subtotal,
+        shipping,
+        0,
+        subtotal + shipping,
+    )
+
+
+def test_fee_and_threshold_are_parameters_not_constants() -> None:
+    lines = [LineRequest("A", 2, 10_000)]
+    assert totals(lines, shipping_fee=1500, free_threshold=30_000).total == 21_500
+    assert totals(lines, shipping_fee=1500, free_threshold=20_000).total == 20_000

@@ -1,0 +1,398 @@
+"""Payments through the HTTP API and the sandbox gateway (PAY-1, PAY-2, PAY-5, ORD-3, AUD-1)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from shopflow.core import money
+from shopflow.core.db import Database
+from shopflow.payments import sandbox
+from tests.builders.auth import bearer
+from tests.builders.orders import order_body
+from tests.builders.payments import (
+    callbacks,
+    deliver,
+    gateway,
+    place_order,
+    signed_callback,
+    start_payment,
+)
+from tests.builders.rows import alerts_for, audit_rows, counts, outbox
+from tests.builders.store import small_store
+
+
+@pytest.fixture
+async def sales(db: Database) -> dict[str, str]:
+    await small_store(db)
+    return await bearer(db, "sales")
+
+
+async def order_status(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> str:
+    reply = await client.get(f"/api/v1/orders/{order_id}", headers=headers)
+    assert reply.status_code == 200, reply.text
+    return str(reply.json()["status"])
+
+
+async def payment(client: httpx.AsyncClient, headers: dict[str, str], payment_id: int) -> dict[str, Any]:
+    reply = await client.get(f"/api/v1/payments/{payment_id}", headers=headers)
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+async def receipts(client: httpx.AsyncClient, db: Database) -> dict[str, Any]:
+    reply = await client.get("/api/v1/payments/receipts", headers=await bearer(db, "finance"))
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+async def pending_payment(
+    client: httpx.AsyncClient, headers: dict[str, str], lines: list[tuple[str, int, str]] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    order = await place_order(client, headers, lines)
+    return order, await start_payment(client, headers, order["id"])
+
+
+async def test_starting_a_payment_opens_a_pending_payment_for_the_order_total(
+    client: httpx.AsyncClient, sales: dict[str, str]
+) -> None:
+    order = await place_order(client, sales, [("SKU-2", 1, "45.50"), ("SKU-3", 2, "12.00")])
+
+    started = await start_payment(client, sales, order["id"], "wechat")
+
+    assert started["status"] == "pending"
+    assert started["amount"] == order["totals"]["total"]
+    assert started["pay_url"].endswith(f"/api/v1/sandbox/payments/{started['payment_id']}/complete")
+    stored = await payment(client, sales, started["payment_id"])
+    assert (stored["order_id"], stored["method"], stored["status"]) == (order["id"], "wechat", "pending")
+    assert await order_status(client, sales, order["id"]) == "confirmed"
+
+
+async def test_success_callback_pays_the_order_and_records_one_receipt(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales, [("SKU-1", 2, "99.00")])
+
+    result = await gateway(client, sales, started["payment_id"], "success")
+
+    assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [(200, "applied")]
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
+    detail = (await client.get(f"/api/v1/orders/{order['id']}", headers=sales)).json()
+    assert detail["status"] == "paid" and detail["paid_at"] is not None
+    assert ("confirmed", "paid", "system") in [
+        (h["from_status"], h["to_status"], h["actor"]) for h in detail["history"]
+    ]
+    ledger = await receipts(client, db)
+    assert ledger["total"] == 1
+    [receipt] = ledger["items"]
+    # PAY-5: amount, method and order of the money received.
+    assert (receipt["payment_id"], receipt["order_id"], receipt["method"], receipt["amount"]) == (
+        started["payment_id"],
+        order["id"],
+        "alipay",
+        "198.00",
+    )
+    assert [e.event for e in await outbox(db, f"order:{order['id']}")] == ["order.confirmed", "order.paid"]
+
+
+async def test_failure_leaves_the_order_confirmed_and_a_later_success_is_accepted(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+
+    failed = await gateway(client, sales, started["payment_id"], "failure")
+
+    assert failed["deliveries"][0]["body"]["result"] == "applied"
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "failed"
+    assert await order_status(client, sales, order["id"]) == "confirmed"
+    assert (await receipts(client, db))["total"] == 0
+
+    retried = await gateway(client, sales, started["payment_id"], "success")
+
+    assert retried["deliveries"][0]["body"]["result"] == "applied"
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
+    assert await order_status(client, sales, order["id"]) == "paid"
+    assert (await receipts(client, db))["total"] == 1
+
+
+async def test_a_gateway_delivering_the_same_callback_twice_changes_things_once(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+
+    result = await gateway(client, sales, started["payment_id"], "success", deliveries=2)
+
+    assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [
+        (200, "applied"),
+        (200, "duplicate"),
+    ]
+    assert await order_status(client, sales, order["id"]) == "paid"
+    assert (await receipts(client, db))["total"] == 1
+    trail = await audit_rows(db, "payment", started["payment_id"])
+    assert [row.action for row in trail] == ["payment.started", "payment.succeeded"]
+    order_trail = await audit_rows(db, "order", order["id"])
+    assert [row.action for row in order_trail].count("order.paid") == 1
+    assert len(await callbacks(db, started["payment_id"])) == 1
+
+
+async def test_replaying_a_signed_callback_is_acknowledged_as_duplicate_and_changes_nothing(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+    body, headers = signed_callback(started["payment_id"], "success", money.parse(started["amount"]))
+
+    first = await deliver(client, body, headers)
+    after_first = await counts(db)
+    replay = await deliver(client, body, headers)
+
+    assert first.status_code == 200 and first.json()["result"] == "applied"
+    assert replay.status_code == 200, replay.text
+    assert replay.json() == {"event_id": json.loads(body)["event_id"], "result": "duplicate"}
+    assert await counts(db) == after_first
+    assert after_first["payment_receipts"] == 1
+    assert await order_status(client, sales, order["id"]) == "paid"
+
+
+async def test_a_failure_arriving_after_the_success_is_ignored(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+    await gateway(client, sales, started["payment_id"], "success")
+    trail_before = await audit_rows(db, "payment", started["payment_id"])
+
+    late = await gateway(client, sales, started["payment_id"], "failure")
+
+    assert [(d["status_code"], d["body"]["result"]) for d in late["deliveries"]] == [(200, "ignored")]
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
+    assert await order_status(client, sales, order["id"]) == "paid"
+    assert len(await audit_rows(db, "payment", started["payment_id"])) == len(trail_before)
+    assert (await receipts(client, db))["total"] == 1
+    # The late failure is still on record (it is not mistaken for a replay of the success).
+    assert [(c.outcome, c.result) for c in await callbacks(db, started["payment_id"])] == [
+        ("success", "applied"),
+        ("failure", "ignored"),
+    ]
+
+
+def _tampered_signature(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    signature = headers[sandbox.SIGNATURE_HEADER]
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
+    return body, {**headers, sandbox.SIGNATURE_HEADER: flipped}
+
+
+def _body_changed_after_signing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    payload = json.loads(body)
+    payload["outcome"] = "failure"
+    return json.dumps(payload, separators=(",", ":")).encode(), headers
+
+
+def _header_missing(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    return body, {k: v for k, v in headers.items() if k != sandbox.SIGNATURE_HEADER}
+
+
+def _signed_with_another_key(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    return body, {**headers, sandbox.SIGNATURE_HEADER: sandbox.sign(body, b"not-the-shop-secret")}
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [_tampered_signature, _body_changed_after_signing, _header_missing, _signed_with_another_key],
+)
+async def test_a_callback_that_does_not_verify_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], forge: Any
+) -> None:
+    order, started = await pending_payment(client, sales)
+    before = await counts(db)
+    body, headers = forge(*signed_callback(started["payment_id"], "success", money.parse(started["amount"])))
+
+    reply = await deliver(client, body, headers)
+
+    assert reply.status_code == 401, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert reply.json()["code"] == "bad_signature"
+    assert await counts(db) == before
+    assert await callbacks(db, started["payment_id"]) == []
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "pending"
+    assert await order_status(client, sales, order["id"]) == "confirmed"
+
+
+async def test_an_amount_mismatch_is_rejected_alerted_and_recorded(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+    assert started["amount"] != "1.00"
+
+    result = await gateway(client, sales, started["payment_id"], "success", amount="1.00")
+
+    [delivery] = result["deliveries"]
+    assert delivery["status_code"] == 422
+    assert delivery["body"]["code"] == "amount_mismatch"
+    assert [e["field"] for e in delivery["body"]["errors"]] == ["amount"]
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "pending"
+    assert await order_status(client, sales, order["id"]) == "confirmed"
+    assert (await receipts(client, db))["total"] == 0
+    [alert] = await alerts_for(db, f"payment:{started['payment_id']}")
+    assert alert.kind == "payment_amount_mismatch"
+    assert "1.00" in alert.message and started["amount"] in alert.message
+    [callback] = await callbacks(db, started["payment_id"])
+    assert (callback.event_id, callback.result, callback.amount) == (
+        result["event_id"],
+        "amount_mismatch",
+        100,
+    )
+
+    # The rejection does not spoil the payment: the right amount is still accepted afterwards.
+    right = await gateway(client, sales, started["payment_id"], "success")
+    assert right["deliveries"][0]["body"]["result"] == "applied"
+    assert await order_status(client, sales, order["id"]) == "paid"
+
+
+async def test_a_cancelled_order_cannot_take_a_payment(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order = await place_order(client, sales)
+    cancel = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel",
+        json={"reason": "customer changed mind"},
+        headers=await bearer(db, "customer_service"),
+    )
+    assert cancel.status_code == 200, cancel.text
+    before = await counts(db)
+
+    reply = await client.post(
+        f"/api/v1/orders/{order['id']}/payments", json={"method": "alipay"}, headers=sales
+    )
+
+    assert reply.status_code == 409, reply.text
+    assert reply.json()["code"] == "invalid_transition"
+    assert await counts(db) == before
+    listed = (await client.get(f"/api/v1/orders/{order['id']}/payments", headers=sales)).json()
+    assert (listed["items"], listed["total"]) == ([], 0)
+
+
+async def test_money_captured_for_an_order_cancelled_meanwhile_is_kept_alerted_and_refunded(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+    cancel = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel",
+        json={"reason": "out of patience"},
+        headers=await bearer(db, "customer_service"),
+    )
+    assert cancel.status_code == 200, cancel.text
+
+    result = await gateway(client, sales, started["payment_id"], "success")
+
+    assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [
+        (200, "order_not_payable")
+    ]
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
+    assert await order_status(client, sales, order["id"]) == "cancelled"
+    assert [a.kind for a in await alerts_for(db, f"order:{order['id']}")] == ["payment_for_unpayable_order"]
+    refunds = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
+    assert [(e.payload["order_id"], e.payload["payment_id"]) for e in refunds] == [
+        (order["id"], started["payment_id"])
+    ]
+    # PAY-5: the money did arrive, so it is in the receipts ledger (and the refund will balance it).
+    assert (await receipts(client, db))["total"] == 1
+
+
+async def test_an_order_on_hold_cannot_take_a_payment(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    """ORD-3/ORD-4: a hold ends by release; a payment must not turn it into `paid` (for a
+    stock-shortage hold that would be a paid order with nothing reserved)."""
+    manager = await bearer(db, "manager")
+    short = await client.post("/api/v1/orders", json=order_body([("SKU-1", 16, "99.00")]), headers=sales)
+    assert (short.json()["status"], short.json()["hold_reason"]) == ("on_hold", "stock_shortage")
+    flagged = await place_order(client, sales)
+    held = await client.post(
+        f"/api/v1/orders/{flagged['id']}/hold", json={"reason": "risk_review"}, headers=manager
+    )
+    assert held.json()["status"] == "on_hold"
+    before = await counts(db)
+
+    for order_id in (short.json()["id"], flagged["id"]):
+        reply = await client.post(
+            f"/api/v1/orders/{order_id}/payments", json={"method": "alipay"}, headers=sales
+        )
+        assert reply.status_code == 409, reply.text
+        assert reply.json()["code"] == "invalid_transition"
+        assert await order_status(client, sales, order_id) == "on_hold"
+    assert await counts(db) == before
+
+
+async def test_money_arriving_while_the_order_is_held_does_not_lift_the_hold(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, started = await pending_payment(client, sales)
+    held = await client.post(
+        f"/api/v1/orders/{order['id']}/hold",
+        json={"reason": "risk_review"},
+        headers=await bearer(db, "manager"),
+    )
+    assert held.status_code == 200, held.text
+
+    await gateway(client, sales, started["payment_id"], "success")
+
+    detail = (await client.get(f"/api/v1/orders/{order['id']}", headers=sales)).json()
+    assert (detail["status"], detail["hold_reason"]) == ("on_hold", "risk_review")
+    assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
+    assert (await receipts(client, db))["total"] == 1  # PAY-5: the money is on the ledger
+    assert [a.kind for a in await alerts_for(db, f"order:{order['id']}")] == ["payment_for_unpayable_order"]
+
+
+@pytest.mark.parametrize("held_first", [False, True], ids=["paid", "paid-then-held"])
+async def test_cancelling_a_paid_order_requests_a_refund(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], held_first: bool
+) -> None:
+    """RSK-2: a flagged order rejected after review is cancelled and refunded."""
+    manager = await bearer(db, "manager")
+    order, started = await pending_payment(client, sales)
+    await gateway(client, sales, started["payment_id"], "success")
+    if held_first:
+        hold = await client.post(
+            f"/api/v1/orders/{order['id']}/hold", json={"reason": "risk_review"}, headers=manager
+        )
+        assert hold.json()["status"] == "on_hold"
+
+    cancel = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel", json={"reason": "risk rejected"}, headers=manager
+    )
+
+    assert cancel.status_code == 200, cancel.text
+    refunds = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
+    assert [(e.payload["order_id"], e.payload["reason"]) for e in refunds] == [(order["id"], "risk rejected")]
+
+
+async def test_cancelling_an_unpaid_order_requests_no_refund(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order, _started = await pending_payment(client, sales)
+    cancel = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel",
+        json={"reason": "changed mind"},
+        headers=await bearer(db, "manager"),
+    )
+    assert cancel.status_code == 200, cancel.text
+    events = [e.event for e in await outbox(db, f"order:{order['id']}")]
+    assert "order.cancelled" in events and "payment.refund_requested" not in events
+
+
+async def test_an_unknown_method_is_refused_naming_the_field(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+) -> None:
+    order = await place_order(client, sales)
+    before = await counts(db)
+
+    reply = await client.post(
+        f"/api/v1/orders/{order['id']}/payments", json={"method": "bitcoin"}, headers=sales
+    )
+
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in reply.json()["errors"]] == ["method"]
+    assert await counts(db) == before
