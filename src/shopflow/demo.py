@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from shopflow.catalog import service as catalog
 from shopflow.catalog.schemas import ProductIn, SkuIn
-from shopflow.core import clock
+from shopflow.core import clock, money
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
@@ -124,8 +124,8 @@ async def load(db: Database, order_count: int, console: Console, seed: int = 7) 
                     SkuIn(
                         code=code,
                         name=f"{name} {variant}",
-                        price=price,
-                        cost=price * rng.randint(35, 60) // 100,
+                        price=money.fmt(price),
+                        cost=money.fmt(price * rng.randint(35, 60) // 100),
                         weight_g=rng.randint(80, 1800),
                         price_band=band,
                         barcode=f"69{rng.randint(10**10, 10**11 - 1)}",
@@ -169,12 +169,15 @@ async def _one_order(db: Database, rng: random.Random, codes: list[tuple[str, in
     if not scarce and rng.random() < 0.03:
         picked.append(codes[-1])
     lines = [
-        LineIn(sku=code, quantity=rng.choice([1, 1, 1, 2, 3]), unit_price=price) for code, price in picked
+        LineIn(sku=code, quantity=rng.choice([1, 1, 1, 2, 3]), unit_price=money.fmt(price))
+        for code, price in picked
     ]
     if scarce:
         # More than every warehouse holds: however few orders the demo places, one waits on hold.
         code, price = codes[-1]
-        lines.append(LineIn(sku=code, quantity=SCARCE_UNITS * len(WAREHOUSES) + 1, unit_price=price))
+        lines.append(
+            LineIn(sku=code, quantity=SCARCE_UNITS * len(WAREHOUSES) + 1, unit_price=money.fmt(price))
+        )
     channel = rng.choice(CHANNELS)
     data = OrderIn(
         channel=channel,
@@ -198,7 +201,7 @@ async def _one_order(db: Database, rng: random.Random, codes: list[tuple[str, in
                 event_id=uuid.UUID(int=rng.getrandbits(128)).hex,
                 payment_id=payment.id,
                 outcome="success",
-                amount=payment.amount,
+                amount=money.fmt(payment.amount),
                 occurred_at=clock.now(),
             )
             await payments.apply_callback(session, "sandbox", callback)

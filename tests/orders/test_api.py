@@ -47,3 +47,19 @@ async def test_small_order_pays_shipping_below_free_threshold(
         "discount": "0.00",
         "total": "34.00",
     }
+
+
+async def test_money_sent_as_a_bare_number_is_refused_not_misread(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await small_store(db)
+    headers = await bearer(db, "sales")
+    body = order_body([("SKU-1", 1, "99.00")])
+    body["lines"][0]["unit_price"] = 99  # yuan or fen? Ambiguous, so refused.
+
+    reply = await client.post("/api/v1/orders", json=body, headers=headers)
+
+    assert reply.status_code == 422
+    assert [e["field"] for e in reply.json()["errors"]] == ["lines[0].unit_price"]
+    stock = (await client.get("/api/v1/inventory/SKU-1", headers=headers)).json()
+    assert stock["reserved"] == 0

@@ -5,14 +5,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopflow.catalog.models import PriceBand
-from shopflow.core.money import Amount
+from shopflow.core.money import Amount, AmountText
 
 
 class SkuIn(BaseModel):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     name: str = Field(min_length=1, max_length=200)
-    price: Amount
-    cost: Amount
+    price: AmountText
+    cost: AmountText
     weight_g: int = Field(ge=0)
     price_band: PriceBand
     barcode: str | None = Field(default=None, max_length=64)
@@ -27,8 +27,8 @@ class ProductIn(BaseModel):
 
 class SkuPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    price: Amount | None = None
-    cost: Amount | None = None
+    price: AmountText | None = None
+    cost: AmountText | None = None
     sellable: bool | None = None
     reason: str = Field(default="", max_length=200)
 

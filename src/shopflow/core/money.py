@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, ValidationInfo, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 # The largest amount accepted from outside (999 999 999 999.99 yuan): far beyond any real price,
 # and far below the 64-bit columns, so sums of amounts cannot overflow them.
 MAX_FEN = 10**14 - 1
+# ASCII digits, an optional sign and decimals: no exponents, no full-width digits, no "5.".
+_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def parse(value: str | int | Decimal) -> int:
     """Parse a yuan amount with at most two decimals into fen. Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError("not an amount")
+    if isinstance(value, bool) or (isinstance(value, str) and not _TEXT.fullmatch(value.strip())):
+        raise ValueError(f"{value!r} is not an amount")
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
@@ -38,21 +41,17 @@ def fmt(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
-def _validate(value: Any, info: ValidationInfo) -> int:
-    # An int is fen from Python code; a document (context money_as_text) must write yuan as text,
-    # or `fee = 10` would silently mean 0.10 yuan.
-    as_text = (info.context or {}).get("money_as_text", False)
-    if isinstance(value, int) and not isinstance(value, bool) and not as_text:
-        return value
+def _from_text(value: Any) -> int:
+    # Text only: a bare number is ambiguous (yuan or fen?) and would silently be read wrong.
     if not isinstance(value, str):
         raise ValueError('write the amount as a string, like "99.00"')
     return parse(value)
 
 
-# A money field: a decimal string in JSON/TOML ("99.00"), integer fen in Python.
-Amount = Annotated[
-    int,
-    BeforeValidator(_validate),
-    PlainSerializer(fmt, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["99.00"]}),
-]
+_AS_TEXT = PlainSerializer(fmt, return_type=str, when_used="json")
+_SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["99.00"]})
+
+# Money read from outside (API bodies, policy TOML): yuan as text ("99.00") -> integer fen.
+AmountText = Annotated[int, BeforeValidator(_from_text), _AS_TEXT, _SCHEMA]
+# Money shown to the outside: integer fen -> yuan as text in JSON.
+Amount = Annotated[int, _AS_TEXT, _SCHEMA]

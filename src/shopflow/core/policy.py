@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shopflow.core.errors import FieldError, Invalid
-from shopflow.core.money import Amount
+from shopflow.core.money import AmountText
 
 Positive = Annotated[int, Field(gt=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -86,8 +86,8 @@ class Payments(Section):
 class Fulfillment(Section):
     carriers_min: Positive = 2  # FUL-3
     carriers_max: Positive = 3  # FUL-3
-    shipping_fee: Amount = 1000  # (†) flat fee below the free-shipping threshold
-    free_shipping_threshold: Amount = 9900  # (†) FUL-3
+    shipping_fee: AmountText = 1000  # (†) flat fee below the free-shipping threshold
+    free_shipping_threshold: AmountText = 9900  # (†) FUL-3
     stuck_without_event_hours: Positive = 48  # FUL-6 (†)
     exception_contact_hours: Positive = 12  # FUL-6
 
@@ -98,7 +98,7 @@ class Aftersales(Section):
     review_hours: Positive = 24  # ASV-3
     refund_min_working_days: Positive = 3  # ASV-4
     refund_max_working_days: Positive = 5  # ASV-4
-    agent_compensation_limit: Amount = 50000  # ASV-5
+    agent_compensation_limit: AmountText = 50000  # ASV-5
     replacement_ship_hours: Positive = 24  # ASV-6
 
 
@@ -168,7 +168,7 @@ def _key(loc: tuple[int | str, ...]) -> str:
 def validate(document: dict[str, Any]) -> Policy:
     """Build a Policy from an override document; every bad key is named in the error."""
     try:
-        return Policy.model_validate(document, context={"money_as_text": True})
+        return Policy.model_validate(document)
     except ValidationError as exc:
         errors = [
             FieldError(

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from shopflow.core.money import Amount
+from shopflow.core.money import Amount, AmountText
 from shopflow.orders.models import HoldReason, OrderStatus
 
 
@@ -28,7 +28,7 @@ class AddressIn(BaseModel):
 class LineIn(BaseModel):
     sku: str = Field(max_length=64)
     quantity: int
-    unit_price: Amount
+    unit_price: AmountText
 
 
 class OrderIn(BaseModel):

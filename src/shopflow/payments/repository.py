@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.db import insert_for
-from shopflow.payments.models import Payment, PaymentCallback, PaymentReceipt
+from shopflow.payments.models import CallbackResult, Payment, PaymentCallback, PaymentReceipt
 
 
 async def get(session: AsyncSession, payment_id: int, *, lock: bool = False) -> Payment | None:
@@ -31,6 +31,13 @@ async def record_callback(session: AsyncSession, values: dict[str, Any]) -> int 
         .returning(PaymentCallback.id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def callback_result(session: AsyncSession, provider: str, event_id: str) -> CallbackResult:
+    stmt = select(PaymentCallback.result).where(
+        PaymentCallback.provider == provider, PaymentCallback.event_id == event_id
+    )
+    return CallbackResult((await session.execute(stmt)).scalar_one())
 
 
 async def callbacks_of(session: AsyncSession, payment_id: int) -> list[PaymentCallback]:

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shopflow.core.money import Amount
+from shopflow.core.money import Amount, AmountText
 from shopflow.payments.models import CallbackResult, PaymentStatus
 
 
@@ -37,7 +37,7 @@ class CallbackIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=80)
     payment_id: int
     outcome: Literal["success", "failure"]
-    amount: Amount
+    amount: AmountText
     occurred_at: datetime
 
 
@@ -48,7 +48,7 @@ class CallbackAck(BaseModel):
 
 class SandboxComplete(BaseModel):
     outcome: Literal["success", "failure"]
-    amount: Amount | None = None
+    amount: AmountText | None = None
     # How many times the gateway delivers the same signed callback (a retrying gateway).
     deliveries: int = Field(default=1, ge=1, le=5)
 

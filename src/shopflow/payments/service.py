@@ -92,7 +92,9 @@ async def apply_callback(session: AsyncSession, provider: str, data: CallbackIn)
         },
     )
     if stored is None:
-        return CallbackResult.DUPLICATE
+        # A rejected event stays rejected however often the gateway retries it.
+        first = await repository.callback_result(session, provider, data.event_id)
+        return first if first is CallbackResult.AMOUNT_MISMATCH else CallbackResult.DUPLICATE
     match result:
         case CallbackResult.AMOUNT_MISMATCH:
             await alerts.raise_alert(
