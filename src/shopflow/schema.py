@@ -1,7 +1,7 @@
 """Every table of Shopflow on one metadata (for Alembic and tests)."""
 
 from shopflow.catalog import models as catalog_models
-from shopflow.core import alerts, audit, auth, events
+from shopflow.core import alerts, audit, auth, events, sla
 from shopflow.core.db import Base
 from shopflow.inventory import models as inventory_models
 from shopflow.orders import models as order_models
@@ -13,6 +13,7 @@ MODULES = (
     audit,
     auth,
     events,
+    sla,
     catalog_models,
     inventory_models,
     order_models,

@@ -49,6 +49,16 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 HOLDABLE = frozenset({S.PENDING, S.CONFIRMED, S.PAID})
 
 
+class OrderClock(StrEnum):
+    """The SLA clocks of an order (SLA-1), each started and stopped by a transition."""
+
+    PAY = "order.pay"  # ORD-5: confirmed -> paid
+    SHIP = "order.ship"  # ORD-6: paid -> shipped
+    DELIVER = "order.deliver"  # ORD-6: shipped -> delivered
+    RECEIPT = "order.receipt"  # ORD-7: delivered -> completed (assumed after the window)
+    AFTERSALES = "order.aftersales"  # ORD-7/ASV-1: completed -> closed when the window ends
+
+
 class HoldReason(StrEnum):
     STOCK_SHORTAGE = "stock_shortage"
     RISK_REVIEW = "risk_review"
@@ -94,6 +104,10 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service as catalog
-from shopflow.core import audit, clock, crypto, events, policy
+from shopflow.core import audit, clock, crypto, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
@@ -23,6 +23,7 @@ from shopflow.orders.models import (
     HoldReason,
     LineRequest,
     Order,
+    OrderClock,
     OrderLine,
     OrderStatus,
     SkuFacts,
@@ -155,6 +156,8 @@ async def place_order(
         ]
     else:
         trail.append(_status_row(actor, order_id, S.PENDING, S.CONFIRMED, at))
+        pay_by = at + timedelta(minutes=rules.orders.unpaid_cancel_minutes)
+        await sla.start(session, f"order:{order_id}", OrderClock.PAY, pay_by)
         ship_by = at + timedelta(hours=rules.orders.ship_within_hours)
         notices = [
             events.row("order.confirmed", f"order:{order_id}", _notice(values, ship_by=ship_by.isoformat()))
@@ -235,18 +238,23 @@ async def _change(
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
     """Cancel before picking (ORD-3) and release the order's stock (INV-2)."""
     order = await get_order(session, order_id, lock=True)
+    await _cancel(session, actor, order, reason)
+    return order
+
+
+async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str) -> None:
     await _change(session, actor, order, S.CANCELLED, reason)
     order.cancelled_at = order.updated_at
     order.cancel_reason = reason
     order.held_from = None
     await inventory.release_for_order(session, order.id)
+    await _stop_clocks(session, order, OrderClock.PAY, OrderClock.SHIP)
     await events.record(session, "order.cancelled", f"order:{order.id}", _notice(order, reason=reason))
     if order.paid_at is not None:  # captured money goes back, also when the order was held after payment
         await events.record(
             session, "payment.refund_requested", f"order:{order.id}", _notice(order, reason=reason)
         )
     await session.flush()
-    return order
 
 
 async def hold(session: AsyncSession, actor: Actor, order_id: int, reason: HoldReason) -> Order:
@@ -254,6 +262,8 @@ async def hold(session: AsyncSession, actor: Actor, order_id: int, reason: HoldR
     at = clock.now()
     previous = order.hold(reason, at)
     await audit.record(session, _status_row(actor, order.id, previous, S.ON_HOLD, at, reason))
+    for kind in (OrderClock.PAY, OrderClock.SHIP):  # a held order's clocks wait with it (SLA-1)
+        await sla.pause(session, _subject(order), kind)
     await session.flush()
     return order
 
@@ -265,6 +275,8 @@ async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     was_short = order.hold_reason == HoldReason.STOCK_SHORTAGE
     order.release(at)
     await audit.record(session, _status_row(actor, order.id, S.ON_HOLD, order.status, at))
+    for kind in (OrderClock.PAY, OrderClock.SHIP):
+        await sla.resume(session, _subject(order), kind)
     if was_short and order.status == S.PENDING:
         demand = Counter[int]()
         for line in order.lines:
@@ -273,6 +285,8 @@ async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
             raise OutOfStock("stock is still short for this order; it stays on hold")
         await _change(session, actor, order, S.CONFIRMED)
         order.confirmed_at = at
+        pay_by = at + timedelta(minutes=policy.current().orders.unpaid_cancel_minutes)
+        await sla.start(session, _subject(order), OrderClock.PAY, pay_by)
         await events.record(session, "order.confirmed", f"order:{order.id}", _notice(order))
     await session.flush()
     return order
@@ -283,7 +297,12 @@ async def mark_paid(session: AsyncSession, actor: Actor, order_id: int) -> Order
     order = await get_order(session, order_id, lock=True)
     await _change(session, actor, order, S.PAID)
     order.paid_at = order.updated_at
-    await events.record(session, "order.paid", f"order:{order.id}", _notice(order))
+    await sla.stop(session, _subject(order), OrderClock.PAY)
+    ship_by = order.paid_at + timedelta(hours=policy.current().orders.ship_within_hours)
+    await sla.start(session, _subject(order), OrderClock.SHIP, ship_by)
+    await events.record(
+        session, "order.paid", f"order:{order.id}", _notice(order, ship_by=ship_by.isoformat())
+    )
     await session.flush()
     return order
 
@@ -293,12 +312,103 @@ async def cancel_unpaid(session: AsyncSession, batch: int = 200) -> int:
     cutoff = clock.now() - timedelta(minutes=policy.current().orders.unpaid_cancel_minutes)
     due = await repository.lock_unpaid_before(session, cutoff, batch)
     for order in due:
-        await _change(session, SYSTEM, order, S.CANCELLED, "unpaid_timeout")
-        order.cancelled_at = order.updated_at
-        order.cancel_reason = "unpaid_timeout"
-        await inventory.release_for_order(session, order.id)
-        await events.record(
-            session, "order.cancelled", f"order:{order.id}", _notice(order, reason="unpaid_timeout")
-        )
-    await session.flush()
+        await _cancel(session, SYSTEM, order, "unpaid_timeout")
     return len(due)
+
+
+# --- fulfillment steps and after delivery (ORD-3, ORD-6, ORD-7) ---------------------------
+
+
+def _subject(order: Order) -> str:
+    return f"order:{order.id}"
+
+
+async def _stop_clocks(session: AsyncSession, order: Order, *kinds: OrderClock) -> None:
+    for kind in kinds:
+        await sla.stop(session, _subject(order), kind)
+
+
+async def _step(
+    session: AsyncSession, actor: Actor, order_id: int, target: OrderStatus, reason: str | None = None
+) -> Order:
+    order = await get_order(session, order_id, lock=True)
+    await _change(session, actor, order, target, reason)
+    return order
+
+
+async def start_picking(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """FUL-1: a paid order's pick task begins."""
+    order = await _step(session, actor, order_id, S.PICKING)
+    await session.flush()
+    return order
+
+
+async def mark_packed(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    order = await _step(session, actor, order_id, S.PACKED)
+    await session.flush()
+    return order
+
+
+async def back_to_picking(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
+    """FUL-2: a failed quality check sends the order back to picking."""
+    order = await _step(session, actor, order_id, S.PICKING, reason)
+    await session.flush()
+    return order
+
+
+async def mark_shipped(
+    session: AsyncSession, actor: Actor, order_id: int, shipments: list[dict[str, Any]]
+) -> Order:
+    """FUL-4: handed to the carrier; the 72-hour delivery promise starts (ORD-6).
+
+    `shipments` describe the parcels for the customer notice (ORD-8): carrier, tracking number,
+    tracking link.
+    """
+    order = await _step(session, actor, order_id, S.SHIPPED)
+    at = order.shipped_at = order.updated_at
+    await sla.stop(session, _subject(order), OrderClock.SHIP)
+    deliver_by = at + timedelta(hours=policy.current().orders.deliver_within_hours)
+    await sla.start(session, _subject(order), OrderClock.DELIVER, deliver_by)
+    await events.record(session, "order.shipped", _subject(order), _notice(order, shipments=shipments))
+    await session.flush()
+    return order
+
+
+async def mark_delivered(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The carrier reports delivery; the customer has the receipt window (ORD-7)."""
+    order = await _step(session, actor, order_id, S.DELIVERED)
+    at = order.delivered_at = order.updated_at
+    await sla.stop(session, _subject(order), OrderClock.DELIVER)
+    receipt_by = at + timedelta(days=policy.current().orders.auto_receipt_days)
+    await sla.start(session, _subject(order), OrderClock.RECEIPT, receipt_by)
+    await events.record(session, "order.delivered", _subject(order), _notice(order))
+    await session.flush()
+    return order
+
+
+async def complete(session: AsyncSession, actor: Actor, order_id: int, *, assumed: bool = False) -> Order:
+    """ORD-7: receipt confirmed by the customer, or assumed when the window ends.
+
+    The order closes when the after-sales window (ASV-1), counted from delivery, is over.
+    """
+    reason = "receipt_assumed" if assumed else "receipt_confirmed"
+    order = await _step(session, actor, order_id, S.COMPLETED, reason)
+    order.completed_at = order.updated_at
+    await sla.stop(session, _subject(order), OrderClock.RECEIPT)
+    rules = policy.current().aftersales
+    window = max(rules.no_reason_return_days, rules.quality_return_days)
+    delivered = order.delivered_at or order.updated_at
+    await sla.start(session, _subject(order), OrderClock.AFTERSALES, delivered + timedelta(days=window))
+    await events.record(session, "order.completed", _subject(order), _notice(order, reason=reason))
+    await session.flush()
+    return order
+
+
+async def close(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The after-sales window is over: the order is closed and archived for analysis (ORD-7)."""
+    order = await _step(session, actor, order_id, S.CLOSED)
+    order.closed_at = order.updated_at
+    await sla.stop(session, _subject(order), OrderClock.AFTERSALES)
+    await events.record(session, "order.closed", _subject(order), _notice(order))
+    await session.flush()
+    return order
