@@ -91,6 +91,18 @@ async def unreserve(session: AsyncSession, quantities: dict[int, int]) -> None:
     )
 
 
+async def consume(session: AsyncSession, quantities: dict[int, int]) -> dict[int, int]:
+    """Reserved units leave the building: on-hand and reserved both drop. New on-hand per row."""
+    wanted = _quantity_by_id(quantities)
+    stmt = (
+        update(stock_table)
+        .where(stock_table.c.id.in_(sorted(quantities)))
+        .values(on_hand=stock_table.c.on_hand - wanted, reserved=stock_table.c.reserved - wanted)
+        .returning(stock_table.c.id, stock_table.c.on_hand)
+    )
+    return {row.id: row.on_hand for row in (await session.execute(stmt)).all()}
+
+
 async def add_reservations(session: AsyncSession, order_id: int, picks: Sequence[Pick]) -> None:
     rows = [
         {

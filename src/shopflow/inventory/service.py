@@ -214,3 +214,37 @@ async def release_for_order(session: AsyncSession, order_id: int) -> int:
 
 async def reservations_of(session: AsyncSession, order_id: int) -> list[Reservation]:
     return await repository.reservations_of(session, order_id)
+
+
+async def ship_reserved(
+    session: AsyncSession, actor: Actor, order_id: int, warehouse_id: int, reference: str
+) -> list[Reservation]:
+    """FUL-4/INV-1: the order's reservations in one warehouse become a shipment: stock leaves
+    through the ledger and the reservations are consumed (INV-2). Returns what was shipped."""
+    held = [
+        r for r in await repository.active_reservations(session, order_id) if r.warehouse_id == warehouse_id
+    ]
+    if not held:
+        return []
+    balances = await repository.consume(session, {r.stock_id: r.quantity for r in held})
+    at = clock.now()
+    await repository.add_ledger(
+        session,
+        [
+            {
+                "sku_id": r.sku_id,
+                "warehouse_id": r.warehouse_id,
+                "kind": Movement.SHIPMENT,
+                "quantity": -r.quantity,
+                "balance_after": balances[r.stock_id],
+                "reference": reference,
+                "actor_id": actor.user_id,
+                "at": at,
+            }
+            for r in held
+        ],
+    )
+    for reservation in held:
+        reservation.move_to(ReservationState.CONSUMED)
+    await session.flush()
+    return held
