@@ -43,7 +43,7 @@ SETTINGS = Settings(
 def migrate(url: str) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 async def _reset_postgres(url: str) -> None:

@@ -90,7 +90,7 @@ def migrate() -> None:
     settings = get_settings()
     config = Config(str(REPO_ROOT / "alembic.ini"))
     config.attributes["database_url"] = settings.database_url
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     console.print(f"[green]database is up to date[/green] ({settings.database_url})")
 
 

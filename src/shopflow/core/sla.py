@@ -76,6 +76,24 @@ async def start(
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["subject", "kind"]))
 
 
+async def restart(
+    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
+) -> None:
+    """Start the clock afresh, whatever its state (e.g. "no tracking event for 48 h" after each event)."""
+    at = clock.now()
+    fresh = {
+        "state": ClockState.RUNNING,
+        "started_at": at,
+        "deadline": deadline,
+        "paused_at": None,
+        "stopped_at": None,
+        "breached_at": None,
+    }
+    values = {"subject": subject, "kind": kind, "owner_id": owner_id, **fresh}
+    stmt = insert_for(session, SlaClock).values(values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["subject", "kind"], set_=fresh))
+
+
 async def stop(session: AsyncSession, subject: str, kind: str) -> None:
     """The clock's goal was reached: a running or paused clock is met; a breached one stays so."""
     at = clock.now()
