@@ -1,0 +1,116 @@
+"""Every query of the notify domain: the outbox relay's claims, deliveries, attempts, webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shopflow.core.db import insert_for
+from shopflow.core.events import OutboxEvent
+from shopflow.notify.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Webhook
+
+
+async def lock_pending_outbox(session: AsyncSession, now: datetime, limit: int) -> list[OutboxEvent]:
+    """Outbox events due for delivery, oldest first; rows another worker holds are skipped."""
+    stmt = (
+        select(OutboxEvent)
+        .where(OutboxEvent.delivered_at.is_(None), OutboxEvent.available_at <= now)
+        .order_by(OutboxEvent.available_at, OutboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def mark_outbox_delivered(session: AsyncSession, ids: list[int], at: datetime) -> None:
+    if ids:
+        await session.execute(update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(delivered_at=at))
+
+
+async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert deliveries; one that exists for its (outbox event, channel, target) is left alone."""
+    if rows:
+        stmt = insert_for(session, Delivery).on_conflict_do_nothing(
+            index_elements=["outbox_id", "channel", "target"]
+        )
+        await session.execute(stmt, rows)
+
+
+async def lock_due_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[Delivery]:
+    """Pending deliveries whose next attempt is due; rows another worker is sending are skipped."""
+    stmt = (
+        select(Delivery)
+        .where(Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def insert_attempts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(DeliveryAttempt), rows)
+
+
+async def get_delivery(session: AsyncSession, delivery_id: int, *, lock: bool = False) -> Delivery | None:
+    stmt = select(Delivery).options(selectinload(Delivery.log)).where(Delivery.id == delivery_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Delivery)
+    return (await session.scalars(stmt)).first()
+
+
+async def page_deliveries(
+    session: AsyncSession,
+    *,
+    state: DeliveryState | None,
+    channel: Channel | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Delivery], int]:
+    conditions = []
+    if state is not None:
+        conditions.append(Delivery.state == state)
+    if channel is not None:
+        conditions.append(Delivery.channel == channel)
+    total = await session.scalar(select(func.count()).select_from(Delivery).where(*conditions))
+    stmt = (
+        select(Delivery)
+        .options(selectinload(Delivery.log))
+        .where(*conditions)
+        .order_by(Delivery.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def live_webhooks(session: AsyncSession) -> list[Webhook]:
+    stmt = select(Webhook).where(Webhook.deleted_at.is_(None)).order_by(Webhook.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def webhooks_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, Webhook]:
+    if not ids:
+        return {}
+    found = await session.scalars(select(Webhook).where(Webhook.id.in_(ids)))
+    return {hook.id: hook for hook in found}
+
+
+async def get_webhook(session: AsyncSession, webhook_id: int, *, lock: bool = False) -> Webhook | None:
+    stmt = select(Webhook).where(Webhook.id == webhook_id, Webhook.deleted_at.is_(None))
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def page_webhooks(session: AsyncSession, offset: int, limit: int) -> tuple[list[Webhook], int]:
+    live = Webhook.deleted_at.is_(None)
+    total = await session.scalar(select(func.count()).select_from(Webhook).where(live))
+    stmt = select(Webhook).where(live).order_by(Webhook.id).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
+
+from shopflow.notify.models import Channel, DeliveryState
+
+# "*", an event name ("order.shipped") or every event under a prefix ("order.*").
+EventFilter = Annotated[
+    str, Field(max_length=80, pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
+]
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
+
+
+class WebhookIn(BaseModel):
+    url: WebhookUrl = Field(examples=["https://erp.example.cn/hooks/shopflow"])
+    events: list[EventFilter] = Field(default=["*"], min_length=1, max_length=50, examples=[["order.*"]])
+    # The HMAC-SHA256 key; Shopflow draws one when none is given. Shown only in the reply to POST.
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    url: str
+    events: list[str]
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str  # keep it now: it is never shown again
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event: str
+    subject: str
+    channel: Channel
+    recipient: str
+    idempotency_id: str
+    state: DeliveryState
+    failures: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    last_error: str | None
+    attempts: list[AttemptOut] = Field(validation_alias="log")

@@ -1,0 +1,289 @@
+"""Notification use cases (NTF-1, ORD-8): fan the outbox out into deliveries, send what is due,
+retry with back-off into a dead letter, and manage webhook subscribers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import alerts, audit, clock, policy
+from shopflow.core.audit import SYSTEM, Actor
+from shopflow.core.errors import AppError
+from shopflow.core.events import OutboxEvent
+from shopflow.notify import repository
+from shopflow.notify.channels import Senders
+from shopflow.notify.errors import DeliveryNotFound, WebhookDeleted, WebhookNotFound
+from shopflow.notify.models import (
+    CUSTOMER_EVENTS,
+    Channel,
+    Delivery,
+    DeliveryState,
+    Webhook,
+    backoff,
+    mask_email,
+    mask_phone,
+)
+from shopflow.notify.render import Facts, render
+from shopflow.notify.schemas import WebhookIn
+from shopflow.orders import service as orders
+
+log = logging.getLogger("shopflow.notify")
+
+# Why an outbox event cannot be turned into messages (its order is gone, a template lacks a
+# value, personal data does not decrypt): it waits with a back-off and an alert is raised.
+UNRENDERABLE = (AppError, LookupError, ValueError, TypeError, InvalidToken)
+CUSTOMER = "customer"
+
+
+# --- the outbox relay --------------------------------------------------------------------
+
+
+def _delivery(
+    event: OutboxEvent,
+    channel: Channel,
+    target: str,
+    recipient: str,
+    message: dict[str, Any],
+    at: datetime,
+    idempotency_id: str | None = None,
+    webhook_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "outbox_id": event.id,
+        "event": event.event,
+        "subject": event.subject,
+        "channel": channel,
+        "target": target,
+        "webhook_id": webhook_id,
+        "idempotency_id": idempotency_id or uuid.uuid4().hex,
+        "recipient": recipient,
+        "message": message,
+        "state": DeliveryState.PENDING,
+        "failures": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+    }
+
+
+def _ship_by(event: OutboxEvent) -> datetime:
+    """The expected ship time the event states; else the promise counted from the event (ORD-6)."""
+    stated = event.payload.get("ship_by")
+    if stated:
+        return datetime.fromisoformat(stated)
+    return event.created_at + timedelta(hours=policy.current().orders.ship_within_hours)
+
+
+async def _customer_deliveries(
+    session: AsyncSession, event: OutboxEvent, at: datetime
+) -> list[dict[str, Any]]:
+    """ORD-8: the customer's notice of an order event, by each configured channel they can be reached on."""
+    rules = policy.current()
+    channels = rules.notify.customer_channels
+    if event.event not in CUSTOMER_EVENTS or not channels:
+        return []
+    order = await orders.get_order(session, int(event.payload["order_id"]))
+    customer = order.contact["customer"]
+    facts = Facts(
+        store=rules.notify.store_name,
+        customer_name=customer["name"],
+        order_no=order.order_no,
+        total=order.total,
+        timezone=rules.calendar.timezone,
+        ship_by=_ship_by(event),
+        reason=event.payload.get("reason"),
+        parcels=event.payload.get("shipments", []),
+    )
+    notice = render(rules.notify.language, event.event, facts)
+    found: list[dict[str, Any]] = []
+    email, phone = customer.get("email"), customer.get("phone")
+    if Channel.EMAIL in channels and email:
+        message = {"to": email, "subject": notice.subject, "text": notice.text, "html": notice.html}
+        found.append(_delivery(event, Channel.EMAIL, CUSTOMER, mask_email(email), message, at))
+    if Channel.SMS in channels and phone:
+        message = {"to": phone, "text": notice.sms}
+        found.append(_delivery(event, Channel.SMS, CUSTOMER, mask_phone(phone), message, at))
+    return found
+
+
+def _webhook_deliveries(event: OutboxEvent, hooks: list[Webhook], at: datetime) -> list[dict[str, Any]]:
+    found = []
+    for hook in hooks:
+        if not hook.wants(event.event):
+            continue
+        key = uuid.uuid4().hex
+        body = {
+            "id": key,
+            "event": event.event,
+            "subject": event.subject,
+            "occurred_at": event.created_at.isoformat(),
+            "data": event.payload,
+        }
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        found.append(
+            _delivery(
+                event, Channel.WEBHOOK, f"webhook:{hook.id}", hook.url, {"body": text}, at, key, hook.id
+            )
+        )
+    return found
+
+
+async def _defer(session: AsyncSession, event: OutboxEvent, exc: Exception, at: datetime) -> None:
+    """Leave an event that cannot be rendered in the outbox, due again after a back-off."""
+    rules = policy.current().notify
+    event.attempts += 1
+    event.available_at = at + backoff(min(event.attempts, rules.max_attempts), rules.backoff_seconds)
+    log.warning("outbox event %s (%s) cannot be notified: %s", event.id, event.event, exc)
+    if event.attempts >= rules.max_attempts:
+        await alerts.raise_alert(
+            session,
+            "notification_failed",
+            event.subject,
+            f"{event.event} of {event.subject} cannot be notified: {type(exc).__name__}: {exc}",
+            f"outbox:{event.id}",
+        )
+
+
+async def dispatch(session: AsyncSession, limit: int) -> int:
+    """Claim due outbox events, fan each out into deliveries, mark them delivered; how many claimed.
+
+    One transaction: the claims (`FOR UPDATE SKIP LOCKED`), the deliveries and the outbox marks
+    commit together, so a worker that dies mid-batch leaves the events in the queue, and a
+    (outbox event, channel, target) unique key keeps any fan-out from being doubled.
+    """
+    at = clock.now()
+    claimed = await repository.lock_pending_outbox(session, at, limit)
+    if not claimed:
+        return 0
+    hooks = await repository.live_webhooks(session)
+    rows: list[dict[str, Any]] = []
+    done: list[int] = []
+    trail: list[dict[str, Any]] = []
+    for event in claimed:
+        try:
+            fanned = [*await _customer_deliveries(session, event, at), *_webhook_deliveries(event, hooks, at)]
+        except UNRENDERABLE as exc:
+            await _defer(session, event, exc, at)
+            continue
+        rows.extend(fanned)
+        done.append(event.id)
+        targets = [f"{row['channel']}:{row['target']}" for row in fanned]
+        trail.append(audit.row(SYSTEM, "notify.dispatched", "outbox", event.id, None, {"to": targets}, at))
+    await repository.insert_deliveries(session, rows)
+    await repository.mark_outbox_delivered(session, done, at)
+    await audit.record(session, *trail)
+    await session.flush()
+    return len(claimed)
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+def _state_row(
+    delivery: Delivery, before: str, action: str, at: datetime, actor: Actor = SYSTEM
+) -> dict[str, Any]:
+    after = {"state": delivery.state, "failures": delivery.failures, "error": delivery.last_error}
+    return audit.row(actor, action, "notification_delivery", delivery.id, {"state": before}, after, at)
+
+
+async def deliver_due(session: AsyncSession, senders: Senders, limit: int) -> int:
+    """Send the due deliveries (claimed `FOR UPDATE SKIP LOCKED`, so no two workers send one at
+    once), log every attempt, and retry after a back-off or give up into the dead letter."""
+    rules = policy.current().notify
+    at = clock.now()
+    due = await repository.lock_due_deliveries(session, at, limit)
+    if not due:
+        return 0
+    hooks = await repository.webhooks_by_id(session, {d.webhook_id for d in due if d.webhook_id is not None})
+    outcomes = await senders.send_all(due, hooks)
+    attempts: list[dict[str, Any]] = []
+    trail: list[dict[str, Any]] = []
+    for delivery, outcome in zip(due, outcomes, strict=True):
+        before = delivery.state
+        delivery.record(outcome, at, rules.max_attempts, rules.backoff_seconds)
+        attempts.append(
+            {
+                "delivery_id": delivery.id,
+                "at": at,
+                "ok": outcome.ok,
+                "status_code": outcome.status_code,
+                "error": delivery.last_error if not outcome.ok else None,
+                "duration_ms": outcome.duration_ms,
+            }
+        )
+        if delivery.state != before:
+            trail.append(_state_row(delivery, before, f"notification.{delivery.state}", at))
+    await repository.insert_attempts(session, attempts)
+    await audit.record(session, *trail)
+    await session.flush()
+    return len(due)
+
+
+# --- people: the delivery log and webhook subscribers ------------------------------------
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    state: DeliveryState | None,
+    channel: Channel | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[Delivery], int]:
+    return await repository.page_deliveries(
+        session, state=state, channel=channel, offset=(page - 1) * page_size, limit=page_size
+    )
+
+
+async def retry(session: AsyncSession, actor: Actor, delivery_id: int) -> Delivery:
+    """Requeue a dead delivery: due now, with the same idempotency id and a fresh run of attempts."""
+    delivery = await repository.get_delivery(session, delivery_id, lock=True)
+    if delivery is None:
+        raise DeliveryNotFound(f"no delivery {delivery_id}")
+    if delivery.webhook_id is not None and await repository.get_webhook(session, delivery.webhook_id) is None:
+        raise WebhookDeleted(
+            f"delivery {delivery_id} was for webhook {delivery.webhook_id}, which is deleted"
+        )
+    at = clock.now()
+    before = delivery.state
+    delivery.requeue(at)
+    await audit.record(session, _state_row(delivery, before, "notification.requeued", at, actor))
+    await session.flush()
+    return delivery
+
+
+async def create_webhook(session: AsyncSession, actor: Actor, data: WebhookIn) -> Webhook:
+    """A new subscriber; its secret is returned on this one occasion (and never logged)."""
+    hook = Webhook(
+        url=str(data.url),
+        secret=data.secret or secrets.token_urlsafe(32),
+        events=list(dict.fromkeys(data.events)),
+        created_by=actor.user_id,
+        created_at=clock.now(),
+    )
+    session.add(hook)
+    await session.flush()
+    after = {"url": hook.url, "events": hook.events}  # the secret stays out of the audit log
+    await audit.record(session, audit.row(actor, "webhook.created", "webhook", hook.id, None, after))
+    return hook
+
+
+async def list_webhooks(session: AsyncSession, page: int, page_size: int) -> tuple[list[Webhook], int]:
+    return await repository.page_webhooks(session, (page - 1) * page_size, page_size)
+
+
+async def delete_webhook(session: AsyncSession, actor: Actor, webhook_id: int) -> None:
+    """Stop sending to a subscriber; its pending deliveries go to the dead letter when next due."""
+    hook = await repository.get_webhook(session, webhook_id, lock=True)
+    if hook is None:
+        raise WebhookNotFound(f"no webhook {webhook_id}")
+    hook.deleted_at = clock.now()
+    before = {"url": hook.url, "events": hook.events}
+    await audit.record(session, audit.row(actor, "webhook.deleted", "webhook", hook.id, before, None))
+    await session.flush()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from shopflow.core import clock
+from shopflow.core.clock import FakeClock
+from shopflow.core.settings import get_settings
+from tests.builders.notify import Mailbox
+
+START = datetime(2030, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+@pytest.fixture
+def now() -> Iterator[FakeClock]:
+    fake = FakeClock(START)
+    with clock.use(fake):
+        yield fake
+
+
+@dataclass(frozen=True)
+class Outside:
+    """The world the notification channels reach: a local SMTP server and the SMS log file."""
+
+    mailbox: Mailbox
+    sms_log: Path
+
+
+@pytest.fixture
+def outside(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Outside]:
+    """Point the channels' settings (`SHOPFLOW_SMTP_*`, `SHOPFLOW_SMS_*`) at local endpoints."""
+    mailbox = Mailbox()
+    mailbox.start()
+    sms_log = tmp_path / "sms.log"
+    monkeypatch.setenv("SHOPFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SHOPFLOW_SMTP_PORT", str(mailbox.port))
+    monkeypatch.setenv("SHOPFLOW_SMTP_FROM", "Shopflow <noreply@shop.example.cn>")
+    monkeypatch.setenv("SHOPFLOW_SMS_PROVIDER", "log")
+    monkeypatch.setenv("SHOPFLOW_SMS_LOG", str(sms_log))
+    monkeypatch.setenv("SHOPFLOW_WEBHOOK_TIMEOUT", "30")
+    get_settings.cache_clear()
+    yield Outside(mailbox, sms_log)
+    mailbox.stop()
+    get_settings.cache_clear()
