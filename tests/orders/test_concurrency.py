@@ -8,17 +8,9 @@ Database, which empties every table after each test.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,86 +26,13 @@ from tests.builders.auth import bearer
 from tests.builders.catalog import add_product
 from tests.builders.inventory import add_warehouse, receive
 from tests.builders.orders import order_body
-from tests.conftest import IS_POSTGRES, SETTINGS, TEST_URL
+from tests.builders.server import Server, start, stop
+from tests.conftest import IS_POSTGRES
 
 SKU = "SKU-LAST"
 PRICE = "99.00"
 LAST_UNITS = {"WH-A": 6, "WH-B": 4}  # the last 10 units, in two warehouses
 WORKERS = 2 if IS_POSTGRES else 1  # SQLite serves one process (`shopflow serve` says so)
-STARTUP_SECONDS = 60.0
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve_command(port: int) -> list[str]:
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
-    script = shutil.which("shopflow", path=str(Path(sys.executable).parent))
-    if script is not None:
-        return [script, *args]
-    return [sys.executable, "-c", "from shopflow.cli import app; app()", *args]
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and its worker processes (its own process group)."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
-
-
-def _start(directory: Path, policy: str | None) -> Server:
-    env = {
-        **os.environ,
-        "SHOPFLOW_DATABASE_URL": TEST_URL,
-        "SHOPFLOW_SECRET_KEY": str(SETTINGS.secret_key),
-        "SHOPFLOW_SANDBOX_SECRET": str(SETTINGS.sandbox_secret),
-        "SHOPFLOW_DATA_DIR": str(directory),
-    }
-    env.pop("SHOPFLOW_POLICY_FILE", None)
-    if policy is not None:
-        policy_file = directory / "policy.toml"
-        policy_file.write_text(policy, encoding="utf-8")
-        env["SHOPFLOW_POLICY_FILE"] = str(policy_file)
-    port = _free_port()
-    log = directory / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            _serve_command(port), env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{server.output()}")
-        # Every worker must be up, so that the requests really race in several processes.
-        if server.output().count("Application startup complete") >= WORKERS:
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-        time.sleep(0.1)
-    _stop(process)
-    raise RuntimeError(f"the server did not start within {STARTUP_SECONDS:.0f} s:\n{server.output()}")
-
-
 POLICIES = {
     "hold": None,  # the default: a shortage puts the order on hold (ORD-4)
     "reject": '[orders]\non_shortage = "reject"\n',
@@ -127,9 +46,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     Module-scoped and parametrized, so pytest runs one at a time: a server idling beside the one
     under test would hold pooled connections PostgreSQL may not have to spare.
     """
-    running = _start(tmp_path_factory.mktemp("server"), POLICIES[request.param])
+    running = start(tmp_path_factory.mktemp("server"), POLICIES[request.param], WORKERS)
     yield running
-    _stop(running.process)
+    stop(running.process)
 
 
 async def _store_with_last_units(db: Database) -> dict[str, str]:

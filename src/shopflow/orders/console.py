@@ -1,0 +1,287 @@
+"""Console pages of orders: the list (filters, search, live), the detail, cancel/hold/release."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import console, sla
+from shopflow.core.api import Session
+from shopflow.core.audit import AuditEntry
+from shopflow.core.console import (
+    CLOCKS,
+    MESSAGES,
+    N_,
+    NAV,
+    STATES,
+    SUBJECTS,
+    Console,
+    NavItem,
+    Pager,
+    can_do,
+    can_view,
+    label,
+    render,
+)
+from shopflow.core.errors import AppError, FieldError, Invalid
+from shopflow.inventory import service as inventory
+from shopflow.orders import service
+from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus
+from shopflow.orders.schemas import CancelIn
+from shopflow.payments import service as payments
+from shopflow.payments.models import PaymentStatus
+
+router = APIRouter(include_in_schema=False)
+S = OrderStatus
+
+STATUS = {
+    S.PENDING: label("order status", "pending"),
+    S.CONFIRMED: label("order status", "confirmed"),
+    S.PAID: label("order status", "paid"),
+    S.PICKING: label("order status", "picking"),
+    S.PACKED: label("order status", "packed"),
+    S.SHIPPED: label("order status", "shipped"),
+    S.DELIVERED: label("order status", "delivered"),
+    S.COMPLETED: label("order status", "completed"),
+    S.CLOSED: label("order status", "closed"),
+    S.CANCELLED: label("order status", "cancelled"),
+    S.ON_HOLD: label("order status", "on hold"),
+    "released": label("order status", "released"),
+}
+HOLD_REASONS = {
+    HoldReason.STOCK_SHORTAGE: label("hold reason", "stock shortage"),
+    HoldReason.RISK_REVIEW: label("hold reason", "risk review"),
+    HoldReason.MANUAL: label("hold reason", "manual hold"),
+}
+CHANNELS = {
+    "own_store": label("channel", "Own store"),
+    "tmall": label("channel", "Tmall"),
+    "jd": label("channel", "JD"),
+    "douyin": label("channel", "Douyin"),
+    "pinduoduo": label("channel", "Pinduoduo"),
+}
+PAYMENT_STATUS = {
+    PaymentStatus.PENDING: label("payment status", "awaiting payment"),
+    PaymentStatus.SUCCEEDED: label("payment status", "succeeded"),
+    PaymentStatus.FAILED: label("payment status", "failed"),
+}
+PAYMENT_METHODS = {
+    "alipay": label("payment method", "Alipay"),
+    "wechat": label("payment method", "WeChat Pay"),
+    "card": label("payment method", "Bank card"),
+    "card_instalment": label("payment method", "Card instalments"),
+    "bank_transfer": label("payment method", "Bank transfer"),
+}
+RESERVATION_STATES = {
+    "active": label("reservation state", "reserved"),
+    "released": label("reservation state", "released"),
+    "consumed": label("reservation state", "shipped"),
+}
+NAV.append(NavItem("/orders", label("nav", "Orders"), "orders.read", 20))
+STATES["order"] = STATUS
+SUBJECTS["order"] = ("/orders/{id}", label("subject", "Order"))
+CLOCKS.update(
+    {
+        OrderClock.PAY: label("clock", "Payment (ORD-5)"),
+        OrderClock.SHIP: label("clock", "Shipping (ORD-6)"),
+        OrderClock.DELIVER: label("clock", "Delivery (ORD-6)"),
+        OrderClock.RECEIPT: label("clock", "Receipt confirmation (ORD-7)"),
+        OrderClock.AFTERSALES: label("clock", "After-sales window (ORD-7)"),
+    }
+)
+MESSAGES.extend(
+    (re.compile(pattern), msgid)
+    for pattern, msgid in (
+        (r"no order (?P<id>\d+)", N_("There is no order %(id)s.")),
+        (r"bad date '(?P<value>.*)'", N_("%(value)s is not a date.")),
+        (
+            "stock is still short for this order; it stays on hold",
+            N_("Stock is still short for this order; it stays on hold."),
+        ),
+        (r"String should have at most (?P<n>\d+) characters?", N_("at most %(n)s characters")),
+        ("String should have at least 1 character", N_("is required")),
+    )
+)
+
+
+def _day(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"bad date {value!r}") from None
+
+
+def _local_midnight(day: date) -> datetime:
+    return console.local_day_bounds(day, hours=0)[0]
+
+
+def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | None:
+    """The clock that matters now: a late one, else the running or paused one due first."""
+    waiting = (sla.ClockState.RUNNING, sla.ClockState.PAUSED)
+    open_ = [c for c in clocks if sla.is_late(c, now) or c.state in waiting]
+    return min(open_, key=lambda c: c.deadline, default=None)
+
+
+async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], page: int) -> dict[str, Any]:
+    status = S(filters["status"]) if filters["status"] in S.__members__.values() else None
+    start = _day(filters["date_from"])
+    end = _day(filters["date_to"])
+    found, total, size = await service.list_orders(
+        session,
+        status=status,
+        channel=filters["channel"] or None,
+        created_from=None if start is None else _local_midnight(start),
+        created_to=None if end is None else _local_midnight(end + timedelta(days=1)),
+        page=page,
+        number=filters["q"].strip() or None,
+    )
+    clocks = await service.clocks(session, [order.id for order in found])
+    return {
+        "orders": found,
+        "clocks": {order_id: _open_clock(found_clocks, c.now) for order_id, found_clocks in clocks.items()},
+        "pager": Pager(page, size, total),
+        "filters": filters,
+        "statuses": STATUS,
+        "channels": CHANNELS,
+        "holds": HOLD_REASONS,
+    }
+
+
+@router.get("/orders")
+async def order_list(
+    session: Session,
+    c: Annotated[Console, can_view("orders.read")],
+    status: str = "",
+    channel: Annotated[str, Query(max_length=40)] = "",
+    date_from: str = "",
+    date_to: str = "",
+    q: Annotated[str, Query(max_length=80)] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    filters = {"status": status, "channel": channel, "date_from": date_from, "date_to": date_to, "q": q}
+    listing = await _listing(session, c, filters, page)
+    live = bool(c.request.headers.get("HX-Request"))
+    return render(c, "orders/_live.html" if live else "orders/list.html", **listing)
+
+
+async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, Any]:
+    trail = await service.history(session, order.id)
+    warehouses = {w.id: w.code for w in await inventory.list_warehouses(session)}
+    return {
+        "order": order,
+        "timeline": [entry for entry in trail if (entry.after or {}).get("status")],
+        "trail": trail,
+        "clocks": await sla.of_subject(session, f"order:{order.id}"),
+        "payments": await payments.payments_of(session, order.id),
+        "reservations": await service.reservations(session, order.id),
+        "warehouses": warehouses,
+        "skus": {line.sku_id: line.sku_code for line in order.lines},
+        "actions": _actions(c, order),
+        "statuses": STATUS,
+        "channels": CHANNELS,
+        "holds": HOLD_REASONS,
+        "payment_status": PAYMENT_STATUS,
+        "methods": PAYMENT_METHODS,
+        "reservation_states": RESERVATION_STATES,
+        "customer": order.contact.get("customer", {}),
+        "address": order.contact.get("shipping_address", {}),
+        "changes": _changes,
+        "values": {},
+        "errors": {},
+        "refusal": None,
+    }
+
+
+def _actions(c: Console, order: Order) -> set[str]:
+    """What this person may do to this order now (their role, and ORD-3)."""
+    shown = set()
+    if c.can("orders.cancel") and order.can_move_to(S.CANCELLED):
+        shown.add("cancel")
+    if c.can("orders.hold") and order.status in HOLDABLE:
+        shown.add("hold")
+    if c.can("orders.hold") and order.status == S.ON_HOLD:
+        shown.add("release")
+    return shown
+
+
+def _changes(entry: AuditEntry) -> str:
+    """An audit row's before → after, compactly."""
+    before, after = entry.before or {}, entry.after or {}
+    keys = sorted(set(before) | set(after))
+    return "; ".join(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}" for key in keys)
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else phone
+
+
+@router.get("/orders/{order_id}")
+async def order_detail(
+    order_id: int, session: Session, c: Annotated[Console, can_view("orders.read")]
+) -> HTMLResponse:
+    details = await _detail(session, c, await service.get_order(session, order_id))
+    live = bool(c.request.headers.get("HX-Request"))
+    return render(c, "orders/_detail_live.html" if live else "orders/detail.html", mask=mask_phone, **details)
+
+
+Work = Callable[[dict[str, str]], Awaitable[None]]
+
+
+async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, done: str) -> Response:
+    """Run an order action; on refusal nothing is kept and the page says why, with what was typed."""
+    values = await console.form_values(c.request)
+    try:
+        await work(values)
+    except AppError as exc:
+        await session.rollback()
+        details = await _detail(session, c, await service.get_order(session, order_id))
+        details.update(
+            values=values,
+            errors=console.field_errors(exc.errors, c),
+            refusal=c.error(exc),
+        )
+        return render(c, "orders/detail.html", exc.status, mask=mask_phone, **details)
+    c.flash(c.gettext(done))
+    return console.redirect(f"/orders/{order_id}")
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel_order(
+    order_id: int, session: Session, c: Annotated[Console, can_do("orders.cancel")]
+) -> Response:
+    async def work(values: dict[str, str]) -> None:
+        data = console.parsed(CancelIn, {"reason": values.get("reason", "").strip()})
+        await service.cancel(session, c.actor, order_id, data.reason)  # type: ignore[arg-type]
+
+    return await _act(session, c, order_id, work, N_("The order is cancelled; its stock is released."))
+
+
+@router.post("/orders/{order_id}/hold")
+async def hold_order(
+    order_id: int, session: Session, c: Annotated[Console, can_do("orders.hold")]
+) -> Response:
+    async def work(values: dict[str, str]) -> None:
+        reason = values.get("reason", HoldReason.MANUAL)
+        if reason not in HoldReason.__members__.values():
+            raise Invalid("bad hold reason", errors=[FieldError("reason", "is required")])
+        await service.hold(session, c.actor, order_id, HoldReason(reason))  # type: ignore[arg-type]
+
+    return await _act(session, c, order_id, work, N_("The order is on hold."))
+
+
+@router.post("/orders/{order_id}/release")
+async def release_order(
+    order_id: int, session: Session, c: Annotated[Console, can_do("orders.hold")]
+) -> Response:
+    async def work(_: dict[str, str]) -> None:
+        await service.release(session, c.actor, order_id)  # type: ignore[arg-type]
+
+    return await _act(session, c, order_id, work, N_("The hold is released."))

@@ -1,0 +1,146 @@
+"""Screenshots of the console's main pages in both languages, into docs/screenshots/ (`make screenshots`).
+
+Builds a demo store in a temporary SQLite database (`shopflow migrate`, `demo`, one worker round
+so that late clocks have raised their alerts), serves it with `shopflow serve`, and photographs
+each page with Playwright driving Debian's Chromium (/usr/bin/chromium), signed in as the demo
+admin. No network is used beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCALES = {"zh_CN": "zh", "en": "en"}
+
+
+def _shopflow(*args: str, env: dict[str, str]) -> str:
+    command = shutil.which("shopflow", path=str(Path(sys.executable).parent)) or "shopflow"
+    done = subprocess.run([command, *args], env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def demo_server(orders: int) -> Iterator[str]:
+    """A served demo store; yields its base URL."""
+    with tempfile.TemporaryDirectory(prefix="shopflow-shots-") as tmp:
+        env = {
+            **os.environ,
+            "SHOPFLOW_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
+            "SHOPFLOW_DATA_DIR": f"{tmp}/data",
+        }
+        env.pop("SHOPFLOW_POLICY_FILE", None)
+        _shopflow("migrate", env=env)
+        _shopflow("demo", "--orders", str(orders), env=env)
+        _shopflow("worker", "--once", env=env)
+        port = _free_port()
+        command = shutil.which("shopflow", path=str(Path(sys.executable).parent)) or "shopflow"
+        server = subprocess.Popen(
+            [command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError("the demo server did not start")
+            yield url
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=15)
+
+
+def _shoot(page: Page, url: str, target: Path) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(target), full_page=True)
+    print(f"wrote {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=300, help="demo orders to place")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with demo_server(args.orders) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.goto(f"{url}/login")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", "admin")
+        page.click("button:has-text('登录')")
+        page.wait_for_url(f"{url}/")
+        page.goto(f"{url}/orders?status=paid")
+        first = page.locator("#orders-live tbody a").first.get_attribute("href")
+        for locale, suffix in LOCALES.items():
+            page.click(f"button[name=locale][value={locale}]")
+            pages = {
+                "today": "/",
+                "orders": "/orders",
+                "order": first or "/orders",
+                "inventory": "/inventory",
+                "low-stock": "/inventory?low=true",
+                "alerts": "/alerts",
+            }
+            for name, path in pages.items():
+                _shoot(page, f"{url}{path}", args.out / f"{name}-{suffix}.png")
+            page.goto(f"{url}/inventory/receipts")
+            page.select_option("select[name=warehouse]", "SH01")
+            page.fill("input[name=reference]", "PO-2026-1123")
+            page.fill("input[name='lines[0].sku']", "SF-001-01")
+            page.fill("input[name='lines[0].quantity']", "120")
+            page.fill("input[name='lines[1].sku']", "SF-999-99")
+            page.fill("input[name='lines[1].quantity']", "ten")
+            page.click("#receipt-form button")
+            page.wait_for_load_state("networkidle")
+            target = args.out / f"receipt-error-{suffix}.png"
+            page.screenshot(path=str(target), full_page=True)
+            print(f"wrote {target}")
+        browser.close()
+    names = sorted(p.name for p in args.out.glob("*.png") if re.fullmatch(r"[a-z-]+-(zh|en)\.png", p.name))
+    print(f"{len(names)} screenshots in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
