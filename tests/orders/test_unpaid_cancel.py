@@ -1,5 +1,6 @@
 """ORD-5: a confirmed order left unpaid past the policy's limit is cancelled by the system and
-its reservation released; the clock is a FakeClock, so the minutes are exact."""
+its reservation released: the worker's SLA sweep, when the pay clock started at confirmation
+runs out. The clock is a FakeClock, so the minutes are exact."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from shopflow.inventory import service as inventory
 from shopflow.orders import service
 from shopflow.orders.models import Order
 from shopflow.orders.schemas import OrderIn
+from tests.builders import lifecycle
 from tests.builders.inventory import receive
+from tests.builders.lifecycle import cancelled_unpaid
 from tests.builders.orders import order_body
 from tests.builders.rows import audit_rows, outbox
 from tests.builders.store import small_store
@@ -50,8 +53,10 @@ async def available(db: Database, code: str) -> int:
 
 
 async def sweep(db: Database) -> int:
-    async with db.transaction() as session:
-        return await service.cancel_unpaid(session)
+    """The worker's SLA sweep, whose pay-clock breach action is ORD-5; how many orders it cancelled."""
+    before = await cancelled_unpaid(db)
+    await lifecycle.sweep(db)
+    return await cancelled_unpaid(db) - before
 
 
 async def test_an_order_unpaid_for_29_minutes_is_kept(db: Database, now: FakeClock) -> None:

@@ -1,0 +1,28 @@
+"""What the worker does when an order's clock runs out (ORD-5, ORD-7); the worker registers these
+in its BREACH_ACTIONS. The ship and deliver clocks (ORD-6) have no action: their breach is alerted."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core.sla import SlaClock
+from shopflow.orders import service
+
+
+def _order_id(found: SlaClock) -> int:
+    return int(found.subject.removeprefix("order:"))
+
+
+async def cancel_unpaid(session: AsyncSession, found: SlaClock) -> None:
+    """The pay clock, started at confirmation (ORD-5): an unpaid order is cancelled, its stock released."""
+    await service.cancel_unpaid(session, _order_id(found))
+
+
+async def assume_receipt(session: AsyncSession, found: SlaClock) -> None:
+    """The receipt clock, started at delivery (ORD-7): receipt is assumed, the order completed."""
+    await service.assume_receipt(session, _order_id(found))
+
+
+async def close(session: AsyncSession, found: SlaClock) -> None:
+    """The after-sales clock (the ASV-1 window from delivery): the order is closed."""
+    await service.close_after_aftersales(session, _order_id(found))
