@@ -1,0 +1,455 @@
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from shopflow.core import policy
+from shopflow.core.api import Pages, Session, paged, require
+from shopflow.core.audit import Actor
+from shopflow.core.errors import Invalid
+from shopflow.core.money import AmountText
+from shopflow.core.schemas import Page
+from shopflow.fulfillment import printing
+from shopflow.fulfillment.models import (
+    CarrierRule,
+    CaseState,
+    Parcel,
+    Shipment,
+    ShipmentException,
+    ShipmentStatus,
+    WaveStatus,
+)
+from shopflow.fulfillment.schemas import (
+    BillLineOut,
+    BillReport,
+    CarrierChoice,
+    CarrierCreated,
+    CarrierIn,
+    CarrierOut,
+    CarrierPatch,
+    CaseOut,
+    CheckIn,
+    ContactIn,
+    EventOut,
+    PackIn,
+    PushAck,
+    RowErrorOut,
+    RuleIn,
+    RuleOut,
+    ScorecardOut,
+    ShipIn,
+    ShipmentDetail,
+    ShipmentOut,
+    TaskOut,
+    WaveBuildIn,
+    WaveDetail,
+    WaveOut,
+    Weight,
+)
+from shopflow.fulfillment.service import carriers, packing, reports, shipping, tracking, waves
+from shopflow.inventory import service as inventory
+
+router = APIRouter(tags=["fulfillment"])
+PDF = "application/pdf"
+CSV = "text/csv"
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "web" / "templates"),
+    autoescape=select_autoescape(),
+)
+_templates.filters["local"] = lambda at: at.astimezone(ZoneInfo(policy.current().calendar.timezone)).strftime(
+    "%Y-%m-%d %H:%M"
+)
+
+
+def _html(template: str, doc: Any) -> HTMLResponse:
+    return HTMLResponse(_templates.get_template(template).render(doc=doc))
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(
+        content, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{filename}"'}
+    )
+
+
+# --- waves, pick lists, packing slips (FUL-1) ---------------------------------------------------
+
+
+@router.post("/waves", status_code=201, response_model=list[WaveOut])
+async def build_waves(
+    data: WaveBuildIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+) -> list[WaveOut]:
+    """Paid orders, earliest ship-by first, into one wave per warehouse; each order is `picking`."""
+    built = await waves.build_waves(session, actor, data.max_orders)
+    return await waves.describe_waves(session, built)
+
+
+@router.get("/waves", response_model=Page[WaveOut])
+async def list_waves(
+    session: Session,
+    pages: Pages,
+    _: Annotated[Actor, require("fulfillment.read")],
+    status: WaveStatus | None = None,
+    warehouse: Annotated[str | None, Query(max_length=32)] = None,
+) -> Page[WaveOut]:
+    items, total = await waves.list_waves(session, status, warehouse, pages.page, pages.page_size)
+    return Page[WaveOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+
+
+@router.get("/waves/{wave_id}", response_model=WaveDetail)
+async def get_wave(
+    wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> WaveDetail:
+    return await waves.wave_detail(session, wave_id)
+
+
+@router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse)
+async def pick_list_html(
+    wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> HTMLResponse:
+    """The printable pick list (HTML)."""
+    return _html("fulfillment/pick_list.html", await waves.pick_list(session, wave_id))
+
+
+@router.get(
+    "/waves/{wave_id}/pick-list.pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
+)
+async def pick_list_pdf(
+    wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> Response:
+    doc = await waves.pick_list(session, wave_id)
+    return _pdf(printing.pick_list_pdf(doc), f"pick-list-{doc.wave_no}.pdf")
+
+
+@router.get("/pick-tasks/{task_id}", response_model=TaskOut)
+async def get_task(
+    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> TaskOut:
+    return await waves.describe_task(session, await waves.get_task(session, task_id))
+
+
+@router.get("/pick-tasks/{task_id}/packing-slip", response_class=HTMLResponse)
+async def packing_slip_html(
+    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> HTMLResponse:
+    return _html("fulfillment/packing_slip.html", await waves.packing_slip(session, task_id))
+
+
+@router.get(
+    "/pick-tasks/{task_id}/packing-slip.pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
+)
+async def packing_slip_pdf(
+    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> Response:
+    doc = await waves.packing_slip(session, task_id)
+    return _pdf(printing.packing_slip_pdf(doc), f"packing-slip-{doc.order_no}-{task_id}.pdf")
+
+
+# --- pack, check, ship (FUL-2, FUL-4) ----------------------------------------------------------
+
+
+@router.post("/pick-tasks/{task_id}/pack", response_model=TaskOut)
+async def pack(
+    task_id: int, data: PackIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+) -> TaskOut:
+    await packing.pack(session, actor, task_id, data)
+    return await waves.describe_task(session, await waves.get_task(session, task_id))
+
+
+@router.post("/pick-tasks/{task_id}/check", response_model=TaskOut)
+async def check(
+    task_id: int, data: CheckIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+) -> TaskOut:
+    """The quality check: passed, the parcel may ship; failed, it and its order go back to picking."""
+    await packing.check(session, actor, task_id, data)
+    return await waves.describe_task(session, await waves.get_task(session, task_id))
+
+
+@router.post("/pick-tasks/{task_id}/ship", status_code=201, response_model=ShipmentOut)
+async def ship(
+    task_id: int, data: ShipIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+) -> ShipmentOut:
+    shipment = await shipping.ship(session, actor, task_id, data)
+    return (await _shipments_out(session, [shipment]))[0]
+
+
+# --- shipments and exceptions (FUL-5, FUL-6) ---------------------------------------------------
+
+
+async def _shipments_out(session: Session, found: list[Shipment]) -> list[ShipmentOut]:
+    by_id = await carriers.carriers_by_id(session, {s.carrier_id for s in found})
+    warehouses = {w.id: w.code for w in await inventory.list_warehouses(session)}
+    return [
+        ShipmentOut(
+            id=s.id,
+            order_id=s.order_id,
+            task_id=s.task_id,
+            warehouse=warehouses[s.warehouse_id],
+            carrier=by_id[s.carrier_id].code,
+            carrier_name=by_id[s.carrier_id].name,
+            tracking_no=s.tracking_no,
+            tracking_url=by_id[s.carrier_id].link(s.tracking_no),
+            status=ShipmentStatus(s.status),
+            weight_g=s.weight_g,
+            expected_cost=s.expected_cost,
+            billed_cost=s.billed_cost,
+            shipped_at=s.shipped_at,
+            deliver_by=s.deliver_by,
+            delivered_at=s.delivered_at,
+            last_event=s.last_event,
+            last_event_at=s.last_event_at,
+        )
+        for s in found
+    ]
+
+
+def _case_out(case: ShipmentException, shipment: Shipment) -> CaseOut:
+    return CaseOut(
+        id=case.id,
+        shipment_id=shipment.id,
+        tracking_no=shipment.tracking_no,
+        order_id=shipment.order_id,
+        kind=case.kind,
+        state=case.state,
+        opened_at=case.opened_at,
+        contact_by=case.contact_by,
+        closed_at=case.closed_at,
+        solution=case.solution,
+    )
+
+
+@router.get("/shipments", response_model=Page[ShipmentOut])
+async def list_shipments(
+    session: Session,
+    pages: Pages,
+    _: Annotated[Actor, require("fulfillment.read")],
+    order_id: int | None = None,
+    carrier: Annotated[str | None, Query(max_length=20)] = None,
+    status: ShipmentStatus | None = None,
+) -> Page[ShipmentOut]:
+    found, total = await shipping.list_shipments(
+        session, order_id, carrier, status, pages.page, pages.page_size
+    )
+    items = await _shipments_out(session, found)
+    return Page[ShipmentOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+
+
+@router.get("/shipments/{shipment_id}", response_model=ShipmentDetail)
+async def get_shipment(
+    shipment_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+) -> ShipmentDetail:
+    """The parcel with its tracking timeline in event time order and its exception cases."""
+    shipment = await shipping.get_shipment(session, shipment_id)
+    [out] = await _shipments_out(session, [shipment])
+    return ShipmentDetail(
+        **out.model_dump(),
+        timeline=[EventOut.model_validate(e) for e in await shipping.timeline(session, shipment.id)],
+        exceptions=[_case_out(c, shipment) for c in await shipping.exceptions_of(session, shipment.id)],
+    )
+
+
+@router.get("/exceptions", response_model=Page[CaseOut])
+async def list_exceptions(
+    session: Session,
+    pages: Pages,
+    _: Annotated[Actor, require("fulfillment.read")],
+    state: CaseState | None = None,
+) -> Page[CaseOut]:
+    """Exception cases, the nearest contact deadline first."""
+    found, total = await tracking.list_cases(session, state, pages.page, pages.page_size)
+    items = [_case_out(c, await shipping.get_shipment(session, c.shipment_id)) for c in found]
+    return Page[CaseOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+
+
+@router.post("/exceptions/{case_id}/contact", response_model=CaseOut)
+async def contact(
+    case_id: int,
+    data: ContactIn,
+    session: Session,
+    actor: Annotated[Actor, require("fulfillment.exceptions")],
+) -> CaseOut:
+    """The customer was contacted with a solution: the case closes and its clock stops (FUL-6)."""
+    case = await tracking.contacted(session, actor, case_id, data.solution)
+    return _case_out(case, await shipping.get_shipment(session, case.shipment_id))
+
+
+# --- carriers, rules, pushed events, reports (FUL-3, FUL-5, FUL-7, FUL-8) ----------------------
+
+
+@router.post("/carriers", status_code=201, response_model=CarrierCreated)
+async def create_carrier(
+    data: CarrierIn, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+) -> CarrierCreated:
+    carrier, secret = await carriers.create_carrier(session, actor, data)
+    return CarrierCreated(**CarrierOut.model_validate(carrier).model_dump(), push_secret=secret)
+
+
+@router.get("/carriers", response_model=Page[CarrierOut])
+async def list_carriers(
+    session: Session, pages: Pages, _: Annotated[Actor, require("carriers.read")]
+) -> Page[CarrierOut]:
+    found = [CarrierOut.model_validate(c) for c in await carriers.list_carriers(session)]
+    return Page[CarrierOut](**paged(found, pages))
+
+
+@router.get("/carriers/scorecards", response_model=list[ScorecardOut])
+async def scorecards(
+    session: Session,
+    _: Annotated[Actor, require("carriers.read")],
+    shipped_from: Annotated[datetime, Query(alias="from")],
+    shipped_to: Annotated[datetime, Query(alias="to")],
+) -> list[ScorecardOut]:
+    """FUL-7 over the parcels shipped in [from, to): on-time rate against the delivery promise,
+    exception rate, damage rate, average cost per parcel (billed where billed, else expected)."""
+    if shipped_from.tzinfo is None or shipped_to.tzinfo is None:
+        raise Invalid("from and to need a time zone, like 2026-11-01T00:00:00+08:00")
+    return [
+        ScorecardOut(
+            carrier=carrier.code,
+            name=carrier.name,
+            parcels=card.parcels,
+            on_time_rate=card.on_time_rate,
+            exception_rate=card.exception_rate,
+            damage_rate=card.damage_rate,
+            average_cost=card.average_cost,
+        )
+        for carrier, card in await reports.scorecards(session, shipped_from, shipped_to)
+    ]
+
+
+@router.get("/carriers/{code}", response_model=CarrierOut)
+async def get_carrier(
+    code: str, session: Session, _: Annotated[Actor, require("carriers.read")]
+) -> CarrierOut:
+    return CarrierOut.model_validate(await carriers.get_carrier(session, code))
+
+
+@router.patch("/carriers/{code}", response_model=CarrierOut)
+async def update_carrier(
+    code: str, data: CarrierPatch, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+) -> CarrierOut:
+    return CarrierOut.model_validate(await carriers.update_carrier(session, actor, code, data))
+
+
+@router.post(
+    "/carriers/{code}/events",
+    response_model=PushAck,
+    responses={401: {"description": "bad signature: nothing changed"}, 422: {"description": "bad events"}},
+)
+async def carrier_events(code: str, request: Request, session: Session) -> PushAck:
+    """A carrier's tracking push (FUL-5): public, signed with the carrier's push secret as
+    `X-Carrier-Signature: hex(HMAC-SHA256(secret, raw body))`. Body:
+    `{"events": [{"waybill", "status", "time", "location"?, "description"?}]}`."""
+    body = await request.body()
+    recorded = await tracking.receive_push(
+        session, code, body, request.headers.get(tracking.SIGNATURE_HEADER)
+    )
+    return PushAck(stored=recorded.stored, duplicates=recorded.duplicates)
+
+
+@router.post(
+    "/carriers/{code}/freight-bills",
+    status_code=201,
+    response_model=BillReport,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {CSV: {"schema": {"type": "string", "description": "columns waybill, amount"}}},
+        }
+    },
+)
+async def freight_bill(
+    code: str,
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, require("freight.reconcile")],
+    reference: Annotated[str, Query(min_length=1, max_length=120)],
+    period_from: Annotated[datetime | None, Query(alias="from")] = None,
+    period_to: Annotated[datetime | None, Query(alias="to")] = None,
+) -> BillReport:
+    """FUL-8: reconcile a carrier's bill (CSV body): matched, over-charged, unknown waybills, and
+    the parcels shipped in [from, to) it does not bill (to defaults to now)."""
+    try:
+        content = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("the bill must be UTF-8 text", code="bad_file") from None
+    for name, value in (("from", period_from), ("to", period_to)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid(f"{name} needs a time zone, like 2026-11-01T00:00:00+08:00")
+    result = await reports.reconcile_bill(session, actor, code, reference, content, period_from, period_to)
+    return bill_report(result)
+
+
+def bill_report(result: reports.BillResult) -> BillReport:
+    return BillReport(
+        bill_id=result.bill_id,
+        carrier=result.carrier.code,
+        reference=result.reference,
+        counts=result.counts,
+        lines=[
+            BillLineOut(
+                row=ln.row, waybill=ln.waybill, billed=ln.billed, expected=ln.expected, outcome=ln.outcome
+            )
+            for ln in result.lines
+        ],
+        errors=[RowErrorOut(row=e.row, waybill=e.waybill, reason=e.reason) for e in result.errors],
+    )
+
+
+async def _rules_out(session: Session, rules: list[CarrierRule]) -> list[RuleOut]:
+    codes = {c.id: c.code for c in await carriers.list_carriers(session)}
+    return [
+        RuleOut(
+            id=r.id,
+            carrier=codes[r.carrier_id],
+            priority=r.priority,
+            province=r.province,
+            min_weight_g=r.min_weight_g,
+            max_weight_g=r.max_weight_g,
+            min_order_value=r.min_order_value,
+            max_order_value=r.max_order_value,
+        )
+        for r in rules
+    ]
+
+
+@router.post("/carrier-rules", status_code=201, response_model=RuleOut)
+async def add_rule(
+    data: RuleIn, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+) -> RuleOut:
+    return (await _rules_out(session, [await carriers.add_rule(session, actor, data)]))[0]
+
+
+@router.get("/carrier-rules", response_model=Page[RuleOut])
+async def list_rules(
+    session: Session, pages: Pages, _: Annotated[Actor, require("carriers.read")]
+) -> Page[RuleOut]:
+    """The rule table in the order it is read: priority, then age; the first match names the carrier."""
+    return Page[RuleOut](**paged(await _rules_out(session, await carriers.list_rules(session)), pages))
+
+
+@router.get("/carrier-rules/choice", response_model=CarrierChoice)
+async def rule_choice(
+    session: Session,
+    _: Annotated[Actor, require("carriers.read")],
+    province: Annotated[str, Query(min_length=1, max_length=40)],
+    weight_g: Annotated[Weight, Query()],
+    order_value: Annotated[AmountText, Query()],
+) -> CarrierChoice:
+    """Which carrier the rule table picks for a parcel, and what it should cost."""
+    carrier = await carriers.choose(session, Parcel(province, weight_g, order_value))
+    return CarrierChoice(carrier=carrier.code, expected_cost=carrier.cost(weight_g))
+
+
+@router.delete("/carrier-rules/{rule_id}", status_code=204)
+async def delete_rule(
+    rule_id: int, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+) -> Response:
+    await carriers.delete_rule(session, actor, rule_id)
+    return Response(status_code=204)

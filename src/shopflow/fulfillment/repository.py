@@ -1,0 +1,353 @@
+"""Every query of the fulfillment domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, exists, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shopflow.core.db import insert_for
+from shopflow.fulfillment.models import (
+    Carrier,
+    CarrierFigures,
+    CarrierRule,
+    CaseState,
+    ExceptionKind,
+    FreightBill,
+    FreightBillLine,
+    PickTask,
+    PickTaskLine,
+    Shipment,
+    ShipmentException,
+    TaskStatus,
+    TrackingEvent,
+    Wave,
+    WaveStatus,
+)
+
+# Waybills per query when matching a bill: far below every driver's limit of parameters.
+BILL_CHUNK = 1000
+
+# --- waves and tasks ---------------------------------------------------------------------------
+
+
+async def insert_wave(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """None when the wave number is taken."""
+    stmt = insert_for(session, Wave).values(values).on_conflict_do_nothing().returning(Wave.id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_tasks(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Ids of the new tasks, in the order of `rows`."""
+    stmt = insert(PickTask).returning(PickTask.id, sort_by_parameter_order=True)
+    return list((await session.scalars(stmt, rows)).all())
+
+
+async def insert_task_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(PickTaskLine), rows)
+
+
+async def get_wave(session: AsyncSession, wave_id: int, *, lock: bool = False) -> Wave | None:
+    stmt = select(Wave).where(Wave.id == wave_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).first()
+
+
+async def page_waves(
+    session: AsyncSession, status: WaveStatus | None, warehouse_id: int | None, offset: int, limit: int
+) -> tuple[list[Wave], int]:
+    conditions = []
+    if status is not None:
+        conditions.append(Wave.status == status)
+    if warehouse_id is not None:
+        conditions.append(Wave.warehouse_id == warehouse_id)
+    total = await session.scalar(select(func.count()).select_from(Wave).where(*conditions))
+    stmt = select(Wave).where(*conditions).order_by(Wave.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def tasks_of_wave(session: AsyncSession, wave_id: int) -> list[PickTask]:
+    stmt = (
+        select(PickTask)
+        .options(selectinload(PickTask.lines))
+        .where(PickTask.wave_id == wave_id)
+        .order_by(PickTask.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_task(session: AsyncSession, task_id: int) -> PickTask | None:
+    stmt = select(PickTask).options(selectinload(PickTask.lines)).where(PickTask.id == task_id)
+    return (await session.scalars(stmt)).first()
+
+
+async def order_of_task(session: AsyncSession, task_id: int) -> int | None:
+    return await session.scalar(select(PickTask.order_id).where(PickTask.id == task_id))
+
+
+async def lock_task(session: AsyncSession, task_id: int) -> PickTask:
+    """The task, locked and read afresh (without its lines)."""
+    stmt = (
+        select(PickTask)
+        .where(PickTask.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).one()
+
+
+async def tasks_of_order(session: AsyncSession, order_id: int) -> list[tuple[int, str]]:
+    """(id, status) of each of the order's tasks, by id."""
+    stmt = select(PickTask.id, PickTask.status).where(PickTask.order_id == order_id).order_by(PickTask.id)
+    return [(row.id, row.status) for row in (await session.execute(stmt)).all()]
+
+
+async def task_counts(session: AsyncSession, wave_ids: Sequence[int]) -> dict[int, int]:
+    if not wave_ids:
+        return {}
+    stmt = (
+        select(PickTask.wave_id, func.count())
+        .where(PickTask.wave_id.in_(list(wave_ids)))
+        .group_by(PickTask.wave_id)
+    )
+    return {wave_id: int(n) for wave_id, n in (await session.execute(stmt)).all()}
+
+
+async def unshipped_in_wave(session: AsyncSession, wave_id: int) -> int:
+    stmt = select(func.count()).where(PickTask.wave_id == wave_id, PickTask.status != TaskStatus.SHIPPED)
+    return int(await session.scalar(stmt) or 0)
+
+
+# --- carriers and rules ------------------------------------------------------------------------
+
+
+async def carrier_by_code(session: AsyncSession, code: str) -> Carrier | None:
+    return await session.scalar(select(Carrier).where(Carrier.code == code))
+
+
+async def carriers_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Carrier]:
+    found = await session.scalars(select(Carrier).where(Carrier.id.in_(list(ids))))
+    return {c.id: c for c in found}
+
+
+async def list_carriers(session: AsyncSession) -> list[Carrier]:
+    return list((await session.scalars(select(Carrier).order_by(Carrier.id))).all())
+
+
+async def count_active_carriers(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).where(Carrier.active.is_(True))) or 0)
+
+
+async def list_rules(session: AsyncSession) -> list[CarrierRule]:
+    stmt = select(CarrierRule).order_by(CarrierRule.priority, CarrierRule.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_rule(session: AsyncSession, rule_id: int) -> CarrierRule | None:
+    return await session.get(CarrierRule, rule_id)
+
+
+async def delete_rule(session: AsyncSession, rule_id: int) -> None:
+    await session.execute(delete(CarrierRule).where(CarrierRule.id == rule_id))
+
+
+# --- shipments and tracking --------------------------------------------------------------------
+
+
+async def insert_shipment(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """None when the tracking number is taken."""
+    stmt = (
+        insert_for(session, Shipment)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["tracking_no"])
+        .returning(Shipment.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_shipment(session: AsyncSession, shipment_id: int, *, lock: bool = False) -> Shipment | None:
+    stmt = select(Shipment).where(Shipment.id == shipment_id)
+    if lock:
+        # NO KEY UPDATE: rows referring to the shipment (events, cases) may still be inserted.
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).first()
+
+
+async def shipments_of_order(session: AsyncSession, order_id: int) -> list[Shipment]:
+    stmt = select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def shipments_by_tracking(session: AsyncSession, numbers: Iterable[str]) -> dict[str, Shipment]:
+    found = await session.scalars(select(Shipment).where(Shipment.tracking_no.in_(list(numbers))))
+    return {s.tracking_no: s for s in found}
+
+
+async def page_shipments(
+    session: AsyncSession,
+    order_id: int | None,
+    carrier_id: int | None,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Shipment], int]:
+    conditions = []
+    if order_id is not None:
+        conditions.append(Shipment.order_id == order_id)
+    if carrier_id is not None:
+        conditions.append(Shipment.carrier_id == carrier_id)
+    if status is not None:
+        conditions.append(Shipment.status == status)
+    total = await session.scalar(select(func.count()).select_from(Shipment).where(*conditions))
+    stmt = select(Shipment).where(*conditions).order_by(Shipment.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def insert_event(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """None when the same event (parcel, time, status) is stored already."""
+    stmt = (
+        insert_for(session, TrackingEvent)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["shipment_id", "occurred_at", "status"])
+        .returning(TrackingEvent.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def timeline(session: AsyncSession, shipment_id: int) -> list[TrackingEvent]:
+    stmt = (
+        select(TrackingEvent)
+        .where(TrackingEvent.shipment_id == shipment_id)
+        .order_by(TrackingEvent.occurred_at, TrackingEvent.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+# --- exception cases ---------------------------------------------------------------------------
+
+
+async def insert_case(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """None when the parcel has an open case of that kind already."""
+    stmt = (
+        insert_for(session, ShipmentException)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["shipment_id", "kind"], index_where=text("state = 'open'"))
+        .returning(ShipmentException.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_case(session: AsyncSession, case_id: int, *, lock: bool = False) -> ShipmentException | None:
+    stmt = select(ShipmentException).where(ShipmentException.id == case_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def cases_of_shipment(session: AsyncSession, shipment_id: int) -> list[ShipmentException]:
+    stmt = (
+        select(ShipmentException)
+        .where(ShipmentException.shipment_id == shipment_id)
+        .order_by(ShipmentException.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def page_cases(
+    session: AsyncSession, state: CaseState | None, offset: int, limit: int
+) -> tuple[list[ShipmentException], int]:
+    conditions = [] if state is None else [ShipmentException.state == state]
+    total = await session.scalar(select(func.count()).select_from(ShipmentException).where(*conditions))
+    stmt = (
+        select(ShipmentException)
+        .where(*conditions)
+        .order_by(ShipmentException.contact_by, ShipmentException.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+# --- scorecards and freight bills --------------------------------------------------------------
+
+
+def _has_case(*kinds: ExceptionKind) -> Any:
+    found = select(ShipmentException.id).where(ShipmentException.shipment_id == Shipment.id)
+    if kinds:
+        found = found.where(ShipmentException.kind.in_(kinds))
+    return exists(found)
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def carrier_figures(
+    session: AsyncSession, shipped_from: datetime, shipped_to: datetime, now: datetime
+) -> dict[int, CarrierFigures]:
+    delivered = Shipment.delivered_at.is_not(None)
+    stmt = (
+        select(
+            Shipment.carrier_id,
+            func.count(),
+            _count_if(delivered | (Shipment.deliver_by < now)),
+            _count_if(delivered & (Shipment.delivered_at <= Shipment.deliver_by)),
+            _count_if(_has_case()),
+            _count_if(_has_case(ExceptionKind.DAMAGED)),
+            func.coalesce(func.sum(func.coalesce(Shipment.billed_cost, Shipment.expected_cost)), 0),
+        )
+        .where(Shipment.shipped_at >= shipped_from, Shipment.shipped_at < shipped_to)
+        .group_by(Shipment.carrier_id)
+    )
+    return {
+        row[0]: CarrierFigures(*(int(value) for value in row[1:]))
+        for row in (await session.execute(stmt)).all()
+    }
+
+
+async def insert_bill(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """None when the carrier's bill with that reference was imported already."""
+    stmt = (
+        insert_for(session, FreightBill)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["carrier_id", "reference"])
+        .returning(FreightBill.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_bill_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(FreightBillLine), rows)
+
+
+async def carrier_shipments(
+    session: AsyncSession,
+    carrier_id: int,
+    waybills: Sequence[str],
+    period_from: datetime | None,
+    period_to: datetime,
+) -> list[Shipment]:
+    """The carrier's shipments named in a bill, and those shipped in the period it covers."""
+    in_period = Shipment.shipped_at < period_to
+    if period_from is not None:
+        in_period &= Shipment.shipped_at >= period_from
+    conditions = [in_period] + [
+        Shipment.tracking_no.in_(list(waybills[i : i + BILL_CHUNK]))
+        for i in range(0, len(waybills), BILL_CHUNK)
+    ]
+    found: dict[int, Shipment] = {}
+    for condition in conditions:
+        stmt = (
+            select(Shipment)
+            .where(Shipment.carrier_id == carrier_id, condition)
+            .with_for_update(key_share=True)
+        )
+        found.update((s.id, s) for s in await session.scalars(stmt))
+    return [found[key] for key in sorted(found)]

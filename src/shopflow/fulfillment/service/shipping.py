@@ -1,0 +1,157 @@
+"""Shipping a parcel: carrier by rule, waybill, stock out through the ledger (FUL-4, INV-1)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import audit, clock, policy, sla
+from shopflow.core.audit import Actor
+from shopflow.fulfillment import repository
+from shopflow.fulfillment.errors import NothingToShip, ShipmentNotFound, TrackingNumberTaken
+from shopflow.fulfillment.models import (
+    Carrier,
+    Parcel,
+    Shipment,
+    ShipmentClock,
+    ShipmentException,
+    ShipmentStatus,
+    TaskStatus,
+    TrackingEvent,
+    WaveStatus,
+    shipment_subject,
+)
+from shopflow.fulfillment.schemas import ShipIn
+from shopflow.fulfillment.service import carriers as carrier_service
+from shopflow.fulfillment.service.waves import locked_task
+from shopflow.inventory import service as inventory
+from shopflow.orders import service as orders
+
+TRACKING_NO_ATTEMPTS = 5
+
+
+async def _insert(
+    session: AsyncSession, values: dict[str, Any], carrier: Carrier, given: str | None, at: datetime
+) -> Shipment:
+    for _ in range(1 if given else TRACKING_NO_ATTEMPTS):
+        values["tracking_no"] = given or f"{carrier.code}{at:%y%m%d}{secrets.randbelow(10**10):010d}"
+        shipment_id = await repository.insert_shipment(session, values)
+        if shipment_id is not None:
+            shipment = await session.get(Shipment, shipment_id)
+            assert shipment is not None
+            return shipment
+    if given:
+        raise TrackingNumberTaken(f"tracking number {given!r} is already used by another parcel")
+    raise RuntimeError("could not draw a free tracking number")
+
+
+def notice(shipment: Shipment, carrier: Carrier) -> dict[str, str]:
+    """What the customer is told of a parcel (ORD-8)."""
+    return {
+        "carrier": carrier.code,
+        "carrier_name": carrier.name,
+        "tracking_no": shipment.tracking_no,
+        "tracking_url": carrier.link(shipment.tracking_no),
+    }
+
+
+async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) -> Shipment:
+    """FUL-4: a checked parcel leaves with a carrier (named, or chosen by the rule table) and a
+    waybill; its stock leaves through the ledger and its reservations are consumed. When it is
+    the order's last parcel the order is `shipped` and the customer is told every waybill."""
+    task, order = await locked_task(session, task_id)
+    at = clock.now()
+    previous = task.move_to(TaskStatus.SHIPPED, at)
+    assert task.weight_g is not None  # packed before it could pass the check
+    if data.carrier is not None:
+        carrier = await carrier_service.get_carrier(session, data.carrier)
+    else:
+        parcel = Parcel(province=order.ship_province, weight_g=task.weight_g, order_value=order.subtotal)
+        carrier = await carrier_service.choose(session, parcel)
+    rules = policy.current()
+    values: dict[str, Any] = {
+        "task_id": task.id,
+        "order_id": order.id,
+        "warehouse_id": task.warehouse_id,
+        "carrier_id": carrier.id,
+        "status": ShipmentStatus.SHIPPED,
+        "weight_g": task.weight_g,
+        "expected_cost": carrier.cost(task.weight_g),
+        "shipped_at": at,
+        "deliver_by": at + timedelta(hours=rules.orders.deliver_within_hours),
+        "created_by": actor.user_id,
+    }
+    shipment = await _insert(session, values, carrier, data.tracking_no, at)
+    reference = f"shipment:{shipment.id}:{shipment.tracking_no}"
+    if not await inventory.ship_reserved(session, actor, order.id, task.warehouse_id, reference):
+        raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
+    stuck_after = timedelta(hours=rules.fulfillment.stuck_without_event_hours)
+    await sla.start(session, shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)
+    await audit.record(
+        session,
+        audit.row(
+            actor,
+            "pick_task.shipped",
+            "pick_task",
+            task.id,
+            {"status": previous},
+            {"status": task.status},
+            at,
+        ),
+        audit.row(
+            actor, "shipment.created", "shipment", shipment.id, None, {**notice(shipment, carrier)}, at
+        ),
+    )
+    await session.flush()
+    if all(status == TaskStatus.SHIPPED for _, status in await repository.tasks_of_order(session, order.id)):
+        parcels = await repository.shipments_of_order(session, order.id)
+        by_id = await carrier_service.carriers_by_id(session, {p.carrier_id for p in parcels})
+        await orders.mark_shipped(session, actor, order.id, [notice(p, by_id[p.carrier_id]) for p in parcels])
+    await _close_wave_if_done(session, actor, task.wave_id, at)
+    return shipment
+
+
+async def _close_wave_if_done(session: AsyncSession, actor: Actor, wave_id: int, at: datetime) -> None:
+    """The last step of a ship: the wave row is locked before counting, so that of two parcels
+    shipped at once the second sees the first and closes the wave."""
+    wave = await repository.get_wave(session, wave_id, lock=True)
+    assert wave is not None
+    if wave.status == WaveStatus.OPEN and not await repository.unshipped_in_wave(session, wave_id):
+        wave.move_to(WaveStatus.DONE, at)
+        await audit.record(
+            session, audit.row(actor, "wave.done", "wave", wave.id, None, {"status": wave.status}, at)
+        )
+    await session.flush()
+
+
+async def get_shipment(session: AsyncSession, shipment_id: int) -> Shipment:
+    shipment = await repository.get_shipment(session, shipment_id)
+    if shipment is None:
+        raise ShipmentNotFound(f"no shipment {shipment_id}")
+    return shipment
+
+
+async def list_shipments(
+    session: AsyncSession,
+    order_id: int | None,
+    carrier: str | None,
+    status: ShipmentStatus | None,
+    page: int,
+    page_size: int,
+) -> tuple[list[Shipment], int]:
+    carrier_id = None if carrier is None else (await carrier_service.get_carrier(session, carrier)).id
+    return await repository.page_shipments(
+        session, order_id, carrier_id, status, (page - 1) * page_size, page_size
+    )
+
+
+async def timeline(session: AsyncSession, shipment_id: int) -> list[TrackingEvent]:
+    """FUL-5: the parcel's events in the order they happened, whatever order they arrived in."""
+    return await repository.timeline(session, shipment_id)
+
+
+async def exceptions_of(session: AsyncSession, shipment_id: int) -> list[ShipmentException]:
+    return await repository.cases_of_shipment(session, shipment_id)

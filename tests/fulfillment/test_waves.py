@@ -1,0 +1,53 @@
+"""FUL-1: waves take paid orders by their ship-by deadline, which a hold pushes back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from shopflow.core import clock
+from shopflow.core.clock import FakeClock
+from shopflow.core.db import Database
+from tests.builders import fulfillment as ful
+from tests.builders.auth import bearer
+from tests.builders.payments import gateway, place_order, start_payment
+from tests.builders.store import small_store
+
+START = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
+
+
+async def test_the_earliest_ship_by_deadline_is_picked_first_and_a_hold_pushes_it_back(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await small_store(db)
+    team = await ful.crew(db)
+    service_desk = await bearer(db, "customer_service")
+    fake = FakeClock(START)
+    with clock.use(fake):
+        first, second, third = [await place_order(client, team.sales) for _ in range(3)]
+        for order in (first, second, third):  # paid an hour apart, in placing order
+            payment = await start_payment(client, team.sales, order["id"])
+            await gateway(client, team.sales, payment["payment_id"], "success")
+            fake.advance(hours=1)
+        # The first waits on hold for 3 hours: its 48-hour clock waits with it.
+        await client.post(f"/api/v1/orders/{first['id']}/hold", json={}, headers=service_desk)
+        fake.advance(hours=3)
+        await client.post(f"/api/v1/orders/{first['id']}/release", json={}, headers=service_desk)
+
+        built = await client.post("/api/v1/waves", json={"max_orders": 2}, headers=team.warehouse)
+
+        [wave] = built.json()
+        detail = (await client.get(f"/api/v1/waves/{wave['id']}", headers=team.warehouse)).json()
+        assert [t["order_id"] for t in detail["tasks"]] == [second["id"], third["id"]]
+        statuses = [
+            (await client.get(f"/api/v1/orders/{o['id']}", headers=team.sales)).json()["status"]
+            for o in (first, second, third)
+        ]
+        assert statuses == ["paid", "picking", "picking"]
+
+        rest = await ful.build_waves(client, team.warehouse)
+        nothing = await ful.build_waves(client, team.warehouse)
+
+    assert [w["orders"] for w in rest] == [1]
+    assert nothing == []
