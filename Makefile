@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean messages screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,22 +17,34 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/shopflow migrate
 	$(BIN)/shopflow demo
-	$(BIN)/shopflow serve --host $(HOST) --port $(PORT)
+	$(BIN)/shopflow serve --with-worker --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench migrations
-	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/ruff check src tests bench tools migrations
+	$(BIN)/ruff format --check src tests bench tools migrations
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff check src tests bench tools migrations
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench migrations
-	$(BIN)/ruff check --fix src tests bench migrations
+	$(BIN)/ruff format src tests bench tools migrations
+	$(BIN)/ruff check --fix src tests bench tools migrations
+
+# The console's message catalogs: extract every marked text, merge it into zh_CN and en
+# (then translate the new entries in src/shopflow/web/locale/zh_CN/LC_MESSAGES/messages.po).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k label:1c,2 --no-location --sort-output --project Shopflow -o .messages.pot .
+	$(BIN)/pybabel update -i .messages.pot -d src/shopflow/web/locale --no-fuzzy-matching --ignore-obsolete
+	rm -f .messages.pot
+
+# PNGs of the console's main pages in both languages (needs /usr/bin/chromium).
+screenshots: $(STAMP)
+	$(BIN)/python tools/screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/order_intake.py
+	$(BIN)/python bench/sla_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis shopflow.db shopflow.db-wal shopflow.db-shm

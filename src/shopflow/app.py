@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from shopflow import __version__
+from shopflow.analytics.api import router as analytics_router
+from shopflow.analytics.console import router as alert_pages
 from shopflow.catalog.api import router as catalog_router
-from shopflow.core import crypto, policy
+from shopflow.core import console, crypto, policy
 from shopflow.core.api import Session, install_error_handlers, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings, get_settings
+from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.inventory.api import router as inventory_router
+from shopflow.inventory.console import router as inventory_pages
+from shopflow.notify.api import router as notify_router
 from shopflow.orders.api import router as orders_router
+from shopflow.orders.console import router as order_pages
 from shopflow.payments.api import router as payments_router
+from shopflow.web.console import router as today_pages
+from shopflow.worker import Worker
 
 core_router = APIRouter(tags=["system"])
 
@@ -30,7 +38,10 @@ async def effective_policy(_: Annotated[Actor, require("policy.read")]) -> dict[
     return policy.current().model_dump(mode="json")
 
 
-def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    db: Database | None = None, settings: Settings | None = None, *, with_worker: bool = False
+) -> FastAPI:
+    """The app; `with_worker` also runs the worker in its event loop while it serves."""
     settings = settings or get_settings()
     crypto.install(settings.fernet_key())
     policy.install(policy.load(settings.policy_file))
@@ -39,7 +50,12 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        background = Worker(database, settings.worker_interval) if with_worker else None
+        running = asyncio.create_task(background.run()) if background else None
         yield
+        if background and running:
+            background.stop()  # the batch in progress commits first
+            await running
         if owned:
             await database.dispose()
 
@@ -55,14 +71,22 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     install_error_handlers(app)
     for router in (core_router, catalog_router, inventory_router, orders_router, payments_router):
         app.include_router(router, prefix="/api/v1")
+    app.include_router(notify_router, prefix="/api/v1")
+    app.include_router(fulfillment_router, prefix="/api/v1")
+    app.include_router(analytics_router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["system"])
     async def healthz(session: Session) -> dict[str, str]:
         await session.execute(text("SELECT 1"))
         return {"status": "ok", "database": database.dialect, "version": __version__}
 
-    @app.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    console.install(app, settings)
+    for page_router in (today_pages, order_pages, inventory_pages, alert_pages):
+        app.include_router(page_router)
 
     return app
+
+
+def create_app_with_worker() -> FastAPI:
+    """`shopflow serve --with-worker`: the server and, in each of its processes, a worker."""
+    return create_app(with_worker=True)

@@ -1,12 +1,14 @@
-"""The `shopflow` command: serve, migrate, demo, users, tokens, policy."""
+"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +27,8 @@ policy_app = typer.Typer(help="The effective policy (POL-1).", no_args_is_help=T
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policy_app, name="policy")
+import_app = typer.Typer(help="Carriers' files: tracking events, freight bills.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 console = Console()
 err = Console(stderr=True)
@@ -59,9 +63,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only)")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the worker in each server process")
+    ] = False,
 ) -> None:
-    """Serve the HTTP API (and its docs at /docs)."""
+    """Serve the HTTP API (and its docs at /docs); with --with-worker, sweeps run beside it."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     settings = get_settings()
     settings.fernet_key()  # create the key once, before several workers race to
@@ -69,9 +77,21 @@ def serve(
     if workers > 1 and settings.database_url.startswith("sqlite"):
         err.print("[yellow]SQLite serves one process; starting 1 worker[/yellow]")
         workers = 1
+    if with_worker:
+        from shopflow.worker import check_interval
+
+        try:
+            policy.install(policy.load(settings.policy_file))
+            check_interval(settings.worker_interval)
+        except AppError as exc:
+            err.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(1) from None
+    log_config = copy.deepcopy(LOGGING_CONFIG)  # shopflow's own log lines (the worker's) shown too
+    log_config["loggers"]["shopflow"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
-        "shopflow.app:create_app",
+        "shopflow.app:create_app_with_worker" if with_worker else "shopflow.app:create_app",
         factory=True,
+        log_config=log_config,
         host=host,
         port=port,
         workers=workers,
@@ -79,6 +99,36 @@ def serve(
         http="httptools",
         access_log=False,
     )
+
+
+@app.command()
+def worker(
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between rounds of sweeps (default: SHOPFLOW_WORKER_INTERVAL, else 5)"),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every sweep until nothing is due, print the counts, exit")
+    ] = False,
+) -> None:
+    """Run the worker: SLA breaches and their actions, notifications. SIGTERM or Ctrl-C stop it
+    after the batch in progress has committed."""
+    from shopflow.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    seconds = get_settings().worker_interval if interval is None else interval
+
+    async def work(db: Database) -> dict[str, int] | None:
+        runner = Worker(db, seconds)
+        runner.handle_signals()
+        if once:
+            return await runner.run_once()
+        await runner.run()
+        return None
+
+    handled = _run(work)
+    if handled is not None:
+        print(json.dumps(handled))
 
 
 @app.command()
@@ -171,3 +221,118 @@ def policy_show() -> None:
         err.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
     print(json.dumps(effective.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+# --- carriers' files (FUL-5, FUL-8) ------------------------------------------------------------
+
+IMPORT_BATCH = 500  # rows per transaction: a long file commits as it goes
+
+
+def _file_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]error:[/red] cannot read {path}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def _row_errors(errors: list[Any]) -> None:
+    table = Table("row", "waybill", "reason", title="rows not imported")
+    for e in sorted(errors, key=lambda e: e.row):
+        table.add_row(str(e.row), e.waybill, e.reason)
+    console.print(table)
+
+
+@import_app.command("tracking")
+def import_tracking(
+    file: Annotated[Path, typer.Argument(help="CSV: waybill, status, time[, location, description]")],
+) -> None:
+    """Tracking events from a carrier's export (FUL-5). Good rows are kept; each bad row is listed
+    with its line and reason (unknown waybill, bad time, unknown status) and the exit code is 1."""
+    from zoneinfo import ZoneInfo
+
+    from rich.progress import Progress
+
+    from shopflow.core.audit import Actor
+    from shopflow.fulfillment.files import RowError, parse_tracking
+    from shopflow.fulfillment.service import tracking
+
+    content = _file_text(file)
+    actor = Actor(user_id=None, name=f"import:{file.name}", role="system")
+
+    async def work(db: Database) -> tuple[int, int, list[RowError]]:
+        rows, errors = parse_tracking(content, ZoneInfo(policy.current().calendar.timezone))
+        stored = duplicates = 0
+        with Progress(console=console) as progress:
+            bar = progress.add_task("tracking events", total=len(rows))
+            for start in range(0, len(rows), IMPORT_BATCH):
+                batch = rows[start : start + IMPORT_BATCH]
+                async with db.transaction() as session:
+                    recorded = await tracking.import_rows(session, actor, batch)
+                stored += recorded.stored
+                duplicates += recorded.duplicates
+                errors += recorded.errors
+                progress.advance(bar, len(batch))
+        return stored, duplicates, errors
+
+    stored, duplicates, errors = _run(work)
+    console.print(f"{stored} events stored, {duplicates} duplicates ignored, {len(errors)} rows with errors")
+    if errors:
+        _row_errors(errors)
+        raise typer.Exit(1)
+
+
+@import_app.command("freight-bill")
+def import_freight_bill(
+    carrier: Annotated[str, typer.Argument(help="The carrier's code")],
+    file: Annotated[Path, typer.Argument(help="CSV: waybill, amount (yuan)")],
+    reference: Annotated[
+        str | None, typer.Option(help="The bill's reference; default: the file name")
+    ] = None,
+    period_from: Annotated[
+        str | None, typer.Option("--from", help="Start of the billed period (ISO date/time, store zone)")
+    ] = None,
+    period_to: Annotated[
+        str | None, typer.Option("--to", help="End of the billed period, exclusive; default: now")
+    ] = None,
+) -> None:
+    """Reconcile a carrier's freight bill (FUL-8): matched, over-charged, unknown waybills, and
+    parcels of the period it does not bill. Exit code 0 only when every line matched."""
+    from zoneinfo import ZoneInfo
+
+    from shopflow.core import money
+    from shopflow.fulfillment.files import event_time
+    from shopflow.fulfillment.models import BillOutcome
+    from shopflow.fulfillment.service import reports
+
+    content = _file_text(file)
+
+    async def work(db: Database) -> reports.BillResult:
+        zone = ZoneInfo(policy.current().calendar.timezone)
+        bounds = []
+        for name, value in (("--from", period_from), ("--to", period_to)):
+            at = None if value is None else event_time(value, zone)
+            if value is not None and at is None:
+                raise AppError(f"{name} {value!r} is not an ISO date or time")
+            bounds.append(at)
+        async with db.transaction() as session:
+            return await reports.reconcile_bill(
+                session, SYSTEM, carrier, reference or file.name, content, bounds[0], bounds[1]
+            )
+
+    result = _run(work)
+    counts = Table("outcome", "parcels", title=f"freight bill {result.reference} of {result.carrier.code}")
+    for outcome, n in result.counts.items():
+        counts.add_row(outcome, str(n))
+    console.print(counts)
+    lines = Table("row", "waybill", "billed", "expected", "outcome", title="lines to look at")
+    for line in result.lines:
+        if line.outcome is not BillOutcome.MATCHED:
+            shown = ["" if v is None else money.fmt(v) for v in (line.billed, line.expected)]
+            lines.add_row("" if line.row is None else str(line.row), line.waybill, *shown, line.outcome)
+    if lines.row_count:
+        console.print(lines)
+    if result.errors:
+        _row_errors(result.errors)
+    if lines.row_count or result.errors:
+        raise typer.Exit(1)

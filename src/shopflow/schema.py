@@ -3,7 +3,9 @@
 from shopflow.catalog import models as catalog_models
 from shopflow.core import alerts, audit, auth, events, sla
 from shopflow.core.db import Base
+from shopflow.fulfillment import models as fulfillment_models
 from shopflow.inventory import models as inventory_models
+from shopflow.notify import models as notify_models
 from shopflow.orders import models as order_models
 from shopflow.payments import models as payment_models
 
@@ -18,4 +20,6 @@ MODULES = (
     inventory_models,
     order_models,
     payment_models,
+    notify_models,
+    fulfillment_models,
 )

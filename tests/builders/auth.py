@@ -14,3 +14,11 @@ async def bearer(db: Database, role: str = "admin", username: str | None = None)
         await auth.add_user(session, SYSTEM, name, role)
         token = await auth.create_token(session, SYSTEM, name, "test")
     return {"Authorization": f"Bearer {token}"}
+
+
+async def staff(db: Database, role: str, password: str = "secret-pw") -> str:
+    """A new console user with `role` and `password`; their username."""
+    name = f"{role}-{secrets.token_hex(4)}"
+    async with db.transaction() as session:
+        await auth.add_user(session, SYSTEM, name, role, password)
+    return name

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, insert, select
+from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import clock
-from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime, insert_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +67,7 @@ def row(
 
 async def record(session: AsyncSession, *rows: dict[str, Any]) -> None:
     """Write audit rows in the caller's transaction (one statement for many rows)."""
-    if rows:
-        await session.execute(insert(AuditEntry), list(rows))
+    await insert_rows(session, AuditEntry, rows)
 
 
 async def trail(session: AsyncSession, entity: str, entity_id: object) -> list[AuditEntry]:

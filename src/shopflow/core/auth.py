@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from sqlalchemy import Boolean, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,12 +49,27 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "orders.create": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
     "orders.cancel": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
     "orders.hold": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
+    # ORD-7: the customer's confirmation of receipt, relayed by the storefront or an agent.
+    "orders.confirm_receipt": frozenset(
+        {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}
+    ),
     "payments.create": frozenset(
         {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS, R.FINANCE}
     ),
     "payments.read": frozenset({R.MANAGER, R.FINANCE, R.OPERATIONS, R.CS_SUPERVISOR}),
+    "fulfillment.read": _EVERYONE,
+    "fulfillment.work": frozenset({R.MANAGER, R.WAREHOUSE}),  # waves, pick, pack, QC, ship (FUL-1..4)
+    "fulfillment.exceptions": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "carriers.read": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.FINANCE}),
+    "carriers.manage": frozenset({R.MANAGER, R.OPERATIONS}),  # carriers and rules (FUL-3)
+    "freight.reconcile": frozenset({R.MANAGER, R.OPERATIONS, R.FINANCE}),  # FUL-8
     "policy.read": _EVERYONE,
     "alerts.read": _EVERYONE,
+    "alerts.acknowledge": frozenset(Role) - {R.SALES},
+    "sla.read": _EVERYONE,  # the clocks of an order, shipment, ticket… (SLA-1)
+    "webhooks.manage": frozenset({R.OPERATIONS}),  # subscribers of signed event POSTs (NTF-1)
+    "notifications.read": frozenset({R.MANAGER, R.OPERATIONS, R.CS_SUPERVISOR}),
+    "notifications.retry": frozenset({R.OPERATIONS}),
     "users.manage": frozenset(),
 }
 
@@ -167,3 +185,30 @@ async def user_exists(session: AsyncSession, username: str) -> bool:
 
 async def list_users(session: AsyncSession) -> list[User]:
     return list((await session.scalars(select(User).order_by(User.id))).all())
+
+
+@cache
+def _nobody() -> str:
+    """A hash of a password nobody has: an unknown user costs the same time to check as a known one."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def login(session: AsyncSession, username: str, password: str) -> Actor:
+    """The console's sign-in: the active user with this username and password, else Unauthorized."""
+    user = await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    known = user is not None and user.password_hash is not None
+    stored = user.password_hash if user is not None and user.password_hash else _nobody()
+    try:
+        await asyncio.to_thread(_hasher.verify, stored, password)
+    except VerificationError:
+        known = False
+    if not known or user is None:
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    return user.actor()
+
+
+async def active_actor(session: AsyncSession, user_id: int) -> Actor | None:
+    """The user behind a console session, while the account is active."""
+    stmt = select(User.id, User.username, User.role).where(User.id == user_id, User.active.is_(True))
+    found = (await session.execute(stmt)).first()
+    return None if found is None else Actor(user_id=found.id, name=found.username, role=found.role)

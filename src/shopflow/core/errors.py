@@ -54,6 +54,7 @@ class InvalidTransition(Conflict):
 
     def __init__(self, subject: str, current: str, target: str) -> None:
         super().__init__(f"{subject} cannot go from {current!r} to {target!r}")
+        self.subject = subject
         self.current = current
         self.target = target
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, insert
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import clock
-from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime, insert_rows
 
 
 class OutboxEvent(Base):
@@ -40,9 +40,8 @@ def row(event: str, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def record(session: AsyncSession, event: str, subject: str, payload: dict[str, Any]) -> None:
-    await session.execute(insert(OutboxEvent), [row(event, subject, payload)])
+    await insert_rows(session, OutboxEvent, [row(event, subject, payload)])
 
 
 async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(OutboxEvent), rows)
+    await insert_rows(session, OutboxEvent, rows)

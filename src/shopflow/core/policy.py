@@ -10,7 +10,7 @@ import tomllib
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -90,6 +90,7 @@ class Fulfillment(Section):
     free_shipping_threshold: AmountText = 9900  # (†) FUL-3
     stuck_without_event_hours: Positive = 48  # FUL-6 (†)
     exception_contact_hours: Positive = 12  # FUL-6
+    wave_size: Annotated[int, Field(gt=0, le=5000)] = 200  # FUL-1 (†): orders taken into one wave build
 
 
 class Aftersales(Section):
@@ -136,6 +137,14 @@ class Sla(Section):
     breach_detection_seconds: Positive = 60  # SLA-2 (†)
 
 
+class Notify(Section):
+    language: Literal["zh_CN", "en"] = "zh_CN"  # NTF-1: the language of customer notices
+    customer_channels: frozenset[Literal["email", "sms"]] = frozenset({"email", "sms"})  # ORD-8
+    max_attempts: Positive = 6  # NTF-1 (†): a delivery is dead after this many failed attempts
+    backoff_seconds: Positive = 30  # NTF-1 (†): the first retry's delay, doubled after each failure
+    store_name: str = Field(default="Shopflow", min_length=1, max_length=40)  # signs every notice
+
+
 class Audit(Section):
     retention_years: Positive = 3  # AUD-1
 
@@ -154,6 +163,7 @@ class Policy(Section):
     risk: Risk = Risk()
     staff: Staff = Staff()
     sla: Sla = Sla()
+    notify: Notify = Notify()
     audit: Audit = Audit()
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from cryptography.fernet import Fernet
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +25,20 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     data_dir: Path = Path(".shopflow")
     public_url: str = "http://127.0.0.1:8000"
+    # Seconds the worker waits between rounds of sweeps (at most the policy's SLA-2 detection time).
+    worker_interval: float = Field(default=5.0, gt=0)
+    # Notifications (NTF-1): the SMTP relay for email, the SMS provider, webhook requests.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_from: str = "Shopflow <noreply@shopflow.local>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout: float = 10.0
+    sms_provider: Literal["log"] = "log"
+    # The `log` provider appends one line per message here; `data_dir`/sms.log when unset.
+    sms_log: Path | None = None
+    webhook_timeout: float = 10.0
 
     def fernet_key(self) -> bytes:
         if self.secret_key:
@@ -31,6 +49,10 @@ class Settings(BaseSettings):
             key_file.write_bytes(Fernet.generate_key())
             key_file.chmod(0o600)
         return key_file.read_bytes().strip()
+
+    def console_secret(self) -> str:
+        """The key that signs console session cookies, derived from the secret key (never stored)."""
+        return hmac.new(self.fernet_key(), b"shopflow console session", hashlib.sha256).hexdigest()
 
     def sandbox_key(self) -> bytes:
         if self.sandbox_secret:

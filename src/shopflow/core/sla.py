@@ -8,17 +8,33 @@ million running clocks reads only the due ones.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    case,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import alerts, clock, policy
-from shopflow.core.db import Base, BigId, UTCDateTime, insert_for
+from shopflow.core.db import Base, BigId, UTCDateTime, insert_for, loaded
+
+log = logging.getLogger("shopflow.sla")
 
 
 class ClockState(StrEnum):
@@ -38,6 +54,14 @@ class SlaClock(Base):
             postgresql_where=text("state = 'running'"),
             sqlite_where=text("state = 'running'"),
         ),
+        # Breached clocks whose goal is not reached yet: what the console shows as late.
+        Index(
+            "ix_sla_clocks_open_breach",
+            "kind",
+            "deadline",
+            postgresql_where=text("state = 'breached' AND stopped_at IS NULL"),
+            sqlite_where=text("state = 'breached' AND stopped_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -50,6 +74,19 @@ class SlaClock(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def seconds_left(self, now: datetime) -> float | None:
+        """Time to the deadline: negative when overdue, frozen while paused, None once stopped
+        (met) or breached."""
+        match ClockState(self.state):
+            case ClockState.RUNNING:
+                return (self.deadline - now).total_seconds()
+            case ClockState.PAUSED:
+                return (self.deadline - (self.paused_at or now)).total_seconds()
+            case ClockState.MET | ClockState.BREACHED:
+                return None
+            case unreachable:
+                assert_never(unreachable)
 
 
 def after(start: datetime, *, working_days: int = 0, **calendar_time: float) -> datetime:
@@ -94,25 +131,24 @@ async def restart(
     await session.execute(stmt.on_conflict_do_update(index_elements=["subject", "kind"], set_=fresh))
 
 
-async def stop(session: AsyncSession, subject: str, kind: str) -> None:
-    """The clock's goal was reached: a running or paused clock is met; a breached one stays so."""
-    at = clock.now()
+async def stop(session: AsyncSession, subject: str, *kinds: str) -> None:
+    """The clocks' goal was reached: a running or paused clock is met; a breached one stays
+    breached, stopped (no longer late). One statement for every kind given."""
     open_states = (ClockState.RUNNING, ClockState.PAUSED)
-    await session.execute(
-        update(SlaClock)
-        .where(SlaClock.subject == subject, SlaClock.kind == kind, SlaClock.state.in_(open_states))
-        .values(state=ClockState.MET, stopped_at=at)
-    )
-    await session.execute(
+    stmt = (
         update(SlaClock)
         .where(
             SlaClock.subject == subject,
-            SlaClock.kind == kind,
-            SlaClock.state == ClockState.BREACHED,
+            SlaClock.kind.in_(kinds),
+            SlaClock.state.in_((*open_states, ClockState.BREACHED)),
             SlaClock.stopped_at.is_(None),
         )
-        .values(stopped_at=at)
+        .values(
+            state=case((SlaClock.state.in_(open_states), ClockState.MET.value), else_=SlaClock.state),
+            stopped_at=clock.now(),
+        )
     )
+    await session.execute(stmt.execution_options(synchronize_session="fetch"))
 
 
 async def pause(session: AsyncSession, subject: str, kind: str) -> None:
@@ -144,37 +180,130 @@ async def of_subject(session: AsyncSession, subject: str) -> list[SlaClock]:
     return list((await session.scalars(stmt)).all())
 
 
+async def of_subjects(session: AsyncSession, subjects: Sequence[str]) -> list[SlaClock]:
+    if not subjects:
+        return []
+    stmt = select(SlaClock).where(SlaClock.subject.in_(subjects)).order_by(SlaClock.id)
+    return list((await session.scalars(stmt)).all())
+
+
+def is_late(found: SlaClock, now: datetime) -> bool:
+    """Past its deadline with the goal not reached: breached and open, or running and due (not
+    yet swept), so a breach shows the moment the deadline passes."""
+    if found.state == ClockState.RUNNING:
+        return found.deadline <= now
+    return found.state == ClockState.BREACHED and found.stopped_at is None
+
+
+def _late_conditions(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        (SlaClock.state == ClockState.RUNNING) & (SlaClock.deadline <= now),
+        (SlaClock.state == ClockState.BREACHED) & SlaClock.stopped_at.is_(None),
+    ]
+
+
+async def late_by_kind(session: AsyncSession, now: datetime) -> dict[str, int]:
+    """How many clocks of each kind are late now (ANA-2), one query per partial index."""
+    counts: Counter[str] = Counter()
+    for condition in _late_conditions(now):
+        stmt = select(SlaClock.kind, func.count()).where(condition).group_by(SlaClock.kind)
+        counts.update({kind: int(n) for kind, n in (await session.execute(stmt)).all()})
+    return dict(counts)
+
+
+async def late(session: AsyncSession, now: datetime, limit: int) -> list[SlaClock]:
+    """The late clocks, the longest overdue first."""
+    found: list[SlaClock] = []
+    for condition in _late_conditions(now):
+        stmt = select(SlaClock).where(condition).order_by(SlaClock.deadline).limit(limit)
+        found.extend((await session.scalars(stmt)).all())
+    return sorted(found, key=lambda c: c.deadline)[:limit]
+
+
 async def lock_due(session: AsyncSession, now: datetime, limit: int) -> list[SlaClock]:
-    """Running clocks past their deadline, earliest first; rows another worker holds are skipped."""
+    """Running clocks past their deadline, earliest first; rows another worker holds are skipped.
+
+    The clocks are snapshots kept out of the session: every UPDATE of a clock (a breach action
+    stopping one) would otherwise be evaluated against each of them.
+    """
     stmt = (
-        select(SlaClock)
+        select(*SlaClock.__table__.columns)
         .where(SlaClock.state == ClockState.RUNNING, SlaClock.deadline <= now)
         .order_by(SlaClock.deadline)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list((await session.scalars(stmt)).all())
+    return [loaded(SlaClock, row._mapping) for row in await session.execute(stmt)]
 
 
 BreachAction = Callable[[AsyncSession, SlaClock], Awaitable[None]]
+BREACH_ALERT = "sla_breach"
+BATCH = 500  # due clocks claimed per sweep (one transaction)
 
 
-async def sweep(session: AsyncSession, actions: Mapping[str, BreachAction], limit: int = 500) -> int:
-    """SLA-2: mark due clocks breached, raise one alert each, run the rule's action."""
+class SubjectBusy(Exception):
+    """Raised by a breach action whose subject another transaction holds (say a payment arriving
+    as the pay deadline passes): the clock is left running and the next sweep tries again.
+
+    Actions take their subject's lock without waiting: the worker locks the clock first and the
+    subject second, the subject's own use cases the other way round, so waiting could deadlock.
+    """
+
+
+def _breach_alert(found: SlaClock) -> dict[str, Any]:
+    # Keyed by the clock's run: a clock restarted after a breach alerts again when it breaches again.
+    return alerts.row(
+        BREACH_ALERT,
+        found.subject,
+        f"{found.kind} deadline {found.deadline.isoformat()} passed for {found.subject}",
+        f"sla:{found.id}:{found.started_at.isoformat()}",
+    )
+
+
+async def _mark_breached(session: AsyncSession, ids: list[int], at: datetime) -> None:
+    if ids:
+        stmt = update(SlaClock).where(SlaClock.id.in_(ids)).values(state=ClockState.BREACHED, breached_at=at)
+        await session.execute(stmt)
+
+
+async def sweep(
+    session: AsyncSession,
+    actions: Mapping[str, BreachAction],
+    quiet: Collection[str] = (),
+    limit: int = BATCH,
+) -> int:
+    """SLA-2: mark due clocks breached, raise one alert each (except for `quiet` kinds, whose end
+    is the rule's normal course), run each kind's action; returns how many clocks breached.
+
+    An action runs in a savepoint after its clock is marked, so it may stop or restart the clock.
+    When its subject is busy (SubjectBusy) the clock stays running for the next sweep; when it
+    fails, the breach stands and its alert says so, so one bad item never holds up the others.
+    """
     at = clock.now()
-    due = await lock_due(session, at, limit)
-    for found in due:
-        found.state = ClockState.BREACHED
-        found.breached_at = at
-        await alerts.raise_alert(
-            session,
-            "sla_breach",
-            found.subject,
-            f"{found.kind} deadline {found.deadline.isoformat()} passed for {found.subject}",
-            f"sla:{found.id}",
-        )
+    breached = 0
+    plain: list[int] = []
+    raised: list[dict[str, Any]] = []
+    for found in await lock_due(session, at, limit):
+        clock_id, alert = found.id, _breach_alert(found)
         action = actions.get(found.kind)
-        if action is not None:
-            await action(session, found)
-    await session.flush()
-    return len(due)
+        silent = found.kind in quiet
+        if action is None:
+            plain.append(clock_id)
+        else:
+            try:
+                async with session.begin_nested():
+                    await _mark_breached(session, [clock_id], at)
+                    await action(session, found)
+            except SubjectBusy:
+                continue
+            except Exception as exc:
+                log.exception("the breach action of clock %s (%s) failed", clock_id, alert["subject"])
+                plain.append(clock_id)
+                alert["message"] += f"; its automatic action failed: {exc!r}"
+                silent = False
+        breached += 1
+        if not silent:
+            raised.append(alert)
+    await _mark_breached(session, plain, at)
+    await alerts.raise_many(session, raised)
+    return breached

@@ -134,6 +134,21 @@ class StockLevel:
 
 
 @dataclass(frozen=True, slots=True)
+class SkuStock:
+    """A SKU's units available over all warehouses against its safety stock (INV-4)."""
+
+    sku_id: int
+    code: str
+    name: str
+    available: int
+    safety_stock: int
+
+    @property
+    def low(self) -> bool:
+        return self.available < self.safety_stock
+
+
+@dataclass(frozen=True, slots=True)
 class Pick:
     stock_id: int
     sku_id: int

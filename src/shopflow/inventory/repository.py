@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core.db import insert_for
+from shopflow.catalog.models import Sku
+from shopflow.core.db import driver_connection, insert_for, insert_rows
 from shopflow.inventory.models import (
     LedgerEntry,
     Pick,
     Reservation,
     ReservationState,
+    SkuStock,
     Stock,
     StockLevel,
     Warehouse,
@@ -35,7 +38,31 @@ async def list_warehouses(session: AsyncSession) -> list[Warehouse]:
     return list((await session.scalars(stmt)).all())
 
 
+# PostgreSQL statements for the driver (core.db.driver_connection). One plain parameter per value,
+# never an array: PostgreSQL keeps planning a statement with an array parameter anew at every
+# execution (its generic plan looks dearer), and that planning cost more than the rest of the
+# statement (measured); with plain parameters one cached plan per number of values serves all.
+
+
+@lru_cache(maxsize=64)
+def _stock_levels_pg(count: int) -> str:
+    return (
+        "SELECT stock.id, stock.sku_id, stock.warehouse_id, warehouses.priority,"
+        " stock.on_hand - stock.reserved"
+        " FROM stock JOIN warehouses ON warehouses.id = stock.warehouse_id"
+        f" WHERE stock.sku_id IN ({_marks(1, count)}) AND warehouses.active"
+    )
+
+
+def _marks(first: int, count: int) -> str:
+    return ", ".join(f"${i}" for i in range(first, first + count))
+
+
 async def stock_levels(session: AsyncSession, sku_ids: Iterable[int]) -> list[StockLevel]:
+    driver = await driver_connection(session)
+    if driver is not None:
+        ids = list(sku_ids)
+        return [StockLevel(*row) for row in await driver.fetch(_stock_levels_pg(len(ids)), *ids)]
     stmt = (
         select(
             Stock.id,
@@ -54,13 +81,44 @@ def _quantity_by_id(quantities: dict[int, int]) -> Any:
     return case(quantities, value=stock_table.c.id)
 
 
-async def reserve(session: AsyncSession, picks: Sequence[Pick]) -> set[int]:
+@lru_cache(maxsize=64)
+def _reserve_pg(count: int) -> str:
+    """The conditional UPDATE of `count` stock rows ($1.. ids, then quantities, the order, the state).
+
+    With an order, the same statement records its reservations when every row was won."""
+    wanted = ", ".join(f"(${i}::BIGINT, ${count + i}::BIGINT)" for i in range(1, count + 1))
+    order, state = f"${2 * count + 1}::BIGINT", f"${2 * count + 2}::VARCHAR"
+    return f"""
+WITH won AS (
+    UPDATE stock SET reserved = stock.reserved + wanted.quantity
+    FROM (VALUES {wanted}) AS wanted(id, quantity)
+    WHERE stock.id = wanted.id
+      AND stock.id IN (SELECT id FROM stock WHERE id IN ({_marks(1, count)}) ORDER BY id FOR UPDATE)
+      AND stock.on_hand - stock.reserved >= wanted.quantity
+    RETURNING stock.id, stock.sku_id, stock.warehouse_id, wanted.quantity
+), recorded AS (
+    INSERT INTO reservations (order_id, sku_id, warehouse_id, stock_id, quantity, state)
+    SELECT {order}, sku_id, warehouse_id, id, quantity, {state} FROM won
+    WHERE {order} IS NOT NULL AND (SELECT count(*) FROM won) = {count}
+    ORDER BY id
+)
+SELECT id FROM won
+"""
+
+
+async def reserve(session: AsyncSession, picks: Sequence[Pick], order_id: int | None = None) -> set[int]:
     """One conditional UPDATE for every pick (ARCHITECTURE rule 8); returns the rows it reserved.
 
     Rows are locked in primary-key order (the locking sub-select) so that two orders touching
     the same rows cannot deadlock; a row without enough available stock is left untouched.
+    With `order_id`, the order's reservations are recorded too if every pick was won.
     """
     quantities = {pick.stock_id: pick.quantity for pick in picks}
+    driver = await driver_connection(session)
+    if driver is not None:
+        sql = _reserve_pg(len(quantities))
+        won = await driver.fetch(sql, *quantities, *quantities.values(), order_id, ReservationState.ACTIVE)
+        return {row[0] for row in won}
     wanted = _quantity_by_id(quantities)
     locked = (
         select(stock_table.c.id)
@@ -77,7 +135,10 @@ async def reserve(session: AsyncSession, picks: Sequence[Pick]) -> set[int]:
         .values(reserved=stock_table.c.reserved + wanted)
         .returning(stock_table.c.id)
     )
-    return set((await session.execute(stmt)).scalars())
+    won_ids = set((await session.execute(stmt)).scalars())
+    if order_id is not None and len(won_ids) == len(quantities):
+        await add_reservations(session, order_id, picks)
+    return won_ids
 
 
 async def unreserve(session: AsyncSession, quantities: dict[int, int]) -> None:
@@ -115,7 +176,7 @@ async def add_reservations(session: AsyncSession, order_id: int, picks: Sequence
         }
         for p in picks
     ]
-    await session.execute(insert(Reservation), rows)
+    await insert_rows(session, Reservation, rows)
 
 
 async def active_reservations(session: AsyncSession, order_id: int) -> list[Reservation]:
@@ -187,3 +248,40 @@ async def ledger_sums(session: AsyncSession) -> dict[tuple[int, int], int]:
 
 async def all_stock(session: AsyncSession) -> list[Stock]:
     return list((await session.scalars(select(Stock).order_by(Stock.id))).all())
+
+
+async def stock_page(
+    session: AsyncSession, search: str | None, low_only: bool, safety_stock: int, offset: int, limit: int
+) -> tuple[list[SkuStock], int]:
+    """SKUs by code with units available over all warehouses and their safety stock (INV-4);
+    `low_only` keeps those below it. `search` matches part of the code or the name."""
+    available = func.coalesce(func.sum(Stock.on_hand - Stock.reserved), 0)
+    threshold = func.coalesce(Sku.safety_stock, safety_stock)
+    stmt = (
+        select(Sku.id, Sku.code, Sku.name, available.label("available"), threshold.label("safety_stock"))
+        .outerjoin(Stock, Stock.sku_id == Sku.id)
+        .group_by(Sku.id, Sku.code, Sku.name, Sku.safety_stock)
+    )
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(Sku.code.ilike(pattern, escape="\\") | Sku.name.ilike(pattern, escape="\\"))
+    if low_only:
+        stmt = stmt.having(available < threshold)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = (await session.execute(stmt.order_by(Sku.code).offset(offset).limit(limit))).all()
+    return [SkuStock(*row) for row in rows], int(total or 0)
+
+
+async def stock_of_skus(session: AsyncSession, sku_ids: Sequence[int]) -> list[Stock]:
+    if not sku_ids:
+        return []
+    return list((await session.scalars(select(Stock).where(Stock.sku_id.in_(sku_ids)))).all())
+
+
+async def active_reservations_of_orders(session: AsyncSession, order_ids: Sequence[int]) -> list[Reservation]:
+    stmt = (
+        select(Reservation)
+        .where(Reservation.order_id.in_(list(order_ids)), Reservation.state == ReservationState.ACTIVE)
+        .order_by(Reservation.order_id, Reservation.id)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -21,6 +21,8 @@ from shopflow.inventory.models import (
     Receipt,
     Reservation,
     ReservationState,
+    SkuStock,
+    Stock,
     Warehouse,
     allocate,
 )
@@ -194,9 +196,8 @@ async def reserve_for_order(
         plan = allocate(demand, await repository.stock_levels(session, demand), strategy)
         if plan is None:
             return None
-        won = await repository.reserve(session, plan)
+        won = await repository.reserve(session, plan, order_id)
         if len(won) == len(plan):
-            await repository.add_reservations(session, order_id, plan)
             return plan
         await repository.unreserve(session, {p.stock_id: p.quantity for p in plan if p.stock_id in won})
     return None
@@ -248,3 +249,26 @@ async def ship_reserved(
         reservation.move_to(ReservationState.CONSUMED)
     await session.flush()
     return held
+
+
+async def stock_overview(
+    session: AsyncSession, search: str | None, low_only: bool, offset: int, limit: int
+) -> tuple[list[SkuStock], dict[int, list[Stock]], int]:
+    """A page of SKUs with their availability and safety stock (INV-1, INV-4), each SKU's stock
+    rows per warehouse, and how many SKUs match."""
+    safety = policy.current().inventory.safety_stock
+    skus, total = await repository.stock_page(session, search, low_only, safety, offset, limit)
+    rows: dict[int, list[Stock]] = {sku.sku_id: [] for sku in skus}
+    for stock in await repository.stock_of_skus(session, list(rows)):
+        rows[stock.sku_id].append(stock)
+    return skus, rows, total
+
+
+async def low_stock(session: AsyncSession, limit: int) -> tuple[list[SkuStock], int]:
+    """SKUs below their safety stock (INV-4), by code; and how many there are."""
+    return await repository.stock_page(session, None, True, policy.current().inventory.safety_stock, 0, limit)
+
+
+async def held_for_orders(session: AsyncSession, order_ids: list[int]) -> list[Reservation]:
+    """The active reservations of several orders (FUL-1: what each warehouse picks for them)."""
+    return await repository.active_reservations_of_orders(session, order_ids) if order_ids else []

@@ -171,3 +171,12 @@ async def release_order(
     order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await service.release(session, actor, order_id))
+
+
+@router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail)
+async def confirm_receipt(
+    order_id: int, session: Session, actor: Annotated[Actor, require("orders.confirm_receipt")]
+) -> OrderDetail:
+    """ORD-7: the customer confirms receipt of a delivered order, which is completed; its
+    after-sales window runs on. Any other state is refused (409)."""
+    return await _detail(session, await service.complete(session, actor, order_id))

@@ -79,6 +79,9 @@ class Order(Base):
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_status_confirmed", "status", "confirmed_at"),
         Index("ix_orders_channel_created", "channel", "created_at"),
+        # The console: orders by date alone, and found by the channel's own order number.
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_channel_order_no", "channel_order_no"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

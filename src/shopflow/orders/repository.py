@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shopflow.core.db import insert_for
-from shopflow.orders.models import Order, OrderLine, OrderStatus
+from shopflow.core.db import insert_rows, insert_together
+from shopflow.core.sla import SlaClock
+from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
 
 
 async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Insert the order unless a unique key (idempotency key, channel order number, order
     number) is taken; None then. On PostgreSQL a concurrent twin waits here for the first."""
-    stmt = insert_for(session, Order).values(values).on_conflict_do_nothing().returning(Order.id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stored = await insert_rows(session, Order, [values], returning="id", skip_conflicts=True)
+    return stored[0] if stored else None
 
 
 async def find_twin(
@@ -34,8 +36,12 @@ async def find_twin(
     return (await session.scalars(stmt)).first()
 
 
-async def insert_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await session.execute(insert(OrderLine), rows)
+async def insert_lines(
+    session: AsyncSession, rows: list[dict[str, Any]], *alongside: tuple[Any, Sequence[dict[str, Any]]]
+) -> None:
+    """Insert order lines; `alongside` (model, rows) batches, such as the order's audit trail and
+    outbox rows, are written in the same round trip."""
+    await insert_together(session, (OrderLine, rows), *alongside)
 
 
 async def mark_held(session: AsyncSession, order_id: int, values: dict[str, Any]) -> None:
@@ -49,6 +55,12 @@ async def get(session: AsyncSession, order_id: int, *, lock: bool = False) -> Or
     return (await session.scalars(stmt)).first()
 
 
+async def lock_if_free(session: AsyncSession, order_id: int) -> Order | None:
+    """The order (lines not loaded), locked; None if there is none or another transaction holds it."""
+    stmt = select(Order).where(Order.id == order_id).with_for_update(skip_locked=True)
+    return (await session.scalars(stmt)).first()
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -58,8 +70,11 @@ async def page(
     created_to: datetime | None,
     offset: int,
     limit: int,
+    number: str | None = None,
 ) -> tuple[list[Order], int]:
     conditions = []
+    if number:
+        conditions.append(or_(Order.order_no == number.upper(), Order.channel_order_no == number))
     if status is not None:
         conditions.append(Order.status == status)
     if channel is not None:
@@ -73,13 +88,26 @@ async def page(
     return list((await session.scalars(stmt)).all()), int(total or 0)
 
 
-async def lock_unpaid_before(session: AsyncSession, cutoff: datetime, limit: int) -> list[Order]:
-    """Confirmed orders unpaid since before `cutoff`; rows another worker holds are skipped."""
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    stmt = select(Order.status, func.count()).group_by(Order.status)
+    return {status: int(n) for status, n in (await session.execute(stmt)).all()}
+
+
+async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
+    """Paid orders (on-hold ones are not `paid`), the earliest ship-by deadline first (FUL-1);
+    rows another wave builder holds are skipped."""
+    ship_by = (
+        select(SlaClock.deadline)
+        .where(
+            SlaClock.subject == literal("order:") + cast(Order.id, String),
+            SlaClock.kind == OrderClock.SHIP,
+        )
+        .scalar_subquery()
+    )
     stmt = (
-        select(Order)
-        .options(selectinload(Order.lines))
-        .where(Order.status == OrderStatus.CONFIRMED, Order.confirmed_at < cutoff)
-        .order_by(Order.confirmed_at)
+        select(Order.id)
+        .where(Order.status == OrderStatus.PAID)
+        .order_by(func.coalesce(ship_by, Order.paid_at), Order.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Order)
     )

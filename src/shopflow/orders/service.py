@@ -9,11 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from shopflow.catalog import service as catalog
 from shopflow.core import audit, clock, crypto, events, policy, sla
-from shopflow.core.audit import SYSTEM, Actor
+from shopflow.core.audit import SYSTEM, Actor, AuditEntry
+from shopflow.core.db import loaded
 from shopflow.core.errors import Invalid
+from shopflow.core.events import OutboxEvent
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Reservation
@@ -35,6 +38,7 @@ from shopflow.orders.schemas import OrderIn
 
 S = OrderStatus
 ORDER_NO_ATTEMPTS = 5
+UNPAID_TIMEOUT = "unpaid_timeout"  # ORD-5's cancel reason
 
 
 @dataclass(slots=True)
@@ -176,11 +180,10 @@ async def place_order(
         }
         for r in requests
     ]
-    await repository.insert_lines(session, line_rows)
-    await audit.record(session, *trail)
-    await events.record_many(session, notices)
-    order = Order(**values)
-    order.lines = [OrderLine(**row) for row in line_rows]
+    # One round trip for the lines, the audit trail (AUD-1) and the outbox rows (ORD-8).
+    await repository.insert_lines(session, line_rows, (AuditEntry, trail), (OutboxEvent, notices))
+    order = loaded(Order, values)
+    set_committed_value(order, "lines", [loaded(OrderLine, row) for row in line_rows])
     return Placed(order, created=True)
 
 
@@ -208,7 +211,9 @@ async def list_orders(
     created_to: datetime | None = None,
     page: int = 1,
     page_size: int | None = None,
+    number: str | None = None,
 ) -> tuple[list[Order], int, int]:
+    """A page of orders, newest first; `number` is our order number or the channel's."""
     size = page_size or policy.current().orders.page_size
     items, total = await repository.page(
         session,
@@ -218,8 +223,22 @@ async def list_orders(
         created_to=created_to,
         offset=(page - 1) * size,
         limit=size,
+        number=number,
     )
     return items, total, size
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """How many orders sit in each state (ANA-2)."""
+    return await repository.status_counts(session)
+
+
+async def clocks(session: AsyncSession, order_ids: list[int]) -> dict[int, list[sla.SlaClock]]:
+    """The SLA clocks of each order (SLA-1), for showing time left."""
+    found: dict[int, list[sla.SlaClock]] = {order_id: [] for order_id in order_ids}
+    for item in await sla.of_subjects(session, [f"order:{order_id}" for order_id in order_ids]):
+        found[int(item.subject.removeprefix("order:"))].append(item)
+    return found
 
 
 async def _change(
@@ -243,10 +262,13 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
 
 
 async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str) -> None:
-    await _change(session, actor, order, S.CANCELLED, reason)
-    order.cancelled_at = order.updated_at
+    at = clock.now()
+    previous = order.move_to(S.CANCELLED, at)
+    order.cancelled_at = at
     order.cancel_reason = reason
     order.held_from = None
+    # Written with the changes above in one UPDATE (the audit insert flushes them).
+    await audit.record(session, _status_row(actor, order.id, previous, S.CANCELLED, at, reason))
     await inventory.release_for_order(session, order.id)
     await _stop_clocks(session, order, OrderClock.PAY, OrderClock.SHIP)
     await events.record(session, "order.cancelled", f"order:{order.id}", _notice(order, reason=reason))
@@ -307,13 +329,21 @@ async def mark_paid(session: AsyncSession, actor: Actor, order_id: int) -> Order
     return order
 
 
-async def cancel_unpaid(session: AsyncSession, batch: int = 200) -> int:
-    """ORD-5: cancel confirmed orders unpaid for longer than the policy allows; returns how many."""
-    cutoff = clock.now() - timedelta(minutes=policy.current().orders.unpaid_cancel_minutes)
-    due = await repository.lock_unpaid_before(session, cutoff, batch)
-    for order in due:
-        await _cancel(session, SYSTEM, order, "unpaid_timeout")
-    return len(due)
+async def _lock_for_sweep(session: AsyncSession, order_id: int) -> Order:
+    """The order, locked without waiting (see `sla.SubjectBusy`): a breach action's first step."""
+    order = await repository.lock_if_free(session, order_id)
+    if order is None:
+        await get_order(session, order_id)  # OrderNotFound when there is no such order
+        raise sla.SubjectBusy(f"order {order_id} is being changed by another transaction")
+    return order
+
+
+async def cancel_unpaid(session: AsyncSession, order_id: int) -> None:
+    """ORD-5, when the pay clock started at confirmation runs out: cancel the order and release
+    its stock if it is still unpaid; if it was paid or cancelled meanwhile, nothing changes."""
+    order = await _lock_for_sweep(session, order_id)
+    if order.status == S.CONFIRMED:
+        await _cancel(session, SYSTEM, order, UNPAID_TIMEOUT)
 
 
 # --- fulfillment steps and after delivery (ORD-3, ORD-6, ORD-7) ---------------------------
@@ -324,8 +354,7 @@ def _subject(order: Order) -> str:
 
 
 async def _stop_clocks(session: AsyncSession, order: Order, *kinds: OrderClock) -> None:
-    for kind in kinds:
-        await sla.stop(session, _subject(order), kind)
+    await sla.stop(session, _subject(order), *kinds)
 
 
 async def _step(
@@ -334,6 +363,11 @@ async def _step(
     order = await get_order(session, order_id, lock=True)
     await _change(session, actor, order, target, reason)
     return order
+
+
+async def ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
+    """FUL-1: up to `limit` paid orders, earliest ship-by deadline first, locked for a wave."""
+    return await repository.lock_ready_to_pick(session, limit)
 
 
 async def start_picking(session: AsyncSession, actor: Actor, order_id: int) -> Order:
@@ -412,3 +446,18 @@ async def close(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     await events.record(session, "order.closed", _subject(order), _notice(order))
     await session.flush()
     return order
+
+
+async def assume_receipt(session: AsyncSession, order_id: int) -> None:
+    """ORD-7, when the receipt clock runs out: receipt is assumed and the order completed, unless
+    the customer confirmed it meanwhile."""
+    order = await _lock_for_sweep(session, order_id)
+    if order.can_move_to(S.COMPLETED):
+        await complete(session, SYSTEM, order_id, assumed=True)
+
+
+async def close_after_aftersales(session: AsyncSession, order_id: int) -> None:
+    """ORD-7, when the after-sales window (ASV-1) runs out: the completed order is closed."""
+    order = await _lock_for_sweep(session, order_id)
+    if order.can_move_to(S.CLOSED):
+        await close(session, SYSTEM, order_id)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.db import insert_for
@@ -58,3 +60,18 @@ async def receipts(
     total = await session.scalar(select(func.count()).select_from(PaymentReceipt).where(*conditions))
     stmt = select(PaymentReceipt).where(*conditions).order_by(PaymentReceipt.id).offset(offset).limit(limit)
     return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def takings(session: AsyncSession, bounds: Sequence[datetime]) -> tuple[list[int], int]:
+    """Money received in each interval between consecutive `bounds` (PAY-5), and how many
+    orders it paid; one pass over the receipts of the whole span."""
+    at, amount = PaymentReceipt.received_at, PaymentReceipt.amount
+    sums = [
+        func.coalesce(func.sum(case(((at >= start) & (at < end), amount), else_=0)), 0)
+        for start, end in pairwise(bounds)
+    ]
+    stmt = select(*sums, func.count(distinct(PaymentReceipt.order_id))).where(
+        at >= bounds[0], at < bounds[-1]
+    )
+    row = (await session.execute(stmt)).one()
+    return [int(value) for value in row[:-1]], int(row[-1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -182,3 +184,24 @@ async def receipts(
     session: AsyncSession, start: datetime | None, end: datetime | None, page: int, page_size: int
 ) -> tuple[list[PaymentReceipt], int]:
     return await repository.receipts(session, start, end, (page - 1) * page_size, page_size)
+
+
+@dataclass(frozen=True, slots=True)
+class Takings:
+    per_interval: list[int]  # fen received in each interval
+    orders: int  # orders those receipts paid
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_interval)
+
+    @property
+    def average_order_value(self) -> int:
+        """ANA-1: sales / orders, in fen (0 when there were no orders)."""
+        return self.total // self.orders if self.orders else 0
+
+
+async def takings(session: AsyncSession, bounds: Sequence[datetime]) -> Takings:
+    """Sales received between consecutive `bounds` (e.g. the hours of a day) and their orders."""
+    per_interval, paid_orders = await repository.takings(session, bounds)
+    return Takings(per_interval, paid_orders)

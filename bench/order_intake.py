@@ -1,0 +1,761 @@
+"""Order intake: confirmed orders per second through the real HTTP server, and the ratio to a baseline.
+
+    .venv/bin/python bench/order_intake.py [--seconds 20 --clients 64 --workers 2 \
+        --database-url postgresql://postgres@127.0.0.1:5432/shopflow_bench] [--quick]
+
+The database named by --database-url is WIPED: schema public is dropped and migrated anew.
+
+HTTP: `shopflow serve --workers W` in a subprocess; C clients in this process post valid 3-line
+orders (random SKUs, quantity 1, current prices) for a fixed time over keep-alive connections.
+The default client is a minimal asyncio HTTP/1.1 client (`--client raw`): httpx.AsyncClient
+spends several times more CPU per request, taken from the same 2 cores as the server.
+Baseline: the same writes by raw SQL from this process (asyncpg on uvloop, no HTTP, no ORM):
+insert the order, its 3 lines in one INSERT, one conditional UPDATE of the 3 stock rows (locked in
+primary-key order), the reservations, 2 audit rows and the outbox row, in one transaction. (The
+service also reads the SKUs and the stock levels, and starts the order's pay clock.)
+After both runs the database is checked: no oversold stock row, reservations add up to reserved
+stock, and every order has its lines, reservations, audit trail and outbox row.
+Nothing is pinned: the server, PostgreSQL and this client share the machine's cores as the
+kernel schedules them. The cores each used and their CPU per order are printed (other = any other
+process on the machine: a busy neighbour makes the figures of that run worth little).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import asyncpg
+import httpx
+import uvloop
+from alembic import command
+from alembic.config import Config
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from shopflow.catalog import service as catalog
+from shopflow.catalog.models import PriceBand
+from shopflow.catalog.schemas import ProductIn, SkuIn
+from shopflow.core import auth, crypto, money, policy
+from shopflow.core.audit import SYSTEM
+from shopflow.core.db import Database, create_engine
+from shopflow.inventory import service as inventory
+from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench"
+WAREHOUSES = (("BW-1", "上海"), ("BW-2", "广东"), ("BW-3", "北京"))
+SKUS_PER_PRODUCT = 20
+UNITS = 1_000_000  # per SKU per warehouse: no order ever runs short
+LINES = 3
+BODIES = 4096  # distinct request bodies, drawn at random
+CUSTOMER = {"name": "张三", "phone": "13800138000", "email": "zhang@example.cn"}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13800138000",
+    "province": "上海",
+    "city": "上海市",
+    "district": "浦东新区",
+    "street": "世纪大道100号",
+    "postcode": "200120",
+}
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SkuRow:
+    id: int
+    code: str
+    name: str
+    price: int
+    stock_id: int  # the row the priority allocation takes from (first warehouse)
+    warehouse_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    token: str
+    admin_id: int
+    skus: list[SkuRow]
+
+
+async def _reset(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def _migrate(url: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "heads")
+
+
+async def _populate(url: str, sku_count: int) -> Store:
+    db = Database.from_url(url)
+    rng = random.Random(7)
+    codes = [f"BENCH-{n:04d}" for n in range(sku_count)]
+    try:
+        async with db.transaction() as session:
+            for priority, (code, province) in enumerate(WAREHOUSES, start=1):
+                data = WarehouseIn(code=code, name=f"仓库 {code}", province=province, priority=priority)
+                await inventory.create_warehouse(session, SYSTEM, data)
+            for start in range(0, sku_count, SKUS_PER_PRODUCT):
+                skus = []
+                for code in codes[start : start + SKUS_PER_PRODUCT]:
+                    price = rng.randrange(1000, 30000, 10)
+                    skus.append(
+                        SkuIn(
+                            code=code,
+                            name=f"商品 {code}",
+                            price=money.fmt(price),
+                            cost=money.fmt(price // 2),
+                            weight_g=500,
+                            price_band=PriceBand.PROFIT,
+                        )
+                    )
+                await catalog.create_product(session, SYSTEM, ProductIn(name=f"商品组 {start}", skus=skus))
+            for code, _ in WAREHOUSES:
+                lines = [ReceiptLineIn(sku=sku, quantity=UNITS) for sku in codes]
+                await inventory.receive(
+                    session, SYSTEM, ReceiptIn(warehouse=code, reference="bench-opening", lines=lines)
+                )
+            admin = await auth.add_user(session, SYSTEM, "bench-admin", auth.Role.ADMIN)
+            token = await auth.create_token(session, SYSTEM, "bench-admin", "bench")
+        async with db.transaction() as session:
+            found = await session.execute(
+                text(
+                    "SELECT k.id, k.code, k.name, k.price, s.id, s.warehouse_id FROM skus k"
+                    " JOIN stock s ON s.sku_id = k.id JOIN warehouses w ON w.id = s.warehouse_id"
+                    " WHERE w.code = :first ORDER BY k.id"
+                ),
+                {"first": WAREHOUSES[0][0]},
+            )
+            skus = [SkuRow(*row) for row in found.all()]
+    finally:
+        await db.dispose()
+    return Store(token=token, admin_id=admin.id, skus=skus)
+
+
+def prepare(url: str, sku_count: int) -> Store:
+    policy.install(policy.Policy())
+    run(_reset(url))
+    _migrate(url)
+    return run(_populate(url, sku_count))
+
+
+# --- CPU accounting -----------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class Proc:
+    comm: str
+    ppid: int
+    cpu: float  # seconds
+
+
+def _processes() -> dict[int, Proc]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry)] = Proc(comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK)
+    return found
+
+
+def _machine_busy() -> float:
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / TICK
+
+
+@dataclass(slots=True)
+class CpuSnapshot:
+    at: float
+    busy: float
+    processes: dict[int, Proc]
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        return cls(time.perf_counter(), _machine_busy(), _processes())
+
+
+def _descendants(root: int, processes: dict[int, Proc]) -> set[int]:
+    family = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, proc in processes.items():
+            if proc.ppid in family and pid not in family:
+                family.add(pid)
+                grew = True
+    return family
+
+
+@dataclass(frozen=True, slots=True)
+class CpuUse:
+    seconds: float  # wall-clock time measured
+    parts: dict[str, float]  # CPU seconds of the server, PostgreSQL, this client, anything else
+    workers: list[float]  # CPU seconds of each busy server process
+
+    def describe(self, orders: int) -> str:
+        cores = " + ".join(f"{name} {used / self.seconds:.2f}" for name, used in self.parts.items())
+        own = [name for name in self.parts if name != "other" and self.parts[name] > 0]
+        each = ", ".join(f"{name} {self.parts[name] / max(orders, 1) * 1000:.2f}" for name in own)
+        line = f"cores: {cores} of {os.cpu_count()}; CPU ms per order: {each}"
+        if len(self.workers) > 1:
+            line += "; server processes " + " / ".join(f"{w / self.seconds:.2f}" for w in self.workers)
+        return line
+
+
+def cpu_use(start: CpuSnapshot, end: CpuSnapshot, server: int | None, foreign: set[int]) -> CpuUse:
+    """CPU used between two snapshots by the server, PostgreSQL, this client and the rest.
+
+    `foreign` are PostgreSQL backends serving other databases (counted as other)."""
+
+    def used(pid: int) -> float:
+        before = start.processes.get(pid)
+        return end.processes[pid].cpu - (before.cpu if before else 0.0)
+
+    seconds = end.at - start.at
+    server_pids = _descendants(server, end.processes) if server is not None else set()
+    postgres = {p for p, proc in end.processes.items() if proc.comm == "postgres"} - foreign
+    workers = sorted((used(pid) for pid in server_pids), reverse=True)
+    parts = {
+        "server": sum(workers),
+        "postgres": sum(used(pid) for pid in postgres),
+        "client": used(os.getpid()),
+    }
+    parts["other"] = max(0.0, end.busy - start.busy - sum(parts.values()))
+    return CpuUse(seconds, parts, [w for w in workers if w > 0.01 * seconds])
+
+
+async def foreign_backends(url: str) -> set[int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> current_database()"
+        )
+    finally:
+        await conn.close()
+    return {row["pid"] for row in rows}
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Tally:
+    """Results of one load run; only requests that ended inside the measured window count."""
+
+    ok: int = 0
+    held: int = 0
+    confirmed_total: int = 0  # warm-up and the tail included: to compare with the database
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    first_error: str = ""
+
+    def error(self, what: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or what
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[int(q * (len(ordered) - 1))] * 1000 if ordered else float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: float
+    end: float
+
+
+async def drive(
+    workers: int, one: Callable[[int], Awaitable[bool | None]], window: Window, tally: Tally
+) -> None:
+    """`workers` loops calling `one(i)` until the window closes.
+
+    `one` returns True (confirmed), False (stored but not confirmed), None (error: already tallied)."""
+
+    async def loop(i: int) -> None:
+        while (began := time.perf_counter()) < window.end:
+            outcome = await one(i)
+            ended = time.perf_counter()
+            tally.confirmed_total += outcome is True
+            if outcome is None or not window.start <= began or ended > window.end:
+                continue
+            if outcome:
+                tally.ok += 1
+                tally.latencies.append(ended - began)
+            else:
+                tally.held += 1
+
+    await asyncio.gather(*(loop(i) for i in range(workers)))
+
+
+def order_bodies(store: Store, rng: random.Random) -> list[bytes]:
+    bodies = []
+    for _ in range(BODIES):
+        picked = rng.sample(store.skus, LINES)
+        lines = [{"sku": s.code, "quantity": 1, "unit_price": money.fmt(s.price)} for s in picked]
+        body = {"channel": "own_store", "customer": CUSTOMER, "shipping_address": ADDRESS, "lines": lines}
+        bodies.append(json.dumps(body, ensure_ascii=False).encode())
+    return bodies
+
+
+class HttpConnection(asyncio.Protocol):
+    """A minimal HTTP/1.1 keep-alive client connection: one request at a time, Content-Length only."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0 or self.waiter is None:
+            return
+        head = bytes(self.buffer[:end]).split(b"\r\n")
+        length = 0
+        for line in head[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        total = end + 4 + length
+        if len(self.buffer) >= total:
+            status = int(head[0].split()[1])
+            body = bytes(self.buffer[end + 4 : total])
+            del self.buffer[:total]
+            self.waiter.set_result((status, body))
+            self.waiter = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError(f"connection lost: {exc}"))
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError("the server closed the connection")
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await self.waiter
+
+
+def _outcome(status: int, body: bytes, tally: Tally) -> bool | None:
+    if status != 201:
+        tally.error(f"HTTP {status}: {body[:300]!r}")
+        return None
+    return b'"status":"confirmed"' in body
+
+
+async def http_load(
+    kind: str, port: int, store: Store, clients: int, window: Window, rng: random.Random
+) -> Tally:
+    bodies = order_bodies(store, rng)
+    tally = Tally()
+    if kind == "raw":
+        loop = asyncio.get_running_loop()
+        connections = []
+        for _ in range(clients):
+            _, protocol = await loop.create_connection(HttpConnection, "127.0.0.1", port)
+            connections.append(protocol)
+        head = (
+            f"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {store.token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        requests = [head + b"Content-Length: %d\r\n\r\n" % len(body) + body for body in bodies]
+
+        async def one_raw(i: int) -> bool | None:
+            try:
+                status, body = await connections[i].request(rng.choice(requests))
+            except ConnectionError as exc:
+                tally.error(str(exc))
+                _, connections[i] = await loop.create_connection(HttpConnection, "127.0.0.1", port)
+                return None
+            return _outcome(status, body, tally)
+
+        await drive(clients, one_raw, window, tally)
+        for protocol in connections:
+            assert protocol.transport is not None
+            protocol.transport.close()
+        return tally
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {store.token}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, headers=headers, timeout=60
+    ) as client:
+
+        async def one_httpx(_: int) -> bool | None:
+            try:
+                reply = await client.post("/api/v1/orders", content=rng.choice(bodies))
+            except httpx.HTTPError as exc:
+                tally.error(repr(exc))
+                return None
+            return _outcome(reply.status_code, reply.content, tally)
+
+        await drive(clients, one_httpx, window, tally)
+    return tally
+
+
+# --- the raw SQL baseline -------------------------------------------------------------------------
+
+SHIP_WITHIN = timedelta(hours=48)
+INSERT_ORDER = """
+INSERT INTO orders (order_no, channel, channel_order_no, idempotency_key, status, contact, phone_hash,
+    ship_province, buyer_ip, note, subtotal, shipping_fee, discount, total, created_by, created_at,
+    updated_at, confirmed_at)
+VALUES ($1, 'bench_raw', NULL, NULL, 'confirmed', $2, $3, $4, NULL, NULL, $5, $6, 0, $7, $8, $9, $9, $9)
+ON CONFLICT DO NOTHING RETURNING id
+"""
+INSERT_LINES = (
+    "INSERT INTO order_lines (order_id, sku_id, sku_code, name, quantity, unit_price, discount, line_total)"
+    " VALUES "
+    + ", ".join(
+        f"($1, ${2 + 4 * i}, ${3 + 4 * i}, ${4 + 4 * i}, 1, ${5 + 4 * i}, 0, ${5 + 4 * i})"
+        for i in range(LINES)
+    )
+)
+# Plain parameters rather than arrays: PostgreSQL re-plans a statement with an array parameter at
+# every execution, which would handicap the baseline.
+WANTED = ", ".join(f"(${i + 1}::BIGINT, ${LINES + i + 1}::BIGINT)" for i in range(LINES))
+RESERVE = f"""
+UPDATE stock SET reserved = stock.reserved + wanted.quantity
+FROM (VALUES {WANTED}) AS wanted(id, quantity)
+WHERE stock.id = wanted.id AND stock.on_hand - stock.reserved >= wanted.quantity
+  AND stock.id IN (
+    SELECT id FROM stock WHERE id IN ({", ".join(f"${i + 1}" for i in range(LINES))}) ORDER BY id FOR UPDATE
+  )
+RETURNING stock.id
+"""
+INSERT_RESERVATIONS = (
+    "INSERT INTO reservations (order_id, sku_id, warehouse_id, stock_id, quantity, state) VALUES "
+    + ", ".join(f"($1, ${2 + 3 * i}, ${3 + 3 * i}, ${4 + 3 * i}, 1, 'active')" for i in range(LINES))
+)
+INSERT_AUDIT = """
+INSERT INTO audit_log (at, actor_id, actor_name, action, entity, entity_id, before, after) VALUES
+    ($1, $2, 'bench-admin', 'order.pending', 'order', $3, NULL, '{"status": "pending"}'),
+    ($1, $2, 'bench-admin', 'order.confirmed', 'order', $3, '{"status": "pending"}',
+        '{"status": "confirmed"}')
+"""
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (event, subject, payload, created_at, available_at, attempts) "
+    "VALUES ('order.confirmed', $1, $2, $3, $3, 0)"
+)
+
+
+async def raw_load(url: str, store: Store, connections: int, window: Window, rng: random.Random) -> Tally:
+    vault = crypto.Vault(Fernet.generate_key())
+    contact = vault.seal({"customer": CUSTOMER, "shipping_address": ADDRESS})
+    phone_hash = vault.lookup_hash(CUSTOMER["phone"])
+    tally = Tally()
+    counters = [0] * connections
+    pool = [await asyncpg.connect(url) for _ in range(connections)]
+
+    async def one(i: int) -> bool | None:
+        conn = pool[i]
+        counters[i] += 1
+        picked = sorted(rng.sample(store.skus, LINES), key=lambda s: s.stock_id)
+        subtotal = sum(s.price for s in picked)
+        shipping = 0 if subtotal >= 9900 else 1000
+        at = datetime.now(UTC)
+        order_no = f"RW{i:03d}{counters[i]:010d}"
+        try:
+            async with conn.transaction():
+                order_id = await conn.fetchval(
+                    INSERT_ORDER,
+                    order_no,
+                    contact,
+                    phone_hash,
+                    ADDRESS["province"],
+                    subtotal,
+                    shipping,
+                    subtotal + shipping,
+                    store.admin_id,
+                    at,
+                )
+                line_args: list[Any] = []
+                for s in picked:
+                    line_args += [s.id, s.code, s.name, s.price]
+                await conn.execute(INSERT_LINES, order_id, *line_args)
+                won = await conn.fetch(RESERVE, *[s.stock_id for s in picked], *[1] * LINES)
+                if len(won) != LINES:
+                    raise RuntimeError("stock short in the baseline")
+                reservations: list[Any] = []
+                for s in picked:
+                    reservations += [s.id, s.warehouse_id, s.stock_id]
+                await conn.execute(INSERT_RESERVATIONS, order_id, *reservations)
+                await conn.execute(INSERT_AUDIT, at, store.admin_id, str(order_id))
+                payload = {
+                    "order_id": order_id,
+                    "order_no": order_no,
+                    "channel": "bench_raw",
+                    "ship_by": (at + SHIP_WITHIN).isoformat(),
+                }
+                await conn.execute(INSERT_OUTBOX, f"order:{order_id}", json.dumps(payload), at)
+        except (asyncpg.PostgresError, RuntimeError) as exc:
+            tally.error(repr(exc))
+            return None
+        return True
+
+    try:
+        await drive(connections, one, window, tally)
+    finally:
+        for conn in pool:
+            await conn.close()
+    return tally
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    oversold_rows: int
+    reserved: int
+    reservations: int
+    confirmed: dict[str, int]
+    incomplete: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.oversold_rows == 0
+            and self.reserved == self.reservations
+            and not any(self.incomplete.values())
+        )
+
+
+async def check(url: str) -> Checks:
+    conn = await asyncpg.connect(url)
+    try:
+        oversold = await conn.fetchval("SELECT count(*) FROM stock WHERE reserved > on_hand")
+        reserved = await conn.fetchval("SELECT coalesce(sum(reserved), 0) FROM stock")
+        reservations = await conn.fetchval(
+            "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE state = 'active'"
+        )
+        confirmed = {
+            row["channel"]: row["n"]
+            for row in await conn.fetch(
+                "SELECT channel, count(*) AS n FROM orders WHERE status = 'confirmed' GROUP BY channel"
+            )
+        }
+        incomplete = {
+            "lines": "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM order_lines l"
+            f" WHERE l.order_id = o.id) <> {LINES}",
+            "reservations": "SELECT count(*) FROM orders o WHERE o.status = 'confirmed' AND NOT EXISTS"
+            " (SELECT 1 FROM reservations r WHERE r.order_id = o.id)",
+            "audit": "SELECT count(*) FROM orders o WHERE (SELECT count(*) FROM audit_log a"
+            " WHERE a.entity = 'order' AND a.entity_id = o.id::text) < 2",
+            "outbox": "SELECT count(*) FROM orders o WHERE NOT EXISTS"
+            " (SELECT 1 FROM outbox e WHERE e.subject = 'order:' || o.id)",
+        }
+        missing = {name: await conn.fetchval(sql) for name, sql in incomplete.items()}
+    finally:
+        await conn.close()
+    return Checks(oversold, reserved, reservations, confirmed, missing)
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SHOPFLOW_DATABASE_URL": url,
+        "SHOPFLOW_SECRET_KEY": Fernet.generate_key().decode(),
+        "SHOPFLOW_SANDBOX_SECRET": secrets.token_urlsafe(32),
+        "SHOPFLOW_DATA_DIR": str(data_dir),
+    }
+    command = [str(Path(sys.executable).parent / "shopflow"), "serve", "--port", str(port)]
+    log = (data_dir / "server.log").open("wb")
+    server = subprocess.Popen(
+        [*command, "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop_server(server)
+    raise SystemExit("the server did not come up:\n" + (data_dir / "server.log").read_text()[-3000:])
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    tally: Tally
+    seconds: float
+    cpu: CpuUse
+
+    @property
+    def rate(self) -> float:
+        return self.tally.ok / self.seconds
+
+
+async def measure(
+    load: Callable[[Window], Awaitable[Tally]], url: str, warmup: float, seconds: float, server: int | None
+) -> Measured:
+    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
+    snapshots: list[CpuSnapshot] = []
+    foreign: set[int] = set()
+
+    async def sample() -> None:
+        nonlocal foreign
+        await asyncio.sleep(window.start - time.perf_counter())
+        snapshots.append(CpuSnapshot.take())
+        await asyncio.sleep(window.end - time.perf_counter())
+        snapshots.append(CpuSnapshot.take())
+        foreign = await foreign_backends(url)
+
+    tally, _ = await asyncio.gather(load(window), sample())
+    return Measured(tally, seconds, cpu_use(snapshots[0], snapshots[1], server, foreign))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured time of each run")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured time before each run")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--raw-connections", type=int, default=16, help="connections of the baseline")
+    parser.add_argument("--skus", type=int, default=400, help="SKUs in the store")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="HTTP client: raw asyncio keep-alive (light) or httpx.AsyncClient",
+    )
+    parser.add_argument("--database-url", default=DEFAULT_URL, help="a PostgreSQL database to WIPE and use")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 s each, 1 s warm-up")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.warmup = 3.0, 1.0
+    url: str = args.database_url
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SystemExit("the benchmark needs PostgreSQL: --database-url postgresql://...")
+    rng = random.Random(11)
+
+    began = time.perf_counter()
+    store = prepare(url, args.skus)
+    ready = time.perf_counter() - began
+    print(f"store: {len(store.skus)} SKUs x {len(WAREHOUSES)} warehouses, ready in {ready:.1f} s")
+
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="shopflow-bench-") as data_dir:
+        server = start_server(url, port, args.workers, Path(data_dir))
+        try:
+            http = run(
+                measure(
+                    lambda w: http_load(args.client, port, store, args.clients, w, rng),
+                    url,
+                    args.warmup,
+                    args.seconds,
+                    server.pid,
+                )
+            )
+        finally:
+            stop_server(server)
+        if http.tally.errors:
+            print("server log (end):\n" + (Path(data_dir) / "server.log").read_text()[-3000:])
+    raw = run(
+        measure(
+            lambda w: raw_load(url, store, args.raw_connections, w, rng),
+            url,
+            args.warmup,
+            args.seconds,
+            None,
+        )
+    )
+    checks = run(check(url))
+
+    t = http.tally
+    print(
+        f"http ({args.client} client, {args.clients} clients, {args.workers} workers): "
+        f"{http.rate:.0f} orders/s p50 {t.percentile(0.5):.1f} ms p99 {t.percentile(0.99):.1f} ms "
+        f"errors {t.errors} not confirmed {t.held}"
+    )
+    print(f"  {http.cpu.describe(t.ok + t.held)}")
+    if t.first_error:
+        print(f"  first error: {t.first_error}")
+    r = raw.tally
+    print(
+        f"raw SQL ({args.raw_connections} connections): {raw.rate:.0f} orders/s "
+        f"p50 {r.percentile(0.5):.1f} ms p99 {r.percentile(0.99):.1f} ms errors {r.errors}"
+    )
+    print(f"  {raw.cpu.describe(r.ok)}")
+    if r.first_error:
+        print(f"  first error: {r.first_error}")
+    print(
+        f"checks: oversold rows {checks.oversold_rows}, reserved {checks.reserved} "
+        f"= active reservations {checks.reservations}: {checks.reserved == checks.reservations}; "
+        f"confirmed orders {checks.confirmed}; orders missing "
+        + ", ".join(f"{name} {n}" for name, n in checks.incomplete.items())
+    )
+    print(
+        f"http: {http.rate:.0f} orders/s p50 {t.percentile(0.5):.0f} ms p99 {t.percentile(0.99):.0f} ms "
+        f"errors {t.errors} | raw SQL: {raw.rate:.0f} orders/s | ratio {http.rate / raw.rate:.2f}"
+    )
+    if not checks.ok or t.errors or r.errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
