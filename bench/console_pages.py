@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from alembic import command
-from alembic.config import Config
+from common import fresh_database
 from cryptography.fernet import Fernet
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +41,7 @@ from shopflow.catalog import service as catalog
 from shopflow.catalog.schemas import ProductIn, SkuIn
 from shopflow.core import alerts, auth, clock, console, crypto, policy, sla
 from shopflow.core.audit import SYSTEM, AuditEntry
-from shopflow.core.db import Database, create_engine
+from shopflow.core.db import Database
 from shopflow.core.settings import Settings
 from shopflow.inventory import service as inventory
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
@@ -52,7 +51,6 @@ from shopflow.payments import service as payments
 from shopflow.payments.models import Payment, PaymentReceipt
 from shopflow.web.console import SHORT_LIST
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench_console"
 TARGET_MS = 300.0
 CHANNELS = ("own_store", "tmall", "jd", "douyin", "pinduoduo")
@@ -73,23 +71,6 @@ CONTACT = {
     },
 }
 PASSWORD = "bench-password"
-
-
-async def _wipe(url: str) -> None:
-    if url.startswith("sqlite"):
-        await asyncio.to_thread(Path(url.removeprefix("sqlite:///")).unlink, missing_ok=True)
-        return
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
-def _migrate(url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "heads")
 
 
 async def _store(db: Database) -> list[tuple[int, str, str, int]]:
@@ -376,8 +357,7 @@ async def main() -> None:
     crypto.install(settings.fernet_key())
     policy.install(policy.Policy())
     print(f"database: {args.database_url} (wiped)")
-    await _wipe(args.database_url)
-    await asyncio.to_thread(_migrate, args.database_url)
+    await asyncio.to_thread(fresh_database, args.database_url)
     db = Database.from_url(args.database_url)
     began = time.perf_counter()
     skus = await _store(db)

@@ -30,16 +30,13 @@ import json
 import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-import uvloop
-from alembic import command
-from alembic.config import Config
+from common import fresh_database, run
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -48,13 +45,12 @@ from shopflow.catalog.models import PriceBand
 from shopflow.catalog.schemas import ProductIn, SkuIn
 from shopflow.core import crypto, money, policy
 from shopflow.core.audit import Actor
-from shopflow.core.db import Database, create_engine
+from shopflow.core.db import Database
 from shopflow.fulfillment.schemas import CarrierIn, CheckIn, PackIn, RuleIn, ShipIn
 from shopflow.fulfillment.service import carriers, packing, shipping, waves
 from shopflow.inventory import service as inventory
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench_ful"
 WAREHOUSES = (("BW-1", "上海"), ("BW-2", "广东"))
 SKUS = 40
@@ -77,11 +73,6 @@ CONTACT = {
 T = TypeVar("T")
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
-
-
 # --- the store and its paid orders ---------------------------------------------------------------
 
 
@@ -90,20 +81,6 @@ class Store:
     skus: list[tuple[int, str, str]]  # id, code, name
     stock: dict[tuple[int, int], int]  # (sku id, warehouse id) -> stock row id
     warehouses: list[int]
-
-
-async def _reset(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
-def _migrate(url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "heads")
 
 
 async def _store(db: Database) -> Store:
@@ -665,8 +642,7 @@ def main() -> None:
     orders = 500 if args.quick else args.orders
     policy.install(policy.Policy())
     crypto.install(Fernet.generate_key())
-    run(_reset(args.database_url))
-    _migrate(args.database_url)
+    fresh_database(args.database_url)
     sys.exit(run(main_async(args.database_url, orders, args.wave_size, args.concurrency)))
 
 

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,9 +42,7 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 import httpx
-import uvloop
-from alembic import command
-from alembic.config import Config
+from common import fresh_database, run
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -53,11 +51,10 @@ from shopflow.catalog.models import PriceBand
 from shopflow.catalog.schemas import ProductIn, SkuIn
 from shopflow.core import auth, crypto, money, policy
 from shopflow.core.audit import SYSTEM
-from shopflow.core.db import Database, create_engine
+from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench"
 WAREHOUSES = (("BW-1", "上海"), ("BW-2", "广东"), ("BW-3", "北京"))
 SKUS_PER_PRODUCT = 20
@@ -75,11 +72,6 @@ ADDRESS = {
     "postcode": "200120",
 }
 T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
 
 
 # --- the store ----------------------------------------------------------------------------------
@@ -100,20 +92,6 @@ class Store:
     token: str
     admin_id: int
     skus: list[SkuRow]
-
-
-async def _reset(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
-def _migrate(url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "heads")
 
 
 async def _populate(url: str, sku_count: int) -> Store:
@@ -164,8 +142,7 @@ async def _populate(url: str, sku_count: int) -> Store:
 
 def prepare(url: str, sku_count: int) -> Store:
     policy.install(policy.Policy())
-    run(_reset(url))
-    _migrate(url)
+    fresh_database(url)
     return run(_populate(url, sku_count))
 
 

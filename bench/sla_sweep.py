@@ -22,25 +22,20 @@ EXPLAIN shows both queries served by the partial index `ix_sla_clocks_due`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+from common import fresh_database, run
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import policy, sla
 from shopflow.core.alerts import Alert
-from shopflow.core.db import Database, create_engine
+from shopflow.core.db import Database
 from shopflow.core.sla import ClockState, SlaClock
 from shopflow.worker import Worker
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench"
 KIND = "bench.respond"  # a kind with no breach action: marking and alerting only
 INDEX = "ix_sla_clocks_due"
@@ -57,20 +52,6 @@ FROM (
     FROM generate_series(1, :clocks) AS g
 ) AS planned
 """
-
-
-async def reset(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
-def migrate(url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "heads")
 
 
 async def vacuum(db: Database) -> None:
@@ -200,10 +181,6 @@ def _ms(values: list[float]) -> str:
     return ", ".join(f"{v * 1000:.1f}" for v in values)
 
 
-def run(work: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(work())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--clocks", type=int, default=1_000_000, help="running clocks")
@@ -216,10 +193,9 @@ def main() -> None:
         parser.error("the benchmark seeds with generate_series: give a PostgreSQL --database-url")
     clocks, repeat = (100_000, 1) if args.quick else (args.clocks, args.repeat)
     policy.install(policy.Policy())
-    run(lambda: reset(args.database_url))
-    migrate(args.database_url)
+    fresh_database(args.database_url)
     print(f"database: {args.database_url}")
-    run(lambda: measure(args.database_url, clocks, args.due_percent, repeat))
+    run(measure(args.database_url, clocks, args.due_percent, repeat))
 
 
 if __name__ == "__main__":

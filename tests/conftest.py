@@ -16,15 +16,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shopflow.app import create_app
 from shopflow.core import crypto, policy
-from shopflow.core.db import Database, create_engine
+from shopflow.core.db import Database, create_engine, upgrade_schema
 from shopflow.core.settings import Settings
 from shopflow.schema import metadata
 
@@ -38,12 +36,6 @@ SETTINGS = Settings(
     sandbox_secret="test-sandbox-secret",
     data_dir=_tmp,
 )
-
-
-def migrate(url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, "heads")
 
 
 async def _reset_postgres(url: str) -> None:
@@ -63,7 +55,7 @@ def _schema() -> Iterator[None]:
     crypto.install(SETTINGS.secret_key.encode())  # type: ignore[union-attr]
     if IS_POSTGRES:
         asyncio.run(_reset_postgres(TEST_URL))
-    migrate(TEST_URL)
+    upgrade_schema(TEST_URL)
     yield
 
 

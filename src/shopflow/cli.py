@@ -16,7 +16,7 @@ from rich.table import Table
 
 from shopflow.core import auth, crypto, policy
 from shopflow.core.audit import SYSTEM
-from shopflow.core.db import Database
+from shopflow.core.db import Database, upgrade_schema
 from shopflow.core.errors import AppError
 from shopflow.core.settings import get_settings
 
@@ -33,7 +33,6 @@ app.add_typer(import_app, name="import")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(work: Callable[[Database], Awaitable[T]]) -> T:
@@ -134,13 +133,8 @@ def worker(
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    from alembic import command
-    from alembic.config import Config
-
     settings = get_settings()
-    config = Config(str(REPO_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = settings.database_url
-    command.upgrade(config, "heads")
+    upgrade_schema(settings.database_url)
     console.print(f"[green]database is up to date[/green] ({settings.database_url})")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import repository
@@ -89,3 +90,8 @@ async def update_sku(session: AsyncSession, actor: Actor, code: str, patch: SkuP
 
 async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sku]:
     return await repository.skus_by_codes(session, codes)
+
+
+async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, Row[tuple[int, str, int, bool]]]:
+    """Id, name, current price and sellability per SKU code: what order intake checks (ORD-2)."""
+    return await repository.sale_facts(session, codes)

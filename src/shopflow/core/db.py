@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -319,3 +320,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def upgrade_schema(url: str) -> None:
+    """Run the Alembic migrations of the source tree up to the newest revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(Path(__file__).resolve().parents[3] / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "heads")

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import alerts, clock, policy
-from shopflow.core.db import Base, BigId, UTCDateTime, insert_for, loaded
+from shopflow.core.db import Base, BigId, UTCDateTime, insert_for, insert_rows, loaded
 
 log = logging.getLogger("shopflow.sla")
 
@@ -109,8 +109,7 @@ async def start(
         "started_at": clock.now(),
         "deadline": deadline,
     }
-    stmt = insert_for(session, SlaClock).values(values)
-    await session.execute(stmt.on_conflict_do_nothing(index_elements=["subject", "kind"]))
+    await insert_rows(session, SlaClock, [values], skip_conflicts=True)
 
 
 async def restart(

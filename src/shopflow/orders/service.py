@@ -85,7 +85,7 @@ async def place_order(
     """
     rules = policy.current()
     requests = [LineRequest(line.sku, line.quantity, line.unit_price) for line in data.lines]
-    skus = await catalog.skus_by_codes(session, [r.sku for r in requests])
+    skus = await catalog.sale_facts(session, [r.sku for r in requests])
     facts = {code: SkuFacts(s.id, s.name, s.price, s.sellable) for code, s in skus.items()}
     customer = data.customer.model_dump()
     address = data.shipping_address.model_dump()
