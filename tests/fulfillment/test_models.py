@@ -8,25 +8,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import Invalid, InvalidTransition
 from shopflow.fulfillment.files import parse_bill, parse_tracking
+from shopflow.fulfillment.freight import BilledRow, ShippedFacts, reconcile
 from shopflow.fulfillment.models import (
-    BilledRow,
     BillOutcome,
     CarrierFigures,
     CarrierRule,
     Parcel,
     PickTask,
     Shipment,
-    ShippedFacts,
     TaskStatus,
     TrackingStatus,
     all_packed,
     choose_carrier,
     freight_cost,
-    mask_phone,
     picks_by_warehouse,
-    reconcile,
     scorecard,
     tracking_link,
 )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shopflow.core import policy
+from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import InvalidTransition
 from shopflow.notify.models import (
     CUSTOMER_EVENTS,
@@ -15,7 +16,6 @@ from shopflow.notify.models import (
     Outcome,
     backoff,
     mask_email,
-    mask_phone,
     matches,
 )
 from shopflow.notify.render import LANGUAGES, Facts, render

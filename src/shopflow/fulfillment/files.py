@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from shopflow.core import money
 from shopflow.core.errors import Invalid
-from shopflow.fulfillment.models import TRACKING_LABELS, BilledRow, TrackingStatus
+from shopflow.fulfillment.freight import BilledRow
+from shopflow.fulfillment.models import TRACKING_LABELS, TrackingStatus
 
 
 @dataclass(frozen=True, slots=True)

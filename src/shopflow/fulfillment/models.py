@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar, assert_never
+from typing import TypeVar, assert_never
 from urllib.parse import quote
 
 from sqlalchemy import (
@@ -547,70 +547,3 @@ class FreightBillLine(Base):
     billed: Mapped[int | None] = mapped_column(BigInteger)
     expected: Mapped[int | None] = mapped_column(BigInteger)
     outcome: Mapped[str] = mapped_column(String(20))
-
-
-@dataclass(frozen=True, slots=True)
-class BilledRow:
-    row: int
-    waybill: str
-    amount: int  # fen
-
-
-@dataclass(frozen=True, slots=True)
-class ShippedFacts:
-    shipment_id: int
-    expected: int
-    billed: bool  # an earlier bill already charged it
-    in_period: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Reconciled:
-    row: int | None
-    waybill: str
-    shipment_id: int | None
-    billed: int | None
-    expected: int | None
-    outcome: BillOutcome
-
-    def as_row(self, bill_id: int) -> dict[str, Any]:
-        return {
-            "bill_id": bill_id,
-            "row": self.row,
-            "waybill": self.waybill,
-            "shipment_id": self.shipment_id,
-            "billed": self.billed,
-            "expected": self.expected,
-            "outcome": self.outcome,
-        }
-
-
-def reconcile(rows: list[BilledRow], shipped: Mapping[str, ShippedFacts]) -> list[Reconciled]:
-    """FUL-8: each bill row matched against the carrier's shipments by waybill, then every
-    shipment of the period that no bill charged. A waybill billed twice is over-charged."""
-    found: list[Reconciled] = []
-    charged: set[str] = set()
-    for r in rows:
-        facts = shipped.get(r.waybill)
-        if facts is None:
-            found.append(Reconciled(r.row, r.waybill, None, r.amount, None, BillOutcome.UNKNOWN_WAYBILL))
-            continue
-        twice = facts.billed or r.waybill in charged
-        over = twice or r.amount > facts.expected
-        outcome = BillOutcome.OVER_CHARGED if over else BillOutcome.MATCHED
-        found.append(Reconciled(r.row, r.waybill, facts.shipment_id, r.amount, facts.expected, outcome))
-        charged.add(r.waybill)
-    for waybill, facts in sorted(shipped.items()):
-        if facts.in_period and not facts.billed and waybill not in charged:
-            found.append(
-                Reconciled(None, waybill, facts.shipment_id, None, facts.expected, BillOutcome.MISSING_BILL)
-            )
-    return found
-
-
-# --- printing ----------------------------------------------------------------------------------
-
-
-def mask_phone(phone: str) -> str:
-    """A packing slip travels outside: 138****8000."""
-    return phone if len(phone) < 7 else f"{phone[:3]}****{phone[-4:]}"

@@ -68,10 +68,6 @@ def mask_email(address: str) -> str:
     return f"{name[:1]}***@{domain}"
 
 
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
-
-
 class Webhook(Base):
     """A subscriber: events matching `events` are POSTed to `url`, signed with `secret`."""
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import alerts, audit, clock, policy
 from shopflow.core.audit import SYSTEM, Actor
+from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError
 from shopflow.core.events import OutboxEvent
 from shopflow.notify import repository
@@ -28,7 +29,6 @@ from shopflow.notify.models import (
     Webhook,
     backoff,
     mask_email,
-    mask_phone,
 )
 from shopflow.notify.render import Facts, render
 from shopflow.notify.schemas import WebhookIn

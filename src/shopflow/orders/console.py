@@ -29,6 +29,7 @@ from shopflow.core.console import (
     label,
     render,
 )
+from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.inventory import service as inventory
 from shopflow.orders import service
@@ -217,10 +218,6 @@ def _changes(entry: AuditEntry) -> str:
     before, after = entry.before or {}, entry.after or {}
     keys = sorted(set(before) | set(after))
     return "; ".join(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}" for key in keys)
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else phone
 
 
 @router.get("/orders/{order_id}")

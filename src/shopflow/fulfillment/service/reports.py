@@ -13,14 +13,12 @@ from shopflow.core.audit import Actor
 from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import DuplicateBill
 from shopflow.fulfillment.files import RowError, parse_bill
+from shopflow.fulfillment.freight import Reconciled, ShippedFacts, reconcile
 from shopflow.fulfillment.models import (
     BillOutcome,
     Carrier,
     CarrierFigures,
-    Reconciled,
     Scorecard,
-    ShippedFacts,
-    reconcile,
     scorecard,
 )
 from shopflow.fulfillment.service import carriers as carrier_service

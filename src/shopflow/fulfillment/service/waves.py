@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
+from shopflow.core.crypto import mask_phone
 from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import TaskNotFound, WaveNotFound
 from shopflow.fulfillment.models import (
@@ -17,7 +18,6 @@ from shopflow.fulfillment.models import (
     TaskStatus,
     Wave,
     WaveStatus,
-    mask_phone,
     picks_by_warehouse,
 )
 from shopflow.fulfillment.schemas import (
