@@ -31,9 +31,7 @@ async def list_alerts(
 ) -> Page[AlertOut]:
     """Alerts (ANA-3), newest first: SLA breaches, payment mismatches, …"""
     items, total = await service.list_alerts(session, state, kind, pages.page, pages.page_size)
-    return Page[AlertOut](
-        items=[_alert(a) for a in items], total=total, page=pages.page, page_size=pages.page_size
-    )
+    return Page[AlertOut](**pages.of([_alert(a) for a in items], total))
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)

@@ -54,6 +54,10 @@ class Paging(BaseModel):
     page: int
     page_size: int
 
+    def of(self, items: list[Any], total: int) -> dict[str, Any]:
+        """The fields of `core.schemas.Page` for this page's `items` out of `total`."""
+        return {"items": items, "total": total, "page": self.page, "page_size": self.page_size}
+
 
 def _paging(
     page: Annotated[int, Query(ge=1)] = 1,
@@ -68,12 +72,7 @@ Pages = Annotated[Paging, Depends(_paging)]
 def paged(items: list[Any], pages: Paging) -> dict[str, Any]:
     """One page of a short, fully loaded list, as the fields of `core.schemas.Page`."""
     start = (pages.page - 1) * pages.page_size
-    return {
-        "items": items[start : start + pages.page_size],
-        "total": len(items),
-        "page": pages.page,
-        "page_size": pages.page_size,
-    }
+    return pages.of(items[start : start + pages.page_size], len(items))
 
 
 def problem(

@@ -99,7 +99,7 @@ async def list_waves(
     warehouse: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Page[WaveOut]:
     items, total = await waves.list_waves(session, status, warehouse, pages.page, pages.page_size)
-    return Page[WaveOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+    return Page[WaveOut](**pages.of(items, total))
 
 
 @router.get("/waves/{wave_id}", response_model=WaveDetail)
@@ -237,7 +237,7 @@ async def list_shipments(
         session, order_id, carrier, status, pages.page, pages.page_size
     )
     items = await _shipments_out(session, found)
-    return Page[ShipmentOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+    return Page[ShipmentOut](**pages.of(items, total))
 
 
 @router.get("/shipments/{shipment_id}", response_model=ShipmentDetail)
@@ -264,7 +264,7 @@ async def list_exceptions(
     """Exception cases, the nearest contact deadline first."""
     found, total = await tracking.list_cases(session, state, pages.page, pages.page_size)
     items = [_case_out(c, await shipping.get_shipment(session, c.shipment_id)) for c in found]
-    return Page[CaseOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+    return Page[CaseOut](**pages.of(items, total))
 
 
 @router.post("/exceptions/{case_id}/contact", response_model=CaseOut)

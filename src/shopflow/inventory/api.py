@@ -69,4 +69,4 @@ async def ledger(
         )
         for e, code in rows
     ]
-    return Page[LedgerEntryOut](items=items, total=total, page=pages.page, page_size=pages.page_size)
+    return Page[LedgerEntryOut](**pages.of(items, total))

@@ -28,12 +28,7 @@ async def list_webhooks(
     session: Session, pages: Pages, _: Annotated[Actor, require("webhooks.manage")]
 ) -> Page[WebhookOut]:
     items, total = await service.list_webhooks(session, pages.page, pages.page_size)
-    return Page[WebhookOut](
-        items=[WebhookOut.model_validate(h) for h in items],
-        total=total,
-        page=pages.page,
-        page_size=pages.page_size,
-    )
+    return Page[WebhookOut](**pages.of([WebhookOut.model_validate(h) for h in items], total))
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
@@ -55,12 +50,7 @@ async def list_deliveries(
     items, total = await service.list_deliveries(
         session, state=state, channel=channel, page=pages.page, page_size=pages.page_size
     )
-    return Page[DeliveryOut](
-        items=[DeliveryOut.model_validate(d) for d in items],
-        total=total,
-        page=pages.page,
-        page_size=pages.page_size,
-    )
+    return Page[DeliveryOut](**pages.of([DeliveryOut.model_validate(d) for d in items], total))
 
 
 @router.post("/notifications/deliveries/{delivery_id}/retry", response_model=DeliveryOut)

@@ -125,7 +125,7 @@ async def list_orders(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ) -> Page[OrderSummary]:
-    items, total, size = await service.list_orders(
+    items, total, _size = await service.list_orders(
         session,
         status=status,
         channel=channel,
@@ -134,12 +134,7 @@ async def list_orders(
         page=pages.page,
         page_size=pages.page_size,
     )
-    return Page[OrderSummary](
-        items=[OrderSummary(**_summary_fields(order)) for order in items],
-        total=total,
-        page=pages.page,
-        page_size=size,
-    )
+    return Page[OrderSummary](**pages.of([OrderSummary(**_summary_fields(order)) for order in items], total))
 
 
 @router.get("/orders/{order_id}", response_model=OrderDetail)

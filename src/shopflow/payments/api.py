@@ -67,12 +67,7 @@ async def receipts(
     received_to: datetime | None = None,
 ) -> Page[ReceiptOut]:
     items, total = await service.receipts(session, received_from, received_to, pages.page, pages.page_size)
-    return Page[ReceiptOut](
-        items=[ReceiptOut.model_validate(r) for r in items],
-        total=total,
-        page=pages.page,
-        page_size=pages.page_size,
-    )
+    return Page[ReceiptOut](**pages.of([ReceiptOut.model_validate(r) for r in items], total))
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
