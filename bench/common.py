@@ -14,6 +14,19 @@ from shopflow.core.db import create_engine, upgrade_schema
 
 T = TypeVar("T")
 
+# One sample customer for every benchmark's orders.
+CUSTOMER = {"name": "张三", "phone": "13800138000", "email": "zhang@example.cn"}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13800138000",
+    "province": "上海",
+    "city": "上海市",
+    "district": "浦东新区",
+    "street": "世纪大道100号",
+    "postcode": "200120",
+}
+CONTACT = {"customer": CUSTOMER, "shipping_address": ADDRESS}
+
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import fresh_database
+from common import CONTACT, fresh_database
 from cryptography.fernet import Fernet
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,18 +58,6 @@ S = OrderStatus
 # State mix of a store's history: most orders are done, a working day's worth are in flight.
 STATES = [(S.CLOSED, 40), (S.COMPLETED, 15), (S.DELIVERED, 8), (S.SHIPPED, 8), (S.PAID, 10)]
 STATES += [(S.CONFIRMED, 4), (S.CANCELLED, 12), (S.ON_HOLD, 3)]
-CONTACT = {
-    "customer": {"name": "张三", "phone": "13800138000", "email": "zhang@example.cn"},
-    "shipping_address": {
-        "name": "张三",
-        "phone": "13800138000",
-        "province": "上海",
-        "city": "上海市",
-        "district": "浦东新区",
-        "street": "世纪大道100号",
-        "postcode": "200120",
-    },
-}
 PASSWORD = "bench-password"
 
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from common import fresh_database, run
+from common import CONTACT, fresh_database, run
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -58,18 +58,6 @@ UNITS = 1_000_000
 SPLIT_EVERY = 5  # every fifth order takes its second line from the second warehouse
 PRICE = 5000  # fen per unit; two lines: 100.00, above the free-shipping threshold
 ACTOR = Actor(user_id=None, name="bench", role="admin")
-CONTACT = {
-    "customer": {"name": "张三", "phone": "13800138000", "email": "zhang@example.cn"},
-    "shipping_address": {
-        "name": "张三",
-        "phone": "13800138000",
-        "province": "上海",
-        "city": "上海市",
-        "district": "浦东新区",
-        "street": "世纪大道100号",
-        "postcode": "200120",
-    },
-}
 T = TypeVar("T")
 
 

@@ -42,7 +42,7 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 import httpx
-from common import fresh_database, run
+from common import ADDRESS, CUSTOMER, fresh_database, run
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -61,16 +61,6 @@ SKUS_PER_PRODUCT = 20
 UNITS = 1_000_000  # per SKU per warehouse: no order ever runs short
 LINES = 3
 BODIES = 4096  # distinct request bodies, drawn at random
-CUSTOMER = {"name": "张三", "phone": "13800138000", "email": "zhang@example.cn"}
-ADDRESS = {
-    "name": "张三",
-    "phone": "13800138000",
-    "province": "上海",
-    "city": "上海市",
-    "district": "浦东新区",
-    "street": "世纪大道100号",
-    "postcode": "200120",
-}
 T = TypeVar("T")
 
 
