@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import repository
@@ -92,6 +91,6 @@ async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sk
     return await repository.skus_by_codes(session, codes)
 
 
-async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, Row[tuple[int, str, int, bool]]]:
+async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, repository.SaleFacts]:
     """Id, name, current price and sellability per SKU code: what order intake checks (ORD-2)."""
     return await repository.sale_facts(session, codes)

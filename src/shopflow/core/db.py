@@ -104,13 +104,20 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection | None:
         driver: asyncpg.Connection = cached[1]
         return driver
     connection = await session.connection()
+    adapted = connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    if not adapted._started:
+        # SQLAlchemy's asyncpg adapter opens the database transaction lazily, with its first
+        # statement; without it each statement sent to the driver would commit on its own. Open
+        # it the way that first statement would (the adapter's own step), saving a round trip.
+        await adapted._start_transaction()
     driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    if not driver.is_in_transaction():
-        # SQLAlchemy opens the database transaction with its first statement; without one, each
-        # statement sent to the driver would commit on its own.
-        await connection.exec_driver_sql("SELECT 1")
     session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
     return driver
+
+
+def placeholders(first: int, count: int) -> str:
+    """`$first, …`: `count` positional parameters of a driver-level statement."""
+    return ", ".join(f"${i}" for i in range(first, first + count))
 
 
 @contextmanager
@@ -158,9 +165,7 @@ def _rows_insert(
     columns = tuple(c.name for c in table.columns if c.name in keys or c.name in defaults)
     quote = dialect.identifier_preparer.quote
     width = len(columns)
-    rows = ", ".join(
-        "(" + ", ".join(f"${first + row * width + i}" for i in range(width)) + ")" for row in range(count)
-    )
+    rows = ", ".join(f"({placeholders(first + row * width, width)})" for row in range(count))
     sql = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(name) for name in columns)}) VALUES {rows}"

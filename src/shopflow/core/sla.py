@@ -98,10 +98,9 @@ def after(start: datetime, *, working_days: int = 0, **calendar_time: float) -> 
     return clock.add_working_days(local, working_days, cal.holidays, cal.weekend).astimezone(start.tzinfo)
 
 
-async def start(
-    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
-) -> None:
-    values = {
+def running(subject: str, kind: str, deadline: datetime, owner_id: int | None = None) -> dict[str, Any]:
+    """The row of a clock started now, for a caller writing it with its own rows (`db.insert_together`)."""
+    return {
         "subject": subject,
         "kind": kind,
         "owner_id": owner_id,
@@ -109,7 +108,13 @@ async def start(
         "started_at": clock.now(),
         "deadline": deadline,
     }
-    await insert_rows(session, SlaClock, [values], skip_conflicts=True)
+
+
+async def start(
+    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
+) -> None:
+    """Start the clock unless the subject already has one of this kind."""
+    await insert_rows(session, SlaClock, [running(subject, kind, deadline, owner_id)], skip_conflicts=True)
 
 
 async def restart(

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog.models import Sku
-from shopflow.core.db import driver_connection, insert_for, insert_rows
+from shopflow.core.db import driver_connection, insert_for, insert_rows, placeholders
 from shopflow.inventory.models import (
     LedgerEntry,
     Pick,
@@ -50,12 +50,8 @@ def _stock_levels_pg(count: int) -> str:
         "SELECT stock.id, stock.sku_id, stock.warehouse_id, warehouses.priority,"
         " stock.on_hand - stock.reserved"
         " FROM stock JOIN warehouses ON warehouses.id = stock.warehouse_id"
-        f" WHERE stock.sku_id IN ({_marks(1, count)}) AND warehouses.active"
+        f" WHERE stock.sku_id IN ({placeholders(1, count)}) AND warehouses.active"
     )
-
-
-def _marks(first: int, count: int) -> str:
-    return ", ".join(f"${i}" for i in range(first, first + count))
 
 
 async def stock_levels(session: AsyncSession, sku_ids: Iterable[int]) -> list[StockLevel]:
@@ -93,7 +89,7 @@ WITH won AS (
     UPDATE stock SET reserved = stock.reserved + wanted.quantity
     FROM (VALUES {wanted}) AS wanted(id, quantity)
     WHERE stock.id = wanted.id
-      AND stock.id IN (SELECT id FROM stock WHERE id IN ({_marks(1, count)}) ORDER BY id FOR UPDATE)
+      AND stock.id IN (SELECT id FROM stock WHERE id IN ({placeholders(1, count)}) ORDER BY id FOR UPDATE)
       AND stock.on_hand - stock.reserved >= wanted.quantity
     RETURNING stock.id, stock.sku_id, stock.warehouse_id, wanted.quantity
 ), recorded AS (

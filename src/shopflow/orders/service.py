@@ -134,6 +134,7 @@ async def place_order(
         demand[facts[r.sku].id] += r.quantity
     reserved = await inventory.reserve_for_order(session, order_id, demand)
     trail = [_status_row(actor, order_id, None, S.PENDING, at)]
+    clocks: list[dict[str, Any]] = []
     if reserved is None:
         if rules.orders.on_shortage is Shortage.REJECT:
             raise OutOfStock("not enough stock for this order; nothing was stored")
@@ -161,7 +162,7 @@ async def place_order(
     else:
         trail.append(_status_row(actor, order_id, S.PENDING, S.CONFIRMED, at))
         pay_by = at + timedelta(minutes=rules.orders.unpaid_cancel_minutes)
-        await sla.start(session, f"order:{order_id}", OrderClock.PAY, pay_by)
+        clocks.append(sla.running(f"order:{order_id}", OrderClock.PAY, pay_by))
         ship_by = at + timedelta(hours=rules.orders.ship_within_hours)
         notices = [
             events.row("order.confirmed", f"order:{order_id}", _notice(values, ship_by=ship_by.isoformat()))
@@ -180,8 +181,10 @@ async def place_order(
         }
         for r in requests
     ]
-    # One round trip for the lines, the audit trail (AUD-1) and the outbox rows (ORD-8).
-    await repository.insert_lines(session, line_rows, (AuditEntry, trail), (OutboxEvent, notices))
+    # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8) and the pay clock.
+    await repository.insert_lines(
+        session, line_rows, (AuditEntry, trail), (OutboxEvent, notices), (sla.SlaClock, clocks)
+    )
     order = loaded(Order, values)
     set_committed_value(order, "lines", [loaded(OrderLine, row) for row in line_rows])
     return Placed(order, created=True)
