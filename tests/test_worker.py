@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -41,6 +40,7 @@ from shopflow.core.settings import get_settings
 from shopflow.core.sla import SlaClock
 from shopflow.inventory.models import Stock
 from shopflow.orders.models import Order
+from tests.builders.e2e import until
 from tests.builders.lifecycle import cancelled_unpaid, place_many, stocked_store
 from tests.conftest import IS_POSTGRES, SETTINGS, TEST_URL
 
@@ -141,7 +141,7 @@ class HeldBatch:
             assert process.returncode is None, read(log)
             return await self._holding(process.pid)
 
-        await until(held, "the worker never reached its batch")
+        await until(held, "the worker never reached its batch", WAIT)
 
     async def cancelled(self) -> int:
         """Orders cancelled so far, read through the holding connection (SQLite has one writer)."""
@@ -172,14 +172,6 @@ def read(log: Path) -> str:
     return log.read_text(errors="replace")
 
 
-async def until(check: Callable[[], Awaitable[bool]], failure: str | Callable[[], str]) -> None:
-    """Wait until `check()` is true, at most WAIT seconds."""
-    deadline = time.monotonic() + WAIT
-    while not await check():
-        assert time.monotonic() < deadline, failure() if callable(failure) else failure
-        await asyncio.sleep(0.05)
-
-
 @asynccontextmanager
 async def held_batch(db: Database) -> AsyncIterator[HeldBatch]:
     async with db.engine.connect() as connection:
@@ -205,7 +197,7 @@ async def killed_batch_gone(db: Database) -> None:
             )
         return not left
 
-    await until(gone, "the killed worker's transaction never ended")
+    await until(gone, "the killed worker's transaction never ended", WAIT)
 
 
 def environment(directory: Path) -> dict[str, str]:
@@ -247,7 +239,7 @@ async def wait_for_line(process: asyncio.subprocess.Process, log: Path, line: st
         assert process.returncode is None, read(log)
         return line in read(log)
 
-    await until(written, lambda: read(log))
+    await until(written, lambda: read(log), WAIT)
 
 
 async def test_sigterm_stops_the_worker_once_its_batch_in_progress_has_committed(
@@ -304,7 +296,7 @@ async def test_serve_with_worker_runs_the_sweeps_beside_the_api(committed: Datab
 
         async def serve_until_cancelled() -> None:
             async with served.router.lifespan_context(served):  # start-up, then shut-down
-                await until(cancelled, "the worker never ran")
+                await until(cancelled, "the worker never ran", WAIT)
 
         await asyncio.wait_for(serve_until_cancelled(), WAIT)  # shut-down stops the worker too
 

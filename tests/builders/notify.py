@@ -11,13 +11,14 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from shopflow.core import events
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
+from shopflow.core.settings import get_settings
 from shopflow.notify import service, tasks
 from shopflow.notify.models import Delivery, Webhook
 from shopflow.notify.schemas import WebhookIn
@@ -62,6 +64,26 @@ class Mailbox:
 
     def stop(self) -> None:
         self._controller.stop()
+
+
+@contextlib.contextmanager
+def local_channels(monkeypatch: pytest.MonkeyPatch, sms_log: Path) -> Iterator[Mailbox]:
+    """A running Mailbox, with the channels' settings (`SHOPFLOW_SMTP_*`, `SHOPFLOW_SMS_*`) pointing
+    at it and at `sms_log` while the block lasts."""
+    mailbox = Mailbox()
+    mailbox.start()
+    monkeypatch.setenv("SHOPFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SHOPFLOW_SMTP_PORT", str(mailbox.port))
+    monkeypatch.setenv("SHOPFLOW_SMTP_FROM", "Shopflow <noreply@shop.example.cn>")
+    monkeypatch.setenv("SHOPFLOW_SMS_PROVIDER", "log")
+    monkeypatch.setenv("SHOPFLOW_SMS_LOG", str(sms_log))
+    monkeypatch.setenv("SHOPFLOW_WEBHOOK_TIMEOUT", "30")
+    get_settings.cache_clear()
+    try:
+        yield mailbox
+    finally:
+        mailbox.stop()
+        get_settings.cache_clear()
 
 
 def body_of(message: EmailMessage, subtype: str) -> str:

@@ -9,8 +9,7 @@ import pytest
 
 from shopflow.core import clock
 from shopflow.core.clock import FakeClock
-from shopflow.core.settings import get_settings
-from tests.builders.notify import Mailbox
+from tests.builders.notify import Mailbox, local_channels
 
 START = datetime(2030, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
@@ -33,16 +32,6 @@ class Outside:
 @pytest.fixture
 def outside(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Outside]:
     """Point the channels' settings (`SHOPFLOW_SMTP_*`, `SHOPFLOW_SMS_*`) at local endpoints."""
-    mailbox = Mailbox()
-    mailbox.start()
     sms_log = tmp_path / "sms.log"
-    monkeypatch.setenv("SHOPFLOW_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SHOPFLOW_SMTP_PORT", str(mailbox.port))
-    monkeypatch.setenv("SHOPFLOW_SMTP_FROM", "Shopflow <noreply@shop.example.cn>")
-    monkeypatch.setenv("SHOPFLOW_SMS_PROVIDER", "log")
-    monkeypatch.setenv("SHOPFLOW_SMS_LOG", str(sms_log))
-    monkeypatch.setenv("SHOPFLOW_WEBHOOK_TIMEOUT", "30")
-    get_settings.cache_clear()
-    yield Outside(mailbox, sms_log)
-    mailbox.stop()
-    get_settings.cache_clear()
+    with local_channels(monkeypatch, sms_log) as mailbox:
+        yield Outside(mailbox, sms_log)
