@@ -1,5 +1,6 @@
 """Console pages at scale: server-side render time of the orders list and order detail pages
-with 100,000 orders, and the ratio to a baseline of the bare queries those pages run.
+with 100,000 orders, the wave list and shipment detail pages with their fulfillment history, and
+the ratio to a baseline of the bare queries those pages run.
 
     .venv/bin/python bench/console_pages.py [--orders 100000 --rounds 40 \
         --database-url postgresql://postgres@127.0.0.1:5432/shopflow_bench_console]
@@ -8,7 +9,8 @@ The database named by --database-url is WIPED (PostgreSQL: schema public dropped
 file deleted) and migrated anew. The store (warehouses, SKUs, stock, a user) is made through the
 services; the orders are bulk-inserted by SQL consistent with the schema: each order with its
 lines, its status history in the audit log, its SLA clocks (running, met or breached), and for
-paid orders a payment and a receipt, spread over the last 60 days across channels and states.
+paid orders a payment and a receipt, spread over the last 60 days across channels and states;
+each shipped order also has its pick task in a wave of 200, its shipment and its tracking events.
 
 Measured: each page requested in-process through the whole ASGI app (session cookie, routing,
 queries, template) by httpx's ASGI transport: that is the server's time, without a network.
@@ -43,6 +45,16 @@ from shopflow.core import alerts, auth, clock, console, crypto, policy, sla
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings
+from shopflow.fulfillment.models import (
+    PickTask,
+    PickTaskLine,
+    Shipment,
+    TrackingEvent,
+    Wave,
+    shipment_subject,
+)
+from shopflow.fulfillment.schemas import CarrierIn
+from shopflow.fulfillment.service import carriers, shipping, tracking, waves
 from shopflow.inventory import service as inventory
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
 from shopflow.orders import service as orders
@@ -59,14 +71,31 @@ S = OrderStatus
 STATES = [(S.CLOSED, 40), (S.COMPLETED, 15), (S.DELIVERED, 8), (S.SHIPPED, 8), (S.PAID, 10)]
 STATES += [(S.CONFIRMED, 4), (S.CANCELLED, 12), (S.ON_HOLD, 3)]
 PASSWORD = "bench-password"
+SHIPPED = (S.SHIPPED, S.DELIVERED, S.COMPLETED, S.CLOSED)
+WAVE_SIZE = 200  # orders per wave of the loaded history
+WAREHOUSE_ID = CARRIER_ID = 1  # the first of a fresh database: W1, SF
 
 
 async def _store(db: Database) -> list[tuple[int, str, str, int]]:
-    """Three warehouses, 60 SKUs in stock, a manager who signs in; the SKUs as (id, code, name, price)."""
+    """Three warehouses, 60 SKUs in stock, a carrier, a manager who signs in; the SKUs as (id, code,
+    name, price)."""
     async with db.transaction() as session:
         for n, province in enumerate(("上海", "广东", "北京"), start=1):
             data = WarehouseIn(code=f"W{n}", name=f"仓库 {n}", province=province, priority=n)
-            await inventory.create_warehouse(session, SYSTEM, data)
+            warehouse = await inventory.create_warehouse(session, SYSTEM, data)
+            assert n > 1 or warehouse.id == WAREHOUSE_ID
+        carrier, _ = await carriers.create_carrier(
+            session,
+            SYSTEM,
+            CarrierIn(
+                code="SF",
+                name="顺丰速运",
+                tracking_url="https://www.sf-express.example/track?no={tracking_no}",
+                base_fee="12.00",
+                per_kg_fee="2.00",
+            ),
+        )
+        assert carrier.id == CARRIER_ID
         codes = []
         for p in range(15):
             skus = [
@@ -222,6 +251,65 @@ def _rows(
         "sla_clocks": clocks,
         "payments": [payment] if payment else [],
         "payment_receipts": [receipt] if receipt else [],
+        **_fulfilled(order, lines, path, audit),
+    }
+
+
+def _fulfilled(
+    order: dict[str, Any], lines: list[dict[str, Any]], path: list[S], audit: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """A shipped order's pick task, shipment and tracking events, as rows per table."""
+    if order["status"] not in SHIPPED:
+        return {}
+    n = order["id"]
+    shipped_at = audit[path.index(S.SHIPPED)]["at"]
+    delivered_at = audit[path.index(S.DELIVERED)]["at"] if S.DELIVERED in path else None
+    events = [
+        ("picked_up", shipped_at + timedelta(seconds=10)),
+        ("in_transit", shipped_at + timedelta(seconds=20)),
+    ]
+    if delivered_at is not None:
+        events.append(("delivered", delivered_at))
+    task = {
+        "id": n,
+        "wave_id": (n - 1) // WAVE_SIZE + 1,
+        "order_id": n,
+        "order_no": order["order_no"],
+        "warehouse_id": WAREHOUSE_ID,
+        "status": "shipped",
+        "weight_g": 600,
+        "materials": ["纸箱 M"],
+        "qc_failures": 0,
+        "created_at": order["paid_at"],
+        "updated_at": shipped_at,
+    }
+    shipment = {
+        "id": n,
+        "task_id": n,
+        "order_id": n,
+        "warehouse_id": WAREHOUSE_ID,
+        "carrier_id": CARRIER_ID,
+        "tracking_no": f"SF{n:012d}",
+        "status": "delivered" if delivered_at else "in_transit",
+        "weight_g": 600,
+        "expected_cost": 1200,
+        "shipped_at": shipped_at,
+        "deliver_by": shipped_at + timedelta(hours=policy.current().orders.deliver_within_hours),
+        "delivered_at": delivered_at,
+        "last_event": events[-1][0],
+        "last_event_at": events[-1][1],
+    }
+    return {
+        "pick_tasks": [task],
+        "pick_task_lines": [
+            {key: line[key] for key in ("sku_id", "sku_code", "name", "quantity")} | {"task_id": n}
+            for line in lines
+        ],
+        "shipments": [shipment],
+        "tracking_events": [
+            {"shipment_id": n, "status": status, "occurred_at": at, "source": "push", "received_at": at}
+            for status, at in events
+        ],
     }
 
 
@@ -232,14 +320,36 @@ TABLES = {
     "sla_clocks": sla.SlaClock,
     "payments": Payment,
     "payment_receipts": PaymentReceipt,
+    "pick_tasks": PickTask,
+    "pick_task_lines": PickTaskLine,
+    "shipments": Shipment,
+    "tracking_events": TrackingEvent,
 }
 ORDERS = 100_000
 BATCH = 5_000
 
 
-async def _load(db: Database, count: int, skus: list[tuple[int, str, str, int]]) -> None:
+async def _load(db: Database, count: int, skus: list[tuple[int, str, str, int]]) -> list[int]:
+    """The orders and their history; the ids of the shipments among them."""
     rng = random.Random(11)
     now = clock.now()
+    shipped = []
+    async with db.transaction() as session:
+        waves_at = [
+            now - timedelta(days=60) * (1 - k * WAVE_SIZE / count) for k in range(count // WAVE_SIZE + 1)
+        ]
+        rows = [
+            {
+                "id": k + 1,
+                "wave_no": f"W{k + 1:010d}",
+                "warehouse_id": WAREHOUSE_ID,
+                "status": "done",
+                "created_at": at,
+                "done_at": at + timedelta(days=1),
+            }
+            for k, at in enumerate(waves_at)
+        ]
+        await session.execute(insert(Wave), rows)
     for start in range(1, count + 1, BATCH):
         batch: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
         for n in range(start, min(start + BATCH, count + 1)):
@@ -249,12 +359,15 @@ async def _load(db: Database, count: int, skus: list[tuple[int, str, str, int]])
             for name, model in TABLES.items():
                 if batch[name]:
                     await session.execute(insert(model), batch[name])
+        shipped += [row["id"] for row in batch["shipments"]]
         print(f"\r  loaded {min(start + BATCH - 1, count):,} orders", end="", flush=True)
     print()
     if db.dialect == "postgresql":
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT setval('orders_id_seq', (SELECT max(id) FROM orders))"))
             await conn.execute(text("SELECT setval('payments_id_seq', (SELECT max(id) FROM payments))"))
+            for table in ("waves", "pick_tasks", "shipments"):
+                await conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
             await conn.commit()
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text("ANALYZE"))
@@ -262,6 +375,7 @@ async def _load(db: Database, count: int, skus: list[tuple[int, str, str, int]])
         async with db.engine.connect() as conn:
             await conn.execute(text("ANALYZE"))
             await conn.commit()
+    return shipped
 
 
 def _stats(samples: list[float]) -> tuple[float, float]:
@@ -286,7 +400,9 @@ async def _signed_in(client: httpx.AsyncClient) -> None:
     assert reply.status_code == 303, reply.text
 
 
-def _baselines(db: Database, count: int, rng: random.Random) -> dict[str, Callable[[], Awaitable[Any]]]:
+def _baselines(
+    db: Database, count: int, shipped: list[int], rng: random.Random
+) -> dict[str, Callable[[], Awaitable[Any]]]:
     """The queries of each page through the same services, without HTTP and templates."""
 
     def unit(work: Callable[[AsyncSession], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
@@ -318,6 +434,20 @@ def _baselines(db: Database, count: int, rng: random.Random) -> dict[str, Callab
         await inventory.low_stock(session, SHORT_LIST)
         await payments.takings(session, console.local_day_bounds(console.today()))
 
+    async def wave_list(session: AsyncSession) -> None:
+        await waves.list_waves(session, None, None, 1, policy.current().orders.page_size)
+        await inventory.list_warehouses(session)
+
+    async def shipment(session: AsyncSession) -> None:
+        found = await shipping.get_shipment(session, rng.choice(shipped))
+        await shipping.timeline(session, found.id)
+        cases = await shipping.exceptions_of(session, found.id)
+        await carriers.carriers_by_id(session, {found.carrier_id})
+        await waves.order_numbers(session, {found.task_id})
+        await inventory.list_warehouses(session)
+        await tracking.contact_clocks(session, [case.id for case in cases])
+        await sla.of_subject(session, shipment_subject(found.id))
+
     since = (clock.now() - timedelta(days=7)).astimezone(UTC)
     return {
         "list": unit(lambda s: listing(s)),
@@ -327,6 +457,8 @@ def _baselines(db: Database, count: int, rng: random.Random) -> dict[str, Callab
         "search": unit(lambda s: listing(s, number=f"TM{count // 2:012d}")),
         "detail": unit(detail),
         "today": unit(today),
+        "waves": unit(wave_list),
+        "shipment": unit(shipment),
     }
 
 
@@ -349,7 +481,7 @@ async def main() -> None:
     db = Database.from_url(args.database_url)
     began = time.perf_counter()
     skus = await _store(db)
-    await _load(db, args.orders, skus)
+    shipped = await _load(db, args.orders, skus)
     print(f"  {args.orders:,} orders loaded in {time.perf_counter() - began:.1f} s")
 
     rng = random.Random(5)
@@ -362,9 +494,11 @@ async def main() -> None:
         "search": lambda: f"/orders?q=TM{args.orders // 2:012d}",
         "detail": lambda: f"/orders/{rng.randint(1, args.orders)}",
         "today": lambda: "/",
+        "waves": lambda: "/fulfillment",
+        "shipment": lambda: f"/fulfillment/shipments/{rng.choice(shipped)}",
     }
     app = create_app(db=db, settings=settings)
-    baselines = _baselines(db, args.orders, random.Random(5))
+    baselines = _baselines(db, args.orders, shipped, random.Random(5))
     transport = httpx.ASGITransport(app=app)
     failed = False
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

@@ -1,7 +1,9 @@
 """Screenshots of the console's main pages in both languages, into docs/screenshots/ (`make screenshots`).
 
 Builds a demo store in a temporary SQLite database (`shopflow migrate`, `demo`, one worker round
-so that late clocks have raised their alerts), serves it with `shopflow serve`, and photographs
+so that late clocks have raised their alerts), serves it with `shopflow serve`, gives it carriers and
+a day's fulfillment through the API (waves, parcels packed, checked and shipped, tracking events with
+a damaged parcel), and photographs
 each page with Playwright driving Debian's Chromium (/usr/bin/chromium), signed in as the demo
 admin. No network is used beyond 127.0.0.1.
 """
@@ -9,6 +11,7 @@ admin. No network is used beyond 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -20,10 +23,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
+
+from shopflow.fulfillment.service.tracking import SIGNATURE_HEADER, sign
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -36,6 +42,17 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCALES = {"zh_CN": "zh", "en": "en"}
+CARRIERS = (
+    ("SF", "顺丰速运", "https://www.sf-express.com/chn/sc/waybill/list?no={tracking_no}", "12.00", "2.00"),
+    ("YTO", "圆通速递", "https://www.yto.net.cn/query?no={tracking_no}", "8.00", "1.50"),
+)
+# What the carrier reports of the shipped parcels, in turn (minutes after shipping, event).
+TRACKS = (
+    ((30, "picked_up"), (300, "at_hub"), (900, "out_for_delivery"), (960, "delivered")),
+    ((30, "picked_up"), (240, "in_transit"), (420, "damaged")),
+    ((45, "picked_up"), (360, "exception")),
+    ((20, "picked_up"), (200, "in_transit")),
+)
 
 
 def _shopflow(*args: str, env: dict[str, str]) -> str:
@@ -61,7 +78,7 @@ def demo_server(orders: int) -> Iterator[str]:
         }
         env.pop("SHOPFLOW_POLICY_FILE", None)
         _shopflow("migrate", env=env)
-        _shopflow("demo", "--orders", str(orders), env=env)
+        token = _shopflow("demo", "--orders", str(orders), env=env).split()[-1]
         _shopflow("worker", "--once", env=env)
         port = _free_port()
         command = shutil.which("shopflow", path=str(Path(sys.executable).parent)) or "shopflow"
@@ -82,10 +99,56 @@ def demo_server(orders: int) -> Iterator[str]:
                     time.sleep(0.1)
             else:
                 raise RuntimeError("the demo server did not start")
+            _fulfillment(url, token)
             yield url
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=15)
+
+
+def _fulfillment(url: str, token: str) -> None:
+    """Carriers with their rules, waves of paid orders, parcels at every step (packed, checked,
+    shipped) and tracking events pushed by the carrier, one parcel damaged and one in trouble."""
+    with httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as api:
+        secrets = {}
+        for code, name, tracking_url, base_fee, per_kg_fee in CARRIERS:
+            body = {"code": code, "name": name, "tracking_url": tracking_url}
+            created = api.post("/carriers", json={**body, "base_fee": base_fee, "per_kg_fee": per_kg_fee})
+            secrets[code] = created.raise_for_status().json()["push_secret"]
+        api.post(
+            "/carrier-rules", json={"carrier": "SF", "priority": 10, "province": "上海"}
+        ).raise_for_status()
+        api.post("/carrier-rules", json={"carrier": "YTO", "priority": 100}).raise_for_status()
+        waves = api.post("/waves", json={"max_orders": 12}).raise_for_status().json()
+        # The newest wave first, as the list shows it: its first parcel checked, its second packed.
+        newest = sorted(waves, key=lambda wave: -wave["id"])
+        tasks = [task for wave in newest for task in api.get(f"/waves/{wave['id']}").json()["tasks"]]
+        for n, task in enumerate(tasks[: 2 + len(TRACKS)]):
+            steps = f"/pick-tasks/{task['id']}"
+            api.post(
+                f"{steps}/pack", json={"weight_g": 650 + 240 * n, "materials": ["纸箱 M"]}
+            ).raise_for_status()
+            if n == 1:
+                continue
+            api.post(f"{steps}/check", json={"passed": True}).raise_for_status()
+            if n == 0:
+                continue
+            shipment = api.post(f"{steps}/ship", json={}).raise_for_status().json()
+            shipped = datetime.fromisoformat(shipment["shipped_at"])
+            events = [
+                {
+                    "waybill": shipment["tracking_no"],
+                    "status": status,
+                    "time": (shipped + timedelta(minutes=minutes)).isoformat(),
+                }
+                for minutes, status in TRACKS[n - 2]
+            ]
+            body = json.dumps({"events": events}).encode()
+            signature = sign(body, secrets[shipment["carrier"]])
+            headers = {"content-type": "application/json", SIGNATURE_HEADER: signature}
+            api.post(
+                f"/carriers/{shipment['carrier']}/events", content=body, headers=headers
+            ).raise_for_status()
 
 
 def _shoot(page: Page, url: str, target: Path) -> None:
@@ -113,6 +176,14 @@ def main() -> None:
         page.wait_for_url(f"{url}/")
         page.goto(f"{url}/orders?status=paid")
         first = page.locator("#orders-live tbody a").first.get_attribute("href")
+        page.goto(f"{url}/notifications/deliveries")
+        delivery = page.locator("#deliveries-live tbody a").first.get_attribute("href")
+        page.goto(f"{url}/fulfillment")
+        wave = page.locator("#waves tbody a").first.get_attribute("href") or "/fulfillment"
+        page.goto(f"{url}{wave}")
+        task = page.locator("#tasks tr:has(.s-checked) a").first.get_attribute("href")
+        page.goto(f"{url}/fulfillment/exceptions")
+        shipment = page.locator("#exceptions tbody td:nth-child(3) a").first.get_attribute("href")
         for locale, suffix in LOCALES.items():
             page.click(f"button[name=locale][value={locale}]")
             pages = {
@@ -122,6 +193,15 @@ def main() -> None:
                 "inventory": "/inventory",
                 "low-stock": "/inventory?low=true",
                 "alerts": "/alerts",
+                "deliveries": "/notifications/deliveries",
+                "delivery": delivery or "/notifications/deliveries",
+                "webhooks": "/webhooks",
+                "waves": "/fulfillment",
+                "wave": wave,
+                "pick-task": task or wave,
+                "shipments": "/fulfillment/shipments",
+                "shipment": shipment or "/fulfillment/shipments",
+                "exceptions": "/fulfillment/exceptions",
             }
             for name, path in pages.items():
                 _shoot(page, f"{url}{path}", args.out / f"{name}-{suffix}.png")

@@ -20,9 +20,11 @@ from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings, get_settings
 from shopflow.fulfillment.api import router as fulfillment_router
+from shopflow.fulfillment.console import router as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import router as inventory_pages
 from shopflow.notify.api import router as notify_router
+from shopflow.notify.console import router as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import router as order_pages
 from shopflow.payments.api import router as payments_router
@@ -81,7 +83,14 @@ def create_app(
         return {"status": "ok", "database": database.dialect, "version": __version__}
 
     console.install(app, settings)
-    for page_router in (today_pages, order_pages, inventory_pages, alert_pages):
+    for page_router in (
+        today_pages,
+        order_pages,
+        inventory_pages,
+        fulfillment_pages,
+        alert_pages,
+        notify_pages,
+    ):
         app.include_router(page_router)
 
     return app

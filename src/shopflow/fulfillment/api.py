@@ -1,15 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from shopflow.core import policy
 from shopflow.core.api import Pages, Session, paged, require
 from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
@@ -56,27 +52,8 @@ from shopflow.fulfillment.service import carriers, packing, reports, shipping, t
 from shopflow.inventory import service as inventory
 
 router = APIRouter(tags=["fulfillment"])
-PDF = "application/pdf"
+PDF = printing.PDF
 CSV = "text/csv"
-
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "web" / "templates"),
-    autoescape=select_autoescape(),
-)
-_templates.filters["local"] = lambda at: at.astimezone(ZoneInfo(policy.current().calendar.timezone)).strftime(
-    "%Y-%m-%d %H:%M"
-)
-
-
-def _html(template: str, doc: Any) -> HTMLResponse:
-    return HTMLResponse(_templates.get_template(template).render(doc=doc))
-
-
-def _pdf(content: bytes, filename: str) -> Response:
-    return Response(
-        content, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{filename}"'}
-    )
-
 
 # --- waves, pick lists, packing slips (FUL-1) ---------------------------------------------------
 
@@ -114,7 +91,7 @@ async def pick_list_html(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> HTMLResponse:
     """The printable pick list (HTML)."""
-    return _html("fulfillment/pick_list.html", await waves.pick_list(session, wave_id))
+    return printing.html_response("fulfillment/pick_list.html", await waves.pick_list(session, wave_id))
 
 
 @router.get(
@@ -124,7 +101,7 @@ async def pick_list_pdf(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
     doc = await waves.pick_list(session, wave_id)
-    return _pdf(printing.pick_list_pdf(doc), f"pick-list-{doc.wave_no}.pdf")
+    return printing.pdf_response(printing.pick_list_pdf(doc), f"pick-list-{doc.wave_no}.pdf")
 
 
 @router.get("/pick-tasks/{task_id}", response_model=TaskOut)
@@ -138,7 +115,7 @@ async def get_task(
 async def packing_slip_html(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> HTMLResponse:
-    return _html("fulfillment/packing_slip.html", await waves.packing_slip(session, task_id))
+    return printing.html_response("fulfillment/packing_slip.html", await waves.packing_slip(session, task_id))
 
 
 @router.get(
@@ -148,7 +125,7 @@ async def packing_slip_pdf(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
     doc = await waves.packing_slip(session, task_id)
-    return _pdf(printing.packing_slip_pdf(doc), f"packing-slip-{doc.order_no}-{task_id}.pdf")
+    return printing.pdf_response(printing.packing_slip_pdf(doc), f"packing-slip-{doc.order_no}-{task_id}.pdf")
 
 
 # --- pack, check, ship (FUL-2, FUL-4) ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pick lists and packing slips as PDF (FUL-1), Chinese included.
+"""Pick lists and packing slips as printable HTML and as PDF (FUL-1), Chinese included.
 
 Text is set in Adobe's STSong-Light, a CID font every PDF reader carries, so no font file is
 shipped or embedded; reportlab writes the text as Unicode, so it can be searched and copied.
@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -45,6 +49,26 @@ COLUMNS = [35 * mm, 105 * mm, 20 * mm]
 
 def _local(at: datetime) -> str:
     return at.astimezone(ZoneInfo(policy.current().calendar.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+# The bilingual print templates, shared by the API and the console.
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "web" / "templates"),
+    autoescape=select_autoescape(),
+)
+_templates.filters["local"] = _local
+PDF = "application/pdf"
+
+
+def html_response(template: str, doc: Any) -> HTMLResponse:
+    """A printable document (`fulfillment/pick_list.html`, `fulfillment/packing_slip.html`)."""
+    return HTMLResponse(_templates.get_template(template).render(doc=doc))
+
+
+def pdf_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{filename}"'}
+    )
 
 
 def _text(value: str, style: ParagraphStyle = BODY) -> Paragraph:

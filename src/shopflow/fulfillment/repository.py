@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, insert, select, text
+from sqlalchemy import case, delete, exists, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -108,6 +108,12 @@ async def tasks_of_order(session: AsyncSession, order_id: int) -> list[tuple[int
     return [(row.id, row.status) for row in (await session.execute(stmt)).all()]
 
 
+async def order_numbers(session: AsyncSession, task_ids: Iterable[int]) -> dict[int, str]:
+    """The order number of each task."""
+    stmt = select(PickTask.id, PickTask.order_no).where(PickTask.id.in_(list(task_ids)))
+    return {row.id: row.order_no for row in (await session.execute(stmt)).all()}
+
+
 async def task_counts(session: AsyncSession, wave_ids: Sequence[int]) -> dict[int, int]:
     if not wave_ids:
         return {}
@@ -179,6 +185,15 @@ async def get_shipment(session: AsyncSession, shipment_id: int, *, lock: bool = 
     return (await session.scalars(stmt)).first()
 
 
+async def shipments_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Shipment]:
+    found = await session.scalars(select(Shipment).where(Shipment.id.in_(list(ids))))
+    return {s.id: s for s in found}
+
+
+async def shipment_of_task(session: AsyncSession, task_id: int) -> Shipment | None:
+    return await session.scalar(select(Shipment).where(Shipment.task_id == task_id))
+
+
 async def shipments_of_order(session: AsyncSession, order_id: int) -> list[Shipment]:
     stmt = select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.id)
     return list((await session.scalars(stmt)).all())
@@ -196,7 +211,9 @@ async def page_shipments(
     status: str | None,
     offset: int,
     limit: int,
+    found: tuple[Sequence[str], Sequence[int]] | None = None,
 ) -> tuple[list[Shipment], int]:
+    """`found`: only the parcels with one of these waybills or of one of these orders (a search)."""
     conditions = []
     if order_id is not None:
         conditions.append(Shipment.order_id == order_id)
@@ -204,6 +221,11 @@ async def page_shipments(
         conditions.append(Shipment.carrier_id == carrier_id)
     if status is not None:
         conditions.append(Shipment.status == status)
+    if found is not None:
+        waybills, order_ids = found
+        conditions.append(
+            or_(Shipment.tracking_no.in_(list(waybills)), Shipment.order_id.in_(list(order_ids)))
+        )
     total = await session.scalar(select(func.count()).select_from(Shipment).where(*conditions))
     stmt = select(Shipment).where(*conditions).order_by(Shipment.id.desc()).offset(offset).limit(limit)
     return list((await session.scalars(stmt)).all()), int(total or 0)
@@ -260,9 +282,11 @@ async def cases_of_shipment(session: AsyncSession, shipment_id: int) -> list[Shi
 
 
 async def page_cases(
-    session: AsyncSession, state: CaseState | None, offset: int, limit: int
+    session: AsyncSession, state: CaseState | None, offset: int, limit: int, kind: ExceptionKind | None = None
 ) -> tuple[list[ShipmentException], int]:
     conditions = [] if state is None else [ShipmentException.state == state]
+    if kind is not None:
+        conditions.append(ShipmentException.kind == kind)
     total = await session.scalar(select(func.count()).select_from(ShipmentException).where(*conditions))
     stmt = (
         select(ShipmentException)

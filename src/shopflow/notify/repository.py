@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -72,12 +72,31 @@ async def page_deliveries(
     channel: Channel | None,
     offset: int,
     limit: int,
+    event: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[Delivery], int]:
-    conditions = []
+    """Deliveries newest first. `event` is a filter as webhooks write them ("order.shipped",
+    "order.*", "*"); `search` finds part of the recipient, a subject ("order:42", or just "42")
+    or an idempotency id."""
+    conditions: list[ColumnElement[bool]] = []
     if state is not None:
         conditions.append(Delivery.state == state)
     if channel is not None:
         conditions.append(Delivery.channel == channel)
+    if event and event != "*":
+        prefix = event.removesuffix("*")
+        conditions.append(
+            Delivery.event.startswith(prefix, autoescape=True) if prefix != event else Delivery.event == event
+        )
+    if search:
+        conditions.append(
+            or_(
+                Delivery.recipient.icontains(search, autoescape=True),
+                Delivery.subject == search,
+                Delivery.subject.endswith(f":{search}", autoescape=True),
+                Delivery.idempotency_id == search,
+            )
+        )
     total = await session.scalar(select(func.count()).select_from(Delivery).where(*conditions))
     stmt = (
         select(Delivery)

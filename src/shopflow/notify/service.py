@@ -235,10 +235,33 @@ async def list_deliveries(
     channel: Channel | None,
     page: int,
     page_size: int,
+    event: str | None = None,
+    search: str | None = None,
 ) -> tuple[list[Delivery], int]:
+    """The delivery log, newest first, with every attempt; `event` as webhooks filter events
+    ("order.*"), `search` part of a recipient, a subject or an idempotency id."""
     return await repository.page_deliveries(
-        session, state=state, channel=channel, offset=(page - 1) * page_size, limit=page_size
+        session,
+        state=state,
+        channel=channel,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+        event=event,
+        search=search,
     )
+
+
+async def get_delivery(session: AsyncSession, delivery_id: int) -> Delivery:
+    """A delivery with its attempts."""
+    delivery = await repository.get_delivery(session, delivery_id)
+    if delivery is None:
+        raise DeliveryNotFound(f"no delivery {delivery_id}")
+    return delivery
+
+
+async def history(session: AsyncSession, delivery_id: int) -> list[audit.AuditEntry]:
+    """A delivery's audit trail: dead, requeued (by whom), delivered."""
+    return await audit.trail(session, "notification_delivery", delivery_id)
 
 
 async def retry(session: AsyncSession, actor: Actor, delivery_id: int) -> Delivery:

@@ -15,6 +15,7 @@ from shopflow.fulfillment.errors import NothingToShip, ShipmentNotFound, Trackin
 from shopflow.fulfillment.models import (
     Carrier,
     Parcel,
+    PickTask,
     Shipment,
     ShipmentClock,
     ShipmentException,
@@ -29,6 +30,7 @@ from shopflow.fulfillment.service import carriers as carrier_service
 from shopflow.fulfillment.service.waves import locked_task
 from shopflow.inventory import service as inventory
 from shopflow.orders import service as orders
+from shopflow.orders.models import Order
 
 TRACKING_NO_ATTEMPTS = 5
 
@@ -58,6 +60,20 @@ def notice(shipment: Shipment, carrier: Carrier) -> dict[str, str]:
     }
 
 
+def _parcel(order: Order, weight_g: int) -> Parcel:
+    """What the rule table looks at (FUL-3): destination, package weight, goods value."""
+    return Parcel(province=order.ship_province, weight_g=weight_g, order_value=order.subtotal)
+
+
+async def suggested_carrier(session: AsyncSession, task: PickTask) -> Carrier | None:
+    """The carrier the rule table would choose for a packed parcel; None before it is weighed.
+    Raises NoCarrier when no rule matches, as shipping it without naming a carrier would."""
+    if task.weight_g is None:
+        return None
+    order = await orders.get_order(session, task.order_id)
+    return await carrier_service.choose(session, _parcel(order, task.weight_g))
+
+
 async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) -> Shipment:
     """FUL-4: a checked parcel leaves with a carrier (named, or chosen by the rule table) and a
     waybill; its stock leaves through the ledger and its reservations are consumed. When it is
@@ -69,8 +85,7 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     if data.carrier is not None:
         carrier = await carrier_service.get_carrier(session, data.carrier)
     else:
-        parcel = Parcel(province=order.ship_province, weight_g=task.weight_g, order_value=order.subtotal)
-        carrier = await carrier_service.choose(session, parcel)
+        carrier = await carrier_service.choose(session, _parcel(order, task.weight_g))
     rules = policy.current()
     values: dict[str, Any] = {
         "task_id": task.id,
@@ -141,11 +156,26 @@ async def list_shipments(
     status: ShipmentStatus | None,
     page: int,
     page_size: int,
+    search: str | None = None,
 ) -> tuple[list[Shipment], int]:
+    """A page of parcels, newest first; `search` is a waybill, our order number or the channel's."""
     carrier_id = None if carrier is None else (await carrier_service.get_carrier(session, carrier)).id
+    found = None
+    if search:
+        matching, _, _ = await orders.list_orders(session, number=search)
+        found = ({search, search.upper()}, [order.id for order in matching])
     return await repository.page_shipments(
-        session, order_id, carrier_id, status, (page - 1) * page_size, page_size
+        session, order_id, carrier_id, status, (page - 1) * page_size, page_size, found
     )
+
+
+async def shipments_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Shipment]:
+    return await repository.shipments_by_id(session, ids)
+
+
+async def shipment_of_task(session: AsyncSession, task_id: int) -> Shipment | None:
+    """The parcel a task shipped, if it has."""
+    return await repository.shipment_of_task(session, task_id)
 
 
 async def timeline(session: AsyncSession, shipment_id: int) -> list[TrackingEvent]:

@@ -282,6 +282,21 @@ async def contacted(session: AsyncSession, actor: Actor, case_id: int, solution:
 
 
 async def list_cases(
-    session: AsyncSession, state: CaseState | None, page: int, page_size: int
+    session: AsyncSession,
+    state: CaseState | None,
+    page: int,
+    page_size: int,
+    kind: ExceptionKind | None = None,
 ) -> tuple[list[ShipmentException], int]:
-    return await repository.page_cases(session, state, (page - 1) * page_size, page_size)
+    """Exception cases, the nearest contact deadline first."""
+    return await repository.page_cases(session, state, (page - 1) * page_size, page_size, kind)
+
+
+async def contact_clocks(session: AsyncSession, case_ids: list[int]) -> dict[int, sla.SlaClock]:
+    """Each case's clock of contacting the customer (FUL-6), for showing the time left."""
+    subjects = {case_subject(case_id): case_id for case_id in case_ids}
+    return {
+        subjects[found.subject]: found
+        for found in await sla.of_subjects(session, list(subjects))
+        if found.kind == ShipmentClock.EXCEPTION_CONTACT
+    }

@@ -134,6 +134,11 @@ async def get_task(session: AsyncSession, task_id: int) -> PickTask:
     return task
 
 
+async def order_numbers(session: AsyncSession, task_ids: set[int]) -> dict[int, str]:
+    """The order number of each task (printed on its parcel)."""
+    return await repository.order_numbers(session, task_ids)
+
+
 async def _warehouses(session: AsyncSession) -> dict[int, Warehouse]:
     return {w.id: w for w in await inventory.list_warehouses(session)}
 
