@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -48,10 +49,15 @@ def create_app(
     crypto.install(settings.fernet_key())
     policy.install(policy.load(settings.policy_file))
     owned = db is None
-    database = db or Database.from_url(settings.database_url)
+    database = db or Database.from_url(settings.database_url, settings.database_pool_size)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            # A served process: what start-up made lives as long as the process. Out of the
+            # collector's generations, it is not walked again by every full collection
+            # (bench/order_intake.py: a few percent of the CPU of an order).
+            gc.freeze()
         background = Worker(database, settings.worker_interval) if with_worker else None
         running = asyncio.create_task(background.run()) if background else None
         yield
@@ -71,11 +77,19 @@ def create_app(
     app.state.settings = settings
     app.state.sandbox_key = settings.sandbox_key()
     install_error_handlers(app)
-    for router in (core_router, catalog_router, inventory_router, orders_router, payments_router):
+    # Requests are matched against the routes in this order, one by one (about 7 µs a route):
+    # order intake, the hottest path, comes first.
+    for router in (
+        orders_router,
+        core_router,
+        catalog_router,
+        inventory_router,
+        payments_router,
+        notify_router,
+        fulfillment_router,
+        analytics_router,
+    ):
         app.include_router(router, prefix="/api/v1")
-    app.include_router(notify_router, prefix="/api/v1")
-    app.include_router(fulfillment_router, prefix="/api/v1")
-    app.include_router(analytics_router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["system"])
     async def healthz(session: Session) -> dict[str, str]:

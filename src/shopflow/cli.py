@@ -41,7 +41,7 @@ def _run(work: Callable[[Database], Awaitable[T]]) -> T:
     crypto.install(settings.fernet_key())
 
     async def main() -> T:
-        db = Database.from_url(settings.database_url)
+        db = Database.from_url(settings.database_url, settings.database_pool_size)
         try:
             return await work(db)
         finally:

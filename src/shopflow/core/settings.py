@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore")
 
     database_url: str = "sqlite:///./shopflow.db"
+    # PostgreSQL connections per process; `core.db.default_pool_size()` when unset.
+    database_pool_size: int | None = Field(default=None, ge=1)
     # Fernet key for personal data at rest. When unset, one is created once in `data_dir`.
     secret_key: str | None = None
     # HMAC key the sandbox gateway signs its callbacks with (PAY-1); derived from secret_key if unset.
