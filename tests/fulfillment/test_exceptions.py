@@ -66,6 +66,13 @@ async def test_a_damaged_parcel_opens_one_case_with_a_12_hour_clock_closed_by_co
     assert shown["status"] == "exception"
     listed = (await client.get("/api/v1/exceptions?state=open", headers=team.sales)).json()
     assert [c["id"] for c in listed["items"]] == [case["id"]]
+    lost = (await client.get("/api/v1/exceptions?kind=lost", headers=team.sales)).json()
+    assert lost["total"] == 0
+    damaged_cases = (await client.get("/api/v1/exceptions?kind=damaged", headers=team.sales)).json()
+    assert [c["id"] for c in damaged_cases["items"]] == [case["id"]]
+    by_waybill = (await client.get(f"/api/v1/shipments?q={waybill}", headers=team.sales)).json()
+    assert [s["id"] for s in by_waybill["items"]] == [parcel["id"]]
+    assert (await client.get("/api/v1/shipments?q=NO-SUCH-WAYBILL", headers=team.sales)).json()["total"] == 0
 
     service_desk = await bearer(db, "customer_service")
     now.advance(hours=2)

@@ -154,6 +154,12 @@ async def test_deliveries_filter_by_state_and_channel_and_page(
     assert webhooks.json()["total"] == 3
     emails = await client.get("/api/v1/notifications/deliveries?channel=email", headers=headers)
     assert emails.json()["total"] == 0
+    one = await client.get("/api/v1/notifications/deliveries?q=order:1", headers=headers)
+    assert [d["subject"] for d in one.json()["items"]] == ["order:1"]
+    completed = await client.get("/api/v1/notifications/deliveries?event=order.*", headers=headers)
+    assert completed.json()["total"] == 3
+    other_events = await client.get("/api/v1/notifications/deliveries?event=payment.*", headers=headers)
+    assert other_events.json()["total"] == 0
     bad = await client.get("/api/v1/notifications/deliveries?state=lost", headers=headers)
     assert (bad.status_code, bad.json()["errors"][0]["field"]) == (422, "state")
 

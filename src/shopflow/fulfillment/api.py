@@ -15,6 +15,7 @@ from shopflow.fulfillment import printing
 from shopflow.fulfillment.models import (
     CarrierRule,
     CaseState,
+    ExceptionKind,
     Parcel,
     Shipment,
     ShipmentException,
@@ -209,9 +210,10 @@ async def list_shipments(
     order_id: int | None = None,
     carrier: Annotated[str | None, Query(max_length=20)] = None,
     status: ShipmentStatus | None = None,
+    q: Annotated[str | None, Query(max_length=80, description="a waybill or an order number")] = None,
 ) -> Page[ShipmentOut]:
     found, total = await shipping.list_shipments(
-        session, order_id, carrier, status, pages.page, pages.page_size
+        session, order_id, carrier, status, pages.page, pages.page_size, q
     )
     items = await _shipments_out(session, found)
     return Page[ShipmentOut](**pages.of(items, total))
@@ -237,10 +239,12 @@ async def list_exceptions(
     pages: Pages,
     _: Annotated[Actor, require("fulfillment.read")],
     state: CaseState | None = None,
+    kind: ExceptionKind | None = None,
 ) -> Page[CaseOut]:
     """Exception cases, the nearest contact deadline first."""
-    found, total = await tracking.list_cases(session, state, pages.page, pages.page_size)
-    items = [_case_out(c, await shipping.get_shipment(session, c.shipment_id)) for c in found]
+    found, total = await tracking.list_cases(session, state, pages.page, pages.page_size, kind)
+    parcels = await shipping.shipments_by_id(session, {c.shipment_id for c in found})
+    items = [_case_out(c, parcels[c.shipment_id]) for c in found]
     return Page[CaseOut](**pages.of(items, total))
 
 

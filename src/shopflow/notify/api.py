@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from shopflow.core.api import Pages, Session, require
 from shopflow.core.audit import Actor
@@ -45,10 +45,18 @@ async def list_deliveries(
     _: Annotated[Actor, require("notifications.read")],
     state: DeliveryState | None = None,
     channel: Channel | None = None,
+    event: Annotated[str | None, Query(max_length=80, description='"order.paid" or "order.*"')] = None,
+    q: Annotated[str | None, Query(max_length=80, description="part of a recipient, subject or id")] = None,
 ) -> Page[DeliveryOut]:
     """The delivery log: each delivery with every attempt (status code or error, time)."""
     items, total = await service.list_deliveries(
-        session, state=state, channel=channel, page=pages.page, page_size=pages.page_size
+        session,
+        state=state,
+        channel=channel,
+        page=pages.page,
+        page_size=pages.page_size,
+        event=event,
+        search=q,
     )
     return Page[DeliveryOut](**pages.of([DeliveryOut.model_validate(d) for d in items], total))
 
