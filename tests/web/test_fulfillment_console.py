@@ -234,6 +234,7 @@ async def test_shipping_from_the_task_shows_the_rules_carrier_and_the_parcel_is_
         floor = await _floor(db, visitor)
         placed, task_id = await _picking(db, visitor, floor)
         await ful.ready(visitor.client, floor.team.warehouse, task_id, 2500)
+        assert 'id="order-shipments"' not in (await visitor.get(f"/orders/{placed['id']}")).text
         page = await visitor.get(f"/fulfillment/tasks/{task_id}")
         assert "承运商规则为此包裹选择 顺丰速运，预计运费 ¥16.00。" in page.text  # Shanghai: SF, 12 + 2 x 2
         assert '<option value="YTO">圆通速递 (YTO)</option>' in page.text
@@ -275,7 +276,9 @@ async def test_shipping_from_the_task_shows_the_rules_carrier_and_the_parcel_is_
                 not in (await visitor.get(f"/fulfillment/shipments?{query}")).text
             )
         order_page = (await visitor.get(f"/orders/{placed['id']}")).text
-        assert f'href="/fulfillment/shipments?order_id={placed["id"]}"' in order_page
+        panel = order_page[order_page.index('id="order-shipments"') :]
+        assert f'href="/fulfillment/shipments/{shipment_id}">SF-CONSOLE-0001<' in panel
+        assert "顺丰速运" in panel and "已发出" in panel
         of_order = (await visitor.get(f"/fulfillment/shipments?order_id={placed['id']}")).text
         assert re.findall(r'<tr id="shipment-(\d+)">', of_order) == [str(shipment_id)]
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -31,7 +32,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware.sessions import SessionMiddleware
 
 from shopflow.core import alerts, auth, clock, policy, sla
@@ -81,6 +84,10 @@ CLOCKS: dict[str, Label] = {}  # SLA clock kind -> label
 SUBJECTS: dict[str, tuple[str, Label]] = {}  # "order" -> ("/orders/{id}", label)
 # Service messages shown to people: (pattern of the English text, msgid with its groups).
 MESSAGES: list[tuple[re.Pattern[str], str]] = []
+# What a later domain shows on an earlier one's page, which does not know it (the order page shows
+# its parcels): subject kind -> renderers of a panel for one subject, "" when there is nothing.
+Panel = Callable[[AsyncSession, "Console", int], Awaitable[str]]
+PANELS: dict[str, list[Panel]] = defaultdict(list)
 
 ROLES: dict[str, Label] = {
     "admin": label("role", "Administrator"),
@@ -315,8 +322,19 @@ class Console:
 
 
 def render(c: Console, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return HTMLResponse(fragment(c, template, **values), status_code=status)
+
+
+def fragment(c: Console, template: str, **values: Any) -> Markup:
+    """A template rendered for `c`, as markup to place in a page (a panel)."""
     page = environment(c.locale).get_template(template)
-    return HTMLResponse(page.render(c=c, live_seconds=LIVE_SECONDS, **values), status_code=status)
+    return Markup(page.render(c=c, live_seconds=LIVE_SECONDS, **values))
+
+
+async def panels(session: AsyncSession, c: Console, kind: str, subject_id: int) -> list[str]:
+    """The panels other domains add to the page of `kind` `subject_id` (`PANELS`)."""
+    shown = [await panel(session, c, subject_id) for panel in PANELS[kind]]
+    return [html for html in shown if html]
 
 
 def redirect(path: str) -> RedirectResponse:

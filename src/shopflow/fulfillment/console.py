@@ -24,6 +24,7 @@ from shopflow.core.console import (
     MESSAGES,
     N_,
     NAV,
+    PANELS,
     STATES,
     SUBJECTS,
     Console,
@@ -55,6 +56,7 @@ from shopflow.inventory import service as inventory
 router = APIRouter(include_in_schema=False)
 
 E = TypeVar("E", bound=StrEnum)
+MAX_PARCELS = 50  # an order's parcels shown on its page
 
 WAVE_STATUS = {
     WaveStatus.OPEN: label("wave status", "in progress"),
@@ -435,6 +437,26 @@ async def shipment_list(
         statuses=SHIPMENT_STATUS,
         events=TRACKING,
     )
+
+
+async def _order_shipments(session: AsyncSession, c: Console, order_id: int) -> str:
+    """The order page's panel of its parcels (FUL-4: one per warehouse when split)."""
+    if not c.can("fulfillment.read"):
+        return ""
+    found, _ = await shipping.list_shipments(session, order_id, None, None, 1, MAX_PARCELS)
+    if not found:
+        return ""
+    return console.fragment(
+        c,
+        "fulfillment/_order_shipments.html",
+        shipments=found,
+        by_id=await carriers.carriers_by_id(session, {s.carrier_id for s in found}),
+        statuses=SHIPMENT_STATUS,
+        events=TRACKING,
+    )
+
+
+PANELS["order"].append(_order_shipments)
 
 
 @router.get("/fulfillment/shipments/{shipment_id}")

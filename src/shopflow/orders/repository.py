@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,33 @@ async def get(session: AsyncSession, order_id: int, *, lock: bool = False) -> Or
     if lock:
         stmt = stmt.with_for_update(of=Order)
     return (await session.scalars(stmt)).first()
+
+
+async def lock_many(session: AsyncSession, order_ids: Collection[int]) -> list[Order]:
+    """The orders with their lines, locked and read afresh in primary-key order (two callers
+    locking overlapping sets cannot deadlock)."""
+    stmt = (
+        select(Order)
+        .options(selectinload(Order.lines))
+        .where(Order.id.in_(sorted(order_ids)))
+        .order_by(Order.id)
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def move_many(
+    session: AsyncSession, order_ids: Collection[int], sources: Collection[str], values: dict[str, Any]
+) -> int:
+    """One conditional UPDATE: the orders still in one of `sources` get `values`; how many did."""
+    stmt = (
+        update(Order)
+        .where(Order.id.in_(sorted(order_ids)), Order.status.in_(sorted(sources)))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(stmt)).rowcount)
 
 
 async def lock_if_free(session: AsyncSession, order_id: int) -> Order | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from shopflow.catalog import service as catalog
 from shopflow.core import audit, clock, crypto, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor, AuditEntry
 from shopflow.core.db import loaded
-from shopflow.core.errors import Invalid
+from shopflow.core.errors import Invalid, InvalidTransition
 from shopflow.core.events import OutboxEvent
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
@@ -375,9 +376,41 @@ async def ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
 
 async def start_picking(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     """FUL-1: a paid order's pick task begins."""
-    order = await _step(session, actor, order_id, S.PICKING)
-    await session.flush()
-    return order
+    return (await start_picking_many(session, actor, [order_id]))[order_id]
+
+
+async def start_picking_many(
+    session: AsyncSession, actor: Actor, order_ids: Sequence[int]
+) -> dict[int, Order]:
+    """FUL-1 for a wave: each order's pick task begins, as `start_picking` called for each in
+    turn would (the audit rows in the order given), in one locking read (primary-key order), one
+    conditional UPDATE and one audit insert. An order that does not exist or may not start
+    picking (ORD-3), or one given twice, raises before anything is written."""
+    if not order_ids:
+        return {}
+    found = {order.id: order for order in await repository.lock_many(session, set(order_ids))}
+    previous: dict[int, OrderStatus] = {}
+    for order_id in order_ids:
+        order = found.get(order_id)
+        if order is None:
+            raise OrderNotFound(f"no order {order_id}")
+        if order_id in previous:
+            raise InvalidTransition("order", S.PICKING, S.PICKING)
+        if not order.can_move_to(S.PICKING):
+            raise InvalidTransition("order", order.status, S.PICKING)
+        previous[order_id] = OrderStatus(order.status)
+    at = clock.now()
+    changes = {"status": S.PICKING, "updated_at": at}
+    if await repository.move_many(session, previous, set(previous.values()), changes) != len(previous):
+        raise RuntimeError("a locked order changed status under its lock")
+    for order in found.values():
+        for name, value in changes.items():
+            set_committed_value(order, name, value)
+    await audit.record(
+        session,
+        *(_status_row(actor, order_id, before, S.PICKING, at) for order_id, before in previous.items()),
+    )
+    return {order_id: found[order_id] for order_id in order_ids}
 
 
 async def mark_packed(session: AsyncSession, actor: Actor, order_id: int) -> Order:

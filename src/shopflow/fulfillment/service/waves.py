@@ -62,10 +62,9 @@ async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | Non
     held = await inventory.held_for_orders(session, order_ids)
     plan = picks_by_warehouse((r.order_id, r.warehouse_id, r.sku_id, r.quantity) for r in held)
     with_picks = {order_id for per_order in plan.values() for order_id in per_order}
-    picked: dict[int, Order] = {}
-    for order_id in order_ids:
-        if order_id in with_picks:
-            picked[order_id] = await orders.start_picking(session, actor, order_id)
+    picked = await orders.start_picking_many(
+        session, actor, [order_id for order_id in order_ids if order_id in with_picks]
+    )
     at = clock.now()
     waves = []
     for warehouse_id in sorted(plan):
