@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/shopflow migrate
 	$(BIN)/shopflow demo
-	$(BIN)/shopflow serve --with-worker --host $(HOST) --port $(PORT)
+	SHOPFLOW_EMAIL_PROVIDER=$${SHOPFLOW_EMAIL_PROVIDER:-log} $(BIN)/shopflow serve --with-worker --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench tools migrations

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +97,26 @@ async def test_an_order_confirmation_reaches_the_mailbox_the_phone_and_the_subsc
         await sweep(db)  # nothing is sent twice
         assert (len(outside.mailbox.messages), len(receiver.received)) == (1, 1)
         assert len(sms_lines(outside.sms_log)) == 1
+
+
+async def test_the_log_email_provider_writes_each_message_to_its_file_and_sends_no_mail(
+    db: Database, outside: Outside, now: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    mail_log = tmp_path / "mail.log"
+    monkeypatch.setenv("SHOPFLOW_EMAIL_PROVIDER", "log")
+    monkeypatch.setenv("SHOPFLOW_EMAIL_LOG", str(mail_log))
+    get_settings.cache_clear()
+    await small_store(db)
+    order = await place(db)
+    await sweep(db)
+
+    [[sent_at, to, subject, body]] = [line.split("\t") for line in mail_log.read_text("utf-8").splitlines()]
+    assert (sent_at, to) == (START.isoformat(), "zhang@example.cn")
+    assert subject == f"【Shopflow】订单 {order.order_no} 已确认"
+    assert body.startswith("张三，您好") and "¥198.00" in body
+    assert outside.mailbox.messages == []
+    [email] = [d for d in await deliveries(db) if d.channel == "email"]
+    assert (email.state, [a.ok for a in email.log]) == ("delivered", [True])
 
 
 async def test_every_order_notice_of_ord_8_reaches_the_customer(

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Seconds the worker waits between rounds of sweeps (at most the policy's SLA-2 detection time).
     worker_interval: float = Field(default=5.0, gt=0)
     # Notifications (NTF-1): the SMTP relay for email, the SMS provider, webhook requests.
+    # Email: "smtp" sends through the relay below; "log" appends each message to `email_log`
+    # (`data_dir`/mail.log when unset): the demo (`make run`), or a store without a relay yet.
+    email_provider: Literal["smtp", "log"] = "smtp"
+    email_log: Path | None = None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "Shopflow <noreply@shopflow.local>"

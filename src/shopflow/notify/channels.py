@@ -55,6 +55,14 @@ def _sms_log_path(settings: Settings) -> Path:
     return settings.sms_log or settings.data_dir / "sms.log"
 
 
+def _email_log_path(settings: Settings) -> Path:
+    return settings.email_log or settings.data_dir / "mail.log"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def _append(path: Path, line: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as file:
@@ -62,7 +70,8 @@ def _append(path: Path, line: str) -> None:
 
 
 class Senders:
-    """The channels as configured by the settings (`SHOPFLOW_SMTP_*`, `SHOPFLOW_SMS_*`)."""
+    """The channels as configured by the settings (`SHOPFLOW_EMAIL_*`, `SHOPFLOW_SMTP_*`,
+    `SHOPFLOW_SMS_*`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -98,6 +107,18 @@ class Senders:
 
     async def _email(self, message: Mapping[str, Any]) -> Outcome:
         started = time.perf_counter()
+        match self.settings.email_provider:
+            case "smtp":
+                await self._smtp(message)
+            case "log":
+                fields = (clock.now().isoformat(), message["to"], message["subject"], message["text"])
+                line = "\t".join(_one_line(field) for field in fields) + "\n"
+                await asyncio.to_thread(_append, _email_log_path(self.settings), line)
+            case unreachable:
+                assert_never(unreachable)
+        return Outcome(ok=True, duration_ms=_ms(started))
+
+    async def _smtp(self, message: Mapping[str, Any]) -> None:
         email = EmailMessage()
         email["From"] = self.settings.smtp_from
         email["To"] = message["to"]
@@ -114,14 +135,12 @@ class Senders:
             start_tls=s.smtp_starttls,
             timeout=s.smtp_timeout,
         )
-        return Outcome(ok=True, duration_ms=_ms(started))
 
     async def _sms(self, message: Mapping[str, Any]) -> Outcome:
         started = time.perf_counter()
         match self.settings.sms_provider:
             case "log":
-                text = " ".join(str(message["text"]).split())
-                line = f"{clock.now().isoformat()}\t{message['to']}\t{text}\n"
+                line = f"{clock.now().isoformat()}\t{message['to']}\t{_one_line(message['text'])}\n"
                 await asyncio.to_thread(_append, _sms_log_path(self.settings), line)
             case unreachable:
                 assert_never(unreachable)
