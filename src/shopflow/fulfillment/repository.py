@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, insert, or_, select, text
+from sqlalchemy import bindparam, case, delete, exists, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
-from shopflow.core.db import insert_for
+from shopflow.core.db import insert_for, loaded
 from shopflow.fulfillment.models import (
     Carrier,
     CarrierFigures,
@@ -150,6 +150,18 @@ async def count_active_carriers(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).where(Carrier.active.is_(True))) or 0)
 
 
+async def rules_with_carriers(session: AsyncSession) -> list[tuple[CarrierRule, Carrier]]:
+    """The rule table in the order it is read (priority, then age), each rule with its carrier
+    (its push secret not decrypted)."""
+    stmt = (
+        select(CarrierRule, Carrier)
+        .options(defer(Carrier.push_secret, raiseload=True))
+        .join(Carrier, Carrier.id == CarrierRule.carrier_id)
+        .order_by(CarrierRule.priority, CarrierRule.id)
+    )
+    return [(rule, carrier) for rule, carrier in (await session.execute(stmt)).all()]
+
+
 async def list_rules(session: AsyncSession) -> list[CarrierRule]:
     stmt = select(CarrierRule).order_by(CarrierRule.priority, CarrierRule.id)
     return list((await session.scalars(stmt)).all())
@@ -166,15 +178,26 @@ async def delete_rule(session: AsyncSession, rule_id: int) -> None:
 # --- shipments and tracking --------------------------------------------------------------------
 
 
-async def insert_shipment(session: AsyncSession, values: dict[str, Any]) -> int | None:
-    """None when the tracking number is taken."""
-    stmt = (
-        insert_for(session, Shipment)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["tracking_no"])
-        .returning(Shipment.id)
+SHIPMENT_GIVEN = [c for c in Shipment.__table__.columns if not c.primary_key]
+# As text: SQLAlchemy compiles its ON CONFLICT construct anew at every execution, text only once.
+INSERT_SHIPMENT = (
+    text(
+        f"INSERT INTO shipments ({', '.join(c.name for c in SHIPMENT_GIVEN)})"
+        f" VALUES ({', '.join(':' + c.name for c in SHIPMENT_GIVEN)})"
+        " ON CONFLICT (tracking_no) DO NOTHING"
+        f" RETURNING {', '.join(c.name for c in Shipment.__table__.columns)}"
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    .bindparams(*(bindparam(c.name, type_=c.type) for c in SHIPMENT_GIVEN))
+    .columns(*Shipment.__table__.columns)
+)
+
+
+async def insert_shipment(session: AsyncSession, values: dict[str, Any]) -> Shipment | None:
+    """The new shipment as stored (outside the session, see `db.loaded`); None when the tracking
+    number is taken. Columns `values` leaves out are NULL."""
+    parameters = {c.name: values.get(c.name) for c in SHIPMENT_GIVEN}
+    row = (await session.execute(INSERT_SHIPMENT, parameters)).first()
+    return None if row is None else loaded(Shipment, row._mapping)
 
 
 async def get_shipment(session: AsyncSession, shipment_id: int, *, lock: bool = False) -> Shipment | None:
@@ -192,6 +215,18 @@ async def shipments_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int
 
 async def shipment_of_task(session: AsyncSession, task_id: int) -> Shipment | None:
     return await session.scalar(select(Shipment).where(Shipment.task_id == task_id))
+
+
+async def parcels_of_order(session: AsyncSession, order_id: int) -> list[tuple[Shipment, Carrier]]:
+    """The order's shipments by id, each with its carrier (its push secret not decrypted)."""
+    stmt = (
+        select(Shipment, Carrier)
+        .options(defer(Carrier.push_secret, raiseload=True))
+        .join(Carrier, Carrier.id == Shipment.carrier_id)
+        .where(Shipment.order_id == order_id)
+        .order_by(Shipment.id)
+    )
+    return [(shipment, carrier) for shipment, carrier in (await session.execute(stmt)).all()]
 
 
 async def shipments_of_order(session: AsyncSession, order_id: int) -> list[Shipment]:

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog.models import Sku
-from shopflow.core.db import driver_connection, insert_for, insert_rows, placeholders
+from shopflow.core.db import driver_connection, insert_for, insert_rows, insert_together, placeholders
 from shopflow.inventory.models import (
     LedgerEntry,
     Pick,
@@ -149,11 +149,19 @@ async def unreserve(session: AsyncSession, quantities: dict[int, int]) -> None:
 
 
 async def consume(session: AsyncSession, quantities: dict[int, int]) -> dict[int, int]:
-    """Reserved units leave the building: on-hand and reserved both drop. New on-hand per row."""
+    """Reserved units leave the building: on-hand and reserved both drop. New on-hand per row.
+
+    Rows are locked in primary-key order (the locking sub-select), as `reserve` locks them."""
     wanted = _quantity_by_id(quantities)
+    locked = (
+        select(stock_table.c.id)
+        .where(stock_table.c.id.in_(sorted(quantities)))
+        .order_by(stock_table.c.id)
+        .with_for_update()
+    )
     stmt = (
         update(stock_table)
-        .where(stock_table.c.id.in_(sorted(quantities)))
+        .where(stock_table.c.id.in_(locked))
         .values(on_hand=stock_table.c.on_hand - wanted, reserved=stock_table.c.reserved - wanted)
         .returning(stock_table.c.id, stock_table.c.on_hand)
     )
@@ -208,6 +216,30 @@ async def add_on_hand(session: AsyncSession, warehouse_id: int, sku_id: int, qua
 
 async def add_ledger(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     await session.execute(insert(LedgerEntry), rows)
+
+
+async def add_ledger_with(
+    session: AsyncSession, rows: list[dict[str, Any]], *alongside: tuple[Any, Sequence[dict[str, Any]]]
+) -> None:
+    """Ledger rows and the caller's `alongside` (model, rows) batches in one round trip."""
+    await insert_together(session, (LedgerEntry, rows), *alongside)
+
+
+async def consume_reservations(session: AsyncSession, order_id: int, warehouse_id: int) -> list[Reservation]:
+    """The order's active reservations in the warehouse, consumed by one conditional UPDATE (only
+    an active reservation may be consumed); by stock row."""
+    stmt = (
+        update(Reservation)
+        .where(
+            Reservation.order_id == order_id,
+            Reservation.warehouse_id == warehouse_id,
+            Reservation.state == ReservationState.ACTIVE,
+        )
+        .values(state=ReservationState.CONSUMED)
+        .returning(Reservation)
+        .execution_options(populate_existing=True)
+    )
+    return sorted((await session.scalars(stmt)).all(), key=lambda r: (r.stock_id, r.id))
 
 
 async def stock_by_warehouse(session: AsyncSession, sku_id: int) -> list[tuple[Warehouse, Stock]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -218,18 +219,24 @@ async def reservations_of(session: AsyncSession, order_id: int) -> list[Reservat
 
 
 async def ship_reserved(
-    session: AsyncSession, actor: Actor, order_id: int, warehouse_id: int, reference: str
+    session: AsyncSession,
+    actor: Actor,
+    order_id: int,
+    warehouse_id: int,
+    reference: str,
+    *alongside: tuple[Any, Sequence[dict[str, Any]]],
 ) -> list[Reservation]:
     """FUL-4/INV-1: the order's reservations in one warehouse become a shipment: stock leaves
-    through the ledger and the reservations are consumed (INV-2). Returns what was shipped."""
-    held = [
-        r for r in await repository.active_reservations(session, order_id) if r.warehouse_id == warehouse_id
-    ]
+    through the ledger and the reservations are consumed (INV-2). Returns what was shipped.
+
+    `alongside` (model, rows) batches, such as the shipment's audit rows and clocks, are written
+    with the ledger rows in one round trip; nothing is written when there is nothing to ship."""
+    held = await repository.consume_reservations(session, order_id, warehouse_id)
     if not held:
         return []
     balances = await repository.consume(session, {r.stock_id: r.quantity for r in held})
     at = clock.now()
-    await repository.add_ledger(
+    await repository.add_ledger_with(
         session,
         [
             {
@@ -244,10 +251,8 @@ async def ship_reserved(
             }
             for r in held
         ],
+        *alongside,
     )
-    for reservation in held:
-        reservation.move_to(ReservationState.CONSUMED)
-    await session.flush()
     return held
 
 
@@ -272,3 +277,11 @@ async def low_stock(session: AsyncSession, limit: int) -> tuple[list[SkuStock], 
 async def held_for_orders(session: AsyncSession, order_ids: list[int]) -> list[Reservation]:
     """The active reservations of several orders (FUL-1: what each warehouse picks for them)."""
     return await repository.active_reservations_of_orders(session, order_ids) if order_ids else []
+
+
+async def available_of(session: AsyncSession, sku_ids: list[int]) -> dict[int, int]:
+    """Units available (on hand less reserved) over all warehouses, per SKU id (INV-1)."""
+    available = dict.fromkeys(sku_ids, 0)
+    for stock in await repository.stock_of_skus(session, sku_ids):
+        available[stock.sku_id] += stock.on_hand - stock.reserved
+    return available

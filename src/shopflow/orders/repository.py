@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from shopflow.core.db import insert_rows, insert_together
 from shopflow.core.sla import SlaClock
@@ -52,6 +52,18 @@ async def get(session: AsyncSession, order_id: int, *, lock: bool = False) -> Or
     stmt = select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
     if lock:
         stmt = stmt.with_for_update(of=Order)
+    return (await session.scalars(stmt)).first()
+
+
+async def lock(session: AsyncSession, order_id: int) -> Order | None:
+    """The order, locked, without its lines and contact (not decrypted: a later query of the
+    order in the session fills it in)."""
+    stmt = (
+        select(Order)
+        .options(defer(Order.contact, raiseload=True))
+        .where(Order.id == order_id)
+        .with_for_update(of=Order)
+    )
     return (await session.scalars(stmt)).first()
 
 

@@ -198,6 +198,15 @@ async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False)
     return order
 
 
+async def lock_order(session: AsyncSession, order_id: int) -> Order:
+    """The order locked, without its lines and contact: for a caller that locks the order first
+    and then takes one of the `*_locked` steps below with it."""
+    order = await repository.lock(session, order_id)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}")
+    return order
+
+
 async def history(session: AsyncSession, order_id: int) -> list[audit.AuditEntry]:
     return await audit.trail(session, "order", order_id)
 
@@ -414,14 +423,25 @@ async def start_picking_many(
 
 
 async def mark_packed(session: AsyncSession, actor: Actor, order_id: int) -> Order:
-    order = await _step(session, actor, order_id, S.PACKED)
+    return await mark_packed_locked(session, actor, await get_order(session, order_id, lock=True))
+
+
+async def mark_packed_locked(session: AsyncSession, actor: Actor, order: Order) -> Order:
+    """`mark_packed` for an order the caller holds locked (`lock_order`)."""
+    await _change(session, actor, order, S.PACKED)
     await session.flush()
     return order
 
 
 async def back_to_picking(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
     """FUL-2: a failed quality check sends the order back to picking."""
-    order = await _step(session, actor, order_id, S.PICKING, reason)
+    order = await get_order(session, order_id, lock=True)
+    return await back_to_picking_locked(session, actor, order, reason)
+
+
+async def back_to_picking_locked(session: AsyncSession, actor: Actor, order: Order, reason: str) -> Order:
+    """`back_to_picking` for an order the caller holds locked (`lock_order`)."""
+    await _change(session, actor, order, S.PICKING, reason)
     await session.flush()
     return order
 
@@ -434,7 +454,15 @@ async def mark_shipped(
     `shipments` describe the parcels for the customer notice (ORD-8): carrier, tracking number,
     tracking link.
     """
-    order = await _step(session, actor, order_id, S.SHIPPED)
+    order = await get_order(session, order_id, lock=True)
+    return await mark_shipped_locked(session, actor, order, shipments)
+
+
+async def mark_shipped_locked(
+    session: AsyncSession, actor: Actor, order: Order, shipments: list[dict[str, Any]]
+) -> Order:
+    """`mark_shipped` for an order the caller holds locked (`lock_order`)."""
+    await _change(session, actor, order, S.SHIPPED)
     at = order.shipped_at = order.updated_at
     await sla.stop(session, _subject(order), OrderClock.SHIP)
     deliver_by = at + timedelta(hours=policy.current().orders.deliver_within_hours)

@@ -132,9 +132,10 @@ async def delete_rule(session: AsyncSession, actor: Actor, rule_id: int) -> None
 
 async def choose(session: AsyncSession, parcel: Parcel) -> Carrier:
     """FUL-3: the carrier the rule table names for this parcel."""
-    carriers = {c.id: c for c in await repository.list_carriers(session)}
+    table = await repository.rules_with_carriers(session)
+    carriers = {carrier.id: carrier for _, carrier in table}
     active = {c.id for c in carriers.values() if c.active}
-    chosen = choose_carrier(await repository.list_rules(session), active, parcel)
+    chosen = choose_carrier([rule for rule, _ in table], active, parcel)
     if chosen is None:
         raise NoCarrier(
             f"no carrier rule matches a parcel of {parcel.weight_g} g to {parcel.province} for an order"

@@ -34,7 +34,7 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
     await session.flush()
     statuses = [status for _, status in await repository.tasks_of_order(session, order.id)]
     if order.status == OrderStatus.PICKING and all_packed(statuses):
-        await orders.mark_packed(session, actor, order.id)
+        await orders.mark_packed_locked(session, actor, order)
     return task
 
 
@@ -56,5 +56,5 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
     )
     await session.flush()
     if not data.passed and order.status == OrderStatus.PACKED:
-        await orders.back_to_picking(session, actor, order.id, f"quality check failed: {task.qc_note}")
+        await orders.back_to_picking_locked(session, actor, order, f"quality check failed: {task.qc_note}")
     return task

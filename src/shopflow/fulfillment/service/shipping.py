@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy, sla
-from shopflow.core.audit import Actor
+from shopflow.core.audit import Actor, AuditEntry
 from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import NothingToShip, ShipmentNotFound, TrackingNumberTaken
 from shopflow.fulfillment.models import (
@@ -40,10 +40,8 @@ async def _insert(
 ) -> Shipment:
     for _ in range(1 if given else TRACKING_NO_ATTEMPTS):
         values["tracking_no"] = given or f"{carrier.code}{at:%y%m%d}{secrets.randbelow(10**10):010d}"
-        shipment_id = await repository.insert_shipment(session, values)
-        if shipment_id is not None:
-            shipment = await session.get(Shipment, shipment_id)
-            assert shipment is not None
+        shipment = await repository.insert_shipment(session, values)
+        if shipment is not None:
             return shipment
     if given:
         raise TrackingNumberTaken(f"tracking number {given!r} is already used by another parcel")
@@ -101,12 +99,8 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     }
     shipment = await _insert(session, values, carrier, data.tracking_no, at)
     reference = f"shipment:{shipment.id}:{shipment.tracking_no}"
-    if not await inventory.ship_reserved(session, actor, order.id, task.warehouse_id, reference):
-        raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
     stuck_after = timedelta(hours=rules.fulfillment.stuck_without_event_hours)
-    await sla.start(session, shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)
-    await audit.record(
-        session,
+    trail = [
         audit.row(
             actor,
             "pick_task.shipped",
@@ -119,12 +113,16 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
         audit.row(
             actor, "shipment.created", "shipment", shipment.id, None, {**notice(shipment, carrier)}, at
         ),
-    )
-    await session.flush()
+    ]
+    # A new shipment has no clock yet: its no-event clock is written with the ledger and the trail.
+    clocks = [sla.running(shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)]
+    if not await inventory.ship_reserved(
+        session, actor, order.id, task.warehouse_id, reference, (AuditEntry, trail), (sla.SlaClock, clocks)
+    ):
+        raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
     if all(status == TaskStatus.SHIPPED for _, status in await repository.tasks_of_order(session, order.id)):
-        parcels = await repository.shipments_of_order(session, order.id)
-        by_id = await carrier_service.carriers_by_id(session, {p.carrier_id for p in parcels})
-        await orders.mark_shipped(session, actor, order.id, [notice(p, by_id[p.carrier_id]) for p in parcels])
+        parcels = await repository.parcels_of_order(session, order.id)
+        await orders.mark_shipped_locked(session, actor, order, [notice(p, c) for p, c in parcels])
     await _close_wave_if_done(session, actor, task.wave_id, at)
     return shipment
 

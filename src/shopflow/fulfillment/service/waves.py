@@ -250,10 +250,11 @@ async def packing_slip(session: AsyncSession, task_id: int) -> PackingSlip:
 
 
 async def locked_task(session: AsyncSession, task_id: int) -> tuple[PickTask, Order]:
-    """A task and its order, both locked: the order first, as every step of an order locks
-    (an order's parcels in two warehouses are packed and shipped one after the other)."""
+    """A task and its order (lines not loaded), both locked: the order first, as every step of an
+    order locks (an order's parcels in two warehouses are packed and shipped one after the other).
+    The caller changes the order with the orders service's `*_locked` steps."""
     order_id = await repository.order_of_task(session, task_id)
     if order_id is None:
         raise TaskNotFound(f"no pick task {task_id}")
-    order = await orders.get_order(session, order_id, lock=True)
+    order = await orders.lock_order(session, order_id)
     return await repository.lock_task(session, task_id), order
