@@ -15,12 +15,14 @@ from shopflow import __version__
 from shopflow.analytics.api import router as analytics_router
 from shopflow.analytics.console import router as alert_pages
 from shopflow.catalog.api import router as catalog_router
+from shopflow.catalog.console import router as catalog_pages
 from shopflow.core import console, crypto, policy
 from shopflow.core.api import Session, install_error_handlers, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings, get_settings
 from shopflow.fulfillment.api import router as fulfillment_router
+from shopflow.fulfillment.carrier_console import router as carrier_pages
 from shopflow.fulfillment.console import router as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import router as inventory_pages
@@ -29,6 +31,7 @@ from shopflow.notify.console import router as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import router as order_pages
 from shopflow.payments.api import router as payments_router
+from shopflow.payments.console import router as payment_pages
 from shopflow.web.console import router as today_pages
 from shopflow.worker import Worker
 
@@ -100,8 +103,11 @@ def create_app(
     for page_router in (
         today_pages,
         order_pages,
+        catalog_pages,
         inventory_pages,
         fulfillment_pages,
+        carrier_pages,
+        payment_pages,
         alert_pages,
         notify_pages,
     ):

@@ -4,10 +4,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
-from shopflow.catalog.models import PriceChange, Sku
+from shopflow.catalog.models import PriceChange, Product, Sku
+from shopflow.core.auth import User
 from shopflow.core.db import driver_connection, placeholders
 
 
@@ -22,6 +24,10 @@ class SaleFacts(NamedTuple):
 
 async def sku_by_code(session: AsyncSession, code: str) -> Sku | None:
     return await session.scalar(select(Sku).where(Sku.code == code))
+
+
+async def product(session: AsyncSession, product_id: int) -> Product | None:
+    return await session.get(Product, product_id)
 
 
 async def skus_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Sku]:
@@ -56,3 +62,49 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
 async def price_history(session: AsyncSession, sku_id: int) -> list[PriceChange]:
     stmt = select(PriceChange).where(PriceChange.sku_id == sku_id).order_by(PriceChange.id)
     return list((await session.scalars(stmt)).all())
+
+
+async def price_history_named(session: AsyncSession, sku_id: int) -> list[tuple[PriceChange, str | None]]:
+    """A SKU's price changes, oldest first, each with the username of who made it."""
+    stmt = (
+        select(PriceChange, User.username)
+        .outerjoin(User, User.id == PriceChange.changed_by)
+        .where(PriceChange.sku_id == sku_id)
+        .order_by(PriceChange.id)
+    )
+    return [(change, name) for change, name in (await session.execute(stmt)).all()]
+
+
+async def sku_page(
+    session: AsyncSession,
+    search: str | None,
+    band: str | None,
+    sellable: bool | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Sku], int]:
+    """SKUs by code with their product; `search` matches part of the code, the SKU's name or its
+    product's name."""
+    conditions = []
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            Sku.code.ilike(pattern, escape="\\")
+            | Sku.name.ilike(pattern, escape="\\")
+            | Product.name.ilike(pattern, escape="\\")
+        )
+    if band is not None:
+        conditions.append(Sku.price_band == band)
+    if sellable is not None:
+        conditions.append(Sku.sellable.is_(sellable))
+    total = await session.scalar(select(func.count()).select_from(Sku).join(Sku.product).where(*conditions))
+    stmt = (
+        select(Sku)
+        .join(Sku.product)
+        .options(contains_eager(Sku.product))
+        .where(*conditions)
+        .order_by(Sku.code)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all()), int(total or 0)

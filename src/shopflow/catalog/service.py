@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import repository
 from shopflow.catalog.errors import DuplicateSku, SkuNotFound
-from shopflow.catalog.models import PriceChange, Product, Sku
+from shopflow.catalog.models import PriceBand, PriceChange, Product, Sku
 from shopflow.catalog.schemas import ProductIn, SkuPatch
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
@@ -62,6 +62,38 @@ async def get_sku(session: AsyncSession, code: str) -> Sku:
 
 async def price_history(session: AsyncSession, sku: Sku) -> list[PriceChange]:
     return await repository.price_history(session, sku.id)
+
+
+async def price_changes(session: AsyncSession, sku: Sku) -> list[tuple[PriceChange, str | None]]:
+    """CAT-2 as people read it: each price change with the username of who made it."""
+    return await repository.price_history_named(session, sku.id)
+
+
+async def product_of(session: AsyncSession, sku: Sku) -> Product:
+    found = await repository.product(session, sku.product_id)
+    assert found is not None  # a foreign key
+    return found
+
+
+async def history(session: AsyncSession, sku: Sku) -> list[audit.AuditEntry]:
+    """A SKU's audit trail: its product's creation, then the SKU's own changes."""
+    entries = [
+        *await audit.trail(session, "product", sku.product_id),
+        *await audit.trail(session, "sku", sku.code),
+    ]
+    return sorted(entries, key=lambda entry: entry.id)
+
+
+async def list_skus(
+    session: AsyncSession,
+    search: str | None,
+    band: PriceBand | None,
+    sellable: bool | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Sku], int]:
+    """A page of SKUs by code, each with its product loaded, and how many match (CAT-1)."""
+    return await repository.sku_page(session, search, band, sellable, offset, limit)
 
 
 async def update_sku(session: AsyncSession, actor: Actor, code: str, patch: SkuPatch) -> Sku:

@@ -39,7 +39,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from shopflow.core import alerts, auth, clock, policy, sla
 from shopflow.core.api import Session
-from shopflow.core.audit import Actor
+from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.errors import AppError, FieldError, Forbidden, Invalid, InvalidTransition, Unauthorized
 from shopflow.core.settings import Settings
 
@@ -407,6 +407,13 @@ def field_errors(errors: list[FieldError], c: Console, rename: Callable[[str], s
     for error in errors:
         shown.setdefault(rename(error.field), c.message(error.message))
     return shown
+
+
+def audit_changes(entry: AuditEntry) -> str:
+    """An audit row's before → after, compactly."""
+    before, after = entry.before or {}, entry.after or {}
+    keys = sorted(set(before) | set(after))
+    return "; ".join(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}" for key in keys)
 
 
 def safe_next(target: str | None) -> str:

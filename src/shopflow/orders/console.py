@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import console, sla
 from shopflow.core.api import Session
-from shopflow.core.audit import AuditEntry
 from shopflow.core.console import (
     CLOCKS,
     MESSAGES,
@@ -195,7 +194,7 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "reservation_states": RESERVATION_STATES,
         "customer": order.contact.get("customer", {}),
         "address": order.contact.get("shipping_address", {}),
-        "changes": _changes,
+        "changes": console.audit_changes,
         "values": {},
         "errors": {},
         "refusal": None,
@@ -212,13 +211,6 @@ def _actions(c: Console, order: Order) -> set[str]:
     if c.can("orders.hold") and order.status == S.ON_HOLD:
         shown.add("release")
     return shown
-
-
-def _changes(entry: AuditEntry) -> str:
-    """An audit row's before → after, compactly."""
-    before, after = entry.before or {}, entry.after or {}
-    keys = sorted(set(before) | set(after))
-    return "; ".join(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}" for key in keys)
 
 
 @router.get("/orders/{order_id}")

@@ -62,6 +62,26 @@ async def receipts(
     return list((await session.scalars(stmt)).all()), int(total or 0)
 
 
+async def receipt_totals(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> list[tuple[str, int, int]]:
+    """Receipts received in [start, end) per method: (method, how many, amount), by method."""
+    conditions = []
+    if start is not None:
+        conditions.append(PaymentReceipt.received_at >= start)
+    if end is not None:
+        conditions.append(PaymentReceipt.received_at < end)
+    stmt = (
+        select(PaymentReceipt.method, func.count(), func.coalesce(func.sum(PaymentReceipt.amount), 0))
+        .where(*conditions)
+        .group_by(PaymentReceipt.method)
+        .order_by(PaymentReceipt.method)
+    )
+    return [
+        (method, int(count), int(amount)) for method, count, amount in (await session.execute(stmt)).all()
+    ]
+
+
 async def takings(session: AsyncSession, bounds: Sequence[datetime]) -> tuple[list[int], int]:
     """Money received in each interval between consecutive `bounds` (PAY-5), and how many
     orders it paid; one pass over the receipts of the whole span."""

@@ -187,6 +187,20 @@ async def receipts(
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptTotal:
+    method: str
+    count: int
+    amount: int  # fen
+
+
+async def receipt_totals(
+    session: AsyncSession, start: datetime | None, end: datetime | None
+) -> list[ReceiptTotal]:
+    """PAY-5: how many receipts and how much money per method in [start, end), by method."""
+    return [ReceiptTotal(*row) for row in await repository.receipt_totals(session, start, end)]
+
+
+@dataclass(frozen=True, slots=True)
 class Takings:
     per_interval: list[int]  # fen received in each interval
     orders: int  # orders those receipts paid

@@ -1,0 +1,185 @@
+"""Console pages of the catalog: the SKU list, a SKU with its price history and price-change form,
+and new products with their SKUs (CAT-1, CAT-2)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.catalog import service
+from shopflow.catalog.models import PriceBand, Sku
+from shopflow.catalog.schemas import ProductIn, SkuPatch
+from shopflow.core import console
+from shopflow.core.api import Session
+from shopflow.core.console import MESSAGES, N_, NAV, Console, NavItem, Pager, can_do, can_view, label, render
+from shopflow.core.errors import AppError, FieldError, Invalid
+from shopflow.core.policy import current as current_policy
+from shopflow.inventory import service as inventory
+
+router = APIRouter(include_in_schema=False)
+SKU_ROWS = 3  # SKU rows on the new-product form
+SKU_FIELDS = ("code", "name", "price", "cost", "weight_g", "barcode", "safety_stock")
+
+BANDS = {
+    PriceBand.TRAFFIC: label("price band", "traffic"),
+    PriceBand.PROFIT: label("price band", "profit"),
+    PriceBand.IMAGE: label("price band", "image"),
+}
+SELLABLE = {"yes": True, "no": False}
+NAV.append(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25))
+MESSAGES.extend(
+    (re.compile(pattern), msgid)
+    for pattern, msgid in (
+        (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
+        (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
+        (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
+        (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
+        ("Input should be greater than or equal to 0", N_("must not be negative")),
+        ("repeated in this request", N_("repeated in this form")),
+        (r"['\"](?P<code>.*)['\"] already exists", N_("%(code)s already exists")),
+        (
+            r"String should match pattern '\^\[A-Za-z0-9\]\[A-Za-z0-9\._-\]\*\$'",
+            N_("letters, digits, dots, hyphens and underscores only"),
+        ),
+        (r"Input should be 'traffic', 'profit' or 'image'", N_("choose a price band")),
+    )
+)
+
+
+@router.get("/catalog")
+async def sku_list(
+    session: Session,
+    c: Annotated[Console, can_view("catalog.read")],
+    q: Annotated[str, Query(max_length=64)] = "",
+    band: str = "",
+    sellable: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    size = current_policy().orders.page_size
+    skus, total = await service.list_skus(
+        session,
+        q.strip() or None,
+        PriceBand(band) if band in PriceBand.__members__.values() else None,
+        SELLABLE.get(sellable),
+        (page - 1) * size,
+        size,
+    )
+    return render(
+        c,
+        "catalog/list.html",
+        skus=skus,
+        available=await inventory.available_of(session, [sku.id for sku in skus]),
+        filters={"q": q, "band": band, "sellable": sellable},
+        bands=BANDS,
+        pager=Pager(page, size, total),
+    )
+
+
+def _product_form(
+    c: Console, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> HTMLResponse:
+    return render(
+        c, "catalog/new.html", status, rows=range(SKU_ROWS), bands=BANDS, values=values, errors=errors
+    )
+
+
+@router.get("/catalog/new")
+async def product_form(c: Annotated[Console, can_view("catalog.write")]) -> HTMLResponse:
+    return _product_form(c, {}, {})
+
+
+@router.post("/catalog/products")
+async def create_product(session: Session, c: Annotated[Console, can_do("catalog.write")]) -> Response:
+    """Create a product with its SKUs (CAT-1); on any error nothing is stored and the form comes
+    back as typed, each error next to its field."""
+    values = await console.form_values(c.request)
+    skus, rows = [], []
+    for row in range(SKU_ROWS):
+        typed = {name: values.get(f"skus[{row}].{name}", "").strip() for name in SKU_FIELDS}
+        if any(typed.values()):
+            band = values.get(f"skus[{row}].price_band", "")
+            skus.append({name: value for name, value in {**typed, "price_band": band}.items() if value})
+            rows.append(row)
+
+    def form_field(name: str) -> str:
+        """`skus[1].code` of the service is the second filled row of the form, wherever it is."""
+        found = re.fullmatch(r"skus\[(\d+)\](.*)", name)
+        return name if found is None else f"skus[{rows[int(found[1])]}]{found[2]}"
+
+    data = {
+        "name": values.get("name", "").strip(),
+        "description": values.get("description", "").strip(),
+        "skus": skus,
+    }
+    try:
+        product = await service.create_product(session, c.actor, console.parsed(ProductIn, data))  # type: ignore[arg-type]
+    except AppError as exc:
+        await session.rollback()
+        errors = console.field_errors(exc.errors, c, form_field)
+        return _product_form(c, values, errors or {"form": c.error(exc)}, exc.status)
+    c.flash(
+        c.gettext("Product %(name)s created with %(skus)d SKUs.", name=product.name, skus=len(product.skus))
+    )
+    return console.redirect("/catalog?" + urlencode({"q": product.name}))
+
+
+async def _detail(session: AsyncSession, sku: Sku) -> dict[str, Any]:
+    available = await inventory.available_of(session, [sku.id])
+    return {
+        "sku": sku,
+        "product": await service.product_of(session, sku),
+        "available": available[sku.id],
+        "price_changes": await service.price_changes(session, sku),
+        "trail": await service.history(session, sku),
+        "bands": BANDS,
+        "changes": console.audit_changes,
+        "values": {},
+        "errors": {},
+    }
+
+
+@router.get("/catalog/{code}")
+async def sku_detail(
+    code: str, session: Session, c: Annotated[Console, can_view("catalog.read")]
+) -> HTMLResponse:
+    return render(c, "catalog/sku.html", **await _detail(session, await service.get_sku(session, code)))
+
+
+@router.post("/catalog/{code}/price")
+async def change_price(
+    code: str, session: Session, c: Annotated[Console, can_do("catalog.price")]
+) -> Response:
+    """Change a SKU's price, recorded with who and when (CAT-2); on an error nothing changes and
+    the form comes back as typed."""
+    values = await console.form_values(c.request)
+    price = values.get("price", "").strip()
+    try:
+        before = (await service.get_sku(session, code)).price
+        if not price:
+            raise Invalid(
+                "the form has errors; nothing was changed", errors=[FieldError("price", "is required")]
+            )
+        patch = console.parsed(SkuPatch, {"price": price, "reason": values.get("reason", "").strip()})
+        sku = await service.update_sku(session, c.actor, code, patch)  # type: ignore[arg-type]
+    except AppError as exc:
+        await session.rollback()
+        details = await _detail(session, await service.get_sku(session, code))
+        details.update(values=values, errors=console.field_errors(exc.errors, c) or {"form": c.error(exc)})
+        return render(c, "catalog/sku.html", exc.status, **details)
+    if sku.price == before:
+        c.flash(c.gettext("The price of %(sku)s stays %(price)s.", sku=sku.code, price=c.money(sku.price)))
+    else:
+        c.flash(
+            c.gettext(
+                "The price of %(sku)s is now %(price)s (was %(before)s).",
+                sku=sku.code,
+                price=c.money(sku.price),
+                before=c.money(before),
+            )
+        )
+    return console.redirect(f"/catalog/{sku.code}")
