@@ -202,6 +202,12 @@ def main() -> None:
                 "shipments": "/fulfillment/shipments",
                 "shipment": shipment or "/fulfillment/shipments",
                 "exceptions": "/fulfillment/exceptions",
+                "carriers": "/fulfillment/carriers",
+                "carrier-rules": "/fulfillment/carrier-rules?province=广东&weight_g=1200&order_value=199.00",
+                "scorecards": "/fulfillment/scorecards",
+                "catalog": "/catalog",
+                "sku": "/catalog/SF-001-01",
+                "receipts": "/payments/receipts",
             }
             for name, path in pages.items():
                 _shoot(page, f"{url}{path}", args.out / f"{name}-{suffix}.png")
