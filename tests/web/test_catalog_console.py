@@ -294,7 +294,7 @@ async def test_the_receipts_ledger_lists_a_paid_order_with_the_total_of_the_rang
         row = _row(page, f"receipt-{receipts[0].id}")
         assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) == [
             "2030-06-03 10:30",
-            f'<a href="/orders/{first["id"]}">订单 {first["id"]}</a>',
+            f'<a href="/orders/{first["id"]}">{first["order_no"]}</a>',
             str(receipts[0].payment_id),
             "微信支付",
             "¥99.00",

@@ -127,6 +127,11 @@ async def page(
     return list((await session.scalars(stmt)).all()), int(total or 0)
 
 
+async def numbers(session: AsyncSession, order_ids: Collection[int]) -> dict[int, str]:
+    found = await session.execute(select(Order.id, Order.order_no).where(Order.id.in_(set(order_ids))))
+    return {order_id: order_no for order_id, order_no in found.all()}
+
+
 async def status_counts(session: AsyncSession) -> dict[str, int]:
     stmt = select(Order.status, func.count()).group_by(Order.status)
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}

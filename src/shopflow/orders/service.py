@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -205,6 +205,11 @@ async def lock_order(session: AsyncSession, order_id: int) -> Order:
     if order is None:
         raise OrderNotFound(f"no order {order_id}")
     return order
+
+
+async def order_numbers(session: AsyncSession, order_ids: Collection[int]) -> dict[int, str]:
+    """Our order number of each order id (for lists of other things that name their order)."""
+    return await repository.numbers(session, order_ids) if order_ids else {}
 
 
 async def history(session: AsyncSession, order_id: int) -> list[audit.AuditEntry]:

@@ -12,6 +12,7 @@ from shopflow.core import console
 from shopflow.core.api import Session
 from shopflow.core.console import NAV, Console, NavItem, Pager, can_view, label, render
 from shopflow.core.policy import current as current_policy
+from shopflow.orders import service as orders
 from shopflow.orders.console import PAYMENT_METHODS
 from shopflow.payments import service
 from shopflow.payments.models import PaymentReceipt
@@ -51,11 +52,13 @@ async def receipt_ledger(
     if not errors:
         receipts, total = await service.receipts(session, start, end, page, size)
         totals = await service.receipt_totals(session, start, end)
+    numbers = await orders.order_numbers(session, {receipt.order_id for receipt in receipts})
     return render(
         c,
         "payments/receipts.html",
         422 if errors else 200,
         receipts=receipts,
+        order_numbers=numbers,
         totals=totals,
         methods=PAYMENT_METHODS,
         filters={"date_from": date_from, "date_to": date_to},
