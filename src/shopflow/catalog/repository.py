@@ -87,11 +87,10 @@ async def sku_page(
     product's name."""
     conditions = []
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(
-            Sku.code.ilike(pattern, escape="\\")
-            | Sku.name.ilike(pattern, escape="\\")
-            | Product.name.ilike(pattern, escape="\\")
+            Sku.code.icontains(search, autoescape=True)
+            | Sku.name.icontains(search, autoescape=True)
+            | Product.name.icontains(search, autoescape=True)
         )
     if band is not None:
         conditions.append(Sku.price_band == band)

@@ -291,8 +291,8 @@ async def stock_page(
         .group_by(Sku.id, Sku.code, Sku.name, Sku.safety_stock)
     )
     if search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(Sku.code.ilike(pattern, escape="\\") | Sku.name.ilike(pattern, escape="\\"))
+        found = Sku.code.icontains(search, autoescape=True) | Sku.name.icontains(search, autoescape=True)
+        stmt = stmt.where(found)
     if low_only:
         stmt = stmt.having(available < threshold)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
