@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shopflow.app import create_app
 from shopflow.core import crypto, policy
 from shopflow.core.db import Database, create_engine, upgrade_schema
-from shopflow.core.settings import Settings
+from shopflow.core.settings import Settings, get_settings
 from shopflow.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +57,17 @@ def _schema() -> Iterator[None]:
         asyncio.run(_reset_postgres(TEST_URL))
     upgrade_schema(TEST_URL)
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_dir() -> Iterator[None]:
+    """What reads the process settings (the worker's SMS and email logs, generated secrets) keeps
+    its files in this run's temporary directory, not in the checkout's .shopflow/."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOPFLOW_DATA_DIR", str(_tmp))
+        get_settings.cache_clear()
+        yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
