@@ -341,6 +341,13 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
+def after_action(c: Console, path: str) -> Response:
+    """Where an action leads: `path`, which an HTMX request (a confirmed delete) is told to load."""
+    if c.request.headers.get("HX-Request"):
+        return Response(status_code=204, headers={"HX-Redirect": path})
+    return redirect(path)
+
+
 class LoginRequired(Exception):
     """No signed-in user: pages answer with the sign-in form."""
 

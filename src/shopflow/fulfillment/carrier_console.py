@@ -336,9 +336,7 @@ async def delete_rule(
     """Remove a rule (audited); from HTMX, after its confirm, the table reloads."""
     await carriers.delete_rule(session, c.actor, rule_id)  # type: ignore[arg-type]
     c.flash(c.gettext("Rule %(id)d is deleted.", id=rule_id))
-    if c.request.headers.get("HX-Request"):
-        return Response(status_code=204, headers={"HX-Redirect": "/fulfillment/carrier-rules"})
-    return console.redirect("/fulfillment/carrier-rules")
+    return console.after_action(c, "/fulfillment/carrier-rules")
 
 
 # --- scorecards (FUL-7) -------------------------------------------------------------------------

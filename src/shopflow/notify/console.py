@@ -242,6 +242,4 @@ async def delete_webhook(
     """Stop sending to a subscriber (audited); from HTMX, after its confirm, the list reloads."""
     await service.delete_webhook(session, c.actor, webhook_id)  # type: ignore[arg-type]
     c.flash(c.gettext("Webhook %(id)d is deleted: nothing more is sent to it.", id=webhook_id))
-    if c.request.headers.get("HX-Request"):
-        return Response(status_code=204, headers={"HX-Redirect": "/webhooks"})
-    return console.redirect("/webhooks")
+    return console.after_action(c, "/webhooks")
