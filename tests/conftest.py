@@ -62,9 +62,11 @@ def _schema() -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def _data_dir() -> Iterator[None]:
     """What reads the process settings (the worker's SMS and email logs, generated secrets) keeps
-    its files in this run's temporary directory, not in the checkout's .shopflow/."""
+    its files in this run's temporary directory, not in the checkout's .shopflow/; webhooks may go
+    to local receivers."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SHOPFLOW_DATA_DIR", str(_tmp))
+        patch.setenv("SHOPFLOW_WEBHOOK_ALLOW_PRIVATE", "true")  # the tests' subscribers listen on 127.0.0.1
         get_settings.cache_clear()
         yield
     get_settings.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from shopflow.core import policy
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
+from shopflow.core.settings import get_settings
 from tests.builders.auth import bearer
 from tests.builders.notify import Receiver, add_webhook, free_port, record_event, sweep
 from tests.builders.rows import audit_rows
@@ -190,3 +192,55 @@ async def test_an_unreachable_subscriber_is_logged_with_the_error(
     [attempt] = listed["items"][0]["attempts"]
     assert attempt["ok"] is False and attempt["status_code"] is None
     assert attempt["error"].startswith("ConnectError")
+
+
+@pytest.fixture
+def guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """Turns on the default, no webhooks into private networks (the test run allows them)."""
+
+    def on() -> None:
+        monkeypatch.setenv("SHOPFLOW_WEBHOOK_ALLOW_PRIVATE", "false")
+        get_settings.cache_clear()
+
+    yield on
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "https://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:9000/hook",
+    ],
+)
+async def test_a_subscriber_in_a_private_network_is_refused_by_default(
+    client: httpx.AsyncClient, db: Database, guard: Callable[[], None], url: str
+) -> None:
+    guard()
+    headers = await bearer(db, "operations")
+    reply = await client.post("/api/v1/webhooks", json={**HOOK, "url": url}, headers=headers)
+    assert reply.status_code == 422, reply.text
+    [error] = reply.json()["errors"]
+    assert error["field"] == "url" and "non-public address" in error["message"]
+    assert (await client.get("/api/v1/webhooks", headers=headers)).json()["total"] == 0
+
+
+async def test_a_subscriber_that_now_resolves_into_a_private_network_gets_nothing(
+    client: httpx.AsyncClient, db: Database, outside: Outside, guard: Callable[[], None]
+) -> None:
+    async with Receiver() as receiver:
+        await add_webhook(db, receiver.url)  # subscribed while allowed (or its name moved since)
+        guard()
+        await record_event(db)
+        await sweep(db)
+        assert receiver.received == []
+    listed = (
+        await client.get("/api/v1/notifications/deliveries", headers=await bearer(db, "manager"))
+    ).json()
+    [delivery] = listed["items"]
+    [attempt] = delivery["attempts"]
+    assert (delivery["state"], attempt["ok"]) == ("pending", False)
+    assert attempt["error"] == f"{receiver.url} resolves to the non-public address 127.0.0.1"

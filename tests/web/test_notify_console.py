@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shopflow.core import events, policy
 from shopflow.core.db import Database
+from shopflow.core.settings import get_settings
 from shopflow.notify import tasks
 from shopflow.notify.models import Delivery, Webhook
 from tests.builders.auth import bearer
@@ -215,7 +216,7 @@ async def test_customer_messages_and_event_data_are_shown_with_personal_data_mas
 
 
 async def test_a_bad_subscription_names_the_field_keeps_what_was_typed_and_stores_nothing(
-    db: Database, visit: Visitors
+    db: Database, visit: Visitors, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with await signed_in(visit, db, "operations") as visitor:
         await visitor.get("/webhooks")
@@ -232,6 +233,13 @@ async def test_a_bad_subscription_names_the_field_keeps_what_was_typed_and_store
         assert "error-events" not in ftp.text
         empty = await visitor.post("/webhooks", {"url": "  ", "events": "order.*"})
         assert 'id="error-url">必填' in empty.text
+
+        monkeypatch.setenv("SHOPFLOW_WEBHOOK_ALLOW_PRIVATE", "false")
+        get_settings.cache_clear()
+        inside = await visitor.post("/webhooks", {"url": "http://10.0.0.8/erp", "events": "order.*"})
+        get_settings.cache_clear()
+        assert inside.status_code == 422
+        assert 'id="error-url">指向内部网络地址（10.0.0.8），不允许作为 Webhook 地址<' in inside.text
     assert await _webhooks(db) == []
 
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # The `log` provider appends one line per message here; `data_dir`/sms.log when unset.
     sms_log: Path | None = None
     webhook_timeout: float = 10.0
+    # Webhook subscribers on loopback, private or link-local addresses (an ERP on the store's own
+    # network). Off: such a URL is refused when subscribed and when sent to (no requests into the
+    # server's own network on a user's say-so).
+    webhook_allow_private: bool = False
 
     def fernet_key(self) -> bytes:
         if self.secret_key:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -41,6 +43,22 @@ def _tls() -> ssl.SSLContext:
 
 def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def private_address(url: str) -> str | None:
+    """A loopback, private, link-local or otherwise non-public address the host of `url` resolves
+    to, if it has one (`SHOPFLOW_WEBHOOK_ALLOW_PRIVATE`); None also when the name does not resolve
+    (sending to it then fails on its own)."""
+    host = httpx.URL(url).host
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        if not ip.is_global:
+            return str(ip)
+    return None
 
 
 def _failure(exc: BaseException, started: float) -> Outcome:
@@ -152,6 +170,8 @@ class Senders:
         if webhook is None or webhook.deleted_at is not None:
             return Outcome(ok=False, error="the webhook was deleted", final=True)
         started = time.perf_counter()
+        if not self.settings.webhook_allow_private and (private := await private_address(webhook.url)):
+            return Outcome(ok=False, error=f"{webhook.url} resolves to the non-public address {private}")
         body = str(delivery.message["body"]).encode()
         headers = {
             "Content-Type": "application/json",

@@ -61,6 +61,10 @@ MESSAGES.extend(
             r"delivery (?P<id>\d+) was for webhook (?P<webhook>\d+), which is deleted",
             N_("Delivery %(id)s was for webhook %(webhook)s, which is deleted: it cannot be sent again."),
         ),
+        (
+            r"resolves to the non-public address (?P<address>\S+)",
+            N_("points into a private network (%(address)s): not allowed for webhooks"),
+        ),
         ("Input should be a valid URL, input is empty", N_("is required")),
         (r"Input should be a valid URL.*", N_("not a web address: write it as https://…")),
         (r"URL scheme should be .*", N_("must start with https:// or http://")),

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, audit, clock, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.crypto import mask_phone
-from shopflow.core.errors import AppError
+from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.core.events import OutboxEvent
+from shopflow.core.settings import get_settings
 from shopflow.notify import repository
-from shopflow.notify.channels import Senders
+from shopflow.notify.channels import Senders, private_address
 from shopflow.notify.errors import DeliveryNotFound, WebhookDeleted, WebhookNotFound
 from shopflow.notify.models import (
     CUSTOMER_EVENTS,
@@ -283,6 +284,11 @@ async def retry(session: AsyncSession, actor: Actor, delivery_id: int) -> Delive
 
 async def create_webhook(session: AsyncSession, actor: Actor, data: WebhookIn) -> Webhook:
     """A new subscriber; its secret is returned on this one occasion (and never logged)."""
+    if not get_settings().webhook_allow_private and (private := await private_address(str(data.url))):
+        problem = f"resolves to the non-public address {private}"
+        raise Invalid(
+            f"the webhook's address {problem}; nothing was stored", errors=[FieldError("url", problem)]
+        )
     hook = Webhook(
         url=str(data.url),
         secret=data.secret or secrets.token_urlsafe(32),
