@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event, insert
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, configure_mappers
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -83,6 +85,28 @@ def loaded(model: type[M], values: Mapping[str, Any]) -> M:
     instance: M = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     instance.__dict__.update(values)
     return instance
+
+
+def fresh(session: AsyncSession, model: type[M], values: Mapping[str, Any]) -> M:
+    """A `model` instance holding `values` just read (and locked) by a driver-level statement:
+    the session's own instance refreshed with them, as a query with `populate_existing` would,
+    when it holds one; else a `loaded` instance outside the session."""
+    known = session.identity_map.get(identity_key(model, values["id"]))
+    if known is None:
+        return loaded(model, values)
+    for name, value in values.items():
+        set_committed_value(known, name, value)
+    instance: M = known  # type: ignore[assignment]
+    return instance
+
+
+def committed(instance: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The current values of `names`, marked as stored: for a caller that writes them itself by a
+    conditional UPDATE, so that the unit of work never flushes them a second time."""
+    values = {name: getattr(instance, name) for name in names}
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+    return values
 
 
 _DRIVER = "shopflow.driver"  # session.info key: (the transaction, its asyncpg connection)
@@ -247,6 +271,37 @@ async def insert_together(session: AsyncSession, *batches: tuple[Any, Sequence[d
         parameters += plan.parameters(rows)
     with _integrity_errors(sql):
         await driver.execute(sql, *parameters)
+
+
+@lru_cache(maxsize=256)
+def _update_if(
+    table: Table, names: tuple[str, ...], column: str, dialect: Dialect
+) -> tuple[str, tuple[Callable[[Any], Any] | None, ...]]:
+    """UPDATE table SET names = $3, ... WHERE id = $1 AND column = $2, and each value's conversion."""
+    quote = dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(name)} = ${i}" for i, name in enumerate(names, start=3))
+    target = dialect.identifier_preparer.format_table(table)
+    sql = f"UPDATE {target} SET {sets} WHERE id = $1 AND {quote(column)} = $2"
+    return sql, tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+
+
+async def update_if(
+    session: AsyncSession, model: Any, row_id: int, condition: tuple[str, Any], values: Mapping[str, Any]
+) -> int:
+    """One conditional UPDATE of the row `row_id` of `model`'s table: `values` are written if its
+    `condition` (column, value) still holds. Returns how many rows changed (0 or 1). On PostgreSQL
+    the statement goes straight to the driver, its values converted by the columns' own types."""
+    column, expected = condition
+    driver = await driver_connection(session)
+    if driver is None:
+        table = model.__table__
+        stmt = update(table).where(table.c.id == row_id, table.c[column] == expected).values(dict(values))
+        return int((await session.execute(stmt)).rowcount)
+    sql, convert = _update_if(model.__table__, tuple(values), column, session.get_bind().dialect)
+    parameters = [v if c is None else c(v) for v, c in zip(values.values(), convert, strict=True)]
+    with _integrity_errors(sql):
+        status = await driver.execute(sql, row_id, expected, *parameters)
+    return int(status.rpartition(" ")[2])
 
 
 def async_url(url: str) -> str:

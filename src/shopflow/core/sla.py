@@ -30,9 +30,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from shopflow.core import alerts, clock, policy
-from shopflow.core.db import Base, BigId, UTCDateTime, insert_for, insert_rows, loaded
+from shopflow.core.db import Base, BigId, UTCDateTime, driver_connection, insert_for, insert_rows, loaded
 
 log = logging.getLogger("shopflow.sla")
 
@@ -153,6 +155,44 @@ async def stop(session: AsyncSession, subject: str, *kinds: str) -> None:
         )
     )
     await session.execute(stmt.execution_options(synchronize_session="fetch"))
+
+
+# Stop the clock of kind $2 of subject $1 as `stop` does and start its clock of kind $3 (at $4,
+# due $5) as `start` does: one statement for the driver (core.db.driver_connection).
+STOP_AND_START_PG = """
+WITH stopped AS (
+    UPDATE sla_clocks
+    SET state = CASE WHEN state IN ('running', 'paused') THEN 'met' ELSE state END, stopped_at = $4
+    WHERE subject = $1 AND kind = $2 AND state IN ('running', 'paused', 'breached')
+      AND stopped_at IS NULL
+    RETURNING id, state, stopped_at
+), started AS (
+    INSERT INTO sla_clocks (subject, kind, owner_id, state, started_at, deadline)
+    VALUES ($1, $3, NULL, 'running', $4, $5)
+    ON CONFLICT DO NOTHING
+)
+SELECT id, state, stopped_at FROM stopped
+"""
+
+
+async def stop_and_start(
+    session: AsyncSession, subject: str, stopped: str, kind: str, deadline: datetime
+) -> None:
+    """`stop(subject, stopped)` then `start(subject, kind, deadline)`: one step's goal reached and
+    the next one's clock running, in one round trip on PostgreSQL. The session's own instances of
+    the stopped clocks are updated as `stop` updates them."""
+    driver = await driver_connection(session)
+    if driver is None:
+        await stop(session, subject, stopped)
+        await start(session, subject, kind, deadline)
+        return
+    at = clock.now()
+    rows = await driver.fetch(STOP_AND_START_PG, subject, stopped, kind, at, deadline)
+    for row in rows:
+        known = session.identity_map.get(identity_key(SlaClock, row[0]))
+        if known is not None:
+            set_committed_value(known, "state", row[1])
+            set_committed_value(known, "stopped_at", row[2])
 
 
 async def pause(session: AsyncSession, subject: str, kind: str) -> None:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, case, delete, exists, func, insert, or_, select, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
 
-from shopflow.core.db import insert_for, loaded
+from shopflow.core.db import (
+    Base,
+    committed,
+    driver_connection,
+    fresh,
+    insert_for,
+    loaded,
+    placeholders,
+    update_if,
+)
 from shopflow.fulfillment.models import (
     Carrier,
     CarrierFigures,
@@ -29,10 +41,21 @@ from shopflow.fulfillment.models import (
     WaveStatus,
 )
 
+M = TypeVar("M", bound=Base)
+
 # Waybills per query when matching a bill: far below every driver's limit of parameters.
 BILL_CHUNK = 1000
 
 # --- waves and tasks ---------------------------------------------------------------------------
+
+# PostgreSQL statements for the driver (core.db.driver_connection) on the pack, check and ship path.
+ORDER_OF_TASK_PG = "SELECT order_id FROM pick_tasks WHERE id = $1"
+TASK_COLUMNS = ", ".join(c.name for c in PickTask.__table__.columns)
+LOCK_TASK_PG = f"SELECT {TASK_COLUMNS} FROM pick_tasks WHERE id = $1 FOR UPDATE"
+TASKS_OF_ORDER_PG = "SELECT id, status FROM pick_tasks WHERE order_id = $1 ORDER BY id"
+WAVE_COLUMNS = ", ".join(c.name for c in Wave.__table__.columns)
+LOCK_WAVE_PG = f"SELECT {WAVE_COLUMNS} FROM waves WHERE id = $1 FOR UPDATE"
+UNSHIPPED_IN_WAVE_PG = "SELECT count(*) FROM pick_tasks WHERE wave_id = $1 AND status <> $2"
 
 
 async def insert_wave(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -53,10 +76,22 @@ async def insert_task_lines(session: AsyncSession, rows: list[dict[str, Any]]) -
 
 
 async def get_wave(session: AsyncSession, wave_id: int, *, lock: bool = False) -> Wave | None:
+    """With `lock`, the wave locked and read afresh; on PostgreSQL the session's instance when the
+    session holds one, else an instance outside the session (`db.fresh`): the caller writes its
+    changes with `save_wave`."""
+    if lock and (driver := await driver_connection(session)) is not None:
+        row = await driver.fetchrow(LOCK_WAVE_PG, wave_id)
+        return None if row is None else fresh(session, Wave, dict(row))
     stmt = select(Wave).where(Wave.id == wave_id)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.scalars(stmt)).first()
+
+
+async def save_wave(session: AsyncSession, wave: Wave, previous: str, *names: str) -> None:
+    """Write the wave's changed `names` by one UPDATE conditional on the status it had (`previous`)."""
+    if await update_if(session, Wave, wave.id, ("status", previous), committed(wave, names)) != 1:
+        raise RuntimeError(f"wave {wave.id} changed status under its lock")
 
 
 async def page_waves(
@@ -88,11 +123,23 @@ async def get_task(session: AsyncSession, task_id: int) -> PickTask | None:
 
 
 async def order_of_task(session: AsyncSession, task_id: int) -> int | None:
+    driver = await driver_connection(session)
+    if driver is not None:
+        order_id: int | None = await driver.fetchval(ORDER_OF_TASK_PG, task_id)
+        return order_id
     return await session.scalar(select(PickTask.order_id).where(PickTask.id == task_id))
 
 
 async def lock_task(session: AsyncSession, task_id: int) -> PickTask:
-    """The task, locked and read afresh (without its lines)."""
+    """The task, locked and read afresh (without its lines). On PostgreSQL it is the session's
+    instance when the session holds one, else an instance outside the session (`db.fresh`):
+    the caller writes its changes with `save_task`."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        row = await driver.fetchrow(LOCK_TASK_PG, task_id)
+        if row is None:
+            raise NoResultFound(f"no pick task {task_id}")
+        return fresh(session, PickTask, dict(row))
     stmt = (
         select(PickTask)
         .where(PickTask.id == task_id)
@@ -102,8 +149,17 @@ async def lock_task(session: AsyncSession, task_id: int) -> PickTask:
     return (await session.scalars(stmt)).one()
 
 
+async def save_task(session: AsyncSession, task: PickTask, previous: str, *names: str) -> None:
+    """Write the task's changed `names` by one UPDATE conditional on the status it had (`previous`)."""
+    if await update_if(session, PickTask, task.id, ("status", previous), committed(task, names)) != 1:
+        raise RuntimeError(f"pick task {task.id} changed status under its lock")
+
+
 async def tasks_of_order(session: AsyncSession, order_id: int) -> list[tuple[int, str]]:
     """(id, status) of each of the order's tasks, by id."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        return [(row[0], row[1]) for row in await driver.fetch(TASKS_OF_ORDER_PG, order_id)]
     stmt = select(PickTask.id, PickTask.status).where(PickTask.order_id == order_id).order_by(PickTask.id)
     return [(row.id, row.status) for row in (await session.execute(stmt)).all()]
 
@@ -126,6 +182,9 @@ async def task_counts(session: AsyncSession, wave_ids: Sequence[int]) -> dict[in
 
 
 async def unshipped_in_wave(session: AsyncSession, wave_id: int) -> int:
+    driver = await driver_connection(session)
+    if driver is not None:
+        return int(await driver.fetchval(UNSHIPPED_IN_WAVE_PG, wave_id, TaskStatus.SHIPPED))
     stmt = select(func.count()).where(PickTask.wave_id == wave_id, PickTask.status != TaskStatus.SHIPPED)
     return int(await session.scalar(stmt) or 0)
 
@@ -150,9 +209,40 @@ async def count_active_carriers(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).where(Carrier.active.is_(True))) or 0)
 
 
+CARRIER_SHOWN = [c.name for c in Carrier.__table__.columns if c.name != "push_secret"]
+RULE_COLUMNS = [c.name for c in CarrierRule.__table__.columns]
+RULES_WITH_CARRIERS_PG = (
+    f"SELECT {', '.join(f'r.{name}' for name in RULE_COLUMNS)}, {', '.join(f'c.{n}' for n in CARRIER_SHOWN)}"
+    " FROM carrier_rules r JOIN carriers c ON c.id = r.carrier_id ORDER BY r.priority, r.id"
+)
+
+
+def _carriers_from(session: AsyncSession, rows: Iterable[Sequence[Any]], first: int) -> dict[int, Carrier]:
+    """The carriers in columns `first`… (CARRIER_SHOWN) of driver rows, one instance per carrier."""
+    found: dict[int, Carrier] = {}
+    for row in rows:
+        values = dict(zip(CARRIER_SHOWN, row[first:], strict=True))
+        if values["id"] not in found:
+            found[values["id"]] = fresh(session, Carrier, values)
+    return found
+
+
+def _leading(
+    session: AsyncSession, model: type[M], names: list[str], rows: Iterable[Sequence[Any]]
+) -> list[M]:
+    """The `model` instances in the leading columns (`names`) of driver rows (`db.fresh`)."""
+    return [fresh(session, model, dict(zip(names, row[: len(names)], strict=True))) for row in rows]
+
+
 async def rules_with_carriers(session: AsyncSession) -> list[tuple[CarrierRule, Carrier]]:
     """The rule table in the order it is read (priority, then age), each rule with its carrier
     (its push secret not decrypted)."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        rows = await driver.fetch(RULES_WITH_CARRIERS_PG)
+        carriers = _carriers_from(session, rows, len(RULE_COLUMNS))
+        rules = _leading(session, CarrierRule, RULE_COLUMNS, rows)
+        return [(rule, carriers[rule.carrier_id]) for rule in rules]
     stmt = (
         select(CarrierRule, Carrier)
         .options(defer(Carrier.push_secret, raiseload=True))
@@ -192,10 +282,28 @@ INSERT_SHIPMENT = (
 )
 
 
+INSERT_SHIPMENT_PG = (
+    f"INSERT INTO shipments ({', '.join(c.name for c in SHIPMENT_GIVEN)})"
+    f" VALUES ({placeholders(1, len(SHIPMENT_GIVEN))})"
+    " ON CONFLICT (tracking_no) DO NOTHING RETURNING id"
+)
+
+
+@lru_cache(maxsize=4)
+def _shipment_conversions(dialect: Dialect) -> tuple[Callable[[Any], Any] | None, ...]:
+    return tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in SHIPMENT_GIVEN)
+
+
 async def insert_shipment(session: AsyncSession, values: dict[str, Any]) -> Shipment | None:
     """The new shipment as stored (outside the session, see `db.loaded`); None when the tracking
     number is taken. Columns `values` leaves out are NULL."""
     parameters = {c.name: values.get(c.name) for c in SHIPMENT_GIVEN}
+    driver = await driver_connection(session)
+    if driver is not None:
+        convert = _shipment_conversions(session.get_bind().dialect)
+        given = [v if c is None else c(v) for v, c in zip(parameters.values(), convert, strict=True)]
+        shipment_id = await driver.fetchval(INSERT_SHIPMENT_PG, *given)
+        return None if shipment_id is None else loaded(Shipment, {"id": shipment_id, **parameters})
     row = (await session.execute(INSERT_SHIPMENT, parameters)).first()
     return None if row is None else loaded(Shipment, row._mapping)
 
@@ -217,8 +325,21 @@ async def shipment_of_task(session: AsyncSession, task_id: int) -> Shipment | No
     return await session.scalar(select(Shipment).where(Shipment.task_id == task_id))
 
 
+SHIPMENT_COLUMNS = [c.name for c in Shipment.__table__.columns]
+PARCELS_OF_ORDER_PG = (
+    f"SELECT {', '.join(f's.{n}' for n in SHIPMENT_COLUMNS)}, {', '.join(f'c.{n}' for n in CARRIER_SHOWN)}"
+    " FROM shipments s JOIN carriers c ON c.id = s.carrier_id WHERE s.order_id = $1 ORDER BY s.id"
+)
+
+
 async def parcels_of_order(session: AsyncSession, order_id: int) -> list[tuple[Shipment, Carrier]]:
     """The order's shipments by id, each with its carrier (its push secret not decrypted)."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        rows = await driver.fetch(PARCELS_OF_ORDER_PG, order_id)
+        carriers = _carriers_from(session, rows, len(SHIPMENT_COLUMNS))
+        shipments = _leading(session, Shipment, SHIPMENT_COLUMNS, rows)
+        return [(shipment, carriers[shipment.carrier_id]) for shipment in shipments]
     stmt = (
         select(Shipment, Carrier)
         .options(defer(Carrier.push_secret, raiseload=True))

@@ -10,7 +10,14 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog.models import Sku
-from shopflow.core.db import driver_connection, insert_for, insert_rows, insert_together, placeholders
+from shopflow.core.db import (
+    driver_connection,
+    fresh,
+    insert_for,
+    insert_rows,
+    insert_together,
+    placeholders,
+)
 from shopflow.inventory.models import (
     LedgerEntry,
     Pick,
@@ -148,10 +155,27 @@ async def unreserve(session: AsyncSession, quantities: dict[int, int]) -> None:
     )
 
 
+@lru_cache(maxsize=64)
+def _consume_pg(count: int) -> str:
+    """`consume` of `count` stock rows ($1.. ids, then quantities), locked in primary-key order."""
+    wanted = ", ".join(f"(${i}::BIGINT, ${count + i}::BIGINT)" for i in range(1, count + 1))
+    return f"""
+UPDATE stock SET on_hand = stock.on_hand - wanted.quantity, reserved = stock.reserved - wanted.quantity
+FROM (VALUES {wanted}) AS wanted(id, quantity)
+WHERE stock.id = wanted.id
+  AND stock.id IN (SELECT id FROM stock WHERE id IN ({placeholders(1, count)}) ORDER BY id FOR UPDATE)
+RETURNING stock.id, stock.on_hand
+"""
+
+
 async def consume(session: AsyncSession, quantities: dict[int, int]) -> dict[int, int]:
     """Reserved units leave the building: on-hand and reserved both drop. New on-hand per row.
 
     Rows are locked in primary-key order (the locking sub-select), as `reserve` locks them."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        rows = await driver.fetch(_consume_pg(len(quantities)), *quantities, *quantities.values())
+        return {row[0]: row[1] for row in rows}
     wanted = _quantity_by_id(quantities)
     locked = (
         select(stock_table.c.id)
@@ -225,9 +249,27 @@ async def add_ledger_with(
     await insert_together(session, (LedgerEntry, rows), *alongside)
 
 
+CONSUME_RESERVATIONS_PG = (
+    "UPDATE reservations SET state = $3 WHERE order_id = $1 AND warehouse_id = $2 AND state = $4"
+    f" RETURNING {', '.join(c.name for c in Reservation.__table__.columns)}"
+)
+
+
 async def consume_reservations(session: AsyncSession, order_id: int, warehouse_id: int) -> list[Reservation]:
     """The order's active reservations in the warehouse, consumed by one conditional UPDATE (only
-    an active reservation may be consumed); by stock row."""
+    an active reservation may be consumed); by stock row. On PostgreSQL they are the session's
+    instances, refreshed, where it holds them (`db.fresh`)."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        rows = await driver.fetch(
+            CONSUME_RESERVATIONS_PG,
+            order_id,
+            warehouse_id,
+            ReservationState.CONSUMED,
+            ReservationState.ACTIVE,
+        )
+        found = [fresh(session, Reservation, dict(row)) for row in rows]
+        return sorted(found, key=lambda r: (r.stock_id, r.id))
     stmt = (
         update(Reservation)
         .where(

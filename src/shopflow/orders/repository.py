@@ -10,7 +10,7 @@ from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
 
-from shopflow.core.db import insert_rows, insert_together
+from shopflow.core.db import committed, driver_connection, fresh, insert_rows, insert_together, update_if
 from shopflow.core.sla import SlaClock
 from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
 
@@ -55,9 +55,22 @@ async def get(session: AsyncSession, order_id: int, *, lock: bool = False) -> Or
     return (await session.scalars(stmt)).first()
 
 
+# The order locked on PostgreSQL through the driver (core.db.driver_connection), without its contact.
+LOCK_PG = (
+    f"SELECT {', '.join(c.name for c in Order.__table__.columns if c.name != 'contact')}"
+    " FROM orders WHERE id = $1 FOR UPDATE"
+)
+
+
 async def lock(session: AsyncSession, order_id: int) -> Order | None:
     """The order, locked, without its lines and contact (not decrypted: a later query of the
-    order in the session fills it in)."""
+    order in the session fills it in). On PostgreSQL it is the session's instance when the
+    session holds one, else an instance outside the session (`db.fresh`): the caller writes its
+    changes with `move`."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        row = await driver.fetchrow(LOCK_PG, order_id)
+        return None if row is None else fresh(session, Order, dict(row))
     stmt = (
         select(Order)
         .options(defer(Order.contact, raiseload=True))
@@ -65,6 +78,12 @@ async def lock(session: AsyncSession, order_id: int) -> Order | None:
         .with_for_update(of=Order)
     )
     return (await session.scalars(stmt)).first()
+
+
+async def move(session: AsyncSession, order: Order, previous: str, *names: str) -> None:
+    """Write the order's changed `names` by one UPDATE conditional on the status it had (`previous`)."""
+    if await update_if(session, Order, order.id, ("status", previous), committed(order, names)) != 1:
+        raise RuntimeError(f"order {order.id} changed status under its lock")
 
 
 async def lock_many(session: AsyncSession, order_ids: Collection[int]) -> list[Order]:

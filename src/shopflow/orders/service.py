@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from shopflow.catalog import service as catalog
 from shopflow.core import audit, clock, crypto, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor, AuditEntry
-from shopflow.core.db import loaded
+from shopflow.core.db import insert_together, loaded
 from shopflow.core.errors import Invalid, InvalidTransition
 from shopflow.core.events import OutboxEvent
 from shopflow.core.policy import Shortage
@@ -431,10 +431,26 @@ async def mark_packed(session: AsyncSession, actor: Actor, order_id: int) -> Ord
     return await mark_packed_locked(session, actor, await get_order(session, order_id, lock=True))
 
 
-async def mark_packed_locked(session: AsyncSession, actor: Actor, order: Order) -> Order:
-    """`mark_packed` for an order the caller holds locked (`lock_order`)."""
-    await _change(session, actor, order, S.PACKED)
-    await session.flush()
+async def _move_locked(
+    session: AsyncSession, order: Order, target: OrderStatus, *stamps: str
+) -> tuple[OrderStatus, datetime]:
+    """Move a locked order to `target` (ORD-3), `stamps` set to the time of the step, by one
+    UPDATE conditional on the status it left; returns that status and the time."""
+    at = clock.now()
+    previous = order.move_to(target, at)
+    for name in stamps:
+        setattr(order, name, at)
+    await repository.move(session, order, previous, "status", "updated_at", *stamps)
+    return previous, at
+
+
+async def mark_packed_locked(
+    session: AsyncSession, actor: Actor, order: Order, trail: Sequence[dict[str, Any]] = ()
+) -> Order:
+    """`mark_packed` for an order the caller holds locked (`lock_order`); the caller's `trail`
+    (audit rows) is written before the order's own, in the same statement."""
+    previous, at = await _move_locked(session, order, S.PACKED)
+    await audit.record(session, *trail, _status_row(actor, order.id, previous, S.PACKED, at))
     return order
 
 
@@ -444,10 +460,13 @@ async def back_to_picking(session: AsyncSession, actor: Actor, order_id: int, re
     return await back_to_picking_locked(session, actor, order, reason)
 
 
-async def back_to_picking_locked(session: AsyncSession, actor: Actor, order: Order, reason: str) -> Order:
-    """`back_to_picking` for an order the caller holds locked (`lock_order`)."""
-    await _change(session, actor, order, S.PICKING, reason)
-    await session.flush()
+async def back_to_picking_locked(
+    session: AsyncSession, actor: Actor, order: Order, reason: str, trail: Sequence[dict[str, Any]] = ()
+) -> Order:
+    """`back_to_picking` for an order the caller holds locked (`lock_order`); the caller's `trail`
+    (audit rows) is written before the order's own, in the same statement."""
+    previous, at = await _move_locked(session, order, S.PICKING)
+    await audit.record(session, *trail, _status_row(actor, order.id, previous, S.PICKING, at, reason))
     return order
 
 
@@ -466,14 +485,16 @@ async def mark_shipped(
 async def mark_shipped_locked(
     session: AsyncSession, actor: Actor, order: Order, shipments: list[dict[str, Any]]
 ) -> Order:
-    """`mark_shipped` for an order the caller holds locked (`lock_order`)."""
-    await _change(session, actor, order, S.SHIPPED)
-    at = order.shipped_at = order.updated_at
-    await sla.stop(session, _subject(order), OrderClock.SHIP)
+    """`mark_shipped` for an order the caller holds locked (`lock_order`): the ship clock stops
+    and the delivery clock starts in one statement, the audit and outbox rows go in another."""
+    previous, at = await _move_locked(session, order, S.SHIPPED, "shipped_at")
     deliver_by = at + timedelta(hours=policy.current().orders.deliver_within_hours)
-    await sla.start(session, _subject(order), OrderClock.DELIVER, deliver_by)
-    await events.record(session, "order.shipped", _subject(order), _notice(order, shipments=shipments))
-    await session.flush()
+    await sla.stop_and_start(session, _subject(order), OrderClock.SHIP, OrderClock.DELIVER, deliver_by)
+    await insert_together(
+        session,
+        (AuditEntry, [_status_row(actor, order.id, previous, S.SHIPPED, at)]),
+        (OutboxEvent, [events.row("order.shipped", _subject(order), _notice(order, shipments=shipments))]),
+    )
     return order
 
 

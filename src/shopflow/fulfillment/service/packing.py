@@ -19,8 +19,8 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
     task, order = await locked_task(session, task_id)
     at = clock.now()
     previous = task.pack(data.weight_g, data.materials, at)
-    await audit.record(
-        session,
+    await repository.save_task(session, task, previous, "status", "updated_at", "weight_g", "materials")
+    trail = [
         audit.row(
             actor,
             "pick_task.packed",
@@ -29,12 +29,13 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
             {"status": previous},
             {"status": task.status, "weight_g": data.weight_g, "materials": data.materials},
             at,
-        ),
-    )
-    await session.flush()
+        )
+    ]
     statuses = [status for _, status in await repository.tasks_of_order(session, order.id)]
     if order.status == OrderStatus.PICKING and all_packed(statuses):
-        await orders.mark_packed_locked(session, actor, order)
+        await orders.mark_packed_locked(session, actor, order, trail)
+    else:
+        await audit.record(session, *trail)
     return task
 
 
@@ -43,6 +44,7 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
     and so does its order (FUL-2)."""
     task, order = await locked_task(session, task_id)
     at = clock.now()
+    changed = ["status", "updated_at"]
     if data.passed:
         previous = task.move_to(TaskStatus.CHECKED, at)
         after: dict[str, object] = {"status": task.status}
@@ -50,11 +52,13 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
         reason = (data.reason or "").strip()
         previous = task.fail_check(reason, at)
         after = {"status": task.status, "reason": reason}
+        changed += ["qc_failures", "qc_note"]
+    await repository.save_task(session, task, previous, *changed)
     action = "pick_task.check_passed" if data.passed else "pick_task.check_failed"
-    await audit.record(
-        session, audit.row(actor, action, "pick_task", task.id, {"status": previous}, after, at)
-    )
-    await session.flush()
+    trail = [audit.row(actor, action, "pick_task", task.id, {"status": previous}, after, at)]
     if not data.passed and order.status == OrderStatus.PACKED:
-        await orders.back_to_picking_locked(session, actor, order, f"quality check failed: {task.qc_note}")
+        reason = f"quality check failed: {task.qc_note}"
+        await orders.back_to_picking_locked(session, actor, order, reason, trail)
+    else:
+        await audit.record(session, *trail)
     return task
