@@ -288,6 +288,14 @@ async def test_short_stock_puts_the_order_on_hold_and_asks_for_replenishment(
     assert events["inventory.replenishment_requested"]["order_id"] == order["id"]
     assert sorted(events["inventory.replenishment_requested"]["skus"].values()) == [1, on_hand + 1]
 
+    cancelled = await client.post(
+        f"/api/v1/orders/{order['id']}/cancel", json={"reason": "客户不等了"}, headers=staff
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    shown = cancelled.json()
+    assert (shown["status"], shown["hold_reason"]) == ("cancelled", None)  # no longer held
+    assert [h["reason"] for h in shown["history"] if h["to_status"] == "on_hold"] == ["stock_shortage"]
+
 
 async def test_short_stock_is_refused_when_the_policy_says_reject(
     client: httpx.AsyncClient, db: Database, staff: dict[str, str]
