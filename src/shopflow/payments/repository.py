@@ -42,13 +42,6 @@ async def callback_result(session: AsyncSession, provider: str, event_id: str) -
     return CallbackResult((await session.execute(stmt)).scalar_one())
 
 
-async def callbacks_of(session: AsyncSession, payment_id: int) -> list[PaymentCallback]:
-    stmt = (
-        select(PaymentCallback).where(PaymentCallback.payment_id == payment_id).order_by(PaymentCallback.id)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
 async def receipts(
     session: AsyncSession, start: datetime | None, end: datetime | None, offset: int, limit: int
 ) -> tuple[list[PaymentReceipt], int]:
