@@ -234,6 +234,12 @@ async def test_changes_that_leave_the_price_alone_add_no_price_history(
         "59.00",
         [],
     )
+    again = await client.patch("/api/v1/skus/HAT-1", json={"name": "渔夫帽"}, headers=headers)
+    assert again.status_code == 200
+    async with db.transaction() as session:
+        trail = await audit.trail(session, "sku", "HAT-1")
+    # one entry, of the name only: the price stayed, and the repeated rename changed nothing
+    assert [(e.before, e.after) for e in trail] == [({"name": "纯棉T恤 HAT-1"}, {"name": "渔夫帽"})]
 
 
 @pytest.mark.parametrize("price", ["9.999", "-1", "abc"])

@@ -169,6 +169,7 @@ async def test_a_price_change_by_the_form_is_recorded_audited_and_shown_on_the_s
         await visitor.post("/catalog/SKU-1/price", {"price": "1234.5"})
         assert "SKU-1 的价格保持 ¥1,234.50 不变。" in (await visitor.get("/catalog/SKU-1")).text
         assert await _count(db, PriceChange) == 1  # the same price is no price change
+        assert len(await audit_rows(db, "sku", "SKU-1")) == 1  # and nothing to audit
 
 
 async def test_a_bad_price_is_named_at_its_field_keeps_what_was_typed_and_changes_nothing(

@@ -99,9 +99,12 @@ async def list_skus(
 async def update_sku(session: AsyncSession, actor: Actor, code: str, patch: SkuPatch) -> Sku:
     """Change name, cost, sellability or price; a price change is recorded (CAT-2)."""
     sku = await get_sku(session, code)
-    changes = patch.model_dump(exclude_unset=True, exclude={"reason"}, exclude_none=True)
+    asked = patch.model_dump(exclude_unset=True, exclude={"reason"}, exclude_none=True)
+    changes = {key: value for key, value in asked.items() if getattr(sku, key) != value}
+    if not changes:
+        return sku  # nothing changes, so nothing is recorded
     before = {key: getattr(sku, key) for key in changes}
-    if "price" in changes and changes["price"] != sku.price:
+    if "price" in changes:
         session.add(
             PriceChange(
                 sku_id=sku.id,
