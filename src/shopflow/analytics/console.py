@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from shopflow.analytics import service
-from shopflow.core import policy
+from shopflow.core import console
 from shopflow.core.alerts import AlertState
 from shopflow.core.api import Session
 from shopflow.core.console import (
@@ -36,7 +36,7 @@ async def alert_list(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     chosen = AlertState(state) if state in AlertState.__members__.values() else None
-    size = policy.current().orders.page_size
+    size = console.page_size()
     found, total = await service.list_alerts(session, chosen, None, page, size)
     return render(
         c, "alerts/list.html", alerts=found, state=state, pager=Pager(page, size, total), states=ALERT_STATES

@@ -18,7 +18,6 @@ from shopflow.core import console
 from shopflow.core.api import Session
 from shopflow.core.console import MESSAGES, N_, NAV, Console, NavItem, Pager, can_do, can_view, label, render
 from shopflow.core.errors import AppError, FieldError, Invalid
-from shopflow.core.policy import current as current_policy
 from shopflow.inventory import service as inventory
 
 router = APIRouter(include_in_schema=False)
@@ -60,7 +59,7 @@ async def sku_list(
     sellable: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    size = current_policy().orders.page_size
+    size = console.page_size()
     skus, total = await service.list_skus(
         session,
         q.strip() or None,

@@ -163,6 +163,24 @@ def local_day_bounds(day: date, hours: int = 24) -> list[datetime]:
     return [(midnight + timedelta(hours=h)).astimezone(UTC) for h in range(hours + 1)]
 
 
+def local_midnight(day: date) -> datetime:
+    """The instant the store's `day` begins."""
+    return local_day_bounds(day, hours=0)[0]
+
+
+def day_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """From the start of store day `first` to the end of `last`, both included; None stays open."""
+    return (
+        None if first is None else local_midnight(first),
+        None if last is None else local_midnight(last + timedelta(days=1)),
+    )
+
+
+def page_size() -> int:
+    """Rows on a page of every console list (policy `orders.page_size`)."""
+    return policy.current().orders.page_size
+
+
 def today() -> date:
     return clock.now().astimezone(store_zone()).date()
 
@@ -234,6 +252,15 @@ class Console:
 
     def money(self, fen: int) -> str:
         return yuan(fen)
+
+    def typed_day(self, typed: str) -> tuple[date | None, str | None]:
+        """A day typed as 2026-11-01 (blank: none), or why it is not one."""
+        if not typed.strip():
+            return None, None
+        try:
+            return date.fromisoformat(typed.strip()), None
+        except ValueError:
+            return None, self.gettext("%(value)s is not a date.", value=typed.strip())
 
     def when(self, at: datetime | None, *, long: bool = False) -> str:
         """A time in the store's zone: `2026-11-23 14:05`, or the locale's long form."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -119,20 +119,6 @@ def _filled(values: dict[str, str], *names: str) -> dict[str, str]:
 
 def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
-
-
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=console.store_zone())
-
-
-def _day(c: Console, typed: str) -> tuple[date | None, str | None]:
-    """A day typed as 2026-11-01 (blank: none), or why it is not one."""
-    if not typed.strip():
-        return None, None
-    try:
-        return date.fromisoformat(typed.strip()), None
-    except ValueError:
-        return None, c.gettext("%(value)s is not a date.", value=typed.strip())
 
 
 # --- carriers -----------------------------------------------------------------------------------
@@ -368,16 +354,14 @@ async def scorecard_page(
     zone; by default the last 30 days."""
     today = console.today()
     default = today - timedelta(days=SCORECARD_DAYS - 1), today
-    (start, start_error), (end, end_error) = _day(c, first), _day(c, last)
+    (start, start_error), (end, end_error) = c.typed_day(first), c.typed_day(last)
     errors = {name: text for name, text in (("from", start_error), ("to", end_error)) if text}
     start, end = start or default[0], end or default[1]
     if end < start and not errors:
         errors["to"] = c.gettext("must not be before the first day")
     if errors:
         start, end = default
-    cards = await reports.scorecards(
-        session, _local_midnight(start), _local_midnight(end + timedelta(days=1))
-    )
+    cards = await reports.scorecards(session, *console.day_range(start, end))
     return render(
         c,
         "fulfillment/carriers_scorecards.html",
@@ -454,8 +438,8 @@ async def reconcile_bill(session: Session, c: Annotated[Console, can_do("freight
     if not values.get("reference") and isinstance(upload, UploadFile) and upload.filename:
         values["reference"] = upload.filename
     errors: dict[str, str] = {"file": file_error} if file_error else {}
-    start, start_error = _day(c, values.get("from", ""))
-    end, end_error = _day(c, values.get("to", ""))
+    start, start_error = c.typed_day(values.get("from", ""))
+    end, end_error = c.typed_day(values.get("to", ""))
     errors.update({name: text for name, text in (("from", start_error), ("to", end_error)) if text})
     if start and end and end < start:
         errors["to"] = c.gettext("must not be before the first day")
@@ -473,8 +457,7 @@ async def reconcile_bill(session: Session, c: Annotated[Console, can_do("freight
             data.carrier,
             data.reference,
             content,
-            None if start is None else _local_midnight(start),
-            None if end is None else _local_midnight(end + timedelta(days=1)),
+            *console.day_range(start, end),
         )
     except AppError as exc:
         await session.rollback()

@@ -154,10 +154,6 @@ MESSAGES.extend(
 )
 
 
-def _page_size() -> int:
-    return policy.current().orders.page_size
-
-
 def _chosen(kind: type[E], value: str) -> E | None:
     """A filter's value as its enum; anything else (blank, "all") filters nothing."""
     return kind(value) if value in {member.value for member in kind} else None
@@ -180,7 +176,7 @@ async def _waves(
     errors: dict[str, str],
     status: int = 200,
 ) -> HTMLResponse:
-    size = _page_size()
+    size = console.page_size()
     found, total = await waves.list_waves(
         session, _chosen(WaveStatus, filters["status"]), filters["warehouse"] or None, page, size
     )
@@ -414,7 +410,7 @@ async def shipment_list(
     order_id: int | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    size = _page_size()
+    size = console.page_size()
     found, total = await shipping.list_shipments(
         session,
         order_id,
@@ -498,7 +494,7 @@ async def exception_list(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     """Open cases first by the nearest contact deadline; the list refreshes itself (HTMX)."""
-    size = _page_size()
+    size = console.page_size()
     cases, total = await tracking.list_cases(
         session, _chosen(CaseState, state), page, size, _chosen(ExceptionKind, kind)
     )

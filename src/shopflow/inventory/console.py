@@ -13,7 +13,6 @@ from shopflow.core import console
 from shopflow.core.api import Session
 from shopflow.core.console import MESSAGES, N_, NAV, Console, NavItem, Pager, can_do, can_view, label, render
 from shopflow.core.errors import AppError
-from shopflow.core.policy import current as current_policy
 from shopflow.inventory import service
 from shopflow.inventory.models import Movement
 from shopflow.inventory.schemas import ReceiptIn
@@ -52,7 +51,7 @@ async def stock(
     low: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    size = current_policy().orders.page_size
+    size = console.page_size()
     skus, rows, total = await service.stock_overview(session, q.strip() or None, low, (page - 1) * size, size)
     warehouses = await service.list_warehouses(session)
     per_warehouse = {sku_id: {stock.warehouse_id: stock for stock in found} for sku_id, found in rows.items()}
@@ -76,7 +75,7 @@ async def sku_ledger(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     sku = await catalog.get_sku(session, code)
-    size = current_policy().orders.page_size
+    size = console.page_size()
     entries, total = await service.ledger(session, sku, (page - 1) * size, size)
     return render(
         c,

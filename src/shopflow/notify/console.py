@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import console, policy
+from shopflow.core import console
 from shopflow.core.api import Session
 from shopflow.core.console import (
     MESSAGES,
@@ -90,7 +90,7 @@ async def delivery_list(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     filters = {"state": state, "channel": channel, "event": event, "q": q}
-    size = policy.current().orders.page_size
+    size = console.page_size()
     found, total = await service.list_deliveries(
         session,
         state=D(state) if state in D.__members__.values() else None,
@@ -190,7 +190,7 @@ async def _webhooks(
     status: int = 200,
     created: Webhook | None = None,
 ) -> HTMLResponse:
-    size = policy.current().orders.page_size
+    size = console.page_size()
     hooks, total = await service.list_webhooks(session, page, size)
     return render(
         c,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -119,10 +119,6 @@ def _day(value: str) -> date | None:
         raise Invalid(f"bad date {value!r}") from None
 
 
-def _local_midnight(day: date) -> datetime:
-    return console.local_day_bounds(day, hours=0)[0]
-
-
 def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | None:
     """The clock that matters now: a late one, else the running or paused one due first."""
     waiting = (sla.ClockState.RUNNING, sla.ClockState.PAUSED)
@@ -132,14 +128,13 @@ def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | Non
 
 async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], page: int) -> dict[str, Any]:
     status = S(filters["status"]) if filters["status"] in S.__members__.values() else None
-    start = _day(filters["date_from"])
-    end = _day(filters["date_to"])
+    created_from, created_to = console.day_range(_day(filters["date_from"]), _day(filters["date_to"]))
     found, total, size = await service.list_orders(
         session,
         status=status,
         channel=filters["channel"] or None,
-        created_from=None if start is None else _local_midnight(start),
-        created_to=None if end is None else _local_midnight(end + timedelta(days=1)),
+        created_from=created_from,
+        created_to=created_to,
         page=page,
         number=filters["q"].strip() or None,
     )

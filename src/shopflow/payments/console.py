@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,6 @@ from fastapi.responses import HTMLResponse
 from shopflow.core import console
 from shopflow.core.api import Session
 from shopflow.core.console import NAV, Console, NavItem, Pager, can_view, label, render
-from shopflow.core.policy import current as current_policy
 from shopflow.orders import service as orders
 from shopflow.orders.console import PAYMENT_METHODS
 from shopflow.payments import service
@@ -19,18 +17,6 @@ from shopflow.payments.models import PaymentReceipt
 
 router = APIRouter(include_in_schema=False)
 NAV.append(NavItem("/payments/receipts", label("nav", "Receipts"), "payments.read", 50))
-
-
-def _midnight(value: str, c: Console, errors: dict[str, str], name: str, days: int = 0) -> datetime | None:
-    """The UTC instant of a local date's midnight (`days` later); a bad date is a field error."""
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        errors[name] = c.gettext("%(value)s is not a date.", value=value)
-        return None
-    return console.local_day_bounds(day + timedelta(days=days), hours=0)[0]
 
 
 @router.get("/payments/receipts")
@@ -42,10 +28,10 @@ async def receipt_ledger(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     """Receipts received from `date_from` to `date_to` (store dates, both included), oldest first."""
-    errors: dict[str, str] = {}
-    start = _midnight(date_from, c, errors, "date_from")
-    end = _midnight(date_to, c, errors, "date_to", days=1)
-    size = current_policy().orders.page_size
+    (first, first_error), (last, last_error) = c.typed_day(date_from), c.typed_day(date_to)
+    errors = {name: text for name, text in (("date_from", first_error), ("date_to", last_error)) if text}
+    start, end = console.day_range(first, last)
+    size = console.page_size()
     receipts: list[PaymentReceipt] = []
     totals: list[service.ReceiptTotal] = []
     total = 0
