@@ -87,17 +87,24 @@ def loaded(model: type[M], values: Mapping[str, Any]) -> M:
     return instance
 
 
-def fresh(session: AsyncSession, model: type[M], values: Mapping[str, Any]) -> M:
-    """A `model` instance holding `values` just read (and locked) by a driver-level statement:
-    the session's own instance refreshed with them, as a query with `populate_existing` would,
-    when it holds one; else a `loaded` instance outside the session."""
+def refresh_known(session: AsyncSession, model: type[M], values: Mapping[str, Any]) -> M | None:
+    """The session's own instance of the row `values["id"]`, if it holds one, given `values` as
+    stored (what a driver-level statement just read or wrote), as `populate_existing` would."""
     known = session.identity_map.get(identity_key(model, values["id"]))
     if known is None:
-        return loaded(model, values)
+        return None
     for name, value in values.items():
         set_committed_value(known, name, value)
     instance: M = known  # type: ignore[assignment]
     return instance
+
+
+def fresh(session: AsyncSession, model: type[M], values: Mapping[str, Any]) -> M:
+    """A `model` instance holding `values` just read (and locked) by a driver-level statement:
+    the session's own instance refreshed with them when it holds one, else a `loaded` instance
+    outside the session."""
+    known = refresh_known(session, model, values)
+    return loaded(model, values) if known is None else known
 
 
 def committed(instance: Any, names: Sequence[str]) -> dict[str, Any]:

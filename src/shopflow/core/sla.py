@@ -30,11 +30,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from shopflow.core import alerts, clock, policy
-from shopflow.core.db import Base, BigId, UTCDateTime, driver_connection, insert_for, insert_rows, loaded
+from shopflow.core.db import (
+    Base,
+    BigId,
+    UTCDateTime,
+    driver_connection,
+    insert_for,
+    insert_rows,
+    loaded,
+    refresh_known,
+)
 
 log = logging.getLogger("shopflow.sla")
 
@@ -189,10 +196,7 @@ async def stop_and_start(
     at = clock.now()
     rows = await driver.fetch(STOP_AND_START_PG, subject, stopped, kind, at, deadline)
     for row in rows:
-        known = session.identity_map.get(identity_key(SlaClock, row[0]))
-        if known is not None:
-            set_committed_value(known, "state", row[1])
-            set_committed_value(known, "stopped_at", row[2])
+        refresh_known(session, SlaClock, {"id": row[0], "state": row[1], "stopped_at": row[2]})
 
 
 async def pause(session: AsyncSession, subject: str, kind: str) -> None:
