@@ -59,12 +59,7 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
     return set(await session.scalars(select(Sku.code).where(Sku.code.in_(set(codes)))))
 
 
-async def price_history(session: AsyncSession, sku_id: int) -> list[PriceChange]:
-    stmt = select(PriceChange).where(PriceChange.sku_id == sku_id).order_by(PriceChange.id)
-    return list((await session.scalars(stmt)).all())
-
-
-async def price_history_named(session: AsyncSession, sku_id: int) -> list[tuple[PriceChange, str | None]]:
+async def price_history(session: AsyncSession, sku_id: int) -> list[tuple[PriceChange, str | None]]:
     """A SKU's price changes, oldest first, each with the username of who made it."""
     stmt = (
         select(PriceChange, User.username)

@@ -61,12 +61,12 @@ async def get_sku(session: AsyncSession, code: str) -> Sku:
 
 
 async def price_history(session: AsyncSession, sku: Sku) -> list[PriceChange]:
-    return await repository.price_history(session, sku.id)
+    return [change for change, _ in await repository.price_history(session, sku.id)]
 
 
 async def price_changes(session: AsyncSession, sku: Sku) -> list[tuple[PriceChange, str | None]]:
     """CAT-2 as people read it: each price change with the username of who made it."""
-    return await repository.price_history_named(session, sku.id)
+    return await repository.price_history(session, sku.id)
 
 
 async def product_of(session: AsyncSession, sku: Sku) -> Product:
