@@ -146,6 +146,15 @@ class Order(Base):
         self.hold_reason = reason
         return previous
 
+    def cancel(self, reason: str, at: datetime) -> OrderStatus:
+        """Cancelled (ORD-3), and so no longer held, whatever held it (the history keeps why)."""
+        previous = self.move_to(S.CANCELLED, at)
+        self.cancelled_at = at
+        self.cancel_reason = reason
+        self.held_from = None
+        self.hold_reason = None
+        return previous
+
     def release(self, at: datetime) -> OrderStatus:
         """Back to the state the hold interrupted (ORD-3)."""
         if self.status != S.ON_HOLD or self.held_from is None:

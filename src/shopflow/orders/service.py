@@ -281,11 +281,7 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
 
 async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str) -> None:
     at = clock.now()
-    previous = order.move_to(S.CANCELLED, at)
-    order.cancelled_at = at
-    order.cancel_reason = reason
-    order.held_from = None
-    order.hold_reason = None  # not held any more; the history keeps why it was
+    previous = order.cancel(reason, at)
     # Written with the changes above in one UPDATE (the audit insert flushes them).
     await audit.record(session, _status_row(actor, order.id, previous, S.CANCELLED, at, reason))
     await inventory.release_for_order(session, order.id)
