@@ -282,7 +282,7 @@ async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str
 async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str) -> None:
     at = clock.now()
     previous = order.cancel(reason, at)
-    # Written with the changes above in one UPDATE (the audit insert flushes them).
+    # The order's changes go out in one UPDATE when the audit insert flushes them.
     await audit.record(session, _status_row(actor, order.id, previous, S.CANCELLED, at, reason))
     await inventory.release_for_order(session, order.id)
     await _stop_clocks(session, order, OrderClock.PAY, OrderClock.SHIP)
