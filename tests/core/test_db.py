@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shopflow.core import audit, clock, events
@@ -93,6 +94,35 @@ async def test_batches_written_together_share_the_transaction(db: Database) -> N
             )
             raise RuntimeError("the unit of work fails")
     assert await trail(db, "gone") == []
+
+
+async def test_queued_rows_go_with_the_next_write_before_its_own(db: Database) -> None:
+    async with db.transaction() as session:
+        audit.queue(session, audit.row(SYSTEM, "thing.packed", "queued", 1))
+        events.queue(session, "thing.packed", "queued:1", {})
+        assert await trail_in(session, "queued") == []  # not written yet
+        await audit.record(session, audit.row(SYSTEM, "thing.shipped", "queued", 1))
+        assert [e.action for e in await trail_in(session, "queued")] == ["thing.packed", "thing.shipped"]
+        outbox = await session.scalars(select(OutboxEvent.event).where(OutboxEvent.subject == "queued:1"))
+        assert outbox.all() == ["thing.packed"]
+        await audit.record(session, audit.row(SYSTEM, "thing.seen", "queued", 1))
+    assert [e.action for e in await trail(db, "queued")] == ["thing.packed", "thing.shipped", "thing.seen"]
+
+
+async def test_rows_still_queued_are_written_at_commit_and_dropped_on_rollback(db: Database) -> None:
+    async with db.transaction() as session:
+        audit.queue(session, audit.row(SYSTEM, "thing.made", "kept", 2))
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            audit.queue(session, audit.row(SYSTEM, "thing.made", "dropped", 3))
+            raise RuntimeError("the unit of work fails")
+    assert [e.action for e in await trail(db, "kept")] == ["thing.made"]
+    assert await trail(db, "dropped") == []
+
+
+async def trail_in(session: AsyncSession, entity: str) -> list[AuditEntry]:
+    stmt = select(AuditEntry).where(AuditEntry.entity == entity).order_by(AuditEntry.id)
+    return list((await session.scalars(stmt)).all())
 
 
 async def test_a_broken_constraint_is_sqlalchemys_integrity_error(db: Database) -> None:

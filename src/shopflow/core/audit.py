@@ -13,8 +13,8 @@ from sqlalchemy import ForeignKey, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopflow.core import clock
-from shopflow.core.db import Base, BigId, JSONType, UTCDateTime, insert_rows
+from shopflow.core import clock, db
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +66,13 @@ def row(
 
 
 async def record(session: AsyncSession, *rows: dict[str, Any]) -> None:
-    """Write audit rows in the caller's transaction (one statement for many rows)."""
-    await insert_rows(session, AuditEntry, rows)
+    """Write audit rows in the caller's transaction, after the rows it has queued (one round trip)."""
+    await db.write(session, (AuditEntry, rows))
+
+
+def queue(session: AsyncSession, *rows: dict[str, Any]) -> None:
+    """Queue audit rows for the transaction's next write (`db.PendingRows`)."""
+    db.queue(session, AuditEntry, *rows)
 
 
 async def trail(session: AsyncSession, entity: str, entity_id: object) -> list[AuditEntry]:

@@ -280,6 +280,56 @@ async def insert_together(session: AsyncSession, *batches: tuple[Any, Sequence[d
         await driver.execute(sql, *parameters)
 
 
+_PENDING = "shopflow.pending"  # session.info key: the transaction's PendingRows
+
+
+class PendingRows:
+    """Rows a transaction writes later, all together: the audit, outbox and clock rows that the
+    steps of one use case (in several domains) add as they go, written in one round trip by the
+    use case's next write through `write`, or at commit by `Database.transaction`.
+
+    A queued row is not visible to queries until it is written."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self) -> None:
+        self._rows: dict[type[Base], list[dict[str, Any]]] = {}
+
+    def add(self, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._rows.setdefault(model, []).extend(rows)
+
+    def take(self) -> dict[type[Base], list[dict[str, Any]]]:
+        """The queued rows by model, in the order they were queued; the queue is empty after."""
+        rows, self._rows = self._rows, {}
+        return rows
+
+
+def pending(session: AsyncSession) -> PendingRows:
+    """The rows `session`'s transaction has queued (see `PendingRows`)."""
+    found: PendingRows | None = session.info.get(_PENDING)
+    if found is None:
+        found = session.info[_PENDING] = PendingRows()
+    return found
+
+
+def queue(session: AsyncSession, model: type[Base], *rows: dict[str, Any]) -> None:
+    """Queue `rows` of `model` for the transaction's next `write` (or its commit)."""
+    pending(session).add(model, rows)
+
+
+async def write(session: AsyncSession, *batches: tuple[type[Base], Sequence[dict[str, Any]]]) -> None:
+    """Write the transaction's queued rows and `batches` (model, rows) in one round trip
+    (`insert_together`): a model's queued rows go before the rows given here."""
+    queued: PendingRows | None = session.info.get(_PENDING)
+    together = {} if queued is None else queued.take()
+    for model, rows in batches:
+        if rows:
+            together.setdefault(model, []).extend(rows)
+    if together:
+        await insert_together(session, *together.items())
+
+
 @lru_cache(maxsize=256)
 def _update_if(
     table: Table, names: tuple[str, ...], column: str, dialect: Dialect
@@ -390,6 +440,7 @@ class Database:
         async with self.sessions() as session:
             try:
                 yield session
+                await write(session)  # rows still queued (PendingRows) go with the transaction
                 await session.commit()
             except BaseException:
                 await session.rollback()

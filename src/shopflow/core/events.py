@@ -9,7 +9,7 @@ from sqlalchemy import Index, Integer, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopflow.core import clock
+from shopflow.core import clock, db
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime, insert_rows
 
 
@@ -40,7 +40,13 @@ def row(event: str, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def record(session: AsyncSession, event: str, subject: str, payload: dict[str, Any]) -> None:
-    await insert_rows(session, OutboxEvent, [row(event, subject, payload)])
+    """Write the event in the caller's transaction, after the rows it has queued (one round trip)."""
+    await db.write(session, (OutboxEvent, [row(event, subject, payload)]))
+
+
+def queue(session: AsyncSession, event: str, subject: str, payload: dict[str, Any]) -> None:
+    """Queue the event for the transaction's next write (`db.PendingRows`)."""
+    db.queue(session, OutboxEvent, row(event, subject, payload))
 
 
 async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
