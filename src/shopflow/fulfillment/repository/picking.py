@@ -10,7 +10,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shopflow.core.db import committed, driver_connection, fresh, insert_for, update_if
+from shopflow.core.db import driver_connection, fresh, insert_for, update_changed
 from shopflow.fulfillment.models.picking import PickTask, PickTaskLine, TaskStatus, Wave, WaveStatus
 
 # PostgreSQL statements for the driver (core.db.driver_connection) on the pack, check and ship path.
@@ -53,9 +53,10 @@ async def get_wave(session: AsyncSession, wave_id: int, *, lock: bool = False) -
     return (await session.scalars(stmt)).first()
 
 
-async def save_wave(session: AsyncSession, wave: Wave, previous: str, *names: str) -> None:
-    """Write the wave's changed `names` by one UPDATE conditional on the status it had (`previous`)."""
-    if await update_if(session, Wave, wave.id, ("status", previous), committed(wave, names)) != 1:
+async def save_wave(session: AsyncSession, wave: Wave) -> None:
+    """Write what the wave's model methods changed by one UPDATE conditional on the status it was
+    read with (`db.update_changed`)."""
+    if await update_changed(session, wave, "status") != 1:
         raise RuntimeError(f"wave {wave.id} changed status under its lock")
 
 
@@ -114,9 +115,10 @@ async def lock_task(session: AsyncSession, task_id: int) -> PickTask:
     return (await session.scalars(stmt)).one()
 
 
-async def save_task(session: AsyncSession, task: PickTask, previous: str, *names: str) -> None:
-    """Write the task's changed `names` by one UPDATE conditional on the status it had (`previous`)."""
-    if await update_if(session, PickTask, task.id, ("status", previous), committed(task, names)) != 1:
+async def save_task(session: AsyncSession, task: PickTask) -> None:
+    """Write what the task's model methods changed by one UPDATE conditional on the status it was
+    read with (`db.update_changed`)."""
+    if await update_changed(session, task, "status") != 1:
         raise RuntimeError(f"pick task {task.id} changed status under its lock")
 
 

@@ -19,9 +19,7 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
     task, order = await locked_task(session, task_id)
     at = clock.now()
     previous = task.pack(data.weight_g, data.materials, at)
-    await picking_repository.save_task(
-        session, task, previous, "status", "updated_at", "weight_g", "materials"
-    )
+    await picking_repository.save_task(session, task)
     trail = [
         audit.row(
             actor,
@@ -46,7 +44,6 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
     and so does its order (FUL-2)."""
     task, order = await locked_task(session, task_id)
     at = clock.now()
-    changed = ["status", "updated_at"]
     if data.passed:
         previous = task.move_to(TaskStatus.CHECKED, at)
         after: dict[str, object] = {"status": task.status}
@@ -54,8 +51,7 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
         reason = (data.reason or "").strip()
         previous = task.fail_check(reason, at)
         after = {"status": task.status, "reason": reason}
-        changed += ["qc_failures", "qc_note"]
-    await picking_repository.save_task(session, task, previous, *changed)
+    await picking_repository.save_task(session, task)
     action = "pick_task.check_passed" if data.passed else "pick_task.check_failed"
     trail = [audit.row(actor, action, "pick_task", task.id, {"status": previous}, after, at)]
     if not data.passed and order.status == OrderStatus.PACKED:

@@ -77,7 +77,7 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     task, order = await locked_task(session, task_id)
     at = clock.now()
     previous = task.move_to(TaskStatus.SHIPPED, at)
-    await picking_repository.save_task(session, task, previous, "status", "updated_at")
+    await picking_repository.save_task(session, task)
     assert task.weight_g is not None  # packed before it could pass the check
     if data.carrier is not None:
         carrier = await carrier_service.get_carrier(session, data.carrier)
@@ -135,8 +135,8 @@ async def _close_wave_if_done(session: AsyncSession, actor: Actor, wave_id: int,
     wave = await picking_repository.get_wave(session, wave_id, lock=True)
     assert wave is not None
     if wave.status == WaveStatus.OPEN and not await picking_repository.unshipped_in_wave(session, wave_id):
-        previous = wave.move_to(WaveStatus.DONE, at)
-        await picking_repository.save_wave(session, wave, previous, "status", "done_at")
+        wave.move_to(WaveStatus.DONE, at)
+        await picking_repository.save_wave(session, wave)
         await audit.record(
             session, audit.row(actor, "wave.done", "wave", wave.id, None, {"status": wave.status}, at)
         )
