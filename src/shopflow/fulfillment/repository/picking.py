@@ -23,10 +23,11 @@ LOCK_WAVE_PG = f"SELECT {WAVE_COLUMNS} FROM waves WHERE id = $1 FOR UPDATE"
 UNSHIPPED_IN_WAVE_PG = "SELECT count(*) FROM pick_tasks WHERE wave_id = $1 AND status <> $2"
 
 
-async def insert_wave(session: AsyncSession, values: dict[str, Any]) -> int | None:
-    """None when the wave number is taken."""
+async def insert_wave(session: AsyncSession, values: dict[str, Any]) -> Wave | None:
+    """The new wave; None when the wave number is taken."""
     stmt = insert_for(session, Wave).values(values).on_conflict_do_nothing().returning(Wave.id)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    wave_id = (await session.execute(stmt)).scalar_one_or_none()
+    return None if wave_id is None else await session.get(Wave, wave_id)
 
 
 async def insert_tasks(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:

@@ -41,10 +41,8 @@ async def _new_wave(session: AsyncSession, actor: Actor, warehouse_id: int, at: 
     }
     for _ in range(WAVE_NO_ATTEMPTS):
         values["wave_no"] = f"W{at:%y%m%d}{secrets.randbelow(10**8):08d}"
-        wave_id = await picking_repository.insert_wave(session, values)
-        if wave_id is not None:
-            wave = await session.get(Wave, wave_id)
-            assert wave is not None
+        wave = await picking_repository.insert_wave(session, values)
+        if wave is not None:
             return wave
     raise RuntimeError("could not draw a free wave number")
 
