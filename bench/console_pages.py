@@ -45,14 +45,8 @@ from shopflow.core import alerts, auth, clock, console, crypto, policy, sla
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings
-from shopflow.fulfillment.models import (
-    PickTask,
-    PickTaskLine,
-    Shipment,
-    TrackingEvent,
-    Wave,
-    shipment_subject,
-)
+from shopflow.fulfillment.models.picking import PickTask, PickTaskLine, Wave
+from shopflow.fulfillment.models.shipments import Shipment, TrackingEvent, shipment_subject
 from shopflow.fulfillment.schemas import CarrierIn
 from shopflow.fulfillment.service import carriers, shipping, tracking, waves
 from shopflow.inventory import service as inventory

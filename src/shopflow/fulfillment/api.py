@@ -12,15 +12,14 @@ from shopflow.core.errors import Invalid
 from shopflow.core.money import AmountText
 from shopflow.core.schemas import Page
 from shopflow.fulfillment import printing
-from shopflow.fulfillment.models import (
-    CarrierRule,
+from shopflow.fulfillment.models.carriers import CarrierRule, Parcel
+from shopflow.fulfillment.models.picking import WaveStatus
+from shopflow.fulfillment.models.shipments import (
     CaseState,
     ExceptionKind,
-    Parcel,
     Shipment,
     ShipmentException,
     ShipmentStatus,
-    WaveStatus,
 )
 from shopflow.fulfillment.schemas import (
     BillLineOut,

@@ -25,7 +25,8 @@ from shopflow.core.console import MESSAGES, N_, Console, can_do, can_view, label
 from shopflow.core.errors import AppError, FieldError
 from shopflow.core.money import AmountText
 from shopflow.fulfillment.errors import CarrierNotFound, DuplicateBill, NoCarrier
-from shopflow.fulfillment.models import BillOutcome, Carrier, Parcel, Scorecard
+from shopflow.fulfillment.models.carriers import Carrier, Parcel, Scorecard
+from shopflow.fulfillment.models.freight import BillOutcome
 from shopflow.fulfillment.schemas import CarrierCode, CarrierIn, CarrierPatch, RuleIn, Weight
 from shopflow.fulfillment.service import carriers, reports
 

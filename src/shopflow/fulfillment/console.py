@@ -38,14 +38,13 @@ from shopflow.core.console import (
 from shopflow.core.errors import AppError
 from shopflow.fulfillment import printing
 from shopflow.fulfillment.errors import NoCarrier, TrackingNumberTaken
-from shopflow.fulfillment.models import (
+from shopflow.fulfillment.models.picking import TaskStatus, WaveStatus
+from shopflow.fulfillment.models.shipments import (
     CaseState,
     ExceptionKind,
     ShipmentClock,
     ShipmentStatus,
-    TaskStatus,
     TrackingStatus,
-    WaveStatus,
     exception_kind_for,
     shipment_subject,
 )
