@@ -18,9 +18,9 @@ from shopflow.fulfillment.models.carriers import Carrier, CarrierRule
 from shopflow.fulfillment.models.freight import FreightBill, FreightBillLine
 from shopflow.fulfillment.models.shipments import Shipment
 from tests.builders import fulfillment as ful
+from tests.builders.console import Visitor, Visitors, signed_in, visitors
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store
-from tests.web.helpers import Visitor, Visitors, signed_in, visitors
 
 SF_URL = "https://www.sf-express.example/track?no={tracking_no}"
 

@@ -19,10 +19,10 @@ from shopflow.core.db import Database
 from shopflow.payments.models import PaymentReceipt
 from tests.builders.auth import bearer
 from tests.builders.catalog import sku_in
+from tests.builders.console import Visitor, Visitors, signed_in, visitors
 from tests.builders.payments import gateway, place_order, start_payment
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store
-from tests.web.helpers import Visitor, Visitors, signed_in, visitors
 
 PAID_AT = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)  # 10:30 on 3 June in Shanghai
 

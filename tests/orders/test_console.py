@@ -15,10 +15,10 @@ from shopflow.core.policy import Inventory, Policy
 from shopflow.inventory.models import LedgerEntry, Receipt, Stock
 from shopflow.orders.models import Order
 from tests.builders.auth import bearer
+from tests.builders.console import PASSWORD, Visitor, Visitors, signed_in, visitors
 from tests.builders.payments import gateway, place_order, start_payment
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store
-from tests.web.helpers import PASSWORD, Visitor, Visitors, signed_in, visitors
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from shopflow.fulfillment.models.picking import PickTask
 from shopflow.fulfillment.models.shipments import ShipmentException
 from shopflow.orders.models import Order
 from tests.builders import fulfillment as ful
+from tests.builders.console import Visitor, Visitors, signed_in, visitors
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store
-from tests.web.helpers import Visitor, Visitors, signed_in, visitors
 
 T0 = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
 
