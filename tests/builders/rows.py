@@ -1,4 +1,5 @@
-"""Reading what a test needs straight from the database: row counts, outbox and alert rows."""
+"""Reading what a test needs straight from the database: row counts, an order's status, outbox,
+audit and alert rows."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ async def counts(db: Database) -> dict[str, int]:
             name: int(await session.scalar(select(func.count()).select_from(model)) or 0)
             for name, model in COUNTED.items()
         }
+
+
+async def order_status(db: Database, order_id: int) -> str:
+    async with db.transaction() as session:
+        return str(await session.scalar(select(Order.status).where(Order.id == order_id)))
 
 
 async def outbox(db: Database, subject: str) -> list[OutboxEvent]:

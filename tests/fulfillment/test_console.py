@@ -15,10 +15,9 @@ from shopflow.core import clock
 from shopflow.core.db import Database
 from shopflow.fulfillment.models.picking import PickTask
 from shopflow.fulfillment.models.shipments import ShipmentException
-from shopflow.orders.models import Order
 from tests.builders import fulfillment as ful
 from tests.builders.console import Visitor, Visitors, signed_in, visitors
-from tests.builders.rows import audit_rows
+from tests.builders.rows import audit_rows, order_status
 from tests.builders.store import small_store
 
 T0 = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
@@ -56,11 +55,6 @@ async def _task(db: Database, task_id: int) -> PickTask:
         found = await session.get(PickTask, task_id)
         assert found is not None
         return found
-
-
-async def _order_status(db: Database, order_id: int) -> str:
-    async with db.transaction() as session:
-        return str(await session.scalar(select(Order.status).where(Order.id == order_id)))
 
 
 def _row(html: str, row_id: str) -> str:
@@ -140,8 +134,8 @@ async def test_waves_are_created_by_the_form_and_a_bad_number_is_named_at_its_fi
         assert (made.status_code, made.headers["location"]) == (303, "/fulfillment")
         page = await visitor.get("/fulfillment")
         assert "已创建波次 1 个，共 1 个订单待拣货。" in page.text
-        assert await _order_status(db, first["id"]) == "picking"
-        assert await _order_status(db, second["id"]) == "paid"
+        assert await order_status(db, first["id"]) == "picking"
+        assert await order_status(db, second["id"]) == "paid"
         wave_rows = re.findall(r'<tr id="wave-(\d+)">', page.text)
         assert len(wave_rows) == 1 and "WH-A" in _row(page.text, f"wave-{wave_rows[0]}")
 
@@ -149,7 +143,7 @@ async def test_waves_are_created_by_the_form_and_a_bad_number_is_named_at_its_fi
         await visitor.post("/fulfillment/waves", {})
         after = await visitor.get("/fulfillment")
         assert "没有待拣货的已支付订单，未创建波次。" in after.text
-        assert await _order_status(db, second["id"]) == "picking"
+        assert await order_status(db, second["id"]) == "picking"
         assert (
             len(re.findall(r'<tr id="wave-\d+">', (await visitor.get("/fulfillment?warehouse=WH-B")).text))
             == 1
@@ -192,7 +186,7 @@ async def test_packing_with_a_bad_weight_names_the_field_keeps_what_was_typed_an
         assert "已打包，1300 克，等待质检。" in page.text and 'id="check-passed"' in page.text
         task = await _task(db, task_id)
         assert (task.status, task.weight_g, task.materials) == ("packed", 1300, ["纸箱 M", "气泡膜"])
-        assert await _order_status(db, placed["id"]) == "packed"
+        assert await order_status(db, placed["id"]) == "packed"
 
 
 async def test_a_failed_quality_check_needs_a_reason_and_sends_the_parcel_back_to_picking(
@@ -218,7 +212,7 @@ async def test_a_failed_quality_check_needs_a_reason_and_sends_the_parcel_back_t
         assert '<dd id="task-qc">1 · 少一件</dd>' in page and 'id="pack-form"' in page
         task = await _task(db, task_id)
         assert (task.status, task.qc_failures) == ("picking", 1)
-        assert await _order_status(db, placed["id"]) == "picking"
+        assert await order_status(db, placed["id"]) == "picking"
         checks = [row.action for row in await audit_rows(db, "pick_task", task_id)]
         assert checks == ["pick_task.packed", "pick_task.check_failed"]
 
@@ -259,7 +253,7 @@ async def test_shipping_from_the_task_shows_the_rules_carrier_and_the_parcel_is_
         assert f'<a href="/orders/{placed["id"]}" id="shipment-order">{placed["order_no"]}</a>' in detail.text
         assert "https://www.sf-express.example/track?no=SF-CONSOLE-0001" in detail.text
         assert (await _task(db, task_id)).status == "shipped"
-        assert await _order_status(db, placed["id"]) == "shipped"
+        assert await order_status(db, placed["id"]) == "shipped"
 
         shipment_id = int(shipped.headers["location"].rsplit("/", 1)[1])
         listed = (await visitor.get("/fulfillment/shipments")).text
@@ -313,7 +307,7 @@ async def test_an_illegal_step_shows_why_with_409_and_changes_nothing(db: Databa
         assert await ful.counts(db) == before
         assert len(await audit_rows(db, "pick_task", task_id)) == trail
         assert (await _task(db, task_id)).status == "picking"
-        assert await _order_status(db, placed["id"]) == "picking"
+        assert await order_status(db, placed["id"]) == "picking"
         missing = await visitor.get("/fulfillment/tasks/999999")
         assert missing.status_code == 404 and "没有拣货任务 999999。" in missing.text
 

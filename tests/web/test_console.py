@@ -1,0 +1,54 @@
+"""The console's home page, Today (web/console.py), and its locally served assets (web/static), over
+HTTP without a browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shopflow.core.db import Database
+from tests.builders.auth import bearer
+from tests.builders.console import Visitors, signed_in, visitors
+from tests.builders.payments import gateway, place_order, start_payment
+from tests.builders.store import small_store
+
+
+@pytest.fixture
+def visit(db: Database) -> Visitors:
+    return visitors(db)
+
+
+async def test_today_shows_sales_and_average_order_value_to_those_who_may_see_money(
+    db: Database, visit: Visitors
+) -> None:
+    await small_store(db)
+    admin = await bearer(db)
+    async with await signed_in(visit, db, "finance") as visitor:
+        for lines in ([("SKU-1", 1, "99.00")], [("SKU-2", 2, "45.50")]):
+            order = await place_order(visitor.client, admin, lines)
+            payment = await start_payment(visitor.client, admin, order["id"])
+            await gateway(visitor.client, admin, payment["payment_id"], "success")
+        today = (await visitor.get("/")).text
+        # 99.00 ships free; 2 × 45.50 = 91.00 is below the free-shipping threshold: + 10.00.
+        assert '<div class="n" id="sales-today">¥200.00</div>' in today
+        assert '<div class="n">¥100.00</div>' in today  # average order value: 200.00 / 2 orders
+        assert "data-chart=" in today and "/static/vendor/echarts/echarts.common.min.js" in today
+    async with await signed_in(visit, db, "warehouse") as visitor:
+        assert 'id="sales-today"' not in (await visitor.get("/")).text
+
+
+async def test_vendored_assets_are_served_locally_with_their_licences(db: Database, visit: Visitors) -> None:
+    async with visit() as visitor:
+        for path in (
+            "/static/vendor/htmx/htmx.min.js",
+            "/static/vendor/htmx/LICENSE",
+            "/static/vendor/echarts/echarts.common.min.js",
+            "/static/vendor/echarts/LICENSE",
+            "/static/vendor/echarts/NOTICE",
+            "/static/console.css",
+            "/static/console.js",
+        ):
+            assert (await visitor.get(path)).status_code == 200, path
+        page = (await visitor.get("/login")).text
+        assert re.findall(r'(?:src|href)="(https?:)?//', page) == []
