@@ -16,7 +16,7 @@ from shopflow.core.db import Database
 from shopflow.fulfillment.models.picking import PickTask
 from shopflow.fulfillment.models.shipments import ShipmentException
 from tests.builders import fulfillment as ful
-from tests.builders.console import Visitor, Visitors, signed_in, visitors
+from tests.builders.console import Visitor, Visitors, signed_in, table_row, visitors
 from tests.builders.rows import audit_rows, order_status
 from tests.builders.store import small_store
 
@@ -55,12 +55,6 @@ async def _task(db: Database, task_id: int) -> PickTask:
         found = await session.get(PickTask, task_id)
         assert found is not None
         return found
-
-
-def _row(html: str, row_id: str) -> str:
-    found = re.search(rf'<tr id="{row_id}">.*?</tr>', html, re.S)
-    assert found is not None, f"no row {row_id}"
-    return found[0]
 
 
 async def test_every_fulfillment_page_shows_in_chinese_and_english_to_the_warehouse(
@@ -137,7 +131,7 @@ async def test_waves_are_created_by_the_form_and_a_bad_number_is_named_at_its_fi
         assert await order_status(db, first["id"]) == "picking"
         assert await order_status(db, second["id"]) == "paid"
         wave_rows = re.findall(r'<tr id="wave-(\d+)">', page.text)
-        assert len(wave_rows) == 1 and "WH-A" in _row(page.text, f"wave-{wave_rows[0]}")
+        assert len(wave_rows) == 1 and "WH-A" in table_row(page.text, f"wave-{wave_rows[0]}")
 
         await visitor.post("/fulfillment/waves", {"max_orders": ""})  # the policy's wave size
         await visitor.post("/fulfillment/waves", {})
@@ -257,7 +251,7 @@ async def test_shipping_from_the_task_shows_the_rules_carrier_and_the_parcel_is_
 
         shipment_id = int(shipped.headers["location"].rsplit("/", 1)[1])
         listed = (await visitor.get("/fulfillment/shipments")).text
-        row = _row(listed, f"shipment-{shipment_id}")
+        row = table_row(listed, f"shipment-{shipment_id}")
         assert (
             "SF-CONSOLE-0001" in row and placed["order_no"] in row and "顺丰速运" in row and "已发出" in row
         )
@@ -376,7 +370,7 @@ async def test_the_tracking_timeline_is_in_event_order_with_problems_marked(
         assert "外箱破损" in timeline[1]
         assert re.search(r'<dd id="shipment-status"><span class="badge s-exception">异常</span>', page)
         [case_id] = re.findall(r'<tr id="case-(\d+)">', page)
-        case = _row(page, f"case-{case_id}")
+        case = table_row(page, f"case-{case_id}")
         assert "破损" in case and "待联系" in case and 'class="clock running"' in case
 
 
@@ -404,7 +398,7 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
             assert (
                 'hx-get="/fulfillment/exceptions?"' in listed.text and 'hx-trigger="every 3s"' in listed.text
             )
-            row = _row(listed.text, f"case-{first}")
+            row = table_row(listed.text, f"case-{first}")
             assert 'class="clock running"' in row and "联系客户（FUL-6） · 剩余 10小时0分" in row
             assert "丢失" in row and lost["tracking_no"] in row and 'href="/fulfillment/exceptions/' in row
             other = (await visitor.get("/fulfillment/exceptions?kind=other")).text
@@ -413,9 +407,9 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
             fake.advance(hours=10, minutes=5)  # past the 12 hours of the first case, before any sweep
             live = await visitor.get("/fulfillment/exceptions", headers={"HX-Request": "true"})
             assert "<html" not in live.text
-            late = _row(live.text, f"case-{first}")
+            late = table_row(live.text, f"case-{first}")
             assert 'class="clock late"' in late and "已超时 5分钟" in late
-            assert 'class="clock running"' in _row(live.text, f"case-{second}")
+            assert 'class="clock running"' in table_row(live.text, f"case-{second}")
 
             await visitor.get(f"/fulfillment/exceptions/{first}")
             empty = await visitor.post(f"/fulfillment/exceptions/{first}/contact", {"solution": "  "})
@@ -428,7 +422,7 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
             assert "已记录：已联系客户，工单已关闭。" in after.text
             assert re.findall(r'<tr id="case-(\d+)">', after.text) == [str(second)]
             closed = (await visitor.get("/fulfillment/exceptions?state=closed")).text
-            assert "已联系" in _row(closed, f"case-{first}")
+            assert "已联系" in table_row(closed, f"case-{first}")
             again = await visitor.post(f"/fulfillment/exceptions/{first}/contact", {"solution": "再联系一次"})
             assert again.status_code == 409 and "现为“已联系”，不能变为“已联系”" in again.text
             case_page = (await visitor.get(f"/fulfillment/exceptions/{first}")).text
