@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shopflow.core import alerts
 from shopflow.core.alerts import Alert
 from shopflow.core.audit import AuditEntry
 from shopflow.core.db import Database
@@ -61,4 +60,5 @@ async def audit_rows(db: Database, entity: str, entity_id: object) -> list[Audit
 
 async def alerts_for(db: Database, subject: str) -> list[Alert]:
     async with db.transaction() as session:
-        return await alerts.for_subject(session, subject)
+        stmt = select(Alert).where(Alert.subject == subject).order_by(Alert.id)
+        return list((await session.scalars(stmt)).all())
