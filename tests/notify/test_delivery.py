@@ -271,7 +271,7 @@ async def test_a_receiver_that_always_fails_is_dead_after_n_attempts_with_growin
     assert (delivery.state, len(delivery.log)) == ("delivered", 7)
     assert set(receiver.ids()) == {delivery.idempotency_id}
     assert SECRET not in caplog.text
-    assert "failed: HTTP 500" in caplog.text
+    assert "webhook 1: HTTP 500" in caplog.text
 
 
 async def test_an_smtp_outage_delays_the_email_without_holding_back_the_sms(

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
-import logging
 import socket
 import ssl
 import time
@@ -27,8 +26,6 @@ import httpx
 from shopflow.core import clock
 from shopflow.core.settings import Settings
 from shopflow.notify.models import Channel, Delivery, Outcome, Webhook
-
-log = logging.getLogger("shopflow.notify")
 
 SIGNATURE_HEADER = "X-Shopflow-Signature"
 DELIVERY_HEADER = "X-Shopflow-Delivery"
@@ -119,8 +116,6 @@ class Senders:
                     assert_never(unreachable)
         except Exception as exc:  # anything the outside world throws is a failed attempt, retried
             outcome = _failure(exc, started)
-        if not outcome.ok:
-            log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.channel, outcome.error)
         return outcome
 
     async def _email(self, message: Mapping[str, Any]) -> Outcome:

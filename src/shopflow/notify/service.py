@@ -193,14 +193,15 @@ def _state_row(
     return audit.row(actor, action, "notification_delivery", delivery.id, {"state": before}, after, at)
 
 
-async def deliver_due(session: AsyncSession, senders: Senders, limit: int) -> int:
+async def deliver_due(session: AsyncSession, senders: Senders, limit: int) -> list[Delivery]:
     """Send the due deliveries (claimed `FOR UPDATE SKIP LOCKED`, so no two workers send one at
-    once), log every attempt, and retry after a back-off or give up into the dead letter."""
+    once), log every attempt, and retry after a back-off or give up into the dead letter; the
+    deliveries attempted (a failed attempt leaves its `last_error`)."""
     rules = policy.current().notify
     at = clock.now()
     due = await repository.lock_due_deliveries(session, at, limit)
     if not due:
-        return 0
+        return []
     hooks = await repository.webhooks_by_id(session, {d.webhook_id for d in due if d.webhook_id is not None})
     outcomes = await senders.send_all(due, hooks)
     attempts: list[dict[str, Any]] = []
@@ -223,7 +224,7 @@ async def deliver_due(session: AsyncSession, senders: Senders, limit: int) -> in
     await repository.insert_attempts(session, attempts)
     await audit.record(session, *trail)
     await session.flush()
-    return len(due)
+    return due
 
 
 # --- people: the delivery log and webhook subscribers ------------------------------------

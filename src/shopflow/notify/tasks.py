@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.settings import get_settings
 from shopflow.notify import service
 from shopflow.notify.channels import Senders
+from shopflow.notify.models import Delivery
+
+log = logging.getLogger("shopflow.notify")
 
 DISPATCH_BATCH = 200  # outbox events claimed per transaction
 # Deliveries sent per transaction, all at once. Their row locks (on SQLite the database's write
@@ -20,6 +27,43 @@ async def dispatch(session: AsyncSession) -> int:
     return await service.dispatch(session, DISPATCH_BATCH)
 
 
+class Failures:
+    """Failed sends of the sweep in progress, by channel, with each channel's last error: a relay
+    that is down is one log line a sweep, not one a delivery (each attempt is in the delivery log)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.errors: dict[str, str] = {}
+
+    def add(self, attempted: Sequence[Delivery]) -> None:
+        for delivery in attempted:
+            if delivery.last_error is not None:  # its attempt failed
+                self.counts[delivery.channel] += 1
+                self.errors[delivery.channel] = delivery.last_error
+
+    def report(self) -> None:
+        """Log the sweep's failures, if any, in one line, and start counting afresh."""
+        if not self.counts:
+            return
+        channels = "; ".join(
+            f"{channel} {n}: {self.errors[channel]}" for channel, n in sorted(self.counts.items())
+        )
+        log.warning(
+            "%d deliveries failed in this sweep (%s); see the delivery log", self.counts.total(), channels
+        )
+        self.counts.clear()
+        self.errors.clear()
+
+
+# The worker drains this sweep batch after batch, each in its own transaction; the batch that
+# finds nothing due ends the sweep and reports it.
+_failures = Failures()
+
+
 async def deliver(session: AsyncSession) -> int:
     """Send due deliveries through the configured channels; how many were attempted."""
-    return await service.deliver_due(session, Senders(get_settings()), DELIVER_BATCH)
+    sent = await service.deliver_due(session, Senders(get_settings()), DELIVER_BATCH)
+    _failures.add(sent)
+    if not sent:
+        _failures.report()
+    return len(sent)
