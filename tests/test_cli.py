@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from shopflow import cli
 from shopflow.app import create_app
 from shopflow.cli import app
 from shopflow.core.auth import Role
 from shopflow.core.db import async_url
 from shopflow.core.settings import Settings, get_settings
-from tests.conftest import SETTINGS
+from tests.builders.console import csrf_of
+from tests.conftest import ROOT, SETTINGS
 
 runner = CliRunner()
 
@@ -52,6 +58,22 @@ class Shop:
                 await served.state.db.dispose()
 
         return asyncio.run(calls())
+
+    def sign_in(self, username: str, password: str) -> int:
+        """The status of signing in to the console of this store: 303 when the password is right."""
+
+        async def attempt() -> int:
+            served = create_app(settings=self.settings())
+            transport = httpx.ASGITransport(app=served)
+            try:
+                async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                    form = await client.get("/login")
+                    data = {"username": username, "password": password, "csrf": csrf_of(form.text)}
+                    return (await client.post("/login", data=data)).status_code
+            finally:
+                await served.state.db.dispose()
+
+        return asyncio.run(attempt())
 
 
 @pytest.fixture
@@ -150,6 +172,107 @@ def test_a_created_token_authenticates_against_the_api(shop: Shop) -> None:
     assert receipt_list.status_code == 403
     [refused] = shop.get(token + "x", "/api/v1/policy")
     assert refused.status_code == 401
+
+
+def test_users_passwd_asks_twice_and_the_user_signs_in_with_the_new_password(shop: Shop) -> None:
+    migrated(shop)
+    ok("users", "add", "li.na", "--role", "warehouse", "--password", "first-password")
+
+    asked = runner.invoke(app, ["users", "passwd", "li.na"], input="second-password\nsecond-password\n")
+
+    assert asked.exit_code == 0, asked.output
+    assert "Repeat for confirmation" in asked.output and "second-password" not in asked.output
+    assert shop.sign_in("li.na", "second-password") == 303
+    assert shop.sign_in("li.na", "first-password") == 401
+
+    ok("users", "passwd", "li.na", "--password", "third-password")
+    assert shop.sign_in("li.na", "third-password") == 303
+
+
+def test_users_passwd_with_two_different_entries_changes_nothing(shop: Shop) -> None:
+    migrated(shop)
+    ok("users", "add", "li.na", "--role", "warehouse", "--password", "first-password")
+
+    mismatched = runner.invoke(app, ["users", "passwd", "li.na"], input="second-password\nsecond-passwort\n")
+
+    assert mismatched.exit_code == 1
+    assert "do not match" in mismatched.output
+    assert shop.sign_in("li.na", "first-password") == 303
+
+
+def test_users_passwd_of_an_unknown_user_exits_1(shop: Shop) -> None:
+    migrated(shop)
+    result = shopflow("users", "passwd", "nobody", "--password", "long-enough")
+    assert result.exit_code == 1 and "no user 'nobody'" in result.output
+
+
+def test_a_password_shorter_than_the_policy_minimum_is_refused_everywhere(
+    shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrated(shop)
+    short = shopflow("users", "add", "li.na", "--role", "sales", "--password", "7-chars")
+    assert short.exit_code == 1
+    assert short.output.splitlines() == [
+        "error: the password is too short; nothing was changed",
+        "  password: must have at least 8 characters",
+    ]
+    assert shop.count("users") == 0
+
+    ok("users", "add", "li.na", "--role", "sales", "--password", "8-chars!")
+    assert shopflow("users", "passwd", "li.na", "--password", "shorter").exit_code == 1
+    assert shop.sign_in("li.na", "8-chars!") == 303
+
+    path = tmp_path / "policy.toml"
+    path.write_text("[security]\npassword_min_length = 12\n", encoding="utf-8")
+    monkeypatch.setenv("SHOPFLOW_POLICY_FILE", str(path))
+    get_settings.cache_clear()
+    stricter = shopflow("users", "passwd", "li.na", "--password", "eleven-char")
+    assert stricter.exit_code == 1 and "must have at least 12 characters" in stricter.output
+    ok("users", "passwd", "li.na", "--password", "twelve-chars")
+    assert shop.sign_in("li.na", "twelve-chars") == 303
+
+
+def test_users_add_without_a_password_says_how_to_set_one_when_nobody_types(shop: Shop) -> None:
+    migrated(shop)
+
+    result = ok("users", "add", "li.na", "--role", "warehouse")
+
+    assert (
+        "cannot sign in to the console until a password is set: shopflow users passwd li.na" in result.output
+    )
+    assert shop.count("users", "username = 'li.na' AND password_hash IS NULL") == 1
+    assert shop.sign_in("li.na", "") == 401
+
+
+def test_users_add_at_a_terminal_asks_for_the_password_twice(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrated(shop)
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+
+    result = runner.invoke(app, ["users", "add", "li.na", "--role", "sales"], input="typed-password\n" * 2)
+
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output and "cannot sign in" not in result.output
+    assert shop.sign_in("li.na", "typed-password") == 303
+
+
+def test_tokens_list_shows_label_owner_and_dates_never_the_token(shop: Shop) -> None:
+    migrated(shop)
+    ok("users", "add", "wang.wei", "--role", "customer_service")
+    ok("users", "add", "li.na", "--role", "warehouse")
+    laptop = last_token(ok("tokens", "create", "wang.wei", "--label", "laptop"))
+    scanner = last_token(ok("tokens", "create", "li.na", "--label", "scanner"))
+
+    everyone = ok("tokens", "list").output
+    mine = ok("tokens", "list", "wang.wei").output
+
+    assert "laptop" in everyone and "wang.wei" in everyone and "scanner" in everyone and "li.na" in everyone
+    assert "laptop" in mine and "scanner" not in mine and "li.na" not in mine
+    for token in (laptop, scanner):
+        assert token not in everyone and token[3:12] not in everyone
+    unknown = shopflow("tokens", "list", "nobody")
+    assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
 
 
 def test_tokens_create_for_an_unknown_user_exits_1(shop: Shop) -> None:
@@ -260,3 +383,84 @@ def test_plain_database_urls_get_the_async_driver(given: str, used: str) -> None
 def test_an_unsupported_database_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="unsupported database"):
         async_url(url)
+
+
+def _shopflow_process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `shopflow` command in its own process, as a user runs it."""
+    command = Path(sys.executable).with_name("shopflow")
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "80", **env}
+    return subprocess.run([command, *args], capture_output=True, text=True, env=environment, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "postgresql://postgres:hunter2@127.0.0.1:1/x",
+            "error: cannot reach the database at postgresql://postgres:***@127.0.0.1:1/x: connection refused",
+        ),
+        (
+            "postgresql://shop:hunter2@db:port/shop",
+            "error: 'postgresql://shop:***@db:port/shop' is not a database URL: "
+            "write postgresql://user@host:5432/db or sqlite:///path",
+        ),
+        (
+            "mysql://shop@db/shop",
+            "error: unsupported database 'mysql': use postgresql:// or sqlite:/// "
+            "(the database URL is 'mysql://shop@db/shop')",
+        ),
+        (
+            "sqlite:////nowhere/at/all/shop.db",
+            "error: cannot reach the database at sqlite:////nowhere/at/all/shop.db: "
+            "unable to open database file",
+        ),
+    ],
+)
+def test_migrate_with_a_bad_database_url_says_so_in_one_line(url: str, said: str) -> None:
+    result = _shopflow_process("migrate", SHOPFLOW_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert (result.stdout, result.stderr.splitlines()) == ("", [said])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("users", "list"), ("tokens", "create", "li.na"), ("worker", "--once"), ("serve", "--port", "1")],
+)
+def test_every_command_on_an_unreachable_database_says_so_in_one_line(command: tuple[str, ...]) -> None:
+    result = _shopflow_process(*command, SHOPFLOW_DATABASE_URL="postgresql://postgres@127.0.0.1:1/x")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: cannot reach the database at postgresql://postgres@127.0.0.1:1/x: connection refused"
+    ]
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What `shopflow serve` hands uvicorn, and the public URL the served app would use."""
+    migrated(shop)
+    monkeypatch.delenv("SHOPFLOW_PUBLIC_URL", raising=False)  # restored (unset) after the test
+    seen: dict[str, Any] = {}
+
+    def run(target: str, **options: Any) -> None:
+        seen.update(options, public_url=get_settings().public_url)
+
+    monkeypatch.setattr("uvicorn.run", run)
+    return seen
+
+
+def test_links_point_at_the_port_served_unless_a_public_url_is_set(
+    served: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok("serve", "--port", "8100")
+    assert (served["port"], served["public_url"]) == (8100, "http://127.0.0.1:8100")
+
+    monkeypatch.delenv("SHOPFLOW_PUBLIC_URL")  # a new process
+    ok("serve", "--host", "::1", "--port", "8200")
+    assert served["public_url"] == "http://[::1]:8200"
+
+    monkeypatch.setenv("SHOPFLOW_PUBLIC_URL", "https://shop.example.cn")
+    ok("serve", "--port", "8100")
+    assert served["public_url"] == "https://shop.example.cn"

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
+from shopflow.cli import DEMO_PASSWORD
 from shopflow.fulfillment.service.tracking import SIGNATURE_HEADER, sign
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +172,7 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1360, "height": 900})
         page.goto(f"{url}/login")
         page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", "admin")
+        page.fill("input[name=password]", DEMO_PASSWORD)
         page.click("button:has-text('登录')")
         page.wait_for_url(f"{url}/")
         page.goto(f"{url}/orders?status=paid")

@@ -6,15 +6,24 @@ import asyncio
 import copy
 import json
 import logging
+import os
+import re
+import socket
+import sqlite3
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from asyncpg import PostgresError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
-from shopflow.core import auth, crypto, policy
+from shopflow.core import auth, clock, crypto, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database, upgrade_schema
 from shopflow.core.errors import AppError
@@ -35,13 +44,93 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
+# How long a command waits for the database server to accept a connection before saying so.
+CONNECT_SECONDS = 10.0
+
+
+def _shown(url: str) -> str:
+    """A database URL as printed: its password hidden."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url, count=1)
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why a connection could not be opened, in a few words; None for any other error."""
+    match exc:
+        case ConnectionRefusedError():
+            return "connection refused"
+        case socket.gaierror():
+            return "unknown host"
+        case TimeoutError():
+            return f"no answer within {CONNECT_SECONDS:g} s"
+        case OSError():
+            return exc.strerror or str(exc)
+        case PostgresError() | sqlite3.Error():
+            return str(exc)
+        case _:
+            return None
+
+
+async def _open(db: Database, url: URL) -> None:
+    """Open and close one connection. SQLite through sqlite3 itself: after a failed open,
+    aiosqlite's thread outlives the event loop and prints a traceback at exit."""
+    if url.get_backend_name() == "sqlite":
+        sqlite3.connect(url.database or "").close()
+        return
+    async with asyncio.timeout(CONNECT_SECONDS), db.engine.connect():
+        pass
+
+
+async def _connected(url: str, pool_size: int | None = None) -> Database:
+    """A Database for `url` once it has opened a connection; otherwise an AppError whose one
+    line names the problem: a malformed URL, an unsupported database, a server that cannot be
+    reached or refuses (the password never shown)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        example = "postgresql://user@host:5432/db or sqlite:///path"
+        raise AppError(f"{_shown(url)!r} is not a database URL: write {example}") from None
+    try:
+        db = Database.from_url(url, pool_size)
+    except ValueError as exc:  # a database Shopflow does not run on
+        raise AppError(f"{exc} (the database URL is {_shown(url)!r})") from None
+    try:
+        await _open(db, parsed)
+    except Exception as exc:
+        await db.dispose()
+        reason = _unreachable(exc)
+        if reason is None:
+            raise
+        raise AppError(f"cannot reach the database at {_shown(url)}: {reason}") from None
+    return db
+
+
+def _failed(exc: AppError) -> typer.Exit:
+    """Print why a command failed, each line unbroken; the exit (1) to raise."""
+    err.print(f"[red]error:[/red] {escape(exc.detail)}", soft_wrap=True)
+    for field_error in exc.errors:
+        err.print(escape(f"  {field_error.field}: {field_error.message}"), soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _check_database(url: str) -> None:
+    """Exit 1 with one line when the database at `url` cannot be used (`_connected`)."""
+
+    async def check() -> None:
+        await (await _connected(url)).dispose()
+
+    try:
+        asyncio.run(check())
+    except AppError as exc:
+        raise _failed(exc) from None
+
+
 def _run(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run one unit of CLI work against SHOPFLOW_DATABASE_URL; errors print, exit 1."""
     settings = get_settings()
     crypto.install(settings.fernet_key())
 
     async def main() -> T:
-        db = Database.from_url(settings.database_url, settings.database_pool_size)
+        db = await _connected(settings.database_url, settings.database_pool_size)
         try:
             return await work(db)
         finally:
@@ -51,10 +140,15 @@ def _run(work: Callable[[Database], Awaitable[T]]) -> T:
         policy.install(policy.load(settings.policy_file))
         return asyncio.run(main())
     except AppError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
-        for field_error in exc.errors:
-            err.print(f"  {field_error.field}: {field_error.message}")
-        raise typer.Exit(1) from None
+        raise _failed(exc) from None
+
+
+def served_url(host: str, port: int) -> str:
+    """The address `serve --host --port` answers at; the machine's name when it listens on all
+    interfaces."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @app.command()
@@ -66,11 +160,16 @@ def serve(
         bool, typer.Option("--with-worker", help="Also run the worker in each server process")
     ] = False,
 ) -> None:
-    """Serve the HTTP API (and its docs at /docs); with --with-worker, sweeps run beside it."""
+    """Serve the HTTP API (and its docs at /docs); with --with-worker, sweeps run beside it.
+    Links Shopflow hands out (pay URLs) point at this address unless SHOPFLOW_PUBLIC_URL is set."""
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    # The environment reaches every server process (--workers); the settings read it afresh.
+    os.environ.setdefault("SHOPFLOW_PUBLIC_URL", served_url(host, port))
+    get_settings.cache_clear()
     settings = get_settings()
+    _check_database(settings.database_url)
     settings.fernet_key()  # create the key once, before several workers race to
     settings.sandbox_key()
     if workers > 1 and settings.database_url.startswith("sqlite"):
@@ -83,8 +182,7 @@ def serve(
             policy.install(policy.load(settings.policy_file))
             check_interval(settings.worker_interval)
         except AppError as exc:
-            err.print(f"[red]error:[/red] {exc.detail}")
-            raise typer.Exit(1) from None
+            raise _failed(exc) from None
     log_config = copy.deepcopy(LOGGING_CONFIG)  # shopflow's own log lines (the worker's) shown too
     log_config["loggers"]["shopflow"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
@@ -134,8 +232,13 @@ def worker(
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
     settings = get_settings()
+    _check_database(settings.database_url)
     upgrade_schema(settings.database_url)
-    console.print(f"[green]database is up to date[/green] ({settings.database_url})")
+    console.print(f"[green]database is up to date[/green] ({escape(_shown(settings.database_url))})")
+
+
+# The demo admin's console password (at least `security.password_min_length` characters).
+DEMO_PASSWORD = "shopflow-demo"
 
 
 @app.command()
@@ -151,28 +254,65 @@ def demo(
             console.print("demo data already present; not loading it again")
         async with db.transaction() as session:
             if not await auth.user_exists(session, demo_data.ADMIN):
-                await auth.add_user(session, SYSTEM, demo_data.ADMIN, auth.Role.ADMIN, "admin")
+                await auth.add_user(session, SYSTEM, demo_data.ADMIN, auth.Role.ADMIN, DEMO_PASSWORD)
             return await auth.create_token(session, SYSTEM, demo_data.ADMIN, "demo")
 
     token = _run(work)
-    console.print(f"demo admin user: {demo_data.ADMIN} (password: admin)")
+    console.print(f"demo admin user: {demo_data.ADMIN} (password: {DEMO_PASSWORD})")
     print(f"demo admin token: {token}")
+
+
+def _interactive() -> bool:
+    """Whether someone is typing: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def _new_password() -> str:
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 @users_app.command("add")
 def users_add(
     name: str,
     role: Annotated[str, typer.Option(help=f"One of: {', '.join(auth.Role)}")],
-    password: Annotated[str | None, typer.Option(help="Console password")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Console password; asked for (twice) when typing at a terminal")
+    ] = None,
 ) -> None:
-    """Add a staff user with a role."""
+    """Add a staff user with a role. Without a password it cannot sign in to the console until
+    one is set (`shopflow users passwd NAME`)."""
+    if password is None and _interactive():
+        password = _new_password()
 
     async def work(db: Database) -> None:
         async with db.transaction() as session:
             await auth.add_user(session, SYSTEM, name, role, password)
 
     _run(work)
-    console.print(f"user [bold]{name}[/bold] added with role {role}")
+    console.print(f"user [bold]{escape(name)}[/bold] added with role {role}")
+    if password is None:
+        console.print(
+            f"It cannot sign in to the console until a password is set: shopflow users passwd {escape(name)}",
+            soft_wrap=True,
+        )
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: str,
+    password: Annotated[
+        str | None, typer.Option(help="The new password; asked for (twice) when not given")
+    ] = None,
+) -> None:
+    """Set a user's console password (at least `security.password_min_length` characters)."""
+    new = _new_password() if password is None else password
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as session:
+            await auth.set_password(session, SYSTEM, await auth.find_user(session, name), new)
+
+    _run(work)
+    console.print(f"password of [bold]{escape(name)}[/bold] set")
 
 
 @users_app.command("list")
@@ -205,6 +345,24 @@ def tokens_create(
     print(f"token for {name}: {token}")
 
 
+@tokens_app.command("list")
+def tokens_list(
+    name: Annotated[str | None, typer.Argument(help="Only this user's tokens")] = None,
+) -> None:
+    """List API tokens, newest first: label, owner, when created and revoked. The tokens
+    themselves are not stored (only their hashes), so they cannot be shown."""
+
+    async def work(db: Database) -> list[tuple[auth.ApiToken, str]]:
+        async with db.transaction() as session:
+            return (await auth.list_tokens(session, name))[0]
+
+    table = Table("id", "label", "owner", "created", "revoked")
+    for token, owner in _run(work):
+        revoked = "" if token.revoked_at is None else clock.local_text(token.revoked_at)
+        table.add_row(str(token.id), token.label, owner, clock.local_text(token.created_at), revoked)
+    console.print(table)
+
+
 @policy_app.command("show")
 def policy_show() -> None:
     """Print the effective policy as JSON."""
@@ -212,8 +370,7 @@ def policy_show() -> None:
     try:
         effective = policy.load(settings.policy_file)
     except AppError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
+        raise _failed(exc) from None
     print(json.dumps(effective.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 

@@ -12,14 +12,14 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Boolean, ForeignKey, String, select
+from sqlalchemy import Boolean, ForeignKey, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopflow.core import audit, clock
+from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Base, BigId, Database, UTCDateTime
-from shopflow.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from shopflow.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
 
 
 class Role(StrEnum):
@@ -70,7 +70,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "webhooks.manage": frozenset({R.OPERATIONS}),  # subscribers of signed event POSTs (NTF-1)
     "notifications.read": frozenset({R.MANAGER, R.OPERATIONS, R.CS_SUPERVISOR}),
     "notifications.retry": frozenset({R.OPERATIONS}),
-    "users.manage": frozenset(),
+    "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
 }
 
 
@@ -117,18 +117,33 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _password_hash(password: str) -> str:
+    """The stored hash of a new password, refused when shorter than `security.password_min_length`."""
+    least = policy.current().security.password_min_length
+    if len(password) < least:
+        raise Invalid(
+            "the password is too short; nothing was changed",
+            code="password_too_short",
+            errors=[FieldError("password", f"must have at least {least} characters")],
+        )
+    return _hasher.hash(password)
+
+
 async def add_user(
     session: AsyncSession, actor: Actor, username: str, role: str, password: str | None = None
 ) -> User:
+    """A new active user; without a password it cannot sign in to the console until one is set."""
     if role not in Role.__members__.values():
         roles = ", ".join(Role)
         raise Invalid(f"unknown role {role!r}; roles: {roles}", code="invalid_role")
+    if not username:
+        raise Invalid("the username is empty", errors=[FieldError("username", "is required")])
     if await user_exists(session, username):
         raise Conflict(f"user {username!r} exists", code="user_exists")
     user = User(
         username=username,
         role=role,
-        password_hash=_hasher.hash(password) if password else None,
+        password_hash=None if password is None else _password_hash(password),
         active=True,
         created_at=clock.now(),
     )
@@ -141,15 +156,80 @@ async def add_user(
     return user
 
 
-async def create_token(session: AsyncSession, actor: Actor, username: str, label: str) -> str:
-    """A new bearer token for `username`; only its hash is stored."""
+async def find_user(session: AsyncSession, username: str) -> User:
     user = await session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user {username!r}", code="user_not_found")
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", code="user_not_found")
+    return user
+
+
+async def set_password(session: AsyncSession, actor: Actor, user: User, password: str) -> None:
+    """Give `user` a new console password (audited, without the password or its hash)."""
+    had = user.password_hash is not None
+    user.password_hash = _password_hash(password)
+    await session.flush()
+    await audit.record(
+        session,
+        audit.row(actor, "user.password_set", "user", user.id, {"password": had}, {"password": True}),
+    )
+
+
+async def set_active(session: AsyncSession, actor: Actor, user: User, active: bool) -> None:
+    """Deactivate a user (no sign-in, its tokens refused) or reactivate it; audited. Nobody
+    deactivates their own account, so an admin cannot lock the last admin out by a slip."""
+    if user.active == active:
+        return
+    if not active and user.id == actor.user_id:
+        raise Conflict("you cannot deactivate your own account", code="own_account")
+    user.active = active
+    await session.flush()
+    action = "user.reactivated" if active else "user.deactivated"
+    change = audit.row(actor, action, "user", user.id, {"active": not active}, {"active": active})
+    await audit.record(session, change)
+
+
+async def create_token(session: AsyncSession, actor: Actor, username: str, label: str) -> str:
+    """A new bearer token for `username`; only its hash is stored."""
+    user = await find_user(session, username)
     token = "sf_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, label=label, token_hash=token_hash(token), created_at=clock.now()))
     await session.flush()
     await audit.record(session, audit.row(actor, "token.created", "user", user.id, None, {"label": label}))
+    return token
+
+
+async def list_tokens(
+    session: AsyncSession, username: str | None = None, *, offset: int = 0, limit: int | None = None
+) -> tuple[list[tuple[ApiToken, str]], int]:
+    """Tokens with their owner's username, newest first (all, or those of `username`), and how
+    many there are. The tokens themselves are never stored, so never shown."""
+    stmt = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+    if username is not None:
+        stmt = stmt.where(User.id == (await find_user(session, username)).id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    found = await session.execute(stmt.order_by(ApiToken.id.desc()).offset(offset).limit(limit))
+    return [(token, owner) for token, owner in found.tuples()], int(total or 0)
+
+
+async def revoke_token(session: AsyncSession, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke a token (audited): refused from now on by this process, by the others within
+    TOKEN_CACHE_SECONDS. Revoking a revoked token changes nothing."""
+    token = await session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no token {token_id}", code="token_not_found")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        await session.flush()
+        _token_cache.pop(token.token_hash, None)
+        revoked = {"token": token.id, "label": token.label}
+        await audit.record(session, audit.row(actor, "token.revoked", "user", token.user_id, None, revoked))
     return token
 
 

@@ -133,6 +133,11 @@ class Staff(Section):
     performance_deduction_percent: Percent = 10.0  # STF-3
 
 
+class Security(Section):
+    # STF-1 (†): console passwords shorter than this are refused; a store may ask for more, not less.
+    password_min_length: Annotated[int, Field(ge=8)] = 8
+
+
 class Sla(Section):
     breach_detection_seconds: Positive = 60  # SLA-2 (†)
 
@@ -162,6 +167,7 @@ class Policy(Section):
     loyalty: Loyalty = Loyalty()
     risk: Risk = Risk()
     staff: Staff = Staff()
+    security: Security = Security()
     sla: Sla = Sla()
     notify: Notify = Notify()
     audit: Audit = Audit()
