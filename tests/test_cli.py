@@ -275,6 +275,16 @@ def test_tokens_list_shows_label_owner_and_dates_never_the_token(shop: Shop) -> 
     assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
 
 
+def test_an_empty_or_overlong_name_or_label_is_refused(shop: Shop) -> None:
+    migrated(shop)
+    long = shopflow("users", "add", "x" * 81, "--role", "sales", "--password", "long-enough")
+    assert long.exit_code == 1 and "username: at most 80 characters" in long.output
+    ok("users", "add", "li.na", "--role", "sales", "--password", "long-enough")
+    empty = shopflow("tokens", "create", "li.na", "--label", "")
+    assert empty.exit_code == 1 and "label: is required" in empty.output
+    assert (shop.count("users"), shop.count("api_tokens")) == (1, 0)
+
+
 def test_tokens_create_for_an_unknown_user_exits_1(shop: Shop) -> None:
     migrated(shop)
     result = shopflow("tokens", "create", "nobody")

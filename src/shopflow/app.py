@@ -21,6 +21,7 @@ from shopflow.core.api import Session, install_error_handlers, require
 from shopflow.core.audit import Actor
 from shopflow.core.console.registry import CORE, Registry
 from shopflow.core.console.session import install as install_console
+from shopflow.core.console.staff import PAGES as staff_pages
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings, get_settings
 from shopflow.fulfillment.api import router as fulfillment_router
@@ -111,6 +112,7 @@ def create_app(
         payment_pages,
         alert_pages,
         notify_pages,
+        staff_pages,
     )
     install_console(app, settings, pages)
 

@@ -85,11 +85,14 @@ def authorize(actor: Actor, permission: str) -> None:
         raise Forbidden(f"role {actor.role!r} may not {permission}", code="forbidden")
 
 
+NAME_LENGTH = 80  # of usernames and token labels
+
+
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    username: Mapped[str] = mapped_column(String(80), unique=True)
+    username: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     role: Mapped[str] = mapped_column(String(30))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -104,7 +107,7 @@ class ApiToken(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    label: Mapped[str] = mapped_column(String(80))
+    label: Mapped[str] = mapped_column(String(NAME_LENGTH))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -115,6 +118,14 @@ _hasher = PasswordHasher()
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_name(field: str, value: str) -> None:
+    if not value:
+        raise Invalid(f"the {field} is empty", errors=[FieldError(field, "is required")])
+    if len(value) > NAME_LENGTH:
+        too_long = FieldError(field, f"at most {NAME_LENGTH} characters")
+        raise Invalid(f"the {field} is too long", errors=[too_long])
 
 
 def _password_hash(password: str) -> str:
@@ -136,8 +147,7 @@ async def add_user(
     if role not in Role.__members__.values():
         roles = ", ".join(Role)
         raise Invalid(f"unknown role {role!r}; roles: {roles}", code="invalid_role")
-    if not username:
-        raise Invalid("the username is empty", errors=[FieldError("username", "is required")])
+    _check_name("username", username)
     if await user_exists(session, username):
         raise Conflict(f"user {username!r} exists", code="user_exists")
     user = User(
@@ -197,6 +207,7 @@ async def set_active(session: AsyncSession, actor: Actor, user: User, active: bo
 
 async def create_token(session: AsyncSession, actor: Actor, username: str, label: str) -> str:
     """A new bearer token for `username`; only its hash is stored."""
+    _check_name("label", label)
     user = await find_user(session, username)
     token = "sf_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, label=label, token_hash=token_hash(token), created_at=clock.now()))

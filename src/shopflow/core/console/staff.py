@@ -1,0 +1,166 @@
+"""The console page of staff accounts and API tokens (STF-1), for admins (`users.manage`): users
+with role and state, add one, set a password, deactivate and reactivate; tokens with owner and
+dates, create one (shown this once), revoke one. Every change is audited by `core.auth`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import auth
+from shopflow.core.api import Session
+from shopflow.core.console.forms import Pager, attempt, field_errors, form_errors, form_values, page_size
+from shopflow.core.console.i18n import N_, label
+from shopflow.core.console.page import ROLES, Console
+from shopflow.core.console.registry import NavItem, Pages
+from shopflow.core.console.render import after_action, redirect, render
+from shopflow.core.console.session import can_do, can_view
+from shopflow.core.errors import AppError
+
+router = APIRouter(include_in_schema=False)
+PERMISSION = "users.manage"
+PAGE = "/staff"
+
+MESSAGES = (
+    ("the password is too short; nothing was changed", N_("The password is too short; nothing was changed.")),
+    (r"must have at least (?P<n>\d+) characters", N_("must have at least %(n)s characters")),
+    (r"at most (?P<n>\d+) characters", N_("at most %(n)s characters")),
+    (r"user '(?P<name>.+)' exists", N_("There is already a user %(name)s.")),
+    (r"unknown role '(?P<role>.*)'; roles: .*", N_("There is no role %(role)s.")),
+    (r"no user (?P<id>\d+)", N_("There is no user %(id)s.")),
+    (r"no token (?P<id>\d+)", N_("There is no token %(id)s.")),
+    ("you cannot deactivate your own account", N_("You cannot deactivate your own account.")),
+)
+
+
+async def _page(
+    session: AsyncSession,
+    c: Console,
+    status: int = 200,
+    *,
+    page: int = 1,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    refusal: str | None = None,
+    created: tuple[str, str] | None = None,
+) -> HTMLResponse:
+    """The staff page; `created` is a new token (owner, token) shown this once."""
+    size = page_size()
+    tokens, total = await auth.list_tokens(session, offset=(page - 1) * size, limit=size)
+    return render(
+        c,
+        "staff/users.html",
+        status,
+        users=await auth.list_users(session),
+        tokens=tokens,
+        pager=Pager(page, size, total),
+        roles=ROLES,
+        values=values or {},
+        errors=errors or {},
+        refusal=refusal,
+        created=created,
+    )
+
+
+def _refusal(c: Console, exc: AppError) -> str:
+    """Why a row's action was refused, with what its fields got wrong."""
+    return " ".join([c.error(exc), *field_errors(exc.errors, c).values()])
+
+
+@router.get(PAGE)
+async def staff(
+    session: Session,
+    c: Annotated[Console, can_view(PERMISSION)],
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    return await _page(session, c, page=page)
+
+
+@router.post(f"{PAGE}/users")
+async def add_user(session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    """Add a user; without a password it cannot sign in until one is set. On errors nothing is
+    stored and the form comes back as typed (the password excepted)."""
+    values = await form_values(c.request)
+    username = values.get("username", "").strip()
+    password = values.get("password") or None
+
+    async def add() -> Response:
+        await auth.add_user(session, c.actor, username, values.get("role", ""), password)  # type: ignore[arg-type]
+        if password is None:
+            c.flash(c.gettext("%(name)s is added. It cannot sign in until a password is set.", name=username))
+        else:
+            c.flash(c.gettext("%(name)s is added and can sign in.", name=username))
+        return redirect(PAGE)
+
+    async def refused(exc: AppError) -> Response:
+        typed = {"username": username, "role": values.get("role", "")}
+        return await _page(session, c, exc.status, values=typed, errors=form_errors(exc, c))
+
+    return await attempt(session, add, refused)
+
+
+@router.post(f"{PAGE}/users/{{user_id}}/password")
+async def set_password(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    values = await form_values(c.request)
+
+    async def change() -> Response:
+        user = await auth.get_user(session, user_id)
+        await auth.set_password(session, c.actor, user, values.get("password", ""))  # type: ignore[arg-type]
+        c.flash(c.gettext("The password of %(name)s is set.", name=user.username))
+        return redirect(PAGE)
+
+    async def refused(exc: AppError) -> Response:
+        return await _page(session, c, exc.status, refusal=_refusal(c, exc))
+
+    return await attempt(session, change, refused)
+
+
+@router.post(f"{PAGE}/users/{{user_id}}/active")
+async def set_active(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    """Deactivate (`active=false`: no sign-in, its tokens refused) or reactivate a user."""
+    active = (await form_values(c.request)).get("active") == "true"
+
+    async def change() -> Response:
+        user = await auth.get_user(session, user_id)
+        await auth.set_active(session, c.actor, user, active)  # type: ignore[arg-type]
+        if active:
+            c.flash(c.gettext("%(name)s is active again.", name=user.username))
+        else:
+            c.flash(c.gettext("%(name)s is deactivated: no sign-in, no API calls.", name=user.username))
+        return after_action(c, PAGE)
+
+    async def refused(exc: AppError) -> Response:
+        return await _page(session, c, exc.status, refusal=_refusal(c, exc))
+
+    return await attempt(session, change, refused)
+
+
+@router.post(f"{PAGE}/users/{{user_id}}/tokens")
+async def create_token(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    """A new API token acting as the user; the reply shows it this once (only its hash is kept)."""
+    label_typed = (await form_values(c.request)).get("label", "").strip() or "console"
+
+    async def create() -> Response:
+        user = await auth.get_user(session, user_id)
+        token = await auth.create_token(session, c.actor, user.username, label_typed)  # type: ignore[arg-type]
+        return await _page(session, c, 201, created=(user.username, token))
+
+    async def refused(exc: AppError) -> Response:
+        return await _page(session, c, exc.status, refusal=_refusal(c, exc))
+
+    return await attempt(session, create, refused)
+
+
+@router.post(f"{PAGE}/tokens/{{token_id}}/revoke")
+async def revoke_token(
+    token_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]
+) -> Response:
+    token = await auth.revoke_token(session, c.actor, token_id)  # type: ignore[arg-type]
+    c.flash(c.gettext("The token “%(label)s” is revoked.", label=token.label))
+    return after_action(c, PAGE)
+
+
+PAGES = Pages(router, nav=(NavItem(PAGE, label("nav", "Staff"), PERMISSION, 95),), messages=MESSAGES)
