@@ -98,6 +98,9 @@ async def test_a_short_password_or_a_taken_name_stores_nothing_and_says_why(
         assert 'id="error-password">至少 8 个字符<' in short.text
         assert 'value="li.na"' in short.text and "7-chars" not in short.text
 
+        no_role = await visitor.post("/staff/users", {"username": "li.na", "password": "long-enough"})
+        assert no_role.status_code == 422 and 'id="error-role">请选择一个角色<' in no_role.text
+
         again = await visitor.post(
             "/staff/users", {"username": taken, "role": "admin", "password": "long-enough"}
         )

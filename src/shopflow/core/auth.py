@@ -146,7 +146,8 @@ async def add_user(
     """A new active user; without a password it cannot sign in to the console until one is set."""
     if role not in Role.__members__.values():
         roles = ", ".join(Role)
-        raise Invalid(f"unknown role {role!r}; roles: {roles}", code="invalid_role")
+        choice = FieldError("role", f"one of: {roles}")
+        raise Invalid(f"unknown role {role!r}; roles: {roles}", code="invalid_role", errors=[choice])
     _check_name("username", username)
     if await user_exists(session, username):
         raise Conflict(f"user {username!r} exists", code="user_exists")

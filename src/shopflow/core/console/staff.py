@@ -29,7 +29,7 @@ MESSAGES = (
     (r"must have at least (?P<n>\d+) characters", N_("must have at least %(n)s characters")),
     (r"at most (?P<n>\d+) characters", N_("at most %(n)s characters")),
     (r"user '(?P<name>.+)' exists", N_("There is already a user %(name)s.")),
-    (r"unknown role '(?P<role>.*)'; roles: .*", N_("There is no role %(role)s.")),
+    (r"one of: .*", N_("choose one of the roles")),
     (r"no user (?P<id>\d+)", N_("There is no user %(id)s.")),
     (r"no token (?P<id>\d+)", N_("There is no token %(id)s.")),
     ("you cannot deactivate your own account", N_("You cannot deactivate your own account.")),
