@@ -4,6 +4,7 @@ dates, create one (shown this once), revoke one. Every change is audited by `cor
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -65,9 +66,15 @@ async def _page(
     )
 
 
-def _refusal(c: Console, exc: AppError) -> str:
-    """Why a row's action was refused, with what its fields got wrong."""
-    return " ".join([c.error(exc), *field_errors(exc.errors, c).values()])
+def _row_refused(session: AsyncSession, c: Console) -> Callable[[AppError], Awaitable[Response]]:
+    """The answer to a refused action of a user's or token's row: the page, saying why (with what
+    its fields got wrong)."""
+
+    async def refused(exc: AppError) -> Response:
+        refusal = " ".join([c.error(exc), *field_errors(exc.errors, c).values()])
+        return await _page(session, c, exc.status, refusal=refusal)
+
+    return refused
 
 
 @router.get(PAGE)
@@ -112,10 +119,7 @@ async def set_password(user_id: int, session: Session, c: Annotated[Console, can
         c.flash(c.gettext("The password of %(name)s is set.", name=user.username))
         return redirect(PAGE)
 
-    async def refused(exc: AppError) -> Response:
-        return await _page(session, c, exc.status, refusal=_refusal(c, exc))
-
-    return await attempt(session, change, refused)
+    return await attempt(session, change, _row_refused(session, c))
 
 
 @router.post(f"{PAGE}/users/{{user_id}}/active")
@@ -132,10 +136,7 @@ async def set_active(user_id: int, session: Session, c: Annotated[Console, can_d
             c.flash(c.gettext("%(name)s is deactivated: no sign-in, no API calls.", name=user.username))
         return after_action(c, PAGE)
 
-    async def refused(exc: AppError) -> Response:
-        return await _page(session, c, exc.status, refusal=_refusal(c, exc))
-
-    return await attempt(session, change, refused)
+    return await attempt(session, change, _row_refused(session, c))
 
 
 @router.post(f"{PAGE}/users/{{user_id}}/tokens")
@@ -148,10 +149,7 @@ async def create_token(user_id: int, session: Session, c: Annotated[Console, can
         token = await auth.create_token(session, c.actor, user.username, label_typed)  # type: ignore[arg-type]
         return await _page(session, c, 201, created=(user.username, token))
 
-    async def refused(exc: AppError) -> Response:
-        return await _page(session, c, exc.status, refusal=_refusal(c, exc))
-
-    return await attempt(session, create, refused)
+    return await attempt(session, create, _row_refused(session, c))
 
 
 @router.post(f"{PAGE}/tokens/{{token_id}}/revoke")
