@@ -139,6 +139,7 @@ async def test_a_deactivated_user_cannot_sign_in_or_call_the_api_until_reactivat
     async with db.transaction() as session:
         token = await auth.create_token(session, SYSTEM, clerk.username, "erp")
     async with await signed_in(visit, db, "admin") as visitor:
+        assert await _api(visitor, token) == 200  # and cached
         await visitor.get("/staff")
         off = await visitor.post(
             f"/staff/users/{clerk.id}/active", {"active": "false"}, {"HX-Request": "true"}
@@ -148,7 +149,7 @@ async def test_a_deactivated_user_cannot_sign_in_or_call_the_api_until_reactivat
         assert _flash(page) == f"{clerk.username} 已停用：不能登录，也不能调用 API。"
         assert "已停用" in table_row(page.text, f"user-{clerk.id}")
         assert not await _can_sign_in(visit, clerk.username, PASSWORD)
-        assert await _api(visitor, token) == 401
+        assert await _api(visitor, token) == 401  # at once
 
         on = await visitor.post(f"/staff/users/{clerk.id}/active", {"active": "true"})
         assert on.status_code == 303

@@ -201,6 +201,9 @@ async def set_active(session: AsyncSession, actor: Actor, user: User, active: bo
         raise Conflict("you cannot deactivate your own account", code="own_account")
     user.active = active
     await session.flush()
+    if not active:  # its tokens are refused by this process at once, by the others within the cache time
+        for digest in [d for d, (_, cached) in _token_cache.items() if cached.user_id == user.id]:
+            del _token_cache[digest]
     action = "user.reactivated" if active else "user.deactivated"
     change = audit.row(actor, action, "user", user.id, {"active": not active}, {"active": active})
     await audit.record(session, change)
