@@ -143,7 +143,7 @@ def _run(work: Callable[[Database], Awaitable[T]]) -> T:
         raise _failed(exc) from None
 
 
-def served_url(host: str, port: int) -> str:
+def _served_url(host: str, port: int) -> str:
     """The address `serve --host --port` answers at; the machine's name when it listens on all
     interfaces."""
     if host in ("0.0.0.0", "::", ""):
@@ -166,7 +166,7 @@ def serve(
     from uvicorn.config import LOGGING_CONFIG
 
     # The environment reaches every server process (--workers); the settings read it afresh.
-    os.environ.setdefault("SHOPFLOW_PUBLIC_URL", served_url(host, port))
+    os.environ.setdefault("SHOPFLOW_PUBLIC_URL", _served_url(host, port))
     get_settings.cache_clear()
     settings = get_settings()
     _check_database(settings.database_url)
