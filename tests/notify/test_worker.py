@@ -41,6 +41,7 @@ async def test_a_relay_that_is_down_is_one_warning_a_sweep_with_the_count(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    await Worker(db, interval=1.0).run_once()  # ends any sweep an earlier test left unfinished
     await small_store(db)
     body = OrderIn.model_validate(order_body([("SKU-1", 1, "99.00")]))
     async with db.transaction() as session:
@@ -50,6 +51,7 @@ async def test_a_relay_that_is_down_is_one_warning_a_sweep_with_the_count(
     monkeypatch.setenv("SHOPFLOW_SMTP_PORT", str(down))
     get_settings.cache_clear()
     caplog.set_level(logging.INFO, logger="shopflow")
+    caplog.clear()
 
     handled = await Worker(db, interval=1.0).run_once()
 
