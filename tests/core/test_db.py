@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from shopflow.core import audit, clock, events
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.auth import User
-from shopflow.core.db import Database, insert_rows, insert_together, loaded
+from shopflow.core.db import Database, changed, insert_rows, insert_together, loaded
 from shopflow.core.events import OutboxEvent
 from shopflow.orders.models import Order, OrderLine
 
@@ -148,3 +148,12 @@ def test_a_loaded_instance_reads_like_a_queried_one() -> None:
 
     assert (order.id, order.order_no, order.created_at, order.paid_at) == (5, "SF1", at, None)
     assert [(line.order_id, line.quantity) for line in order.lines] == [(5, 2)]
+
+
+def test_changed_gives_what_the_models_methods_set_and_marks_it_stored() -> None:
+    at = clock.now()
+    order = loaded(Order, {"id": 5, "status": "paid", "updated_at": at - timedelta(hours=1)})
+    order.start_picking(at)
+
+    assert changed(order) == {"status": "picking", "updated_at": at}
+    assert changed(order) == {}

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, configure_mappers
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
@@ -114,6 +114,13 @@ def committed(instance: Any, names: Sequence[str]) -> dict[str, Any]:
     for name, value in values.items():
         set_committed_value(instance, name, value)
     return values
+
+
+def changed(instance: Base) -> dict[str, Any]:
+    """The columns of `instance` its methods changed since it was read (what its rule methods
+    set), as `committed` marks them stored: for a caller writing them by a conditional UPDATE."""
+    columns = instance.__mapper__.columns
+    return committed(instance, [name for name in instance_state(instance).committed_state if name in columns])
 
 
 _DRIVER = "shopflow.driver"  # session.info key: (the transaction, its asyncpg connection)
