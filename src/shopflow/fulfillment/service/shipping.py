@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy, sla
-from shopflow.core.audit import Actor, AuditEntry
+from shopflow.core.audit import Actor
 from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import NothingToShip, ShipmentNotFound, TrackingNumberTaken
 from shopflow.fulfillment.models import (
@@ -101,7 +101,8 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     shipment = await _insert(session, values, carrier, data.tracking_no, at)
     reference = f"shipment:{shipment.id}:{shipment.tracking_no}"
     stuck_after = timedelta(hours=rules.fulfillment.stuck_without_event_hours)
-    trail = [
+    audit.queue(
+        session,
         audit.row(
             actor,
             "pick_task.shipped",
@@ -114,12 +115,10 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
         audit.row(
             actor, "shipment.created", "shipment", shipment.id, None, {**notice(shipment, carrier)}, at
         ),
-    ]
+    )
     # A new shipment has no clock yet: its no-event clock is written with the ledger and the trail.
-    clocks = [sla.running(shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)]
-    if not await inventory.ship_reserved(
-        session, actor, order.id, task.warehouse_id, reference, (AuditEntry, trail), (sla.SlaClock, clocks)
-    ):
+    sla.queue_running(session, shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)
+    if not await inventory.ship_reserved(session, actor, order.id, task.warehouse_id, reference):
         raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
     if all(status == TaskStatus.SHIPPED for _, status in await repository.tasks_of_order(session, order.id)):
         parcels = await repository.parcels_of_order(session, order.id)
