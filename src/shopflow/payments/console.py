@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 from shopflow.core import console
 from shopflow.core.api import Session
 from shopflow.core.console import NAV, Console, NavItem, Pager, can_view, label, render
-from shopflow.orders import service as orders
 from shopflow.orders.console import PAYMENT_METHODS
+from shopflow.orders.service import queries as orders
 from shopflow.payments import service
 from shopflow.payments.models import PaymentReceipt
 

@@ -12,9 +12,9 @@ from shopflow.core import alerts, console, sla
 from shopflow.core.api import Session
 from shopflow.core.console import NAV, Console, NavItem, can_view, label, render
 from shopflow.inventory import service as inventory
-from shopflow.orders import service as orders
 from shopflow.orders.console import STATUS
 from shopflow.orders.models import OrderStatus
+from shopflow.orders.service import queries as orders
 from shopflow.payments import service as payments
 
 router = APIRouter(include_in_schema=False)

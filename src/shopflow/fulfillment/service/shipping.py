@@ -29,8 +29,8 @@ from shopflow.fulfillment.schemas import ShipIn
 from shopflow.fulfillment.service import carriers as carrier_service
 from shopflow.fulfillment.service.waves import locked_task
 from shopflow.inventory import service as inventory
-from shopflow.orders import service as orders
 from shopflow.orders.models import Order
+from shopflow.orders.service import fulfillment_steps, queries
 
 TRACKING_NO_ATTEMPTS = 5
 
@@ -68,7 +68,7 @@ async def suggested_carrier(session: AsyncSession, task: PickTask) -> Carrier | 
     Raises NoCarrier when no rule matches, as shipping it without naming a carrier would."""
     if task.weight_g is None:
         return None
-    order = await orders.get_order(session, task.order_id)
+    order = await queries.get_order(session, task.order_id)
     return await carrier_service.choose(session, _parcel(order, task.weight_g))
 
 
@@ -122,7 +122,7 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
         raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
     if all(status == TaskStatus.SHIPPED for _, status in await repository.tasks_of_order(session, order.id)):
         parcels = await repository.parcels_of_order(session, order.id)
-        await orders.mark_shipped_locked(session, actor, order, [notice(p, c) for p, c in parcels])
+        await fulfillment_steps.mark_shipped_locked(session, actor, order, [notice(p, c) for p, c in parcels])
     await _close_wave_if_done(session, actor, task.wave_id, at)
     return shipment
 
@@ -160,7 +160,7 @@ async def list_shipments(
     carrier_id = None if carrier is None else (await carrier_service.get_carrier(session, carrier)).id
     found = None
     if search:
-        matching, _, _ = await orders.list_orders(session, number=search)
+        matching, _, _ = await queries.list_orders(session, number=search)
         found = ({search, search.upper()}, [order.id for order in matching])
     return await repository.page_shipments(
         session, order_id, carrier_id, status, (page - 1) * page_size, page_size, found
