@@ -41,18 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.app import create_app
 from shopflow.catalog import service as catalog
 from shopflow.catalog.schemas import ProductIn, SkuIn
-from shopflow.core import alerts, auth, clock, console, crypto, policy, sla
+from shopflow.core import alerts, auth, clock, crypto, policy, sla
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings
-from shopflow.fulfillment.models import (
-    PickTask,
-    PickTaskLine,
-    Shipment,
-    TrackingEvent,
-    Wave,
-    shipment_subject,
-)
+from shopflow.fulfillment.models.picking import PickTask, PickTaskLine, Wave
+from shopflow.fulfillment.models.shipments import Shipment, TrackingEvent, shipment_subject
 from shopflow.fulfillment.schemas import CarrierIn
 from shopflow.fulfillment.service import carriers, shipping, tracking, waves
 from shopflow.inventory import service as inventory
@@ -432,7 +426,7 @@ def _baselines(
         await sla.late(session, clock.now(), SHORT_LIST)
         await alerts.page(session, alerts.AlertState.OPEN, 0, 5)
         await inventory.low_stock(session, SHORT_LIST)
-        await payments.takings(session, console.local_day_bounds(console.today()))
+        await payments.takings(session, clock.local_day_bounds(clock.today()))
 
     async def wave_list(session: AsyncSession) -> None:
         await waves.list_waves(session, None, None, 1, policy.current().orders.page_size)
@@ -485,7 +479,7 @@ async def main() -> None:
     print(f"  {args.orders:,} orders loaded in {time.perf_counter() - began:.1f} s")
 
     rng = random.Random(5)
-    since = (clock.now() - timedelta(days=7)).astimezone(console.store_zone()).date()
+    since = (clock.now() - timedelta(days=7)).astimezone(clock.store_zone()).date()
     paths: dict[str, Callable[[], str]] = {
         "list": lambda: "/orders",
         "list paid": lambda: "/orders?status=paid",

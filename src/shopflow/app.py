@@ -13,26 +13,27 @@ from sqlalchemy import text
 
 from shopflow import __version__
 from shopflow.analytics.api import router as analytics_router
-from shopflow.analytics.console import router as alert_pages
+from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
-from shopflow.catalog.console import router as catalog_pages
-from shopflow.core import console, crypto, policy
+from shopflow.catalog.console import PAGES as catalog_pages
+from shopflow.core import crypto, policy
 from shopflow.core.api import Session, install_error_handlers, require
 from shopflow.core.audit import Actor
+from shopflow.core.console.registry import CORE, Registry
+from shopflow.core.console.session import install as install_console
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings, get_settings
 from shopflow.fulfillment.api import router as fulfillment_router
-from shopflow.fulfillment.carrier_console import router as carrier_pages
-from shopflow.fulfillment.console import router as fulfillment_pages
+from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
-from shopflow.inventory.console import router as inventory_pages
+from shopflow.inventory.console import PAGES as inventory_pages
 from shopflow.notify.api import router as notify_router
-from shopflow.notify.console import router as notify_pages
+from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
-from shopflow.orders.console import router as order_pages
+from shopflow.orders.console import PAGES as order_pages
 from shopflow.payments.api import router as payments_router
-from shopflow.payments.console import router as payment_pages
-from shopflow.web.console import router as today_pages
+from shopflow.payments.console import PAGES as payment_pages
+from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
 core_router = APIRouter(tags=["system"])
@@ -99,19 +100,19 @@ def create_app(
         await session.execute(text("SELECT 1"))
         return {"status": "ok", "database": database.dialect, "version": __version__}
 
-    console.install(app, settings)
-    for page_router in (
+    # The console: each domain's pages, menu entries, labels and panels, registered here.
+    pages = Registry.of(
+        CORE,
         today_pages,
         order_pages,
         catalog_pages,
         inventory_pages,
         fulfillment_pages,
-        carrier_pages,
         payment_pages,
         alert_pages,
         notify_pages,
-    ):
-        app.include_router(page_router)
+    )
+    install_console(app, settings, pages)
 
     return app
 

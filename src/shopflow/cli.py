@@ -296,7 +296,7 @@ def import_freight_bill(
 
     from shopflow.core import money
     from shopflow.fulfillment.files import event_time
-    from shopflow.fulfillment.models import BillOutcome
+    from shopflow.fulfillment.models.freight import BillOutcome
     from shopflow.fulfillment.service import reports
 
     content = _file_text(file)

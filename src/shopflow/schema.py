@@ -3,7 +3,10 @@
 from shopflow.catalog import models as catalog_models
 from shopflow.core import alerts, audit, auth, events, sla
 from shopflow.core.db import Base
-from shopflow.fulfillment import models as fulfillment_models
+from shopflow.fulfillment.models import carriers as carrier_models
+from shopflow.fulfillment.models import freight as freight_models
+from shopflow.fulfillment.models import picking as picking_models
+from shopflow.fulfillment.models import shipments as shipment_models
 from shopflow.inventory import models as inventory_models
 from shopflow.notify import models as notify_models
 from shopflow.orders import models as order_models
@@ -21,5 +24,8 @@ MODULES = (
     order_models,
     payment_models,
     notify_models,
-    fulfillment_models,
+    picking_models,
+    carrier_models,
+    shipment_models,
+    freight_models,
 )

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from shopflow.core import sla
 from shopflow.core.db import Database
-from shopflow.fulfillment.models import PickTask, Shipment, ShipmentException, TrackingEvent, Wave
+from shopflow.fulfillment.models.picking import PickTask, Wave
+from shopflow.fulfillment.models.shipments import Shipment, ShipmentException, TrackingEvent
 from shopflow.fulfillment.service.tracking import SIGNATURE_HEADER, sign
 from shopflow.inventory.models import LedgerEntry
 from tests.builders.auth import bearer

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from shopflow.core import audit, clock, events
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.auth import User
-from shopflow.core.db import Database, changed, insert_rows, insert_together, loaded
+from shopflow.core.db import Database, changed, insert_rows, insert_together, loaded, update_changed
 from shopflow.core.events import OutboxEvent
 from shopflow.orders.models import Order, OrderLine
 
@@ -148,6 +148,23 @@ def test_a_loaded_instance_reads_like_a_queried_one() -> None:
 
     assert (order.id, order.order_no, order.created_at, order.paid_at) == (5, "SF1", at, None)
     assert [(line.order_id, line.quantity) for line in order.lines] == [(5, 2)]
+
+
+async def test_an_instance_writes_what_was_set_since_it_was_read_while_its_guard_holds(db: Database) -> None:
+    async with db.transaction() as session:
+        [user_id] = await insert_rows(session, User, [user("ana")], returning="id")
+        read = {"id": user_id, "username": "ana", "role": "sales", "active": True}
+        ana, stale = loaded(User, read), loaded(User, read)
+        ana.role = "finance"
+        ana.active = False
+        stale.role = "purchasing"
+
+        assert await update_changed(session, ana, "active") == 1
+        assert await update_changed(session, stale, "active") == 0
+        stored = await session.scalar(select(User).where(User.id == user_id))
+
+    assert stored is not None
+    assert (stored.username, stored.role, stored.active) == ("ana", "finance", False)
 
 
 def test_changed_gives_what_the_models_methods_set_and_marks_it_stored() -> None:

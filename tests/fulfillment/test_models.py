@@ -12,22 +12,18 @@ from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import Invalid, InvalidTransition
 from shopflow.fulfillment.files import parse_bill, parse_tracking
 from shopflow.fulfillment.freight import BilledRow, ShippedFacts, reconcile
-from shopflow.fulfillment.models import (
-    BillOutcome,
+from shopflow.fulfillment.models.carriers import (
     CarrierFigures,
     CarrierRule,
     Parcel,
-    PickTask,
-    Shipment,
-    TaskStatus,
-    TrackingStatus,
-    all_packed,
     choose_carrier,
     freight_cost,
-    picks_by_warehouse,
     scorecard,
     tracking_link,
 )
+from shopflow.fulfillment.models.freight import BillOutcome
+from shopflow.fulfillment.models.picking import PickTask, TaskStatus, all_packed, picks_by_warehouse
+from shopflow.fulfillment.models.shipments import Shipment, TrackingStatus
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from shopflow.core import clock
 from shopflow.core.audit import AuditEntry
 from shopflow.core.db import Database
-from shopflow.fulfillment.models import Carrier, CarrierRule, FreightBill, FreightBillLine, Shipment
+from shopflow.fulfillment.models.carriers import Carrier, CarrierRule
+from shopflow.fulfillment.models.freight import FreightBill, FreightBillLine
+from shopflow.fulfillment.models.shipments import Shipment
 from tests.builders import fulfillment as ful
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store

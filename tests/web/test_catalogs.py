@@ -7,7 +7,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from shopflow.core.console import WEB, translations
+from shopflow.core.console.i18n import WEB, translations
 from shopflow.orders.console import STATUS
 from shopflow.orders.models import OrderStatus
 from tests.conftest import ROOT

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from shopflow.core import clock
 from shopflow.core.db import Database
-from shopflow.fulfillment.models import PickTask, ShipmentException
+from shopflow.fulfillment.models.picking import PickTask
+from shopflow.fulfillment.models.shipments import ShipmentException
 from shopflow.orders.models import Order
 from tests.builders import fulfillment as ful
 from tests.builders.rows import audit_rows

@@ -8,24 +8,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from shopflow.analytics import service
-from shopflow.core import console
 from shopflow.core.alerts import AlertState
 from shopflow.core.api import Session
-from shopflow.core.console import (
-    ALERT_STATES,
-    NAV,
-    Console,
-    NavItem,
-    Pager,
-    can_do,
-    can_view,
-    label,
-    redirect,
-    render,
-)
+from shopflow.core.console.forms import Pager, page_size
+from shopflow.core.console.i18n import label
+from shopflow.core.console.page import Console
+from shopflow.core.console.registry import ALERT_STATES, NavItem, Pages
+from shopflow.core.console.render import redirect, render
+from shopflow.core.console.session import can_do, can_view
 
 router = APIRouter(include_in_schema=False)
-NAV.append(NavItem("/alerts", label("nav", "Alerts"), "alerts.read", 90))
 
 
 @router.get("/alerts")
@@ -36,7 +28,7 @@ async def alert_list(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     chosen = AlertState(state) if state in AlertState.__members__.values() else None
-    size = console.page_size()
+    size = page_size()
     found, total = await service.list_alerts(session, chosen, None, page, size)
     return render(
         c, "alerts/list.html", alerts=found, state=state, pager=Pager(page, size, total), states=ALERT_STATES
@@ -53,3 +45,6 @@ async def acknowledge_alert(
         return render(c, "alerts/_row.html", alert=alert, states=ALERT_STATES)
     c.flash(c.gettext("Alert acknowledged."))
     return redirect("/alerts")
+
+
+PAGES = Pages(router, nav=(NavItem("/alerts", label("nav", "Alerts"), "alerts.read", 90),))

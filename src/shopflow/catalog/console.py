@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.catalog import service
 from shopflow.catalog.models import PriceBand, Sku
 from shopflow.catalog.schemas import ProductIn, SkuPatch
-from shopflow.core import console
 from shopflow.core.api import Session
-from shopflow.core.console import MESSAGES, N_, NAV, Console, NavItem, Pager, can_do, can_view, label, render
+from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
+from shopflow.core.console.i18n import N_, label
+from shopflow.core.console.page import Console
+from shopflow.core.console.registry import NavItem, Pages
+from shopflow.core.console.render import audit_changes, columns, redirect, render
+from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError, Invalid
-from shopflow.inventory import service as inventory
 
 router = APIRouter(include_in_schema=False)
 SKU_ROWS = 3  # SKU rows on the new-product form
@@ -30,23 +33,19 @@ BANDS = {
     PriceBand.IMAGE: label("price band", "image"),
 }
 SELLABLE = {"yes": True, "no": False}
-NAV.append(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25))
-MESSAGES.extend(
-    (re.compile(pattern), msgid)
-    for pattern, msgid in (
-        (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
-        (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
-        (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
-        (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
-        ("Input should be greater than or equal to 0", N_("must not be negative")),
-        ("repeated in this request", N_("repeated in this form")),
-        (r"['\"](?P<code>.*)['\"] already exists", N_("%(code)s already exists")),
-        (
-            r"String should match pattern '\^\[A-Za-z0-9\]\[A-Za-z0-9\._-\]\*\$'",
-            N_("letters, digits, dots, hyphens and underscores only"),
-        ),
-        (r"Input should be 'traffic', 'profit' or 'image'", N_("choose a price band")),
-    )
+MESSAGES = (
+    (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
+    (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
+    (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
+    (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
+    ("Input should be greater than or equal to 0", N_("must not be negative")),
+    ("repeated in this request", N_("repeated in this form")),
+    (r"['\"](?P<code>.*)['\"] already exists", N_("%(code)s already exists")),
+    (
+        r"String should match pattern '\^\[A-Za-z0-9\]\[A-Za-z0-9\._-\]\*\$'",
+        N_("letters, digits, dots, hyphens and underscores only"),
+    ),
+    (r"Input should be 'traffic', 'profit' or 'image'", N_("choose a price band")),
 )
 
 
@@ -59,7 +58,7 @@ async def sku_list(
     sellable: str = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    size = console.page_size()
+    size = page_size()
     skus, total = await service.list_skus(
         session,
         q.strip() or None,
@@ -72,7 +71,7 @@ async def sku_list(
         c,
         "catalog/list.html",
         skus=skus,
-        available=await inventory.available_of(session, [sku.id for sku in skus]),
+        columns=await columns(session, c, "sku", {sku.id: sku.code for sku in skus}),
         filters={"q": q, "band": band, "sellable": sellable},
         bands=BANDS,
         pager=Pager(page, size, total),
@@ -96,7 +95,7 @@ async def product_form(c: Annotated[Console, can_view("catalog.write")]) -> HTML
 async def create_product(session: Session, c: Annotated[Console, can_do("catalog.write")]) -> Response:
     """Create a product with its SKUs (CAT-1); on any error nothing is stored and the form comes
     back as typed, each error next to its field."""
-    values = await console.form_values(c.request)
+    values = await form_values(c.request)
     skus, rows = [], []
     for row in range(SKU_ROWS):
         typed = {name: values.get(f"skus[{row}].{name}", "").strip() for name in SKU_FIELDS}
@@ -115,28 +114,31 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
         "description": values.get("description", "").strip(),
         "skus": skus,
     }
-    try:
-        product = await service.create_product(session, c.actor, console.parsed(ProductIn, data))  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
-        errors = console.field_errors(exc.errors, c, form_field)
-        return _product_form(c, values, errors or {"form": c.error(exc)}, exc.status)
-    c.flash(
-        c.gettext("Product %(name)s created with %(skus)d SKUs.", name=product.name, skus=len(product.skus))
-    )
-    return console.redirect("/catalog?" + urlencode({"q": product.name}))
+
+    async def create() -> Response:
+        product = await service.create_product(session, c.actor, parsed(ProductIn, data))  # type: ignore[arg-type]
+        c.flash(
+            c.gettext(
+                "Product %(name)s created with %(skus)d SKUs.", name=product.name, skus=len(product.skus)
+            )
+        )
+        return redirect("/catalog?" + urlencode({"q": product.name}))
+
+    async def refused(exc: AppError) -> Response:
+        return _product_form(c, values, form_errors(exc, c, form_field), exc.status)
+
+    return await attempt(session, create, refused)
 
 
-async def _detail(session: AsyncSession, sku: Sku) -> dict[str, Any]:
-    available = await inventory.available_of(session, [sku.id])
+async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]:
     return {
         "sku": sku,
         "product": await service.product_of(session, sku),
-        "available": available[sku.id],
+        "columns": await columns(session, c, "sku", {sku.id: sku.code}),
         "price_changes": await service.price_changes(session, sku),
         "trail": await service.history(session, sku),
         "bands": BANDS,
-        "changes": console.audit_changes,
+        "changes": audit_changes,
         "values": {},
         "errors": {},
     }
@@ -146,7 +148,7 @@ async def _detail(session: AsyncSession, sku: Sku) -> dict[str, Any]:
 async def sku_detail(
     code: str, session: Session, c: Annotated[Console, can_view("catalog.read")]
 ) -> HTMLResponse:
-    return render(c, "catalog/sku.html", **await _detail(session, await service.get_sku(session, code)))
+    return render(c, "catalog/sku.html", **await _detail(session, c, await service.get_sku(session, code)))
 
 
 @router.post("/catalog/{code}/price")
@@ -155,30 +157,42 @@ async def change_price(
 ) -> Response:
     """Change a SKU's price, recorded with who and when (CAT-2); on an error nothing changes and
     the form comes back as typed."""
-    values = await console.form_values(c.request)
+    values = await form_values(c.request)
     price = values.get("price", "").strip()
-    try:
+
+    async def change() -> Response:
         before = (await service.get_sku(session, code)).price
         if not price:
             raise Invalid(
                 "the form has errors; nothing was changed", errors=[FieldError("price", "is required")]
             )
-        patch = console.parsed(SkuPatch, {"price": price, "reason": values.get("reason", "").strip()})
+        patch = parsed(SkuPatch, {"price": price, "reason": values.get("reason", "").strip()})
         sku = await service.update_sku(session, c.actor, code, patch)  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
-        details = await _detail(session, await service.get_sku(session, code))
-        details.update(values=values, errors=console.field_errors(exc.errors, c) or {"form": c.error(exc)})
-        return render(c, "catalog/sku.html", exc.status, **details)
-    if sku.price == before:
-        c.flash(c.gettext("The price of %(sku)s stays %(price)s.", sku=sku.code, price=c.money(sku.price)))
-    else:
-        c.flash(
-            c.gettext(
-                "The price of %(sku)s is now %(price)s (was %(before)s).",
-                sku=sku.code,
-                price=c.money(sku.price),
-                before=c.money(before),
+        if sku.price == before:
+            c.flash(
+                c.gettext("The price of %(sku)s stays %(price)s.", sku=sku.code, price=c.money(sku.price))
             )
-        )
-    return console.redirect(f"/catalog/{sku.code}")
+        else:
+            c.flash(
+                c.gettext(
+                    "The price of %(sku)s is now %(price)s (was %(before)s).",
+                    sku=sku.code,
+                    price=c.money(sku.price),
+                    before=c.money(before),
+                )
+            )
+        return redirect(f"/catalog/{sku.code}")
+
+    async def refused(exc: AppError) -> Response:
+        details = await _detail(session, c, await service.get_sku(session, code))
+        details.update(values=values, errors=form_errors(exc, c))
+        return render(c, "catalog/sku.html", exc.status, **details)
+
+    return await attempt(session, change, refused)
+
+
+PAGES = Pages(
+    router,
+    nav=(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25),),
+    messages=MESSAGES,
+)

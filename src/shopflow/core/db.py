@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event, insert, update
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event, insert, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -366,6 +366,19 @@ async def update_if(
     with _integrity_errors(sql):
         status = await driver.execute(sql, row_id, expected, *parameters)
     return int(status.rpartition(" ")[2])
+
+
+async def update_changed(session: AsyncSession, instance: Any, guard: str) -> int:
+    """`update_if` for an instance read (and locked) by its repository: writes the columns set
+    since it was read (what its model methods changed) if its `guard` column still holds the value
+    it was read with, and marks them as stored (`committed`). Returns how many rows changed."""
+    state = inspect(instance)
+    history = state.attrs[guard].history
+    expected = (history.deleted or history.unchanged)[0]
+    unchanged = state.unmodified
+    names = [column.key for column in state.mapper.column_attrs if column.key not in unchanged]
+    values = committed(instance, names)
+    return await update_if(session, type(instance), instance.id, (guard, expected), values)
 
 
 def async_url(url: str) -> str:

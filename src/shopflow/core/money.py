@@ -35,10 +35,21 @@ def parse(value: str | int | Decimal) -> int:
     return int(fen)
 
 
-def fmt(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
+def _parts(fen: int) -> tuple[str, int, int]:
+    """Sign, whole yuan and fen of an amount."""
     whole, cents = divmod(abs(fen), 100)
+    return "-" if fen < 0 else "", whole, cents
+
+
+def fmt(fen: int) -> str:
+    sign, whole, cents = _parts(fen)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def yuan(fen: int) -> str:
+    """Money as people read it in every language: ¥1,234.50."""
+    sign, whole, cents = _parts(fen)
+    return f"{sign}¥{whole:,}.{cents:02d}"
 
 
 def _from_text(value: Any) -> int:

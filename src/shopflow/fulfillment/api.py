@@ -11,16 +11,15 @@ from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.money import AmountText
 from shopflow.core.schemas import Page
-from shopflow.fulfillment import printing
-from shopflow.fulfillment.models import (
-    CarrierRule,
+from shopflow.fulfillment.console import prints
+from shopflow.fulfillment.models.carriers import CarrierRule, Parcel
+from shopflow.fulfillment.models.picking import WaveStatus
+from shopflow.fulfillment.models.shipments import (
     CaseState,
     ExceptionKind,
-    Parcel,
     Shipment,
     ShipmentException,
     ShipmentStatus,
-    WaveStatus,
 )
 from shopflow.fulfillment.schemas import (
     BillLineOut,
@@ -53,7 +52,7 @@ from shopflow.fulfillment.service import carriers, packing, reports, shipping, t
 from shopflow.inventory import service as inventory
 
 router = APIRouter(tags=["fulfillment"])
-PDF = printing.PDF
+PDF = prints.PDF
 CSV = "text/csv"
 
 # --- waves, pick lists, packing slips (FUL-1) ---------------------------------------------------
@@ -90,9 +89,9 @@ async def get_wave(
 @router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse)
 async def pick_list_html(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
-) -> HTMLResponse:
+) -> Response:
     """The printable pick list (HTML)."""
-    return printing.html_response("fulfillment/pick_list.html", await waves.pick_list(session, wave_id))
+    return await prints.pick_list(session, wave_id, pdf=False)
 
 
 @router.get(
@@ -101,8 +100,7 @@ async def pick_list_html(
 async def pick_list_pdf(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
-    doc = await waves.pick_list(session, wave_id)
-    return printing.pdf_response(printing.pick_list_pdf(doc), f"pick-list-{doc.wave_no}.pdf")
+    return await prints.pick_list(session, wave_id, pdf=True)
 
 
 @router.get("/pick-tasks/{task_id}", response_model=TaskOut)
@@ -115,8 +113,8 @@ async def get_task(
 @router.get("/pick-tasks/{task_id}/packing-slip", response_class=HTMLResponse)
 async def packing_slip_html(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
-) -> HTMLResponse:
-    return printing.html_response("fulfillment/packing_slip.html", await waves.packing_slip(session, task_id))
+) -> Response:
+    return await prints.packing_slip(session, task_id, pdf=False)
 
 
 @router.get(
@@ -125,8 +123,7 @@ async def packing_slip_html(
 async def packing_slip_pdf(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
-    doc = await waves.packing_slip(session, task_id)
-    return printing.pdf_response(printing.packing_slip_pdf(doc), f"packing-slip-{doc.order_no}-{task_id}.pdf")
+    return await prints.packing_slip(session, task_id, pdf=True)
 
 
 # --- pack, check, ship (FUL-2, FUL-4) ----------------------------------------------------------

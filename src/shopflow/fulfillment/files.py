@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from shopflow.core import money
 from shopflow.core.errors import Invalid
 from shopflow.fulfillment.freight import BilledRow
-from shopflow.fulfillment.models import TRACKING_LABELS, TrackingStatus
+from shopflow.fulfillment.models.shipments import TRACKING_LABELS, TrackingStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shopflow.fulfillment.models import BillOutcome
+from shopflow.fulfillment.models.freight import BillOutcome
 
 
 @dataclass(frozen=True, slots=True)

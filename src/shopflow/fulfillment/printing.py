@@ -1,4 +1,5 @@
-"""Pick lists and packing slips as printable HTML and as PDF (FUL-1), Chinese included.
+"""Pick lists and packing slips as PDF (FUL-1), Chinese included; their printable HTML pages are
+templates (`fulfillment/pick_list.html`, `fulfillment/packing_slip.html`) rendered by the console.
 
 Text is set in Adobe's STSong-Light, a CID font every PDF reader carries, so no font file is
 shipped or embedded; reportlab writes the text as Unicode, so it can be searched and copied.
@@ -8,14 +9,8 @@ Times are shown in the store's zone (policy calendar.timezone).
 from __future__ import annotations
 
 import io
-from datetime import datetime
-from pathlib import Path
-from typing import Any
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
-from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -25,7 +20,7 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
-from shopflow.core import policy
+from shopflow.core.clock import local_text
 from shopflow.fulfillment.schemas import PackingSlip, PickList, SlipLine
 
 FONT = "STSong-Light"
@@ -45,30 +40,6 @@ GRID = TableStyle(
     ]
 )
 COLUMNS = [35 * mm, 105 * mm, 20 * mm]
-
-
-def _local(at: datetime) -> str:
-    return at.astimezone(ZoneInfo(policy.current().calendar.timezone)).strftime("%Y-%m-%d %H:%M")
-
-
-# The bilingual print templates, shared by the API and the console.
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "web" / "templates"),
-    autoescape=select_autoescape(),
-)
-_templates.filters["local"] = _local
-PDF = "application/pdf"
-
-
-def html_response(template: str, doc: Any) -> HTMLResponse:
-    """A printable document (`fulfillment/pick_list.html`, `fulfillment/packing_slip.html`)."""
-    return HTMLResponse(_templates.get_template(template).render(doc=doc))
-
-
-def pdf_response(content: bytes, filename: str) -> Response:
-    return Response(
-        content, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{filename}"'}
-    )
 
 
 def _text(value: str, style: ParagraphStyle = BODY) -> Paragraph:
@@ -93,11 +64,10 @@ def _render(title: str, story: list[Flowable]) -> bytes:
 
 
 def pick_list_pdf(doc: PickList) -> bytes:
+    created = local_text(doc.created_at)
     story: list[Flowable] = [
         _text(f"拣货单 Pick list {doc.wave_no}", TITLE),
-        _text(
-            f"仓库 Warehouse: {doc.warehouse_name} ({doc.warehouse}) · 生成 Created: {_local(doc.created_at)}"
-        ),
+        _text(f"仓库 Warehouse: {doc.warehouse_name} ({doc.warehouse}) · 生成 Created: {created}"),
         _text(f"订单 Orders: {len(doc.orders)}"),
         _text("汇总 Totals per SKU", HEADING),
         _lines(doc.totals),
@@ -122,6 +92,6 @@ def packing_slip_pdf(doc: PackingSlip) -> bytes:
         _text("商品 Goods", HEADING),
         _lines(doc.lines),
         Spacer(1, 4 * mm),
-        _text(f"打印 Printed: {_local(doc.printed_at)}"),
+        _text(f"打印 Printed: {local_text(doc.printed_at)}"),
     ]
     return _render(f"Packing slip {doc.order_no}", story)

@@ -6,16 +6,10 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shopflow.core.money import Amount, AmountText
-from shopflow.fulfillment.models import (
-    TRACKING_PLACEHOLDER,
-    BillOutcome,
-    CaseState,
-    ExceptionKind,
-    ShipmentStatus,
-    TaskStatus,
-    TrackingStatus,
-    WaveStatus,
-)
+from shopflow.fulfillment.models.carriers import TRACKING_PLACEHOLDER
+from shopflow.fulfillment.models.freight import BillOutcome
+from shopflow.fulfillment.models.picking import TaskStatus, WaveStatus
+from shopflow.fulfillment.models.shipments import CaseState, ExceptionKind, ShipmentStatus, TrackingStatus
 
 # Storage bound of the INTEGER weight columns.
 MAX_WEIGHT_G = 2**31 - 1

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import sla
 from shopflow.core.sla import SlaClock
-from shopflow.fulfillment.models import ShipmentClock, shipment_of_subject
+from shopflow.fulfillment.models.shipments import ShipmentClock, shipment_of_subject
 from shopflow.fulfillment.service import tracking
 
 

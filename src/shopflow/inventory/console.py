@@ -1,17 +1,25 @@
-"""Console pages of inventory: stock per SKU per warehouse, low stock, a SKU's ledger, receipts."""
+"""Console pages of inventory: stock per SKU per warehouse, low stock, a SKU's ledger, receipts; and
+the available stock the catalog's SKU list and page show."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service as catalog
-from shopflow.core import console
 from shopflow.core.api import Session
-from shopflow.core.console import MESSAGES, N_, NAV, Console, NavItem, Pager, can_do, can_view, label, render
+from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
+from shopflow.core.console.i18n import N_, label
+from shopflow.core.console.page import Console
+from shopflow.core.console.registry import Column, NavItem, Pages
+from shopflow.core.console.render import redirect, render
+from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError
 from shopflow.inventory import service
 from shopflow.inventory.models import Movement
@@ -28,18 +36,14 @@ MOVEMENTS = {
     Movement.COUNT: label("movement", "count"),
     Movement.TRANSFER: label("movement", "transfer"),
 }
-NAV.append(NavItem("/inventory", label("nav", "Inventory"), "inventory.read", 30))
-MESSAGES.extend(
-    (re.compile(pattern), msgid)
-    for pattern, msgid in (
-        (r"unknown SKU ['\"](?P<sku>.*)['\"]", N_("unknown SKU %(sku)s")),
-        (r"unknown warehouse ['\"](?P<code>.*)['\"]", N_("unknown warehouse %(code)s")),
-        (r"must be from (?P<low>\d+) to (?P<high>\d+)", N_("must be from %(low)s to %(high)s")),
-        ("already booked", N_("already booked")),
-        (r"Input should be a valid integer.*", N_("must be a whole number")),
-        (r"List should have at least 1 item.*", N_("enter at least one line")),
-        (r"no SKU ['\"](?P<sku>.*)['\"]", N_("There is no SKU %(sku)s.")),
-    )
+MESSAGES = (
+    (r"unknown SKU ['\"](?P<sku>.*)['\"]", N_("unknown SKU %(sku)s")),
+    (r"unknown warehouse ['\"](?P<code>.*)['\"]", N_("unknown warehouse %(code)s")),
+    (r"must be from (?P<low>\d+) to (?P<high>\d+)", N_("must be from %(low)s to %(high)s")),
+    ("already booked", N_("already booked")),
+    (r"Input should be a valid integer.*", N_("must be a whole number")),
+    (r"List should have at least 1 item.*", N_("enter at least one line")),
+    (r"no SKU ['\"](?P<sku>.*)['\"]", N_("There is no SKU %(sku)s.")),
 )
 
 
@@ -51,7 +55,7 @@ async def stock(
     low: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    size = console.page_size()
+    size = page_size()
     skus, rows, total = await service.stock_overview(session, q.strip() or None, low, (page - 1) * size, size)
     warehouses = await service.list_warehouses(session)
     per_warehouse = {sku_id: {stock.warehouse_id: stock for stock in found} for sku_id, found in rows.items()}
@@ -75,7 +79,7 @@ async def sku_ledger(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     sku = await catalog.get_sku(session, code)
-    size = console.page_size()
+    size = page_size()
     entries, total = await service.ledger(session, sku, (page - 1) * size, size)
     return render(
         c,
@@ -112,7 +116,7 @@ async def receipt_form(
 @router.post("/inventory/receipts")
 async def receive(session: Session, c: Annotated[Console, can_do("inventory.receive")]) -> Response:
     """Book a receipt (INV-1); on any error nothing is booked and the form comes back as typed."""
-    values = await console.form_values(c.request)
+    values = await form_values(c.request)
     lines, rows = [], []
     for row in range(RECEIPT_ROWS):
         sku = values.get(f"lines[{row}].sku", "").strip()
@@ -127,18 +131,37 @@ async def receive(session: Session, c: Annotated[Console, can_do("inventory.rece
         return name if found is None else f"lines[{rows[int(found[1])]}]{found[2]}"
 
     data = {"warehouse": values.get("warehouse", ""), "reference": values.get("reference", "").strip()}
-    try:
-        receipt = await service.receive(session, c.actor, console.parsed(ReceiptIn, {**data, "lines": lines}))  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
-        errors = console.field_errors(exc.errors, c, form_field)
-        return await _receipt_form(session, c, values, errors or {"form": c.error(exc)}, exc.status)
-    c.flash(
-        c.gettext(
-            "Receipt %(reference)s booked into %(warehouse)s: %(lines)d lines.",
-            reference=receipt.reference,
-            warehouse=receipt.warehouse,
-            lines=len(receipt.lines),
+
+    async def book() -> Response:
+        receipt = await service.receive(session, c.actor, parsed(ReceiptIn, {**data, "lines": lines}))  # type: ignore[arg-type]
+        c.flash(
+            c.gettext(
+                "Receipt %(reference)s booked into %(warehouse)s: %(lines)d lines.",
+                reference=receipt.reference,
+                warehouse=receipt.warehouse,
+                lines=len(receipt.lines),
+            )
         )
-    )
-    return console.redirect("/inventory")
+        return redirect("/inventory")
+
+    async def refused(exc: AppError) -> Response:
+        return await _receipt_form(session, c, values, form_errors(exc, c, form_field), exc.status)
+
+    return await attempt(session, book, refused)
+
+
+async def _available(session: AsyncSession, c: Console, skus: Mapping[int, str]) -> dict[int, str]:
+    """The available stock of each SKU, linked to its ledger for those who may read it."""
+    available = await service.available_of(session, list(skus))
+    if not c.can("inventory.read"):
+        return {sku_id: str(available[sku_id]) for sku_id in skus}
+    link = Markup('<a href="/inventory/skus/{}">{}</a>')
+    return {sku_id: link.format(code, available[sku_id]) for sku_id, code in skus.items()}
+
+
+PAGES = Pages(
+    router,
+    nav=(NavItem("/inventory", label("nav", "Inventory"), "inventory.read", 30),),
+    messages=MESSAGES,
+    columns={"sku": (Column(N_("Available"), "available", _available),)},
+)

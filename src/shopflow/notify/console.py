@@ -11,21 +11,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import console
 from shopflow.core.api import Session
-from shopflow.core.console import (
-    MESSAGES,
-    N_,
-    NAV,
-    STATES,
-    Console,
-    NavItem,
-    Pager,
-    can_do,
-    can_view,
-    label,
-    render,
-)
+from shopflow.core.console.forms import Pager, attempt, field_errors, form_values, page_size, parsed
+from shopflow.core.console.i18n import N_, label
+from shopflow.core.console.page import Console
+from shopflow.core.console.registry import NavItem, Pages
+from shopflow.core.console.render import after_action, redirect, render
+from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError
 from shopflow.notify import service
@@ -45,31 +37,21 @@ CHANNELS = {
     Channel.SMS: label("notification channel", "SMS"),
     Channel.WEBHOOK: label("notification channel", "Webhook"),
 }
-NAV.extend(
+MESSAGES = (
+    (r"no delivery (?P<id>\d+)", N_("There is no delivery %(id)s.")),
+    (r"no webhook (?P<id>\d+)", N_("There is no webhook %(id)s.")),
     (
-        NavItem("/notifications/deliveries", label("nav", "Notifications"), "notifications.read", 80),
-        NavItem("/webhooks", label("nav", "Webhooks"), "webhooks.manage", 85),
-    )
-)
-STATES["delivery"] = DELIVERY_STATES
-MESSAGES.extend(
-    (re.compile(pattern), msgid)
-    for pattern, msgid in (
-        (r"no delivery (?P<id>\d+)", N_("There is no delivery %(id)s.")),
-        (r"no webhook (?P<id>\d+)", N_("There is no webhook %(id)s.")),
-        (
-            r"delivery (?P<id>\d+) was for webhook (?P<webhook>\d+), which is deleted",
-            N_("Delivery %(id)s was for webhook %(webhook)s, which is deleted: it cannot be sent again."),
-        ),
-        (
-            r"resolves to the non-public address (?P<address>\S+)",
-            N_("points into a private network (%(address)s): not allowed for webhooks"),
-        ),
-        ("Input should be a valid URL, input is empty", N_("is required")),
-        (r"Input should be a valid URL.*", N_("not a web address: write it as https://…")),
-        (r"URL scheme should be .*", N_("must start with https:// or http://")),
-        (r"URL should have at most (?P<n>\d+) characters?", N_("at most %(n)s characters")),
-    )
+        r"delivery (?P<id>\d+) was for webhook (?P<webhook>\d+), which is deleted",
+        N_("Delivery %(id)s was for webhook %(webhook)s, which is deleted: it cannot be sent again."),
+    ),
+    (
+        r"resolves to the non-public address (?P<address>\S+)",
+        N_("points into a private network (%(address)s): not allowed for webhooks"),
+    ),
+    ("Input should be a valid URL, input is empty", N_("is required")),
+    (r"Input should be a valid URL.*", N_("not a web address: write it as https://…")),
+    (r"URL scheme should be .*", N_("must start with https:// or http://")),
+    (r"URL should have at most (?P<n>\d+) characters?", N_("at most %(n)s characters")),
 )
 # Keys of an event's data that name a person: shown as *** (phones and emails shortened).
 PERSONAL = frozenset({"name", "customer", "customer_name", "address", "shipping_address"})
@@ -90,7 +72,7 @@ async def delivery_list(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     filters = {"state": state, "channel": channel, "event": event, "q": q}
-    size = console.page_size()
+    size = page_size()
     found, total = await service.list_deliveries(
         session,
         state=D(state) if state in D.__members__.values() else None,
@@ -167,15 +149,18 @@ async def retry_delivery(
     delivery_id: int, session: Session, c: Annotated[Console, can_do("notifications.retry")]
 ) -> Response:
     """Requeue a dead delivery (audited); a refusal changes nothing and the page says why."""
-    try:
+
+    async def retry() -> Response:
         await service.retry(session, c.actor, delivery_id)  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
+        c.flash(c.gettext("The delivery is queued again, with the same idempotency id."))
+        return redirect(f"/notifications/deliveries/{delivery_id}")
+
+    async def refused(exc: AppError) -> Response:
         details = await _detail(session, c, delivery_id)
         details["refusal"] = c.error(exc)
         return render(c, "notify/delivery.html", exc.status, **details)
-    c.flash(c.gettext("The delivery is queued again, with the same idempotency id."))
-    return console.redirect(f"/notifications/deliveries/{delivery_id}")
+
+    return await attempt(session, retry, refused)
 
 
 # --- webhook subscribers -----------------------------------------------------------------------
@@ -190,7 +175,7 @@ async def _webhooks(
     status: int = 200,
     created: Webhook | None = None,
 ) -> HTMLResponse:
-    size = console.page_size()
+    size = page_size()
     hooks, total = await service.list_webhooks(session, page, size)
     return render(
         c,
@@ -215,7 +200,7 @@ async def webhook_list(
 
 def _webhook_errors(c: Console, errors: list[FieldError]) -> dict[str, str]:
     """The service's field errors by form field; any event's error is the events field's."""
-    shown = console.field_errors([e for e in errors if not e.field.startswith("events")], c)
+    shown = field_errors([e for e in errors if not e.field.startswith("events")], c)
     if any(e.field.startswith("events") for e in errors):
         shown["events"] = c.gettext(EVENTS_HINT)
     return shown
@@ -225,18 +210,21 @@ def _webhook_errors(c: Console, errors: list[FieldError]) -> dict[str, str]:
 async def create_webhook(session: Session, c: Annotated[Console, can_do("webhooks.manage")]) -> Response:
     """Subscribe a URL; the reply shows its secret this once. On errors nothing is stored and the
     form comes back as typed. Events are separated by commas or spaces; none means every event."""
-    values = await console.form_values(c.request)
+    values = await form_values(c.request)
     data: dict[str, Any] = {"url": values.get("url", "").strip()}
     events = [found for found in re.split(r"[\s,，]+", values.get("events", "")) if found]
     if events:
         data["events"] = events
-    try:
-        hook = await service.create_webhook(session, c.actor, console.parsed(WebhookIn, data))  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
+
+    async def create() -> Response:
+        hook = await service.create_webhook(session, c.actor, parsed(WebhookIn, data))  # type: ignore[arg-type]
+        return await _webhooks(session, c, 1, {}, {}, 201, created=hook)
+
+    async def refused(exc: AppError) -> Response:
         errors = _webhook_errors(c, exc.errors) or {"form": c.error(exc)}
         return await _webhooks(session, c, 1, values, errors, exc.status)
-    return await _webhooks(session, c, 1, {}, {}, 201, created=hook)
+
+    return await attempt(session, create, refused)
 
 
 @router.post("/webhooks/{webhook_id}/delete")
@@ -246,4 +234,15 @@ async def delete_webhook(
     """Stop sending to a subscriber (audited); from HTMX, after its confirm, the list reloads."""
     await service.delete_webhook(session, c.actor, webhook_id)  # type: ignore[arg-type]
     c.flash(c.gettext("Webhook %(id)d is deleted: nothing more is sent to it.", id=webhook_id))
-    return console.after_action(c, "/webhooks")
+    return after_action(c, "/webhooks")
+
+
+PAGES = Pages(
+    router,
+    nav=(
+        NavItem("/notifications/deliveries", label("nav", "Notifications"), "notifications.read", 80),
+        NavItem("/webhooks", label("nav", "Webhooks"), "webhooks.manage", 85),
+    ),
+    states={"delivery": DELIVERY_STATES},
+    messages=MESSAGES,
+)

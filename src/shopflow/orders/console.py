@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -11,31 +10,20 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import console, sla
+from shopflow.core import clock, sla
 from shopflow.core.api import Session
-from shopflow.core.console import (
-    CLOCKS,
-    MESSAGES,
-    N_,
-    NAV,
-    STATES,
-    SUBJECTS,
-    Console,
-    NavItem,
-    Pager,
-    can_do,
-    can_view,
-    label,
-    render,
-)
+from shopflow.core.console.forms import Pager, attempt, field_errors, form_values, parsed
+from shopflow.core.console.i18n import N_, label
+from shopflow.core.console.page import Console
+from shopflow.core.console.registry import NavItem, Pages
+from shopflow.core.console.render import audit_changes, panels, redirect, render
+from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.inventory import service as inventory
 from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus
 from shopflow.orders.schemas import CancelIn
 from shopflow.orders.service import lifecycle, queries
-from shopflow.payments import service as payments
-from shopflow.payments.models import PaymentStatus
 
 router = APIRouter(include_in_schema=False)
 S = OrderStatus
@@ -66,47 +54,20 @@ CHANNELS = {
     "douyin": label("channel", "Douyin"),
     "pinduoduo": label("channel", "Pinduoduo"),
 }
-PAYMENT_STATUS = {
-    PaymentStatus.PENDING: label("payment status", "awaiting payment"),
-    PaymentStatus.SUCCEEDED: label("payment status", "succeeded"),
-    PaymentStatus.FAILED: label("payment status", "failed"),
-}
-PAYMENT_METHODS = {
-    "alipay": label("payment method", "Alipay"),
-    "wechat": label("payment method", "WeChat Pay"),
-    "card": label("payment method", "Bank card"),
-    "card_instalment": label("payment method", "Card instalments"),
-    "bank_transfer": label("payment method", "Bank transfer"),
-}
 RESERVATION_STATES = {
     "active": label("reservation state", "reserved"),
     "released": label("reservation state", "released"),
     "consumed": label("reservation state", "shipped"),
 }
-NAV.append(NavItem("/orders", label("nav", "Orders"), "orders.read", 20))
-STATES["order"] = STATUS
-SUBJECTS["order"] = ("/orders/{id}", label("subject", "Order"))
-CLOCKS.update(
-    {
-        OrderClock.PAY: label("clock", "Payment (ORD-5)"),
-        OrderClock.SHIP: label("clock", "Shipping (ORD-6)"),
-        OrderClock.DELIVER: label("clock", "Delivery (ORD-6)"),
-        OrderClock.RECEIPT: label("clock", "Receipt confirmation (ORD-7)"),
-        OrderClock.AFTERSALES: label("clock", "After-sales window (ORD-7)"),
-    }
-)
-MESSAGES.extend(
-    (re.compile(pattern), msgid)
-    for pattern, msgid in (
-        (r"no order (?P<id>\d+)", N_("There is no order %(id)s.")),
-        (r"bad date '(?P<value>.*)'", N_("%(value)s is not a date.")),
-        (
-            "stock is still short for this order; it stays on hold",
-            N_("Stock is still short for this order; it stays on hold."),
-        ),
-        (r"String should have at most (?P<n>\d+) characters?", N_("at most %(n)s characters")),
-        ("String should have at least 1 character", N_("is required")),
-    )
+MESSAGES = (
+    (r"no order (?P<id>\d+)", N_("There is no order %(id)s.")),
+    (r"bad date '(?P<value>.*)'", N_("%(value)s is not a date.")),
+    (
+        "stock is still short for this order; it stays on hold",
+        N_("Stock is still short for this order; it stays on hold."),
+    ),
+    (r"String should have at most (?P<n>\d+) characters?", N_("at most %(n)s characters")),
+    ("String should have at least 1 character", N_("is required")),
 )
 
 
@@ -128,7 +89,7 @@ def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | Non
 
 async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], page: int) -> dict[str, Any]:
     status = S(filters["status"]) if filters["status"] in S.__members__.values() else None
-    created_from, created_to = console.day_range(_day(filters["date_from"]), _day(filters["date_to"]))
+    created_from, created_to = clock.day_range(_day(filters["date_from"]), _day(filters["date_to"]))
     found, total, size = await queries.list_orders(
         session,
         status=status,
@@ -175,8 +136,8 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "timeline": [entry for entry in trail if (entry.after or {}).get("status")],
         "trail": trail,
         "clocks": await sla.of_subject(session, f"order:{order.id}"),
-        "payments": await payments.payments_of(session, order.id),
-        "panels": await console.panels(session, c, "order", order.id),
+        "side_panels": await panels(session, c, "order.side", order.id),
+        "panels": await panels(session, c, "order", order.id),
         "reservations": await queries.reservations(session, order.id),
         "warehouses": warehouses,
         "skus": {line.sku_id: line.sku_code for line in order.lines},
@@ -184,12 +145,10 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "statuses": STATUS,
         "channels": CHANNELS,
         "holds": HOLD_REASONS,
-        "payment_status": PAYMENT_STATUS,
-        "methods": PAYMENT_METHODS,
         "reservation_states": RESERVATION_STATES,
         "customer": order.contact.get("customer", {}),
         "address": order.contact.get("shipping_address", {}),
-        "changes": console.audit_changes,
+        "changes": audit_changes,
         "values": {},
         "errors": {},
         "refusal": None,
@@ -222,20 +181,19 @@ Work = Callable[[dict[str, str]], Awaitable[None]]
 
 async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, done: str) -> Response:
     """Run an order action; on refusal nothing is kept and the page says why, with what was typed."""
-    values = await console.form_values(c.request)
-    try:
+    values = await form_values(c.request)
+
+    async def done_then_back() -> Response:
         await work(values)
-    except AppError as exc:
-        await session.rollback()
+        c.flash(c.gettext(done))
+        return redirect(f"/orders/{order_id}")
+
+    async def refused(exc: AppError) -> Response:
         details = await _detail(session, c, await queries.get_order(session, order_id))
-        details.update(
-            values=values,
-            errors=console.field_errors(exc.errors, c),
-            refusal=c.error(exc),
-        )
+        details.update(values=values, errors=field_errors(exc.errors, c), refusal=c.error(exc))
         return render(c, "orders/detail.html", exc.status, mask=mask_phone, **details)
-    c.flash(c.gettext(done))
-    return console.redirect(f"/orders/{order_id}")
+
+    return await attempt(session, done_then_back, refused)
 
 
 @router.post("/orders/{order_id}/cancel")
@@ -243,7 +201,7 @@ async def cancel_order(
     order_id: int, session: Session, c: Annotated[Console, can_do("orders.cancel")]
 ) -> Response:
     async def work(values: dict[str, str]) -> None:
-        data = console.parsed(CancelIn, {"reason": values.get("reason", "").strip()})
+        data = parsed(CancelIn, {"reason": values.get("reason", "").strip()})
         await lifecycle.cancel(session, c.actor, order_id, data.reason)  # type: ignore[arg-type]
 
     return await _act(session, c, order_id, work, N_("The order is cancelled; its stock is released."))
@@ -270,3 +228,19 @@ async def release_order(
         await lifecycle.release(session, c.actor, order_id)  # type: ignore[arg-type]
 
     return await _act(session, c, order_id, work, N_("The hold is released."))
+
+
+PAGES = Pages(
+    router,
+    nav=(NavItem("/orders", label("nav", "Orders"), "orders.read", 20),),
+    states={"order": STATUS},
+    subjects={"order": ("/orders/{id}", label("subject", "Order"))},
+    clocks={
+        OrderClock.PAY: label("clock", "Payment (ORD-5)"),
+        OrderClock.SHIP: label("clock", "Shipping (ORD-6)"),
+        OrderClock.DELIVER: label("clock", "Delivery (ORD-6)"),
+        OrderClock.RECEIPT: label("clock", "Receipt confirmation (ORD-7)"),
+        OrderClock.AFTERSALES: label("clock", "After-sales window (ORD-7)"),
+    },
+    messages=MESSAGES,
+)

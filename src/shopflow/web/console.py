@@ -8,17 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from shopflow.core import alerts, console, sla
+from shopflow.core import alerts, clock, sla
 from shopflow.core.api import Session
-from shopflow.core.console import NAV, Console, NavItem, can_view, label, render
+from shopflow.core.console.i18n import label
+from shopflow.core.console.page import Console
+from shopflow.core.console.registry import NavItem, Pages
+from shopflow.core.console.render import render
+from shopflow.core.console.session import can_view
 from shopflow.inventory import service as inventory
-from shopflow.orders.console import STATUS
 from shopflow.orders.models import OrderStatus
 from shopflow.orders.service import queries as orders
 from shopflow.payments import service as payments
 
 router = APIRouter(include_in_schema=False)
-NAV.append(NavItem("/", label("nav", "Today"), "orders.read", 10))
 SHORT_LIST = 10
 
 
@@ -40,7 +42,8 @@ def _chart(c: Console, title: str, names: list[str], values: list[float], kind: 
 async def today(session: Session, c: Annotated[Console, can_view("orders.read")]) -> HTMLResponse:
     counts = await orders.status_counts(session)
     states = [s for s in OrderStatus if s != OrderStatus.CLOSED or counts.get(s)]
-    state_names = [c.label(STATUS[s]) for s in states]
+    statuses = c.states("order")
+    state_names = [c.labelled(statuses, s) for s in states]
     figures: dict[str, Any] = {
         "counts": counts,
         "states": states,
@@ -48,14 +51,14 @@ async def today(session: Session, c: Annotated[Console, can_view("orders.read")]
         "late": await sla.late(session, c.now, SHORT_LIST),
         "open_alerts": await alerts.page(session, alerts.AlertState.OPEN, 0, SHORT_LIST // 2),
         "low": await inventory.low_stock(session, SHORT_LIST),
-        "statuses": STATUS,
+        "statuses": statuses,
         "pipeline_chart": _chart(
             c, c.gettext("Orders by state"), state_names, [counts.get(s, 0) for s in states], "bar"
         ),
         "takings": None,
     }
     if c.can("payments.read"):
-        takings = await payments.takings(session, console.local_day_bounds(console.today()))
+        takings = await payments.takings(session, clock.local_day_bounds(clock.today()))
         figures["takings"] = takings
         figures["sales_chart"] = _chart(
             c,
@@ -66,3 +69,6 @@ async def today(session: Session, c: Annotated[Console, can_view("orders.read")]
         )
     live = bool(c.request.headers.get("HX-Request"))
     return render(c, "today/_live.html" if live else "today/index.html", **figures)
+
+
+PAGES = Pages(router, nav=(NavItem("/", label("nav", "Today"), "orders.read", 10),))

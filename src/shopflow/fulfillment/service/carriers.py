@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError
-from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import (
     CarrierNotFound,
     DuplicateCarrier,
@@ -17,7 +16,8 @@ from shopflow.fulfillment.errors import (
     RuleNotFound,
     TooManyCarriers,
 )
-from shopflow.fulfillment.models import Carrier, CarrierRule, Parcel, choose_carrier
+from shopflow.fulfillment.models.carriers import Carrier, CarrierRule, Parcel, choose_carrier
+from shopflow.fulfillment.repository import carriers as carrier_repository
 from shopflow.fulfillment.schemas import CarrierIn, CarrierPatch, RuleIn
 
 PUBLIC_FIELDS = ("code", "name", "tracking_url", "base_fee", "per_kg_fee", "active")
@@ -30,7 +30,7 @@ def _public(carrier: Carrier) -> dict[str, object]:
 
 async def _room_for_one_more(session: AsyncSession) -> None:
     limit = policy.current().fulfillment.carriers_max
-    if await repository.count_active_carriers(session) >= limit:
+    if await carrier_repository.count_active_carriers(session) >= limit:
         raise TooManyCarriers(
             f"the store works with at most {limit} active carriers (policy fulfillment.carriers_max);"
             " deactivate one first"
@@ -39,7 +39,7 @@ async def _room_for_one_more(session: AsyncSession) -> None:
 
 async def create_carrier(session: AsyncSession, actor: Actor, data: CarrierIn) -> tuple[Carrier, str]:
     """A new active carrier and its push secret (generated unless given), shown only now."""
-    if await repository.carrier_by_code(session, data.code) is not None:
+    if await carrier_repository.carrier_by_code(session, data.code) is not None:
         raise DuplicateCarrier(f"carrier {data.code!r} exists", errors=[FieldError("code", "already exists")])
     await _room_for_one_more(session)
     secret = data.push_secret or secrets.token_urlsafe(32)
@@ -62,18 +62,18 @@ async def create_carrier(session: AsyncSession, actor: Actor, data: CarrierIn) -
 
 
 async def get_carrier(session: AsyncSession, code: str) -> Carrier:
-    carrier = await repository.carrier_by_code(session, code)
+    carrier = await carrier_repository.carrier_by_code(session, code)
     if carrier is None:
         raise CarrierNotFound(f"no carrier {code!r}")
     return carrier
 
 
 async def list_carriers(session: AsyncSession) -> list[Carrier]:
-    return await repository.list_carriers(session)
+    return await carrier_repository.list_carriers(session)
 
 
 async def carriers_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Carrier]:
-    return await repository.carriers_by_id(session, ids)
+    return await carrier_repository.carriers_by_id(session, ids)
 
 
 async def update_carrier(session: AsyncSession, actor: Actor, code: str, patch: CarrierPatch) -> Carrier:
@@ -108,11 +108,11 @@ async def add_rule(session: AsyncSession, actor: Actor, data: RuleIn) -> Carrier
 
 async def list_rules(session: AsyncSession) -> list[CarrierRule]:
     """The rule table in the order it is read: priority, then age."""
-    return await repository.list_rules(session)
+    return await carrier_repository.list_rules(session)
 
 
 async def delete_rule(session: AsyncSession, actor: Actor, rule_id: int) -> None:
-    rule = await repository.get_rule(session, rule_id)
+    rule = await carrier_repository.get_rule(session, rule_id)
     if rule is None:
         raise RuleNotFound(f"no carrier rule {rule_id}")
     before = {
@@ -124,7 +124,7 @@ async def delete_rule(session: AsyncSession, actor: Actor, rule_id: int) -> None
         "min_order_value": rule.min_order_value,
         "max_order_value": rule.max_order_value,
     }
-    await repository.delete_rule(session, rule_id)
+    await carrier_repository.delete_rule(session, rule_id)
     await audit.record(
         session, audit.row(actor, "carrier_rule.deleted", "carrier_rule", rule_id, before, None)
     )
@@ -132,7 +132,7 @@ async def delete_rule(session: AsyncSession, actor: Actor, rule_id: int) -> None
 
 async def choose(session: AsyncSession, parcel: Parcel) -> Carrier:
     """FUL-3: the carrier the rule table names for this parcel."""
-    table = await repository.rules_with_carriers(session)
+    table = await carrier_repository.rules_with_carriers(session)
     carriers = {carrier.id: carrier for _, carrier in table}
     active = {c.id for c in carriers.values() if c.active}
     chosen = choose_carrier([rule for rule, _ in table], active, parcel)

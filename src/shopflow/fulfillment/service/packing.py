@@ -6,8 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
-from shopflow.fulfillment import repository
-from shopflow.fulfillment.models import PickTask, TaskStatus, all_packed
+from shopflow.fulfillment.models.picking import PickTask, TaskStatus, all_packed
+from shopflow.fulfillment.repository import picking as picking_repository
 from shopflow.fulfillment.schemas import CheckIn, PackIn
 from shopflow.fulfillment.service.waves import locked_task
 from shopflow.orders.models import OrderStatus
@@ -19,7 +19,7 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
     task, order = await locked_task(session, task_id)
     at = clock.now()
     previous = task.pack(data.weight_g, data.materials, at)
-    await repository.save_task(session, task, previous, "status", "updated_at", "weight_g", "materials")
+    await picking_repository.save_task(session, task)
     audit.queue(
         session,
         audit.row(
@@ -32,7 +32,7 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
             at,
         ),
     )
-    statuses = [status for _, status in await repository.tasks_of_order(session, order.id)]
+    statuses = [status for _, status in await picking_repository.tasks_of_order(session, order.id)]
     if order.status == OrderStatus.PICKING and all_packed(statuses):
         # The order's step writes the queued audit row with its own.
         await fulfillment_steps.mark_packed_locked(session, actor, order)
@@ -46,7 +46,6 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
     and so does its order (FUL-2)."""
     task, order = await locked_task(session, task_id)
     at = clock.now()
-    changed = ["status", "updated_at"]
     if data.passed:
         previous = task.move_to(TaskStatus.CHECKED, at)
         after: dict[str, object] = {"status": task.status}
@@ -54,8 +53,7 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
         reason = (data.reason or "").strip()
         previous = task.fail_check(reason, at)
         after = {"status": task.status, "reason": reason}
-        changed += ["qc_failures", "qc_note"]
-    await repository.save_task(session, task, previous, *changed)
+    await picking_repository.save_task(session, task)
     action = "pick_task.check_passed" if data.passed else "pick_task.check_failed"
     audit.queue(session, audit.row(actor, action, "pick_task", task.id, {"status": previous}, after, at))
     if not data.passed and order.status == OrderStatus.PACKED:

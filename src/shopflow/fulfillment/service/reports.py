@@ -10,17 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
-from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import DuplicateBill
 from shopflow.fulfillment.files import RowError, parse_bill
 from shopflow.fulfillment.freight import Reconciled, ShippedFacts, reconcile
-from shopflow.fulfillment.models import (
-    BillOutcome,
-    Carrier,
-    CarrierFigures,
-    Scorecard,
-    scorecard,
-)
+from shopflow.fulfillment.models.carriers import Carrier, CarrierFigures, Scorecard, scorecard
+from shopflow.fulfillment.models.freight import BillOutcome
+from shopflow.fulfillment.repository import carriers as carrier_repository
+from shopflow.fulfillment.repository import freight as freight_repository
 from shopflow.fulfillment.service import carriers as carrier_service
 
 NO_PARCELS = CarrierFigures(parcels=0, due=0, on_time=0, with_exception=0, damaged=0, cost_total=0)
@@ -30,7 +26,7 @@ async def scorecards(
     session: AsyncSession, shipped_from: datetime, shipped_to: datetime
 ) -> list[tuple[Carrier, Scorecard]]:
     """FUL-7: each carrier's figures over the parcels it took in [from, to)."""
-    figures = await repository.carrier_figures(session, shipped_from, shipped_to, clock.now())
+    figures = await carrier_repository.carrier_figures(session, shipped_from, shipped_to, clock.now())
     return [
         (carrier, scorecard(figures.get(carrier.id, NO_PARCELS)))
         for carrier in await carrier_service.list_carriers(session)
@@ -67,7 +63,7 @@ async def reconcile_bill(
     rows, errors = parse_bill(content)
     at = clock.now()
     until = period_to or at
-    bill_id = await repository.insert_bill(
+    bill_id = await freight_repository.insert_bill(
         session,
         {
             "carrier_id": carrier.id,
@@ -80,7 +76,7 @@ async def reconcile_bill(
     )
     if bill_id is None:
         raise DuplicateBill(f"bill {reference!r} of {carrier.code} was imported already")
-    shipments = await repository.carrier_shipments(
+    shipments = await freight_repository.carrier_shipments(
         session, carrier.id, sorted({r.waybill for r in rows}), period_from, until
     )
     facts = {
@@ -101,7 +97,7 @@ async def reconcile_bill(
             and by_id[line.shipment_id].billed_cost is None
         ):
             by_id[line.shipment_id].billed_cost = line.billed
-    await repository.insert_bill_lines(session, [line.as_row(bill_id) for line in lines])
+    await freight_repository.insert_bill_lines(session, [line.as_row(bill_id) for line in lines])
     result = BillResult(bill_id, carrier, reference, lines, errors)
     await audit.record(
         session,

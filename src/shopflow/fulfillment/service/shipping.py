@@ -10,21 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy, sla
 from shopflow.core.audit import Actor
-from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import NothingToShip, ShipmentNotFound, TrackingNumberTaken
-from shopflow.fulfillment.models import (
-    Carrier,
-    Parcel,
-    PickTask,
+from shopflow.fulfillment.models.carriers import Carrier, Parcel
+from shopflow.fulfillment.models.picking import PickTask, TaskStatus, WaveStatus
+from shopflow.fulfillment.models.shipments import (
     Shipment,
     ShipmentClock,
     ShipmentException,
     ShipmentStatus,
-    TaskStatus,
     TrackingEvent,
-    WaveStatus,
     shipment_subject,
 )
+from shopflow.fulfillment.repository import picking as picking_repository
+from shopflow.fulfillment.repository import shipments as shipment_repository
 from shopflow.fulfillment.schemas import ShipIn
 from shopflow.fulfillment.service import carriers as carrier_service
 from shopflow.fulfillment.service.waves import locked_task
@@ -40,7 +38,7 @@ async def _insert(
 ) -> Shipment:
     for _ in range(1 if given else TRACKING_NO_ATTEMPTS):
         values["tracking_no"] = given or f"{carrier.code}{at:%y%m%d}{secrets.randbelow(10**10):010d}"
-        shipment = await repository.insert_shipment(session, values)
+        shipment = await shipment_repository.insert_shipment(session, values)
         if shipment is not None:
             return shipment
     if given:
@@ -79,7 +77,7 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     task, order = await locked_task(session, task_id)
     at = clock.now()
     previous = task.move_to(TaskStatus.SHIPPED, at)
-    await repository.save_task(session, task, previous, "status", "updated_at")
+    await picking_repository.save_task(session, task)
     assert task.weight_g is not None  # packed before it could pass the check
     if data.carrier is not None:
         carrier = await carrier_service.get_carrier(session, data.carrier)
@@ -120,8 +118,11 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     sla.queue_running(session, shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)
     if not await inventory.ship_reserved(session, actor, order.id, task.warehouse_id, reference):
         raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
-    if all(status == TaskStatus.SHIPPED for _, status in await repository.tasks_of_order(session, order.id)):
-        parcels = await repository.parcels_of_order(session, order.id)
+    if all(
+        status == TaskStatus.SHIPPED
+        for _, status in await picking_repository.tasks_of_order(session, order.id)
+    ):
+        parcels = await shipment_repository.parcels_of_order(session, order.id)
         await fulfillment_steps.mark_shipped_locked(session, actor, order, [notice(p, c) for p, c in parcels])
     await _close_wave_if_done(session, actor, task.wave_id, at)
     return shipment
@@ -130,18 +131,18 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
 async def _close_wave_if_done(session: AsyncSession, actor: Actor, wave_id: int, at: datetime) -> None:
     """The last step of a ship: the wave row is locked before counting, so that of two parcels
     shipped at once the second sees the first and closes the wave."""
-    wave = await repository.get_wave(session, wave_id, lock=True)
+    wave = await picking_repository.get_wave(session, wave_id, lock=True)
     assert wave is not None
-    if wave.status == WaveStatus.OPEN and not await repository.unshipped_in_wave(session, wave_id):
-        previous = wave.move_to(WaveStatus.DONE, at)
-        await repository.save_wave(session, wave, previous, "status", "done_at")
+    if wave.status == WaveStatus.OPEN and not await picking_repository.unshipped_in_wave(session, wave_id):
+        wave.move_to(WaveStatus.DONE, at)
+        await picking_repository.save_wave(session, wave)
         await audit.record(
             session, audit.row(actor, "wave.done", "wave", wave.id, None, {"status": wave.status}, at)
         )
 
 
 async def get_shipment(session: AsyncSession, shipment_id: int) -> Shipment:
-    shipment = await repository.get_shipment(session, shipment_id)
+    shipment = await shipment_repository.get_shipment(session, shipment_id)
     if shipment is None:
         raise ShipmentNotFound(f"no shipment {shipment_id}")
     return shipment
@@ -162,24 +163,24 @@ async def list_shipments(
     if search:
         matching, _, _ = await queries.list_orders(session, number=search)
         found = ({search, search.upper()}, [order.id for order in matching])
-    return await repository.page_shipments(
+    return await shipment_repository.page_shipments(
         session, order_id, carrier_id, status, (page - 1) * page_size, page_size, found
     )
 
 
 async def shipments_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Shipment]:
-    return await repository.shipments_by_id(session, ids)
+    return await shipment_repository.shipments_by_id(session, ids)
 
 
 async def shipment_of_task(session: AsyncSession, task_id: int) -> Shipment | None:
     """The parcel a task shipped, if it has."""
-    return await repository.shipment_of_task(session, task_id)
+    return await shipment_repository.shipment_of_task(session, task_id)
 
 
 async def timeline(session: AsyncSession, shipment_id: int) -> list[TrackingEvent]:
     """FUL-5: the parcel's events in the order they happened, whatever order they arrived in."""
-    return await repository.timeline(session, shipment_id)
+    return await shipment_repository.timeline(session, shipment_id)
 
 
 async def exceptions_of(session: AsyncSession, shipment_id: int) -> list[ShipmentException]:
-    return await repository.cases_of_shipment(session, shipment_id)
+    return await shipment_repository.cases_of_shipment(session, shipment_id)

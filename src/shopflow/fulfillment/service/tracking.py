@@ -14,11 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, audit, clock, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid
-from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import BadSignature, CaseNotFound
 from shopflow.fulfillment.files import RowError, TrackingRow
-from shopflow.fulfillment.models import (
-    Carrier,
+from shopflow.fulfillment.models.carriers import Carrier
+from shopflow.fulfillment.models.shipments import (
     CaseState,
     ExceptionKind,
     Shipment,
@@ -30,6 +29,7 @@ from shopflow.fulfillment.models import (
     exception_kind_for,
     shipment_subject,
 )
+from shopflow.fulfillment.repository import shipments as shipment_repository
 from shopflow.fulfillment.schemas import PushIn
 from shopflow.fulfillment.service import carriers as carrier_service
 from shopflow.orders.models import OrderStatus
@@ -75,7 +75,7 @@ async def receive_push(session: AsyncSession, code: str, body: bytes, signature:
     except ValidationError as exc:
         errors = [FieldError(".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors()]
         raise Invalid("malformed push; nothing was changed", errors=errors) from None
-    found = await repository.shipments_by_tracking(session, {e.waybill for e in data.events})
+    found = await shipment_repository.shipments_by_tracking(session, {e.waybill for e in data.events})
     unknown = [
         FieldError(f"events[{i}].waybill", f"no parcel {e.waybill!r} with {carrier.code}")
         for i, e in enumerate(data.events)
@@ -92,7 +92,7 @@ async def receive_push(session: AsyncSession, code: str, body: bytes, signature:
 
 async def import_rows(session: AsyncSession, actor: Actor, rows: list[TrackingRow]) -> Recorded:
     """FUL-5: rows of a tracking file; a row naming no known parcel is reported, the rest kept."""
-    found = await repository.shipments_by_tracking(session, {r.waybill for r in rows})
+    found = await shipment_repository.shipments_by_tracking(session, {r.waybill for r in rows})
     items = []
     errors = []
     for r in rows:
@@ -122,7 +122,7 @@ async def _record(
         events = sorted(by_shipment[shipment_id], key=lambda e: e.occurred_at)
         if any(e.status is TrackingStatus.DELIVERED for e in events):
             await queries.get_order(session, shipments[shipment_id].order_id, lock=True)
-        shipment = await repository.get_shipment(session, shipment_id, lock=True)
+        shipment = await shipment_repository.get_shipment(session, shipment_id, lock=True)
         assert shipment is not None
         await _apply(session, actor, shipment, events, source, recorded)
     await session.flush()
@@ -151,7 +151,7 @@ async def _apply(
             "source": source,
             "received_at": at,
         }
-        if await repository.insert_event(session, values) is None:
+        if await shipment_repository.insert_event(session, values) is None:
             recorded.duplicates += 1
             continue
         recorded.stored += 1
@@ -194,7 +194,7 @@ async def _apply(
 async def _maybe_delivered(session: AsyncSession, actor: Actor, order_id: int) -> None:
     """The order is delivered when all its parcels are (and all have shipped)."""
     order = await queries.get_order(session, order_id, lock=True)
-    parcels = await repository.shipments_of_order(session, order_id)
+    parcels = await shipment_repository.shipments_of_order(session, order_id)
     if order.status == OrderStatus.SHIPPED and all(p.status == ShipmentStatus.DELIVERED for p in parcels):
         await lifecycle.mark_delivered(session, actor, order_id)
 
@@ -215,7 +215,7 @@ async def open_case(
         "opened_at": at,
         "contact_by": contact_by,
     }
-    case_id = await repository.insert_case(session, values)
+    case_id = await shipment_repository.insert_case(session, values)
     if case_id is None:
         return None
     subject = case_subject(case_id)
@@ -245,13 +245,13 @@ async def open_case(
 
 async def stuck(session: AsyncSession, shipment_id: int) -> None:
     """FUL-6: no event for the policy's hours: the parcel is stuck; a case opens."""
-    shipment = await repository.get_shipment(session, shipment_id)
+    shipment = await shipment_repository.get_shipment(session, shipment_id)
     if shipment is not None and not shipment.finished:
         await open_case(session, SYSTEM, shipment, ExceptionKind.STUCK)
 
 
 async def get_case(session: AsyncSession, case_id: int) -> ShipmentException:
-    found = await repository.get_case(session, case_id)
+    found = await shipment_repository.get_case(session, case_id)
     if found is None:
         raise CaseNotFound(f"no exception case {case_id}")
     return found
@@ -259,7 +259,7 @@ async def get_case(session: AsyncSession, case_id: int) -> ShipmentException:
 
 async def contacted(session: AsyncSession, actor: Actor, case_id: int, solution: str) -> ShipmentException:
     """The customer was contacted with a solution: the case closes and its clock stops."""
-    found = await repository.get_case(session, case_id, lock=True)
+    found = await shipment_repository.get_case(session, case_id, lock=True)
     if found is None:
         raise CaseNotFound(f"no exception case {case_id}")
     at = clock.now()
@@ -289,7 +289,7 @@ async def list_cases(
     kind: ExceptionKind | None = None,
 ) -> tuple[list[ShipmentException], int]:
     """Exception cases, the nearest contact deadline first."""
-    return await repository.page_cases(session, state, (page - 1) * page_size, page_size, kind)
+    return await shipment_repository.page_cases(session, state, (page - 1) * page_size, page_size, kind)
 
 
 async def contact_clocks(session: AsyncSession, case_ids: list[int]) -> dict[int, sla.SlaClock]:

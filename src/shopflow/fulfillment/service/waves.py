@@ -11,15 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.crypto import mask_phone
-from shopflow.fulfillment import repository
 from shopflow.fulfillment.errors import TaskNotFound, WaveNotFound
-from shopflow.fulfillment.models import (
-    PickTask,
-    TaskStatus,
-    Wave,
-    WaveStatus,
-    picks_by_warehouse,
-)
+from shopflow.fulfillment.models.picking import PickTask, TaskStatus, Wave, WaveStatus, picks_by_warehouse
+from shopflow.fulfillment.repository import picking as picking_repository
 from shopflow.fulfillment.schemas import (
     PackingSlip,
     PickList,
@@ -47,10 +41,8 @@ async def _new_wave(session: AsyncSession, actor: Actor, warehouse_id: int, at: 
     }
     for _ in range(WAVE_NO_ATTEMPTS):
         values["wave_no"] = f"W{at:%y%m%d}{secrets.randbelow(10**8):08d}"
-        wave_id = await repository.insert_wave(session, values)
-        if wave_id is not None:
-            wave = await session.get(Wave, wave_id)
-            assert wave is not None
+        wave = await picking_repository.insert_wave(session, values)
+        if wave is not None:
             return wave
     raise RuntimeError("could not draw a free wave number")
 
@@ -73,7 +65,7 @@ async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | Non
         per_order = plan[warehouse_id]
         wave = await _new_wave(session, actor, warehouse_id, at)
         ranked = [order_id for order_id in order_ids if order_id in per_order]  # ship-by order
-        task_ids = await repository.insert_tasks(
+        task_ids = await picking_repository.insert_tasks(
             session,
             [
                 {
@@ -103,7 +95,7 @@ async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | Non
                         "quantity": quantity,
                     }
                 )
-        await repository.insert_task_lines(session, line_rows)
+        await picking_repository.insert_task_lines(session, line_rows)
         await audit.record(
             session,
             audit.row(
@@ -122,14 +114,14 @@ async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | Non
 
 
 async def get_wave(session: AsyncSession, wave_id: int) -> Wave:
-    wave = await repository.get_wave(session, wave_id)
+    wave = await picking_repository.get_wave(session, wave_id)
     if wave is None:
         raise WaveNotFound(f"no wave {wave_id}")
     return wave
 
 
 async def get_task(session: AsyncSession, task_id: int) -> PickTask:
-    task = await repository.get_task(session, task_id)
+    task = await picking_repository.get_task(session, task_id)
     if task is None:
         raise TaskNotFound(f"no pick task {task_id}")
     return task
@@ -137,7 +129,7 @@ async def get_task(session: AsyncSession, task_id: int) -> PickTask:
 
 async def order_numbers(session: AsyncSession, task_ids: set[int]) -> dict[int, str]:
     """The order number of each task (printed on its parcel)."""
-    return await repository.order_numbers(session, task_ids)
+    return await picking_repository.order_numbers(session, task_ids)
 
 
 async def _warehouses(session: AsyncSession) -> dict[int, Warehouse]:
@@ -178,7 +170,7 @@ def _wave_fields(wave: Wave, warehouses: dict[int, Warehouse], orders_in_wave: i
 
 async def describe_waves(session: AsyncSession, waves: list[Wave]) -> list[WaveOut]:
     warehouses = await _warehouses(session)
-    counts = await repository.task_counts(session, [w.id for w in waves])
+    counts = await picking_repository.task_counts(session, [w.id for w in waves])
     return [WaveOut(**_wave_fields(w, warehouses, counts.get(w.id, 0))) for w in waves]
 
 
@@ -186,7 +178,7 @@ async def list_waves(
     session: AsyncSession, status: WaveStatus | None, warehouse: str | None, page: int, page_size: int
 ) -> tuple[list[WaveOut], int]:
     warehouse_id = None if warehouse is None else (await inventory.get_warehouse(session, warehouse)).id
-    found, total = await repository.page_waves(
+    found, total = await picking_repository.page_waves(
         session, status, warehouse_id, (page - 1) * page_size, page_size
     )
     return await describe_waves(session, found), total
@@ -195,7 +187,7 @@ async def list_waves(
 async def wave_detail(session: AsyncSession, wave_id: int) -> WaveDetail:
     wave = await get_wave(session, wave_id)
     warehouses = await _warehouses(session)
-    tasks = await repository.tasks_of_wave(session, wave.id)
+    tasks = await picking_repository.tasks_of_wave(session, wave.id)
     return WaveDetail(
         **_wave_fields(wave, warehouses, len(tasks)),
         tasks=[_task_out(task, warehouses) for task in tasks],
@@ -206,7 +198,7 @@ async def pick_list(session: AsyncSession, wave_id: int) -> PickList:
     """FUL-1: what to take from the shelves for a wave, per order and in total per SKU."""
     wave = await get_wave(session, wave_id)
     warehouse = (await _warehouses(session))[wave.warehouse_id]
-    tasks = await repository.tasks_of_wave(session, wave.id)
+    tasks = await picking_repository.tasks_of_wave(session, wave.id)
     totals: Counter[tuple[str, str]] = Counter()
     for task in tasks:
         for line in task.lines:
@@ -235,7 +227,9 @@ async def packing_slip(session: AsyncSession, task_id: int) -> PackingSlip:
     task = await get_task(session, task_id)
     order = await queries.get_order(session, task.order_id)
     warehouse = (await _warehouses(session))[task.warehouse_id]
-    siblings = [sibling_id for sibling_id, _ in await repository.tasks_of_order(session, task.order_id)]
+    siblings = [
+        sibling_id for sibling_id, _ in await picking_repository.tasks_of_order(session, task.order_id)
+    ]
     address = order.contact["shipping_address"]
     return PackingSlip(
         order_no=order.order_no,
@@ -255,8 +249,8 @@ async def locked_task(session: AsyncSession, task_id: int) -> tuple[PickTask, Or
     """A task and its order (lines not loaded), both locked: the order first, as every step of an
     order locks (an order's parcels in two warehouses are packed and shipped one after the other).
     The caller changes the order with the orders service's `*_locked` steps."""
-    order_id = await repository.order_of_task(session, task_id)
+    order_id = await picking_repository.order_of_task(session, task_id)
     if order_id is None:
         raise TaskNotFound(f"no pick task {task_id}")
     order = await fulfillment_steps.lock_order(session, order_id)
-    return await repository.lock_task(session, task_id), order
+    return await picking_repository.lock_task(session, task_id), order

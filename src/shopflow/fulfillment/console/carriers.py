@@ -1,5 +1,5 @@
 """Console pages of carriers: the carriers and their fees, the rule table that picks one with a
-tester (FUL-3), the scorecards over a period (FUL-7) and a freight bill's reconciliation (FUL-8).
+tester (FUL-3), and the scorecards over a period (FUL-7).
 
 Every action calls the service the API calls; a refused one stores nothing and its form comes back
 as typed, each error at its field.
@@ -17,16 +17,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
-from shopflow.core import console, money
+from shopflow.core import clock, money
 from shopflow.core.api import Session
-from shopflow.core.console import MESSAGES, N_, Console, can_do, can_view, label, render
+from shopflow.core.console.forms import attempt, field_errors, filled, form_errors, form_values, parsed
+from shopflow.core.console.i18n import N_
+from shopflow.core.console.page import Console
+from shopflow.core.console.render import after_action, redirect, render
+from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError
 from shopflow.core.money import AmountText
-from shopflow.fulfillment.errors import CarrierNotFound, DuplicateBill, NoCarrier
-from shopflow.fulfillment.models import BillOutcome, Carrier, Parcel, Scorecard
-from shopflow.fulfillment.schemas import CarrierCode, CarrierIn, CarrierPatch, RuleIn, Weight
+from shopflow.fulfillment.errors import NoCarrier
+from shopflow.fulfillment.models.carriers import Carrier, Parcel, Scorecard
+from shopflow.fulfillment.schemas import CarrierIn, CarrierPatch, RuleIn, Weight
 from shopflow.fulfillment.service import carriers, reports
 
 router = APIRouter(include_in_schema=False)
@@ -43,46 +46,28 @@ RULE_FIELDS = (
     "max_order_value",
 )
 TRIAL_FIELDS = ("province", "weight_g", "order_value")
-OUTCOMES = {
-    BillOutcome.MATCHED: label("bill outcome", "matched"),
-    BillOutcome.OVER_CHARGED: label("bill outcome", "over-charged"),
-    BillOutcome.UNKNOWN_WAYBILL: label("bill outcome", "unknown waybill"),
-    BillOutcome.MISSING_BILL: label("bill outcome", "not billed"),
-}
 # A rule's range check names its field in the message, not in the error's location.
 RANGE_ERROR = re.compile(r"Value error, (?P<field>\w+) must be above the minimum")
-MESSAGES.extend(
-    (re.compile(pattern), msgid)
-    for pattern, msgid in (
-        (r"no carrier rule (?P<id>\d+)", N_("There is no carrier rule %(id)s.")),
-        ("already exists", N_("already exists")),
-        (
-            r"the store works with at most (?P<n>\d+) active carriers .*",
-            N_("The store works with at most %(n)s active carriers: deactivate one first."),
-        ),
-        (
-            r"String should match pattern '\^\[A-Z0-9\]\[A-Z0-9_-\]\*\$'",
-            N_("capital letters, digits, _ and -"),
-        ),
-        (r"Value error, must be an http\(s\) URL", N_("must start with https:// or http://")),
-        (r"Value error, must contain \{tracking_no\}", N_("must contain {tracking_no}")),
-        (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
-        (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
-        (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
-        (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
-        ("Input should be greater than or equal to 0", N_("must not be negative")),
-        (RANGE_ERROR.pattern, N_("must be above the minimum")),
-        ("the waybill is missing", N_("the waybill is missing")),
-        (r"bad amount ['\"](?P<value>.*)['\"]", N_("bad amount %(value)s: write it like 12.50")),
-        (
-            r"the file needs the columns (?P<columns>.*); missing: (?P<missing>.*)",
-            N_("The file needs the columns %(columns)s; missing: %(missing)s."),
-        ),
-        (
-            r"bill ['\"](?P<reference>.*)['\"] of (?P<carrier>\S+) was imported already",
-            N_("Bill %(reference)s of %(carrier)s was imported already."),
-        ),
-    )
+MESSAGES = (
+    (r"no carrier ['\"](?P<code>.*)['\"]", N_("There is no carrier %(code)s.")),
+    (r"no carrier rule (?P<id>\d+)", N_("There is no carrier rule %(id)s.")),
+    ("already exists", N_("already exists")),
+    (
+        r"the store works with at most (?P<n>\d+) active carriers .*",
+        N_("The store works with at most %(n)s active carriers: deactivate one first."),
+    ),
+    (
+        r"String should match pattern '\^\[A-Z0-9\]\[A-Z0-9_-\]\*\$'",
+        N_("capital letters, digits, _ and -"),
+    ),
+    (r"Value error, must be an http\(s\) URL", N_("must start with https:// or http://")),
+    (r"Value error, must contain \{tracking_no\}", N_("must contain {tracking_no}")),
+    (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
+    (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
+    (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
+    (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
+    ("Input should be greater than or equal to 0", N_("must not be negative")),
+    (RANGE_ERROR.pattern, N_("must be above the minimum")),
 )
 
 
@@ -94,13 +79,6 @@ class TrialIn(BaseModel):
     order_value: AmountText
 
 
-class BillIn(BaseModel):
-    """The freight bill form's fields besides the file and the period."""
-
-    carrier: CarrierCode
-    reference: str = Field(min_length=1, max_length=120)
-
-
 @dataclass(frozen=True, slots=True)
 class Trial:
     """The tester's answer: the carrier and its expected charge, or why no rule applies."""
@@ -110,11 +88,6 @@ class Trial:
     carrier: Carrier | None = None
     cost: int | None = None
     reason: str | None = None
-
-
-def _filled(values: dict[str, str], *names: str) -> dict[str, str]:
-    """The fields that were filled in, trimmed: a blank field is a missing one."""
-    return {name: value for name in names if (value := values.get(name, "").strip())}
 
 
 def _percent(rate: float | None) -> str:
@@ -153,15 +126,17 @@ async def carrier_list(session: Session, c: Annotated[Console, can_view("carrier
 async def create_carrier(session: Session, c: Annotated[Console, can_do("carriers.manage")]) -> Response:
     """A new active carrier; the reply shows its push secret this once. On errors nothing is
     stored and the form comes back as typed."""
-    values = await console.form_values(c.request)
-    try:
-        data = console.parsed(CarrierIn, _filled(values, "code", *CARRIER_FIELDS))
+    values = await form_values(c.request)
+
+    async def create() -> Response:
+        data = parsed(CarrierIn, filled(values, "code", *CARRIER_FIELDS))
         created = await carriers.create_carrier(session, c.actor, data)  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
-        errors = console.field_errors(exc.errors, c) or {"form": c.error(exc)}
-        return await _carriers(session, c, values, errors, exc.status)
-    return await _carriers(session, c, {}, {}, 201, created)
+        return await _carriers(session, c, {}, {}, 201, created)
+
+    async def refused(exc: AppError) -> Response:
+        return await _carriers(session, c, values, form_errors(exc, c), exc.status)
+
+    return await attempt(session, create, refused)
 
 
 def _carrier_values(carrier: Carrier) -> dict[str, str]:
@@ -194,19 +169,22 @@ async def update_carrier(
 ) -> Response:
     """Change a carrier's name, tracking link, fees or whether it takes parcels. Every field is
     required, as when it was created; on errors nothing changes and the form keeps what was typed."""
-    values = await console.form_values(c.request)
-    typed = _filled(values, *CARRIER_FIELDS)
+    values = await form_values(c.request)
+    typed = filled(values, *CARRIER_FIELDS)
     await carriers.get_carrier(session, code)
-    try:
-        console.parsed(CarrierIn, {"code": code, **typed})
-        patch = console.parsed(CarrierPatch, {**typed, "active": values.get("active") == "true"})
+
+    async def save() -> Response:
+        parsed(CarrierIn, {"code": code, **typed})
+        patch = parsed(CarrierPatch, {**typed, "active": values.get("active") == "true"})
         await carriers.update_carrier(session, c.actor, code, patch)  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
-        errors = console.field_errors(exc.errors, c) or {"form": c.error(exc)}
-        return await _carrier_form(c, await carriers.get_carrier(session, code), values, errors, exc.status)
-    c.flash(c.gettext("Carrier %(code)s is saved.", code=code))
-    return console.redirect("/fulfillment/carriers")
+        c.flash(c.gettext("Carrier %(code)s is saved.", code=code))
+        return redirect("/fulfillment/carriers")
+
+    async def refused(exc: AppError) -> Response:
+        carrier = await carriers.get_carrier(session, code)
+        return await _carrier_form(c, carrier, values, form_errors(exc, c), exc.status)
+
+    return await attempt(session, save, refused)
 
 
 # --- the rule table and its tester (FUL-3) ------------------------------------------------------
@@ -260,9 +238,9 @@ async def _trial(session: AsyncSession, c: Console, asked: dict[str, str]) -> Tr
     if not any(value.strip() for value in asked.values()):
         return None
     try:
-        data = console.parsed(TrialIn, _filled(asked, *TRIAL_FIELDS))
+        data = parsed(TrialIn, filled(asked, *TRIAL_FIELDS))
     except AppError as exc:
-        return Trial(asked, console.field_errors(exc.errors, c))
+        return Trial(asked, field_errors(exc.errors, c))
     parcel = Parcel(data.province, data.weight_g, data.order_value)
     try:
         carrier = await carriers.choose(session, parcel)
@@ -291,28 +269,31 @@ def _rule_errors(c: Console, errors: list[FieldError]) -> dict[str, str]:
     for error in errors:
         found = RANGE_ERROR.fullmatch(error.message)
         placed.append(FieldError(error.field or (found["field"] if found else ""), error.message))
-    return console.field_errors([error for error in placed if error.field], c)
+    return field_errors([error for error in placed if error.field], c)
 
 
 @router.post("/fulfillment/carrier-rules")
 async def add_rule(session: Session, c: Annotated[Console, can_do("carriers.manage")]) -> Response:
-    values = await console.form_values(c.request)
-    try:
-        data = console.parsed(RuleIn, _filled(values, *RULE_FIELDS))
+    values = await form_values(c.request)
+
+    async def add() -> Response:
+        data = parsed(RuleIn, filled(values, *RULE_FIELDS))
         rule = await carriers.add_rule(session, c.actor, data)  # type: ignore[arg-type]
-    except AppError as exc:
-        await session.rollback()
+        c.flash(
+            c.gettext(
+                "Rule %(id)d added: %(carrier)s at priority %(priority)d.",
+                id=rule.id,
+                carrier=data.carrier,
+                priority=rule.priority,
+            )
+        )
+        return redirect("/fulfillment/carrier-rules")
+
+    async def refused(exc: AppError) -> Response:
         errors = _rule_errors(c, exc.errors) or {"form": c.error(exc)}
         return await _rules(session, c, values, errors, exc.status)
-    c.flash(
-        c.gettext(
-            "Rule %(id)d added: %(carrier)s at priority %(priority)d.",
-            id=rule.id,
-            carrier=data.carrier,
-            priority=rule.priority,
-        )
-    )
-    return console.redirect("/fulfillment/carrier-rules")
+
+    return await attempt(session, add, refused)
 
 
 @router.post("/fulfillment/carrier-rules/{rule_id}/delete")
@@ -322,7 +303,7 @@ async def delete_rule(
     """Remove a rule (audited); from HTMX, after its confirm, the table reloads."""
     await carriers.delete_rule(session, c.actor, rule_id)  # type: ignore[arg-type]
     c.flash(c.gettext("Rule %(id)d is deleted.", id=rule_id))
-    return console.after_action(c, "/fulfillment/carrier-rules")
+    return after_action(c, "/fulfillment/carrier-rules")
 
 
 # --- scorecards (FUL-7) -------------------------------------------------------------------------
@@ -352,7 +333,7 @@ async def scorecard_page(
 ) -> HTMLResponse:
     """FUL-7 over the parcels shipped from the first to the last day (included) in the store's
     zone; by default the last 30 days."""
-    today = console.today()
+    today = clock.today()
     default = today - timedelta(days=SCORECARD_DAYS - 1), today
     (start, start_error), (end, end_error) = c.typed_day(first), c.typed_day(last)
     errors = {name: text for name, text in (("from", start_error), ("to", end_error)) if text}
@@ -361,7 +342,7 @@ async def scorecard_page(
         errors["to"] = c.gettext("must not be before the first day")
     if errors:
         start, end = default
-    cards = await reports.scorecards(session, *console.day_range(start, end))
+    cards = await reports.scorecards(session, *clock.day_range(start, end))
     return render(
         c,
         "fulfillment/carriers_scorecards.html",
@@ -372,94 +353,3 @@ async def scorecard_page(
         values={"from": first, "to": last} if errors else {"from": start.isoformat(), "to": end.isoformat()},
         errors=errors,
     )
-
-
-# --- freight bills (FUL-8) ----------------------------------------------------------------------
-
-
-async def _freight(
-    session: AsyncSession,
-    c: Console,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status: int = 200,
-    result: reports.BillResult | None = None,
-) -> HTMLResponse:
-    return render(
-        c,
-        "fulfillment/carriers_freight.html",
-        status,
-        carriers=await carriers.list_carriers(session),
-        values=values,
-        errors=errors,
-        result=result,
-        outcomes=OUTCOMES,
-    )
-
-
-@router.get("/fulfillment/freight-bills")
-async def freight_form(
-    session: Session, c: Annotated[Console, can_view("freight.reconcile")]
-) -> HTMLResponse:
-    return await _freight(session, c, {}, {})
-
-
-async def _bill_text(c: Console, upload: object) -> tuple[str | None, str | None]:
-    """The uploaded bill's text, or why there is none."""
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return None, c.gettext("Choose the bill's CSV file.")
-    try:
-        return (await upload.read()).decode("utf-8"), None
-    except UnicodeDecodeError:
-        return None, c.gettext("The bill must be UTF-8 text (save the CSV as UTF-8).")
-
-
-def _bill_error(c: Console, exc: AppError) -> dict[str, str]:
-    """A refused bill's reason at the field it concerns."""
-    if isinstance(exc, DuplicateBill):
-        return {"reference": c.error(exc)}
-    if isinstance(exc, CarrierNotFound):
-        return {"carrier": c.error(exc)}
-    if exc.code == "bad_file":
-        return {"file": c.error(exc)}
-    return console.field_errors(exc.errors, c) or {"form": c.error(exc)}
-
-
-@router.post("/fulfillment/freight-bills")
-async def reconcile_bill(session: Session, c: Annotated[Console, can_do("freight.reconcile")]) -> Response:
-    """FUL-8: a carrier's bill (CSV: waybill, amount) matched against its shipments, as
-    `shopflow import freight-bill` does; the bill's reference is the file name unless typed. The
-    period's days are the store's, the last one included; without a first day every unbilled
-    parcel of the carrier up to the last counts. On errors nothing is stored."""
-    form = await c.request.form()
-    values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
-    upload = form.get("file")
-    content, file_error = await _bill_text(c, upload)
-    if not values.get("reference") and isinstance(upload, UploadFile) and upload.filename:
-        values["reference"] = upload.filename
-    errors: dict[str, str] = {"file": file_error} if file_error else {}
-    start, start_error = c.typed_day(values.get("from", ""))
-    end, end_error = c.typed_day(values.get("to", ""))
-    errors.update({name: text for name, text in (("from", start_error), ("to", end_error)) if text})
-    if start and end and end < start:
-        errors["to"] = c.gettext("must not be before the first day")
-    data: BillIn | None = None
-    try:
-        data = console.parsed(BillIn, _filled(values, "carrier", "reference"))
-    except AppError as exc:
-        errors.update(console.field_errors(exc.errors, c))
-    if errors or data is None or content is None:
-        return await _freight(session, c, values, errors, 422)
-    try:
-        result = await reports.reconcile_bill(
-            session,
-            c.actor,  # type: ignore[arg-type]
-            data.carrier,
-            data.reference,
-            content,
-            *console.day_range(start, end),
-        )
-    except AppError as exc:
-        await session.rollback()
-        return await _freight(session, c, values, _bill_error(c, exc), exc.status)
-    return await _freight(session, c, {}, {}, 201, result)

@@ -1,0 +1,99 @@
+"""Forms and lists of the console: reading a form into a service's input, its errors by field,
+the one way an action is tried (rolled back and shown again when refused), and paging."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import policy
+from shopflow.core.console.page import Console
+from shopflow.core.errors import AppError, FieldError, Invalid
+
+M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=StrEnum)
+
+
+async def form_values(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def filled(values: Mapping[str, str], *names: str) -> dict[str, str]:
+    """The fields that were filled in, trimmed: a blank field is a missing one."""
+    return {name: value for name in names if (value := values.get(name, "").strip())}
+
+
+def chosen(kind: type[E], value: str) -> E | None:
+    """A filter's value as its enum; anything else (blank, "all") filters nothing."""
+    return kind(value) if value in {member.value for member in kind} else None
+
+
+def parsed(model: type[M], values: Mapping[str, Any]) -> M:
+    """A form's values as the service's input model; its validation errors as field errors (422)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        errors = [FieldError(_dotted(e["loc"]), e["msg"]) for e in exc.errors()]
+        raise Invalid("the form has errors; nothing was changed", errors=errors) from None
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def field_errors(errors: list[FieldError], c: Console, rename: Callable[[str], str] = str) -> dict[str, str]:
+    """Field-named errors of a service, keyed by form field, in the reader's language."""
+    shown: dict[str, str] = {}
+    for error in errors:
+        shown.setdefault(rename(error.field), c.message(error.message))
+    return shown
+
+
+def form_errors(exc: AppError, c: Console, rename: Callable[[str], str] = str) -> dict[str, str]:
+    """A refusal at the fields it names, or for the whole form (`form`) when it names none."""
+    return field_errors(exc.errors, c, rename) or {"form": c.error(exc)}
+
+
+async def attempt(
+    session: AsyncSession,
+    work: Callable[[], Awaitable[Response]],
+    refused: Callable[[AppError], Awaitable[Response]],
+) -> Response:
+    """Run a console action. When a service refuses it, nothing it did is kept and `refused`
+    answers instead: the page again, saying why, with what was typed."""
+    try:
+        return await work()
+    except AppError as exc:
+        await session.rollback()
+        return await refused(exc)
+
+
+def page_size() -> int:
+    """Rows on a page of every console list (policy `orders.page_size`)."""
+    return policy.current().orders.page_size
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    page: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size

@@ -1,0 +1,2 @@
+"""Fulfillment's tables, states and rules, one module per aggregate: picking, carriers, shipments,
+freight."""
