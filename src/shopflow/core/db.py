@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, configure_mappers
-from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
@@ -116,11 +116,14 @@ def committed(instance: Any, names: Sequence[str]) -> dict[str, Any]:
     return values
 
 
-def changed(instance: Base) -> dict[str, Any]:
-    """The columns of `instance` its methods changed since it was read (what its rule methods
-    set), as `committed` marks them stored: for a caller writing them by a conditional UPDATE."""
-    columns = instance.__mapper__.columns
-    return committed(instance, [name for name in instance_state(instance).committed_state if name in columns])
+def changed(instance: Any) -> dict[str, Any]:
+    """The columns set since `instance` was read (what its model methods changed), marked as
+    stored (`committed`): for a caller writing them itself by a conditional UPDATE."""
+    state = inspect(instance)
+    unchanged = state.unmodified
+    return committed(
+        instance, [column.key for column in state.mapper.column_attrs if column.key not in unchanged]
+    )
 
 
 _DRIVER = "shopflow.driver"  # session.info key: (the transaction, its asyncpg connection)
@@ -372,13 +375,9 @@ async def update_changed(session: AsyncSession, instance: Any, guard: str) -> in
     """`update_if` for an instance read (and locked) by its repository: writes the columns set
     since it was read (what its model methods changed) if its `guard` column still holds the value
     it was read with, and marks them as stored (`committed`). Returns how many rows changed."""
-    state = inspect(instance)
-    history = state.attrs[guard].history
+    history = inspect(instance).attrs[guard].history
     expected = (history.deleted or history.unchanged)[0]
-    unchanged = state.unmodified
-    names = [column.key for column in state.mapper.column_attrs if column.key not in unchanged]
-    values = committed(instance, names)
-    return await update_if(session, type(instance), instance.id, (guard, expected), values)
+    return await update_if(session, type(instance), instance.id, (guard, expected), changed(instance))
 
 
 def async_url(url: str) -> str:

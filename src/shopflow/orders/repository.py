@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from shopflow.core.db import changed, driver_connection, fresh, insert_rows, loaded, update_if, write
+from shopflow.core.db import changed, driver_connection, fresh, insert_rows, loaded, update_changed, write
 from shopflow.core.sla import SlaClock
 from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
 
@@ -88,10 +88,10 @@ async def lock(session: AsyncSession, order_id: int) -> Order | None:
     return (await session.scalars(stmt)).first()
 
 
-async def move(session: AsyncSession, order: Order, previous: str) -> None:
+async def move(session: AsyncSession, order: Order) -> None:
     """Write the step the locked order just took (the columns its method changed) by one UPDATE
-    conditional on the status it left (`previous`)."""
-    if await update_if(session, Order, order.id, ("status", previous), changed(order)) != 1:
+    conditional on the status it left (`db.update_changed`)."""
+    if await update_changed(session, order, "status") != 1:
         raise RuntimeError(f"order {order.id} changed status under its lock")
 
 

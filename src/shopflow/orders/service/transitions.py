@@ -50,5 +50,5 @@ async def move(
     """Write the step the locked `order` just took by its model method (from `previous`, at
     `at`): its changed columns by one UPDATE now, its audit row queued for the use case's next
     write (`db.PendingRows`)."""
-    await repository.move(session, order, previous)
+    await repository.move(session, order)
     audit.queue(session, status_row(actor, order.id, previous, order.status, at, reason))
