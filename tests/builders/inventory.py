@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import secrets
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.inventory import service
+from shopflow.inventory.models import LedgerEntry, Stock
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
 
 
@@ -23,3 +27,15 @@ async def receive(db: Database, warehouse: str, quantities: dict[str, int]) -> N
             SYSTEM,
             ReceiptIn(warehouse=warehouse, reference=f"PO-{secrets.token_hex(4)}", lines=lines),
         )
+
+
+async def ledger_sums(session: AsyncSession) -> dict[tuple[int, int], int]:
+    """The ledger's sum per (SKU, warehouse): what on hand must equal (INV-1)."""
+    stmt = select(LedgerEntry.sku_id, LedgerEntry.warehouse_id, func.sum(LedgerEntry.quantity)).group_by(
+        LedgerEntry.sku_id, LedgerEntry.warehouse_id
+    )
+    return {(s, w): int(q) for s, w, q in (await session.execute(stmt)).all()}
+
+
+async def all_stock(session: AsyncSession) -> list[Stock]:
+    return list((await session.scalars(select(Stock).order_by(Stock.id))).all())

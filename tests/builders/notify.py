@@ -185,6 +185,14 @@ async def record_event(db: Database, event: str = "order.completed", subject: st
         await events.record(session, event, subject, {"order_id": 1, "note": "测试"})
 
 
+async def record_events(db: Database, count: int) -> None:
+    """`count` outbox events in one transaction, one per order subject (order:0, order:1, ...)."""
+    async with db.transaction() as session:
+        session.add_all(
+            OutboxEvent(**events.row("order.completed", f"order:{n}", {"order_id": n})) for n in range(count)
+        )
+
+
 async def sweep(db: Database) -> tuple[int, int]:
     """What the worker does for notifications: dispatch until the outbox is empty, then deliver
     until nothing is due; each batch its own unit of work. How many of each were handled."""

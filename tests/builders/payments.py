@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from shopflow.core import clock
 from shopflow.core.db import Database
 from shopflow.payments import sandbox
 from shopflow.payments.api import CALLBACK_PATH
@@ -53,6 +54,22 @@ async def gateway(
     reply = await client.post(f"/api/v1/sandbox/payments/{payment_id}/complete", json=body, headers=headers)
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
+
+
+async def paid_order(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    lines: list[tuple[str, int, str]],
+    *,
+    at: datetime,
+    method: str = "alipay",
+) -> dict[str, Any]:
+    """An order placed and paid in full through the sandbox gateway, all at `at`."""
+    with clock.use(lambda: at):
+        order = await place_order(client, headers, lines)
+        payment = await start_payment(client, headers, order["id"], method=method)
+        await gateway(client, headers, payment["payment_id"], "success")
+    return order
 
 
 def signed_callback(payment_id: int, outcome: str, amount_fen: int) -> tuple[bytes, dict[str, str]]:

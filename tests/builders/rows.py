@@ -1,4 +1,5 @@
-"""Reading what a test needs straight from the database: row counts, outbox and alert rows."""
+"""Reading what a test needs straight from the database: row counts, an order's status, outbox,
+audit and alert rows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shopflow.core import alerts
 from shopflow.core.alerts import Alert
 from shopflow.core.audit import AuditEntry
 from shopflow.core.db import Database
@@ -37,6 +37,11 @@ async def counts(db: Database) -> dict[str, int]:
         }
 
 
+async def order_status(db: Database, order_id: int) -> str:
+    async with db.transaction() as session:
+        return str(await session.scalar(select(Order.status).where(Order.id == order_id)))
+
+
 async def outbox(db: Database, subject: str) -> list[OutboxEvent]:
     async with db.transaction() as session:
         stmt = select(OutboxEvent).where(OutboxEvent.subject == subject).order_by(OutboxEvent.id)
@@ -55,4 +60,5 @@ async def audit_rows(db: Database, entity: str, entity_id: object) -> list[Audit
 
 async def alerts_for(db: Database, subject: str) -> list[Alert]:
     async with db.transaction() as session:
-        return await alerts.for_subject(session, subject)
+        stmt = select(Alert).where(Alert.subject == subject).order_by(Alert.id)
+        return list((await session.scalars(stmt)).all())

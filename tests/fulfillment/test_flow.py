@@ -14,6 +14,7 @@ from shopflow.inventory import repository as stock
 from shopflow.inventory.models import ReservationState
 from tests.builders import fulfillment as ful
 from tests.builders.auth import bearer
+from tests.builders.inventory import all_stock, ledger_sums
 from tests.builders.rows import audit_rows, outbox
 from tests.builders.store import small_store
 
@@ -134,8 +135,8 @@ async def test_paid_split_order_goes_from_wave_to_delivered(client: httpx.AsyncC
     ]
     async with db.transaction() as session:
         states = {r.state for r in await stock.reservations_of(session, oid)}
-        sums = await stock.ledger_sums(session)
-        rows = await stock.all_stock(session)
+        sums = await ledger_sums(session)
+        rows = await all_stock(session)
     assert states == {ReservationState.CONSUMED}
     assert all(sums.get((r.sku_id, r.warehouse_id), 0) == r.on_hand for r in rows)
 

@@ -3,7 +3,11 @@ scorecard arithmetic, reconciliation outcomes, carriers' files (FUL-1..8)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,8 +26,27 @@ from shopflow.fulfillment.models.carriers import (
     tracking_link,
 )
 from shopflow.fulfillment.models.freight import BillOutcome
-from shopflow.fulfillment.models.picking import PickTask, TaskStatus, all_packed, picks_by_warehouse
-from shopflow.fulfillment.models.shipments import Shipment, TrackingStatus
+from shopflow.fulfillment.models.picking import (
+    TASK_TRANSITIONS,
+    WAVE_TRANSITIONS,
+    PickTask,
+    TaskStatus,
+    Wave,
+    WaveStatus,
+    all_packed,
+    picks_by_warehouse,
+)
+from shopflow.fulfillment.models.shipments import (
+    CASE_TRANSITIONS,
+    SHIPMENT_TRANSITIONS,
+    CaseState,
+    Shipment,
+    ShipmentException,
+    ShipmentStatus,
+    TrackingStatus,
+    shipment_status_for,
+)
+from tests.builders.transitions import assert_refused, reachable_from, terminal
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -196,3 +219,122 @@ def test_a_bill_row_with_a_bad_amount_is_reported() -> None:
 
 def test_a_packing_slip_masks_the_phone() -> None:
     assert mask_phone("13800138000") == "138****8000"
+
+
+# --- the TRANSITIONS tables: waves, pick tasks, shipments, exception cases --------------------
+
+W, T, SS, C = WaveStatus, TaskStatus, ShipmentStatus, CaseState
+# FUL-1: a wave is open while its tasks are worked and done once every one has shipped.
+WAVE_EXPECTED: dict[WaveStatus, set[WaveStatus]] = {W.OPEN: {W.DONE}, W.DONE: set()}
+# FUL-2: picked, packed (weight and materials), checked, shipped; a failed check goes back to picking.
+TASK_EXPECTED: dict[TaskStatus, set[TaskStatus]] = {
+    T.PICKING: {T.PACKED},
+    T.PACKED: {T.CHECKED, T.PICKING},
+    T.CHECKED: {T.SHIPPED},
+    T.SHIPPED: set(),
+}
+# FUL-5, FUL-6: the carrier's events move a parcel in transit, into an exception and out of it;
+# delivered and returned to sender end it. Every parcel starts shipped and never comes back to it.
+SHIPMENT_EXPECTED: dict[ShipmentStatus, set[ShipmentStatus]] = {
+    SS.SHIPPED: {SS.IN_TRANSIT, SS.EXCEPTION, SS.DELIVERED, SS.RETURNED},
+    SS.IN_TRANSIT: {SS.EXCEPTION, SS.DELIVERED, SS.RETURNED},
+    SS.EXCEPTION: {SS.IN_TRANSIT, SS.DELIVERED, SS.RETURNED},
+    SS.DELIVERED: set(),
+    SS.RETURNED: set(),
+}
+# FUL-6: a case is open until the customer has been contacted with a solution.
+CASE_EXPECTED: dict[CaseState, set[CaseState]] = {C.OPEN: {C.CLOSED}, C.CLOSED: set()}
+
+Table = Mapping[Any, frozenset[Any]]
+Expected = Mapping[Any, set[Any]]
+TABLES: list[tuple[str, Table, Expected, StrEnum]] = [
+    ("wave", WAVE_TRANSITIONS, WAVE_EXPECTED, W.OPEN),
+    ("pick_task", TASK_TRANSITIONS, TASK_EXPECTED, T.PICKING),
+    ("shipment", SHIPMENT_TRANSITIONS, SHIPMENT_EXPECTED, SS.SHIPPED),
+    ("exception_case", CASE_TRANSITIONS, CASE_EXPECTED, C.OPEN),
+]
+BY_TABLE = [pytest.param(table, expected, start, id=name) for name, table, expected, start in TABLES]
+
+
+@pytest.mark.parametrize(("table", "expected", "start"), BY_TABLE)
+def test_every_state_has_a_row_and_every_target_is_a_state(
+    table: Table, expected: Expected, start: StrEnum
+) -> None:
+    states = set(type(start))
+    assert set(table) == states == set(expected)
+    for targets in table.values():
+        assert targets <= states
+
+
+@pytest.mark.parametrize(
+    ("table", "expected", "current", "target"),
+    [
+        pytest.param(table, expected, current, target, id=f"{name}:{current}->{target}")
+        for name, table, expected, start in TABLES
+        for current, target in itertools.product(type(start), repeat=2)
+    ],
+)
+def test_each_table_lists_a_step_exactly_when_expected(
+    table: Table, expected: Expected, current: StrEnum, target: StrEnum
+) -> None:
+    assert (target in table[current]) is (target in expected[current])
+
+
+@pytest.mark.parametrize(("table", "expected", "start"), BY_TABLE)
+def test_every_state_is_reachable_from_the_first_and_every_run_can_end(
+    table: Table, expected: Expected, start: StrEnum
+) -> None:
+    assert reachable_from(table, start) == set(type(start))
+    ends = terminal(table)
+    assert ends == {state for state, targets in expected.items() if not targets}
+    for state in table:
+        assert reachable_from(table, state) & ends, state
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(WaveStatus, repeat=2)))
+def test_a_wave_moves_only_along_its_table(current: WaveStatus, target: WaveStatus) -> None:
+    wave = Wave(status=current, done_at=None)
+    if target in WAVE_EXPECTED[current]:
+        assert wave.move_to(target, T0) is current
+        assert (wave.status, wave.done_at) == (target, T0 if target is W.DONE else None)
+        return
+    assert_refused(lambda: wave.move_to(target, T0), current, target)
+    assert (wave.status, wave.done_at) == (current, None)
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(TaskStatus, repeat=2)))
+def test_a_pick_task_moves_only_along_its_table(current: TaskStatus, target: TaskStatus) -> None:
+    task = PickTask(status=current, updated_at=T0)
+    later = T0 + timedelta(minutes=5)
+    if target in TASK_EXPECTED[current]:
+        assert task.move_to(target, later) is current
+        assert (task.status, task.updated_at) == (target, later)
+        return
+    assert_refused(lambda: task.move_to(target, later), current, target)
+    assert (task.status, task.updated_at) == (current, T0)
+
+
+@pytest.mark.parametrize("current", list(ShipmentStatus))
+def test_every_carrier_event_moves_a_parcel_only_along_its_table(current: ShipmentStatus) -> None:
+    """An unfinished parcel takes every event (none asks for a refused step); a finished one
+    takes none."""
+    for event in TrackingStatus:
+        parcel = Shipment(status=current, last_event=None, last_event_at=None, delivered_at=None)
+        target = shipment_status_for(event)
+        left = parcel.track(event, T0)
+        if target in SHIPMENT_EXPECTED[current]:
+            assert (left, parcel.status) == (current, target), event
+        else:
+            assert target is current or not SHIPMENT_EXPECTED[current], event
+            assert (left, parcel.status) == (None, current), event
+
+
+@pytest.mark.parametrize("current", list(CaseState))
+def test_an_exception_case_closes_only_along_its_table(current: CaseState) -> None:
+    case = ShipmentException(state=current, solution=None, closed_at=None, closed_by=None)
+    if C.CLOSED in CASE_EXPECTED[current]:
+        assert case.close("补发", T0, 7) is current
+        assert (case.state, case.solution, case.closed_at, case.closed_by) == (C.CLOSED, "补发", T0, 7)
+        return
+    assert_refused(lambda: case.close("补发", T0, 7), current, C.CLOSED)
+    assert (case.state, case.solution, case.closed_at, case.closed_by) == (current, None, None, None)

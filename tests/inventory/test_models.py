@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import pytest
@@ -10,7 +11,15 @@ from hypothesis import strategies as st
 
 from shopflow.core.errors import InvalidTransition
 from shopflow.core.policy import Allocation
-from shopflow.inventory.models import Pick, Reservation, ReservationState, StockLevel, allocate
+from shopflow.inventory.models import (
+    RESERVATION_TRANSITIONS,
+    Pick,
+    Reservation,
+    ReservationState,
+    StockLevel,
+    allocate,
+)
+from tests.builders.transitions import assert_refused, reachable_from, terminal
 
 # Warehouses: id -> priority (lower is served first).
 A, B, C = 1, 2, 3
@@ -179,6 +188,40 @@ def test_whole_order_uses_one_warehouse_whenever_one_can_ship_everything(
 
 
 # --- reservation states (INV-2) ---------------------------------------------------------------
+
+R = ReservationState
+# INV-2: a reservation is released on cancel or converted to a shipment on ship, once.
+RESERVATION_EXPECTED: dict[ReservationState, set[ReservationState]] = {
+    R.ACTIVE: {R.RELEASED, R.CONSUMED},
+    R.RELEASED: set(),
+    R.CONSUMED: set(),
+}
+
+
+def test_every_reservation_state_has_a_row_and_every_target_is_a_state() -> None:
+    assert set(RESERVATION_TRANSITIONS) == set(ReservationState) == set(RESERVATION_EXPECTED)
+    for targets in RESERVATION_TRANSITIONS.values():
+        assert targets <= set(ReservationState)
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(ReservationState, repeat=2)))
+def test_a_reservation_steps_exactly_where_the_table_lists(
+    current: ReservationState, target: ReservationState
+) -> None:
+    allowed = target in RESERVATION_EXPECTED[current]
+    assert (target in RESERVATION_TRANSITIONS[current]) is allowed
+    reservation = Reservation(state=current, quantity=2)
+    if allowed:
+        reservation.move_to(target)
+        assert reservation.state == target
+        return
+    assert_refused(lambda: reservation.move_to(target), current, target)
+    assert reservation.state == current
+
+
+def test_every_reservation_state_is_reachable_from_active_which_alone_goes_on() -> None:
+    assert reachable_from(RESERVATION_TRANSITIONS, R.ACTIVE) == set(ReservationState)
+    assert terminal(RESERVATION_TRANSITIONS) == {R.RELEASED, R.CONSUMED}
 
 
 @pytest.mark.parametrize("target", [ReservationState.RELEASED, ReservationState.CONSUMED])

@@ -9,6 +9,7 @@ from shopflow.core.db import Database
 from shopflow.inventory import repository, service
 from shopflow.inventory.models import ReservationState
 from tests.builders.auth import bearer
+from tests.builders.inventory import all_stock, ledger_sums
 from tests.builders.orders import order_body
 from tests.builders.store import small_store
 
@@ -37,8 +38,8 @@ async def test_shipping_one_warehouse_consumes_only_its_reservations(
     assert (ledger[-1]["kind"], ledger[-1]["quantity"], ledger[-1]["balance_after"]) == ("shipment", -10, 0)
     async with db.transaction() as session:
         states = [(r.warehouse_id, r.state) for r in await repository.reservations_of(session, order["id"])]
-        sums = await repository.ledger_sums(session)
-        rows = await repository.all_stock(session)
+        sums = await ledger_sums(session)
+        rows = await all_stock(session)
         again = await service.ship_reserved(session, SYSTEM, order["id"], wh_a.id, "shipment:again")
     assert states == [(wh_a.id, ReservationState.CONSUMED), (wh_b.id, ReservationState.ACTIVE)]
     assert all(sums.get((row.sku_id, row.warehouse_id), 0) == row.on_hand for row in rows)

@@ -13,22 +13,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from shopflow.core import events
 from shopflow.core.db import Database
 from shopflow.notify import tasks
 from shopflow.notify.models import DeliveryAttempt
-from tests.builders.notify import Receiver, add_webhook, deliveries, pending_outbox, sweep
+from tests.builders.notify import Receiver, add_webhook, deliveries, pending_outbox, record_events, sweep
 from tests.conftest import IS_POSTGRES, SETTINGS, TEST_URL
 from tests.notify.conftest import Outside
 
 # The worker as an operator runs it: `shopflow worker --once` drains every sweep and exits.
 WORKER = [sys.executable, "-c", "from shopflow.cli import app; app()", "worker", "--once"]
-
-
-async def record_events(db: Database, count: int) -> None:
-    rows = [events.row("order.completed", f"order:{n}", {"order_id": n}) for n in range(count)]
-    async with db.transaction() as session:
-        await events.record_many(session, rows)
 
 
 async def attempts_per_delivery(db: Database) -> Counter[int]:

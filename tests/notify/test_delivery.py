@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from shopflow.core import alerts, policy
+from shopflow.core import policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
@@ -37,7 +37,7 @@ from tests.builders.notify import (
     sweep,
 )
 from tests.builders.orders import order_body
-from tests.builders.rows import audit_rows
+from tests.builders.rows import alerts_for, audit_rows
 from tests.builders.store import small_store
 from tests.notify.conftest import START, Outside
 
@@ -364,8 +364,7 @@ async def test_an_event_that_cannot_be_rendered_waits_and_is_alerted_without_blo
 
     [stuck] = await pending_outbox(db)
     assert stuck.attempts == 7
-    async with db.transaction() as session:
-        [alert] = await alerts.for_subject(session, "order:999999")
+    [alert] = await alerts_for(db, "order:999999")
     assert alert.kind == "notification_failed" and "OrderNotFound" in alert.message
     assert len(receiver.received) == 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import InvalidTransition
 from shopflow.notify.models import (
     CUSTOMER_EVENTS,
+    TRANSITIONS,
     Delivery,
     DeliveryState,
     Outcome,
@@ -19,6 +22,7 @@ from shopflow.notify.models import (
     matches,
 )
 from shopflow.notify.render import LANGUAGES, Facts, render
+from tests.builders.transitions import assert_refused, reachable_from, terminal
 
 AT = datetime(2030, 3, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 PARCELS = [
@@ -112,6 +116,53 @@ def test_a_delivered_delivery_is_never_sent_or_requeued_again() -> None:
         delivery.requeue(AT)
     with pytest.raises(InvalidTransition):
         pending().requeue(AT)  # a pending one is already queued
+
+
+# --- the TRANSITIONS table of a delivery (NTF-1) ---------------------------------------------
+
+D = DeliveryState
+# NTF-1: the worker delivers with retries: a pending delivery is delivered, or dead once its
+# attempts run out (or its webhook is gone); a failure below the limit stays pending (no step).
+# Only a person sends a dead delivery again; a delivered one is done.
+EXPECTED: dict[DeliveryState, set[DeliveryState]] = {
+    D.PENDING: {D.DELIVERED, D.DEAD},
+    D.DEAD: {D.PENDING},
+    D.DELIVERED: set(),
+}
+# The one way a delivery reaches each state.
+ARRIVALS: dict[DeliveryState, Callable[[Delivery], None]] = {
+    D.DELIVERED: lambda d: d.record(Outcome(ok=True, status_code=204), AT, 6, 30),
+    D.DEAD: lambda d: d.record(Outcome(ok=False, error="the webhook was deleted", final=True), AT, 6, 30),
+    D.PENDING: lambda d: d.requeue(AT),
+}
+
+
+def test_every_delivery_state_has_a_row_and_a_way_in() -> None:
+    assert set(TRANSITIONS) == set(DeliveryState) == set(EXPECTED) == set(ARRIVALS)
+    for targets in TRANSITIONS.values():
+        assert targets <= set(DeliveryState)
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(DeliveryState, repeat=2)))
+def test_a_delivery_steps_exactly_where_the_table_lists_and_a_refused_step_keeps_its_state(
+    current: DeliveryState, target: DeliveryState
+) -> None:
+    allowed = target in EXPECTED[current]
+    assert (target in TRANSITIONS[current]) is allowed
+    delivery = Delivery(state=current, failures=0, next_attempt_at=AT)
+    if allowed:
+        ARRIVALS[target](delivery)
+        assert delivery.state == target
+        return
+    assert_refused(lambda: ARRIVALS[target](delivery), current, target)
+    assert delivery.state == current
+
+
+def test_every_delivery_state_is_reachable_from_pending_and_can_end_delivered() -> None:
+    assert reachable_from(TRANSITIONS, D.PENDING) == set(DeliveryState)
+    assert terminal(TRANSITIONS) == {D.DELIVERED}
+    for state in DeliveryState:
+        assert D.DELIVERED in reachable_from(TRANSITIONS, state), state
 
 
 def test_listings_show_recipients_masked() -> None:

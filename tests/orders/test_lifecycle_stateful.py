@@ -41,12 +41,12 @@ from shopflow.catalog.models import Sku
 from shopflow.core.audit import AuditEntry
 from shopflow.core.db import Database, create_engine
 from shopflow.core.events import OutboxEvent
-from shopflow.inventory import repository as inventory_repository
 from shopflow.inventory.models import Reservation, ReservationState, Stock, Warehouse
 from shopflow.orders.models import TRANSITIONS, HoldReason, Order, OrderStatus
 from shopflow.payments.models import Payment, PaymentStatus
 from shopflow.schema import metadata
 from tests.builders.auth import bearer
+from tests.builders.inventory import all_stock, ledger_sums
 from tests.builders.orders import order_body
 from tests.builders.store import small_store
 from tests.conftest import TEST_URL, make_app
@@ -418,8 +418,8 @@ class OrderLifecycle(RuleBasedStateMachine):
                     ).tuples()
                 ),
                 payments=dict((await session.execute(select(Payment.id, Payment.status))).tuples().all()),
-                stock=await inventory_repository.all_stock(session),
-                ledger=await inventory_repository.ledger_sums(session),
+                stock=await all_stock(session),
+                ledger=await ledger_sums(session),
             )
             stmt = (
                 select(AuditEntry.entity_id, AuditEntry.before, AuditEntry.after)

@@ -20,10 +20,10 @@ from shopflow.core.sla import SlaClock
 from shopflow.inventory.models import LedgerEntry
 from shopflow.orders.models import Order
 from tests.builders.auth import bearer, staff
+from tests.builders.console import PASSWORD
 from tests.builders.orders import order_body
 from tests.builders.server import Server, start, stop
 from tests.builders.store import small_store
-from tests.web.helpers import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -58,11 +58,6 @@ async def raise_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> N
     await insert_rows(session, Alert, rows, skip_conflicts=True)
 
 
-async def for_subject(session: AsyncSession, subject: str) -> list[Alert]:
-    stmt = select(Alert).where(Alert.subject == subject).order_by(Alert.id)
-    return list((await session.scalars(stmt)).all())
-
-
 async def page(
     session: AsyncSession, state: AlertState | None, offset: int, limit: int, kind: str | None = None
 ) -> tuple[list[Alert], int]:

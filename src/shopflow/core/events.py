@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import clock, db
-from shopflow.core.db import Base, BigId, JSONType, UTCDateTime, insert_rows
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 
 
 class OutboxEvent(Base):
@@ -47,7 +47,3 @@ async def record(session: AsyncSession, event: str, subject: str, payload: dict[
 def queue(session: AsyncSession, event: str, subject: str, payload: dict[str, Any]) -> None:
     """Queue the event for the transaction's next write (`db.PendingRows`)."""
     db.queue(session, OutboxEvent, row(event, subject, payload))
-
-
-async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await insert_rows(session, OutboxEvent, rows)

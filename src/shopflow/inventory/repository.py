@@ -303,17 +303,6 @@ async def ledger(
     return [(e, code) for e, code in (await session.execute(stmt)).all()], int(total or 0)
 
 
-async def ledger_sums(session: AsyncSession) -> dict[tuple[int, int], int]:
-    stmt = select(LedgerEntry.sku_id, LedgerEntry.warehouse_id, func.sum(LedgerEntry.quantity)).group_by(
-        LedgerEntry.sku_id, LedgerEntry.warehouse_id
-    )
-    return {(s, w): int(q) for s, w, q in (await session.execute(stmt)).all()}
-
-
-async def all_stock(session: AsyncSession) -> list[Stock]:
-    return list((await session.scalars(select(Stock).order_by(Stock.id))).all())
-
-
 async def stock_page(
     session: AsyncSession, search: str | None, low_only: bool, safety_stock: int, offset: int, limit: int
 ) -> tuple[list[SkuStock], int]:

@@ -18,9 +18,9 @@ from shopflow.fulfillment.models.carriers import Carrier, CarrierRule
 from shopflow.fulfillment.models.freight import FreightBill, FreightBillLine
 from shopflow.fulfillment.models.shipments import Shipment
 from tests.builders import fulfillment as ful
+from tests.builders.console import Visitor, Visitors, signed_in, table_row, visitors
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store
-from tests.web.helpers import Visitor, Visitors, signed_in, visitors
 
 SF_URL = "https://www.sf-express.example/track?no={tracking_no}"
 
@@ -58,12 +58,6 @@ async def _carrier(db: Database, code: str) -> Carrier:
         found = await session.scalar(select(Carrier).where(Carrier.code == code))
         assert found is not None
         return found
-
-
-def _row(page: str, row_id: str) -> str:
-    found = re.search(rf'<tr id="{row_id}">.*?</tr>', page, re.S)
-    assert found is not None, f"no row {row_id}"
-    return found[0]
 
 
 def _rule_ids(page: str) -> list[int]:
@@ -148,7 +142,7 @@ async def test_a_carrier_with_a_bad_fee_is_refused_at_its_field_and_a_good_one_s
             True,
         )
         assert stored.push_secret == secret[1]
-        row = _row(made.text, "carrier-ZTO")
+        row = table_row(made.text, "carrier-ZTO")
         assert "¥8.00" in row and "¥1.00" in row and "z.example" not in row
         assert 'id="carrier-secret"' not in (await visitor.get("/fulfillment/carriers")).text
         assert [r.action for r in await audit_rows(db, "carrier", "ZTO")] == ["carrier.created"]
@@ -190,7 +184,7 @@ async def test_a_carrier_is_edited_and_a_blank_field_is_refused(db: Database, vi
         assert (saved.status_code, saved.headers["location"]) == (303, "/fulfillment/carriers")
         listed = await visitor.get("/fulfillment/carriers")
         assert "承运商 SF 已保存。" in listed.text
-        row = _row(listed.text, "carrier-SF")
+        row = table_row(listed.text, "carrier-SF")
         assert "顺丰特快" in row and "¥13.50" in row and "¥2.50" in row and "否" in row
         stored = await _carrier(db, "SF")
         assert (stored.name, stored.base_fee, stored.per_kg_fee, stored.active) == (
@@ -213,7 +207,7 @@ async def test_a_rule_is_added_the_tester_picks_its_carrier_and_deleting_it_rest
         await _floor(db, visitor)
         page = await visitor.get("/fulfillment/carrier-rules")
         table = _rule_ids(page.text)
-        assert len(table) == 2 and "上海" in _row(page.text, f"rule-{table[0]}")
+        assert len(table) == 2 and "上海" in table_row(page.text, f"rule-{table[0]}")
         before = await _stored(db)
 
         crossed = await visitor.post(
@@ -250,7 +244,7 @@ async def test_a_rule_is_added_the_tester_picks_its_carrier_and_deleting_it_rest
         [new] = set(_rule_ids(listed.text)) - set(table)
         assert _rule_ids(listed.text)[0] == new
         assert f"规则 {new} 已添加：SF，优先级 5。" in listed.text
-        row = _row(listed.text, f"rule-{new}")
+        row = table_row(listed.text, f"rule-{new}")
         assert "北京" in row and "≥ 3000 g" in row
 
         heavy = await visitor.get("/fulfillment/carrier-rules?province=北京&weight_g=3500&order_value=99.00")
@@ -319,9 +313,9 @@ async def test_scorecards_show_each_carriers_figures_and_the_on_time_chart(
         page = await visitor.get("/fulfillment/scorecards")
 
         assert page.status_code == 200
-        cells = re.findall(r'<td class="num">([^<]*)</td>', _row(page.text, "scorecard-SF"))
+        cells = re.findall(r'<td class="num">([^<]*)</td>', table_row(page.text, "scorecard-SF"))
         assert cells == ["1", "100.0%", "0.0%", "0.0%", "¥14.00"]
-        assert re.findall(r'<td class="num">([^<]*)</td>', _row(page.text, "scorecard-YTO")) == [
+        assert re.findall(r'<td class="num">([^<]*)</td>', table_row(page.text, "scorecard-YTO")) == [
             "0",
             "—",
             "—",
@@ -337,12 +331,12 @@ async def test_scorecards_show_each_carriers_figures_and_the_on_time_chart(
 
         today = page.text.split('name="to" value="', 1)[1][:10]
         earlier = await visitor.get("/fulfillment/scorecards?from=2020-01-01&to=2020-01-31")
-        assert re.findall(r'<td class="num">([^<]*)</td>', _row(earlier.text, "scorecard-SF"))[0] == "0"
+        assert re.findall(r'<td class="num">([^<]*)</td>', table_row(earlier.text, "scorecard-SF"))[0] == "0"
         backwards = await visitor.get(f"/fulfillment/scorecards?from={today}&to=2020-01-31")
         assert backwards.status_code == 422 and 'id="error-to">不能早于开始日期<' in backwards.text
         bad = await visitor.get("/fulfillment/scorecards?from=May+1st")
         assert bad.status_code == 422 and 'id="error-from">May 1st 不是日期。<' in bad.text
-        assert re.findall(r'<td class="num">([^<]*)</td>', _row(bad.text, "scorecard-SF"))[0] == "1"
+        assert re.findall(r'<td class="num">([^<]*)</td>', table_row(bad.text, "scorecard-SF"))[0] == "1"
 
 
 async def test_a_freight_bill_upload_lists_matched_over_charged_unknown_missing_and_bad_rows(
@@ -402,7 +396,7 @@ async def test_a_freight_bill_upload_lists_matched_over_charged_unknown_missing_
             ["4", "SF-NOT-OURS-1", "¥9.00", "", "", "未知运单"],
             ["", missing["tracking_no"], "", "¥14.00", "", "未出账"],
         ]
-        assert "金额 nine 有误：请写成 12.50 这样" in _row(result, "bad-row-5")
+        assert "金额 nine 有误：请写成 12.50 这样" in table_row(result, "bad-row-5")
         async with db.transaction() as session:
             billed = await session.scalar(select(Shipment.billed_cost).where(Shipment.id == over["id"]))
         assert billed == 2000

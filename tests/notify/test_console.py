@@ -16,11 +16,11 @@ from shopflow.core.settings import get_settings
 from shopflow.notify import tasks
 from shopflow.notify.models import Delivery, Webhook
 from tests.builders.auth import bearer
+from tests.builders.console import Visitor, Visitors, signed_in, visitors
 from tests.builders.notify import Receiver, add_webhook, deliveries, record_event, sweep
 from tests.builders.payments import place_order
 from tests.builders.rows import audit_rows
 from tests.builders.store import small_store
-from tests.web.helpers import Visitor, Visitors, signed_in, visitors
 
 LIST = "/notifications/deliveries"
 

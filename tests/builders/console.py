@@ -22,6 +22,13 @@ def csrf_of(html: str) -> str:
     return found[1]
 
 
+def table_row(html: str, row_id: str) -> str:
+    """The table row `<tr id="row_id">` of a page, which must be there."""
+    found = re.search(rf'<tr id="{re.escape(row_id)}">.*?</tr>', html, re.S)
+    assert found is not None, f"no row {row_id}"
+    return found[0]
+
+
 class Visitor:
     """One browser: its own cookies; `token` is the CSRF token of the last page seen."""
 

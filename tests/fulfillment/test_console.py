@@ -15,11 +15,10 @@ from shopflow.core import clock
 from shopflow.core.db import Database
 from shopflow.fulfillment.models.picking import PickTask
 from shopflow.fulfillment.models.shipments import ShipmentException
-from shopflow.orders.models import Order
 from tests.builders import fulfillment as ful
-from tests.builders.rows import audit_rows
+from tests.builders.console import Visitor, Visitors, signed_in, table_row, visitors
+from tests.builders.rows import audit_rows, order_status
 from tests.builders.store import small_store
-from tests.web.helpers import Visitor, Visitors, signed_in, visitors
 
 T0 = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -56,17 +55,6 @@ async def _task(db: Database, task_id: int) -> PickTask:
         found = await session.get(PickTask, task_id)
         assert found is not None
         return found
-
-
-async def _order_status(db: Database, order_id: int) -> str:
-    async with db.transaction() as session:
-        return str(await session.scalar(select(Order.status).where(Order.id == order_id)))
-
-
-def _row(html: str, row_id: str) -> str:
-    found = re.search(rf'<tr id="{row_id}">.*?</tr>', html, re.S)
-    assert found is not None, f"no row {row_id}"
-    return found[0]
 
 
 async def test_every_fulfillment_page_shows_in_chinese_and_english_to_the_warehouse(
@@ -140,16 +128,16 @@ async def test_waves_are_created_by_the_form_and_a_bad_number_is_named_at_its_fi
         assert (made.status_code, made.headers["location"]) == (303, "/fulfillment")
         page = await visitor.get("/fulfillment")
         assert "已创建波次 1 个，共 1 个订单待拣货。" in page.text
-        assert await _order_status(db, first["id"]) == "picking"
-        assert await _order_status(db, second["id"]) == "paid"
+        assert await order_status(db, first["id"]) == "picking"
+        assert await order_status(db, second["id"]) == "paid"
         wave_rows = re.findall(r'<tr id="wave-(\d+)">', page.text)
-        assert len(wave_rows) == 1 and "WH-A" in _row(page.text, f"wave-{wave_rows[0]}")
+        assert len(wave_rows) == 1 and "WH-A" in table_row(page.text, f"wave-{wave_rows[0]}")
 
         await visitor.post("/fulfillment/waves", {"max_orders": ""})  # the policy's wave size
         await visitor.post("/fulfillment/waves", {})
         after = await visitor.get("/fulfillment")
         assert "没有待拣货的已支付订单，未创建波次。" in after.text
-        assert await _order_status(db, second["id"]) == "picking"
+        assert await order_status(db, second["id"]) == "picking"
         assert (
             len(re.findall(r'<tr id="wave-\d+">', (await visitor.get("/fulfillment?warehouse=WH-B")).text))
             == 1
@@ -192,7 +180,7 @@ async def test_packing_with_a_bad_weight_names_the_field_keeps_what_was_typed_an
         assert "已打包，1300 克，等待质检。" in page.text and 'id="check-passed"' in page.text
         task = await _task(db, task_id)
         assert (task.status, task.weight_g, task.materials) == ("packed", 1300, ["纸箱 M", "气泡膜"])
-        assert await _order_status(db, placed["id"]) == "packed"
+        assert await order_status(db, placed["id"]) == "packed"
 
 
 async def test_a_failed_quality_check_needs_a_reason_and_sends_the_parcel_back_to_picking(
@@ -218,7 +206,7 @@ async def test_a_failed_quality_check_needs_a_reason_and_sends_the_parcel_back_t
         assert '<dd id="task-qc">1 · 少一件</dd>' in page and 'id="pack-form"' in page
         task = await _task(db, task_id)
         assert (task.status, task.qc_failures) == ("picking", 1)
-        assert await _order_status(db, placed["id"]) == "picking"
+        assert await order_status(db, placed["id"]) == "picking"
         checks = [row.action for row in await audit_rows(db, "pick_task", task_id)]
         assert checks == ["pick_task.packed", "pick_task.check_failed"]
 
@@ -259,11 +247,11 @@ async def test_shipping_from_the_task_shows_the_rules_carrier_and_the_parcel_is_
         assert f'<a href="/orders/{placed["id"]}" id="shipment-order">{placed["order_no"]}</a>' in detail.text
         assert "https://www.sf-express.example/track?no=SF-CONSOLE-0001" in detail.text
         assert (await _task(db, task_id)).status == "shipped"
-        assert await _order_status(db, placed["id"]) == "shipped"
+        assert await order_status(db, placed["id"]) == "shipped"
 
         shipment_id = int(shipped.headers["location"].rsplit("/", 1)[1])
         listed = (await visitor.get("/fulfillment/shipments")).text
-        row = _row(listed, f"shipment-{shipment_id}")
+        row = table_row(listed, f"shipment-{shipment_id}")
         assert (
             "SF-CONSOLE-0001" in row and placed["order_no"] in row and "顺丰速运" in row and "已发出" in row
         )
@@ -313,7 +301,7 @@ async def test_an_illegal_step_shows_why_with_409_and_changes_nothing(db: Databa
         assert await ful.counts(db) == before
         assert len(await audit_rows(db, "pick_task", task_id)) == trail
         assert (await _task(db, task_id)).status == "picking"
-        assert await _order_status(db, placed["id"]) == "picking"
+        assert await order_status(db, placed["id"]) == "picking"
         missing = await visitor.get("/fulfillment/tasks/999999")
         assert missing.status_code == 404 and "没有拣货任务 999999。" in missing.text
 
@@ -382,7 +370,7 @@ async def test_the_tracking_timeline_is_in_event_order_with_problems_marked(
         assert "外箱破损" in timeline[1]
         assert re.search(r'<dd id="shipment-status"><span class="badge s-exception">异常</span>', page)
         [case_id] = re.findall(r'<tr id="case-(\d+)">', page)
-        case = _row(page, f"case-{case_id}")
+        case = table_row(page, f"case-{case_id}")
         assert "破损" in case and "待联系" in case and 'class="clock running"' in case
 
 
@@ -410,7 +398,7 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
             assert (
                 'hx-get="/fulfillment/exceptions?"' in listed.text and 'hx-trigger="every 3s"' in listed.text
             )
-            row = _row(listed.text, f"case-{first}")
+            row = table_row(listed.text, f"case-{first}")
             assert 'class="clock running"' in row and "联系客户（FUL-6） · 剩余 10小时0分" in row
             assert "丢失" in row and lost["tracking_no"] in row and 'href="/fulfillment/exceptions/' in row
             other = (await visitor.get("/fulfillment/exceptions?kind=other")).text
@@ -419,9 +407,9 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
             fake.advance(hours=10, minutes=5)  # past the 12 hours of the first case, before any sweep
             live = await visitor.get("/fulfillment/exceptions", headers={"HX-Request": "true"})
             assert "<html" not in live.text
-            late = _row(live.text, f"case-{first}")
+            late = table_row(live.text, f"case-{first}")
             assert 'class="clock late"' in late and "已超时 5分钟" in late
-            assert 'class="clock running"' in _row(live.text, f"case-{second}")
+            assert 'class="clock running"' in table_row(live.text, f"case-{second}")
 
             await visitor.get(f"/fulfillment/exceptions/{first}")
             empty = await visitor.post(f"/fulfillment/exceptions/{first}/contact", {"solution": "  "})
@@ -434,7 +422,7 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
             assert "已记录：已联系客户，工单已关闭。" in after.text
             assert re.findall(r'<tr id="case-(\d+)">', after.text) == [str(second)]
             closed = (await visitor.get("/fulfillment/exceptions?state=closed")).text
-            assert "已联系" in _row(closed, f"case-{first}")
+            assert "已联系" in table_row(closed, f"case-{first}")
             again = await visitor.post(f"/fulfillment/exceptions/{first}/contact", {"solution": "再联系一次"})
             assert again.status_code == 409 and "现为“已联系”，不能变为“已联系”" in again.text
             case_page = (await visitor.get(f"/fulfillment/exceptions/{first}")).text

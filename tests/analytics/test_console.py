@@ -1,0 +1,46 @@
+"""The alerts page of the console over HTTP (no browser): acknowledged once, audited, by whom may
+(ANA-3)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from shopflow.core import alerts
+from shopflow.core.alerts import Alert
+from shopflow.core.db import Database
+from tests.builders.console import Visitors, signed_in, visitors
+from tests.builders.rows import audit_rows
+
+
+@pytest.fixture
+def visit(db: Database) -> Visitors:
+    return visitors(db)
+
+
+async def test_alerts_are_acknowledged_once_by_htmx_audited_and_not_by_sales(
+    db: Database, visit: Visitors
+) -> None:
+    async with db.transaction() as session:
+        await alerts.raise_alert(session, "sla_breach", "order:7", "order.pay deadline passed", "sla:test")
+        alert_id = int(await session.scalar(select(Alert.id).where(Alert.dedupe_key == "sla:test")) or 0)
+    async with await signed_in(visit, db, "sales") as visitor:
+        page = await visitor.get("/alerts")
+        assert "超时" in page.text and 'href="/orders/7"' in page.text and "确认收到" not in page.text
+        refused = await visitor.post(f"/alerts/{alert_id}/acknowledge")
+        assert refused.status_code == 403
+    async with await signed_in(visit, db, "operations") as visitor:
+        await visitor.get("/alerts")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": visitor.token}
+        row = await visitor.client.post(f"/alerts/{alert_id}/acknowledge", headers=htmx)
+        assert row.status_code == 200 and row.text.lstrip().startswith(f'<tr id="alert-{alert_id}">')
+        assert "已确认" in row.text
+        again = await visitor.client.post(f"/alerts/{alert_id}/acknowledge", headers=htmx)
+        assert again.status_code == 409
+        assert "/alerts?state=acknowledged" in (await visitor.get("/alerts?state=acknowledged")).text
+        assert f'id="alert-{alert_id}"' in (await visitor.get("/alerts?state=acknowledged")).text
+        assert f'id="alert-{alert_id}"' not in (await visitor.get("/alerts")).text
+    trail = await audit_rows(db, "alert", alert_id)
+    assert [(row.action, row.actor_name.split("-")[0]) for row in trail] == [
+        ("alert.acknowledged", "operations")
+    ]
