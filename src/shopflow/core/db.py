@@ -113,6 +113,10 @@ def committed(instance: Any, names: Sequence[str]) -> dict[str, Any]:
     values = {name: getattr(instance, name) for name in names}
     for name, value in values.items():
         set_committed_value(instance, name, value)
+    state = instance_state(instance)
+    if state.modified and not state.committed_state:
+        # Nothing of it is left to write: no later flush of the session needs to look at it.
+        state._commit_all(state.dict, state._instance_dict())
     return values
 
 
