@@ -11,8 +11,8 @@ from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.settings import get_settings
-from shopflow.orders import service as orders
 from shopflow.orders.schemas import OrderIn
+from shopflow.orders.service import intake
 from shopflow.worker import SWEEPS, Worker
 from tests.builders.notify import Receiver, add_webhook, deliveries, free_port, record_event
 from tests.builders.orders import order_body
@@ -46,7 +46,7 @@ async def test_a_relay_that_is_down_is_one_warning_a_sweep_with_the_count(
     body = OrderIn.model_validate(order_body([("SKU-1", 1, "99.00")]))
     async with db.transaction() as session:
         for _ in range(FAILED):
-            await orders.place_order(session, SYSTEM, body, None)
+            await intake.place_order(session, SYSTEM, body, None)
     down = free_port()  # nothing listens there
     monkeypatch.setenv("SHOPFLOW_SMTP_PORT", str(down))
     get_settings.cache_clear()
