@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.errors import FieldError, Invalid, pydantic_message
 from shopflow.core.money import AmountText
 
 Positive = Annotated[int, Field(gt=0)]
@@ -183,7 +183,7 @@ def validate(document: dict[str, Any]) -> Policy:
         errors = [
             FieldError(
                 _key(err["loc"]),
-                "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+                "unknown key" if err["type"] == "extra_forbidden" else pydantic_message(err),
             )
             for err in exc.errors()
         ]
