@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from shopflow.core.api import Pages, Session, require
+from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Page
 from shopflow.orders import service
@@ -25,7 +25,7 @@ from shopflow.orders.schemas import (
     TotalsOut,
 )
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=problems(401, 403))
 
 
 def _summary_fields(order: Order) -> dict[str, object]:
@@ -99,7 +99,10 @@ async def _detail(session: Session, order: Order) -> OrderDetail:
     "/orders",
     status_code=201,
     response_model=OrderOut,
-    responses={200: {"description": "A repeated submission: the first order, unchanged (ORD-1)"}},
+    responses={
+        200: {"description": "A repeated submission: the first order, unchanged (ORD-1)"},
+        **problems(409),
+    },
 )
 async def place_order(
     data: OrderIn,
@@ -137,14 +140,14 @@ async def list_orders(
     return Page[OrderSummary](**pages.of([OrderSummary(**_summary_fields(order)) for order in items], total))
 
 
-@router.get("/orders/{order_id}", response_model=OrderDetail)
+@router.get("/orders/{order_id}", response_model=OrderDetail, responses=problems(404))
 async def get_order(
     order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> OrderDetail:
     return await _detail(session, await service.get_order(session, order_id))
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderDetail)
+@router.post("/orders/{order_id}/cancel", response_model=OrderDetail, responses=problems(404, 409))
 async def cancel_order(
     order_id: int,
     data: CancelIn,
@@ -154,21 +157,21 @@ async def cancel_order(
     return await _detail(session, await service.cancel(session, actor, order_id, data.reason))
 
 
-@router.post("/orders/{order_id}/hold", response_model=OrderDetail)
+@router.post("/orders/{order_id}/hold", response_model=OrderDetail, responses=problems(404, 409))
 async def hold_order(
     order_id: int, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await service.hold(session, actor, order_id, data.reason))
 
 
-@router.post("/orders/{order_id}/release", response_model=OrderDetail)
+@router.post("/orders/{order_id}/release", response_model=OrderDetail, responses=problems(404, 409))
 async def release_order(
     order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await service.release(session, actor, order_id))
 
 
-@router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail)
+@router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail, responses=problems(404, 409))
 async def confirm_receipt(
     order_id: int, session: Session, actor: Annotated[Actor, require("orders.confirm_receipt")]
 ) -> OrderDetail:
