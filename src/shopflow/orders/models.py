@@ -94,6 +94,9 @@ class Order(Base):
         # The console: orders by date alone, and found by the channel's own order number.
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_channel_order_no", "channel_order_no"),
+        # Found by a prefix of its number (LIKE 'SF2611%'): PostgreSQL's default operator class
+        # serves LIKE only under the C collation, which a database rarely has.
+        Index("ix_orders_order_no_pattern", "order_no", postgresql_ops={"order_no": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
