@@ -143,7 +143,7 @@ async def list_orders(
         created_to=created_to,
         page=pages.page,
         page_size=pages.page_size,
-        q=q,
+        number=q,
         phone=phone,
     )
     return Page[OrderSummary](**pages.of([OrderSummary(**_summary_fields(order)) for order in items], total))

@@ -103,7 +103,7 @@ async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], p
         created_from=created_from,
         created_to=created_to,
         page=page,
-        q=said or None,
+        number=said or None,
         phone=said if mobile(said) else None,  # a phone by its shape, or a channel's number so written
         either=True,
     )

@@ -45,11 +45,11 @@ async def list_orders(
     created_to: datetime | None = None,
     page: int = 1,
     page_size: int | None = None,
-    q: str | None = None,
+    number: str | None = None,
     phone: str | None = None,
     either: bool = False,
 ) -> tuple[list[Order], int, int]:
-    """A page of orders, newest first: `q` a prefix of our order number (any case) or the
+    """A page of orders, newest first: `number` a prefix of our order number (any case) or the
     channel's order number, `phone` the customer's mobile however written (Invalid if it is
     none); both must match, or one of them when `either` (a search box taking any of them)."""
     size = page_size or policy.current().orders.page_size
@@ -61,7 +61,7 @@ async def list_orders(
         created_to=created_to,
         offset=(page - 1) * size,
         limit=size,
-        number=q,
+        number=number,
         phone_hash=None if phone is None else _phone_hash(phone),
         either=either,
     )
