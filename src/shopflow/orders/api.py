@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor, AuditEntry
@@ -127,6 +127,16 @@ async def list_orders(
     channel: Annotated[str | None, Query(max_length=40)] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=80, description="A prefix of the order number (any case), or a channel order number"
+        ),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Query(max_length=40, description="The customer's mobile, spaces, hyphens and +86 allowed"),
+    ] = None,
 ) -> Page[OrderSummary]:
     items, total, _size = await queries.list_orders(
         session,
@@ -136,8 +146,20 @@ async def list_orders(
         created_to=created_to,
         page=pages.page,
         page_size=pages.page_size,
+        number=q,
+        phone=phone,
     )
     return Page[OrderSummary](**pages.of([OrderSummary(**_summary_fields(order)) for order in items], total))
+
+
+@router.get("/orders/by-number/{order_no}", response_model=OrderDetail, responses=problems(404))
+async def get_order_by_number(
+    order_no: Annotated[str, Path(max_length=32)],
+    session: Session,
+    _: Annotated[Actor, require("orders.read")],
+) -> OrderDetail:
+    """The order with this order number (any case); 404 if there is none."""
+    return await _detail(session, await queries.get_by_number(session, order_no))
 
 
 @router.get("/orders/{order_id}", response_model=OrderDetail, responses=problems(404))
