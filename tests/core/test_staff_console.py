@@ -117,6 +117,7 @@ async def test_an_admin_sets_a_password_and_a_short_one_is_refused(db: Database,
         short = await visitor.post(f"/staff/users/{clerk.id}/password", {"password": "7-chars"})
         assert short.status_code == 422
         assert 'id="refusal">密码太短，未做任何更改。 至少 8 个字符<' in short.text
+        assert 'data-address="/staff"' in short.text  # a reload shows the page, not the POST
         done = await visitor.post(f"/staff/users/{clerk.id}/password", {"password": "a-new-password"})
         assert done.status_code == 303
         assert _flash(await visitor.get("/staff")) == f"{clerk.username} 的密码已设置。"
@@ -178,7 +179,7 @@ async def test_a_token_is_shown_once_works_and_is_revoked_audited(db: Database, 
     async with await signed_in(visit, db, "admin") as visitor:
         await visitor.get("/staff")
         created = await visitor.post(f"/staff/users/{clerk.id}/tokens", {"label": "reconciliation"})
-        assert created.status_code == 201
+        assert created.status_code == 201 and 'data-address="/staff"' in created.text
         found = re.search(r'<code id="new-token">(sf_[^<]+)</code>', created.text)
         assert found is not None
         token = found[1]

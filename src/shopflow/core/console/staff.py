@@ -106,7 +106,7 @@ async def add_user(session: Session, c: Annotated[Console, can_do(PERMISSION)]) 
         typed = {"username": username, "role": values.get("role", "")}
         return await _page(session, c, exc.status, values=typed, errors=form_errors(exc, c))
 
-    return await attempt(session, add, refused)
+    return await attempt(c, session, add, refused, address=PAGE)
 
 
 @router.post(f"{PAGE}/users/{{user_id}}/password")
@@ -119,7 +119,7 @@ async def set_password(user_id: int, session: Session, c: Annotated[Console, can
         c.flash(c.gettext("The password of %(name)s is set.", name=user.username))
         return redirect(PAGE)
 
-    return await attempt(session, change, _row_refused(session, c))
+    return await attempt(c, session, change, _row_refused(session, c), address=PAGE)
 
 
 @router.post(f"{PAGE}/users/{{user_id}}/active")
@@ -136,7 +136,7 @@ async def set_active(user_id: int, session: Session, c: Annotated[Console, can_d
             c.flash(c.gettext("%(name)s is deactivated: no sign-in, no API calls.", name=user.username))
         return after_action(c, PAGE)
 
-    return await attempt(session, change, _row_refused(session, c))
+    return await attempt(c, session, change, _row_refused(session, c), address=PAGE)
 
 
 @router.post(f"{PAGE}/users/{{user_id}}/tokens")
@@ -147,9 +147,10 @@ async def create_token(user_id: int, session: Session, c: Annotated[Console, can
     async def create() -> Response:
         user = await auth.get_user(session, user_id)
         token = await auth.create_token(session, c.actor, user.username, label_typed)  # type: ignore[arg-type]
+        c.address = PAGE  # a reload shows the page, not a second token
         return await _page(session, c, 201, created=(user.username, token))
 
-    return await attempt(session, create, _row_refused(session, c))
+    return await attempt(c, session, create, _row_refused(session, c), address=PAGE)
 
 
 @router.post(f"{PAGE}/tokens/{{token_id}}/revoke")
