@@ -1,0 +1,145 @@
+"""`shopflow demo`: a store that has been trading for weeks, loaded without telling any customer
+and without a flood of alerts; and the same load on the test database (PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
+
+from shopflow import demo
+from shopflow.cli import app
+from shopflow.core import clock, sla
+from shopflow.core.db import Database
+from shopflow.core.events import OutboxEvent
+from shopflow.core.settings import get_settings
+from shopflow.demo.plan import FIRST_SWEEP_ALERTS, MIN_ORDERS
+from shopflow.orders.models import OrderStatus
+from tests.conftest import SETTINGS
+
+# Every state an order reaches in the course of business (ORD-3); `pending` lasts one transaction.
+STATES = {status.value for status in OrderStatus} - {OrderStatus.PENDING.value}
+LATE_KINDS = {"order.ship", "order.deliver", "shipment.no_event"}
+
+
+@dataclass
+class Loaded:
+    """A demo store loaded by the CLI into its own SQLite file, then one worker round."""
+
+    db_file: Path
+    demo: Result
+    alerts_after_load: int
+    worker: Result
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.db_file) as conn:
+            return conn.execute(sql).fetchall()
+
+    def count(self, table: str, where: str = "1 = 1") -> int:
+        return int(self.rows(f"SELECT count(*) FROM {table} WHERE {where}")[0][0])
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    root = tmp_path_factory.mktemp("demo")
+    db_file = root / "shop.db"
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOPFLOW_DATABASE_URL", f"sqlite:///{db_file}")
+        patch.setenv("SHOPFLOW_SECRET_KEY", str(SETTINGS.secret_key))
+        patch.setenv("SHOPFLOW_DATA_DIR", str(root / "data"))
+        patch.setenv("SHOPFLOW_EMAIL_PROVIDER", "log")
+        patch.delenv("SHOPFLOW_POLICY_FILE", raising=False)
+        get_settings.cache_clear()
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+        loaded = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
+        assert loaded.exit_code == 0, (loaded.output, loaded.exception)
+        store = Loaded(db_file, loaded, 0, loaded)
+        store.alerts_after_load = store.count("alerts")
+        store.worker = runner.invoke(app, ["worker", "--once"])
+        assert store.worker.exit_code == 0, (store.worker.output, store.worker.exception)
+    get_settings.cache_clear()
+    yield store
+
+
+def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded: Loaded) -> None:
+    found = dict(loaded.rows("SELECT status, count(*) FROM orders GROUP BY status"))
+    holds = {reason for (reason,) in loaded.rows("SELECT hold_reason FROM orders WHERE status = 'on_hold'")}
+
+    assert set(found) == STATES, found
+    assert sum(found.values()) == MIN_ORDERS + 9  # type: ignore[arg-type]
+    assert {"stock_shortage", "manual"} <= holds
+
+
+def test_carriers_have_rules_and_every_shipped_parcel_has_tracking_events(loaded: Loaded) -> None:
+    carriers = loaded.rows(
+        "SELECT c.code, count(r.id) FROM carriers c LEFT JOIN carrier_rules r ON r.carrier_id = c.id"
+        " GROUP BY c.code"
+    )
+    untracked = loaded.count(
+        "shipments",
+        "status != 'shipped' AND id NOT IN (SELECT shipment_id FROM tracking_events)",
+    )
+
+    assert 2 <= len(carriers) <= 3
+    assert all(rules > 0 for _, rules in carriers), carriers  # type: ignore[operator]
+    assert loaded.count("shipments", "status = 'delivered'") > 0
+    assert loaded.count("tracking_events") > loaded.count("shipments")
+    assert untracked == 0
+
+
+def test_loading_tells_no_customer_anything(loaded: Loaded) -> None:
+    """Every outbox row of the history is handled; the worker's first round finds none to send."""
+    assert loaded.count("outbox") > 0
+    assert loaded.count("outbox", "delivered_at IS NULL") == 0
+    assert loaded.count("notification_deliveries") == 0
+
+
+def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded) -> None:
+    raised = loaded.count("alerts") - loaded.alerts_after_load
+    late_ship = loaded.count("sla_clocks", "kind = 'order.ship' AND state = 'breached'")
+    breached = loaded.count(
+        "sla_clocks", "state = 'breached' AND kind IN ('order.pay', 'order.ship', 'order.deliver')"
+    )
+
+    assert loaded.alerts_after_load <= 1  # the parcel reported damaged hours ago, its case open
+    assert 0 < raised <= FIRST_SWEEP_ALERTS
+    assert late_ship == 2
+    assert loaded.count("orders", "paid_at IS NOT NULL") > 5 * late_ship
+    assert breached == loaded.count("alerts", "kind = 'sla_breach' AND subject LIKE 'order:%'")
+
+
+def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:
+    assert "days of trading" in loaded.demo.stderr
+    assert "days of trading" not in loaded.demo.stdout
+    assert loaded.demo.stdout.strip().splitlines()[-1].split()[-1].startswith("sf_")
+
+
+def test_the_demo_refuses_fewer_orders_than_its_states_need(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--orders", str(MIN_ORDERS - 1)])
+
+    assert result.exit_code == 2
+    assert f"at least {MIN_ORDERS}" in result.output
+
+
+async def test_the_demo_loads_on_the_test_database_with_late_clocks_on_screen(db: Database) -> None:
+    summary = await demo.load(db, MIN_ORDERS, Console(stderr=True, quiet=True))
+
+    assert summary is not None
+    assert set(summary.orders) == STATES
+    assert summary.carriers == 3
+    assert set(summary.late) >= LATE_KINDS
+    async with db.transaction() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.delivered_at.is_(None))
+        )
+        late = await sla.late(session, clock.now(), 50)
+    assert pending == 0
+    assert sum(1 for found in late if found.kind == "order.ship") == 2
+    assert await demo.load(db, MIN_ORDERS, Console(stderr=True, quiet=True)) is None
