@@ -38,12 +38,12 @@ WAREHOUSE = Actor(user_id=None, name="warehouse", role="warehouse")
 SERVICE = Actor(user_id=None, name="customer_service", role="customer_service")
 CUSTOMER = Actor(user_id=None, name="customer", role="customer")
 PACKAGING_G = 150
-CANCEL_REASONS = ("customer changed mind", "duplicate order", "wrong size ordered")
-QC_FAILURE = "outer carton crushed; repack"
+CANCEL_REASONS = ("不想要了", "重复下单", "尺码拍错了")  # what customers write
+QC_FAILURE = "外箱压损，重新打包"
 
 
 @dataclass(frozen=True, slots=True)
-class Reported:
+class CarrierEvent:
     """A tracking event its carrier will push."""
 
     waybill: str
@@ -64,7 +64,7 @@ class Replay:
         self.end = end
         self.weights = {sku.code: sku.weight_g for sku in store.skus}
         self.fates: dict[int, Fate] = {}
-        self._pushes: dict[tuple[str, datetime], list[Reported]] = {}
+        self._pushes: dict[tuple[str, datetime], list[CarrierEvent]] = {}
         self._queue: list[tuple[datetime, int, Action]] = []
         self._order = itertools.count()
 
@@ -200,11 +200,11 @@ class Replay:
             code = self.store.carriers[shipment.carrier_id]
             for after, status in fate.track:
                 happened = shipment.shipped_at + after
-                self._report(code, Reported(shipment.tracking_no, status, happened, task.order_id, fate))
+                self._report(code, CarrierEvent(shipment.tracking_no, status, happened, task.order_id, fate))
 
         return step
 
-    def _report(self, code: str, event: Reported) -> None:
+    def _report(self, code: str, event: CarrierEvent) -> None:
         """The carrier sends what happened since its last push every PUSH_EVERY."""
         push_at = self.end - PUSH_EVERY * ((self.end - event.happened) // PUSH_EVERY)
         if (code, push_at) not in self._pushes:
