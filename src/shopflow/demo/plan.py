@@ -3,7 +3,7 @@ use cases under a simulated clock.
 
 Four weeks of trading end at `now`. The warehouse builds a wave every four hours; the worker's
 SLA sweep runs every two hours of the history but its last `QUIET_END`, so the clocks the demo
-means to be late (`LATE`) pass their deadline after the last simulated sweep, show late, and are
+means to be late (`late`) pass their deadline after the last simulated sweep, show late, and are
 alerted by the first real sweep. Every other delay is bounded well inside its clock (ORD-5..7,
 FUL-6), so the bulk of the orders meets every deadline.
 """
@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shopflow.core import policy
 from shopflow.demo.store import SCARCE_UNITS, WAREHOUSES, Sku
 from shopflow.fulfillment.models.shipments import TrackingStatus
 from shopflow.orders.models import HoldReason
@@ -54,6 +55,10 @@ def hours(n: float) -> timedelta:
     return timedelta(hours=n)
 
 
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
+
+
 @dataclass(frozen=True, slots=True)
 class Fate:
     """One order's life. Times of payment, cancellation and hold are after placing; picking
@@ -78,10 +83,14 @@ class Fate:
 
 
 def journey(rng: random.Random, until: TrackingStatus = T.DELIVERED) -> tuple[tuple[timedelta, T], ...]:
+    """A parcel's events up to `until`, paced to the delivery promise and the stuck parcel's
+    silence (ORD-6, FUL-6; JOURNEY is for their defaults, 72 h and 48 h)."""
+    rules = policy.current()
+    pace = min(rules.orders.deliver_within_hours / 72, rules.fulfillment.stuck_without_event_hours / 48)
     steps = []
     for status, low, high in JOURNEY:
         if status is not T.AT_HUB or until is T.AT_HUB or rng.random() < HUB_REPORTED:
-            steps.append((hours(rng.uniform(low, high)), status))
+            steps.append((hours(rng.uniform(low, high) * pace), status))
         if status is until:
             break
     return tuple(steps)
@@ -111,12 +120,14 @@ def _lines(rng: random.Random, skus: list[Sku], scarce: Sku) -> tuple[tuple[Sku,
 def bulk(rng: random.Random, placed: datetime, skus: list[Sku], scarce: Sku) -> Fate:
     """An ordinary order: paid within minutes (a few cancelled before or soon after), picked in the
     next wave, packed and shipped within hours, delivered in two days, receipt confirmed by some."""
+    rules = policy.current().orders
+    pay_window = minutes(rules.unpaid_cancel_minutes)
     lines = _lines(rng, skus, scarce)
     channel = rng.choice(CHANNELS)
     roll = rng.random()
     if roll < 0.06:
-        return Fate(placed, lines, channel, pay_after=None, cancel_after=minutes(rng.uniform(3, 25)))
-    pay = minutes(rng.uniform(1, 20))
+        return Fate(placed, lines, channel, pay_after=None, cancel_after=pay_window * rng.uniform(0.1, 0.8))
+    pay = pay_window * rng.uniform(0.03, 0.66)
     return Fate(
         placed,
         lines,
@@ -131,13 +142,17 @@ def bulk(rng: random.Random, placed: datetime, skus: list[Sku], scarce: Sku) -> 
         check_after=minutes(rng.uniform(5, 40)),
         ship_after=minutes(rng.uniform(10, 120)),
         track=journey(rng),
-        confirm_after=hours(rng.uniform(2, 120)) if rng.random() < 0.45 else None,
+        confirm_after=days(rules.auto_receipt_days * rng.uniform(0.01, 0.7)) if rng.random() < 0.45 else None,
     )
 
 
 def tail(rng: random.Random, now: datetime, skus: list[Sku], scarce: Sku) -> list[Fate]:
     """The last days, the same whatever the number of orders: an order in every state and the
     handful that is late (`FIRST_SWEEP_ALERTS`)."""
+    rules = policy.current()
+    pay_window = minutes(rules.orders.unpaid_cancel_minutes)
+    receipt = days(rules.orders.auto_receipt_days)
+    aftersales = days(max(rules.aftersales.no_reason_return_days, rules.aftersales.quality_return_days))
     w0 = now - LAST_WAVE
     w1, w2 = w0 - WAVE_EVERY, w0 - 2 * WAVE_EVERY
 
@@ -146,8 +161,8 @@ def tail(rng: random.Random, now: datetime, skus: list[Sku], scarce: Sku) -> lis
 
     short = (*one(), (scarce, SCARCE_UNITS * len(WAREHOUSES) + 1))
     return [
-        Fate(now - minutes(4), one(), pay_after=None),  # confirmed, its pay clock running
-        Fate(now - minutes(17), one(), "manual", pay_after=None),
+        Fate(now - pay_window * 0.15, one(), pay_after=None),  # confirmed, its pay clock running
+        Fate(now - pay_window * 0.55, one(), "manual", pay_after=None),
         Fate(w0 + minutes(15), one(), pay_after=minutes(8)),  # paid, waiting for the next wave
         Fate(w0 - minutes(60), one(), pack_after=NEVER),  # picking
         Fate(w0 - minutes(75), one(), pack_after=minutes(35), check_after=NEVER),  # packed
@@ -155,9 +170,11 @@ def tail(rng: random.Random, now: datetime, skus: list[Sku], scarce: Sku) -> lis
         Fate(w1 - minutes(50), one(), pack_after=minutes(40), track=journey(rng, T.PICKED_UP)),  # shipped
         Fate(now - hours(34), one(), "import", track=journey(rng, T.AT_HUB)),  # in transit
         Fate(now - hours(72), one(), track=journey(rng)),  # delivered, receipt clock running
-        Fate(now - hours(150), one(), track=journey(rng), confirm_after=hours(20)),  # completed
-        Fate(now - hours(260), one(), track=journey(rng)),  # completed: receipt assumed (ORD-7)
-        Fate(now - hours(530), one(), track=journey(rng)),  # closed after the after-sales window
+        Fate(
+            now - hours(72) - receipt / 2, one(), track=journey(rng), confirm_after=receipt / 4
+        ),  # completed
+        Fate(now - hours(84) - receipt, one(), track=journey(rng)),  # completed: receipt assumed (ORD-7)
+        Fate(now - hours(84) - aftersales, one(), track=journey(rng)),  # closed after the after-sales window
         Fate(now - hours(48), one(), pay_after=None, cancel_after=minutes(12)),  # cancelled unpaid
         Fate(w2 + minutes(10), one(), cancel_after=minutes(45)),  # cancelled after payment: refund
         Fate(now - hours(20), short),  # on hold: more of the scarce SKU than the store holds
@@ -168,20 +185,31 @@ def tail(rng: random.Random, now: datetime, skus: list[Sku], scarce: Sku) -> lis
 
 def late(rng: random.Random, now: datetime, skus: list[Sku]) -> list[Fate]:
     """The realistic handful, each deadline passing in the last `QUIET_END` before now: two
-    orders not shipped 48 hours after payment (one sent back to picking by its check), a parcel
-    out for delivery past its 72 hours, a parcel without news for 48 hours (FUL-6); and a parcel
-    reported damaged three hours ago, its case open."""
+    orders not shipped in time after payment (one sent back to picking by its check), a parcel
+    out for delivery past its promise (ORD-6), a parcel without news for too long (FUL-6); and a
+    parcel reported damaged hours ago, its case open."""
+    rules = policy.current()
+    ship = hours(rules.orders.ship_within_hours)
+    deliver = hours(rules.orders.deliver_within_hours)
+    quiet = hours(rules.fulfillment.stuck_without_event_hours)
 
     def one() -> tuple[tuple[Sku, int], ...]:
         return _one(rng, skus)
 
-    overdue = ((hours(2), T.PICKED_UP), (hours(10), T.IN_TRANSIT), (hours(30), T.AT_HUB))
+    # Out for delivery ten hours before the promise ends, news at every sorting centre before.
+    out = deliver - hours(10)
+    centres = int((out - hours(10)) / (quiet / 2)) + 1
+    overdue = (
+        (hours(2), T.PICKED_UP),
+        *((hours(10) + quiet / 2 * n, T.IN_TRANSIT) for n in range(centres)),
+        (out, T.OUT_FOR_DELIVERY),
+    )
     damaged = ((hours(2), T.PICKED_UP), (hours(8), T.IN_TRANSIT), (hours(27), T.DAMAGED))
     return [
-        Fate(now - hours(51), one(), pack_after=NEVER),
-        Fate(now - hours(55), one(), pack_after=minutes(40), repack_after=NEVER),
-        Fate(now - hours(80), one(), track=(*overdue, (hours(62), T.OUT_FOR_DELIVERY))),
-        Fate(now - hours(63), one(), track=((hours(3), T.PICKED_UP),)),
+        Fate(now - ship - hours(3), one(), pack_after=NEVER),
+        Fate(now - ship - hours(7), one(), pack_after=minutes(40), repack_after=NEVER),
+        Fate(now - deliver - hours(8), one(), track=overdue),
+        Fate(now - quiet - hours(15), one(), track=((hours(3), T.PICKED_UP),)),
         Fate(now - hours(36), one(), track=damaged),
     ]
 
