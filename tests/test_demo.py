@@ -29,18 +29,21 @@ STATES = {status.value for status in OrderStatus} - {OrderStatus.PENDING.value}
 LATE_KINDS = {"order.ship": 2, "order.deliver": 1, "shipment.no_event": 1}
 
 
-@dataclass
+def rows(db_file: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db_file) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@dataclass(frozen=True)
 class Loaded:
     """A demo store loaded by the CLI into its own SQLite file, then one worker round."""
 
     db_file: Path
     demo: Result
     alerts_after_load: int
-    worker: Result
 
     def rows(self, sql: str) -> list[tuple[object, ...]]:
-        with sqlite3.connect(self.db_file) as conn:
-            return conn.execute(sql).fetchall()
+        return rows(self.db_file, sql)
 
     def count(self, table: str, where: str = "1 = 1") -> int:
         return int(self.rows(f"SELECT count(*) FROM {table} WHERE {where}")[0][0])
@@ -59,14 +62,13 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         patch.delenv("SHOPFLOW_POLICY_FILE", raising=False)
         get_settings.cache_clear()
         assert runner.invoke(app, ["migrate"]).exit_code == 0
-        loaded = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
-        assert loaded.exit_code == 0, (loaded.output, loaded.exception)
-        store = Loaded(db_file, loaded, 0, loaded)
-        store.alerts_after_load = store.count("alerts")
-        store.worker = runner.invoke(app, ["worker", "--once"])
-        assert store.worker.exit_code == 0, (store.worker.output, store.worker.exception)
+        demo_run = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
+        assert demo_run.exit_code == 0, (demo_run.output, demo_run.exception)
+        alerts = int(rows(db_file, "SELECT count(*) FROM alerts")[0][0])
+        worker_run = runner.invoke(app, ["worker", "--once"])
+        assert worker_run.exit_code == 0, (worker_run.output, worker_run.exception)
     get_settings.cache_clear()
-    yield store
+    yield Loaded(db_file, demo_run, alerts)
 
 
 def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded: Loaded) -> None:
