@@ -114,7 +114,7 @@ def _paid_order(url: str, token: str) -> None:
         placed = api.post("/orders", json=order).raise_for_status().json()
         payment = api.post(f"/orders/{placed['id']}/payments", json={"method": "alipay"}).raise_for_status()
         api.post(
-            f"/sandbox/payments/{payment.json()['id']}/complete", json={"outcome": "success"}
+            f"/sandbox/payments/{payment.json()['payment_id']}/complete", json={"outcome": "success"}
         ).raise_for_status()
 
 
