@@ -160,10 +160,9 @@ def demo(
             console.print(
                 f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states})"
             )
-            console.print(
-                f"{summary.carriers} carriers with {summary.rules} rules; "
-                f"late now: {sum(summary.late.values())} clocks; alerts: {summary.alerts}"
-            )
+            late = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.late.items()))
+            console.print(f"{summary.carriers} carriers with {summary.rules} rules; alerts: {summary.alerts}")
+            console.print(f"past their deadline until the worker's first sweep: {late}")
         async with db.transaction() as session:
             if not await auth.user_exists(session, demo_data.ADMIN):
                 await auth.add_user(session, SYSTEM, demo_data.ADMIN, auth.Role.ADMIN, "admin")
