@@ -140,7 +140,7 @@ async def test_orders_list_filters_by_state_channel_date_and_finds_either_order_
     admin = await bearer(db)
     async with await signed_in(visit, db, "sales") as visitor:
         own = await place_order(visitor.client, admin)
-        tmall = await place_order(visitor.client, admin, channel="tmall", channel_order_no="TM-0001")
+        imported = await place_order(visitor.client, admin, channel="import", channel_order_no="TM-0001")
         cancelled = await place_order(visitor.client, admin)
         await visitor.client.post(
             f"/api/v1/orders/{cancelled['id']}/cancel", json={"reason": "x"}, headers=admin
@@ -149,11 +149,11 @@ async def test_orders_list_filters_by_state_channel_date_and_finds_either_order_
         def shown(html: str) -> set[int]:
             return {int(n) for n in re.findall(r'<tr id="order-(\d+)">', html)}
 
-        assert shown((await visitor.get("/orders")).text) == {own["id"], tmall["id"], cancelled["id"]}
+        assert shown((await visitor.get("/orders")).text) == {own["id"], imported["id"], cancelled["id"]}
         assert shown((await visitor.get("/orders?status=cancelled")).text) == {cancelled["id"]}
-        assert shown((await visitor.get("/orders?channel=tmall&status=")).text) == {tmall["id"]}
+        assert shown((await visitor.get("/orders?channel=import&status=")).text) == {imported["id"]}
         assert shown((await visitor.get(f"/orders?q={own['order_no'].lower()}")).text) == {own["id"]}
-        assert shown((await visitor.get("/orders?q=TM-0001")).text) == {tmall["id"]}
+        assert shown((await visitor.get("/orders?q=TM-0001")).text) == {imported["id"]}
         today = clock.now().astimezone().date()
         assert (
             shown((await visitor.get(f"/orders?date_to={today.replace(year=today.year - 1)}")).text) == set()

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Query
 from shopflow.analytics import service
 from shopflow.analytics.schemas import AlertOut, ClockOut, SubjectClocks
 from shopflow.core.alerts import Alert, AlertState
-from shopflow.core.api import Pages, Session, require
+from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.schemas import Page
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], responses=problems(401, 403))
 
 # "order:42", "shipment:7": a domain's name and the subject's id.
 SUBJECT = r"^[a-z_]+:[A-Za-z0-9_-]+$"
@@ -34,7 +34,7 @@ async def list_alerts(
     return Page[AlertOut](**pages.of([_alert(a) for a in items], total))
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=problems(404, 409))
 async def acknowledge_alert(
     alert_id: int, session: Session, actor: Annotated[Actor, require("alerts.acknowledge")]
 ) -> AlertOut:

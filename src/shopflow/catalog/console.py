@@ -34,10 +34,10 @@ BANDS = {
 }
 SELLABLE = {"yes": True, "no": False}
 MESSAGES = (
-    (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
-    (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
-    (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
-    (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
+    (r"['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
+    (r"['\"].*['\"] is negative", N_("must not be negative")),
+    (r"['\"].*['\"] has more than two decimals", N_("at most two decimals")),
+    (r"['\"].*['\"] is too large", N_("is too large")),
     ("Input should be greater than or equal to 0", N_("must not be negative")),
     ("repeated in this request", N_("repeated in this form")),
     (r"['\"](?P<code>.*)['\"] already exists", N_("%(code)s already exists")),

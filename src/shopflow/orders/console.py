@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import clock, sla
+from shopflow.core import clock, policy, sla
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, field_errors, form_values, parsed
 from shopflow.core.console.i18n import N_, label
@@ -21,7 +21,7 @@ from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.inventory import service as inventory
-from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus
+from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus, mobile
 from shopflow.orders.schemas import CancelIn
 from shopflow.orders.service import lifecycle, queries
 
@@ -47,8 +47,13 @@ HOLD_REASONS = {
     HoldReason.RISK_REVIEW: label("hold reason", "risk review"),
     HoldReason.MANUAL: label("hold reason", "manual hold"),
 }
+# The built-in channels and the marketplaces a store most often adds (others show their name).
 CHANNELS = {
-    "own_store": label("channel", "Own store"),
+    "web": label("channel", "Web store"),
+    "manual": label("channel", "Entered by staff"),
+    "exchange": label("channel", "Exchange"),
+    "import": label("channel", "Imported"),
+    "taobao": label("channel", "Taobao"),
     "tmall": label("channel", "Tmall"),
     "jd": label("channel", "JD"),
     "douyin": label("channel", "Douyin"),
@@ -90,6 +95,7 @@ def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | Non
 async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], page: int) -> dict[str, Any]:
     status = S(filters["status"]) if filters["status"] in S.__members__.values() else None
     created_from, created_to = clock.day_range(_day(filters["date_from"]), _day(filters["date_to"]))
+    said = filters["q"].strip()
     found, total, size = await queries.list_orders(
         session,
         status=status,
@@ -97,7 +103,9 @@ async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], p
         created_from=created_from,
         created_to=created_to,
         page=page,
-        number=filters["q"].strip() or None,
+        number=said or None,
+        phone=said if mobile(said) else None,  # a phone by its shape, or a channel's number so written
+        either=True,
     )
     clocks = await queries.clocks(session, [order.id for order in found])
     return {
@@ -107,6 +115,7 @@ async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], p
         "filters": filters,
         "statuses": STATUS,
         "channels": CHANNELS,
+        "channel_choices": policy.current().orders.channels,
         "holds": HOLD_REASONS,
     }
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import policy
 from shopflow.core.console.page import Console
-from shopflow.core.errors import AppError, FieldError, Invalid
+from shopflow.core.errors import AppError, FieldError, Invalid, field_error
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=StrEnum)
@@ -41,15 +41,10 @@ def parsed(model: type[M], values: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        errors = [FieldError(_dotted(e["loc"]), e["msg"]) for e in exc.errors()]
+        errors = [
+            field_error(e, whole="") for e in exc.errors()
+        ]  # a model-wide check: no field; the page places it
         raise Invalid("the form has errors; nothing was changed", errors=errors) from None
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name
 
 
 def field_errors(errors: list[FieldError], c: Console, rename: Callable[[str], str] = str) -> dict[str, str]:

@@ -128,5 +128,10 @@ CORE = Pages(
         ("is required", N_("is required")),
         ("must be positive", N_("must be positive")),
         ("wrong username or password", N_("wrong username or password")),
+        ("there is nothing at (?P<path>.+)", N_("There is no page at %(path)s.")),
+        (
+            "(?P<path>.+) does not take (?P<method>.+)",
+            N_("%(path)s cannot be opened this way (%(method)s)."),
+        ),
     ),
 )

@@ -68,7 +68,7 @@ MESSAGES = (
     (r"String should have at least (?P<n>\d+) characters", N_("at least %(n)s characters")),
     (r"String should match pattern '\^\[A-Za-z0-9-\]\+\$'", N_("only letters, digits and hyphens")),
     (r"List should have at most (?P<n>\d+) items.*", N_("at most %(n)s items")),
-    ("Value error, a failed check needs a reason", N_("a failed check needs a reason")),
+    ("a failed check needs a reason", N_("a failed check needs a reason")),
 )
 
 
