@@ -18,8 +18,8 @@ from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
-from shopflow.core.console.registry import NavItem, Pages
-from shopflow.core.console.render import audit_changes, columns, redirect, render
+from shopflow.core.console.registry import AuditField, NavItem, Pages
+from shopflow.core.console.render import columns, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError, Invalid
 
@@ -127,7 +127,7 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
     async def refused(exc: AppError) -> Response:
         return _product_form(c, values, form_errors(exc, c, form_field), exc.status)
 
-    return await attempt(session, create, refused)
+    return await attempt(c, session, create, refused, address="/catalog/new")
 
 
 async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]:
@@ -138,7 +138,6 @@ async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]
         "price_changes": await service.price_changes(session, sku),
         "trail": await service.history(session, sku),
         "bands": BANDS,
-        "changes": audit_changes,
         "values": {},
         "errors": {},
     }
@@ -188,11 +187,21 @@ async def change_price(
         details.update(values=values, errors=form_errors(exc, c))
         return render(c, "catalog/sku.html", exc.status, **details)
 
-    return await attempt(session, change, refused)
+    return await attempt(c, session, change, refused, address=f"/catalog/{code}")
 
 
 PAGES = Pages(
     router,
     nav=(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25),),
+    actions={
+        "product.created": label("audit action", "Product created"),
+        "sku.updated": label("audit action", "SKU changed"),
+    },
+    fields={
+        "price": AuditField(label("audit field", "Price"), money=True),
+        "cost": AuditField(label("audit field", "Cost"), money=True),
+        "sellable": AuditField(label("audit field", "For sale")),
+        "skus": AuditField(label("audit field", "SKUs")),
+    },
     messages=MESSAGES,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
@@ -16,7 +17,7 @@ from shopflow.core.console.forms import Pager, attempt, field_errors, form_value
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
-from shopflow.core.console.render import audit_changes, panels, redirect, render
+from shopflow.core.console.render import panels, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
@@ -157,7 +158,6 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "reservation_states": RESERVATION_STATES,
         "customer": order.contact.get("customer", {}),
         "address": order.contact.get("shipping_address", {}),
-        "changes": audit_changes,
         "values": {},
         "errors": {},
         "refusal": None,
@@ -202,13 +202,32 @@ async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, don
         details.update(values=values, errors=field_errors(exc.errors, c), refusal=c.error(exc))
         return render(c, "orders/detail.html", exc.status, mask=mask_phone, **details)
 
-    return await attempt(session, done_then_back, refused)
+    return await attempt(c, session, done_then_back, refused, address=f"/orders/{order_id}")
+
+
+@router.get("/orders/{order_id}/cancel")
+async def confirm_cancel(
+    order_id: int,
+    session: Session,
+    c: Annotated[Console, can_view("orders.cancel")],
+    reason: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The step before cancelling a paid order: it names the refund that will follow."""
+    order = await queries.get_order(session, order_id)
+    if order.paid_at is None or not order.can_move_to(S.CANCELLED):
+        return redirect(f"/orders/{order_id}")
+    return render(c, "orders/cancel.html", order=order, reason=reason)
 
 
 @router.post("/orders/{order_id}/cancel")
 async def cancel_order(
     order_id: int, session: Session, c: Annotated[Console, can_do("orders.cancel")]
 ) -> Response:
+    asked = await form_values(c.request)
+    order = await queries.get_order(session, order_id)
+    if order.paid_at is not None and asked.get("confirmed") != "yes":  # a refund follows: ask first
+        return redirect(f"/orders/{order_id}/cancel?{urlencode({'reason': asked.get('reason', '')})}")
+
     async def work(values: dict[str, str]) -> None:
         data = parsed(CancelIn, {"reason": values.get("reason", "").strip()})
         await lifecycle.cancel(session, c.actor, order_id, data.reason)  # type: ignore[arg-type]
@@ -242,14 +261,14 @@ async def release_order(
 PAGES = Pages(
     router,
     nav=(NavItem("/orders", label("nav", "Orders"), "orders.read", 20),),
-    states={"order": STATUS},
+    states={"order": STATUS, "order.reason": HOLD_REASONS},
     subjects={"order": ("/orders/{id}", label("subject", "Order"))},
     clocks={
-        OrderClock.PAY: label("clock", "Payment (ORD-5)"),
-        OrderClock.SHIP: label("clock", "Shipping (ORD-6)"),
-        OrderClock.DELIVER: label("clock", "Delivery (ORD-6)"),
-        OrderClock.RECEIPT: label("clock", "Receipt confirmation (ORD-7)"),
-        OrderClock.AFTERSALES: label("clock", "After-sales window (ORD-7)"),
+        OrderClock.PAY: label("clock", "Payment"),  # ORD-5
+        OrderClock.SHIP: label("clock", "Shipping"),  # ORD-6
+        OrderClock.DELIVER: label("clock", "Delivery"),  # ORD-6
+        OrderClock.RECEIPT: label("clock", "Receipt confirmation"),  # ORD-7
+        OrderClock.AFTERSALES: label("clock", "After-sales window"),  # ORD-7
     },
     messages=MESSAGES,
 )

@@ -61,17 +61,27 @@ def form_errors(exc: AppError, c: Console, rename: Callable[[str], str] = str) -
 
 
 async def attempt(
+    c: Console,
     session: AsyncSession,
     work: Callable[[], Awaitable[Response]],
     refused: Callable[[AppError], Awaitable[Response]],
+    *,
+    address: str | None = None,
 ) -> Response:
     """Run a console action. When a service refuses it, nothing it did is kept and `refused`
-    answers instead: the page again, saying why, with what was typed."""
+    answers instead: the page again, saying why, with what was typed, and with the address of the
+    form's page (`address`, by default the path posted to) back in the address bar, so that
+    reloading it shows the form instead of posting again (`data-address` in base.html for a plain
+    POST, `HX-Replace-Url` for HTMX)."""
     try:
         return await work()
     except AppError as exc:
         await session.rollback()
-        return await refused(exc)
+        c.address = address or c.request.url.path
+        answer = await refused(exc)
+        if c.request.headers.get("HX-Request"):
+            answer.headers["HX-Replace-Url"] = c.address
+        return answer
 
 
 def page_size() -> int:

@@ -136,7 +136,7 @@ async def create_carrier(session: Session, c: Annotated[Console, can_do("carrier
     async def refused(exc: AppError) -> Response:
         return await _carriers(session, c, values, form_errors(exc, c), exc.status)
 
-    return await attempt(session, create, refused)
+    return await attempt(c, session, create, refused)
 
 
 def _carrier_values(carrier: Carrier) -> dict[str, str]:
@@ -184,7 +184,7 @@ async def update_carrier(
         carrier = await carriers.get_carrier(session, code)
         return await _carrier_form(c, carrier, values, form_errors(exc, c), exc.status)
 
-    return await attempt(session, save, refused)
+    return await attempt(c, session, save, refused)
 
 
 # --- the rule table and its tester (FUL-3) ------------------------------------------------------
@@ -293,7 +293,7 @@ async def add_rule(session: Session, c: Annotated[Console, can_do("carriers.mana
         errors = _rule_errors(c, exc.errors) or {"form": c.error(exc)}
         return await _rules(session, c, values, errors, exc.status)
 
-    return await attempt(session, add, refused)
+    return await attempt(c, session, add, refused)
 
 
 @router.post("/fulfillment/carrier-rules/{rule_id}/delete")

@@ -140,7 +140,7 @@ async def create_waves(session: Session, c: Annotated[Console, can_do("fulfillme
             session, c, {"status": "", "warehouse": ""}, 1, values, form_errors(exc, c), exc.status
         )
 
-    return await attempt(session, build, refused)
+    return await attempt(c, session, build, refused, address="/fulfillment")
 
 
 @router.get("/fulfillment/waves/{wave_id}")
@@ -250,7 +250,7 @@ async def _act(
         refusal = None if errors else c.error(exc)
         return await _task(session, c, task_id, values, errors, refusal, exc.status)
 
-    return await attempt(session, step, refused)
+    return await attempt(c, session, step, refused, address=f"/fulfillment/tasks/{task_id}")
 
 
 def _materials(typed: str) -> list[str]:
