@@ -22,11 +22,13 @@ async def test_alerts_are_acknowledged_once_by_htmx_audited_and_not_by_sales(
     db: Database, visit: Visitors
 ) -> None:
     async with db.transaction() as session:
-        await alerts.raise_alert(session, "sla_breach", "order:7", "order.pay deadline passed", "sla:test")
+        await alerts.raise_alert(
+            session, "sla.breach.order.pay", "order:7", "order.pay deadline passed", "sla:test"
+        )
         alert_id = int(await session.scalar(select(Alert.id).where(Alert.dedupe_key == "sla:test")) or 0)
     async with await signed_in(visit, db, "sales") as visitor:
         page = await visitor.get("/alerts")
-        assert "超时" in page.text and 'href="/orders/7"' in page.text and "确认收到" not in page.text
+        assert "超时：付款" in page.text and 'href="/orders/7"' in page.text and "确认收到" not in page.text
         refused = await visitor.post(f"/alerts/{alert_id}/acknowledge")
         assert refused.status_code == 403
     async with await signed_in(visit, db, "operations") as visitor:
