@@ -285,7 +285,8 @@ async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str
     # The order's changes go out in one UPDATE when the audit insert flushes them.
     await audit.record(session, _status_row(actor, order.id, previous, S.CANCELLED, at, reason))
     await inventory.release_for_order(session, order.id)
-    await _stop_clocks(session, order, OrderClock.PAY, OrderClock.SHIP)
+    # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
+    await sla.cancel(session, _subject(order), OrderClock.PAY, OrderClock.SHIP)
     await events.record(session, "order.cancelled", f"order:{order.id}", _notice(order, reason=reason))
     if order.paid_at is not None:  # captured money goes back, also when the order was held after payment
         await events.record(
@@ -366,10 +367,6 @@ async def cancel_unpaid(session: AsyncSession, order_id: int) -> None:
 
 def _subject(order: Order) -> str:
     return f"order:{order.id}"
-
-
-async def _stop_clocks(session: AsyncSession, order: Order, *kinds: OrderClock) -> None:
-    await sla.stop(session, _subject(order), *kinds)
 
 
 async def _step(
