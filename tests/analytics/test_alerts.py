@@ -4,33 +4,26 @@ a filter) by who may handle their kind; told to their owner once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
-from shopflow.core import alerts, clock, policy
+from shopflow.core import alerts, policy
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
+from tests.analytics import test_api
 from tests.builders.auth import bearer
 from tests.builders.lifecycle import clocks, pay, place, ship, sweep
 from tests.builders.rows import alerts_for, audit_rows
 from tests.builders.store import small_store
 
-START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+START = test_api.START
+now = test_api.now  # the fake clock at START, as test_api has it
 SHIP_LATE = "sla.breach.order.ship"
 MISMATCH = "payment_amount_mismatch"
-
-
-@pytest.fixture
-def now() -> Iterator[FakeClock]:
-    fake = FakeClock(START)
-    with clock.use(fake):
-        yield fake
 
 
 async def raise_alert(db: Database, kind: str, subject: str) -> int:

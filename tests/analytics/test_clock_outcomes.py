@@ -4,30 +4,22 @@ breached, and compliance rates leave them out; the API, the console and the aler
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
-from shopflow.core import clock
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
+from tests.analytics import test_api
 from tests.builders.auth import bearer
 from tests.builders.console import Visitors, signed_in, visitors
 from tests.builders.lifecycle import pay, place, ship, sweep
 from tests.builders.rows import alerts_for
 from tests.builders.store import small_store
 
-START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def now() -> Iterator[FakeClock]:
-    fake = FakeClock(START)
-    with clock.use(fake):
-        yield fake
+START = test_api.START
+now = test_api.now  # the fake clock at START, as test_api has it
 
 
 async def cancel(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> None:
