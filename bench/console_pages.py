@@ -51,8 +51,8 @@ from shopflow.fulfillment.schemas import CarrierIn
 from shopflow.fulfillment.service import carriers, shipping, tracking, waves
 from shopflow.inventory import service as inventory
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
-from shopflow.orders import service as orders
 from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
+from shopflow.orders.service import queries as orders
 from shopflow.payments import service as payments
 from shopflow.payments.models import Payment, PaymentReceipt
 from shopflow.web.console import SHORT_LIST

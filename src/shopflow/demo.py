@@ -18,9 +18,9 @@ from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Warehouse
 from shopflow.inventory.schemas import ReceiptIn, ReceiptLineIn, WarehouseIn
-from shopflow.orders import service as orders
 from shopflow.orders.models import HoldReason, OrderStatus
 from shopflow.orders.schemas import AddressIn, CustomerIn, LineIn, OrderIn
+from shopflow.orders.service import intake, lifecycle
 from shopflow.payments import service as payments
 from shopflow.payments.schemas import CallbackIn
 
@@ -188,7 +188,7 @@ async def _one_order(db: Database, rng: random.Random, codes: list[tuple[str, in
         buyer_ip=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
     )
     async with db.transaction() as session:
-        order = (await orders.place_order(session, SYSTEM, data, None)).order
+        order = (await intake.place_order(session, SYSTEM, data, None)).order
     if order.status != OrderStatus.CONFIRMED:
         return
     fate = rng.random()
@@ -206,8 +206,8 @@ async def _one_order(db: Database, rng: random.Random, codes: list[tuple[str, in
             )
             await payments.apply_callback(session, "sandbox", callback)
         elif fate < 0.75:
-            await orders.cancel(
+            await lifecycle.cancel(
                 session, SYSTEM, order.id, rng.choice(["customer changed mind", "duplicate order"])
             )
         elif fate < 0.8:
-            await orders.hold(session, SYSTEM, order.id, HoldReason.RISK_REVIEW)
+            await lifecycle.hold(session, SYSTEM, order.id, HoldReason.RISK_REVIEW)

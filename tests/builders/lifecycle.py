@@ -10,9 +10,9 @@ from shopflow.core import sla
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.core.sla import SlaClock
-from shopflow.orders import service
 from shopflow.orders.models import Order
 from shopflow.orders.schemas import OrderIn
+from shopflow.orders.service import fulfillment_steps, intake, lifecycle, queries
 from tests.builders.catalog import add_product
 from tests.builders.inventory import add_warehouse, receive
 from tests.builders.orders import order_body
@@ -24,7 +24,7 @@ async def place(db: Database, lines: list[tuple[str, int, str]] | None = None) -
     """A confirmed order (stock reserved, pay clock running); one SKU-1 unless told otherwise."""
     async with db.transaction() as session:
         body = OrderIn.model_validate(order_body(lines or ONE_UNIT))
-        return (await service.place_order(session, SYSTEM, body, None)).order.id
+        return (await intake.place_order(session, SYSTEM, body, None)).order.id
 
 
 async def place_many(db: Database, count: int, per_transaction: int = 100) -> list[int]:
@@ -34,7 +34,7 @@ async def place_many(db: Database, count: int, per_transaction: int = 100) -> li
     while len(ids) < count:
         async with db.transaction() as session:
             for _ in range(min(per_transaction, count - len(ids))):
-                ids.append((await service.place_order(session, SYSTEM, body, None)).order.id)
+                ids.append((await intake.place_order(session, SYSTEM, body, None)).order.id)
     return ids
 
 
@@ -47,15 +47,15 @@ async def stocked_store(db: Database, units: int) -> None:
 
 async def pay(db: Database, order_id: int) -> None:
     async with db.transaction() as session:
-        await service.mark_paid(session, SYSTEM, order_id)
+        await lifecycle.mark_paid(session, SYSTEM, order_id)
 
 
 async def ship(db: Database, order_id: int) -> None:
     """A paid order picked, packed and handed to the carrier."""
     async with db.transaction() as session:
-        await service.start_picking(session, SYSTEM, order_id)
-        await service.mark_packed(session, SYSTEM, order_id)
-        await service.mark_shipped(session, SYSTEM, order_id, [])
+        await fulfillment_steps.start_picking(session, SYSTEM, order_id)
+        await fulfillment_steps.mark_packed(session, SYSTEM, order_id)
+        await fulfillment_steps.mark_shipped(session, SYSTEM, order_id, [])
 
 
 async def deliver(db: Database, order_id: int) -> None:
@@ -63,12 +63,12 @@ async def deliver(db: Database, order_id: int) -> None:
     await pay(db, order_id)
     await ship(db, order_id)
     async with db.transaction() as session:
-        await service.mark_delivered(session, SYSTEM, order_id)
+        await lifecycle.mark_delivered(session, SYSTEM, order_id)
 
 
 async def order(db: Database, order_id: int) -> Order:
     async with db.transaction() as session:
-        return await service.get_order(session, order_id)
+        return await queries.get_order(session, order_id)
 
 
 async def clocks(db: Database, order_id: int) -> dict[str, SlaClock]:
@@ -84,5 +84,5 @@ async def sweep(db: Database) -> int:
 
 async def cancelled_unpaid(db: Database) -> int:
     async with db.transaction() as session:
-        stmt = select(func.count()).select_from(Order).where(Order.cancel_reason == service.UNPAID_TIMEOUT)
+        stmt = select(func.count()).select_from(Order).where(Order.cancel_reason == lifecycle.UNPAID_TIMEOUT)
         return int(await session.scalar(stmt) or 0)

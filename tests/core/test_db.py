@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from shopflow.core import audit, clock, events
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.auth import User
-from shopflow.core.db import Database, insert_rows, insert_together, loaded, update_changed
+from shopflow.core.db import Database, changed, insert_rows, insert_together, loaded, update_changed
 from shopflow.core.events import OutboxEvent
 from shopflow.orders.models import Order, OrderLine
 
@@ -165,3 +165,15 @@ async def test_an_instance_writes_what_was_set_since_it_was_read_while_its_guard
 
     assert stored is not None
     assert (stored.username, stored.role, stored.active) == ("ana", "finance", False)
+
+
+async def test_changed_gives_what_was_set_and_leaves_nothing_for_the_session_to_flush(db: Database) -> None:
+    async with db.transaction() as session:
+        [user_id] = await insert_rows(session, User, [user("bo")], returning="id")
+        bo = await session.get(User, user_id)
+        assert bo is not None
+        bo.role = "finance"
+
+        assert changed(bo) == {"role": "finance"}
+        assert changed(bo) == {}
+        assert bo not in session.dirty

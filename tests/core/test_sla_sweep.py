@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import clock, sla
+from shopflow.core import audit, clock, sla
+from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.sla import SlaClock
-from tests.builders.rows import alerts_for
+from tests.builders.rows import alerts_for, audit_rows
 
 START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 KIND = "test.respond"
@@ -112,6 +113,18 @@ async def test_a_failing_action_is_undone_alerted_and_holds_up_no_other_clock(
         assert [c.kind for c in await sla.of_subject(session, "case:2")] == [KIND, "test.follow_up"]
     assert await state(db, "case:1") == "breached"
     assert await sweep(db, {KIND: act}) == 0  # breached once, not retried
+
+
+async def test_rows_a_failing_action_queued_are_undone_with_it(db: Database, now: FakeClock) -> None:
+    await start(db, "case:1", 10)
+    now.advance(minutes=11)
+
+    async def act(session: AsyncSession, found: SlaClock) -> None:
+        audit.queue(session, audit.row(SYSTEM, "case.closed", "case", 1))  # for the action's next write
+        raise RuntimeError("carrier API down")
+
+    assert await sweep(db, {KIND: act}) == 1
+    assert await audit_rows(db, "case", 1) == []
 
 
 async def test_quiet_kinds_breach_and_act_without_an_alert(db: Database, now: FakeClock) -> None:

@@ -20,9 +20,9 @@ from shopflow.core.db import Database
 from shopflow.core.settings import get_settings
 from shopflow.notify import repository, service
 from shopflow.notify.errors import WebhookDeleted
-from shopflow.orders import service as orders
 from shopflow.orders.models import Order
 from shopflow.orders.schemas import OrderIn
+from shopflow.orders.service import fulfillment_steps, intake, lifecycle
 from tests.builders.inventory import receive
 from tests.builders.notify import (
     SECRET,
@@ -52,7 +52,7 @@ PARCEL = {
 async def place(db: Database, lines: list[tuple[str, int, str]] | None = None) -> Order:
     body = OrderIn.model_validate(order_body(lines or [("SKU-1", 2, "99.00")]))
     async with db.transaction() as session:
-        return (await orders.place_order(session, SYSTEM, body, None)).order
+        return (await intake.place_order(session, SYSTEM, body, None)).order
 
 
 async def test_an_order_confirmation_reaches_the_mailbox_the_phone_and_the_subscriber(
@@ -127,12 +127,12 @@ async def test_every_order_notice_of_ord_8_reaches_the_customer(
     cancelled = await place(db, [("SKU-2", 1, "45.50")])
     short = await place(db, [("SKU-3", 999, "12.00")])  # more than in stock: on hold (ORD-4)
     async with db.transaction() as session:
-        await orders.mark_paid(session, SYSTEM, shipped.id)
-        await orders.start_picking(session, SYSTEM, shipped.id)
-        await orders.mark_packed(session, SYSTEM, shipped.id)
-        await orders.mark_shipped(session, SYSTEM, shipped.id, [PARCEL])
-        await orders.mark_delivered(session, SYSTEM, shipped.id)
-        await orders.cancel(session, SYSTEM, cancelled.id, "unpaid_timeout")
+        await lifecycle.mark_paid(session, SYSTEM, shipped.id)
+        await fulfillment_steps.start_picking(session, SYSTEM, shipped.id)
+        await fulfillment_steps.mark_packed(session, SYSTEM, shipped.id)
+        await fulfillment_steps.mark_shipped(session, SYSTEM, shipped.id, [PARCEL])
+        await lifecycle.mark_delivered(session, SYSTEM, shipped.id)
+        await lifecycle.cancel(session, SYSTEM, cancelled.id, "unpaid_timeout")
     await sweep(db)
 
     mails = {m["Subject"]: m for m in outside.mailbox.messages}
@@ -167,7 +167,7 @@ async def test_an_order_released_from_a_stock_hold_is_confirmed_with_an_expected
     await receive(db, "WH-B", {"SKU-3": 20})
     now.advance(hours=5)
     async with db.transaction() as session:
-        await orders.release(session, SYSTEM, short.id)
+        await lifecycle.release(session, SYSTEM, short.id)
     await sweep(db)
 
     mails = {m["Subject"]: m for m in outside.mailbox.messages}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +22,9 @@ from shopflow.orders.models import (
     SkuFacts,
     checked,
     intake_errors,
+    new_order_row,
+    order_of_subject,
+    order_subject,
     totals,
 )
 
@@ -165,6 +169,84 @@ def test_a_held_order_leaves_only_by_release_or_cancel(held_from: OrderStatus) -
 def test_outside_a_hold_the_order_follows_the_table(current: OrderStatus) -> None:
     order = order_in(current)
     assert {t for t in OrderStatus if order.can_move_to(t)} == TRANSITIONS[current]
+
+
+# Each step's method: the status it starts from, the status it reaches, the time it stamps.
+STEPS = [
+    (Order.confirm, S.PENDING, S.CONFIRMED, "confirmed_at"),
+    (Order.pay, S.CONFIRMED, S.PAID, "paid_at"),
+    (Order.start_picking, S.PAID, S.PICKING, None),
+    (Order.pack, S.PICKING, S.PACKED, None),
+    (Order.start_picking, S.PACKED, S.PICKING, None),  # FUL-2: back after a failed check
+    (Order.ship, S.PACKED, S.SHIPPED, "shipped_at"),
+    (Order.deliver, S.SHIPPED, S.DELIVERED, "delivered_at"),
+    (Order.complete, S.DELIVERED, S.COMPLETED, "completed_at"),
+    (Order.close, S.COMPLETED, S.CLOSED, "closed_at"),
+]
+STAMPS = ["confirmed_at", "paid_at", "shipped_at", "delivered_at", "completed_at", "closed_at"]
+
+
+@pytest.mark.parametrize(("step", "start", "target", "stamp"), STEPS)
+def test_each_step_sets_its_status_time_and_stamp_and_returns_the_status_left(
+    step: Callable[[Order, datetime], OrderStatus], start: OrderStatus, target: OrderStatus, stamp: str | None
+) -> None:
+    order = order_in(start)
+    assert step(order, AT) is start
+    assert (order.status, order.updated_at) == (target, AT)
+    assert {name: getattr(order, name) for name in STAMPS} == {
+        name: AT if name == stamp else None for name in STAMPS
+    }
+
+
+@pytest.mark.parametrize(("step", "start", "target", "stamp"), STEPS)
+def test_a_step_from_anywhere_the_table_refuses_changes_nothing(
+    step: Callable[[Order, datetime], OrderStatus], start: OrderStatus, target: OrderStatus, stamp: str | None
+) -> None:
+    for current in set(OrderStatus) - {start}:
+        order = order_in(current, S.PAID if current is S.ON_HOLD else None)
+        if order.can_move_to(target):
+            continue
+        before = order.updated_at
+        with pytest.raises(InvalidTransition):
+            step(order, AT)
+        assert (order.status, order.updated_at) == (current, before)
+        assert all(getattr(order, name) is None for name in STAMPS)
+
+
+# --- a new order's row (ORD-4) ----------------------------------------------------------------
+
+INTAKE = {"channel": "own_store", "total": 9900}
+
+
+def test_a_new_order_is_stored_confirmed_at_intake() -> None:
+    assert new_order_row(INTAKE, AT) == {
+        **INTAKE,
+        "status": S.CONFIRMED,
+        "created_at": AT,
+        "updated_at": AT,
+        "confirmed_at": AT,
+    }
+
+
+def test_a_new_order_short_of_stock_is_stored_held_from_pending_and_never_confirmed() -> None:
+    held = new_order_row(INTAKE, AT, short=True)
+    assert held == {
+        **INTAKE,
+        "status": S.ON_HOLD,
+        "held_from": S.PENDING,
+        "hold_reason": HoldReason.STOCK_SHORTAGE,
+        "created_at": AT,
+        "updated_at": AT,
+        "confirmed_at": None,
+    }
+    order = Order(**held)
+    order.release(AT)  # the hold ends back in pending, as any hold of a pending order does
+    assert order.status == S.PENDING
+
+
+def test_an_orders_subject_names_it_and_gives_it_back() -> None:
+    assert order_subject(42) == "order:42"
+    assert order_of_subject(order_subject(42)) == 42
 
 
 # --- intake rules (ORD-2) -------------------------------------------------------------------

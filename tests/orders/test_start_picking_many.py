@@ -7,8 +7,8 @@ import pytest
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.core.errors import InvalidTransition
-from shopflow.orders import service
 from shopflow.orders.errors import OrderNotFound
+from shopflow.orders.service import fulfillment_steps
 from tests.builders import lifecycle
 from tests.builders.rows import audit_rows, counts
 
@@ -20,7 +20,7 @@ async def test_every_order_starts_picking_with_its_audit_row_in_the_order_given(
         await lifecycle.pay(db, order_id)
 
     async with db.transaction() as session:
-        picked = await service.start_picking_many(session, SYSTEM, [third, first])
+        picked = await fulfillment_steps.start_picking_many(session, SYSTEM, [third, first])
 
     assert list(picked) == [third, first]
     assert {o.status for o in picked.values()} == {"picking"}
@@ -39,7 +39,7 @@ async def test_every_order_starts_picking_with_its_audit_row_in_the_order_given(
     later = (await audit_rows(db, "order", first))[-1].id
     assert (await audit_rows(db, "order", third))[-1].id < later  # the order given
     async with db.transaction() as session:
-        assert await service.start_picking_many(session, SYSTEM, []) == {}
+        assert await fulfillment_steps.start_picking_many(session, SYSTEM, []) == {}
 
 
 async def test_one_order_that_may_not_start_picking_refuses_the_batch_and_changes_nothing(
@@ -52,13 +52,13 @@ async def test_one_order_that_may_not_start_picking_refuses_the_batch_and_change
 
     async with db.transaction() as session:
         with pytest.raises(InvalidTransition) as refused:
-            await service.start_picking_many(session, SYSTEM, [paid, unpaid])
+            await fulfillment_steps.start_picking_many(session, SYSTEM, [paid, unpaid])
     async with db.transaction() as session:
         with pytest.raises(InvalidTransition) as twice:
-            await service.start_picking_many(session, SYSTEM, [paid, paid])
+            await fulfillment_steps.start_picking_many(session, SYSTEM, [paid, paid])
     async with db.transaction() as session:
         with pytest.raises(OrderNotFound):
-            await service.start_picking_many(session, SYSTEM, [paid, 987654])
+            await fulfillment_steps.start_picking_many(session, SYSTEM, [paid, 987654])
 
     assert (refused.value.code, refused.value.current, refused.value.target) == (
         "invalid_transition",
@@ -76,10 +76,10 @@ async def test_start_picking_of_one_order_is_the_batch_of_one(db: Database) -> N
 
     async with db.transaction() as session:
         with pytest.raises(InvalidTransition):
-            await service.start_picking(session, SYSTEM, order_id)
+            await fulfillment_steps.start_picking(session, SYSTEM, order_id)
     await lifecycle.pay(db, order_id)
     async with db.transaction() as session:
-        order = await service.start_picking(session, SYSTEM, order_id)
+        order = await fulfillment_steps.start_picking(session, SYSTEM, order_id)
 
     assert order.status == "picking" and (await lifecycle.order(db, order_id)).status == "picking"
     assert [r.action for r in await audit_rows(db, "order", order_id)][-2:] == ["order.paid", "order.picking"]

@@ -16,9 +16,9 @@ from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
-from shopflow.orders import service
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import HoldReason
+from shopflow.orders.service import lifecycle, queries
 from tests.builders.lifecycle import clocks, deliver, order, pay, place, ship, sweep
 from tests.builders.rows import alerts_for, audit_rows, outbox
 from tests.builders.store import small_store
@@ -143,7 +143,7 @@ async def test_a_held_order_s_pay_clock_waits_with_it(db: Database, now: FakeClo
     order_id = await place(db)
     now.advance(minutes=10)
     async with db.transaction() as session:
-        await service.hold(session, SYSTEM, order_id, HoldReason.RISK_REVIEW)
+        await lifecycle.hold(session, SYSTEM, order_id, HoldReason.RISK_REVIEW)
     now.advance(hours=5)
 
     assert await sweep(db) == 0
@@ -151,7 +151,7 @@ async def test_a_held_order_s_pay_clock_waits_with_it(db: Database, now: FakeClo
     assert await alerts_for(db, f"order:{order_id}") == []
 
     async with db.transaction() as session:
-        await service.release(session, SYSTEM, order_id)
+        await lifecycle.release(session, SYSTEM, order_id)
     now.advance(minutes=19, seconds=59)  # 29:59 unpaid while not held
     assert await sweep(db) == 0
     assert (await order(db, order_id)).status == "confirmed"
@@ -183,7 +183,7 @@ async def test_a_receipt_breach_after_the_customer_confirmed_changes_nothing(
     await deliver(db, order_id)
     receipt_clock = (await clocks(db, order_id))["order.receipt"]
     async with db.transaction() as session:
-        await service.complete(session, SYSTEM, order_id)
+        await lifecycle.complete(session, SYSTEM, order_id)
     trail = await audit_rows(db, "order", order_id)
 
     async with db.transaction() as session:
@@ -205,9 +205,9 @@ async def test_a_payment_racing_the_pay_deadline_wins_without_deadlock(committed
         order_id = await place(committed)
         fake.advance(minutes=31)
         async with committed.transaction() as payment:
-            await service.get_order(payment, order_id, lock=True)  # the payment callback, in flight
+            await queries.get_order(payment, order_id, lock=True)  # the payment callback, in flight
             assert await asyncio.wait_for(sweep(committed), timeout=10) == 0
-            await service.mark_paid(payment, SYSTEM, order_id)
+            await lifecycle.mark_paid(payment, SYSTEM, order_id)
         assert await sweep(committed) == 0
 
         assert (await order(committed, order_id)).status == "paid"

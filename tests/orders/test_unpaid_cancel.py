@@ -16,10 +16,10 @@ from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.policy import Orders, Policy
 from shopflow.inventory import service as inventory
-from shopflow.orders import service
 from shopflow.orders.models import Order
 from shopflow.orders.schemas import OrderIn
-from tests.builders import lifecycle
+from shopflow.orders.service import intake, lifecycle, queries
+from tests.builders import lifecycle as lifecycle_builders
 from tests.builders.inventory import receive
 from tests.builders.lifecycle import cancelled_unpaid
 from tests.builders.orders import order_body
@@ -38,13 +38,13 @@ def now() -> Iterator[FakeClock]:
 
 async def place(db: Database, lines: list[tuple[str, int, str]]) -> int:
     async with db.transaction() as session:
-        placed = await service.place_order(session, SYSTEM, OrderIn.model_validate(order_body(lines)), None)
+        placed = await intake.place_order(session, SYSTEM, OrderIn.model_validate(order_body(lines)), None)
         return placed.order.id
 
 
 async def order(db: Database, order_id: int) -> Order:
     async with db.transaction() as session:
-        return await service.get_order(session, order_id)
+        return await queries.get_order(session, order_id)
 
 
 async def available(db: Database, code: str) -> int:
@@ -55,7 +55,7 @@ async def available(db: Database, code: str) -> int:
 async def sweep(db: Database) -> int:
     """The worker's SLA sweep, whose pay-clock breach action is ORD-5; how many orders it cancelled."""
     before = await cancelled_unpaid(db)
-    await lifecycle.sweep(db)
+    await lifecycle_builders.sweep(db)
     return await cancelled_unpaid(db) - before
 
 
@@ -92,7 +92,7 @@ async def test_an_order_unpaid_for_31_minutes_is_cancelled_by_the_system(
     assert await available(db, "SKU-1") == on_shelf
     assert await available(db, "SKU-2") == 20
     async with db.transaction() as session:
-        assert {r.state for r in await service.reservations(session, order_id)} == {"released"}
+        assert {r.state for r in await queries.reservations(session, order_id)} == {"released"}
     notices = [e for e in await outbox(db, f"order:{order_id}") if e.event == "order.cancelled"]
     assert [(e.payload["order_id"], e.payload["reason"]) for e in notices] == [(order_id, "unpaid_timeout")]
 
@@ -118,7 +118,7 @@ async def test_paid_orders_are_never_touched(db: Database, now: FakeClock) -> No
     unpaid_id = await place(db, [("SKU-1", 1, "99.00")])
     now.advance(minutes=10)
     async with db.transaction() as session:
-        await service.mark_paid(session, SYSTEM, paid_id)
+        await lifecycle.mark_paid(session, SYSTEM, paid_id)
     now.advance(days=3)
 
     assert await sweep(db) == 1
@@ -133,7 +133,7 @@ async def test_orders_on_hold_or_already_cancelled_are_not_swept(db: Database, n
     short_id = await place(db, [("SKU-1", 99, "99.00")])
     cancelled_id = await place(db, [("SKU-2", 1, "45.50")])
     async with db.transaction() as session:
-        await service.cancel(session, SYSTEM, cancelled_id, "customer asked")
+        await lifecycle.cancel(session, SYSTEM, cancelled_id, "customer asked")
     now.advance(hours=5)
 
     assert await sweep(db) == 0
@@ -149,7 +149,7 @@ async def test_the_time_is_counted_from_confirmation(db: Database, now: FakeCloc
     now.advance(hours=2)
     await receive(db, "WH-A", {"SKU-2": 10})
     async with db.transaction() as session:
-        await service.release(session, SYSTEM, order_id)
+        await lifecycle.release(session, SYSTEM, order_id)
     now.advance(minutes=20)
 
     assert await sweep(db) == 0

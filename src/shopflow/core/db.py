@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event, insert, inspect, update
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, configure_mappers
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
@@ -113,7 +113,20 @@ def committed(instance: Any, names: Sequence[str]) -> dict[str, Any]:
     values = {name: getattr(instance, name) for name in names}
     for name, value in values.items():
         set_committed_value(instance, name, value)
+    state = instance_state(instance)
+    if state.modified and not state.committed_state:
+        # Nothing of it is left to write: no later flush of the session needs to look at it.
+        state._commit_all(state.dict, state._instance_dict())
     return values
+
+
+def changed(instance: Any) -> dict[str, Any]:
+    """The columns set since `instance` was read (what its model methods changed), marked as
+    stored (`committed`): for a caller writing them itself by a conditional UPDATE."""
+    state = instance_state(instance)
+    columns = state.mapper.columns
+    # committed_state holds the value each attribute set since the read had then.
+    return committed(instance, [name for name in state.committed_state if name in columns])
 
 
 _DRIVER = "shopflow.driver"  # session.info key: (the transaction, its asyncpg connection)
@@ -365,13 +378,8 @@ async def update_changed(session: AsyncSession, instance: Any, guard: str) -> in
     """`update_if` for an instance read (and locked) by its repository: writes the columns set
     since it was read (what its model methods changed) if its `guard` column still holds the value
     it was read with, and marks them as stored (`committed`). Returns how many rows changed."""
-    state = inspect(instance)
-    history = state.attrs[guard].history
-    expected = (history.deleted or history.unchanged)[0]
-    unchanged = state.unmodified
-    names = [column.key for column in state.mapper.column_attrs if column.key not in unchanged]
-    values = committed(instance, names)
-    return await update_if(session, type(instance), instance.id, (guard, expected), values)
+    expected = instance_state(instance).committed_state.get(guard, getattr(instance, guard))
+    return await update_if(session, type(instance), instance.id, (guard, expected), changed(instance))
 
 
 def async_url(url: str) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopflow.core import alerts, clock, policy
+from shopflow.core import alerts, clock, db, policy
 from shopflow.core.db import (
     Base,
     BigId,
@@ -116,7 +116,7 @@ def after(start: datetime, *, working_days: int = 0, **calendar_time: float) -> 
 
 
 def running(subject: str, kind: str, deadline: datetime, owner_id: int | None = None) -> dict[str, Any]:
-    """The row of a clock started now, for a caller writing it with its own rows (`db.insert_together`)."""
+    """The row of a clock started now."""
     return {
         "subject": subject,
         "kind": kind,
@@ -125,6 +125,14 @@ def running(subject: str, kind: str, deadline: datetime, owner_id: int | None = 
         "started_at": clock.now(),
         "deadline": deadline,
     }
+
+
+def queue_running(
+    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
+) -> None:
+    """Start the clock of a subject that has none of this kind yet (a new order, a new parcel)
+    with the transaction's next write (`db.PendingRows`): a plain INSERT, unlike `start`."""
+    db.queue(session, SlaClock, running(subject, kind, deadline, owner_id))
 
 
 async def start(
@@ -426,9 +434,10 @@ async def sweep(
                 async with session.begin_nested():
                     await _mark_breached(session, [clock_id], at)
                     await action(session, found)
-            except SubjectBusy:
-                continue
             except Exception as exc:
+                db.pending(session).take()  # what the action queued is rolled back with its savepoint
+                if isinstance(exc, SubjectBusy):
+                    continue
                 log.exception("the breach action of clock %s (%s) failed", clock_id, alert["subject"])
                 plain.append(clock_id)
                 alert["message"] += f"; its automatic action failed: {exc!r}"

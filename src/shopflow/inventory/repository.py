@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog.models import Sku
@@ -15,8 +15,8 @@ from shopflow.core.db import (
     fresh,
     insert_for,
     insert_rows,
-    insert_together,
     placeholders,
+    write,
 )
 from shopflow.inventory.models import (
     LedgerEntry,
@@ -239,14 +239,8 @@ async def add_on_hand(session: AsyncSession, warehouse_id: int, sku_id: int, qua
 
 
 async def add_ledger(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    await session.execute(insert(LedgerEntry), rows)
-
-
-async def add_ledger_with(
-    session: AsyncSession, rows: list[dict[str, Any]], *alongside: tuple[Any, Sequence[dict[str, Any]]]
-) -> None:
-    """Ledger rows and the caller's `alongside` (model, rows) batches in one round trip."""
-    await insert_together(session, (LedgerEntry, rows), *alongside)
+    """Ledger rows, with the rows the transaction has queued (`db.PendingRows`), in one round trip."""
+    await write(session, (LedgerEntry, rows))
 
 
 CONSUME_RESERVATIONS_PG = (

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,24 +218,20 @@ async def reservations_of(session: AsyncSession, order_id: int) -> list[Reservat
 
 
 async def ship_reserved(
-    session: AsyncSession,
-    actor: Actor,
-    order_id: int,
-    warehouse_id: int,
-    reference: str,
-    *alongside: tuple[Any, Sequence[dict[str, Any]]],
+    session: AsyncSession, actor: Actor, order_id: int, warehouse_id: int, reference: str
 ) -> list[Reservation]:
     """FUL-4/INV-1: the order's reservations in one warehouse become a shipment: stock leaves
     through the ledger and the reservations are consumed (INV-2). Returns what was shipped.
 
-    `alongside` (model, rows) batches, such as the shipment's audit rows and clocks, are written
-    with the ledger rows in one round trip; nothing is written when there is nothing to ship."""
+    The rows the transaction has queued (`db.PendingRows`: the shipment's audit rows and clock)
+    are written with the ledger rows in one round trip; nothing is written when there is
+    nothing to ship."""
     held = await repository.consume_reservations(session, order_id, warehouse_id)
     if not held:
         return []
     balances = await repository.consume(session, {r.stock_id: r.quantity for r in held})
     at = clock.now()
-    await repository.add_ledger_with(
+    await repository.add_ledger(
         session,
         [
             {
@@ -251,7 +246,6 @@ async def ship_reserved(
             }
             for r in held
         ],
-        *alongside,
     )
     return held
 

@@ -33,7 +33,7 @@ from shopflow.notify.models import (
 )
 from shopflow.notify.render import Facts, render
 from shopflow.notify.schemas import WebhookIn
-from shopflow.orders import service as orders
+from shopflow.orders.service import queries as orders
 
 log = logging.getLogger("shopflow.notify")
 

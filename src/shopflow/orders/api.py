@@ -8,7 +8,6 @@ from fastapi import APIRouter, Header, Query, Response
 from shopflow.core.api import Pages, Session, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Page
-from shopflow.orders import service
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.orders.schemas import (
     AddressIn,
@@ -24,6 +23,7 @@ from shopflow.orders.schemas import (
     ReservationOut,
     TotalsOut,
 )
+from shopflow.orders.service import intake, lifecycle, queries
 
 router = APIRouter(tags=["orders"])
 
@@ -83,8 +83,8 @@ def _history(entry: AuditEntry) -> HistoryEntry:
 
 
 async def _detail(session: Session, order: Order) -> OrderDetail:
-    trail = await service.history(session, order.id)
-    held = await service.reservations(session, order.id)
+    trail = await queries.history(session, order.id)
+    held = await queries.reservations(session, order.id)
     return OrderDetail(
         **_out_fields(order),
         history=[_history(entry) for entry in trail],
@@ -108,7 +108,7 @@ async def place_order(
     actor: Annotated[Actor, require("orders.create")],
     idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
 ) -> OrderOut:
-    placed = await service.place_order(session, actor, data, idempotency_key)
+    placed = await intake.place_order(session, actor, data, idempotency_key)
     if not placed.created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -125,7 +125,7 @@ async def list_orders(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ) -> Page[OrderSummary]:
-    items, total, _size = await service.list_orders(
+    items, total, _size = await queries.list_orders(
         session,
         status=status,
         channel=channel,
@@ -141,7 +141,7 @@ async def list_orders(
 async def get_order(
     order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> OrderDetail:
-    return await _detail(session, await service.get_order(session, order_id))
+    return await _detail(session, await queries.get_order(session, order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderDetail)
@@ -151,21 +151,21 @@ async def cancel_order(
     session: Session,
     actor: Annotated[Actor, require("orders.cancel")],
 ) -> OrderDetail:
-    return await _detail(session, await service.cancel(session, actor, order_id, data.reason))
+    return await _detail(session, await lifecycle.cancel(session, actor, order_id, data.reason))
 
 
 @router.post("/orders/{order_id}/hold", response_model=OrderDetail)
 async def hold_order(
     order_id: int, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
-    return await _detail(session, await service.hold(session, actor, order_id, data.reason))
+    return await _detail(session, await lifecycle.hold(session, actor, order_id, data.reason))
 
 
 @router.post("/orders/{order_id}/release", response_model=OrderDetail)
 async def release_order(
     order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
-    return await _detail(session, await service.release(session, actor, order_id))
+    return await _detail(session, await lifecycle.release(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail)
@@ -174,4 +174,4 @@ async def confirm_receipt(
 ) -> OrderDetail:
     """ORD-7: the customer confirms receipt of a delivered order, which is completed; its
     after-sales window runs on. Any other state is refused (409)."""
-    return await _detail(session, await service.complete(session, actor, order_id))
+    return await _detail(session, await lifecycle.complete(session, actor, order_id))

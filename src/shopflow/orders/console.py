@@ -21,9 +21,9 @@ from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.inventory import service as inventory
-from shopflow.orders import service
 from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus
 from shopflow.orders.schemas import CancelIn
+from shopflow.orders.service import lifecycle, queries
 
 router = APIRouter(include_in_schema=False)
 S = OrderStatus
@@ -90,7 +90,7 @@ def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | Non
 async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], page: int) -> dict[str, Any]:
     status = S(filters["status"]) if filters["status"] in S.__members__.values() else None
     created_from, created_to = clock.day_range(_day(filters["date_from"]), _day(filters["date_to"]))
-    found, total, size = await service.list_orders(
+    found, total, size = await queries.list_orders(
         session,
         status=status,
         channel=filters["channel"] or None,
@@ -99,7 +99,7 @@ async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], p
         page=page,
         number=filters["q"].strip() or None,
     )
-    clocks = await service.clocks(session, [order.id for order in found])
+    clocks = await queries.clocks(session, [order.id for order in found])
     return {
         "orders": found,
         "clocks": {order_id: _open_clock(found_clocks, c.now) for order_id, found_clocks in clocks.items()},
@@ -129,7 +129,7 @@ async def order_list(
 
 
 async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, Any]:
-    trail = await service.history(session, order.id)
+    trail = await queries.history(session, order.id)
     warehouses = {w.id: w.code for w in await inventory.list_warehouses(session)}
     return {
         "order": order,
@@ -138,7 +138,7 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "clocks": await sla.of_subject(session, f"order:{order.id}"),
         "side_panels": await panels(session, c, "order.side", order.id),
         "panels": await panels(session, c, "order", order.id),
-        "reservations": await service.reservations(session, order.id),
+        "reservations": await queries.reservations(session, order.id),
         "warehouses": warehouses,
         "skus": {line.sku_id: line.sku_code for line in order.lines},
         "actions": _actions(c, order),
@@ -171,7 +171,7 @@ def _actions(c: Console, order: Order) -> set[str]:
 async def order_detail(
     order_id: int, session: Session, c: Annotated[Console, can_view("orders.read")]
 ) -> HTMLResponse:
-    details = await _detail(session, c, await service.get_order(session, order_id))
+    details = await _detail(session, c, await queries.get_order(session, order_id))
     live = bool(c.request.headers.get("HX-Request"))
     return render(c, "orders/_detail_live.html" if live else "orders/detail.html", mask=mask_phone, **details)
 
@@ -189,7 +189,7 @@ async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, don
         return redirect(f"/orders/{order_id}")
 
     async def refused(exc: AppError) -> Response:
-        details = await _detail(session, c, await service.get_order(session, order_id))
+        details = await _detail(session, c, await queries.get_order(session, order_id))
         details.update(values=values, errors=field_errors(exc.errors, c), refusal=c.error(exc))
         return render(c, "orders/detail.html", exc.status, mask=mask_phone, **details)
 
@@ -202,7 +202,7 @@ async def cancel_order(
 ) -> Response:
     async def work(values: dict[str, str]) -> None:
         data = parsed(CancelIn, {"reason": values.get("reason", "").strip()})
-        await service.cancel(session, c.actor, order_id, data.reason)  # type: ignore[arg-type]
+        await lifecycle.cancel(session, c.actor, order_id, data.reason)  # type: ignore[arg-type]
 
     return await _act(session, c, order_id, work, N_("The order is cancelled; its stock is released."))
 
@@ -215,7 +215,7 @@ async def hold_order(
         reason = values.get("reason", HoldReason.MANUAL)
         if reason not in HoldReason.__members__.values():
             raise Invalid("bad hold reason", errors=[FieldError("reason", "is required")])
-        await service.hold(session, c.actor, order_id, HoldReason(reason))  # type: ignore[arg-type]
+        await lifecycle.hold(session, c.actor, order_id, HoldReason(reason))  # type: ignore[arg-type]
 
     return await _act(session, c, order_id, work, N_("The order is on hold."))
 
@@ -225,7 +225,7 @@ async def release_order(
     order_id: int, session: Session, c: Annotated[Console, can_do("orders.hold")]
 ) -> Response:
     async def work(_: dict[str, str]) -> None:
-        await service.release(session, c.actor, order_id)  # type: ignore[arg-type]
+        await lifecycle.release(session, c.actor, order_id)  # type: ignore[arg-type]
 
     return await _act(session, c, order_id, work, N_("The hold is released."))
 

@@ -65,6 +65,16 @@ class HoldReason(StrEnum):
     MANUAL = "manual"
 
 
+def order_subject(order_id: int) -> str:
+    """The order's subject in SLA clocks, alerts and outbox rows ("order:42")."""
+    return f"order:{order_id}"
+
+
+def order_of_subject(subject: str) -> int:
+    """The order id of an order's subject (`order_subject`)."""
+    return int(subject.removeprefix("order:"))
+
+
 def checked(current: OrderStatus, target: OrderStatus) -> OrderStatus:
     """`target` if ORD-3 allows the step from `current`, else InvalidTransition (409)."""
     if target not in TRANSITIONS[current]:
@@ -164,6 +174,50 @@ class Order(Base):
         self.hold_reason = None
         return S.ON_HOLD
 
+    def confirm(self, at: datetime) -> OrderStatus:
+        """Confirmed with its stock reserved (ORD-4)."""
+        previous = self.move_to(S.CONFIRMED, at)
+        self.confirmed_at = at
+        return previous
+
+    def pay(self, at: datetime) -> OrderStatus:
+        """Its payment was captured (ORD-5)."""
+        previous = self.move_to(S.PAID, at)
+        self.paid_at = at
+        return previous
+
+    def start_picking(self, at: datetime) -> OrderStatus:
+        """Its pick task begins (FUL-1), or begins again after a failed quality check (FUL-2)."""
+        return self.move_to(S.PICKING, at)
+
+    def pack(self, at: datetime) -> OrderStatus:
+        """Every parcel of the order is packed (FUL-2)."""
+        return self.move_to(S.PACKED, at)
+
+    def ship(self, at: datetime) -> OrderStatus:
+        """Handed to the carrier (FUL-4): the delivery promise starts (ORD-6)."""
+        previous = self.move_to(S.SHIPPED, at)
+        self.shipped_at = at
+        return previous
+
+    def deliver(self, at: datetime) -> OrderStatus:
+        """The carrier delivered it; the receipt window starts (ORD-7)."""
+        previous = self.move_to(S.DELIVERED, at)
+        self.delivered_at = at
+        return previous
+
+    def complete(self, at: datetime) -> OrderStatus:
+        """Receipt confirmed or assumed (ORD-7)."""
+        previous = self.move_to(S.COMPLETED, at)
+        self.completed_at = at
+        return previous
+
+    def close(self, at: datetime) -> OrderStatus:
+        """The after-sales window is over (ORD-7)."""
+        previous = self.move_to(S.CLOSED, at)
+        self.closed_at = at
+        return previous
+
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
@@ -248,6 +302,22 @@ def intake_errors(
     if sum(line.unit_price * line.quantity for line in lines if line.quantity > 0) > MAX_AMOUNT:
         errors.append(FieldError("lines", "the order total is too large"))
     return errors
+
+
+def new_order_row(fields: Mapping[str, Any], at: datetime, *, short: bool = False) -> dict[str, Any]:
+    """The row intake stores for a new order with the intake `fields` (ORD-4): confirmed at `at`;
+    when its stock is `short`, held from pending for the shortage, as `Order.hold` holds it, and
+    never confirmed."""
+    row = {**fields, "created_at": at, "updated_at": at}
+    if not short:
+        return {**row, "status": checked(S.PENDING, S.CONFIRMED), "confirmed_at": at}
+    return {
+        **row,
+        "status": checked(S.PENDING, S.ON_HOLD),
+        "held_from": S.PENDING,
+        "hold_reason": HoldReason.STOCK_SHORTAGE,
+        "confirmed_at": None,
+    }
 
 
 @dataclass(frozen=True, slots=True)

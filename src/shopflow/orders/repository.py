@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from shopflow.core.db import committed, driver_connection, fresh, insert_rows, insert_together, update_if
+from shopflow.core.db import changed, driver_connection, fresh, insert_rows, loaded, update_changed, write
 from shopflow.core.sla import SlaClock
 from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
 
 
-async def insert_if_new(session: AsyncSession, values: dict[str, Any]) -> int | None:
-    """Insert the order unless a unique key (idempotency key, channel order number, order
-    number) is taken; None then. On PostgreSQL a concurrent twin waits here for the first."""
-    stored = await insert_rows(session, Order, [values], returning="id", skip_conflicts=True)
-    return stored[0] if stored else None
+async def insert_if_new(session: AsyncSession, row: dict[str, Any]) -> Order | None:
+    """Insert the order `row` unless a unique key (idempotency key, channel order number, order
+    number) is taken; None then. On PostgreSQL a concurrent twin waits here for the first.
+    The order as stored, outside the session (`db.loaded`), its lines not loaded."""
+    stored = await insert_rows(session, Order, [row], returning="id", skip_conflicts=True)
+    return loaded(Order, {**row, "id": stored[0]}) if stored else None
 
 
 async def find_twin(
@@ -36,16 +38,22 @@ async def find_twin(
     return (await session.scalars(stmt)).first()
 
 
-async def insert_lines(
-    session: AsyncSession, rows: list[dict[str, Any]], *alongside: tuple[Any, Sequence[dict[str, Any]]]
-) -> None:
-    """Insert order lines; `alongside` (model, rows) batches, such as the order's audit trail and
-    outbox rows, are written in the same round trip."""
-    await insert_together(session, (OrderLine, rows), *alongside)
+async def insert_lines(session: AsyncSession, order: Order, rows: list[dict[str, Any]]) -> Order:
+    """Insert the new `order`'s lines, with the rows the transaction has queued (its audit trail,
+    outbox rows and clocks) in the same round trip; the order with its lines."""
+    await write(session, (OrderLine, rows))
+    set_committed_value(order, "lines", [loaded(OrderLine, row) for row in rows])
+    return order
 
 
-async def mark_held(session: AsyncSession, order_id: int, values: dict[str, Any]) -> None:
-    await session.execute(update(Order).where(Order.id == order_id).values(values))
+async def mark_held(session: AsyncSession, order: Order, held: Mapping[str, Any]) -> Order:
+    """The new `order` (from `insert_if_new`) stored as the `held` row instead (a shortage at
+    intake) by one UPDATE of the columns that differ; the order as now stored."""
+    changes = {name: value for name, value in held.items() if getattr(order, name) != value}
+    await session.execute(update(Order).where(Order.id == order.id).values(changes))
+    for name, value in changes.items():
+        set_committed_value(order, name, value)
+    return order
 
 
 async def get(session: AsyncSession, order_id: int, *, lock: bool = False) -> Order | None:
@@ -80,9 +88,10 @@ async def lock(session: AsyncSession, order_id: int) -> Order | None:
     return (await session.scalars(stmt)).first()
 
 
-async def move(session: AsyncSession, order: Order, previous: str, *names: str) -> None:
-    """Write the order's changed `names` by one UPDATE conditional on the status it had (`previous`)."""
-    if await update_if(session, Order, order.id, ("status", previous), committed(order, names)) != 1:
+async def move(session: AsyncSession, order: Order) -> None:
+    """Write the step the locked order just took (the columns its method changed) by one UPDATE
+    conditional on the status it left (`db.update_changed`)."""
+    if await update_changed(session, order, "status") != 1:
         raise RuntimeError(f"order {order.id} changed status under its lock")
 
 
@@ -100,17 +109,20 @@ async def lock_many(session: AsyncSession, order_ids: Collection[int]) -> list[O
     return list((await session.scalars(stmt)).all())
 
 
-async def move_many(
-    session: AsyncSession, order_ids: Collection[int], sources: Collection[str], values: dict[str, Any]
-) -> int:
-    """One conditional UPDATE: the orders still in one of `sources` get `values`; how many did."""
+async def move_many(session: AsyncSession, orders: Sequence[Order], sources: Collection[str]) -> None:
+    """Write one step the locked `orders` took together (the same changes: say picking since the
+    same time) by one UPDATE conditional on the statuses they left (`sources`)."""
+    values, *others = [changed(order) for order in orders]
+    if any(other != values for other in others):
+        raise ValueError("orders moved together must take the same changes")
     stmt = (
         update(Order)
-        .where(Order.id.in_(sorted(order_ids)), Order.status.in_(sorted(sources)))
+        .where(Order.id.in_(sorted(order.id for order in orders)), Order.status.in_(sorted(sources)))
         .values(values)
         .execution_options(synchronize_session=False)
     )
-    return int((await session.execute(stmt)).rowcount)
+    if (await session.execute(stmt)).rowcount != len(orders):
+        raise RuntimeError("a locked order changed status under its lock")
 
 
 async def lock_if_free(session: AsyncSession, order_id: int) -> Order | None:

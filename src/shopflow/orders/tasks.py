@@ -6,23 +6,20 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.sla import SlaClock
-from shopflow.orders import service
-
-
-def _order_id(found: SlaClock) -> int:
-    return int(found.subject.removeprefix("order:"))
+from shopflow.orders.models import order_of_subject
+from shopflow.orders.service import lifecycle
 
 
 async def cancel_unpaid(session: AsyncSession, found: SlaClock) -> None:
     """The pay clock, started at confirmation (ORD-5): an unpaid order is cancelled, its stock released."""
-    await service.cancel_unpaid(session, _order_id(found))
+    await lifecycle.cancel_unpaid(session, order_of_subject(found.subject))
 
 
 async def assume_receipt(session: AsyncSession, found: SlaClock) -> None:
     """The receipt clock, started at delivery (ORD-7): receipt is assumed, the order completed."""
-    await service.assume_receipt(session, _order_id(found))
+    await lifecycle.assume_receipt(session, order_of_subject(found.subject))
 
 
 async def close(session: AsyncSession, found: SlaClock) -> None:
     """The after-sales clock (the ASV-1 window from delivery): the order is closed."""
-    await service.close_after_aftersales(session, _order_id(found))
+    await lifecycle.close_after_aftersales(session, order_of_subject(found.subject))

@@ -17,7 +17,7 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import fragment, render
 from shopflow.core.console.session import can_view
-from shopflow.orders import service as orders
+from shopflow.orders.service import queries as orders
 from shopflow.payments import service
 from shopflow.payments.models import PaymentReceipt, PaymentStatus
 

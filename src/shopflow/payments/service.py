@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, audit, clock, events, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
-from shopflow.orders import service as orders
-from shopflow.orders.models import OrderStatus
+from shopflow.orders.models import OrderStatus, order_subject
+from shopflow.orders.service import lifecycle, queries
 from shopflow.payments import repository, sandbox
 from shopflow.payments.errors import PaymentNotFound
 from shopflow.payments.models import (
@@ -32,7 +32,7 @@ async def start_payment(session: AsyncSession, actor: Actor, order_id: int, meth
             "unknown payment method",
             errors=[FieldError("method", f"must be one of {', '.join(methods)}")],
         )
-    order = await orders.get_order(session, order_id, lock=True)
+    order = await queries.get_order(session, order_id, lock=True)
     if not order.can_move_to(OrderStatus.PAID):  # only a payable order takes a payment
         raise InvalidTransition("order", order.status, OrderStatus.PAID)
     at = clock.now()
@@ -147,7 +147,7 @@ async def _move(
 
 async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> CallbackResult:
     """Money arrived: ledger it (PAY-5) and pay the order, or alert if the order cannot be paid."""
-    order = await orders.get_order(session, payment.order_id, lock=True)
+    order = await queries.get_order(session, payment.order_id, lock=True)
     session.add(
         PaymentReceipt(
             payment_id=payment.id,
@@ -159,12 +159,12 @@ async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> Ca
         )
     )
     try:
-        await orders.mark_paid(session, SYSTEM, order.id)
+        await lifecycle.mark_paid(session, SYSTEM, order.id)
     except InvalidTransition:
         await alerts.raise_alert(
             session,
             "payment_for_unpayable_order",
-            f"order:{order.id}",
+            order_subject(order.id),
             f"payment {payment.id} captured {money.fmt(payment.amount)} "
             f"but order {order.order_no} is {order.status}; refund it",
             f"payment_for_unpayable_order:{payment.id}",
@@ -172,7 +172,7 @@ async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> Ca
         await events.record(
             session,
             "payment.refund_requested",
-            f"order:{order.id}",
+            order_subject(order.id),
             {"order_id": order.id, "payment_id": payment.id, "reason": f"order {order.status}"},
         )
         return CallbackResult.ORDER_NOT_PAYABLE

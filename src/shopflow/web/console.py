@@ -16,8 +16,8 @@ from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import render
 from shopflow.core.console.session import can_view
 from shopflow.inventory import service as inventory
-from shopflow.orders import service as orders
 from shopflow.orders.models import OrderStatus
+from shopflow.orders.service import queries as orders
 from shopflow.payments import service as payments
 
 router = APIRouter(include_in_schema=False)

@@ -10,8 +10,8 @@ from shopflow.fulfillment.models.picking import PickTask, TaskStatus, all_packed
 from shopflow.fulfillment.repository import picking as picking_repository
 from shopflow.fulfillment.schemas import CheckIn, PackIn
 from shopflow.fulfillment.service.waves import locked_task
-from shopflow.orders import service as orders
 from shopflow.orders.models import OrderStatus
+from shopflow.orders.service import fulfillment_steps
 
 
 async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) -> PickTask:
@@ -20,7 +20,8 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
     at = clock.now()
     previous = task.pack(data.weight_g, data.materials, at)
     await picking_repository.save_task(session, task)
-    trail = [
+    audit.queue(
+        session,
         audit.row(
             actor,
             "pick_task.packed",
@@ -29,13 +30,14 @@ async def pack(session: AsyncSession, actor: Actor, task_id: int, data: PackIn) 
             {"status": previous},
             {"status": task.status, "weight_g": data.weight_g, "materials": data.materials},
             at,
-        )
-    ]
+        ),
+    )
     statuses = [status for _, status in await picking_repository.tasks_of_order(session, order.id)]
     if order.status == OrderStatus.PICKING and all_packed(statuses):
-        await orders.mark_packed_locked(session, actor, order, trail)
+        # The order's step writes the queued audit row with its own.
+        await fulfillment_steps.mark_packed_locked(session, actor, order)
     else:
-        await audit.record(session, *trail)
+        await audit.record(session)
     return task
 
 
@@ -53,10 +55,11 @@ async def check(session: AsyncSession, actor: Actor, task_id: int, data: CheckIn
         after = {"status": task.status, "reason": reason}
     await picking_repository.save_task(session, task)
     action = "pick_task.check_passed" if data.passed else "pick_task.check_failed"
-    trail = [audit.row(actor, action, "pick_task", task.id, {"status": previous}, after, at)]
+    audit.queue(session, audit.row(actor, action, "pick_task", task.id, {"status": previous}, after, at))
     if not data.passed and order.status == OrderStatus.PACKED:
         reason = f"quality check failed: {task.qc_note}"
-        await orders.back_to_picking_locked(session, actor, order, reason, trail)
+        # The order's step writes the queued audit row with its own.
+        await fulfillment_steps.back_to_picking_locked(session, actor, order, reason)
     else:
-        await audit.record(session, *trail)
+        await audit.record(session)
     return task

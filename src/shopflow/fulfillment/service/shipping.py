@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy, sla
-from shopflow.core.audit import Actor, AuditEntry
+from shopflow.core.audit import Actor
 from shopflow.fulfillment.errors import NothingToShip, ShipmentNotFound, TrackingNumberTaken
 from shopflow.fulfillment.models.carriers import Carrier, Parcel
 from shopflow.fulfillment.models.picking import PickTask, TaskStatus, WaveStatus
@@ -27,8 +27,8 @@ from shopflow.fulfillment.schemas import ShipIn
 from shopflow.fulfillment.service import carriers as carrier_service
 from shopflow.fulfillment.service.waves import locked_task
 from shopflow.inventory import service as inventory
-from shopflow.orders import service as orders
 from shopflow.orders.models import Order
+from shopflow.orders.service import fulfillment_steps, queries
 
 TRACKING_NO_ATTEMPTS = 5
 
@@ -66,7 +66,7 @@ async def suggested_carrier(session: AsyncSession, task: PickTask) -> Carrier | 
     Raises NoCarrier when no rule matches, as shipping it without naming a carrier would."""
     if task.weight_g is None:
         return None
-    order = await orders.get_order(session, task.order_id)
+    order = await queries.get_order(session, task.order_id)
     return await carrier_service.choose(session, _parcel(order, task.weight_g))
 
 
@@ -99,7 +99,8 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
     shipment = await _insert(session, values, carrier, data.tracking_no, at)
     reference = f"shipment:{shipment.id}:{shipment.tracking_no}"
     stuck_after = timedelta(hours=rules.fulfillment.stuck_without_event_hours)
-    trail = [
+    audit.queue(
+        session,
         audit.row(
             actor,
             "pick_task.shipped",
@@ -112,19 +113,17 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
         audit.row(
             actor, "shipment.created", "shipment", shipment.id, None, {**notice(shipment, carrier)}, at
         ),
-    ]
+    )
     # A new shipment has no clock yet: its no-event clock is written with the ledger and the trail.
-    clocks = [sla.running(shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)]
-    if not await inventory.ship_reserved(
-        session, actor, order.id, task.warehouse_id, reference, (AuditEntry, trail), (sla.SlaClock, clocks)
-    ):
+    sla.queue_running(session, shipment_subject(shipment.id), ShipmentClock.NO_EVENT, at + stuck_after)
+    if not await inventory.ship_reserved(session, actor, order.id, task.warehouse_id, reference):
         raise NothingToShip(f"order {order.order_no} holds no stock in this warehouse to ship")
     if all(
         status == TaskStatus.SHIPPED
         for _, status in await picking_repository.tasks_of_order(session, order.id)
     ):
         parcels = await shipment_repository.parcels_of_order(session, order.id)
-        await orders.mark_shipped_locked(session, actor, order, [notice(p, c) for p, c in parcels])
+        await fulfillment_steps.mark_shipped_locked(session, actor, order, [notice(p, c) for p, c in parcels])
     await _close_wave_if_done(session, actor, task.wave_id, at)
     return shipment
 
@@ -162,7 +161,7 @@ async def list_shipments(
     carrier_id = None if carrier is None else (await carrier_service.get_carrier(session, carrier)).id
     found = None
     if search:
-        matching, _, _ = await orders.list_orders(session, number=search)
+        matching, _, _ = await queries.list_orders(session, number=search)
         found = ({search, search.upper()}, [order.id for order in matching])
     return await shipment_repository.page_shipments(
         session, order_id, carrier_id, status, (page - 1) * page_size, page_size, found

@@ -32,8 +32,8 @@ from shopflow.fulfillment.models.shipments import (
 from shopflow.fulfillment.repository import shipments as shipment_repository
 from shopflow.fulfillment.schemas import PushIn
 from shopflow.fulfillment.service import carriers as carrier_service
-from shopflow.orders import service as orders
 from shopflow.orders.models import OrderStatus
+from shopflow.orders.service import lifecycle, queries
 
 SIGNATURE_HEADER = "X-Carrier-Signature"
 
@@ -121,7 +121,7 @@ async def _record(
     for shipment_id in sorted(shipments, key=lambda sid: (shipments[sid].order_id, sid)):
         events = sorted(by_shipment[shipment_id], key=lambda e: e.occurred_at)
         if any(e.status is TrackingStatus.DELIVERED for e in events):
-            await orders.get_order(session, shipments[shipment_id].order_id, lock=True)
+            await queries.get_order(session, shipments[shipment_id].order_id, lock=True)
         shipment = await shipment_repository.get_shipment(session, shipment_id, lock=True)
         assert shipment is not None
         await _apply(session, actor, shipment, events, source, recorded)
@@ -193,10 +193,10 @@ async def _apply(
 
 async def _maybe_delivered(session: AsyncSession, actor: Actor, order_id: int) -> None:
     """The order is delivered when all its parcels are (and all have shipped)."""
-    order = await orders.get_order(session, order_id, lock=True)
+    order = await queries.get_order(session, order_id, lock=True)
     parcels = await shipment_repository.shipments_of_order(session, order_id)
     if order.status == OrderStatus.SHIPPED and all(p.status == ShipmentStatus.DELIVERED for p in parcels):
-        await orders.mark_delivered(session, actor, order_id)
+        await lifecycle.mark_delivered(session, actor, order_id)
 
 
 # --- exception cases (FUL-6) -------------------------------------------------------------------

@@ -26,8 +26,8 @@ from shopflow.fulfillment.schemas import (
 )
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Warehouse
-from shopflow.orders import service as orders
 from shopflow.orders.models import Order
+from shopflow.orders.service import fulfillment_steps, queries
 
 WAVE_NO_ATTEMPTS = 5
 
@@ -50,11 +50,13 @@ async def _new_wave(session: AsyncSession, actor: Actor, warehouse_id: int, at: 
 async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | None = None) -> list[Wave]:
     """FUL-1: take up to `max_orders` paid orders (earliest ship-by first), move each to
     `picking`, and give every warehouse holding stock for them one wave with a task per order."""
-    order_ids = await orders.ready_to_pick(session, max_orders or policy.current().fulfillment.wave_size)
+    order_ids = await fulfillment_steps.ready_to_pick(
+        session, max_orders or policy.current().fulfillment.wave_size
+    )
     held = await inventory.held_for_orders(session, order_ids)
     plan = picks_by_warehouse((r.order_id, r.warehouse_id, r.sku_id, r.quantity) for r in held)
     with_picks = {order_id for per_order in plan.values() for order_id in per_order}
-    picked = await orders.start_picking_many(
+    picked = await fulfillment_steps.start_picking_many(
         session, actor, [order_id for order_id in order_ids if order_id in with_picks]
     )
     at = clock.now()
@@ -223,7 +225,7 @@ async def pick_list(session: AsyncSession, wave_id: int) -> PickList:
 async def packing_slip(session: AsyncSession, task_id: int) -> PackingSlip:
     """FUL-1: the sheet in the parcel: recipient, the goods of this parcel, which parcel of how many."""
     task = await get_task(session, task_id)
-    order = await orders.get_order(session, task.order_id)
+    order = await queries.get_order(session, task.order_id)
     warehouse = (await _warehouses(session))[task.warehouse_id]
     siblings = [
         sibling_id for sibling_id, _ in await picking_repository.tasks_of_order(session, task.order_id)
@@ -250,5 +252,5 @@ async def locked_task(session: AsyncSession, task_id: int) -> tuple[PickTask, Or
     order_id = await picking_repository.order_of_task(session, task_id)
     if order_id is None:
         raise TaskNotFound(f"no pick task {task_id}")
-    order = await orders.lock_order(session, order_id)
+    order = await fulfillment_steps.lock_order(session, order_id)
     return await picking_repository.lock_task(session, task_id), order

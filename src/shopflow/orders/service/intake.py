@@ -1,0 +1,168 @@
+"""Order intake (ORD-1, ORD-2, ORD-4): an order validated, stored and confirmed with its stock
+reserved, or held for a shortage, in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.catalog import service as catalog
+from shopflow.core import audit, clock, crypto, events, policy, sla
+from shopflow.core.audit import Actor
+from shopflow.core.errors import Invalid
+from shopflow.core.policy import Shortage
+from shopflow.inventory import service as inventory
+from shopflow.orders import repository
+from shopflow.orders.errors import OutOfStock
+from shopflow.orders.models import (
+    LineRequest,
+    Order,
+    OrderClock,
+    OrderStatus,
+    SkuFacts,
+    Totals,
+    intake_errors,
+    new_order_row,
+    order_subject,
+    totals,
+)
+from shopflow.orders.schemas import OrderIn
+from shopflow.orders.service.transitions import notice, status_row
+
+S = OrderStatus
+ORDER_NO_ATTEMPTS = 5
+
+
+@dataclass(slots=True)
+class Placed:
+    order: Order
+    created: bool  # False: a repeated submission returned the first order (ORD-1)
+
+
+async def place_order(
+    session: AsyncSession, actor: Actor, data: OrderIn, idempotency_key: str | None
+) -> Placed:
+    """Validate (ORD-2), store, and confirm with stock reserved (ORD-4) in one transaction.
+
+    The order row is written first so that a concurrent twin (same idempotency key or channel
+    order number) waits on its unique key before touching any stock.
+    """
+    rules = policy.current()
+    requests = [LineRequest(line.sku, line.quantity, line.unit_price) for line in data.lines]
+    skus = await catalog.sale_facts(session, [r.sku for r in requests])
+    facts = {code: SkuFacts(s.id, s.name, s.price, s.sellable) for code, s in skus.items()}
+    customer = data.customer.model_dump()
+    address = data.shipping_address.model_dump()
+    errors = intake_errors(customer, address, requests, facts)
+    if errors:
+        raise Invalid("the order has errors; nothing was stored", errors=errors)
+
+    at = clock.now()
+    money = totals(requests, rules.fulfillment.shipping_fee, rules.fulfillment.free_shipping_threshold)
+    fields = _fields(actor, data, idempotency_key, {"customer": customer, "shipping_address": address}, money)
+    placed = await _insert(session, new_order_row(fields, at), data, idempotency_key)
+    if not placed.created:
+        return placed
+    order = placed.order
+    demand = Counter[int]()
+    for r in requests:
+        demand[facts[r.sku].id] += r.quantity
+    if await inventory.reserve_for_order(session, order.id, demand) is None:
+        if rules.orders.on_shortage is Shortage.REJECT:
+            raise OutOfStock("not enough stock for this order; nothing was stored")
+        order = await repository.mark_held(session, order, new_order_row(fields, at, short=True))
+        _queue_held(session, actor, order, demand, at)
+    else:
+        _queue_confirmed(session, actor, order, at)
+    lines = [_line_row(order.id, r, facts[r.sku]) for r in requests]
+    # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8) and the pay clock.
+    return Placed(await repository.insert_lines(session, order, lines), created=True)
+
+
+def _fields(
+    actor: Actor, data: OrderIn, idempotency_key: str | None, contact: dict[str, Any], money: Totals
+) -> dict[str, Any]:
+    """The intake fields of a new order's row (`new_order_row`)."""
+    return {
+        "channel": data.channel,
+        "channel_order_no": data.channel_order_no,
+        "idempotency_key": idempotency_key,
+        "contact": contact,
+        "phone_hash": crypto.vault().lookup_hash(data.customer.phone),
+        "ship_province": data.shipping_address.province,
+        "buyer_ip": data.buyer_ip,
+        "note": data.note,
+        "subtotal": money.subtotal,
+        "shipping_fee": money.shipping,
+        "discount": money.discount,
+        "total": money.total,
+        "created_by": actor.user_id,
+    }
+
+
+def _order_no(at: datetime) -> str:
+    return f"SF{at:%y%m%d}{secrets.randbelow(10**10):010d}"
+
+
+async def _insert(
+    session: AsyncSession, row: dict[str, Any], data: OrderIn, idempotency_key: str | None
+) -> Placed:
+    """The new order `row` stored under a free order number; or, when it repeats an order
+    already stored (the same idempotency key or channel order number), that order (ORD-1)."""
+    for _ in range(ORDER_NO_ATTEMPTS):
+        row["order_no"] = _order_no(row["created_at"])
+        order = await repository.insert_if_new(session, row)
+        if order is not None:
+            return Placed(order, created=True)
+        twin = await repository.find_twin(session, idempotency_key, data.channel, data.channel_order_no)
+        if twin is not None:
+            return Placed(twin, created=False)
+    raise RuntimeError("could not draw a free order number")
+
+
+def _queue_confirmed(session: AsyncSession, actor: Actor, order: Order, at: datetime) -> None:
+    """A confirmed order's audit trail, its pay clock (ORD-5) and the customer's notice (ORD-8)."""
+    rules = policy.current().orders
+    subject = order_subject(order.id)
+    audit.queue(
+        session,
+        status_row(actor, order.id, None, S.PENDING, at),
+        status_row(actor, order.id, S.PENDING, S.CONFIRMED, at),
+    )
+    sla.queue_running(session, subject, OrderClock.PAY, at + timedelta(minutes=rules.unpaid_cancel_minutes))
+    ship_by = at + timedelta(hours=rules.ship_within_hours)
+    events.queue(session, "order.confirmed", subject, notice(order, ship_by=ship_by.isoformat()))
+
+
+def _queue_held(
+    session: AsyncSession, actor: Actor, order: Order, demand: Counter[int], at: datetime
+) -> None:
+    """A short order's audit trail, the customer's notice and the replenishment request."""
+    reason = order.hold_reason
+    subject = order_subject(order.id)
+    audit.queue(
+        session,
+        status_row(actor, order.id, None, S.PENDING, at),
+        status_row(actor, order.id, S.PENDING, S.ON_HOLD, at, reason),
+    )
+    events.queue(session, "order.on_hold", subject, notice(order, reason=reason))
+    skus = {str(sku_id): quantity for sku_id, quantity in demand.items()}
+    events.queue(session, "inventory.replenishment_requested", subject, {"order_id": order.id, "skus": skus})
+
+
+def _line_row(order_id: int, request: LineRequest, facts: SkuFacts) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "sku_id": facts.id,
+        "sku_code": request.sku,
+        "name": facts.name,
+        "quantity": request.quantity,
+        "unit_price": request.unit_price,
+        "discount": 0,
+        "line_total": request.unit_price * request.quantity,
+    }

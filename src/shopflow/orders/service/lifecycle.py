@@ -1,0 +1,166 @@
+"""An order's life outside fulfillment: cancel, hold, release, payment, delivery, receipt and
+closing (ORD-3, ORD-5..7), and the worker's actions when an order's clock runs out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import clock, db, events, policy, sla
+from shopflow.core.audit import SYSTEM, Actor
+from shopflow.inventory import service as inventory
+from shopflow.orders import repository
+from shopflow.orders.errors import OutOfStock
+from shopflow.orders.models import HoldReason, Order, OrderClock, OrderStatus, order_subject
+from shopflow.orders.service.queries import get_order
+from shopflow.orders.service.transitions import move, notice
+
+S = OrderStatus
+UNPAID_TIMEOUT = "unpaid_timeout"  # ORD-5's cancel reason
+
+
+async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
+    """Cancel before picking (ORD-3) and release the order's stock (INV-2)."""
+    order = await get_order(session, order_id, lock=True)
+    await _cancel(session, actor, order, reason)
+    return order
+
+
+async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str) -> None:
+    at = clock.now()
+    await move(session, actor, order, order.cancel(reason, at), at, reason)
+    await inventory.release_for_order(session, order.id)
+    subject = order_subject(order.id)
+    # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
+    await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP)
+    events.queue(session, "order.cancelled", subject, notice(order, reason=reason))
+    if order.paid_at is not None:  # captured money goes back, also when the order was held after payment
+        events.queue(session, "payment.refund_requested", subject, notice(order, reason=reason))
+    await db.write(session)
+
+
+async def hold(session: AsyncSession, actor: Actor, order_id: int, reason: HoldReason) -> Order:
+    order = await get_order(session, order_id, lock=True)
+    at = clock.now()
+    await move(session, actor, order, order.hold(reason, at), at, reason)
+    for kind in (OrderClock.PAY, OrderClock.SHIP):  # a held order's clocks wait with it (SLA-1)
+        await sla.pause(session, order_subject(order.id), kind)
+    await db.write(session)
+    return order
+
+
+async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """End a hold. A stock-shortage hold from intake confirms the order if stock now suffices."""
+    order = await get_order(session, order_id, lock=True)
+    at = clock.now()
+    was_short = order.hold_reason == HoldReason.STOCK_SHORTAGE
+    await move(session, actor, order, order.release(at), at)
+    subject = order_subject(order.id)
+    for kind in (OrderClock.PAY, OrderClock.SHIP):
+        await sla.resume(session, subject, kind)
+    if was_short and order.status == S.PENDING:
+        demand = Counter[int]()
+        for line in order.lines:
+            demand[line.sku_id] += line.quantity
+        if await inventory.reserve_for_order(session, order.id, demand) is None:
+            raise OutOfStock("stock is still short for this order; it stays on hold")
+        await move(session, actor, order, order.confirm(at), at)
+        pay_by = at + timedelta(minutes=policy.current().orders.unpaid_cancel_minutes)
+        await sla.start(session, subject, OrderClock.PAY, pay_by)
+        events.queue(session, "order.confirmed", subject, notice(order))
+    await db.write(session)
+    return order
+
+
+async def _advance(
+    session: AsyncSession,
+    actor: Actor,
+    order_id: int,
+    step: Callable[[Order, datetime], OrderStatus],
+    reason: str | None = None,
+) -> tuple[Order, datetime]:
+    """The order locked and taken one `step` (`Order.pay`, …) now, written (`move`); and when."""
+    order = await get_order(session, order_id, lock=True)
+    at = clock.now()
+    await move(session, actor, order, step(order, at), at, reason)
+    return order, at
+
+
+async def mark_paid(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The order's payment was captured (called by the payments domain): the ship clock starts."""
+    order, at = await _advance(session, actor, order_id, Order.pay)
+    ship_by = at + timedelta(hours=policy.current().orders.ship_within_hours)
+    subject = order_subject(order.id)
+    await sla.stop_and_start(session, subject, OrderClock.PAY, OrderClock.SHIP, ship_by)
+    await events.record(session, "order.paid", subject, notice(order, ship_by=ship_by.isoformat()))
+    return order
+
+
+async def mark_delivered(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The carrier reports delivery; the customer has the receipt window (ORD-7)."""
+    order, at = await _advance(session, actor, order_id, Order.deliver)
+    receipt_by = at + timedelta(days=policy.current().orders.auto_receipt_days)
+    subject = order_subject(order.id)
+    await sla.stop_and_start(session, subject, OrderClock.DELIVER, OrderClock.RECEIPT, receipt_by)
+    await events.record(session, "order.delivered", subject, notice(order))
+    return order
+
+
+async def complete(session: AsyncSession, actor: Actor, order_id: int, *, assumed: bool = False) -> Order:
+    """ORD-7: receipt confirmed by the customer, or assumed when the window ends.
+
+    The order closes when the after-sales window (ASV-1), counted from delivery, is over.
+    """
+    reason = "receipt_assumed" if assumed else "receipt_confirmed"
+    order, at = await _advance(session, actor, order_id, Order.complete, reason)
+    rules = policy.current().aftersales
+    window = max(rules.no_reason_return_days, rules.quality_return_days)
+    closes = (order.delivered_at or at) + timedelta(days=window)
+    subject = order_subject(order.id)
+    await sla.stop_and_start(session, subject, OrderClock.RECEIPT, OrderClock.AFTERSALES, closes)
+    await events.record(session, "order.completed", subject, notice(order, reason=reason))
+    return order
+
+
+async def close(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+    """The after-sales window is over: the order is closed and archived for analysis (ORD-7)."""
+    order, _ = await _advance(session, actor, order_id, Order.close)
+    subject = order_subject(order.id)
+    await sla.stop(session, subject, OrderClock.AFTERSALES)
+    await events.record(session, "order.closed", subject, notice(order))
+    return order
+
+
+async def _lock_for_sweep(session: AsyncSession, order_id: int) -> Order:
+    """The order, locked without waiting (see `sla.SubjectBusy`): a breach action's first step."""
+    order = await repository.lock_if_free(session, order_id)
+    if order is None:
+        await get_order(session, order_id)  # OrderNotFound when there is no such order
+        raise sla.SubjectBusy(f"order {order_id} is being changed by another transaction")
+    return order
+
+
+async def cancel_unpaid(session: AsyncSession, order_id: int) -> None:
+    """ORD-5, when the pay clock started at confirmation runs out: cancel the order and release
+    its stock if it is still unpaid; if it was paid or cancelled meanwhile, nothing changes."""
+    order = await _lock_for_sweep(session, order_id)
+    if order.status == S.CONFIRMED:
+        await _cancel(session, SYSTEM, order, UNPAID_TIMEOUT)
+
+
+async def assume_receipt(session: AsyncSession, order_id: int) -> None:
+    """ORD-7, when the receipt clock runs out: receipt is assumed and the order completed, unless
+    the customer confirmed it meanwhile."""
+    order = await _lock_for_sweep(session, order_id)
+    if order.can_move_to(S.COMPLETED):
+        await complete(session, SYSTEM, order_id, assumed=True)
+
+
+async def close_after_aftersales(session: AsyncSession, order_id: int) -> None:
+    """ORD-7, when the after-sales window (ASV-1) runs out: the completed order is closed."""
+    order = await _lock_for_sweep(session, order_id)
+    if order.can_move_to(S.CLOSED):
+        await close(session, SYSTEM, order_id)

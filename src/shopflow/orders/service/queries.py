@@ -1,0 +1,74 @@
+"""Orders looked up: one order, pages, counts, numbers, history, reservations and clocks."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import audit, policy, sla
+from shopflow.inventory import service as inventory
+from shopflow.inventory.models import Reservation
+from shopflow.orders import repository
+from shopflow.orders.errors import OrderNotFound
+from shopflow.orders.models import Order, OrderStatus, order_of_subject, order_subject
+
+
+async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False) -> Order:
+    order = await repository.get(session, order_id, lock=lock)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}")
+    return order
+
+
+async def order_numbers(session: AsyncSession, order_ids: Collection[int]) -> dict[int, str]:
+    """Our order number of each order id (for lists of other things that name their order)."""
+    return await repository.numbers(session, order_ids) if order_ids else {}
+
+
+async def history(session: AsyncSession, order_id: int) -> list[audit.AuditEntry]:
+    return await audit.trail(session, "order", order_id)
+
+
+async def reservations(session: AsyncSession, order_id: int) -> list[Reservation]:
+    return await inventory.reservations_of(session, order_id)
+
+
+async def list_orders(
+    session: AsyncSession,
+    *,
+    status: OrderStatus | None = None,
+    channel: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+    number: str | None = None,
+) -> tuple[list[Order], int, int]:
+    """A page of orders, newest first; `number` is our order number or the channel's."""
+    size = page_size or policy.current().orders.page_size
+    items, total = await repository.page(
+        session,
+        status=status,
+        channel=channel,
+        created_from=created_from,
+        created_to=created_to,
+        offset=(page - 1) * size,
+        limit=size,
+        number=number,
+    )
+    return items, total, size
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """How many orders sit in each state (ANA-2)."""
+    return await repository.status_counts(session)
+
+
+async def clocks(session: AsyncSession, order_ids: list[int]) -> dict[int, list[sla.SlaClock]]:
+    """The SLA clocks of each order (SLA-1), for showing time left."""
+    found: dict[int, list[sla.SlaClock]] = {order_id: [] for order_id in order_ids}
+    for item in await sla.of_subjects(session, [order_subject(order_id) for order_id in order_ids]):
+        found[order_of_subject(item.subject)].append(item)
+    return found
