@@ -283,7 +283,7 @@ def _fulfilled(
         "order_id": n,
         "warehouse_id": WAREHOUSE_ID,
         "carrier_id": CARRIER_ID,
-        "tracking_no": f"SF{n:012d}",
+        "tracking_no": f"SF-{n:012d}",
         "status": "delivered" if delivered_at else "in_transit",
         "weight_g": 600,
         "expected_cost": 1200,

@@ -46,6 +46,7 @@ from shopflow.catalog.schemas import ProductIn, SkuIn
 from shopflow.core import crypto, money, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
+from shopflow.fulfillment.models.shipments import new_waybill
 from shopflow.fulfillment.schemas import CarrierIn, CheckIn, PackIn, RuleIn, ShipIn
 from shopflow.fulfillment.service import carriers, packing, shipping, waves
 from shopflow.inventory import service as inventory
@@ -439,7 +440,7 @@ async def baseline_ship(pool: asyncpg.Pool, tasks: list[int], concurrency: int) 
                 order["ship_province"],
             )
             cost = carrier["base_fee"] + -(-(task["weight_g"] - 1000) // 1000) * carrier["per_kg_fee"]
-            tracking_no = f"{carrier['code']}{secrets.randbelow(10**16):016d}"
+            tracking_no = new_waybill(carrier["code"])
             shipment_id = await conn.fetchval(
                 "INSERT INTO shipments (task_id, order_id, warehouse_id, carrier_id, tracking_no, status,"
                 " weight_g, expected_cost, shipped_at, deliver_by)"

@@ -297,7 +297,7 @@ def order_bodies(store: Store, rng: random.Random) -> list[bytes]:
     for _ in range(BODIES):
         picked = rng.sample(store.skus, LINES)
         lines = [{"sku": s.code, "quantity": 1, "unit_price": money.fmt(s.price)} for s in picked]
-        body = {"channel": "own_store", "customer": CUSTOMER, "shipping_address": ADDRESS, "lines": lines}
+        body = {"channel": "web", "customer": CUSTOMER, "shipping_address": ADDRESS, "lines": lines}
         bodies.append(json.dumps(body, ensure_ascii=False).encode())
     return bodies
 

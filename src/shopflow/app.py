@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from shopflow import __version__
@@ -17,7 +19,7 @@ from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
 from shopflow.core import crypto, policy
-from shopflow.core.api import Session, install_error_handlers, require
+from shopflow.core.api import Session, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.console.registry import CORE, Registry
 from shopflow.core.console.session import install as install_console
@@ -36,7 +38,9 @@ from shopflow.payments.console import PAGES as payment_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
-core_router = APIRouter(tags=["system"])
+core_router = APIRouter(tags=["system"], responses=problems(401, 403))
+# Swagger UI's own copy (npm swagger-ui-dist, see its README), so /docs loads offline.
+SWAGGER_UI = "/static/vendor/swagger-ui"
 
 
 @core_router.get("/policy")
@@ -76,6 +80,8 @@ def create_app(
         version=__version__,
         description="The e-commerce department's standard operating procedure, executed by software.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.db = database
     app.state.settings = settings
@@ -94,6 +100,18 @@ def create_app(
         analytics_router,
     ):
         app.include_router(router, prefix="/api/v1")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "",
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+            # No badge fetched from the validator's site: it would send it the document's address.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get("/healthz", tags=["system"])
     async def healthz(session: Session) -> dict[str, str]:

@@ -19,7 +19,7 @@ def address(**overrides: str) -> dict[str, str]:
 def order_body(lines: list[tuple[str, int, str]], **overrides: Any) -> dict[str, Any]:
     """A valid POST /orders body; `lines` are (sku, quantity, unit price as "99.00")."""
     body: dict[str, Any] = {
-        "channel": "own_store",
+        "channel": "web",
         "customer": {"name": "张三", "phone": "13800138000", "email": "zhang@example.cn"},
         "shipping_address": address(),
         "lines": [{"sku": s, "quantity": q, "unit_price": p} for s, q, p in lines],

@@ -149,7 +149,10 @@ async def test_a_price_change_by_the_form_is_recorded_audited_and_shown_on_the_s
         cells = re.findall(r"<td[^>]*>(.*?)</td>", history[0])
         assert cells[1:] == [audited.actor_name, "¥99.00", "¥1,234.50", "双11 调价"]
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cells[0])
-        assert "sku.updated" in detail and "product.created" in detail  # the audit trail
+        trail = detail[detail.index("审计记录") :]  # the audit trail, in words
+        assert "修改 SKU" in trail and "创建商品" in trail
+        assert "<dt>价格</dt><dd>¥99.00 → ¥1,234.50</dd>" in trail
+        assert "sku.updated" not in trail and "[" not in trail
 
         await visitor.post("/catalog/SKU-1/price", {"price": "1234.5"})
         assert "SKU-1 的价格保持 ¥1,234.50 不变。" in (await visitor.get("/catalog/SKU-1")).text

@@ -48,6 +48,19 @@ def test_defaults_are_the_numbers_of_process_spec() -> None:
     assert defaults.calendar.weekend == frozenset({5, 6})  # POL-2: Saturday and Sunday
 
 
+def test_intake_defaults_are_the_built_in_channels_and_sane_ceilings() -> None:
+    orders = policy.Policy().orders
+    assert orders.channels == ("web", "manual", "exchange", "import")  # ORD-1
+    assert (orders.max_line_quantity, orders.max_order_value) == (999, 50_000_000)  # ORD-2: ¥500,000
+
+
+def test_a_store_adds_its_marketplaces_to_the_built_in_channels(tmp_path: Path) -> None:
+    text = '[orders]\nchannels = ["taobao", "jd", "douyin", "web"]\nmax_order_value = "20000.00"\n'
+    orders = policy.load(write(tmp_path, text)).orders
+    assert orders.channels == ("web", "manual", "exchange", "import", "taobao", "jd", "douyin")
+    assert orders.max_order_value == 2_000_000
+
+
 def test_no_file_means_the_defaults() -> None:
     assert policy.load(None) == policy.Policy()
 
@@ -117,6 +130,11 @@ def test_an_unknown_key_is_an_error_naming_it(tmp_path: Path, text: str, key: st
         ("[staff]\nresponse_timeout_rate_percent = 150\n", "staff.response_timeout_rate_percent"),
         ("[catalog.band_floor_percent]\nimage = 120\n", "catalog.band_floor_percent.image"),
         ('[calendar]\ntimezone = "Asia/Shangai"\n', "calendar.timezone"),
+        ('[orders]\nchannels = ["Tmall"]\n', "orders.channels.0"),
+        ('[orders]\nchannels = ["taobao", "jd shop"]\n', "orders.channels.1"),
+        ("[orders]\nmax_line_quantity = 0\n", "orders.max_line_quantity"),
+        ("[orders]\nmax_line_quantity = 2147483648\n", "orders.max_line_quantity"),  # its INTEGER column
+        ('[orders]\nmax_order_value = "0.00"\n', "orders.max_order_value"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_its_key(tmp_path: Path, text: str, key: str) -> None:

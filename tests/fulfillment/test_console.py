@@ -399,7 +399,7 @@ async def test_the_exception_list_turns_a_missed_contact_red_live_and_contacting
                 'hx-get="/fulfillment/exceptions?"' in listed.text and 'hx-trigger="every 3s"' in listed.text
             )
             row = table_row(listed.text, f"case-{first}")
-            assert 'class="clock running"' in row and "联系客户（FUL-6） · 剩余 10小时0分" in row
+            assert 'class="clock running"' in row and "联系客户 · 剩余 10小时0分" in row
             assert "丢失" in row and lost["tracking_no"] in row and 'href="/fulfillment/exceptions/' in row
             other = (await visitor.get("/fulfillment/exceptions?kind=other")).text
             assert re.findall(r'<tr id="case-(\d+)">', other) == [str(second)]

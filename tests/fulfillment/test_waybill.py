@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from shopflow.core.db import Database
@@ -36,3 +38,16 @@ async def test_a_taken_waybill_is_refused_and_the_parcel_ships_with_another(
         "audit_log": before["audit_log"] + 4,  # task shipped, shipment created, order shipped, wave done
         "outbox": before["outbox"] + 1,
     }
+
+
+async def test_a_drawn_waybill_is_the_carriers_code_and_twelve_digits_never_like_an_order_number(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await small_store(db)
+    team = await ful.crew(db)
+    await ful.carriers_with_rules(client, team.ops)
+    [parcel] = await ful.shipped_order(client, team)
+    order = (await client.get(f"/api/v1/orders/{parcel['order_id']}", headers=team.sales)).json()
+
+    assert re.fullmatch(rf"{parcel['carrier']}-\d{{12}}", parcel["tracking_no"]), parcel["tracking_no"]
+    assert re.fullmatch(r"SF\d+", order["order_no"]) and not re.match(r"SF\d", parcel["tracking_no"])

@@ -93,3 +93,28 @@ async def test_inventory_shows_stock_per_warehouse_and_the_low_stock_view_uses_s
         assert re.search(r'href="/inventory\?low=1">1</a>', today)
         ledger = (await visitor.get("/inventory/skus/SKU-1")).text
         assert ledger.count("入库") >= 2 and "+10" in ledger and "+5" in ledger
+
+
+async def test_the_receipt_form_reports_every_fields_error_in_one_answer(
+    db: Database, visit: Visitors
+) -> None:
+    await small_store(db)
+    async with await signed_in(visit, db, "warehouse") as visitor:
+        await visitor.get("/inventory/receipts")
+        typed = {
+            "warehouse": "WH-NOPE",
+            "reference": "",
+            "lines[0].sku": "SKU-404",
+            "lines[0].quantity": "2",
+            "lines[1].sku": "SKU-2",
+            "lines[1].quantity": "two",
+            "lines[2].sku": "SKU-3",
+            "lines[2].quantity": "0",
+        }
+        reply = await visitor.post("/inventory/receipts", typed)
+
+        assert reply.status_code == 422
+        errors = re.findall(r'<div class="field-error" id="error-([^"]+)">', reply.text)
+        assert sorted(errors) == sorted(
+            ["warehouse", "reference", "lines[0].sku", "lines[1].quantity", "lines[2].quantity"]
+        )

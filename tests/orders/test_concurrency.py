@@ -168,7 +168,7 @@ async def test_a_hundred_concurrent_repeats_of_one_order_create_it_once(
     if twin_key == "idempotency_key":  # the same submission, repeated by a retrying client
         requests = [(order_body([(SKU, 3, PRICE)]), {**headers, "Idempotency-Key": "checkout-7f3a"})] * 100
     else:  # a marketplace pushing its order again, each time with a fresh delivery key
-        body = order_body([(SKU, 3, PRICE)], channel="tmall", channel_order_no="TM-20261123-0001")
+        body = order_body([(SKU, 3, PRICE)], channel="import", channel_order_no="TM-20261123-0001")
         requests = [(body, {**headers, "Idempotency-Key": f"push-{n}"}) for n in range(100)]
 
     replies = await _post_all(server, requests)

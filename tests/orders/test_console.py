@@ -14,7 +14,7 @@ from shopflow.core.db import Database
 from shopflow.inventory.models import Stock
 from tests.builders.auth import bearer
 from tests.builders.console import Visitors, signed_in, visitors
-from tests.builders.payments import place_order
+from tests.builders.payments import paid_order, place_order
 from tests.builders.rows import audit_rows, order_status
 from tests.builders.store import small_store
 
@@ -140,7 +140,7 @@ async def test_orders_list_filters_by_state_channel_date_and_finds_either_order_
     admin = await bearer(db)
     async with await signed_in(visit, db, "sales") as visitor:
         own = await place_order(visitor.client, admin)
-        tmall = await place_order(visitor.client, admin, channel="tmall", channel_order_no="TM-0001")
+        imported = await place_order(visitor.client, admin, channel="import", channel_order_no="TM-0001")
         cancelled = await place_order(visitor.client, admin)
         await visitor.client.post(
             f"/api/v1/orders/{cancelled['id']}/cancel", json={"reason": "x"}, headers=admin
@@ -149,11 +149,11 @@ async def test_orders_list_filters_by_state_channel_date_and_finds_either_order_
         def shown(html: str) -> set[int]:
             return {int(n) for n in re.findall(r'<tr id="order-(\d+)">', html)}
 
-        assert shown((await visitor.get("/orders")).text) == {own["id"], tmall["id"], cancelled["id"]}
+        assert shown((await visitor.get("/orders")).text) == {own["id"], imported["id"], cancelled["id"]}
         assert shown((await visitor.get("/orders?status=cancelled")).text) == {cancelled["id"]}
-        assert shown((await visitor.get("/orders?channel=tmall&status=")).text) == {tmall["id"]}
+        assert shown((await visitor.get("/orders?channel=import&status=")).text) == {imported["id"]}
         assert shown((await visitor.get(f"/orders?q={own['order_no'].lower()}")).text) == {own["id"]}
-        assert shown((await visitor.get("/orders?q=TM-0001")).text) == {tmall["id"]}
+        assert shown((await visitor.get("/orders?q=TM-0001")).text) == {imported["id"]}
         today = clock.now().astimezone().date()
         assert (
             shown((await visitor.get(f"/orders?date_to={today.replace(year=today.year - 1)}")).text) == set()
@@ -162,3 +162,73 @@ async def test_orders_list_filters_by_state_channel_date_and_finds_either_order_
         assert bad.status_code == 422 and "yesterday 不是日期。" in bad.text
         missing = await visitor.get("/orders/999999")
         assert missing.status_code == 404 and "没有订单 999999。" in missing.text
+
+
+async def test_the_order_history_reads_as_labels_and_dates_have_one_format_per_language(
+    db: Database, visit: Visitors
+) -> None:
+    await small_store(db)
+    with clock.use(lambda: datetime(2026, 12, 6, 6, 5, tzinfo=UTC)):  # 14:05 in Shanghai
+        async with await signed_in(visit, db, "cs_supervisor") as visitor:
+            order = await place_order(visitor.client, await bearer(db))
+            await visitor.get(f"/orders/{order['id']}")
+            await visitor.post(f"/orders/{order['id']}/hold", {"reason": "risk_review"})
+            page = (await visitor.get(f"/orders/{order['id']}")).text
+            trail = page[page.index("审计记录") :]
+
+            assert "待确认 → 已确认" in trail and "已确认 → 挂起" in trail and "风控审核" in trail
+            assert "order." not in trail and "{" not in trail and "[" not in trail
+            assert "2026-12-06 14:05" in page
+            await visitor.post("/language", {"locale": "en", "next": "/"})
+            english = (await visitor.get(f"/orders/{order['id']}")).text
+            assert "6 Dec 2026 14:05" in english and "2026-12-06" not in english
+            assert "pending → confirmed" in english and "risk review" in english
+
+
+async def test_a_refused_form_is_shown_again_with_the_address_of_its_page(
+    db: Database, visit: Visitors
+) -> None:
+    await small_store(db)
+    async with await signed_in(visit, db, "operations") as visitor:
+        order = await place_order(visitor.client, await bearer(db))
+        await visitor.get(f"/orders/{order['id']}")
+
+        plain = await visitor.post(f"/orders/{order['id']}/cancel", {"reason": " "})
+        htmx = await visitor.post(f"/orders/{order['id']}/cancel", {"reason": " "}, {"HX-Request": "true"})
+
+        assert plain.status_code == 422 and f'data-address="/orders/{order["id"]}"' in plain.text
+        assert 'id="error-reason">必填' in plain.text
+        assert f'name="next" value="/orders/{order["id"]}"' in plain.text  # switching language stays here
+        assert htmx.headers["HX-Replace-Url"] == f"/orders/{order['id']}"
+        assert "data-address" not in (await visitor.get(f"/orders/{order['id']}")).text
+
+
+async def test_cancelling_a_paid_order_asks_first_naming_the_refund(db: Database, visit: Visitors) -> None:
+    await small_store(db)
+    admin = await bearer(db)
+    async with await signed_in(visit, db, "operations") as visitor:
+        order = await paid_order(visitor.client, admin, [("SKU-1", 1, "99.00")], at=clock.now())
+        page = (await visitor.get(f"/orders/{order['id']}")).text
+        assert f'<form method="get" action="/orders/{order["id"]}/cancel">' in page
+
+        asked = await visitor.post(f"/orders/{order['id']}/cancel", {"reason": "客户改主意"})
+        assert asked.status_code == 303 and await order_status(db, order["id"]) == "paid"
+        confirm = await visitor.get(asked.headers["location"])
+        assert "该订单已支付 ¥99.00；取消后将申请退款 ¥99.00。" in confirm.text
+        assert 'value="客户改主意"' in confirm.text and f'href="/orders/{order["id"]}"' in confirm.text
+
+        done = await visitor.post(
+            f"/orders/{order['id']}/cancel", {"reason": "客户改主意", "confirmed": "yes"}
+        )
+        assert done.status_code == 303 and await order_status(db, order["id"]) == "cancelled"
+        assert (await visitor.get(f"/orders/{order['id']}/cancel")).status_code == 303  # nothing left to ask
+
+
+async def test_an_unpaid_order_is_cancelled_in_one_step(db: Database, visit: Visitors) -> None:
+    await small_store(db)
+    async with await signed_in(visit, db, "operations") as visitor:
+        order = await place_order(visitor.client, await bearer(db))
+        await visitor.get(f"/orders/{order['id']}")
+        done = await visitor.post(f"/orders/{order['id']}/cancel", {"reason": "重复下单"})
+        assert (done.status_code, done.headers["location"]) == (303, f"/orders/{order['id']}")
+        assert await order_status(db, order["id"]) == "cancelled"

@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shopflow.core.errors import FieldError, InvalidTransition
+from shopflow.core.policy import Orders
 from shopflow.orders.models import (
     HOLDABLE,
-    MAX_AMOUNT,
-    MAX_QUANTITY,
     TRANSITIONS,
     HoldReason,
     LineRequest,
@@ -22,6 +21,8 @@ from shopflow.orders.models import (
     SkuFacts,
     checked,
     intake_errors,
+    is_email,
+    mobile,
     new_order_row,
     order_of_subject,
     order_subject,
@@ -215,7 +216,7 @@ def test_a_step_from_anywhere_the_table_refuses_changes_nothing(
 
 # --- a new order's row (ORD-4) ----------------------------------------------------------------
 
-INTAKE = {"channel": "own_store", "total": 9900}
+INTAKE = {"channel": "web", "total": 9900}
 
 
 def test_a_new_order_is_stored_confirmed_at_intake() -> None:
@@ -268,12 +269,27 @@ ADDRESS = {
 ONE_LINE = [LineRequest("SKU-1", 1, 9900)]
 
 
+RULES = Orders()
+
+
 def fields(errors: list[FieldError]) -> list[str]:
     return [e.field for e in errors]
 
 
+def check(
+    customer: dict[str, str] = CUSTOMER,
+    address: dict[str, str] = ADDRESS,
+    lines: list[LineRequest] = ONE_LINE,
+    skus: dict[str, SkuFacts] = SKUS,
+    *,
+    channel: str = "web",
+    rules: Orders = RULES,
+) -> list[FieldError]:
+    return intake_errors(channel, customer, address, lines, skus, rules)
+
+
 def test_a_valid_order_has_no_errors() -> None:
-    assert intake_errors(CUSTOMER, ADDRESS, ONE_LINE, SKUS) == []
+    assert check() == []
 
 
 @pytest.mark.parametrize(
@@ -292,7 +308,7 @@ def test_a_valid_order_has_no_errors() -> None:
     ],
 )
 def test_customer_phone_must_be_a_mainland_mobile(phone: str, ok: bool) -> None:
-    errors = intake_errors({**CUSTOMER, "phone": phone}, ADDRESS, ONE_LINE, SKUS)
+    errors = check({**CUSTOMER, "phone": phone})
     assert fields(errors) == ([] if ok else ["customer.phone"])
 
 
@@ -301,19 +317,19 @@ def test_customer_phone_must_be_a_mainland_mobile(phone: str, ok: bool) -> None:
     [("200120", True), ("20012", False), ("2001200", False), ("20012a", False), ("２００１２０", False)],
 )
 def test_postcode_must_be_six_digits(postcode: str, ok: bool) -> None:
-    errors = intake_errors(CUSTOMER, {**ADDRESS, "postcode": postcode}, ONE_LINE, SKUS)
+    errors = check(address={**ADDRESS, "postcode": postcode})
     assert fields(errors) == ([] if ok else ["shipping_address.postcode"])
 
 
 @pytest.mark.parametrize("part", ["name", "phone", "province", "city", "district", "street", "postcode"])
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_every_address_part_is_required(part: str, blank: str) -> None:
-    errors = intake_errors(CUSTOMER, {**ADDRESS, part: blank}, ONE_LINE, SKUS)
+    errors = check(address={**ADDRESS, part: blank})
     assert fields(errors) == [f"shipping_address.{part}"]
 
 
 def test_a_missing_address_names_every_part_and_the_customer_name_is_required() -> None:
-    errors = intake_errors({"phone": "13800138000"}, {}, ONE_LINE, SKUS)
+    errors = check({"phone": "13800138000"}, {})
     assert fields(errors) == ["customer.name"] + [
         f"shipping_address.{p}"
         for p in ("name", "phone", "province", "city", "district", "street", "postcode")
@@ -329,7 +345,7 @@ def test_line_errors_name_the_line_and_the_field() -> None:
         LineRequest("SKU-1", 1, 9800),
         LineRequest("SKU-1", 2, 9900),
     ]
-    errors = intake_errors(CUSTOMER, ADDRESS, lines, SKUS)
+    errors = check(lines=lines)
     assert fields(errors) == [
         "lines[0].quantity",
         "lines[1].quantity",
@@ -343,32 +359,137 @@ def test_line_errors_name_the_line_and_the_field() -> None:
     assert "99.00" in by_field["lines[4].unit_price"]  # the current price, so the caller can fix it
 
 
-def test_a_quantity_beyond_what_a_line_can_store_is_refused() -> None:
-    lines = [LineRequest("SKU-1", MAX_QUANTITY, 9900), LineRequest("SKU-1", MAX_QUANTITY + 1, 9900)]
-    assert fields(intake_errors(CUSTOMER, ADDRESS, lines, SKUS)) == ["lines[1].quantity"]
+def test_a_line_may_hold_up_to_the_policys_quantity_ceiling() -> None:
+    lines = [LineRequest("SKU-1", 999, 9900), LineRequest("SKU-1", 1000, 9900)]
+    errors = check(lines=lines, rules=Orders(max_order_value="10000000.00"))
+    assert [(e.field, e.message) for e in errors] == [("lines[1].quantity", "must be at most 999")]
+    assert check(lines=lines, rules=Orders(max_line_quantity=1000, max_order_value="10000000.00")) == []
 
 
-def test_a_total_beyond_what_money_columns_can_store_is_refused() -> None:
-    price = MAX_AMOUNT // MAX_QUANTITY + 1
-    dear = {"GOLD": SkuFacts(id=9, name="金条", price=price, sellable=True)}
-    assert intake_errors(CUSTOMER, ADDRESS, [LineRequest("GOLD", MAX_QUANTITY - 1, price)], dear) == []
-    errors = intake_errors(CUSTOMER, ADDRESS, [LineRequest("GOLD", MAX_QUANTITY, price)], dear)
+def test_goods_worth_more_than_the_policys_order_value_ceiling_are_refused() -> None:
+    # ¥500,000 by default: 50 mugs at ¥9,999.99 and one at ¥0.50 make ¥500,000.00, one fen more is over.
+    dear = {**SKUS, "DEAR": SkuFacts(id=7, name="金杯", price=999999, sellable=True)}
+    dear["HALF"] = SkuFacts(id=8, name="贴纸", price=50, sellable=True)
+    at_ceiling = [LineRequest("DEAR", 50, 999999), LineRequest("HALF", 1, 50)]
+    assert check(lines=at_ceiling, skus=dear) == []
+    errors = check(lines=[*at_ceiling, LineRequest("HALF", 1, 50)], skus=dear)
     assert fields(errors) == ["lines"]
+    assert "500000.50" in errors[0].message and "500000.00" in errors[0].message
+
+
+def test_a_million_mugs_are_refused_for_quantity_and_value_together() -> None:
+    errors = check(lines=[LineRequest("SKU-1", 1_000_000, 9900)])
+    assert fields(errors) == ["lines[0].quantity", "lines"]
+
+
+@pytest.mark.parametrize(
+    ("channel", "ok"),
+    [
+        ("web", True),
+        ("manual", True),
+        ("exchange", True),
+        ("import", True),
+        ("taobao", False),
+        ("WEB", False),
+    ],
+)
+def test_the_channel_is_one_of_the_policys(channel: str, ok: bool) -> None:
+    assert fields(check(channel=channel)) == ([] if ok else ["channel"])
+
+
+def test_a_channel_the_store_adds_is_accepted_beside_the_built_in_ones() -> None:
+    store = Orders(channels=("taobao", "jd", "douyin"))
+    assert store.channels == ("web", "manual", "exchange", "import", "taobao", "jd", "douyin")
+    assert check(channel="taobao", rules=store) == []
+    [error] = check(channel="kuaishou", rules=store)
+    assert error.field == "channel" and "taobao" in error.message
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "zhang@example.cn",
+        "zhang.san+shop@mail.qq.com",
+        "li_si-1@163.com",
+        "o'brien@example.ie",
+        "张三@例子.中国",
+    ],
+)
+def test_an_email_address_is_accepted(email: str) -> None:
+    assert is_email(email)
+    assert check({**CUSTOMER, "email": email}) == []
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "zhang",
+        "zhang@example",
+        "@example.cn",
+        "zhang@",
+        "zhang@@example.cn",
+        "zhang@mail@example.cn",
+        "zhang..san@example.cn",
+        ".zhang@example.cn",
+        "zhang.@example.cn",
+        "zhang san@example.cn",
+        "张三 <zhang@example.cn>",
+        "zhang@example.cn, li@example.cn",
+        "zhang@example.cn\n",
+        '"zhang"@example.cn',
+        "zhang@example..cn",
+        "zhang@-example.cn",
+        "zhang@example-.cn",
+        "zhang@exa_mple.cn",
+        "zhang@192.168.1.1",
+        "x" * 65 + "@example.cn",
+        "zhang@" + "a" * 64 + ".cn",
+    ],
+)
+def test_an_email_that_is_no_address_is_refused(email: str) -> None:
+    assert not is_email(email)
+    assert fields(check({**CUSTOMER, "email": email})) == ["customer.email"]
+
+
+@pytest.mark.parametrize("email", [None, ""])
+def test_an_email_is_optional(email: str | None) -> None:
+    assert check({**CUSTOMER, "email": email}) == []  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    ("said", "phone"),
+    [
+        ("13800138000", "13800138000"),
+        (" 138 0013 8000 ", "13800138000"),
+        ("138-0013-8000", "13800138000"),
+        ("+86 138 0013 8000", "13800138000"),
+        ("008613800138000", "13800138000"),
+        ("1380013800", None),
+        ("23800138000", None),
+        ("SF2611230000000001", None),
+        ("１３８００１３８０００", None),
+        ("", None),
+    ],
+)
+def test_a_mobile_is_read_as_people_write_it(said: str, phone: str | None) -> None:
+    assert mobile(said) == phone
 
 
 def test_an_order_needs_a_line() -> None:
-    assert fields(intake_errors(CUSTOMER, ADDRESS, [], SKUS)) == ["lines"]
+    assert fields(check(lines=[])) == ["lines"]
 
 
 def test_all_errors_are_reported_together() -> None:
-    errors = intake_errors(
-        {**CUSTOMER, "phone": "123"},
+    errors = check(
+        {**CUSTOMER, "phone": "123", "email": "nope"},
         {**ADDRESS, "postcode": "1", "city": ""},
         [LineRequest("NOPE", 0, 1)],
-        SKUS,
+        channel="nope",
     )
     assert set(fields(errors)) == {
+        "channel",
         "customer.phone",
+        "customer.email",
         "shipping_address.postcode",
         "shipping_address.city",
         "lines[0].quantity",

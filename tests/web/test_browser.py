@@ -96,7 +96,7 @@ async def test_an_order_placed_by_api_appears_live_turns_late_live_is_cancelled_
         row = page.locator(f"#order-{order['id']}")
         await expect(row).to_contain_text(order["order_no"])  # appears without a reload
         await expect(row).to_contain_text("已确认")
-        await expect(row.locator(".clock.running")).to_contain_text("付款（ORD-5） · 剩余")
+        await expect(row.locator(".clock.running")).to_contain_text("付款 · 剩余")
         payment = (
             await client.post(
                 f"/api/v1/orders/{order['id']}/payments", json={"method": "alipay"}, headers=api
@@ -115,7 +115,7 @@ async def test_an_order_placed_by_api_appears_live_turns_late_live_is_cancelled_
             .where(SlaClock.subject == f"order:{order['id']}", SlaClock.kind == "order.ship")
             .values(deadline=clock.now() + timedelta(seconds=2))
         )
-    await expect(row.locator(".clock.late")).to_contain_text("发货（ORD-6） · 已超时")
+    await expect(row.locator(".clock.late")).to_contain_text("发货 · 已超时")
     assert await page.evaluate("window.notReloaded") is True
     assert await available(page, server, "SKU-1") == "13"
 
@@ -123,6 +123,7 @@ async def test_an_order_placed_by_api_appears_live_turns_late_live_is_cancelled_
     await page.click(f"#order-{order['id']} a")
     await page.fill("form[action$='/cancel'] input[name=reason]", "客户要求取消")
     await page.click("#cancel-order")
+    await page.click("#confirm-cancel")  # paid: the refund is named first
 
     await expect(page.locator(".flash")).to_have_text("订单已取消，占用的库存已释放。")
     await expect(page.locator("#order-status")).to_contain_text("已取消")
@@ -205,3 +206,125 @@ async def test_a_warehouse_user_sees_no_cancel_button_and_posting_it_anyway_is_r
     assert "您的角色（仓库）无权执行此操作。" in await refused.text()
     async with committed.transaction() as session:
         assert await session.scalar(select(Order.status).where(Order.id == order["id"])) == "confirmed"
+
+
+async def _late_orders(db: Database, server: Server, count: int) -> None:
+    """`count` orders whose pay clock ran out days ago (the worker has not swept them)."""
+    api = await bearer(db, "sales")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for _ in range(count):
+            await client.post("/api/v1/orders", json=order_body([("SKU-1", 1, "99.00")]), headers=api)
+    async with db.transaction() as session:
+        await session.execute(
+            update(SlaClock)
+            .where(SlaClock.kind == "order.pay")
+            .values(deadline=clock.now() - timedelta(days=3, hours=2))
+        )
+
+
+OVERFLOW = """() => ({
+    page: document.documentElement.scrollWidth,
+    view: window.innerWidth,
+    items: [...document.querySelectorAll('#late-items li')].map(li => {
+        const link = li.querySelector('a').getBoundingClientRect();
+        const line = parseFloat(getComputedStyle(li.querySelector('a')).lineHeight) || 20;
+        return {width: li.getBoundingClientRect().width, height: link.height, line: line};
+    }),
+})"""
+
+
+@pytest.mark.parametrize("width", [1440, 1920, 390])
+async def test_today_fits_the_screen_and_the_longest_overdue_list_reads_on_one_line_each(
+    committed: Database, server: Server, browser: Browser, width: int
+) -> None:
+    await small_store(committed)
+    await _late_orders(committed, server, 3)
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    await sign_in(page, server, committed, "manager")
+    await page.goto(f"{server.url}/")
+    await expect(page.locator("#late-items li")).to_have_count(3)
+
+    measured = await page.evaluate(OVERFLOW)
+
+    assert measured["page"] <= measured["view"]
+    for item in measured["items"]:  # "订单 12" on one line, not one character per line
+        assert item["width"] > 250 and item["height"] <= item["line"] * 1.5, item
+    menu = page.locator("#menu")
+    if width < 760:  # the navigation waits behind the menu button
+        await expect(page.locator("header nav")).to_be_hidden()
+        await menu.click()
+        await expect(page.locator("header nav a[href='/orders']")).to_be_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    else:
+        await expect(menu).to_be_hidden()
+        await expect(page.locator("header nav")).to_be_visible()
+    await context.close()
+
+
+async def test_cancelling_a_paid_order_asks_first_naming_the_refund_and_back_keeps_it(
+    committed: Database, server: Server, page: Page
+) -> None:
+    await small_store(committed)
+    api = await bearer(committed, "sales")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        order = (
+            await client.post("/api/v1/orders", json=order_body([("SKU-1", 1, "99.00")]), headers=api)
+        ).json()
+        payment = (
+            await client.post(
+                f"/api/v1/orders/{order['id']}/payments", json={"method": "alipay"}, headers=api
+            )
+        ).json()
+        await client.post(
+            f"/api/v1/sandbox/payments/{payment['payment_id']}/complete",
+            json={"outcome": "success"},
+            headers=api,
+        )
+    await sign_in(page, server, committed, "operations")
+    await page.goto(f"{server.url}/orders/{order['id']}")
+    sizes = await page.evaluate(
+        "[...document.querySelectorAll('main *')]"
+        ".filter(e => e.id !== 'grand-total' && e.childElementCount === 0 && e.textContent.trim())"
+        ".map(e => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    total = await page.evaluate(
+        "parseFloat(getComputedStyle(document.getElementById('grand-total')).fontSize)"
+    )
+    assert total > max(sizes)  # the grand total is the page's most prominent figure
+
+    await page.fill("form[action$='/cancel'] input[name=reason]", "客户改主意")
+    await page.click("#cancel-order")
+    await expect(page.locator("#refund-notice")).to_have_text(
+        "该订单已支付 ¥99.00；取消后将申请退款 ¥99.00。"
+    )
+    await page.click("#keep-order")
+    await expect(page.locator("#order-status")).to_contain_text("已支付")
+
+    await page.click("#cancel-order")
+    await page.fill("input[name=reason]", "客户改主意")
+    await page.click("#confirm-cancel")
+    await expect(page).to_have_url(f"{server.url}/orders/{order['id']}")
+    await expect(page.locator("#order-status")).to_contain_text("已取消")
+
+
+async def test_a_refused_form_leaves_the_address_bar_on_its_page_and_a_reload_posts_nothing(
+    committed: Database, server: Server, page: Page
+) -> None:
+    await small_store(committed)
+    api = await bearer(committed, "sales")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        order = (
+            await client.post("/api/v1/orders", json=order_body([("SKU-1", 1, "99.00")]), headers=api)
+        ).json()
+    await sign_in(page, server, committed, "operations")
+    await page.goto(f"{server.url}/orders/{order['id']}")
+    await page.fill("form[action$='/cancel'] input[name=reason]", " ")
+    await page.click("#cancel-order")
+
+    await expect(page.locator("#error-reason")).to_have_text("必填")
+    await expect(page).to_have_url(f"{server.url}/orders/{order['id']}")
+    await page.reload()
+    await expect(page.locator("#error-reason")).to_have_count(0)
+    await expect(page.locator("#order-status")).to_contain_text("已确认")

@@ -54,7 +54,7 @@ async def test_operations_acknowledge_selected_alerts_then_all_matching_and_reso
     await expect(rows).to_have_count(4)
     # Operations may not handle a payment mismatch: no checkbox, no button on its row.
     await expect(page.locator(f"#alert-{ids['payment:4']} input[type=checkbox]")).to_have_count(0)
-    await expect(page.locator(f"#alert-{ids['order:1']}")).to_contain_text("超时：发货（ORD-6）")
+    await expect(page.locator(f"#alert-{ids['order:1']}")).to_contain_text("超时：发货")
     await expect(page.locator(f"#alert-{ids['order:1']}")).to_contain_text(f"{SHIP_LATE} passed for order:1")
     await expect(page.locator(f"#alert-{ids['order:1']} a[href='/orders/1']")).to_have_count(1)
 

@@ -82,7 +82,7 @@ async def test_a_paid_order_is_waved_packed_checked_shipped_and_its_problem_show
         assert (await ful.push(api, "SF", secrets["SF"], events)).status_code == 200
     row = page.locator("#exceptions tbody tr", has_text=waybill)
     await expect(row).to_contain_text("破损")  # appears without a reload
-    await expect(row.locator(".clock.running")).to_contain_text("联系客户（FUL-6） · 剩余 11小时59分")
+    await expect(row.locator(".clock.running")).to_contain_text("联系客户 · 剩余 11小时59分")
     assert await page.evaluate("window.notReloaded") is True
 
     await page.goto(shipment_url)

@@ -52,3 +52,21 @@ async def test_vendored_assets_are_served_locally_with_their_licences(db: Databa
             assert (await visitor.get(path)).status_code == 200, path
         page = (await visitor.get("/login")).text
         assert re.findall(r'(?:src|href)="(https?:)?//', page) == []
+
+
+async def test_every_page_links_the_favicon_served_from_the_package(db: Database, visit: Visitors) -> None:
+    async with visit() as visitor:
+        icon = await visitor.get("/static/favicon.svg")
+        page = (await visitor.get("/login")).text
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+
+
+async def test_sku_and_carrier_names_are_labelled_as_names_of_things(db: Database, visit: Visitors) -> None:
+    await small_store(db)
+    async with await signed_in(visit, db, "admin") as visitor:
+        catalog = (await visitor.get("/catalog")).text
+        carriers = (await visitor.get("/fulfillment/carriers")).text
+    assert "<th>名称</th>" in catalog and "姓名" not in catalog
+    assert "<th>名称</th>" in carriers and "姓名" not in carriers

@@ -20,11 +20,11 @@ from shopflow.analytics.schemas import (
     SubjectClocks,
 )
 from shopflow.core.alerts import Alert, AlertFilter, AlertState
-from shopflow.core.api import Pages, Session, require
+from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.schemas import Page
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], responses=problems(401, 403))
 
 # "order:42", "shipment:7": a domain's name and the subject's id.
 SUBJECT = r"^[a-z_]+:[A-Za-z0-9_-]+$"
@@ -67,7 +67,7 @@ async def acknowledge_alerts(
     return BulkAcknowledged(acknowledged=count)
 
 
-@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=problems(404, 409))
 async def acknowledge_alert(
     alert_id: int, session: Session, actor: Annotated[Actor, require("alerts.read")]
 ) -> AlertOut:
@@ -76,7 +76,7 @@ async def acknowledge_alert(
     return _alert(await service.acknowledge(session, actor, alert_id))
 
 
-@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, responses=problems(404, 409))
 async def resolve_alert(
     alert_id: int, data: ResolveIn, session: Session, actor: Annotated[Actor, require("alerts.read")]
 ) -> AlertOut:

@@ -14,10 +14,10 @@ from shopflow.catalog.schemas import (
     SkuOut,
     SkuPatch,
 )
-from shopflow.core.api import Session, require
+from shopflow.core.api import Session, problems, require
 from shopflow.core.audit import Actor
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], responses=problems(401, 403))
 
 
 async def _detail(session: Session, sku: Sku) -> SkuDetail:
@@ -28,7 +28,7 @@ async def _detail(session: Session, sku: Sku) -> SkuDetail:
     )
 
 
-@router.post("/products", status_code=201, response_model=ProductOut)
+@router.post("/products", status_code=201, response_model=ProductOut, responses=problems(409))
 async def create_product(
     data: ProductIn, session: Session, actor: Annotated[Actor, require("catalog.write")]
 ) -> ProductOut:
@@ -41,12 +41,12 @@ async def create_product(
     )
 
 
-@router.get("/skus/{code}", response_model=SkuDetail)
+@router.get("/skus/{code}", response_model=SkuDetail, responses=problems(404))
 async def get_sku(code: str, session: Session, _: Annotated[Actor, require("catalog.read")]) -> SkuDetail:
     return await _detail(session, await service.get_sku(session, code))
 
 
-@router.patch("/skus/{code}", response_model=SkuDetail)
+@router.patch("/skus/{code}", response_model=SkuDetail, responses=problems(404))
 async def update_sku(
     code: str, patch: SkuPatch, session: Session, actor: Annotated[Actor, require("catalog.price")]
 ) -> SkuDetail:

@@ -18,8 +18,8 @@ from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
-from shopflow.core.console.registry import NavItem, Pages
-from shopflow.core.console.render import audit_changes, columns, redirect, render
+from shopflow.core.console.registry import AuditField, NavItem, Pages
+from shopflow.core.console.render import columns, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError, Invalid
 
@@ -34,10 +34,10 @@ BANDS = {
 }
 SELLABLE = {"yes": True, "no": False}
 MESSAGES = (
-    (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
-    (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
-    (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
-    (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
+    (r"['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
+    (r"['\"].*['\"] is negative", N_("must not be negative")),
+    (r"['\"].*['\"] has more than two decimals", N_("at most two decimals")),
+    (r"['\"].*['\"] is too large", N_("is too large")),
     ("Input should be greater than or equal to 0", N_("must not be negative")),
     ("repeated in this request", N_("repeated in this form")),
     (r"['\"](?P<code>.*)['\"] already exists", N_("%(code)s already exists")),
@@ -127,7 +127,7 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
     async def refused(exc: AppError) -> Response:
         return _product_form(c, values, form_errors(exc, c, form_field), exc.status)
 
-    return await attempt(session, create, refused)
+    return await attempt(c, session, create, refused, address="/catalog/new")
 
 
 async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]:
@@ -138,7 +138,6 @@ async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]
         "price_changes": await service.price_changes(session, sku),
         "trail": await service.history(session, sku),
         "bands": BANDS,
-        "changes": audit_changes,
         "values": {},
         "errors": {},
     }
@@ -188,11 +187,21 @@ async def change_price(
         details.update(values=values, errors=form_errors(exc, c))
         return render(c, "catalog/sku.html", exc.status, **details)
 
-    return await attempt(session, change, refused)
+    return await attempt(c, session, change, refused, address=f"/catalog/{code}")
 
 
 PAGES = Pages(
     router,
     nav=(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25),),
+    actions={
+        "product.created": label("audit action", "Product created"),
+        "sku.updated": label("audit action", "SKU changed"),
+    },
+    fields={
+        "price": AuditField(label("audit field", "Price"), money=True),
+        "cost": AuditField(label("audit field", "Cost"), money=True),
+        "sellable": AuditField(label("audit field", "For sale")),
+        "skus": AuditField(label("audit field", "SKUs")),
+    },
     messages=MESSAGES,
 )

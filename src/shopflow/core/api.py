@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 
 from shopflow.core import auth
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
-from shopflow.core.errors import AppError, FieldError, Unauthorized
+from shopflow.core.errors import AppError, FieldError, MethodNotAllowed, NotFound, Unauthorized, field_error
 
 PROBLEM = "application/problem+json"
 
@@ -89,17 +92,6 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
-    name = ""
-    for part in parts:
-        if isinstance(part, int):
-            name += f"[{part}]"
-        elif part not in ("function-after", "function-before") and "[" not in str(part):
-            name += f".{part}" if name else str(part)
-    return name or str(loc[0] if loc else "body")
-
-
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)
@@ -107,7 +99,8 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [FieldError(_field(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+    # FastAPI's locations start with where the value came from: ("body", "lines", 0, "sku").
+    errors = [field_error({**e, "loc": e["loc"][1:]}, whole=e["loc"][0]) for e in exc.errors()]
     return problem(422, "Invalid input", "the request has errors; nothing was changed", "invalid", errors)
 
 
@@ -115,8 +108,90 @@ async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(409, "Conflict", "the change conflicts with stored data; nothing was changed", "conflict")
 
 
+def _refusal(request: Request, exc: HTTPException) -> AppError:
+    match exc.status_code:
+        case 404:
+            return NotFound(f"there is nothing at {request.url.path}")
+        case 405:
+            return MethodNotAllowed(f"{request.url.path} does not take {request.method}")
+        case status:
+            error = AppError(exc.detail, code=HTTPStatus(status).name.lower())
+            error.status, error.title = status, HTTPStatus(status).phrase
+            return error
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The router's own refusals (no such route, a method a route does not take) answered as the
+    app's errors are, by the AppError handler installed: problem+json, or the console's page."""
+    assert isinstance(exc, HTTPException)
+    render = request.app.exception_handlers[AppError]
+    answer: Response = await render(request, _refusal(request, exc))
+    answer.headers.update(exc.headers or {})  # a 405's Allow
+    return answer
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: how the API answers every error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem]
+
+
+# Problem and FieldProblem, as OpenAPI components.
+PROBLEM_SCHEMAS: dict[str, Any] = models_json_schema(
+    [(Problem, "serialization")], ref_template="#/components/schemas/{model}"
+)[1]["$defs"]
+
+
+def problems(*statuses: int, notes: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """An operation's `responses=`: the problem+json answers it can give, each described by its
+    title or by `notes` (what it means for this operation)."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        status: {
+            "description": (notes or {}).get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM: {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+def _documented(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's OpenAPI document with the Problem schema, whose 422s (declared by FastAPI for
+    every operation taking input) are the problem+json the server sends, not HTTPValidationError."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()  # FastAPI keeps it as app.openapi_schema: completed here, once
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas.update(PROBLEM_SCHEMAS)
+        for operation in (op for path in document["paths"].values() for op in path.values()):
+            responses = operation["responses"]
+            if "422" in responses and PROBLEM not in responses["422"].get("content", {}):
+                responses["422"] = problems(422)[422]
+        return document
+
+    return openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """ARCHITECTURE rule 7: one renderer of problem+json; never a bare 500 for bad input."""
+    """ARCHITECTURE rule 7: one renderer of problem+json, also for the router's own 404 and 405;
+    never a bare 500 for bad input. The OpenAPI document declares what it sends."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.openapi = _documented(app)  # type: ignore[method-assign]

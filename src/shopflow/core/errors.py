@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +55,17 @@ class InvalidTransition(Conflict):
     title = "Invalid transition"
 
     def __init__(self, subject: str, current: str, target: str) -> None:
-        super().__init__(f"{subject} cannot go from {current!r} to {target!r}")
+        # The states' values ('cancelled'), never an enum's repr.
+        super().__init__(f"{subject} cannot go from {str(current)!r} to {str(target)!r}")
         self.subject = subject
         self.current = current
         self.target = target
+
+
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
 
 
 class Unauthorized(AppError):
@@ -69,3 +78,29 @@ class Forbidden(AppError):
     status = 403
     code = "forbidden"
     title = "Forbidden"
+
+
+def pydantic_message(error: Mapping[str, Any]) -> str:
+    """One of Pydantic's errors in the user's words: a validator's own message without Pydantic's
+    "Value error, " or "Assertion failed, " before it; a JSON decoder's complaint as such."""
+    match error["type"]:
+        case "value_error" | "assertion_error":
+            return str(error["ctx"]["error"])
+        case "json_invalid":
+            where = [f"at character {part}" for part in error["loc"] if isinstance(part, int)]
+            return " ".join(["not valid JSON:", str(error["ctx"]["error"]), *where])
+        case _:
+            return str(error["msg"])
+
+
+def field_error(error: Mapping[str, Any], whole: str = "body") -> FieldError:
+    """One of Pydantic's errors as a field error: the field by its path (`lines[0].sku`), or
+    `whole` when the input as a whole is wrong (not JSON, not an object)."""
+    name = ""
+    if error["type"] != "json_invalid":  # its location is a character offset, not a field
+        for part in error["loc"]:
+            if isinstance(part, int):
+                name += f"[{part}]"
+            elif not part.startswith("function-") and "[" not in part:  # validator and union tags
+                name += f".{part}" if name else part
+    return FieldError(name or whole, pydantic_message(error))

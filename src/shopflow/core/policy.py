@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.errors import FieldError, Invalid, pydantic_message
 from shopflow.core.money import AmountText
 
 Positive = Annotated[int, Field(gt=0)]
@@ -58,6 +58,16 @@ class Catalog(Section):
     band_floor_percent: BandFloors = BandFloors()
 
 
+# ORD-1: the channels every store has; a store adds its marketplaces (taobao, jd, douyin, ...).
+BUILT_IN_CHANNELS = ("web", "manual", "exchange", "import")
+# A channel as stored in orders.channel: a lower-case name of at most 40 characters.
+Channel = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+def _with_built_in(added: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*BUILT_IN_CHANNELS, *added)))
+
+
 class Orders(Section):
     unpaid_cancel_minutes: Positive = 30  # ORD-5 (†)
     ship_within_hours: Positive = 48  # ORD-6
@@ -65,6 +75,11 @@ class Orders(Section):
     auto_receipt_days: Positive = 7  # ORD-7 (†)
     on_shortage: Shortage = Shortage.HOLD  # ORD-4
     page_size: Annotated[int, Field(gt=0, le=500)] = 50
+    # ORD-1: the built-in channels and the store's own (`channels = ["taobao", "jd"]` adds two).
+    channels: Annotated[tuple[Channel, ...], AfterValidator(_with_built_in)] = BUILT_IN_CHANNELS
+    # ORD-2 (†): a line's quantity at most this (at most 2**31 - 1, what its INTEGER column holds).
+    max_line_quantity: Annotated[int, Field(gt=0, le=2**31 - 1)] = 999
+    max_order_value: Annotated[AmountText, Field(gt=0)] = 50_000_000  # ORD-2 (†): ¥500,000 of goods
 
 
 class Allocation(StrEnum):
@@ -233,7 +248,7 @@ def validate(document: dict[str, Any]) -> Policy:
         errors = [
             FieldError(
                 _key(err["loc"]),
-                "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+                "unknown key" if err["type"] == "extra_forbidden" else pydantic_message(err),
             )
             for err in exc.errors()
         ]

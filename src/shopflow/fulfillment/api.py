@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from shopflow.core.api import Pages, Session, paged, require
+from shopflow.core.api import Pages, Session, paged, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.money import AmountText
@@ -51,14 +51,14 @@ from shopflow.fulfillment.schemas import (
 from shopflow.fulfillment.service import carriers, packing, reports, shipping, tracking, waves
 from shopflow.inventory import service as inventory
 
-router = APIRouter(tags=["fulfillment"])
+router = APIRouter(tags=["fulfillment"], responses=problems(401))
 PDF = prints.PDF
 CSV = "text/csv"
 
 # --- waves, pick lists, packing slips (FUL-1) ---------------------------------------------------
 
 
-@router.post("/waves", status_code=201, response_model=list[WaveOut])
+@router.post("/waves", status_code=201, response_model=list[WaveOut], responses=problems(403, 409))
 async def build_waves(
     data: WaveBuildIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> list[WaveOut]:
@@ -67,7 +67,7 @@ async def build_waves(
     return await waves.describe_waves(session, built)
 
 
-@router.get("/waves", response_model=Page[WaveOut])
+@router.get("/waves", response_model=Page[WaveOut], responses=problems(403))
 async def list_waves(
     session: Session,
     pages: Pages,
@@ -79,14 +79,14 @@ async def list_waves(
     return Page[WaveOut](**pages.of(items, total))
 
 
-@router.get("/waves/{wave_id}", response_model=WaveDetail)
+@router.get("/waves/{wave_id}", response_model=WaveDetail, responses=problems(403, 404))
 async def get_wave(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> WaveDetail:
     return await waves.wave_detail(session, wave_id)
 
 
-@router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse)
+@router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse, responses=problems(403, 404))
 async def pick_list_html(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
@@ -95,7 +95,9 @@ async def pick_list_html(
 
 
 @router.get(
-    "/waves/{wave_id}/pick-list.pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
+    "/waves/{wave_id}/pick-list.pdf",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}}, **problems(403, 404)},
 )
 async def pick_list_pdf(
     wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
@@ -103,14 +105,14 @@ async def pick_list_pdf(
     return await prints.pick_list(session, wave_id, pdf=True)
 
 
-@router.get("/pick-tasks/{task_id}", response_model=TaskOut)
+@router.get("/pick-tasks/{task_id}", response_model=TaskOut, responses=problems(403, 404))
 async def get_task(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> TaskOut:
     return await waves.describe_task(session, await waves.get_task(session, task_id))
 
 
-@router.get("/pick-tasks/{task_id}/packing-slip", response_class=HTMLResponse)
+@router.get("/pick-tasks/{task_id}/packing-slip", response_class=HTMLResponse, responses=problems(403, 404))
 async def packing_slip_html(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
@@ -118,7 +120,9 @@ async def packing_slip_html(
 
 
 @router.get(
-    "/pick-tasks/{task_id}/packing-slip.pdf", response_class=Response, responses={200: {"content": {PDF: {}}}}
+    "/pick-tasks/{task_id}/packing-slip.pdf",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}}, **problems(403, 404)},
 )
 async def packing_slip_pdf(
     task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
@@ -129,7 +133,7 @@ async def packing_slip_pdf(
 # --- pack, check, ship (FUL-2, FUL-4) ----------------------------------------------------------
 
 
-@router.post("/pick-tasks/{task_id}/pack", response_model=TaskOut)
+@router.post("/pick-tasks/{task_id}/pack", response_model=TaskOut, responses=problems(403, 404, 409))
 async def pack(
     task_id: int, data: PackIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> TaskOut:
@@ -137,7 +141,7 @@ async def pack(
     return await waves.describe_task(session, await waves.get_task(session, task_id))
 
 
-@router.post("/pick-tasks/{task_id}/check", response_model=TaskOut)
+@router.post("/pick-tasks/{task_id}/check", response_model=TaskOut, responses=problems(403, 404, 409))
 async def check(
     task_id: int, data: CheckIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> TaskOut:
@@ -146,7 +150,12 @@ async def check(
     return await waves.describe_task(session, await waves.get_task(session, task_id))
 
 
-@router.post("/pick-tasks/{task_id}/ship", status_code=201, response_model=ShipmentOut)
+@router.post(
+    "/pick-tasks/{task_id}/ship",
+    status_code=201,
+    response_model=ShipmentOut,
+    responses=problems(403, 404, 409),
+)
 async def ship(
     task_id: int, data: ShipIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> ShipmentOut:
@@ -199,7 +208,7 @@ def _case_out(case: ShipmentException, shipment: Shipment) -> CaseOut:
     )
 
 
-@router.get("/shipments", response_model=Page[ShipmentOut])
+@router.get("/shipments", response_model=Page[ShipmentOut], responses=problems(403))
 async def list_shipments(
     session: Session,
     pages: Pages,
@@ -216,7 +225,7 @@ async def list_shipments(
     return Page[ShipmentOut](**pages.of(items, total))
 
 
-@router.get("/shipments/{shipment_id}", response_model=ShipmentDetail)
+@router.get("/shipments/{shipment_id}", response_model=ShipmentDetail, responses=problems(403, 404))
 async def get_shipment(
     shipment_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> ShipmentDetail:
@@ -230,7 +239,7 @@ async def get_shipment(
     )
 
 
-@router.get("/exceptions", response_model=Page[CaseOut])
+@router.get("/exceptions", response_model=Page[CaseOut], responses=problems(403))
 async def list_exceptions(
     session: Session,
     pages: Pages,
@@ -245,7 +254,7 @@ async def list_exceptions(
     return Page[CaseOut](**pages.of(items, total))
 
 
-@router.post("/exceptions/{case_id}/contact", response_model=CaseOut)
+@router.post("/exceptions/{case_id}/contact", response_model=CaseOut, responses=problems(403, 404, 409))
 async def contact(
     case_id: int,
     data: ContactIn,
@@ -260,7 +269,7 @@ async def contact(
 # --- carriers, rules, pushed events, reports (FUL-3, FUL-5, FUL-7, FUL-8) ----------------------
 
 
-@router.post("/carriers", status_code=201, response_model=CarrierCreated)
+@router.post("/carriers", status_code=201, response_model=CarrierCreated, responses=problems(403, 409))
 async def create_carrier(
     data: CarrierIn, session: Session, actor: Annotated[Actor, require("carriers.manage")]
 ) -> CarrierCreated:
@@ -268,7 +277,7 @@ async def create_carrier(
     return CarrierCreated(**CarrierOut.model_validate(carrier).model_dump(), push_secret=secret)
 
 
-@router.get("/carriers", response_model=Page[CarrierOut])
+@router.get("/carriers", response_model=Page[CarrierOut], responses=problems(403))
 async def list_carriers(
     session: Session, pages: Pages, _: Annotated[Actor, require("carriers.read")]
 ) -> Page[CarrierOut]:
@@ -276,7 +285,7 @@ async def list_carriers(
     return Page[CarrierOut](**paged(found, pages))
 
 
-@router.get("/carriers/scorecards", response_model=list[ScorecardOut])
+@router.get("/carriers/scorecards", response_model=list[ScorecardOut], responses=problems(403))
 async def scorecards(
     session: Session,
     _: Annotated[Actor, require("carriers.read")],
@@ -301,14 +310,14 @@ async def scorecards(
     ]
 
 
-@router.get("/carriers/{code}", response_model=CarrierOut)
+@router.get("/carriers/{code}", response_model=CarrierOut, responses=problems(403, 404))
 async def get_carrier(
     code: str, session: Session, _: Annotated[Actor, require("carriers.read")]
 ) -> CarrierOut:
     return CarrierOut.model_validate(await carriers.get_carrier(session, code))
 
 
-@router.patch("/carriers/{code}", response_model=CarrierOut)
+@router.patch("/carriers/{code}", response_model=CarrierOut, responses=problems(403, 404))
 async def update_carrier(
     code: str, data: CarrierPatch, session: Session, actor: Annotated[Actor, require("carriers.manage")]
 ) -> CarrierOut:
@@ -318,7 +327,7 @@ async def update_carrier(
 @router.post(
     "/carriers/{code}/events",
     response_model=PushAck,
-    responses={401: {"description": "bad signature: nothing changed"}, 422: {"description": "bad events"}},
+    responses=problems(401, 404, 422, notes={401: "bad signature: nothing changed", 422: "bad events"}),
 )
 async def carrier_events(code: str, request: Request, session: Session) -> PushAck:
     """A carrier's tracking push (FUL-5): public, signed with the carrier's push secret as
@@ -335,6 +344,7 @@ async def carrier_events(code: str, request: Request, session: Session) -> PushA
     "/carriers/{code}/freight-bills",
     status_code=201,
     response_model=BillReport,
+    responses=problems(403, 404, 409),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -397,14 +407,14 @@ async def _rules_out(session: Session, rules: list[CarrierRule]) -> list[RuleOut
     ]
 
 
-@router.post("/carrier-rules", status_code=201, response_model=RuleOut)
+@router.post("/carrier-rules", status_code=201, response_model=RuleOut, responses=problems(403, 404))
 async def add_rule(
     data: RuleIn, session: Session, actor: Annotated[Actor, require("carriers.manage")]
 ) -> RuleOut:
     return (await _rules_out(session, [await carriers.add_rule(session, actor, data)]))[0]
 
 
-@router.get("/carrier-rules", response_model=Page[RuleOut])
+@router.get("/carrier-rules", response_model=Page[RuleOut], responses=problems(403))
 async def list_rules(
     session: Session, pages: Pages, _: Annotated[Actor, require("carriers.read")]
 ) -> Page[RuleOut]:
@@ -412,7 +422,7 @@ async def list_rules(
     return Page[RuleOut](**paged(await _rules_out(session, await carriers.list_rules(session)), pages))
 
 
-@router.get("/carrier-rules/choice", response_model=CarrierChoice)
+@router.get("/carrier-rules/choice", response_model=CarrierChoice, responses=problems(403, 409))
 async def rule_choice(
     session: Session,
     _: Annotated[Actor, require("carriers.read")],
@@ -425,7 +435,7 @@ async def rule_choice(
     return CarrierChoice(carrier=carrier.code, expected_cost=carrier.cost(weight_g))
 
 
-@router.delete("/carrier-rules/{rule_id}", status_code=204)
+@router.delete("/carrier-rules/{rule_id}", status_code=204, responses=problems(403, 404))
 async def delete_rule(
     rule_id: int, session: Session, actor: Annotated[Actor, require("carriers.manage")]
 ) -> Response:

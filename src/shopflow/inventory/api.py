@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from shopflow.catalog import service as catalog
-from shopflow.core.api import Pages, Session, paged, require
+from shopflow.core.api import Pages, Session, paged, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.schemas import Page
 from shopflow.inventory import service
@@ -18,10 +18,10 @@ from shopflow.inventory.schemas import (
     WarehouseOut,
 )
 
-router = APIRouter(tags=["inventory"])
+router = APIRouter(tags=["inventory"], responses=problems(401, 403))
 
 
-@router.post("/warehouses", status_code=201, response_model=WarehouseOut)
+@router.post("/warehouses", status_code=201, response_model=WarehouseOut, responses=problems(409))
 async def create_warehouse(
     data: WarehouseIn, session: Session, actor: Annotated[Actor, require("warehouses.write")]
 ) -> WarehouseOut:
@@ -36,21 +36,21 @@ async def list_warehouses(
     return Page[WarehouseOut](**paged(found, pages))
 
 
-@router.post("/inventory/receipts", status_code=201, response_model=ReceiptOut)
+@router.post("/inventory/receipts", status_code=201, response_model=ReceiptOut, responses=problems(404, 409))
 async def receive(
     data: ReceiptIn, session: Session, actor: Annotated[Actor, require("inventory.receive")]
 ) -> ReceiptOut:
     return await service.receive(session, actor, data)
 
 
-@router.get("/inventory/{sku}", response_model=Availability)
+@router.get("/inventory/{sku}", response_model=Availability, responses=problems(404))
 async def availability(
     sku: str, session: Session, _: Annotated[Actor, require("inventory.read")]
 ) -> Availability:
     return await service.availability(session, await catalog.get_sku(session, sku))
 
 
-@router.get("/inventory/{sku}/ledger", response_model=Page[LedgerEntryOut])
+@router.get("/inventory/{sku}/ledger", response_model=Page[LedgerEntryOut], responses=problems(404))
 async def ledger(
     sku: str, pages: Pages, session: Session, _: Annotated[Actor, require("inventory.read")]
 ) -> Page[LedgerEntryOut]:

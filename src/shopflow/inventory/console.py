@@ -20,7 +20,7 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import Column, NavItem, Pages
 from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.core.errors import AppError
+from shopflow.core.errors import AppError, Invalid
 from shopflow.inventory import service
 from shopflow.inventory.models import Movement
 from shopflow.inventory.schemas import ReceiptIn
@@ -106,6 +106,11 @@ async def _receipt_form(
     )
 
 
+def _number(typed: str) -> int | None:
+    """A typed whole number, or None for anything else (the form's parsing says why)."""
+    return int(typed) if re.fullmatch(r"-?\d+", typed) else None
+
+
 @router.get("/inventory/receipts")
 async def receipt_form(
     session: Session, c: Annotated[Console, can_view("inventory.receive")]
@@ -132,8 +137,17 @@ async def receive(session: Session, c: Annotated[Console, can_do("inventory.rece
 
     data = {"warehouse": values.get("warehouse", ""), "reference": values.get("reference", "").strip()}
 
+    async def checked() -> ReceiptIn:
+        """The receipt as typed, or every field's error at once: the form's and the store's."""
+        try:
+            return parsed(ReceiptIn, {**data, "lines": lines})
+        except Invalid as exc:
+            typed = [(line["sku"], _number(line["quantity"])) for line in lines]
+            known = await service.receipt_errors(session, data["warehouse"], typed)
+            raise Invalid(exc.detail, errors=[*exc.errors, *known]) from None
+
     async def book() -> Response:
-        receipt = await service.receive(session, c.actor, parsed(ReceiptIn, {**data, "lines": lines}))  # type: ignore[arg-type]
+        receipt = await service.receive(session, c.actor, await checked())  # type: ignore[arg-type]
         c.flash(
             c.gettext(
                 "Receipt %(reference)s booked into %(warehouse)s: %(lines)d lines.",
@@ -147,7 +161,7 @@ async def receive(session: Session, c: Annotated[Console, can_do("inventory.rece
     async def refused(exc: AppError) -> Response:
         return await _receipt_form(session, c, values, form_errors(exc, c, form_field), exc.status)
 
-    return await attempt(session, book, refused)
+    return await attempt(c, session, book, refused)
 
 
 async def _available(session: AsyncSession, c: Console, skus: Mapping[int, str]) -> dict[int, str]:

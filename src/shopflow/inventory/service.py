@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,18 +67,37 @@ async def get_warehouse(session: AsyncSession, code: str) -> Warehouse:
     return warehouse
 
 
+async def _checked(
+    session: AsyncSession, warehouse_code: str, lines: Sequence[tuple[str, int | None]]
+) -> tuple[Warehouse | None, dict[str, Sku], list[FieldError]]:
+    """A receipt's warehouse and SKUs, and what is wrong with them and with its quantities (a
+    quantity that is not a number, None, is left to the caller's parsing)."""
+    errors: list[FieldError] = []
+    warehouse = await repository.warehouse_by_code(session, warehouse_code)
+    if warehouse is None:
+        errors.append(FieldError("warehouse", f"unknown warehouse {warehouse_code!r}"))
+    skus = await catalog.skus_by_codes(session, [sku for sku, _ in lines])
+    for i, (sku, quantity) in enumerate(lines):
+        if sku not in skus:
+            errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {sku!r}"))
+        if quantity is not None and not 0 < quantity <= MAX_RECEIPT_QUANTITY:
+            errors.append(FieldError(f"lines[{i}].quantity", f"must be from 1 to {MAX_RECEIPT_QUANTITY}"))
+    return warehouse, skus, errors
+
+
+async def receipt_errors(
+    session: AsyncSession, warehouse_code: str, lines: Sequence[tuple[str, int | None]]
+) -> list[FieldError]:
+    """What is wrong with a receipt's warehouse, SKUs and quantities, for a form that reports
+    these with its own parsing errors in one answer."""
+    return (await _checked(session, warehouse_code, lines))[2]
+
+
 async def receive(session: AsyncSession, actor: Actor, data: ReceiptIn) -> ReceiptOut:
     """Book goods into a warehouse: one ledger row per line (INV-1). All lines or none."""
-    errors: list[FieldError] = []
-    warehouse = await repository.warehouse_by_code(session, data.warehouse)
-    if warehouse is None:
-        errors.append(FieldError("warehouse", f"unknown warehouse {data.warehouse!r}"))
-    skus = await catalog.skus_by_codes(session, [line.sku for line in data.lines])
-    for i, line in enumerate(data.lines):
-        if line.sku not in skus:
-            errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
-        if not 0 < line.quantity <= MAX_RECEIPT_QUANTITY:
-            errors.append(FieldError(f"lines[{i}].quantity", f"must be from 1 to {MAX_RECEIPT_QUANTITY}"))
+    warehouse, skus, errors = await _checked(
+        session, data.warehouse, [(line.sku, line.quantity) for line in data.lines]
+    )
     if errors:
         raise Invalid("the receipt has errors; nothing was booked", errors=errors)
     assert warehouse is not None

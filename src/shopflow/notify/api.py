@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from shopflow.core.api import Pages, Session, require
+from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.schemas import Page
 from shopflow.notify import service
 from shopflow.notify.models import Channel, DeliveryState
 from shopflow.notify.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], responses=problems(401, 403))
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated)
@@ -31,7 +31,7 @@ async def list_webhooks(
     return Page[WebhookOut](**pages.of([WebhookOut.model_validate(h) for h in items], total))
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
+@router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, responses=problems(404))
 async def delete_webhook(
     webhook_id: int, session: Session, actor: Annotated[Actor, require("webhooks.manage")]
 ) -> None:
@@ -61,7 +61,9 @@ async def list_deliveries(
     return Page[DeliveryOut](**pages.of([DeliveryOut.model_validate(d) for d in items], total))
 
 
-@router.post("/notifications/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
+@router.post(
+    "/notifications/deliveries/{delivery_id}/retry", response_model=DeliveryOut, responses=problems(404, 409)
+)
 async def retry_delivery(
     delivery_id: int, session: Session, actor: Annotated[Actor, require("notifications.retry")]
 ) -> DeliveryOut:

@@ -15,7 +15,7 @@ from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, field_errors, form_values, page_size, parsed
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
-from shopflow.core.console.registry import NavItem, Pages
+from shopflow.core.console.registry import AuditField, NavItem, Pages
 from shopflow.core.console.render import after_action, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
@@ -160,7 +160,7 @@ async def retry_delivery(
         details["refusal"] = c.error(exc)
         return render(c, "notify/delivery.html", exc.status, **details)
 
-    return await attempt(session, retry, refused)
+    return await attempt(c, session, retry, refused, address=f"/notifications/deliveries/{delivery_id}")
 
 
 # --- webhook subscribers -----------------------------------------------------------------------
@@ -224,7 +224,7 @@ async def create_webhook(session: Session, c: Annotated[Console, can_do("webhook
         errors = _webhook_errors(c, exc.errors) or {"form": c.error(exc)}
         return await _webhooks(session, c, 1, values, errors, exc.status)
 
-    return await attempt(session, create, refused)
+    return await attempt(c, session, create, refused)
 
 
 @router.post("/webhooks/{webhook_id}/delete")
@@ -243,6 +243,11 @@ PAGES = Pages(
         NavItem("/notifications/deliveries", label("nav", "Notifications"), "notifications.read", 80),
         NavItem("/webhooks", label("nav", "Webhooks"), "webhooks.manage", 85),
     ),
-    states={"delivery": DELIVERY_STATES},
+    states={"delivery": DELIVERY_STATES, "notification_delivery": DELIVERY_STATES},
+    actions={"notification.requeued": label("audit action", "Sent again")},
+    fields={
+        "failures": AuditField(label("audit field", "Failed attempts")),
+        "error": AuditField(label("audit field", "Last error")),
+    },
     messages=MESSAGES,
 )

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 
-from shopflow.core.api import Pages, Session, require
+from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Page
 from shopflow.orders.models import Order, OrderStatus
@@ -25,7 +25,7 @@ from shopflow.orders.schemas import (
 )
 from shopflow.orders.service import intake, lifecycle, queries
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=problems(401, 403))
 
 
 def _summary_fields(order: Order) -> dict[str, object]:
@@ -99,7 +99,10 @@ async def _detail(session: Session, order: Order) -> OrderDetail:
     "/orders",
     status_code=201,
     response_model=OrderOut,
-    responses={200: {"description": "A repeated submission: the first order, unchanged (ORD-1)"}},
+    responses={
+        200: {"description": "A repeated submission: the first order, unchanged (ORD-1)"},
+        **problems(409),
+    },
 )
 async def place_order(
     data: OrderIn,
@@ -124,6 +127,16 @@ async def list_orders(
     channel: Annotated[str | None, Query(max_length=40)] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=80, description="A prefix of the order number (any case), or a channel order number"
+        ),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Query(max_length=40, description="The customer's mobile, spaces, hyphens and +86 allowed"),
+    ] = None,
 ) -> Page[OrderSummary]:
     items, total, _size = await queries.list_orders(
         session,
@@ -133,18 +146,30 @@ async def list_orders(
         created_to=created_to,
         page=pages.page,
         page_size=pages.page_size,
+        number=q,
+        phone=phone,
     )
     return Page[OrderSummary](**pages.of([OrderSummary(**_summary_fields(order)) for order in items], total))
 
 
-@router.get("/orders/{order_id}", response_model=OrderDetail)
+@router.get("/orders/by-number/{order_no}", response_model=OrderDetail, responses=problems(404))
+async def get_order_by_number(
+    order_no: Annotated[str, Path(max_length=32)],
+    session: Session,
+    _: Annotated[Actor, require("orders.read")],
+) -> OrderDetail:
+    """The order with this order number (any case); 404 if there is none."""
+    return await _detail(session, await queries.get_by_number(session, order_no))
+
+
+@router.get("/orders/{order_id}", response_model=OrderDetail, responses=problems(404))
 async def get_order(
     order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> OrderDetail:
     return await _detail(session, await queries.get_order(session, order_id))
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderDetail)
+@router.post("/orders/{order_id}/cancel", response_model=OrderDetail, responses=problems(404, 409))
 async def cancel_order(
     order_id: int,
     data: CancelIn,
@@ -154,21 +179,21 @@ async def cancel_order(
     return await _detail(session, await lifecycle.cancel(session, actor, order_id, data.reason))
 
 
-@router.post("/orders/{order_id}/hold", response_model=OrderDetail)
+@router.post("/orders/{order_id}/hold", response_model=OrderDetail, responses=problems(404, 409))
 async def hold_order(
     order_id: int, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await lifecycle.hold(session, actor, order_id, data.reason))
 
 
-@router.post("/orders/{order_id}/release", response_model=OrderDetail)
+@router.post("/orders/{order_id}/release", response_model=OrderDetail, responses=problems(404, 409))
 async def release_order(
     order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await lifecycle.release(session, actor, order_id))
 
 
-@router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail)
+@router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail, responses=problems(404, 409))
 async def confirm_receipt(
     order_id: int, session: Session, actor: Annotated[Actor, require("orders.confirm_receipt")]
 ) -> OrderDetail:

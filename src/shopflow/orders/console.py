@@ -5,23 +5,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import clock, sla
+from shopflow.core import clock, policy, sla
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, field_errors, form_values, parsed
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
-from shopflow.core.console.render import audit_changes, panels, redirect, render
+from shopflow.core.console.render import panels, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.inventory import service as inventory
-from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus
+from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus, mobile
 from shopflow.orders.schemas import CancelIn
 from shopflow.orders.service import lifecycle, queries
 
@@ -47,8 +48,13 @@ HOLD_REASONS = {
     HoldReason.RISK_REVIEW: label("hold reason", "risk review"),
     HoldReason.MANUAL: label("hold reason", "manual hold"),
 }
+# The built-in channels and the marketplaces a store most often adds (others show their name).
 CHANNELS = {
-    "own_store": label("channel", "Own store"),
+    "web": label("channel", "Web store"),
+    "manual": label("channel", "Entered by staff"),
+    "exchange": label("channel", "Exchange"),
+    "import": label("channel", "Imported"),
+    "taobao": label("channel", "Taobao"),
     "tmall": label("channel", "Tmall"),
     "jd": label("channel", "JD"),
     "douyin": label("channel", "Douyin"),
@@ -90,6 +96,7 @@ def _open_clock(clocks: list[sla.SlaClock], now: datetime) -> sla.SlaClock | Non
 async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], page: int) -> dict[str, Any]:
     status = S(filters["status"]) if filters["status"] in S.__members__.values() else None
     created_from, created_to = clock.day_range(_day(filters["date_from"]), _day(filters["date_to"]))
+    said = filters["q"].strip()
     found, total, size = await queries.list_orders(
         session,
         status=status,
@@ -97,7 +104,9 @@ async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], p
         created_from=created_from,
         created_to=created_to,
         page=page,
-        number=filters["q"].strip() or None,
+        number=said or None,
+        phone=said if mobile(said) else None,  # a phone by its shape, or a channel's number so written
+        either=True,
     )
     clocks = await queries.clocks(session, [order.id for order in found])
     return {
@@ -107,6 +116,7 @@ async def _listing(session: AsyncSession, c: Console, filters: dict[str, str], p
         "filters": filters,
         "statuses": STATUS,
         "channels": CHANNELS,
+        "channel_choices": policy.current().orders.channels,
         "holds": HOLD_REASONS,
     }
 
@@ -148,7 +158,6 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "reservation_states": RESERVATION_STATES,
         "customer": order.contact.get("customer", {}),
         "address": order.contact.get("shipping_address", {}),
-        "changes": audit_changes,
         "values": {},
         "errors": {},
         "refusal": None,
@@ -193,13 +202,32 @@ async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, don
         details.update(values=values, errors=field_errors(exc.errors, c), refusal=c.error(exc))
         return render(c, "orders/detail.html", exc.status, mask=mask_phone, **details)
 
-    return await attempt(session, done_then_back, refused)
+    return await attempt(c, session, done_then_back, refused, address=f"/orders/{order_id}")
+
+
+@router.get("/orders/{order_id}/cancel")
+async def confirm_cancel(
+    order_id: int,
+    session: Session,
+    c: Annotated[Console, can_view("orders.cancel")],
+    reason: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The step before cancelling a paid order: it names the refund that will follow."""
+    order = await queries.get_order(session, order_id)
+    if order.paid_at is None or not order.can_move_to(S.CANCELLED):
+        return redirect(f"/orders/{order_id}")
+    return render(c, "orders/cancel.html", order=order, reason=reason)
 
 
 @router.post("/orders/{order_id}/cancel")
 async def cancel_order(
     order_id: int, session: Session, c: Annotated[Console, can_do("orders.cancel")]
 ) -> Response:
+    asked = await form_values(c.request)
+    order = await queries.get_order(session, order_id)
+    if order.paid_at is not None and asked.get("confirmed") != "yes":  # a refund follows: ask first
+        return redirect(f"/orders/{order_id}/cancel?{urlencode({'reason': asked.get('reason', '')})}")
+
     async def work(values: dict[str, str]) -> None:
         data = parsed(CancelIn, {"reason": values.get("reason", "").strip()})
         await lifecycle.cancel(session, c.actor, order_id, data.reason)  # type: ignore[arg-type]
@@ -233,14 +261,14 @@ async def release_order(
 PAGES = Pages(
     router,
     nav=(NavItem("/orders", label("nav", "Orders"), "orders.read", 20),),
-    states={"order": STATUS},
+    states={"order": STATUS, "order.reason": HOLD_REASONS},
     subjects={"order": ("/orders/{id}", label("subject", "Order"))},
     clocks={
-        OrderClock.PAY: label("clock", "Payment (ORD-5)"),
-        OrderClock.SHIP: label("clock", "Shipping (ORD-6)"),
-        OrderClock.DELIVER: label("clock", "Delivery (ORD-6)"),
-        OrderClock.RECEIPT: label("clock", "Receipt confirmation (ORD-7)"),
-        OrderClock.AFTERSALES: label("clock", "After-sales window (ORD-7)"),
+        OrderClock.PAY: label("clock", "Payment"),  # ORD-5
+        OrderClock.SHIP: label("clock", "Shipping"),  # ORD-6
+        OrderClock.DELIVER: label("clock", "Delivery"),  # ORD-6
+        OrderClock.RECEIPT: label("clock", "Receipt confirmation"),  # ORD-7
+        OrderClock.AFTERSALES: label("clock", "After-sales window"),  # ORD-7
     },
     messages=MESSAGES,
 )

@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shopflow.core import money
 from shopflow.core.crypto import Sealed
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
+from shopflow.core.policy import Orders as OrderRules
 
 
 class OrderStatus(StrEnum):
@@ -92,6 +94,9 @@ class Order(Base):
         # The console: orders by date alone, and found by the channel's own order number.
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_channel_order_no", "channel_order_no"),
+        # Found by a prefix of its number (LIKE 'SF2611%'): PostgreSQL's default operator class
+        # serves LIKE only under the C collation, which a database rarely has.
+        Index("ix_orders_order_no_pattern", "order_no", postgresql_ops={"order_no": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -240,10 +245,45 @@ class OrderLine(Base):
 # ASCII digits only, the whole value (`\d` would take full-width digits, `$` a trailing newline).
 MOBILE = re.compile(r"1[0-9]{10}")
 POSTCODE = re.compile(r"[0-9]{6}")
-# Storage bounds: a line's quantity is a 32-bit INTEGER column, money a 64-bit BIGINT.
-MAX_QUANTITY = 2**31 - 1
-MAX_AMOUNT = 2**63 - 1
+# How people write a mainland mobile: spaced or hyphenated, with the country code or without.
+PHONE_SEPARATORS = str.maketrans("", "", " -")
+COUNTRY_CODES = ("+86", "0086")
+# RFC 5322 atext: what an unquoted local part may hold besides letters and digits.
+LOCAL_PART_SYMBOLS = frozenset("!#$%&'*+-/=?^_`{|}~")
 ADDRESS_PARTS = ("name", "phone", "province", "city", "district", "street", "postcode")
+
+
+def mobile(text: str) -> str | None:
+    """The mainland mobile number (ORD-2) `text` is, as intake stores it (11 digits), when it
+    is one written as people write it ("138 0013 8000", "+86 138-0013-8000"); else None."""
+    digits = text.strip().translate(PHONE_SEPARATORS)
+    for code in COUNTRY_CODES:
+        digits = digits.removeprefix(code)
+    return digits if MOBILE.fullmatch(digits) else None
+
+
+def is_email(text: str) -> bool:
+    """Whether `text` is one bare address mail can be sent to: local@domain.tld, the local part
+    dot-separated atoms (no quoting, comments, display names or spaces), the domain's labels
+    letters, digits and inner hyphens, the last not all digits (RFC 5321 lengths)."""
+    if text.count("@") != 1:
+        return False
+    local, _, domain = text.partition("@")
+    atoms, labels = local.split("."), domain.split(".")
+    return (
+        len(local) <= 64
+        and len(domain) <= 253
+        and all(atom and all(ch.isalnum() or ch in LOCAL_PART_SYMBOLS for ch in atom) for atom in atoms)
+        and len(labels) >= 2
+        and all(
+            0 < len(label) <= 63
+            and not label.startswith("-")
+            and not label.endswith("-")
+            and all(ch.isalnum() or ch == "-" for ch in label)
+            for label in labels
+        )
+        and not labels[-1].isdigit()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,17 +302,26 @@ class LineRequest:
 
 
 def intake_errors(
+    channel: str,
     customer: Mapping[str, str],
     address: Mapping[str, str],
     lines: list[LineRequest],
     skus: Mapping[str, SkuFacts],
+    rules: OrderRules,
 ) -> list[FieldError]:
-    """Every reason an order cannot be accepted, each naming its field."""
+    """Every reason an order cannot be accepted, each naming its field; `rules` the policy's."""
     errors: list[FieldError] = []
+    if channel not in rules.channels:
+        errors.append(
+            FieldError("channel", f"unknown channel {channel!r}: one of {', '.join(rules.channels)}")
+        )
     if not customer.get("name", "").strip():
         errors.append(FieldError("customer.name", "is required"))
     if not MOBILE.fullmatch(customer.get("phone", "")):
         errors.append(FieldError("customer.phone", "must be 11 digits starting with 1"))
+    email = customer.get("email")
+    if email and not is_email(email):
+        errors.append(FieldError("customer.email", "is not an email address"))
     for part in ADDRESS_PARTS:
         if not address.get(part, "").strip():
             errors.append(FieldError(f"shipping_address.{part}", "is required"))
@@ -285,8 +334,8 @@ def intake_errors(
     for i, line in enumerate(lines):
         if line.quantity <= 0:
             errors.append(FieldError(f"lines[{i}].quantity", "must be positive"))
-        elif line.quantity > MAX_QUANTITY:
-            errors.append(FieldError(f"lines[{i}].quantity", f"must be at most {MAX_QUANTITY}"))
+        elif line.quantity > rules.max_line_quantity:
+            errors.append(FieldError(f"lines[{i}].quantity", f"must be at most {rules.max_line_quantity}"))
         facts = skus.get(line.sku)
         if facts is None:
             errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
@@ -299,8 +348,10 @@ def intake_errors(
                     f"does not match the current price {facts.price / 100:.2f}",
                 )
             )
-    if sum(line.unit_price * line.quantity for line in lines if line.quantity > 0) > MAX_AMOUNT:
-        errors.append(FieldError("lines", "the order total is too large"))
+    value = sum(line.unit_price * line.quantity for line in lines if line.quantity > 0)
+    if value > rules.max_order_value:
+        worth, limit = money.fmt(value), money.fmt(rules.max_order_value)
+        errors.append(FieldError("lines", f"the goods are worth {worth}; an order may be {limit} at most"))
     return errors
 
 

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -141,10 +141,18 @@ async def page(
     offset: int,
     limit: int,
     number: str | None = None,
+    phone_hash: str | None = None,
+    either: bool = False,
 ) -> tuple[list[Order], int]:
-    conditions = []
+    """A page of orders, newest first, and how many match. `number` finds a prefix of our order
+    number or the channel's whole number, `phone_hash` the customer's phone (`Order.phone_hash`);
+    both must match, or one of them when `either`."""
+    found = []
     if number:
-        conditions.append(or_(Order.order_no == number.upper(), Order.channel_order_no == number))
+        found.append(_numbered(session, number))
+    if phone_hash is not None:
+        found.append(Order.phone_hash == phone_hash)
+    conditions = [or_(*found) if either else and_(*found)] if found else []
     if status is not None:
         conditions.append(Order.status == status)
     if channel is not None:
@@ -156,6 +164,25 @@ async def page(
     total = await session.scalar(select(func.count()).select_from(Order).where(*conditions))
     stmt = select(Order).where(*conditions).order_by(Order.id.desc()).offset(offset).limit(limit)
     return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+def _numbered(session: AsyncSession, number: str) -> ColumnElement[bool]:
+    """Orders whose number starts with `number` (ours are upper-case letters and digits, so
+    anything else is only a channel's number) or whose channel order number is `number`."""
+    channels = Order.channel_order_no == number
+    if not (number.isascii() and number.isalnum()):
+        return channels
+    prefix = number.upper()
+    # Through ix_orders_order_no_pattern on PostgreSQL; SQLite's LIKE ignores case, so only its
+    # GLOB reads an index (the unique one).
+    if session.get_bind().dialect.name == "sqlite":
+        return or_(Order.order_no.op("GLOB", is_comparison=True)(f"{prefix}*"), channels)
+    return or_(Order.order_no.like(f"{prefix}%"), channels)
+
+
+async def by_number(session: AsyncSession, order_no: str) -> Order | None:
+    stmt = select(Order).options(selectinload(Order.lines)).where(Order.order_no == order_no)
+    return (await session.scalars(stmt)).first()
 
 
 async def numbers(session: AsyncSession, order_ids: Collection[int]) -> dict[int, str]:

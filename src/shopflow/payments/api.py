@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from shopflow.core import clock
-from shopflow.core.api import Pages, Session, paged, problem, require
+from shopflow.core.api import Pages, Session, paged, problem, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
-from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.errors import FieldError, Invalid, field_error
 from shopflow.core.schemas import Page
 from shopflow.payments import sandbox, service
 from shopflow.payments.errors import BadSignature
@@ -28,11 +28,16 @@ from shopflow.payments.schemas import (
     SandboxResult,
 )
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], responses=problems(401))
 CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
 
 
-@router.post("/orders/{order_id}/payments", status_code=201, response_model=PaymentCreated)
+@router.post(
+    "/orders/{order_id}/payments",
+    status_code=201,
+    response_model=PaymentCreated,
+    responses=problems(403, 404, 409),
+)
 async def start_payment(
     order_id: int,
     data: PaymentIn,
@@ -50,7 +55,7 @@ async def start_payment(
     )
 
 
-@router.get("/orders/{order_id}/payments", response_model=Page[PaymentOut])
+@router.get("/orders/{order_id}/payments", response_model=Page[PaymentOut], responses=problems(403, 404))
 async def order_payments(
     order_id: int, session: Session, pages: Pages, _: Annotated[Actor, require("orders.read")]
 ) -> Page[PaymentOut]:
@@ -58,7 +63,7 @@ async def order_payments(
     return Page[PaymentOut](**paged(found, pages))
 
 
-@router.get("/payments/receipts", response_model=Page[ReceiptOut])
+@router.get("/payments/receipts", response_model=Page[ReceiptOut], responses=problems(403))
 async def receipts(
     session: Session,
     pages: Pages,
@@ -70,7 +75,7 @@ async def receipts(
     return Page[ReceiptOut](**pages.of([ReceiptOut.model_validate(r) for r in items], total))
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut)
+@router.get("/payments/{payment_id}", response_model=PaymentOut, responses=problems(403, 404))
 async def get_payment(
     payment_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> PaymentOut:
@@ -80,7 +85,9 @@ async def get_payment(
 @router.post(
     "/payments/callbacks/sandbox",
     response_model=CallbackAck,
-    responses={401: {"description": "bad signature"}, 422: {"description": "amount mismatch"}},
+    responses=problems(
+        401, 404, 409, 422, notes={401: "bad signature", 422: "malformed, or the amount differs"}
+    ),
 )
 async def sandbox_callback(request: Request, session: Session) -> CallbackAck | Response:
     """The gateway's asynchronous notification (PAY-2): public, but signed."""
@@ -90,7 +97,7 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
     try:
         data = CallbackIn.model_validate_json(body)
     except ValidationError as exc:
-        errors = [FieldError(".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors()]
+        errors = [field_error(e) for e in exc.errors()]
         raise Invalid("malformed callback", errors=errors) from None
     result = await service.apply_callback(session, sandbox.PROVIDER, data)
     if result is CallbackResult.AMOUNT_MISMATCH:
@@ -105,7 +112,12 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
     return CallbackAck(event_id=data.event_id, result=result)
 
 
-@router.post("/sandbox/payments/{payment_id}/complete", response_model=SandboxResult, tags=["sandbox"])
+@router.post(
+    "/sandbox/payments/{payment_id}/complete",
+    response_model=SandboxResult,
+    tags=["sandbox"],
+    responses=problems(403, 404, 409),
+)
 async def sandbox_complete(
     payment_id: int,
     data: SandboxComplete,

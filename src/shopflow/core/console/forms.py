@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import policy
 from shopflow.core.console.page import Console
-from shopflow.core.errors import AppError, FieldError, Invalid
+from shopflow.core.errors import AppError, FieldError, Invalid, field_error
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=StrEnum)
@@ -41,15 +41,10 @@ def parsed(model: type[M], values: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        errors = [FieldError(_dotted(e["loc"]), e["msg"]) for e in exc.errors()]
+        errors = [
+            field_error(e, whole="") for e in exc.errors()
+        ]  # a model-wide check: no field; the page places it
         raise Invalid("the form has errors; nothing was changed", errors=errors) from None
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
-    return name
 
 
 def field_errors(errors: list[FieldError], c: Console, rename: Callable[[str], str] = str) -> dict[str, str]:
@@ -66,17 +61,27 @@ def form_errors(exc: AppError, c: Console, rename: Callable[[str], str] = str) -
 
 
 async def attempt(
+    c: Console,
     session: AsyncSession,
     work: Callable[[], Awaitable[Response]],
     refused: Callable[[AppError], Awaitable[Response]],
+    *,
+    address: str | None = None,
 ) -> Response:
     """Run a console action. When a service refuses it, nothing it did is kept and `refused`
-    answers instead: the page again, saying why, with what was typed."""
+    answers instead: the page again, saying why, with what was typed, and with the address of the
+    form's page (`address`, by default the path posted to) back in the address bar, so that
+    reloading it shows the form instead of posting again (`data-address` in base.html for a plain
+    POST, `HX-Replace-Url` for HTMX)."""
     try:
         return await work()
     except AppError as exc:
         await session.rollback()
-        return await refused(exc)
+        c.address = address or c.request.url.path
+        answer = await refused(exc)
+        if c.request.headers.get("HX-Request"):
+            answer.headers["HX-Replace-Url"] = c.address
+        return answer
 
 
 def page_size() -> int:

@@ -9,16 +9,20 @@ from typing import Any, assert_never
 from urllib.parse import urlencode
 
 from babel.dates import format_datetime
+from babel.lists import format_list
 from babel.support import Translations
 from fastapi import Request
 
 from shopflow.core import auth, clock, money, sla
-from shopflow.core.audit import Actor
+from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.console.i18n import Label, label, translations
 from shopflow.core.console.registry import NavItem, Registry
 from shopflow.core.errors import AppError, Forbidden, InvalidTransition
 
+# One way to write a time per language, in the store's zone (Babel patterns).
+TIME_FORMATS = {"zh_CN": "yyyy-MM-dd HH:mm", "en": "d MMM yyyy HH:mm"}
 CSRF_REFUSED = "csrf"  # the code of the Forbidden a stale or missing CSRF token raises
+STATE_FIELDS = ("status", "state")  # an audit row's fields holding its subject's state
 
 ROLES: dict[str, Label] = {
     "admin": label("role", "Administrator"),
@@ -33,6 +37,14 @@ ROLES: dict[str, Label] = {
 }
 
 
+def local_time(at: datetime | None, locale: str) -> str:
+    """A time as the reader's language writes it, in the store's zone: 2026-12-06 14:05 or
+    6 Dec 2026 14:05 (the templates' `when` filter)."""
+    if at is None:
+        return ""
+    return format_datetime(at, TIME_FORMATS[locale], tzinfo=clock.store_zone(), locale=locale)
+
+
 @dataclass
 class Console:
     """What a page knows: who asks, in which language, and how to show things to them."""
@@ -43,6 +55,8 @@ class Console:
     csrf: str
     registry: Registry
     now: datetime = field(default_factory=clock.now)
+    # The page a refused form is shown again for, put back in the address bar (`forms.attempt`).
+    address: str | None = None
 
     @property
     def translations(self) -> Translations:
@@ -84,13 +98,9 @@ class Console:
         except ValueError:
             return None, self.gettext("%(value)s is not a date.", value=typed.strip())
 
-    def when(self, at: datetime | None, *, long: bool = False) -> str:
-        """A time in the store's zone: `2026-11-23 14:05`, or the locale's long form."""
-        if at is None:
-            return ""
-        if long:
-            return format_datetime(at, "medium", tzinfo=clock.store_zone(), locale=self.locale)
-        return clock.local_text(at)
+    def when(self, at: datetime | None) -> str:
+        """A time as the reader's language writes it (`local_time`, the templates' `when`)."""
+        return local_time(at, self.locale)
 
     def duration(self, span: timedelta) -> str:
         minutes = int(abs(span).total_seconds() // 60)
@@ -138,6 +148,49 @@ class Console:
                 return self.gettext("cancelled"), "cancelled"
             case unreachable:
                 assert_never(unreachable)
+
+    def action(self, entry: AuditEntry) -> str:
+        """What an audit row records, as people call it: its action's label, or the state its
+        subject entered ("order.confirmed": 已确认)."""
+        found = self.registry.actions.get(entry.action)
+        if found is not None:
+            return self.label(found)
+        entered = entry.action.rpartition(".")[2]
+        return (
+            self.labelled(self.states(entry.entity), entered)
+            if entered in self.states(entry.entity)
+            else entry.action
+        )
+
+    def changes(self, entry: AuditEntry) -> list[tuple[str, str]]:
+        """An audit row's fields, each named and shown as before → after (only after when new)."""
+        before, after = entry.before or {}, entry.after or {}
+        shown = []
+        for key in sorted(before.keys() | after.keys()):
+            found = self.registry.fields.get(key)
+            name = key if found is None else self.label(found.text)
+            money_field = found is not None and found.money
+            values = [self._value(entry.entity, key, side.get(key), money_field) for side in (before, after)]
+            shown.append((name, " → ".join(values) if key in before else values[1]))
+        return shown
+
+    def _value(self, entity: str, key: str, value: Any, money_field: bool) -> str:
+        match value:
+            case None:
+                return "—"
+            case bool():
+                return self.gettext("yes") if value else self.gettext("no")
+            case int() if money_field:
+                return self.money(value)
+            case list():
+                return format_list(
+                    [self._value(entity, key, item, money_field) for item in value], locale=self.locale
+                )
+            case dict():
+                return "; ".join(f"{k}: {self._value(entity, k, v, money_field)}" for k, v in value.items())
+            case _:
+                labels = self.states(entity if key in STATE_FIELDS else f"{entity}.{key}")
+                return self.labelled(labels, str(value))
 
     def subject_link(self, subject: str) -> tuple[str | None, str]:
         """The page of a clock's or alert's subject ("order:42") and how to name it."""

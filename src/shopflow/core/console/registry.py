@@ -1,10 +1,10 @@
 """What each domain's console adds to the shell, and the one registry `create_app` builds of them.
 
 A domain's console module exposes a `Pages`: its routes, menu entries, labels (states, clocks,
-subjects, alert kinds), the service messages it translates, and the panels and columns it shows
-on an earlier domain's pages, which do not know it (the order page shows its parcels and payments,
-the SKU list and page its stock). `app.py` passes every domain's `Pages` to `Registry.of`; nothing
-is registered by importing a module.
+subjects, alert kinds, audit actions and fields), the service messages it translates, and the
+panels and columns it shows on an earlier domain's pages, which do not know it (the order page
+shows its parcels and payments, the SKU list and page its stock). `app.py` passes every domain's
+`Pages` to `Registry.of`; nothing is registered by importing a module.
 """
 
 from __future__ import annotations
@@ -49,9 +49,19 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditField:
+    """How an audit row's field is shown: its name, and whether its values are money (fen)."""
+
+    text: Label
+    money: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Pages:
     """A domain's part of the console. `messages` are (pattern of the English text a service
-    says, msgid with its named groups); `panels` and `columns` are keyed by the page they join."""
+    says, msgid with its named groups); `panels` and `columns` are keyed by the page they join.
+    `states` also labels the values of an audit row's other fields, as "order.reason"; `actions`
+    names audit actions that are not a subject entering a state ("sku.updated")."""
 
     router: APIRouter | None = None
     nav: Sequence[NavItem] = ()
@@ -59,6 +69,8 @@ class Pages:
     clocks: Mapping[str, Label] = field(default_factory=dict)
     subjects: Mapping[str, tuple[str, Label]] = field(default_factory=dict)
     alert_kinds: Mapping[str, Label] = field(default_factory=dict)
+    actions: Mapping[str, Label] = field(default_factory=dict)
+    fields: Mapping[str, AuditField] = field(default_factory=dict)
     messages: Sequence[tuple[str, str]] = ()
     panels: Mapping[str, Sequence[Panel]] = field(default_factory=dict)
     columns: Mapping[str, Sequence[Column]] = field(default_factory=dict)
@@ -74,6 +86,8 @@ class Registry:
     clocks: dict[str, Label]
     subjects: dict[str, tuple[str, Label]]
     alert_kinds: dict[str, Label]
+    actions: dict[str, Label]
+    fields: dict[str, AuditField]
     messages: list[tuple[re.Pattern[str], str]]
     panels: dict[str, list[Panel]]
     columns: dict[str, list[Column]]
@@ -94,6 +108,8 @@ class Registry:
             clocks=_merged(part.clocks for part in parts),
             subjects=_merged(part.subjects for part in parts),
             alert_kinds=_merged(part.alert_kinds for part in parts),
+            actions=_merged(part.actions for part in parts),
+            fields=_merged(part.fields for part in parts),
             messages=[(re.compile(pattern), msgid) for part in parts for pattern, msgid in part.messages],
             panels=panels,
             columns=columns,
@@ -124,9 +140,20 @@ CORE = Pages(
         "payment_amount_mismatch": label("alert kind", "Payment amount mismatch"),
         "payment_for_unpayable_order": label("alert kind", "Payment for an order that cannot take it"),
     },
+    fields={
+        "status": AuditField(label("audit field", "State")),
+        "state": AuditField(label("audit field", "State")),
+        "reason": AuditField(label("audit field", "Reason")),
+        "name": AuditField(label("audit field", "Name")),
+    },
     messages=(
         ("is required", N_("is required")),
         ("must be positive", N_("must be positive")),
         ("wrong username or password", N_("wrong username or password")),
+        ("there is nothing at (?P<path>.+)", N_("There is no page at %(path)s.")),
+        (
+            "(?P<path>.+) does not take (?P<method>.+)",
+            N_("%(path)s cannot be opened this way (%(method)s)."),
+        ),
     ),
 )

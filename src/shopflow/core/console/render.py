@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,10 +11,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import clock
-from shopflow.core.audit import AuditEntry
 from shopflow.core.console.i18n import DEFAULT_LOCALE, WEB, translations
-from shopflow.core.console.page import Console
+from shopflow.core.console.page import Console, local_time
 from shopflow.core.console.registry import Column
 
 # How often live parts of a page ask the server again (HTMX polling).
@@ -31,7 +29,7 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.filters["local"] = clock.local_text
+    env.filters["when"] = partial(local_time, locale=locale)
     return env
 
 
@@ -61,13 +59,6 @@ async def columns(
 ) -> list[tuple[Column, Mapping[int, str]]]:
     """The columns other domains add to `page`, each with its cells for `subjects` (id -> key)."""
     return [(column, await column.cells(session, c, subjects)) for column in c.registry.columns.get(page, [])]
-
-
-def audit_changes(entry: AuditEntry) -> str:
-    """An audit row's before → after, compactly."""
-    before, after = entry.before or {}, entry.after or {}
-    keys = sorted(set(before) | set(after))
-    return "; ".join(f"{key}: {before.get(key, '—')} → {after.get(key, '—')}" for key in keys)
 
 
 def redirect(path: str) -> RedirectResponse:

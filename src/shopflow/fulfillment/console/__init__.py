@@ -30,8 +30,8 @@ PAGES = Pages(
         "exception": ("/fulfillment/exceptions/{id}", label("subject", "Exception case")),
     },
     clocks={
-        ShipmentClock.NO_EVENT: label("clock", "Tracking update (FUL-6)"),
-        ShipmentClock.EXCEPTION_CONTACT: label("clock", "Customer contact (FUL-6)"),
+        ShipmentClock.NO_EVENT: label("clock", "Tracking update"),  # FUL-6
+        ShipmentClock.EXCEPTION_CONTACT: label("clock", "Customer contact"),  # FUL-6
     },
     alert_kinds={"logistics_exception": label("alert kind", "Parcel problem")},
     messages=(*carriers.MESSAGES, *freight.MESSAGES, *picking.MESSAGES, *shipments.MESSAGES),

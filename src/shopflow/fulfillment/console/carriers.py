@@ -47,7 +47,7 @@ RULE_FIELDS = (
 )
 TRIAL_FIELDS = ("province", "weight_g", "order_value")
 # A rule's range check names its field in the message, not in the error's location.
-RANGE_ERROR = re.compile(r"Value error, (?P<field>\w+) must be above the minimum")
+RANGE_ERROR = re.compile(r"(?P<field>\w+) must be above the minimum")
 MESSAGES = (
     (r"no carrier ['\"](?P<code>.*)['\"]", N_("There is no carrier %(code)s.")),
     (r"no carrier rule (?P<id>\d+)", N_("There is no carrier rule %(id)s.")),
@@ -60,12 +60,12 @@ MESSAGES = (
         r"String should match pattern '\^\[A-Z0-9\]\[A-Z0-9_-\]\*\$'",
         N_("capital letters, digits, _ and -"),
     ),
-    (r"Value error, must be an http\(s\) URL", N_("must start with https:// or http://")),
-    (r"Value error, must contain \{tracking_no\}", N_("must contain {tracking_no}")),
-    (r"Value error, ['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
-    (r"Value error, ['\"].*['\"] has more than two decimals", N_("at most two decimals")),
-    (r"Value error, ['\"].*['\"] is negative", N_("must not be negative")),
-    (r"Value error, ['\"].*['\"] is too large", N_("is too large")),
+    (r"must be an http\(s\) URL", N_("must start with https:// or http://")),
+    (r"must contain \{tracking_no\}", N_("must contain {tracking_no}")),
+    (r"['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
+    (r"['\"].*['\"] has more than two decimals", N_("at most two decimals")),
+    (r"['\"].*['\"] is negative", N_("must not be negative")),
+    (r"['\"].*['\"] is too large", N_("is too large")),
     ("Input should be greater than or equal to 0", N_("must not be negative")),
     (RANGE_ERROR.pattern, N_("must be above the minimum")),
 )
@@ -136,7 +136,7 @@ async def create_carrier(session: Session, c: Annotated[Console, can_do("carrier
     async def refused(exc: AppError) -> Response:
         return await _carriers(session, c, values, form_errors(exc, c), exc.status)
 
-    return await attempt(session, create, refused)
+    return await attempt(c, session, create, refused)
 
 
 def _carrier_values(carrier: Carrier) -> dict[str, str]:
@@ -184,7 +184,7 @@ async def update_carrier(
         carrier = await carriers.get_carrier(session, code)
         return await _carrier_form(c, carrier, values, form_errors(exc, c), exc.status)
 
-    return await attempt(session, save, refused)
+    return await attempt(c, session, save, refused)
 
 
 # --- the rule table and its tester (FUL-3) ------------------------------------------------------
@@ -293,7 +293,7 @@ async def add_rule(session: Session, c: Annotated[Console, can_do("carriers.mana
         errors = _rule_errors(c, exc.errors) or {"form": c.error(exc)}
         return await _rules(session, c, values, errors, exc.status)
 
-    return await attempt(session, add, refused)
+    return await attempt(c, session, add, refused)
 
 
 @router.post("/fulfillment/carrier-rules/{rule_id}/delete")

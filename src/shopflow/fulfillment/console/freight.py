@@ -143,4 +143,4 @@ async def reconcile_bill(session: Session, c: Annotated[Console, can_do("freight
     async def refused(exc: AppError) -> Response:
         return await _freight(session, c, values, _bill_error(c, exc), exc.status)
 
-    return await attempt(session, reconcile, refused)
+    return await attempt(c, session, reconcile, refused)

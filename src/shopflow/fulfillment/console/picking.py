@@ -68,7 +68,7 @@ MESSAGES = (
     (r"String should have at least (?P<n>\d+) characters", N_("at least %(n)s characters")),
     (r"String should match pattern '\^\[A-Za-z0-9-\]\+\$'", N_("only letters, digits and hyphens")),
     (r"List should have at most (?P<n>\d+) items.*", N_("at most %(n)s items")),
-    ("Value error, a failed check needs a reason", N_("a failed check needs a reason")),
+    ("a failed check needs a reason", N_("a failed check needs a reason")),
 )
 
 
@@ -140,7 +140,7 @@ async def create_waves(session: Session, c: Annotated[Console, can_do("fulfillme
             session, c, {"status": "", "warehouse": ""}, 1, values, form_errors(exc, c), exc.status
         )
 
-    return await attempt(session, build, refused)
+    return await attempt(c, session, build, refused, address="/fulfillment")
 
 
 @router.get("/fulfillment/waves/{wave_id}")
@@ -250,7 +250,7 @@ async def _act(
         refusal = None if errors else c.error(exc)
         return await _task(session, c, task_id, values, errors, refusal, exc.status)
 
-    return await attempt(session, step, refused)
+    return await attempt(c, session, step, refused, address=f"/fulfillment/tasks/{task_id}")
 
 
 def _materials(typed: str) -> list[str]:

@@ -203,4 +203,4 @@ async def contact(
     async def refused(exc: AppError) -> Response:
         return await _case(session, c, case_id, values, form_errors(exc, c), exc.status)
 
-    return await attempt(session, close, refused)
+    return await attempt(c, session, close, refused, address=f"/fulfillment/exceptions/{case_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 from typing import assert_never
@@ -22,6 +23,15 @@ class ShipmentStatus(StrEnum):
 
 
 SS = ShipmentStatus
+WAYBILL_DIGITS = 12
+
+
+def new_waybill(carrier_code: str) -> str:
+    """A waybill number drawn for a parcel given none: the carrier's code, a dash and 12 random
+    digits ("SF-038215907461"), never mistaken for an order number (SF + date + digits)."""
+    return f"{carrier_code}-{secrets.randbelow(10**WAYBILL_DIGITS):0{WAYBILL_DIGITS}d}"
+
+
 SHIPMENT_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
     SS.SHIPPED: frozenset({SS.IN_TRANSIT, SS.EXCEPTION, SS.DELIVERED, SS.RETURNED}),
     SS.IN_TRANSIT: frozenset({SS.EXCEPTION, SS.DELIVERED, SS.RETURNED}),

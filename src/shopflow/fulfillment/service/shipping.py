@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from shopflow.fulfillment.models.shipments import (
     ShipmentException,
     ShipmentStatus,
     TrackingEvent,
+    new_waybill,
     shipment_subject,
 )
 from shopflow.fulfillment.repository import picking as picking_repository
@@ -34,10 +34,10 @@ TRACKING_NO_ATTEMPTS = 5
 
 
 async def _insert(
-    session: AsyncSession, values: dict[str, Any], carrier: Carrier, given: str | None, at: datetime
+    session: AsyncSession, values: dict[str, Any], carrier: Carrier, given: str | None
 ) -> Shipment:
     for _ in range(1 if given else TRACKING_NO_ATTEMPTS):
-        values["tracking_no"] = given or f"{carrier.code}{at:%y%m%d}{secrets.randbelow(10**10):010d}"
+        values["tracking_no"] = given or new_waybill(carrier.code)
         shipment = await shipment_repository.insert_shipment(session, values)
         if shipment is not None:
             return shipment
@@ -96,7 +96,7 @@ async def ship(session: AsyncSession, actor: Actor, task_id: int, data: ShipIn) 
         "deliver_by": at + timedelta(hours=rules.orders.deliver_within_hours),
         "created_by": actor.user_id,
     }
-    shipment = await _insert(session, values, carrier, data.tracking_no, at)
+    shipment = await _insert(session, values, carrier, data.tracking_no)
     reference = f"shipment:{shipment.id}:{shipment.tracking_no}"
     stuck_after = timedelta(hours=rules.fulfillment.stuck_without_event_hours)
     audit.queue(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import alerts, audit, clock, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
-from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.errors import FieldError, Invalid, field_error
 from shopflow.fulfillment.errors import BadSignature, CaseNotFound
 from shopflow.fulfillment.files import RowError, TrackingRow
 from shopflow.fulfillment.models.carriers import Carrier
@@ -73,7 +73,7 @@ async def receive_push(session: AsyncSession, code: str, body: bytes, signature:
     try:
         data = PushIn.model_validate_json(body)
     except ValidationError as exc:
-        errors = [FieldError(".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors()]
+        errors = [field_error(e) for e in exc.errors()]
         raise Invalid("malformed push; nothing was changed", errors=errors) from None
     found = await shipment_repository.shipments_by_tracking(session, {e.waybill for e in data.events})
     unknown = [

@@ -58,7 +58,7 @@ async def place_order(
     facts = {code: SkuFacts(s.id, s.name, s.price, s.sellable) for code, s in skus.items()}
     customer = data.customer.model_dump()
     address = data.shipping_address.model_dump()
-    errors = intake_errors(customer, address, requests, facts)
+    errors = intake_errors(data.channel, customer, address, requests, facts, rules.orders)
     if errors:
         raise Invalid("the order has errors; nothing was stored", errors=errors)
 

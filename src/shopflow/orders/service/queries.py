@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import audit, policy, sla
+from shopflow.core import audit, crypto, policy, sla
+from shopflow.core.errors import FieldError, Invalid
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Reservation
 from shopflow.orders import repository
 from shopflow.orders.errors import OrderNotFound
-from shopflow.orders.models import Order, OrderStatus, order_of_subject, order_subject
+from shopflow.orders.models import Order, OrderStatus, mobile, order_of_subject, order_subject
 
 
 async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False) -> Order:
@@ -45,8 +46,12 @@ async def list_orders(
     page: int = 1,
     page_size: int | None = None,
     number: str | None = None,
+    phone: str | None = None,
+    either: bool = False,
 ) -> tuple[list[Order], int, int]:
-    """A page of orders, newest first; `number` is our order number or the channel's."""
+    """A page of orders, newest first: `number` a prefix of our order number (any case) or the
+    channel's order number, `phone` the customer's mobile however written (Invalid if it is
+    none); both must match, or one of them when `either` (a search box taking any of them)."""
     size = page_size or policy.current().orders.page_size
     items, total = await repository.page(
         session,
@@ -57,8 +62,28 @@ async def list_orders(
         offset=(page - 1) * size,
         limit=size,
         number=number,
+        phone_hash=None if phone is None else _phone_hash(phone),
+        either=either,
     )
     return items, total, size
+
+
+def _phone_hash(phone: str) -> str:
+    """The blind index intake stores for the mobile `phone` (`Order.phone_hash`)."""
+    found = mobile(phone)
+    if found is None:
+        raise Invalid(
+            "not a mobile number", errors=[FieldError("phone", "must be 11 digits starting with 1")]
+        )
+    return crypto.vault().lookup_hash(found)
+
+
+async def get_by_number(session: AsyncSession, order_no: str) -> Order:
+    """The order numbered `order_no` (any case)."""
+    order = await repository.by_number(session, order_no.upper())
+    if order is None:
+        raise OrderNotFound(f"no order numbered {order_no}")
+    return order
 
 
 async def status_counts(session: AsyncSession) -> dict[str, int]:

@@ -1,6 +1,15 @@
 // Shopflow console: draws ECharts charts from their server-made options, also after HTMX swaps,
-// and shows why an HTMX request was refused.
+// shows why an HTMX request was refused, opens the menu on narrow screens, and puts the address of
+// the form's page back in the address bar when a refused form is shown again (post/redirect/get).
 (function () {
+  if (document.body.dataset.address) {
+    history.replaceState(null, "", document.body.dataset.address);
+  }
+  var menu = document.getElementById("menu");
+  menu.addEventListener("click", function () {
+    var open = document.querySelector("header.top").classList.toggle("open");
+    menu.setAttribute("aria-expanded", open ? "true" : "false");
+  });
   function drawCharts(root) {
     if (!window.echarts) { return; }
     root.querySelectorAll("[data-chart]").forEach(function (el) {
