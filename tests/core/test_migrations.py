@@ -28,13 +28,13 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
     assert differences == []
 
 
-def test_revision_0006_names_old_breach_alerts_by_their_clock_and_gives_every_alert_its_owner(
+def test_revision_0007_names_old_breach_alerts_by_their_clock_and_gives_every_alert_its_owner(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
-    command.upgrade(config, "0005_console_indexes")
+    command.upgrade(config, "0006_order_no_prefix")
     at = "2030-03-01 09:00:00"
     with sqlite3.connect(tmp_path / "old.db") as old:
         old.execute(

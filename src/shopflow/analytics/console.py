@@ -122,7 +122,7 @@ async def acknowledge_alerts(session: Session, c: Annotated[Console, can_do("ale
         c.flash(c.error(exc), "error")
         return redirect(back)
 
-    return await attempt(session, work, refused)
+    return await attempt(c, session, work, refused)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
@@ -159,7 +159,7 @@ async def resolve_alert(
         c.flash(c.error(exc), "error")
         return redirect(back)
 
-    return await attempt(session, work, refused)
+    return await attempt(c, session, work, refused)
 
 
 PAGES = Pages(

@@ -1,7 +1,7 @@
 """Alerts that scale (ANA-3): owner, resolution; a missed deadline's kind names its clock
 
-Revision ID: 0006_alerts
-Revises: 0005_console_indexes
+Revision ID: 0007_alerts
+Revises: 0006_order_no_prefix
 Create Date: 2026-11-24
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_alerts"
-down_revision: str | None = "0005_console_indexes"
+revision: str = "0007_alerts"
+down_revision: str | None = "0006_order_no_prefix"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
