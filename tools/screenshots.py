@@ -1,17 +1,16 @@
 """Screenshots of the console's main pages in both languages, into docs/screenshots/ (`make screenshots`).
 
-Builds a demo store in a temporary SQLite database (`shopflow migrate`, `demo`, one worker round
-so that late clocks have raised their alerts), serves it with `shopflow serve`, gives it carriers and
-a day's fulfillment through the API (waves, parcels packed, checked and shipped, tracking events with
-a damaged parcel), and photographs
-each page with Playwright driving Debian's Chromium (/usr/bin/chromium), signed in as the demo
-admin. No network is used beyond 127.0.0.1.
+Builds the demo store of `make run` in a temporary SQLite database (`shopflow migrate`, `demo`:
+four weeks of trading with carriers, waves, parcels and tracking), serves it with `shopflow serve`,
+places one order through the API and pays it in the sandbox, runs one worker round (its notices
+written to the mail and SMS logs, the late clocks alerted), and photographs each page with
+Playwright driving Debian's Chromium (/usr/bin/chromium), signed in as the demo admin. No network
+is used beyond 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -23,13 +22,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
-
-from shopflow.fulfillment.service.tracking import SIGNATURE_HEADER, sign
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -42,17 +38,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCALES = {"zh_CN": "zh", "en": "en"}
-CARRIERS = (
-    ("SF", "顺丰速运", "https://www.sf-express.com/chn/sc/waybill/list?no={tracking_no}", "12.00", "2.00"),
-    ("YTO", "圆通速递", "https://www.yto.net.cn/query?no={tracking_no}", "8.00", "1.50"),
-)
-# What the carrier reports of the shipped parcels, in turn (minutes after shipping, event).
-TRACKS = (
-    ((30, "picked_up"), (300, "at_hub"), (900, "out_for_delivery"), (960, "delivered")),
-    ((30, "picked_up"), (240, "in_transit"), (420, "damaged")),
-    ((45, "picked_up"), (360, "exception")),
-    ((20, "picked_up"), (200, "in_transit")),
-)
 
 
 def _shopflow(*args: str, env: dict[str, str]) -> str:
@@ -68,18 +53,20 @@ def _free_port() -> int:
 
 
 @contextmanager
-def demo_server(orders: int) -> Iterator[str]:
+def demo_server(orders: int | None) -> Iterator[str]:
     """A served demo store; yields its base URL."""
     with tempfile.TemporaryDirectory(prefix="shopflow-shots-") as tmp:
         env = {
             **os.environ,
             "SHOPFLOW_DATABASE_URL": f"sqlite:///{tmp}/demo.db",
             "SHOPFLOW_DATA_DIR": f"{tmp}/data",
+            "SHOPFLOW_EMAIL_PROVIDER": "log",
+            "SHOPFLOW_SMS_PROVIDER": "log",
         }
         env.pop("SHOPFLOW_POLICY_FILE", None)
         _shopflow("migrate", env=env)
-        token = _shopflow("demo", "--orders", str(orders), env=env).split()[-1]
-        _shopflow("worker", "--once", env=env)
+        size = [] if orders is None else ["--orders", str(orders)]
+        token = _shopflow("demo", *size, env=env).split()[-1]
         port = _free_port()
         command = shutil.which("shopflow", path=str(Path(sys.executable).parent)) or "shopflow"
         server = subprocess.Popen(
@@ -99,56 +86,36 @@ def demo_server(orders: int) -> Iterator[str]:
                     time.sleep(0.1)
             else:
                 raise RuntimeError("the demo server did not start")
-            _fulfillment(url, token)
+            _paid_order(url, token)
+            _shopflow("worker", "--once", env=env)
             yield url
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=15)
 
 
-def _fulfillment(url: str, token: str) -> None:
-    """Carriers with their rules, waves of paid orders, parcels at every step (packed, checked,
-    shipped) and tracking events pushed by the carrier, one parcel damaged and one in trouble."""
+def _paid_order(url: str, token: str) -> None:
+    """An order placed and paid now, so that the delivery log shows its customer's notices."""
+    order = {
+        "channel": "web",
+        "customer": {"name": "林晓", "phone": "13812345678", "email": "linxiao@example.cn"},
+        "shipping_address": {
+            "name": "林晓",
+            "phone": "13812345678",
+            "province": "浙江",
+            "city": "杭州市",
+            "district": "西湖区",
+            "street": "文三路 90 号 2 栋 1201 室",
+            "postcode": "310012",
+        },
+        "lines": [{"sku": "SF-002-03", "quantity": 1, "unit_price": "199.00"}],
+    }
     with httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as api:
-        secrets = {}
-        for code, name, tracking_url, base_fee, per_kg_fee in CARRIERS:
-            body = {"code": code, "name": name, "tracking_url": tracking_url}
-            created = api.post("/carriers", json={**body, "base_fee": base_fee, "per_kg_fee": per_kg_fee})
-            secrets[code] = created.raise_for_status().json()["push_secret"]
+        placed = api.post("/orders", json=order).raise_for_status().json()
+        payment = api.post(f"/orders/{placed['id']}/payments", json={"method": "alipay"}).raise_for_status()
         api.post(
-            "/carrier-rules", json={"carrier": "SF", "priority": 10, "province": "上海"}
+            f"/sandbox/payments/{payment.json()['payment_id']}/complete", json={"outcome": "success"}
         ).raise_for_status()
-        api.post("/carrier-rules", json={"carrier": "YTO", "priority": 100}).raise_for_status()
-        waves = api.post("/waves", json={"max_orders": 12}).raise_for_status().json()
-        # The newest wave first, as the list shows it: its first parcel checked, its second packed.
-        newest = sorted(waves, key=lambda wave: -wave["id"])
-        tasks = [task for wave in newest for task in api.get(f"/waves/{wave['id']}").json()["tasks"]]
-        for n, task in enumerate(tasks[: 2 + len(TRACKS)]):
-            steps = f"/pick-tasks/{task['id']}"
-            api.post(
-                f"{steps}/pack", json={"weight_g": 650 + 240 * n, "materials": ["纸箱 M"]}
-            ).raise_for_status()
-            if n == 1:
-                continue
-            api.post(f"{steps}/check", json={"passed": True}).raise_for_status()
-            if n == 0:
-                continue
-            shipment = api.post(f"{steps}/ship", json={}).raise_for_status().json()
-            shipped = datetime.fromisoformat(shipment["shipped_at"])
-            events = [
-                {
-                    "waybill": shipment["tracking_no"],
-                    "status": status,
-                    "time": (shipped + timedelta(minutes=minutes)).isoformat(),
-                }
-                for minutes, status in TRACKS[n - 2]
-            ]
-            body = json.dumps({"events": events}).encode()
-            signature = sign(body, secrets[shipment["carrier"]])
-            headers = {"content-type": "application/json", SIGNATURE_HEADER: signature}
-            api.post(
-                f"/carriers/{shipment['carrier']}/events", content=body, headers=headers
-            ).raise_for_status()
 
 
 def _shoot(page: Page, url: str, target: Path) -> None:
@@ -160,7 +127,7 @@ def _shoot(page: Page, url: str, target: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=300, help="demo orders to place")
+    parser.add_argument("--orders", type=int, help="demo orders to place (default: as `make run`)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():

@@ -142,13 +142,27 @@ def migrate() -> None:
 def demo(
     orders: Annotated[int, typer.Option(help="How many demo orders to place")] = 300,
 ) -> None:
-    """Load a realistic demo store and print an admin token."""
+    """Load a demo store with four weeks of trading and print an admin token. Progress goes to
+    stderr; the history sends no customer notification."""
     from shopflow import demo as demo_data
 
+    if orders < demo_data.MIN_ORDERS:
+        raise typer.BadParameter(
+            f"the demo needs at least {demo_data.MIN_ORDERS} orders", param_hint="--orders"
+        )
+
     async def work(db: Database) -> str:
-        loaded = await demo_data.load(db, orders, console)
-        if not loaded:
+        summary = await demo_data.load(db, orders, err)
+        if summary is None:
             console.print("demo data already present; not loading it again")
+        else:
+            states = ", ".join(f"{state} {n}" for state, n in sorted(summary.orders.items()))
+            console.print(
+                f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states})"
+            )
+            late = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.late.items()))
+            console.print(f"{summary.carriers} carriers with {summary.rules} rules; alerts: {summary.alerts}")
+            console.print(f"past their deadline until the worker's first sweep: {late}")
         async with db.transaction() as session:
             if not await auth.user_exists(session, demo_data.ADMIN):
                 await auth.add_user(session, SYSTEM, demo_data.ADMIN, auth.Role.ADMIN, "admin")

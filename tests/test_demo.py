@@ -1,0 +1,156 @@
+"""`shopflow demo`: a store that has been trading for weeks, loaded without telling any customer
+and without a flood of alerts; and the same load on the test database (PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import func, select
+from typer.testing import CliRunner, Result
+
+from shopflow import demo
+from shopflow.cli import app
+from shopflow.core import policy
+from shopflow.core.db import Database
+from shopflow.core.events import OutboxEvent
+from shopflow.core.settings import get_settings
+from shopflow.demo.plan import FIRST_SWEEP_ALERTS, MIN_ORDERS
+from shopflow.orders.models import OrderStatus
+from tests.conftest import SETTINGS
+
+# Every state an order reaches in the course of business (ORD-3); `pending` lasts one transaction.
+STATES = {status.value for status in OrderStatus} - {OrderStatus.PENDING.value}
+# The handful late when loading ends, alerted by the first sweep (FIRST_SWEEP_ALERTS).
+LATE_KINDS = {"order.ship": 2, "order.deliver": 1, "shipment.no_event": 1}
+
+
+def rows(db_file: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db_file) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A demo store loaded by the CLI into its own SQLite file, then one worker round."""
+
+    db_file: Path
+    demo: Result
+    alerts_after_load: int
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        return rows(self.db_file, sql)
+
+    def count(self, table: str, where: str = "1 = 1") -> int:
+        return int(self.rows(f"SELECT count(*) FROM {table} WHERE {where}")[0][0])
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    root = tmp_path_factory.mktemp("demo")
+    db_file = root / "shop.db"
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOPFLOW_DATABASE_URL", f"sqlite:///{db_file}")
+        patch.setenv("SHOPFLOW_SECRET_KEY", str(SETTINGS.secret_key))
+        patch.setenv("SHOPFLOW_DATA_DIR", str(root / "data"))
+        patch.setenv("SHOPFLOW_EMAIL_PROVIDER", "log")
+        patch.delenv("SHOPFLOW_POLICY_FILE", raising=False)
+        get_settings.cache_clear()
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+        demo_run = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
+        assert demo_run.exit_code == 0, (demo_run.output, demo_run.exception)
+        alerts = int(rows(db_file, "SELECT count(*) FROM alerts")[0][0])
+        worker_run = runner.invoke(app, ["worker", "--once"])
+        assert worker_run.exit_code == 0, (worker_run.output, worker_run.exception)
+    get_settings.cache_clear()
+    yield Loaded(db_file, demo_run, alerts)
+
+
+def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded: Loaded) -> None:
+    found = dict(loaded.rows("SELECT status, count(*) FROM orders GROUP BY status"))
+    holds = {reason for (reason,) in loaded.rows("SELECT hold_reason FROM orders WHERE status = 'on_hold'")}
+
+    assert set(found) == STATES, found
+    assert sum(found.values()) == MIN_ORDERS + 9  # type: ignore[arg-type]
+    assert {"stock_shortage", "manual"} <= holds
+
+
+def test_carriers_have_rules_and_every_shipped_parcel_has_tracking_events(loaded: Loaded) -> None:
+    carriers = loaded.rows(
+        "SELECT c.code, count(r.id) FROM carriers c LEFT JOIN carrier_rules r ON r.carrier_id = c.id"
+        " GROUP BY c.code"
+    )
+    untracked = loaded.count(
+        "shipments",
+        "status != 'shipped' AND id NOT IN (SELECT shipment_id FROM tracking_events)",
+    )
+
+    assert 2 <= len(carriers) <= 3
+    assert all(rules > 0 for _, rules in carriers), carriers  # type: ignore[operator]
+    assert loaded.count("shipments", "status = 'delivered'") > 0
+    assert loaded.count("tracking_events") > loaded.count("shipments")
+    assert untracked == 0
+
+
+def test_loading_tells_no_customer_anything(loaded: Loaded) -> None:
+    """Every outbox row of the history is handled; the worker's first round finds none to send."""
+    assert loaded.count("outbox") > 0
+    assert loaded.count("outbox", "delivered_at IS NULL") == 0
+    assert loaded.count("notification_deliveries") == 0
+
+
+def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded) -> None:
+    raised = loaded.count("alerts") - loaded.alerts_after_load
+    late_ship = loaded.count("sla_clocks", "kind = 'order.ship' AND state = 'breached'")
+    breached = loaded.count(
+        "sla_clocks", "state = 'breached' AND kind IN ('order.pay', 'order.ship', 'order.deliver')"
+    )
+
+    assert loaded.alerts_after_load <= 1  # the parcel reported damaged hours ago, its case open
+    assert 0 < raised <= FIRST_SWEEP_ALERTS
+    assert late_ship == 2
+    assert loaded.count("orders", "paid_at IS NOT NULL") > 5 * late_ship
+    assert breached == loaded.count("alerts", "kind = 'sla_breach' AND subject LIKE 'order:%'")
+
+
+def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:
+    assert "days of trading" in loaded.demo.stderr
+    assert "days of trading" not in loaded.demo.stdout
+    assert loaded.demo.stdout.strip().splitlines()[-1].split()[-1].startswith("sf_")
+
+
+def test_the_demo_refuses_fewer_orders_than_its_states_need(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--orders", str(MIN_ORDERS - 1)])
+
+    assert result.exit_code == 2
+    assert f"at least {MIN_ORDERS}" in result.output
+
+
+async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful_late(db: Database) -> None:
+    """Other promises than the defaults: the same states and the same handful late."""
+    orders = {
+        "unpaid_cancel_minutes": 15,
+        "ship_within_hours": 24,
+        "deliver_within_hours": 96,
+        "auto_receipt_days": 5,
+    }
+    policy.install(policy.validate({"orders": orders, "fulfillment": {"stuck_without_event_hours": 36}}))
+
+    summary = await demo.load(db, MIN_ORDERS, Console(stderr=True, quiet=True))
+
+    assert summary is not None
+    assert set(summary.orders) == STATES
+    assert summary.carriers == 3
+    assert {kind: summary.late.get(kind) for kind in LATE_KINDS} == LATE_KINDS
+    assert summary.alerts == 1  # the damaged parcel's case
+    async with db.transaction() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.delivered_at.is_(None))
+        )
+    assert pending == 0
+    assert await demo.load(db, MIN_ORDERS, Console(stderr=True, quiet=True)) is None
