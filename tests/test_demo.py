@@ -115,7 +115,7 @@ def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded)
     assert 0 < raised <= FIRST_SWEEP_ALERTS
     assert late_ship == 2
     assert loaded.count("orders", "paid_at IS NOT NULL") > 5 * late_ship
-    assert breached == loaded.count("alerts", "kind = 'sla_breach' AND subject LIKE 'order:%'")
+    assert breached == loaded.count("alerts", "kind LIKE 'sla.breach.order.%' AND subject LIKE 'order:%'")
 
 
 def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:

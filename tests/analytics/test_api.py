@@ -46,17 +46,17 @@ async def test_alerts_are_listed_newest_first_by_state_and_kind_a_page_at_a_time
 ) -> None:
     await raise_alerts(
         db,
-        ("sla_breach", "order:1"),
+        ("sla.breach.order.ship", "order:1"),
         ("payment_amount_mismatch", "payment:7"),
-        ("sla_breach", "order:2"),
-        ("sla_breach", "order:3"),
+        ("sla.breach.order.ship", "order:2"),
+        ("sla.breach.order.ship", "order:3"),
     )
     operations = await bearer(db, "operations")
-    newest = (await listed(client, operations, "?kind=sla_breach"))["items"][0]
+    newest = (await listed(client, operations, "?kind=sla.breach.order.ship"))["items"][0]
     assert (await client.post(f"/api/v1/alerts/{newest['id']}/acknowledge", headers=operations)).is_success
     sales = await bearer(db, "sales")  # every role sees alerts
 
-    page = await listed(client, sales, "?state=open&kind=sla_breach&page=2&page_size=1")
+    page = await listed(client, sales, "?state=open&kind=sla.breach.order.ship&page=2&page_size=1")
     everything = await listed(client, sales)
 
     assert (page["total"], page["page"], page["page_size"]) == (2, 2, 1)
@@ -71,7 +71,7 @@ async def test_alerts_are_listed_newest_first_by_state_and_kind_a_page_at_a_time
 async def test_acknowledging_records_who_and_when_is_audited_and_happens_once(
     client: httpx.AsyncClient, db: Database, now: FakeClock
 ) -> None:
-    await raise_alerts(db, ("sla_breach", "order:1"))
+    await raise_alerts(db, ("sla.breach.order.ship", "order:1"))
     supervisor = await bearer(db, "cs_supervisor", username="li.supervisor")
     [alert] = (await listed(client, supervisor))["items"]
     now.advance(minutes=3)
@@ -101,7 +101,7 @@ async def test_acknowledging_records_who_and_when_is_audited_and_happens_once(
 async def test_only_staff_who_handle_alerts_may_acknowledge_them(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    await raise_alerts(db, ("sla_breach", "order:1"))
+    await raise_alerts(db, ("sla.breach.order.ship", "order:1"))
     sales = await bearer(db, "sales")
     [alert] = (await listed(client, sales))["items"]
 

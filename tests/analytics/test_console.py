@@ -22,11 +22,13 @@ async def test_alerts_are_acknowledged_once_by_htmx_audited_and_not_by_sales(
     db: Database, visit: Visitors
 ) -> None:
     async with db.transaction() as session:
-        await alerts.raise_alert(session, "sla_breach", "order:7", "order.pay deadline passed", "sla:test")
+        await alerts.raise_alert(
+            session, "sla.breach.order.pay", "order:7", "order.pay deadline passed", "sla:test"
+        )
         alert_id = int(await session.scalar(select(Alert.id).where(Alert.dedupe_key == "sla:test")) or 0)
     async with await signed_in(visit, db, "sales") as visitor:
         page = await visitor.get("/alerts")
-        assert "超时" in page.text and 'href="/orders/7"' in page.text and "确认收到" not in page.text
+        assert "超时：付款" in page.text and 'href="/orders/7"' in page.text and "确认收到" not in page.text
         refused = await visitor.post(f"/alerts/{alert_id}/acknowledge")
         assert refused.status_code == 403
     async with await signed_in(visit, db, "operations") as visitor:
@@ -44,3 +46,22 @@ async def test_alerts_are_acknowledged_once_by_htmx_audited_and_not_by_sales(
     assert [(row.action, row.actor_name.split("-")[0]) for row in trail] == [
         ("alert.acknowledged", "operations")
     ]
+
+
+async def test_the_console_refuses_a_bulk_acknowledgement_of_another_role_s_kind_and_a_bare_resolve(
+    db: Database, visit: Visitors
+) -> None:
+    async with db.transaction() as session:
+        await alerts.raise_alert(session, "payment_amount_mismatch", "payment:3", "¥1 vs ¥2", "pay:test")
+        alert_id = int(await session.scalar(select(Alert.id).where(Alert.dedupe_key == "pay:test")) or 0)
+    async with await signed_in(visit, db, "warehouse") as visitor:
+        await visitor.get("/alerts?kind=payment_amount_mismatch")
+        bulk = await visitor.post("/alerts/acknowledge", {"scope": "selected", "ids": str(alert_id)})
+        assert (bulk.status_code, bulk.headers["location"]) == (303, "/alerts")
+        assert "您的角色（仓库）无权执行此操作。" in (await visitor.get("/alerts")).text
+        bare = await visitor.post(f"/alerts/{alert_id}/resolve", {"note": " ", "state": "open"})
+        assert bare.headers["location"] == "/alerts?state=open"
+        assert "请写明该告警为何无需再处理。" in (await visitor.get("/alerts")).text
+    async with db.transaction() as session:
+        assert await session.scalar(select(Alert.state).where(Alert.id == alert_id)) == "open"
+    assert await audit_rows(db, "alert", alert_id) == []

@@ -134,13 +134,19 @@ async def test_a_parcel_without_events_for_48_hours_is_stuck_and_opens_a_case(
     assert (case["kind"], case["state"]) == ("stuck", "open")
     no_event = (await ful.clocks(db, f"shipment:{parcel['id']}"))["shipment.no_event"]
     assert (no_event.state, no_event.breached_at) == ("breached", START + timedelta(hours=51))
-    breaches = [a for a in await alerts_for(db, f"shipment:{parcel['id']}") if a.kind == "sla_breach"]
+    breaches = [
+        a
+        for a in await alerts_for(db, f"shipment:{parcel['id']}")
+        if a.kind == "sla.breach.shipment.no_event"
+    ]
     assert len(breaches) == 1
 
     # Nobody contacts the customer within 12 hours: that clock breaches and is alerted too.
     now.advance(hours=13)
     await sweep(db)
-    assert [a.kind for a in await alerts_for(db, f"exception:{case['id']}")] == ["sla_breach"]
+    assert [a.kind for a in await alerts_for(db, f"exception:{case['id']}")] == [
+        "sla.breach.shipment.exception_contact"
+    ]
 
     # The parcel moves again: its no-event clock runs anew from the event's time.
     moved = START + timedelta(hours=60)

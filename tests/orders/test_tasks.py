@@ -62,7 +62,7 @@ async def test_the_worker_cancels_an_order_unpaid_for_30_minutes_releases_its_st
     pay_clock = (await clocks(db, order_id))["order.pay"]
     assert (pay_clock.state, pay_clock.breached_at, pay_clock.stopped_at) == ("breached", now(), now())
     [alert] = await alerts_for(db, f"order:{order_id}")
-    assert (alert.kind, alert.state) == ("sla_breach", "open")
+    assert (alert.kind, alert.state, alert.owner) == ("sla.breach.order.pay", "open", "operations")
     assert "order.pay" in alert.message
     now.advance(hours=1)
     assert await sweep(db) == 0

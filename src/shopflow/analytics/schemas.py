@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Self
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 
-from shopflow.core.alerts import AlertState
+from shopflow.core.alerts import AlertFilter, AlertState
 from shopflow.core.sla import ClockState
+
+Kind = Annotated[str, Field(max_length=60)]
+Owner = Annotated[str, Field(max_length=80, description='a role ("operations") or "user:<username>"')]
 
 
 class AlertOut(BaseModel):
@@ -13,10 +17,45 @@ class AlertOut(BaseModel):
     kind: str
     subject: str
     message: str
+    owner: str  # a role ("operations") or one user ("user:alice")
     state: AlertState
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: int | None  # the user who acknowledged it
+    resolved_at: datetime | None
+    resolved_by: int | None  # the user who resolved it; null when its cause ended
+    resolution_note: str | None
+
+
+class ResolveIn(BaseModel):
+    note: str = Field(min_length=1, max_length=500, description="why the alert needs nothing more")
+
+
+class AlertFilterIn(BaseModel):
+    kind: Kind | None = None
+    owner: Owner | None = None
+    state: AlertState | None = None
+    older_than_minutes: int | None = Field(default=None, ge=1, description="raised at least this long ago")
+
+    def chosen(self) -> AlertFilter:
+        return AlertFilter(self.kind, self.owner, self.state, self.older_than_minutes)
+
+
+class BulkAcknowledgeIn(BaseModel):
+    """Either the alerts' ids or a filter: every open alert matching it."""
+
+    ids: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    filter: AlertFilterIn | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("give either ids or filter")
+        return self
+
+
+class BulkAcknowledged(BaseModel):
+    acknowledged: int  # how many open alerts were acknowledged now
 
 
 class ClockOut(BaseModel):
@@ -25,7 +64,7 @@ class ClockOut(BaseModel):
     owner_id: int | None
     started_at: datetime
     deadline: datetime
-    # Negative when overdue, frozen while paused, null once met or breached.
+    # Negative when overdue, frozen while paused, null once met, breached or cancelled.
     seconds_left: float | None
     paused_at: datetime | None
     stopped_at: datetime | None
@@ -36,3 +75,11 @@ class SubjectClocks(BaseModel):
     subject: str
     at: datetime  # the time `seconds_left` is counted from
     clocks: list[ClockOut]
+
+
+class ComplianceOut(BaseModel):
+    kind: str
+    met: int = Field(description="stopped by the deadline")
+    breached: int = Field(description="breached, stopped after the deadline, or running past it")
+    cancelled: int = Field(description="the subject ended early: left out of the rate")
+    rate: float | None = Field(description="met / (met + breached); null when nothing is decided")

@@ -169,6 +169,55 @@ class Audit(Section):
     retention_years: Positive = 3  # AUD-1
 
 
+# ANA-3: who owns each kind of alert. Keys are alert kinds or their dotted prefixes, the longest
+# matching one wins ("sla.breach.order.ship", then "sla.breach.order", "sla.breach", "sla").
+DEFAULT_ALERT_OWNERS: dict[str, str] = {
+    "sla.breach.order": "operations",  # an order's pay, ship, deliver clocks (ORD-5, ORD-6)
+    "sla.breach.shipment": "operations",  # a parcel without tracking events (FUL-6)
+    "sla.breach.shipment.exception_contact": "cs_supervisor",  # the customer not contacted in time (FUL-6)
+    "logistics_exception": "operations",  # FUL-6
+    "low_stock": "purchasing",  # INV-4
+    "payment_amount_mismatch": "finance",  # PAY-2
+    "payment_for_unpayable_order": "finance",
+    "notification_failed": "admin",  # NTF-1
+}
+
+
+def _owner(name: str) -> str:
+    """A role ("operations") or one user ("user:alice")."""
+    # Imported here: core.auth reaches this module through core.clock.
+    from shopflow.core.auth import Role
+
+    if name.startswith("user:") and len(name) > len("user:"):
+        return name
+    if name not in Role.__members__.values():
+        raise ValueError(f"{name!r} is neither a role ({', '.join(Role)}) nor 'user:<username>'")
+    return name
+
+
+def _over_default_owners(owners: dict[str, str]) -> dict[str, str]:
+    return DEFAULT_ALERT_OWNERS | owners
+
+
+Owner = Annotated[str, AfterValidator(_owner)]
+
+
+class Alerts(Section):
+    # Kinds no key matches belong to this owner.
+    default_owner: Owner = "admin"
+    # Overrides by kind or kind prefix; the keys not named keep their defaults.
+    owners: Annotated[dict[str, Owner], AfterValidator(_over_default_owners)] = DEFAULT_ALERT_OWNERS
+
+    def owner_of(self, kind: str) -> str:
+        """The owner of an alert kind: the longest dotted prefix the table names, else the default."""
+        parts = kind.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.owners.get(".".join(parts[:end]))
+            if found is not None:
+                return found
+        return self.default_owner
+
+
 class Policy(Section):
     calendar: Calendar = Calendar()
     catalog: Catalog = Catalog()
@@ -186,6 +235,7 @@ class Policy(Section):
     sla: Sla = Sla()
     notify: Notify = Notify()
     audit: Audit = Audit()
+    alerts: Alerts = Alerts()
 
 
 class PolicyError(Invalid):

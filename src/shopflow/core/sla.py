@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, assert_never
@@ -51,6 +52,13 @@ class ClockState(StrEnum):
     PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
+    # Its subject ended early (a cancelled order): stopped, neither met nor breached, and left
+    # out of compliance (SLA-1).
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = (ClockState.RUNNING, ClockState.PAUSED)
+BREACH_ALERT = "sla.breach"  # the prefix of breach alerts' kinds (`breach_kind`)
 
 
 class SlaClock(Base):
@@ -85,14 +93,14 @@ class SlaClock(Base):
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def seconds_left(self, now: datetime) -> float | None:
-        """Time to the deadline: negative when overdue, frozen while paused, None once stopped
-        (met) or breached."""
+        """Time to the deadline: negative when overdue, frozen while paused, None once met,
+        breached or cancelled."""
         match ClockState(self.state):
             case ClockState.RUNNING:
                 return (self.deadline - now).total_seconds()
             case ClockState.PAUSED:
                 return (self.deadline - (self.paused_at or now)).total_seconds()
-            case ClockState.MET | ClockState.BREACHED:
+            case ClockState.MET | ClockState.BREACHED | ClockState.CANCELLED:
                 return None
             case unreachable:
                 assert_never(unreachable)
@@ -152,24 +160,56 @@ async def restart(
     await session.execute(stmt.on_conflict_do_update(index_elements=["subject", "kind"], set_=fresh))
 
 
-async def stop(session: AsyncSession, subject: str, *kinds: str) -> None:
-    """The clocks' goal was reached: a running or paused clock is met; a breached one stays
-    breached, stopped (no longer late). One statement for every kind given."""
-    open_states = (ClockState.RUNNING, ClockState.PAUSED)
+def breach_kind(kind: str) -> str:
+    """The kind of the alert a clock of `kind` raises when it breaches ("sla.breach.order.ship")."""
+    return f"{BREACH_ALERT}.{kind}"
+
+
+MET_LATE = "the late step happened"  # the note of a breach alert resolved by its clock's stop
+ENDED_EARLY = "its subject ended early"  # … by its clock's cancellation
+
+
+async def _end(session: AsyncSession, subject: str, kinds: Sequence[str], reached: ClockState) -> None:
+    """Stop the subject's clocks of `kinds`: a running or paused one takes the state `reached`; a
+    breached one stays breached, stopped (no longer late), and its alert is resolved."""
     stmt = (
         update(SlaClock)
         .where(
             SlaClock.subject == subject,
             SlaClock.kind.in_(kinds),
-            SlaClock.state.in_((*open_states, ClockState.BREACHED)),
+            SlaClock.state.in_((*OPEN_STATES, ClockState.BREACHED)),
             SlaClock.stopped_at.is_(None),
         )
         .values(
-            state=case((SlaClock.state.in_(open_states), ClockState.MET.value), else_=SlaClock.state),
+            state=case((SlaClock.state.in_(OPEN_STATES), reached.value), else_=SlaClock.state),
             stopped_at=clock.now(),
         )
+        .returning(SlaClock.kind, SlaClock.state)
     )
-    await session.execute(stmt.execution_options(synchronize_session="fetch"))
+    ended = (await session.execute(stmt.execution_options(synchronize_session="fetch"))).all()
+    await _resolve_breaches(
+        session, subject, [kind for kind, state in ended if state == ClockState.BREACHED], reached
+    )
+
+
+async def _resolve_breaches(
+    session: AsyncSession, subject: str, kinds: Sequence[str], reached: ClockState
+) -> None:
+    note = ENDED_EARLY if reached == ClockState.CANCELLED else MET_LATE
+    await alerts.resolve_causes(session, subject, [breach_kind(kind) for kind in kinds], note)
+
+
+async def stop(session: AsyncSession, subject: str, *kinds: str) -> None:
+    """The clocks' goal was reached: a running or paused clock is met; a breached one stays
+    breached, stopped, and its breach alert is resolved. One statement for every kind given."""
+    await _end(session, subject, kinds, ClockState.MET)
+
+
+async def cancel(session: AsyncSession, subject: str, *kinds: str) -> None:
+    """The subject ended early (SLA-1), so its clocks' goals never come: a running or paused clock
+    is cancelled (neither met nor breached, out of compliance); a breached one is stopped as
+    `stop` stops it. Every clock whose subject ends early ends here."""
+    await _end(session, subject, kinds, ClockState.CANCELLED)
 
 
 # Stop the clock of kind $2 of subject $1 as `stop` does and start its clock of kind $3 (at $4,
@@ -205,6 +245,8 @@ async def stop_and_start(
     rows = await driver.fetch(STOP_AND_START_PG, subject, stopped, kind, at, deadline)
     for row in rows:
         refresh_known(session, SlaClock, {"id": row[0], "state": row[1], "stopped_at": row[2]})
+    if any(row[1] == ClockState.BREACHED for row in rows):
+        await _resolve_breaches(session, subject, [stopped], ClockState.MET)
 
 
 async def pause(session: AsyncSession, subject: str, kind: str) -> None:
@@ -241,6 +283,49 @@ async def of_subjects(session: AsyncSession, subjects: Sequence[str]) -> list[Sl
         return []
     stmt = select(SlaClock).where(SlaClock.subject.in_(subjects)).order_by(SlaClock.id)
     return list((await session.scalars(stmt)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """SLA-3: one clock kind's clocks due in a period, by outcome."""
+
+    kind: str
+    met: int  # stopped by the deadline
+    breached: int  # breached, stopped after the deadline, or running past it
+    cancelled: int  # their subject ended early: left out of the rate
+
+    @property
+    def rate(self) -> float | None:
+        """Met / decided (met or breached); None when nothing is decided."""
+        decided = self.met + self.breached
+        return None if decided == 0 else round(self.met / decided, 4)
+
+
+async def compliance(
+    session: AsyncSession, due_from: datetime, due_to: datetime, now: datetime
+) -> list[Compliance]:
+    """SLA-3 per clock kind over the clocks due in [from, to). A paused clock, or a running one
+    not yet due, is undecided; a cancelled one is counted apart, never as met nor breached."""
+    met = SlaClock.state == ClockState.MET
+    in_time = SlaClock.stopped_at <= SlaClock.deadline
+    late = (
+        (SlaClock.state == ClockState.BREACHED)
+        | (met & ~in_time)
+        | ((SlaClock.state == ClockState.RUNNING) & (SlaClock.deadline <= now))
+    )
+    stmt = (
+        select(
+            SlaClock.kind,
+            func.count().filter(met & in_time),
+            func.count().filter(late),
+            func.count().filter(SlaClock.state == ClockState.CANCELLED),
+        )
+        .where(SlaClock.deadline >= due_from, SlaClock.deadline < due_to)
+        .group_by(SlaClock.kind)
+        .order_by(SlaClock.kind)
+    )
+    rows = await session.execute(stmt)
+    return [Compliance(kind, int(on_time), int(missed), int(off)) for kind, on_time, missed, off in rows]
 
 
 def is_late(found: SlaClock, now: datetime) -> bool:
@@ -293,7 +378,6 @@ async def lock_due(session: AsyncSession, now: datetime, limit: int) -> list[Sla
 
 
 BreachAction = Callable[[AsyncSession, SlaClock], Awaitable[None]]
-BREACH_ALERT = "sla_breach"
 BATCH = 500  # due clocks claimed per sweep (one transaction)
 
 
@@ -309,7 +393,7 @@ class SubjectBusy(Exception):
 def _breach_alert(found: SlaClock) -> dict[str, Any]:
     # Keyed by the clock's run: a clock restarted after a breach alerts again when it breaches again.
     return alerts.row(
-        BREACH_ALERT,
+        breach_kind(found.kind),
         found.subject,
         f"{found.kind} deadline {found.deadline.isoformat()} passed for {found.subject}",
         f"sla:{found.id}:{found.started_at.isoformat()}",

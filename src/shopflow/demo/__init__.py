@@ -80,7 +80,7 @@ async def _mark_handled(session: AsyncSession, queued_before: int) -> None:
 
 
 async def _summary(session: AsyncSession, carriers: int) -> Summary:
-    _, raised = await alerts.page(session, None, 0, 1)
+    _, raised = await alerts.page(session, alerts.AlertFilter(), 0, 1)
     return Summary(
         orders=await queries.status_counts(session),
         carriers=carriers,

@@ -49,7 +49,9 @@ async def today(session: Session, c: Annotated[Console, can_view("orders.read")]
         "states": states,
         "late_counts": await sla.late_by_kind(session, c.now),
         "late": await sla.late(session, c.now, SHORT_LIST),
-        "open_alerts": await alerts.page(session, alerts.AlertState.OPEN, 0, SHORT_LIST // 2),
+        "open_alerts": await alerts.page(
+            session, alerts.AlertFilter(state=alerts.AlertState.OPEN), 0, SHORT_LIST // 2
+        ),
         "low": await inventory.low_stock(session, SHORT_LIST),
         "statuses": statuses,
         "pipeline_chart": _chart(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 from urllib.parse import urlencode
 
 from babel.dates import format_datetime
@@ -120,6 +120,10 @@ class Console:
         return self.labelled(self.registry.clocks, kind)
 
     def alert_kind(self, kind: str) -> str:
+        """An alert kind as people call it; a missed deadline names its clock."""
+        clock_kind = kind.removeprefix(f"{sla.BREACH_ALERT}.")
+        if clock_kind != kind:
+            return self.gettext("Deadline missed: %(clock)s", clock=self.clock_kind(clock_kind))
         return self.labelled(self.registry.alert_kinds, kind)
 
     def states(self, subject: str) -> Mapping[str, Label]:
@@ -127,18 +131,23 @@ class Console:
         return self.registry.states.get(subject, {})
 
     def time_left(self, found: sla.SlaClock) -> tuple[str, str]:
-        """A clock's standing and its CSS class: time left, overdue (late), paused, met, missed."""
+        """A clock's standing and its CSS class: time left, overdue (late), paused, met, missed,
+        cancelled (its subject ended early)."""
         if sla.is_late(found, self.now):
             return self.gettext("%(span)s overdue", span=self.duration(self.now - found.deadline)), "late"
-        match found.state:
+        match sla.ClockState(found.state):
             case sla.ClockState.RUNNING:
                 return self.gettext("%(span)s left", span=self.duration(found.deadline - self.now)), "running"
             case sla.ClockState.PAUSED:
                 return self.gettext("paused"), "paused"
             case sla.ClockState.MET:
                 return self.gettext("met"), "met"
-            case _:
+            case sla.ClockState.BREACHED:
                 return self.gettext("missed"), "missed"
+            case sla.ClockState.CANCELLED:
+                return self.gettext("cancelled"), "cancelled"
+            case unreachable:
+                assert_never(unreachable)
 
     def action(self, entry: AuditEntry) -> str:
         """What an audit row records, as people call it: its action's label, or the state its

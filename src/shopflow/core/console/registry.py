@@ -130,12 +130,12 @@ def _merged(tables: Iterable[Mapping[str, V]]) -> dict[str, V]:
 ALERT_STATES: dict[str, Label] = {
     alerts.AlertState.OPEN: label("alert state", "open"),
     alerts.AlertState.ACKNOWLEDGED: label("alert state", "acknowledged"),
+    alerts.AlertState.RESOLVED: label("alert state", "resolved"),
 }
 # The core's own labels and messages: alerts, and what the sign-in form and every form say.
 CORE = Pages(
     states={"alert": ALERT_STATES},
     alert_kinds={
-        "sla_breach": label("alert kind", "Deadline missed"),
         "low_stock": label("alert kind", "Low stock"),
         "payment_amount_mismatch": label("alert kind", "Payment amount mismatch"),
         "payment_for_unpayable_order": label("alert kind", "Payment for an order that cannot take it"),

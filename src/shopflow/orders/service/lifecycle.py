@@ -34,7 +34,8 @@ async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str
     await move(session, actor, order, order.cancel(reason, at), at, reason)
     await inventory.release_for_order(session, order.id)
     subject = order_subject(order.id)
-    await sla.stop(session, subject, OrderClock.PAY, OrderClock.SHIP)
+    # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
+    await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP)
     events.queue(session, "order.cancelled", subject, notice(order, reason=reason))
     if order.paid_at is not None:  # captured money goes back, also when the order was held after payment
         events.queue(session, "payment.refund_requested", subject, notice(order, reason=reason))
