@@ -7,7 +7,6 @@ import hashlib
 import secrets
 import time
 from datetime import datetime
-from enum import StrEnum
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -20,19 +19,7 @@ from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Base, BigId, Database, UTCDateTime
 from shopflow.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    MANAGER = "manager"
-    SALES = "sales"
-    CUSTOMER_SERVICE = "customer_service"
-    CS_SUPERVISOR = "cs_supervisor"
-    OPERATIONS = "operations"
-    WAREHOUSE = "warehouse"
-    PURCHASING = "purchasing"
-    FINANCE = "finance"
-
+from shopflow.core.roles import Role
 
 R = Role
 _EVERYONE = frozenset(Role)

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from shopflow.core.errors import FieldError, Invalid, pydantic_message
 from shopflow.core.money import AmountText
+from shopflow.core.roles import Role
 
 Positive = Annotated[int, Field(gt=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -185,9 +186,6 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
 
 def _owner(name: str) -> str:
     """A role ("operations") or one user ("user:alice")."""
-    # Imported here: core.auth reaches this module through core.clock.
-    from shopflow.core.auth import Role
-
     if name.startswith("user:") and len(name) > len("user:"):
         return name
     if name not in Role.__members__.values():

@@ -1,0 +1,17 @@
+"""The staff roles (STF-1): a vocabulary the policy (alert owners) and the permission table share."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    SALES = "sales"
+    CUSTOMER_SERVICE = "customer_service"
+    CS_SUPERVISOR = "cs_supervisor"
+    OPERATIONS = "operations"
+    WAREHOUSE = "warehouse"
+    PURCHASING = "purchasing"
+    FINANCE = "finance"
