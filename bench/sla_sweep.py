@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import policy, sla
 from shopflow.core.alerts import Alert
 from shopflow.core.db import Database
-from shopflow.core.sla import ClockState, SlaClock
+from shopflow.core.sla.models import ClockState, SlaClock
 from shopflow.worker import Worker
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench"

@@ -37,7 +37,7 @@ from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
 from shopflow.core.settings import get_settings
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from shopflow.inventory.models import Stock
 from shopflow.orders.models import Order
 from tests.builders.e2e import until

@@ -9,7 +9,7 @@ from shopflow import worker
 from shopflow.core import sla
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from shopflow.orders.models import Order
 from shopflow.orders.schemas import OrderIn
 from shopflow.orders.service import fulfillment_steps, intake, lifecycle, queries

@@ -13,7 +13,7 @@ from shopflow.core import audit, clock, sla
 from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from tests.builders.rows import alerts_for, audit_rows
 
 START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)

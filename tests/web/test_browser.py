@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from shopflow.core import clock
 from shopflow.core.db import Database
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from shopflow.inventory.models import LedgerEntry
 from shopflow.orders.models import Order
 from tests.builders.auth import bearer, staff

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, model_validator
 
 from shopflow.core.alerts import AlertFilter, AlertState
-from shopflow.core.sla import ClockState
+from shopflow.core.sla.models import ClockState
 
 Kind = Annotated[str, Field(max_length=60)]
 Owner = Annotated[str, Field(max_length=80, description='a role ("operations") or "user:<username>"')]

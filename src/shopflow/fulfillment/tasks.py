@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import sla
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from shopflow.fulfillment.models.shipments import ShipmentClock, shipment_of_subject
 from shopflow.fulfillment.service import tracking
 

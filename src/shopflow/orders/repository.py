@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from shopflow.core.db import changed, driver_connection, fresh, insert_rows, loaded, update_changed, write
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
 
 

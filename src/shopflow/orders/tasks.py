@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core.sla import SlaClock
+from shopflow.core.sla.models import SlaClock
 from shopflow.orders.models import order_of_subject
 from shopflow.orders.service import lifecycle
 

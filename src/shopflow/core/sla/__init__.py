@@ -1,0 +1,222 @@
+"""SLA clocks shared by every domain (SLA-1..3): start, pause, resume, stop, cancel; the sweep
+that marks due clocks breached and runs each kind's breach action; what is late, and compliance.
+
+The clock itself is `core.sla.models`; every statement is `core.sla.repository`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import alerts, clock, db
+from shopflow.core.sla import repository
+from shopflow.core.sla.models import (
+    BREACH_ALERT,
+    OPEN_STATES,
+    ClockState,
+    Compliance,
+    SlaClock,
+    after,
+    breach_kind,
+    is_late,
+    running,
+)
+from shopflow.core.sla.repository import late, late_by_kind, of_subject, of_subjects
+
+__all__ = [
+    "BATCH",
+    "BREACH_ALERT",
+    "ENDED_EARLY",
+    "MET_LATE",
+    "OPEN_STATES",
+    "BreachAction",
+    "ClockState",
+    "Compliance",
+    "SlaClock",
+    "SubjectBusy",
+    "after",
+    "breach_kind",
+    "cancel",
+    "compliance",
+    "is_late",
+    "late",
+    "late_by_kind",
+    "of_subject",
+    "of_subjects",
+    "pause",
+    "queue_running",
+    "restart",
+    "resume",
+    "running",
+    "start",
+    "stop",
+    "stop_and_start",
+    "sweep",
+]
+
+log = logging.getLogger("shopflow.sla")
+
+
+def queue_running(
+    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
+) -> None:
+    """Start the clock of a subject that has none of this kind yet (a new order, a new parcel)
+    with the transaction's next write (`db.PendingRows`): a plain INSERT, unlike `start`."""
+    db.queue(session, SlaClock, running(subject, kind, deadline, owner_id))
+
+
+async def start(
+    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
+) -> None:
+    """Start the clock unless the subject already has one of this kind."""
+    await repository.insert_new(session, running(subject, kind, deadline, owner_id))
+
+
+async def restart(
+    session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
+) -> None:
+    """Start the clock afresh, whatever its state (e.g. "no tracking event for 48 h" after each event)."""
+    fresh = {
+        "state": ClockState.RUNNING,
+        "started_at": clock.now(),
+        "deadline": deadline,
+        "paused_at": None,
+        "stopped_at": None,
+        "breached_at": None,
+    }
+    await repository.upsert(session, {"subject": subject, "kind": kind, "owner_id": owner_id, **fresh}, fresh)
+
+
+MET_LATE = "the late step happened"  # the note of a breach alert resolved by its clock's stop
+ENDED_EARLY = "its subject ended early"  # … by its clock's cancellation
+
+
+async def _end(session: AsyncSession, subject: str, kinds: Sequence[str], reached: ClockState) -> None:
+    """Stop the subject's clocks of `kinds`: a running or paused one takes the state `reached`; a
+    breached one stays breached, stopped (no longer late), and its alert is resolved."""
+    breached = await repository.end(session, subject, kinds, reached, clock.now())
+    await _resolve_breaches(session, subject, breached, reached)
+
+
+async def _resolve_breaches(
+    session: AsyncSession, subject: str, kinds: Sequence[str], reached: ClockState
+) -> None:
+    note = ENDED_EARLY if reached == ClockState.CANCELLED else MET_LATE
+    await alerts.resolve_causes(session, subject, [breach_kind(kind) for kind in kinds], note)
+
+
+async def stop(session: AsyncSession, subject: str, *kinds: str) -> None:
+    """The clocks' goal was reached: a running or paused clock is met; a breached one stays
+    breached, stopped, and its breach alert is resolved. One statement for every kind given."""
+    await _end(session, subject, kinds, ClockState.MET)
+
+
+async def cancel(session: AsyncSession, subject: str, *kinds: str) -> None:
+    """The subject ended early (SLA-1), so its clocks' goals never come: a running or paused clock
+    is cancelled (neither met nor breached, out of compliance); a breached one is stopped as
+    `stop` stops it. Every clock whose subject ends early ends here."""
+    await _end(session, subject, kinds, ClockState.CANCELLED)
+
+
+async def stop_and_start(
+    session: AsyncSession, subject: str, stopped: str, kind: str, deadline: datetime
+) -> None:
+    """`stop(subject, stopped)` then `start(subject, kind, deadline)`: one step's goal reached and
+    the next one's clock running, in one round trip on PostgreSQL."""
+    if await repository.stop_and_start(session, subject, stopped, running(subject, kind, deadline)):
+        await _resolve_breaches(session, subject, [stopped], ClockState.MET)
+
+
+async def pause(session: AsyncSession, subject: str, kind: str) -> None:
+    await repository.pause(session, subject, kind, clock.now())
+
+
+async def resume(session: AsyncSession, subject: str, kind: str) -> None:
+    """Continue a paused clock; the deadline moves by the time spent paused."""
+    found = await repository.paused(session, subject, kind)
+    if found is None or found.paused_at is None:
+        return
+    found.deadline += clock.now() - found.paused_at
+    found.state = ClockState.RUNNING
+    found.paused_at = None
+    await session.flush()
+
+
+async def compliance(
+    session: AsyncSession, due_from: datetime, due_to: datetime, now: datetime
+) -> list[Compliance]:
+    """SLA-3 per clock kind over the clocks due in [from, to). A paused clock, or a running one
+    not yet due, is undecided; a cancelled one is counted apart, never as met nor breached."""
+    return [Compliance(*counts) for counts in await repository.outcomes(session, due_from, due_to, now)]
+
+
+BreachAction = Callable[[AsyncSession, SlaClock], Awaitable[None]]
+BATCH = 500  # due clocks claimed per sweep (one transaction)
+
+
+class SubjectBusy(Exception):
+    """Raised by a breach action whose subject another transaction holds (say a payment arriving
+    as the pay deadline passes): the clock is left running and the next sweep tries again.
+
+    Actions take their subject's lock without waiting: the worker locks the clock first and the
+    subject second, the subject's own use cases the other way round, so waiting could deadlock.
+    """
+
+
+def _breach_alert(found: SlaClock) -> dict[str, Any]:
+    # Keyed by the clock's run: a clock restarted after a breach alerts again when it breaches again.
+    return alerts.row(
+        breach_kind(found.kind),
+        found.subject,
+        f"{found.kind} deadline {found.deadline.isoformat()} passed for {found.subject}",
+        f"sla:{found.id}:{found.started_at.isoformat()}",
+    )
+
+
+async def sweep(
+    session: AsyncSession,
+    actions: Mapping[str, BreachAction],
+    quiet: Collection[str] = (),
+    limit: int = BATCH,
+) -> int:
+    """SLA-2: mark due clocks breached, raise one alert each (except for `quiet` kinds, whose end
+    is the rule's normal course), run each kind's action; returns how many clocks breached.
+
+    An action runs in a savepoint after its clock is marked, so it may stop or restart the clock.
+    When its subject is busy (SubjectBusy) the clock stays running for the next sweep; when it
+    fails, the breach stands and its alert says so, so one bad item never holds up the others.
+    """
+    at = clock.now()
+    breached = 0
+    plain: list[int] = []
+    raised: list[dict[str, Any]] = []
+    for found in await repository.lock_due(session, at, limit):
+        clock_id, alert = found.id, _breach_alert(found)
+        action = actions.get(found.kind)
+        silent = found.kind in quiet
+        if action is None:
+            plain.append(clock_id)
+        else:
+            try:
+                async with session.begin_nested():
+                    await repository.mark_breached(session, [clock_id], at)
+                    await action(session, found)
+            except Exception as exc:
+                db.pending(session).take()  # what the action queued is rolled back with its savepoint
+                if isinstance(exc, SubjectBusy):
+                    continue
+                log.exception("the breach action of clock %s (%s) failed", clock_id, alert["subject"])
+                plain.append(clock_id)
+                alert["message"] += f"; its automatic action failed: {exc!r}"
+                silent = False
+        breached += 1
+        if not silent:
+            raised.append(alert)
+    await repository.mark_breached(session, plain, at)
+    await alerts.raise_many(session, raised)
+    return breached

@@ -1,0 +1,129 @@
+"""The SLA clock (SLA-1..3): its table, its states and the pure rules about one clock.
+
+A clock belongs to a subject ("order:42", "shipment:7") and has a kind ("order.pay"). At most
+one clock of a kind runs per subject. A partial index on `deadline` over running clocks lets the
+worker's sweep read only the due ones, however many run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, assert_never
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shopflow.core import clock, policy
+from shopflow.core.db import Base, BigId, UTCDateTime
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    # Its subject ended early (a cancelled order): stopped, neither met nor breached, and left
+    # out of compliance (SLA-1).
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = (ClockState.RUNNING, ClockState.PAUSED)
+BREACH_ALERT = "sla.breach"  # the prefix of breach alerts' kinds (`breach_kind`)
+
+
+class SlaClock(Base):
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        UniqueConstraint("subject", "kind"),
+        Index(
+            "ix_sla_clocks_due",
+            "deadline",
+            postgresql_where=text("state = 'running'"),
+            sqlite_where=text("state = 'running'"),
+        ),
+        # Breached clocks whose goal is not reached yet: what the console shows as late.
+        Index(
+            "ix_sla_clocks_open_breach",
+            "kind",
+            "deadline",
+            postgresql_where=text("state = 'breached' AND stopped_at IS NULL"),
+            sqlite_where=text("state = 'breached' AND stopped_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def seconds_left(self, now: datetime) -> float | None:
+        """Time to the deadline: negative when overdue, frozen while paused, None once met,
+        breached or cancelled."""
+        match ClockState(self.state):
+            case ClockState.RUNNING:
+                return (self.deadline - now).total_seconds()
+            case ClockState.PAUSED:
+                return (self.deadline - (self.paused_at or now)).total_seconds()
+            case ClockState.MET | ClockState.BREACHED | ClockState.CANCELLED:
+                return None
+            case unreachable:
+                assert_never(unreachable)
+
+
+def after(start: datetime, *, working_days: int = 0, **calendar_time: float) -> datetime:
+    """A deadline: calendar time (`hours=48`) or working days in the store's zone (POL-2)."""
+    if not working_days:
+        return start + timedelta(**calendar_time)
+    cal = policy.current().calendar
+    local = start.astimezone(ZoneInfo(cal.timezone))
+    return clock.add_working_days(local, working_days, cal.holidays, cal.weekend).astimezone(start.tzinfo)
+
+
+def running(subject: str, kind: str, deadline: datetime, owner_id: int | None = None) -> dict[str, Any]:
+    """The row of a clock started now."""
+    return {
+        "subject": subject,
+        "kind": kind,
+        "owner_id": owner_id,
+        "state": ClockState.RUNNING,
+        "started_at": clock.now(),
+        "deadline": deadline,
+    }
+
+
+def breach_kind(kind: str) -> str:
+    """The kind of the alert a clock of `kind` raises when it breaches ("sla.breach.order.ship")."""
+    return f"{BREACH_ALERT}.{kind}"
+
+
+def is_late(found: SlaClock, now: datetime) -> bool:
+    """Past its deadline with the goal not reached: breached and open, or running and due (not
+    yet swept), so a breach shows the moment the deadline passes."""
+    if found.state == ClockState.RUNNING:
+        return found.deadline <= now
+    return found.state == ClockState.BREACHED and found.stopped_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """SLA-3: one clock kind's clocks due in a period, by outcome."""
+
+    kind: str
+    met: int  # stopped by the deadline
+    breached: int  # breached, stopped after the deadline, or running past it
+    cancelled: int  # their subject ended early: left out of the rate
+
+    @property
+    def rate(self) -> float | None:
+        """Met / decided (met or breached); None when nothing is decided."""
+        decided = self.met + self.breached
+        return None if decided == 0 else round(self.met / decided, 4)
