@@ -53,7 +53,7 @@ class Console:
     actor: Actor | None
     locale: str
     csrf: str
-    registry: Registry
+    registry: Registry[Console]
     now: datetime = field(default_factory=clock.now)
     # The page a refused form is shown again for, put back in the address bar (`forms.attempt`).
     address: str | None = None

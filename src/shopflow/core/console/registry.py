@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts
 from shopflow.core.console.i18n import N_, Label, label
 
-if TYPE_CHECKING:
-    from shopflow.core.console.page import Console
-
 V = TypeVar("V")
+# What a page knows of its reader, handed to every panel and column (`core.console.page.Console`,
+# which holds the registry: the registry names it only as this parameter).
+C = TypeVar("C")
 # A panel of a subject's page: its HTML for one subject ("" when there is nothing to show).
-Panel = Callable[[AsyncSession, "Console", int], Awaitable[str]]
+Panel = Callable[[AsyncSession, C, int], Awaitable[str]]
 # The cells of a column: subjects by id with the key their pages use (a SKU's code) -> HTML by id.
-Cells = Callable[[AsyncSession, "Console", Mapping[int, str]], Awaitable[Mapping[int, str]]]
+Cells = Callable[[AsyncSession, C, Mapping[int, str]], Awaitable[Mapping[int, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +39,13 @@ class NavItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
+class Column(Generic[C]):
     """A figure a later domain gives each subject of an earlier one: a column of its list, a fact
     of its page (the SKU list's and page's available stock)."""
 
     heading: str  # a msgid (marked with N_)
     css: str
-    cells: Cells
+    cells: Cells[C]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class AuditField:
 
 
 @dataclass(frozen=True, slots=True)
-class Pages:
+class Pages(Generic[C]):
     """A domain's part of the console. `messages` are (pattern of the English text a service
     says, msgid with its named groups); `panels` and `columns` are keyed by the page they join.
     `states` also labels the values of an audit row's other fields, as "order.reason"; `actions`
@@ -72,12 +72,12 @@ class Pages:
     actions: Mapping[str, Label] = field(default_factory=dict)
     fields: Mapping[str, AuditField] = field(default_factory=dict)
     messages: Sequence[tuple[str, str]] = ()
-    panels: Mapping[str, Sequence[Panel]] = field(default_factory=dict)
-    columns: Mapping[str, Sequence[Column]] = field(default_factory=dict)
+    panels: Mapping[str, Sequence[Panel[C]]] = field(default_factory=dict)
+    columns: Mapping[str, Sequence[Column[C]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
-class Registry:
+class Registry(Generic[C]):
     """Every domain's part, merged: what the shell and each page look up."""
 
     routers: list[APIRouter]
@@ -89,13 +89,13 @@ class Registry:
     actions: dict[str, Label]
     fields: dict[str, AuditField]
     messages: list[tuple[re.Pattern[str], str]]
-    panels: dict[str, list[Panel]]
-    columns: dict[str, list[Column]]
+    panels: dict[str, list[Panel[C]]]
+    columns: dict[str, list[Column[C]]]
 
     @classmethod
-    def of(cls, *parts: Pages) -> Registry:
-        panels: dict[str, list[Panel]] = {}
-        columns: dict[str, list[Column]] = {}
+    def of(cls, *parts: Pages[C]) -> Registry[C]:
+        panels: dict[str, list[Panel[C]]] = {}
+        columns: dict[str, list[Column[C]]] = {}
         for part in parts:
             for page, found in part.panels.items():
                 panels.setdefault(page, []).extend(found)
@@ -133,7 +133,7 @@ ALERT_STATES: dict[str, Label] = {
     alerts.AlertState.RESOLVED: label("alert state", "resolved"),
 }
 # The core's own labels and messages: alerts, and what the sign-in form and every form say.
-CORE = Pages(
+CORE: Pages[Any] = Pages(
     states={"alert": ALERT_STATES},
     alert_kinds={
         "low_stock": label("alert kind", "Low stock"),

@@ -56,7 +56,7 @@ async def panels(session: AsyncSession, c: Console, page: str, subject_id: int) 
 
 async def columns(
     session: AsyncSession, c: Console, page: str, subjects: Mapping[int, str]
-) -> list[tuple[Column, Mapping[int, str]]]:
+) -> list[tuple[Column[Console], Mapping[int, str]]]:
     """The columns other domains add to `page`, each with its cells for `subjects` (id -> key)."""
     return [(column, await column.cells(session, c, subjects)) for column in c.registry.columns.get(page, [])]
 

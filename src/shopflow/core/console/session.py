@@ -39,8 +39,8 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.console_registry
+def _registry(request: Request) -> Registry[Console]:
+    registry: Registry[Console] = request.app.state.console_registry
     return registry
 
 
@@ -171,7 +171,7 @@ async def _login_required(request: Request, _: Exception) -> Response:
     return redirect(target)
 
 
-def install(app: FastAPI, settings: Settings, registry: Registry) -> None:
+def install(app: FastAPI, settings: Settings, registry: Registry[Console]) -> None:
     """Add the console to the app: session cookie, static files, sign-in routes, error pages, and
     every domain's pages with their menu entries, labels and panels (`registry`)."""
     api_error = app.exception_handlers[AppError]
