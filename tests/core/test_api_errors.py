@@ -90,6 +90,15 @@ async def test_a_method_a_route_does_not_take_is_a_problem(client: httpx.AsyncCl
     assert reply.headers["allow"] == "GET"  # RFC 9110: a 405 names what the route takes
 
 
+async def test_a_405_names_every_method_the_path_takes_not_only_the_first_routes(
+    client: httpx.AsyncClient,
+) -> None:
+    reply = await client.delete("/api/v1/orders")  # two routes: the list (GET) and intake (POST)
+
+    assert_problem(reply, 405, "method_not_allowed")
+    assert reply.headers["allow"] == "GET, POST"
+
+
 async def test_an_unknown_console_page_is_the_consoles_error_page_in_the_readers_language(
     client: httpx.AsyncClient,
 ) -> None:

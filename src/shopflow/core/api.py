@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -126,8 +127,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     render = request.app.exception_handlers[AppError]
     answer: Response = await render(request, _refusal(request, exc))
-    answer.headers.update(exc.headers or {})  # a 405's Allow
+    answer.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        answer.headers["Allow"] = ", ".join(_allowed(request, answer.headers.get("Allow", "")))
     return answer
+
+
+def _allowed(request: Request, first: str) -> list[str]:
+    """Every method the request's path takes: the router names only the first route that matched
+    the path (`first`), so the others come from the OpenAPI document's paths."""
+    methods = {method.strip() for method in first.split(",") if method.strip()}
+    for path, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(path))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 class FieldProblem(BaseModel):
