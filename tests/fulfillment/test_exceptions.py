@@ -85,6 +85,13 @@ async def test_a_damaged_parcel_opens_one_case_with_a_12_hour_clock_closed_by_co
     assert (closed.json()["state"], closed.json()["solution"]) == ("closed", solution["solution"])
     contact_clock = (await ful.clocks(db, f"exception:{case['id']}"))["shipment.exception_contact"]
     assert (contact_clock.state, contact_clock.stopped_at) == ("met", START + timedelta(hours=7))
+    [alert] = [a for a in await alerts_for(db, f"shipment:{parcel['id']}") if a.kind == "logistics_exception"]
+    assert (alert.state, alert.resolved_at, alert.resolved_by) == (
+        "resolved",
+        START + timedelta(hours=7),
+        None,
+    )
+    assert alert.resolution_note == "the customer was contacted with a solution"
     before = await ful.counts(db)
     twice = await client.post(f"/api/v1/exceptions/{case['id']}/contact", json=solution, headers=service_desk)
     assert (twice.status_code, twice.json()["code"]) == (409, "invalid_transition")
@@ -153,3 +160,6 @@ async def test_a_parcel_without_events_for_48_hours_is_stuck_and_opens_a_case(
     await ful.push(client, "SF", secrets["SF"], [ful.event(parcel["tracking_no"], "at_hub", moved)])
     no_event = (await ful.clocks(db, f"shipment:{parcel['id']}"))["shipment.no_event"]
     assert (no_event.state, no_event.deadline) == ("running", moved + timedelta(hours=48))
+    # …and the breach of its last run is over: the parcel is moving again.
+    [breach] = [a for a in await alerts_for(db, f"shipment:{parcel['id']}") if a.kind.startswith("sla.")]
+    assert (breach.state, breach.resolution_note) == ("resolved", "the late step happened")

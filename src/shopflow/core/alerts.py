@@ -252,10 +252,21 @@ async def resolve_causes(session: AsyncSession, subject: str, kinds: Collection[
     subject ended): they are resolved by the system, audited, in one UPDATE; how many."""
     if not kinds:
         return 0
+    return await _resolve_by_system(session, [Alert.subject == subject, Alert.kind.in_(kinds)], note)
+
+
+async def resolve_cause(session: AsyncSession, dedupe_key: str, note: str) -> int:
+    """`resolve_causes` for the one alert raised with `dedupe_key` (one case of several on a subject)."""
+    return await _resolve_by_system(session, [Alert.dedupe_key == dedupe_key], note)
+
+
+async def _resolve_by_system(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]], note: str
+) -> int:
     at = clock.now()
     stmt = (
         update(Alert)
-        .where(Alert.subject == subject, Alert.kind.in_(kinds), Alert.state.in_(sources(AlertState.RESOLVED)))
+        .where(*conditions, Alert.state.in_(sources(AlertState.RESOLVED)))
         .values(state=AlertState.RESOLVED, resolved_at=at, resolved_by=None, resolution_note=note)
         .returning(Alert.id, Alert.acknowledged_at)
     )

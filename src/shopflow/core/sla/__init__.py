@@ -80,7 +80,8 @@ async def start(
 async def restart(
     session: AsyncSession, subject: str, kind: str, deadline: datetime, owner_id: int | None = None
 ) -> None:
-    """Start the clock afresh, whatever its state (e.g. "no tracking event for 48 h" after each event)."""
+    """Start the clock afresh, whatever its state (e.g. "no tracking event for 48 h" after each event):
+    what it waited for happened, so the breach alert of its last run, if any, is resolved."""
     fresh = {
         "state": ClockState.RUNNING,
         "started_at": clock.now(),
@@ -90,6 +91,7 @@ async def restart(
         "breached_at": None,
     }
     await repository.upsert(session, {"subject": subject, "kind": kind, "owner_id": owner_id, **fresh}, fresh)
+    await _resolve_breaches(session, subject, [kind], ClockState.MET)
 
 
 MET_LATE = "the late step happened"  # the note of a breach alert resolved by its clock's stop

@@ -202,6 +202,9 @@ async def _maybe_delivered(session: AsyncSession, actor: Actor, order_id: int) -
 # --- exception cases (FUL-6) -------------------------------------------------------------------
 
 
+CASE_CLOSED = "the customer was contacted with a solution"  # the note of a closed case's alert
+
+
 async def open_case(
     session: AsyncSession, actor: Actor, shipment: Shipment, kind: ExceptionKind
 ) -> ShipmentException | None:
@@ -265,6 +268,7 @@ async def contacted(session: AsyncSession, actor: Actor, case_id: int, solution:
     at = clock.now()
     previous = found.close(solution, at, actor.user_id)
     await sla.stop(session, case_subject(found.id), ShipmentClock.EXCEPTION_CONTACT)
+    await alerts.resolve_cause(session, case_subject(found.id), CASE_CLOSED)
     await audit.record(
         session,
         audit.row(
