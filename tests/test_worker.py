@@ -77,7 +77,12 @@ async def outcome(db: Database) -> dict[str, object]:
         return {
             "statuses": Counter((await session.scalars(select(Order.status))).all()),
             "clocks": Counter((await session.scalars(select(SlaClock.state))).all()),
-            "alerts": int(await session.scalar(select(func.count()).select_from(Alert)) or 0),
+            "alerts": int(
+                await session.scalar(
+                    select(func.count()).select_from(Alert).where(Alert.kind.startswith("sla.breach."))
+                )
+                or 0
+            ),
             "reserved": int(await session.scalar(select(func.sum(Stock.reserved))) or 0),
             "cancelled_per_order": Counter(cancellations.values()),
             "notices_per_order": Counter(notices.values()),

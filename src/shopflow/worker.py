@@ -22,6 +22,7 @@ from shopflow.core import policy, sla
 from shopflow.core.db import Database
 from shopflow.core.errors import Invalid
 from shopflow.fulfillment import tasks as fulfillment_tasks
+from shopflow.inventory import tasks as inventory_tasks
 from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
@@ -52,6 +53,7 @@ async def sla_breaches(session: AsyncSession) -> int:
 
 SWEEPS: dict[str, Sweep] = {
     "sla": sla_breaches,  # SLA-2: due clocks -> breached, alerted, acted on
+    "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
 }

@@ -247,6 +247,25 @@ async def acknowledge_many(
     return len(done)
 
 
+async def unresolved_subjects(session: AsyncSession, kind: str) -> set[str]:
+    """The subjects with an alert of `kind` not yet resolved (open or acknowledged)."""
+    stmt = select(Alert.subject).where(Alert.kind == kind, Alert.state != AlertState.RESOLVED).distinct()
+    return set((await session.scalars(stmt)).all())
+
+
+async def resolved_counts(session: AsyncSession, kind: str, subjects: Collection[str]) -> dict[str, int]:
+    """How many alerts of `kind` each subject has had resolved: numbers a cause's next run, so a
+    condition that ends and comes back (stock low again) is alerted again, once."""
+    if not subjects:
+        return {}
+    stmt = (
+        select(Alert.subject, func.count())
+        .where(Alert.kind == kind, Alert.subject.in_(subjects), Alert.state == AlertState.RESOLVED)
+        .group_by(Alert.subject)
+    )
+    return {subject: int(n) for subject, n in (await session.execute(stmt)).tuples()}
+
+
 async def resolve_causes(session: AsyncSession, subject: str, kinds: Collection[str], note: str) -> int:
     """The cause of the subject's alerts of these kinds ended (a late step happened at last, the
     subject ended): they are resolved by the system, audited, in one UPDATE; how many."""

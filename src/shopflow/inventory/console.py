@@ -44,6 +44,7 @@ MESSAGES = (
     (r"Input should be a valid integer.*", N_("must be a whole number")),
     (r"List should have at least 1 item.*", N_("enter at least one line")),
     (r"no SKU ['\"](?P<sku>.*)['\"]", N_("There is no SKU %(sku)s.")),
+    ("stock is back at or above its safety stock", N_("stock is back at or above its safety stock")),
 )
 
 
@@ -176,6 +177,7 @@ async def _available(session: AsyncSession, c: Console, skus: Mapping[int, str])
 PAGES = Pages(
     router,
     nav=(NavItem("/inventory", label("nav", "Inventory"), "inventory.read", 30),),
+    subjects={"sku": ("/inventory/skus/{id}", label("subject", "SKU"))},
     messages=MESSAGES,
     columns={"sku": (Column(N_("Available"), "available", _available),)},
 )

@@ -304,7 +304,12 @@ async def ledger(
 
 
 async def stock_page(
-    session: AsyncSession, search: str | None, low_only: bool, safety_stock: int, offset: int, limit: int
+    session: AsyncSession,
+    search: str | None,
+    low_only: bool,
+    safety_stock: int,
+    offset: int,
+    limit: int | None,
 ) -> tuple[list[SkuStock], int]:
     """SKUs by code with units available over all warehouses and their safety stock (INV-4);
     `low_only` keeps those below it. `search` matches part of the code or the name."""
