@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from shopflow.core import clock
+from shopflow.core import clock, money
 from shopflow.core.db import Database
 from shopflow.payments import sandbox
 from shopflow.payments.api import CALLBACK_PATH
@@ -47,7 +47,8 @@ async def gateway(
     amount: str | None = None,
     deliveries: int = 1,
 ) -> dict[str, Any]:
-    """Let the sandbox gateway sign and deliver a callback; its record of each delivery."""
+    """Let the sandbox gateway sign and deliver a callback; its record of each delivery. `headers`
+    of a role with `payments.sandbox.complete` (admin)."""
     body: dict[str, Any] = {"outcome": outcome, "deliveries": deliveries}
     if amount is not None:
         body["amount"] = amount
@@ -68,8 +69,18 @@ async def paid_order(
     with clock.use(lambda: at):
         order = await place_order(client, headers, lines)
         payment = await start_payment(client, headers, order["id"], method=method)
-        await gateway(client, headers, payment["payment_id"], "success")
+        await pay(client, payment)
     return order
+
+
+async def pay(client: httpx.AsyncClient, payment: dict[str, Any]) -> dict[str, Any]:
+    """The customer paid `payment` (as `start_payment` returned it): the gateway's signed success
+    callback, delivered; its acknowledgement."""
+    reply = await deliver(
+        client, *signed_callback(payment["payment_id"], "success", money.parse(payment["amount"]))
+    )
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
 
 
 def signed_callback(payment_id: int, outcome: str, amount_fen: int) -> tuple[bytes, dict[str, str]]:
