@@ -9,10 +9,12 @@ import httpx
 from sqlalchemy import select
 
 from shopflow.core import clock, money
+from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
-from shopflow.payments import sandbox
+from shopflow.payments import sandbox, service
 from shopflow.payments.api import CALLBACK_PATH
-from shopflow.payments.models import PaymentCallback
+from shopflow.payments.models import Payment, PaymentCallback
+from shopflow.payments.schemas import CallbackIn
 from tests.builders.orders import order_body
 from tests.conftest import SETTINGS
 
@@ -104,3 +106,15 @@ async def callbacks(db: Database, payment_id: int) -> list[PaymentCallback]:
             .order_by(PaymentCallback.id)
         )
         return list((await session.scalars(stmt)).all())
+
+
+async def open_payment(db: Database, order_id: int) -> Payment:
+    """A pending payment of the order, opened by the payments service (no HTTP)."""
+    async with db.transaction() as session:
+        return await service.start_payment(session, SYSTEM, order_id, "alipay")
+
+
+def success_callback(payment: Payment) -> CallbackIn:
+    """The gateway's success callback for the whole `payment`, as verified by the callback route."""
+    body = sandbox.callback_body(payment.id, "success", payment.amount, clock.now())
+    return CallbackIn.model_validate_json(body)
