@@ -85,6 +85,34 @@ async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     return order
 
 
+async def release_covered_shortages(session: AsyncSession, limit: int) -> int:
+    """INV-5: orders held at intake for a stock shortage whose stock is now there are released
+    (reserved, then confirmed or, paid during the hold, paid), paid ones first by payment time,
+    then the unpaid by age, so the earliest money gets the stock. An order another transaction
+    holds is left for the next sweep. How many were released."""
+    waiting = await repository.waiting_for_stock(session, limit)
+    available = await inventory.available_of(session, sorted({ln.sku_id for o in waiting for ln in o.lines}))
+    released = 0
+    for order in waiting:
+        demand = Counter[int]()
+        for line in order.lines:
+            demand[line.sku_id] += line.quantity
+        if any(available[sku] < quantity for sku, quantity in demand.items()):
+            continue
+        locked = await repository.lock_if_free(session, order.id)
+        if locked is None or locked.status != S.ON_HOLD:  # busy, or released or cancelled meanwhile
+            continue
+        try:
+            async with session.begin_nested():
+                await release(session, SYSTEM, order.id)
+        except OutOfStock:  # the units are there, but not as the allocation can take them (INV-3)
+            continue
+        for sku, quantity in demand.items():
+            available[sku] -= quantity
+        released += 1
+    return released
+
+
 async def _advance(
     session: AsyncSession,
     actor: Actor,
