@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/shopflow migrate
 	$(BIN)/shopflow demo
-	SHOPFLOW_EMAIL_PROVIDER=$${SHOPFLOW_EMAIL_PROVIDER:-log} $(BIN)/shopflow serve --with-worker --host $(HOST) --port $(PORT)
+	SHOPFLOW_EMAIL_PROVIDER=$${SHOPFLOW_EMAIL_PROVIDER:-log} SHOPFLOW_SANDBOX=$${SHOPFLOW_SANDBOX:-true} \
+		$(BIN)/shopflow serve --with-worker --host $(HOST) --port $(PORT)
 
 # With SHOPFLOW_TEST_DATABASE_URL (CI) the suite runs on PostgreSQL and again on SQLite: a hot
 # statement's PostgreSQL text and its SQLAlchemy fallback both run on every commit.

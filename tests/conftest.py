@@ -33,6 +33,7 @@ IS_POSTGRES = TEST_URL.startswith(("postgres://", "postgresql"))
 SETTINGS = Settings(
     database_url=TEST_URL,
     secret_key=Fernet.generate_key().decode(),
+    sandbox=True,
     sandbox_secret="test-sandbox-secret",
     data_dir=_tmp,
 )

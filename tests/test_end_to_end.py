@@ -29,7 +29,7 @@ from shopflow.core.db import Database
 from tests.builders import fulfillment as ful
 from tests.builders.e2e import serving, until
 from tests.builders.notify import Mailbox, Received, Receiver, body_of, local_channels
-from tests.builders.payments import gateway, place_order, start_payment
+from tests.builders.payments import pay, place_order, start_payment
 from tests.builders.rows import outbox
 from tests.builders.store import small_store
 from tests.conftest import SETTINGS
@@ -163,7 +163,7 @@ async def _place_to_closed(shop: Shop, carriers: dict[str, str], fake: FakeClock
     # PAY: paid through the sandbox gateway's signed callback; the ship-by promise restated.
     fake.advance(minutes=5)
     payment = await start_payment(http, team.sales, oid)
-    await gateway(http, team.sales, payment["payment_id"], "success")
+    await pay(http, payment)
     assert await shop.status(oid) == "paid"
     _, mail = await shop.announced(order, "order.paid")
     assert mail is not None

@@ -64,6 +64,7 @@ def demo_server(orders: int | None) -> Iterator[str]:
             "SHOPFLOW_DATA_DIR": f"{tmp}/data",
             "SHOPFLOW_EMAIL_PROVIDER": "log",
             "SHOPFLOW_SMS_PROVIDER": "log",
+            "SHOPFLOW_SANDBOX": "true",  # one order is paid through the sandbox gateway
         }
         env.pop("SHOPFLOW_POLICY_FILE", None)
         _shopflow("migrate", env=env)

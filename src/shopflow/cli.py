@@ -170,8 +170,12 @@ def serve(
     get_settings.cache_clear()
     settings = get_settings()
     _check_database(settings.database_url)
-    settings.fernet_key()  # create the key once, before several workers race to
-    settings.sandbox_key()
+    settings.fernet_key()  # create the keys once, before several workers race to
+    if settings.sandbox:
+        settings.sandbox_key()
+        err.print("[yellow]sandbox payments on (SHOPFLOW_SANDBOX=true): no real money moves[/yellow]")
+    else:
+        err.print("sandbox payments off: set SHOPFLOW_SANDBOX=true to mark orders paid without money")
     if workers > 1 and settings.database_url.startswith("sqlite"):
         err.print("[yellow]SQLite serves one process; starting 1 worker[/yellow]")
         workers = 1

@@ -53,6 +53,7 @@ async def sla_breaches(session: AsyncSession) -> int:
 
 SWEEPS: dict[str, Sweep] = {
     "sla": sla_breaches,  # SLA-2: due clocks -> breached, alerted, acted on
+    "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)

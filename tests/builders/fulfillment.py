@@ -18,7 +18,7 @@ from shopflow.fulfillment.models.shipments import Shipment, ShipmentException, T
 from shopflow.fulfillment.service.tracking import SIGNATURE_HEADER, sign
 from shopflow.inventory.models import LedgerEntry
 from tests.builders.auth import bearer
-from tests.builders.payments import gateway, place_order, start_payment
+from tests.builders.payments import pay, place_order, start_payment
 from tests.builders.rows import COUNTED
 
 CARRIERS = {
@@ -68,7 +68,7 @@ async def paid_order(
 ) -> dict[str, Any]:
     order = await place_order(client, headers, lines, **overrides)
     payment = await start_payment(client, headers, order["id"])
-    await gateway(client, headers, payment["payment_id"], "success")
+    await pay(client, payment)
     return order
 
 

@@ -8,11 +8,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from shopflow.core import clock
+from shopflow.core import clock, money
+from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
-from shopflow.payments import sandbox
+from shopflow.payments import sandbox, service
 from shopflow.payments.api import CALLBACK_PATH
-from shopflow.payments.models import PaymentCallback
+from shopflow.payments.models import Payment, PaymentCallback
+from shopflow.payments.schemas import CallbackIn
 from tests.builders.orders import order_body
 from tests.conftest import SETTINGS
 
@@ -47,7 +49,8 @@ async def gateway(
     amount: str | None = None,
     deliveries: int = 1,
 ) -> dict[str, Any]:
-    """Let the sandbox gateway sign and deliver a callback; its record of each delivery."""
+    """Let the sandbox gateway sign and deliver a callback; its record of each delivery. `headers`
+    of a role with `payments.sandbox.complete` (admin)."""
     body: dict[str, Any] = {"outcome": outcome, "deliveries": deliveries}
     if amount is not None:
         body["amount"] = amount
@@ -68,8 +71,18 @@ async def paid_order(
     with clock.use(lambda: at):
         order = await place_order(client, headers, lines)
         payment = await start_payment(client, headers, order["id"], method=method)
-        await gateway(client, headers, payment["payment_id"], "success")
+        await pay(client, payment)
     return order
+
+
+async def pay(client: httpx.AsyncClient, payment: dict[str, Any]) -> dict[str, Any]:
+    """The customer paid `payment` (as `start_payment` returned it): the gateway's signed success
+    callback, delivered; its acknowledgement."""
+    reply = await deliver(
+        client, *signed_callback(payment["payment_id"], "success", money.parse(payment["amount"]))
+    )
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
 
 
 def signed_callback(payment_id: int, outcome: str, amount_fen: int) -> tuple[bytes, dict[str, str]]:
@@ -93,3 +106,15 @@ async def callbacks(db: Database, payment_id: int) -> list[PaymentCallback]:
             .order_by(PaymentCallback.id)
         )
         return list((await session.scalars(stmt)).all())
+
+
+async def open_payment(db: Database, order_id: int) -> Payment:
+    """A pending payment of the order, opened by the payments service (no HTTP)."""
+    async with db.transaction() as session:
+        return await service.start_payment(session, SYSTEM, order_id, "alipay")
+
+
+def success_callback(payment: Payment) -> CallbackIn:
+    """The gateway's success callback for the whole `payment`, as verified by the callback route."""
+    body = sandbox.callback_body(payment.id, "success", payment.amount, clock.now())
+    return CallbackIn.model_validate_json(body)

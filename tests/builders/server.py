@@ -54,12 +54,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=15)
 
 
-def start(directory: Path, policy: str | None = None, workers: int = 1) -> Server:
-    """Serve the test database with the test secrets and, if given, this policy TOML."""
+def start(directory: Path, policy: str | None = None, workers: int = 1, *, sandbox: bool = True) -> Server:
+    """Serve the test database with the test secrets and, if given, this policy TOML; with the
+    sandbox payment gateway unless told otherwise."""
     env = {
         **os.environ,
         "SHOPFLOW_DATABASE_URL": TEST_URL,
         "SHOPFLOW_SECRET_KEY": str(SETTINGS.secret_key),
+        "SHOPFLOW_SANDBOX": "true" if sandbox else "false",
         "SHOPFLOW_SANDBOX_SECRET": str(SETTINGS.sandbox_secret),
         "SHOPFLOW_DATA_DIR": str(directory),
     }

@@ -11,7 +11,7 @@ from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from tests.builders import fulfillment as ful
 from tests.builders.auth import bearer
-from tests.builders.payments import gateway, place_order, start_payment
+from tests.builders.payments import pay, place_order, start_payment
 from tests.builders.store import small_store
 
 START = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)
@@ -28,7 +28,7 @@ async def test_the_earliest_ship_by_deadline_is_picked_first_and_a_hold_pushes_i
         first, second, third = [await place_order(client, team.sales) for _ in range(3)]
         for order in (first, second, third):  # paid an hour apart, in placing order
             payment = await start_payment(client, team.sales, order["id"])
-            await gateway(client, team.sales, payment["payment_id"], "success")
+            await pay(client, payment)
             fake.advance(hours=1)
         # The first waits on hold for 3 hours: its 48-hour clock waits with it.
         await client.post(f"/api/v1/orders/{first['id']}/hold", json={}, headers=service_desk)

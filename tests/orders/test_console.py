@@ -14,7 +14,7 @@ from shopflow.core.db import Database
 from shopflow.inventory.models import Stock
 from tests.builders.auth import bearer
 from tests.builders.console import Visitors, signed_in, visitors
-from tests.builders.payments import paid_order, place_order
+from tests.builders.payments import paid_order, pay, place_order, start_payment
 from tests.builders.rows import audit_rows, order_status
 from tests.builders.store import small_store
 
@@ -232,3 +232,30 @@ async def test_an_unpaid_order_is_cancelled_in_one_step(db: Database, visit: Vis
         done = await visitor.post(f"/orders/{order['id']}/cancel", {"reason": "重复下单"})
         assert (done.status_code, done.headers["location"]) == (303, f"/orders/{order['id']}")
         assert await order_status(db, order["id"]) == "cancelled"
+
+
+async def test_a_held_order_paid_during_the_hold_says_so_in_both_languages(
+    db: Database, visit: Visitors
+) -> None:
+    """ORD-3: the page shows the order held and already paid, and its history the capture."""
+    await small_store(db)
+    async with await signed_in(visit, db, "cs_supervisor") as visitor:
+        sales = await bearer(db, "sales")
+        order = await place_order(visitor.client, sales)
+        await visitor.get(f"/orders/{order['id']}")
+        await visitor.post(f"/orders/{order['id']}/hold", {"reason": "risk_review"})
+        await pay(visitor.client, await start_payment(visitor.client, sales, order["id"]))
+
+        page = (await visitor.get(f"/orders/{order['id']}")).text
+        status = page[page.index('id="order-status"') :]
+        status = status[: status.index("</dd>")]
+        assert "挂起" in status and "风控审核" in status and "已付款" in status
+        assert "挂起期间已付款" in page[page.index("审计记录") :]
+        await visitor.post("/language", {"locale": "en", "next": "/"})
+        english = (await visitor.get(f"/orders/{order['id']}")).text
+        assert "already paid" in english and "Paid while on hold" in english
+
+        await visitor.post(f"/orders/{order['id']}/release")
+        released = (await visitor.get(f"/orders/{order['id']}")).text
+        assert await order_status(db, order["id"]) == "paid"
+        assert 'id="paid-on-hold"' not in released

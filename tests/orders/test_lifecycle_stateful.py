@@ -4,7 +4,8 @@ Actions: place an order (sometimes for more than is in stock), cancel, hold, rel
 payment and let the sandbox gateway complete it with success or failure, receive stock (also
 with a repeated reference or a bad quantity). A model predicts every answer; after every step
 the stored orders, payments and stock must match it, every status change must be one ORD-3
-allows (on_hold returning only to the state it left), on-hand must equal the ledger, and
+allows (on_hold returning only to the state it left, or to paid when money was captured during
+the hold, which keeps the hold and requests no refund), on-hand must equal the ledger, and
 reserved must equal the active reservations and stay within 0..on-hand. A refused action must
 answer with its documented error and leave every table exactly as it was.
 
@@ -65,24 +66,29 @@ METHODS = st.sampled_from(["alipay", "wechat", "card"])
 OUTCOMES = st.sampled_from(["success", "failure", "success"])
 
 
-def lawful(before: str | None, after: str, held_from: str | None) -> bool:
-    """ORD-3: a step the TRANSITIONS table allows; on_hold goes back only where it came from."""
+def lawful(before: str | None, after: str, held_from: str | None, paid: bool) -> bool:
+    """ORD-3: a step the TRANSITIONS table allows; on_hold goes back only where it came from, or
+    to paid once paid; on_hold to on_hold is a payment captured during the hold, once."""
     if before is None:
         return after == S.PENDING
+    if before == after == S.ON_HOLD:
+        return not paid
     if after not in TRANSITIONS[S(before)]:
         return False
-    return before != S.ON_HOLD or after in (S.CANCELLED, held_from)
+    return before != S.ON_HOLD or after in (S.CANCELLED, S.PAID if paid else held_from)
 
 
 def assert_lawful_history(order_id: int, steps: list[tuple[str | None, str]]) -> None:
     """Every step of an order's history continues from the last one and is lawful."""
     current: str | None = None
     held_from: str | None = None
+    paid = False
     for index, (before, after) in enumerate(steps):
         assert before == current, f"order {order_id} step {index} starts at {before}, was {current}"
-        assert lawful(before, after, held_from), f"order {order_id} went {before} -> {after} (ORD-3)"
-        if after == S.ON_HOLD:
+        assert lawful(before, after, held_from, paid), f"order {order_id} went {before} -> {after} (ORD-3)"
+        if after == S.ON_HOLD and before != S.ON_HOLD:
             held_from = before
+        paid = paid or after == S.PAID or before == after == S.ON_HOLD
         current = after
 
 
@@ -145,6 +151,7 @@ class OrderLifecycle(RuleBasedStateMachine):
             self.client = httpx.AsyncClient(transport=transport, base_url="http://test")
             self.run(small_store(self.db, START_STOCK))
             self.sales = self.run(bearer(self.db, "sales"))
+            self.admin = self.run(bearer(self.db, "admin"))  # lets the sandbox complete payments
             self.operations = self.run(bearer(self.db, "operations"))
             self.sku_ids, self.warehouse_ids = self.run(self._ids())
         except BaseException:
@@ -318,10 +325,11 @@ class OrderLifecycle(RuleBasedStateMachine):
             reply = self.post(url, {}, self.operations)
             assert reply.status_code == 200, reply.text
             assert order.held_from is not None
-            order.move(order.held_from)
-            if order.status == S.PENDING:  # a stock-shortage hold from intake: now confirmed
-                order.move(S.CONFIRMED)
+            if order.held_from == S.PENDING:  # a stock-shortage hold from intake: now reserved
                 order.reserved = True
+            order.move(S.PAID if order.paid else order.held_from)  # paid during the hold: paid
+            if order.status == S.PENDING:  # and, unpaid, confirmed
+                order.move(S.CONFIRMED)
             order.held_from = order.hold_reason = None
         self.check_order(order_id)
 
@@ -345,7 +353,8 @@ class OrderLifecycle(RuleBasedStateMachine):
     def _start_payment(self, order_id: int, method: str) -> int | None:
         order = self.model[order_id]
         url = f"/api/v1/orders/{order_id}/payments"
-        if order.status != S.CONFIRMED:  # only a confirmed order can become paid (ORD-3)
+        # A confirmed order takes a payment, and so does one held before it was paid (ORD-3).
+        if not (order.status == S.CONFIRMED or (order.status == S.ON_HOLD and not order.paid)):
             self.refused(url, {"method": method}, self.sales, "invalid_transition")
             self.check_order(order_id)
             return None
@@ -358,10 +367,11 @@ class OrderLifecycle(RuleBasedStateMachine):
         return int(payment["payment_id"])
 
     def _complete_payment(self, payment_id: int, outcome: str) -> None:
-        """The sandbox gateway calls back (PAY-2); a capture pays a confirmed order and nothing else."""
+        """The sandbox gateway calls back (PAY-2); a capture pays a confirmed order, and a held one
+        that was not paid yet keeps its hold, remembering it is paid (ORD-3); nothing else."""
         payment = self.model_payments[payment_id]
         order = self.model[payment.order_id]
-        reply = self.post(f"/api/v1/sandbox/payments/{payment_id}/complete", {"outcome": outcome}, self.sales)
+        reply = self.post(f"/api/v1/sandbox/payments/{payment_id}/complete", {"outcome": outcome}, self.admin)
         assert reply.status_code == 200, reply.text
         [delivery] = reply.json()["deliveries"]
         assert delivery["status_code"] == 200, delivery
@@ -374,6 +384,9 @@ class OrderLifecycle(RuleBasedStateMachine):
             if target == PaymentStatus.SUCCEEDED:
                 if order.status == S.CONFIRMED:
                     order.move(S.PAID)
+                    order.paid = True
+                elif order.status == S.ON_HOLD and not order.paid:
+                    order.move(S.ON_HOLD)
                     order.paid = True
                 else:  # captured for an order that cannot take it: alerted, refund requested
                     expected = "order_not_payable"

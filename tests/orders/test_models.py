@@ -28,6 +28,7 @@ from shopflow.orders.models import (
     order_subject,
     totals,
 )
+from tests.builders.transitions import assert_refused
 
 S = OrderStatus
 AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -44,8 +45,10 @@ MAIN_LINE = [
 ]
 
 
-def order_in(status: OrderStatus, held_from: OrderStatus | None = None) -> Order:
-    return Order(status=status, held_from=held_from, updated_at=AT - timedelta(hours=1))
+def order_in(
+    status: OrderStatus, held_from: OrderStatus | None = None, paid_at: datetime | None = None
+) -> Order:
+    return Order(status=status, held_from=held_from, paid_at=paid_at, updated_at=AT - timedelta(hours=1))
 
 
 def reachable_from(start: OrderStatus) -> set[OrderStatus]:
@@ -156,7 +159,7 @@ def test_release_of_an_order_that_is_not_held_is_refused(status: OrderStatus) ->
 @pytest.mark.parametrize("held_from", sorted(HOLDABLE))
 def test_a_held_order_leaves_only_by_release_or_cancel(held_from: OrderStatus) -> None:
     """No step may skip the release: not even back to where it was (that would keep the hold
-    reason), and never onward (e.g. a payment turning a stock-shortage hold into `paid`)."""
+    reason), and never onward (a payment keeps the hold: `Order.pay`)."""
     for target in set(OrderStatus) - {S.CANCELLED}:
         order = order_in(S.ON_HOLD, held_from)
         assert not order.can_move_to(target)
@@ -204,14 +207,64 @@ def test_a_step_from_anywhere_the_table_refuses_changes_nothing(
     step: Callable[[Order, datetime], OrderStatus], start: OrderStatus, target: OrderStatus, stamp: str | None
 ) -> None:
     for current in set(OrderStatus) - {start}:
-        order = order_in(current, S.PAID if current is S.ON_HOLD else None)
+        # An order held from `paid` is paid: it takes no second payment (`Order.pay`).
+        order = (
+            order_in(current, S.PAID, AT - timedelta(days=1)) if current is S.ON_HOLD else order_in(current)
+        )
         if order.can_move_to(target):
             continue
         before = order.updated_at
+        stamps = {name: getattr(order, name) for name in STAMPS}
         with pytest.raises(InvalidTransition):
             step(order, AT)
         assert (order.status, order.updated_at) == (current, before)
-        assert all(getattr(order, name) is None for name in STAMPS)
+        assert {name: getattr(order, name) for name in STAMPS} == stamps
+
+
+# --- a payment during a hold (ORD-3) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("current", sorted(set(OrderStatus) - {S.ON_HOLD}))
+def test_outside_a_hold_only_a_confirmed_order_takes_a_payment(current: OrderStatus) -> None:
+    assert order_in(current).can_take_payment() is (current is S.CONFIRMED)
+
+
+@pytest.mark.parametrize("held_from", [S.PENDING, S.CONFIRMED])
+@pytest.mark.parametrize("reason", list(HoldReason))
+def test_a_payment_during_a_hold_is_kept_the_order_stays_held_and_its_release_makes_it_paid(
+    held_from: OrderStatus, reason: HoldReason
+) -> None:
+    order = order_in(held_from)
+    confirmed = AT - timedelta(hours=1) if held_from is S.CONFIRMED else None
+    order.confirmed_at = confirmed
+    order.hold(reason, AT)
+    assert order.can_take_payment() and not order.paid_on_hold
+
+    assert order.pay(AT) is S.ON_HOLD
+    assert (order.status, order.held_from, order.hold_reason, order.paid_at) == (
+        S.ON_HOLD,
+        held_from,
+        reason,
+        AT,
+    )
+    assert order.paid_on_hold and not order.can_take_payment()
+    assert_refused(lambda: order.pay(AT), S.ON_HOLD, S.PAID)  # money captured twice is not a payment
+
+    later = AT + timedelta(hours=2)
+    assert order.release(later) is S.ON_HOLD
+    assert S.PAID in TRANSITIONS[S.ON_HOLD]  # the step the release takes is the table's
+    assert (order.status, order.held_from, order.hold_reason, order.paid_at) == (S.PAID, None, None, AT)
+    # Held at intake (never confirmed), it is confirmed by the release that makes it paid.
+    assert order.confirmed_at == (later if held_from is S.PENDING else confirmed)
+
+
+def test_an_order_held_after_payment_takes_no_second_one_and_is_released_paid() -> None:
+    order = order_in(S.PAID, paid_at=AT)
+    order.hold(HoldReason.RISK_REVIEW, AT)
+    assert order.paid_on_hold and not order.can_take_payment()
+    assert_refused(lambda: order.pay(AT), S.ON_HOLD, S.PAID)
+    order.release(AT)
+    assert (order.status, order.paid_at) == (S.PAID, AT)
 
 
 # --- a new order's row (ORD-4) ----------------------------------------------------------------

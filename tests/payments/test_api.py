@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from shopflow.core import money
+from shopflow.core import clock, money
+from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.payments import sandbox
 from tests.builders.auth import bearer
+from tests.builders.inventory import receive
+from tests.builders.lifecycle import sweep
 from tests.builders.orders import order_body
 from tests.builders.payments import (
     callbacks,
@@ -24,11 +28,19 @@ from tests.builders.payments import (
 from tests.builders.rows import alerts_for, audit_rows, counts, outbox
 from tests.builders.store import small_store
 
+START = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+
 
 @pytest.fixture
 async def sales(db: Database) -> dict[str, str]:
     await small_store(db)
     return await bearer(db, "sales")
+
+
+@pytest.fixture
+async def admin(db: Database) -> dict[str, str]:
+    """Who may let the sandbox gateway complete a payment (`payments.sandbox.complete`)."""
+    return await bearer(db, "admin")
 
 
 async def order_status(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> str:
@@ -72,11 +84,11 @@ async def test_starting_a_payment_opens_a_pending_payment_for_the_order_total(
 
 
 async def test_success_callback_pays_the_order_and_records_one_receipt(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
     order, started = await pending_payment(client, sales, [("SKU-1", 2, "99.00")])
 
-    result = await gateway(client, sales, started["payment_id"], "success")
+    result = await gateway(client, admin, started["payment_id"], "success")
 
     assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [(200, "applied")]
     assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
@@ -99,18 +111,18 @@ async def test_success_callback_pays_the_order_and_records_one_receipt(
 
 
 async def test_failure_leaves_the_order_confirmed_and_a_later_success_is_accepted(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
     order, started = await pending_payment(client, sales)
 
-    failed = await gateway(client, sales, started["payment_id"], "failure")
+    failed = await gateway(client, admin, started["payment_id"], "failure")
 
     assert failed["deliveries"][0]["body"]["result"] == "applied"
     assert (await payment(client, sales, started["payment_id"]))["status"] == "failed"
     assert await order_status(client, sales, order["id"]) == "confirmed"
     assert (await receipts(client, db))["total"] == 0
 
-    retried = await gateway(client, sales, started["payment_id"], "success")
+    retried = await gateway(client, admin, started["payment_id"], "success")
 
     assert retried["deliveries"][0]["body"]["result"] == "applied"
     assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
@@ -119,11 +131,11 @@ async def test_failure_leaves_the_order_confirmed_and_a_later_success_is_accepte
 
 
 async def test_a_gateway_delivering_the_same_callback_twice_changes_things_once(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
     order, started = await pending_payment(client, sales)
 
-    result = await gateway(client, sales, started["payment_id"], "success", deliveries=2)
+    result = await gateway(client, admin, started["payment_id"], "success", deliveries=2)
 
     assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [
         (200, "applied"),
@@ -157,13 +169,13 @@ async def test_replaying_a_signed_callback_is_acknowledged_as_duplicate_and_chan
 
 
 async def test_a_failure_arriving_after_the_success_is_ignored(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
     order, started = await pending_payment(client, sales)
-    await gateway(client, sales, started["payment_id"], "success")
+    await gateway(client, admin, started["payment_id"], "success")
     trail_before = await audit_rows(db, "payment", started["payment_id"])
 
-    late = await gateway(client, sales, started["payment_id"], "failure")
+    late = await gateway(client, admin, started["payment_id"], "failure")
 
     assert [(d["status_code"], d["body"]["result"]) for d in late["deliveries"]] == [(200, "ignored")]
     assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
@@ -220,12 +232,12 @@ async def test_a_callback_that_does_not_verify_is_refused_and_changes_nothing(
 
 
 async def test_an_amount_mismatch_is_rejected_alerted_and_recorded(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
     order, started = await pending_payment(client, sales)
     assert started["amount"] != "1.00"
 
-    result = await gateway(client, sales, started["payment_id"], "success", amount="1.00", deliveries=2)
+    result = await gateway(client, admin, started["payment_id"], "success", amount="1.00", deliveries=2)
 
     # A retrying gateway is told "rejected" each time; only one alert and one record exist.
     assert [d["status_code"] for d in result["deliveries"]] == [422, 422]
@@ -246,7 +258,7 @@ async def test_an_amount_mismatch_is_rejected_alerted_and_recorded(
     )
 
     # The rejection does not spoil the payment: the right amount is still accepted afterwards.
-    right = await gateway(client, sales, started["payment_id"], "success")
+    right = await gateway(client, admin, started["payment_id"], "success")
     assert right["deliveries"][0]["body"]["result"] == "applied"
     assert await order_status(client, sales, order["id"]) == "paid"
 
@@ -275,7 +287,7 @@ async def test_a_cancelled_order_cannot_take_a_payment(
 
 
 async def test_money_captured_for_an_order_cancelled_meanwhile_is_kept_alerted_and_refunded(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
     order, started = await pending_payment(client, sales)
     cancel = await client.post(
@@ -285,7 +297,7 @@ async def test_money_captured_for_an_order_cancelled_meanwhile_is_kept_alerted_a
     )
     assert cancel.status_code == 200, cancel.text
 
-    result = await gateway(client, sales, started["payment_id"], "success")
+    result = await gateway(client, admin, started["payment_id"], "success")
 
     assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [
         (200, "order_not_payable")
@@ -301,11 +313,27 @@ async def test_money_captured_for_an_order_cancelled_meanwhile_is_kept_alerted_a
     assert (await receipts(client, db))["total"] == 1
 
 
-async def test_an_order_on_hold_cannot_take_a_payment(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+async def detail(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> dict[str, Any]:
+    reply = await client.get(f"/api/v1/orders/{order_id}", headers=headers)
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+async def clocks(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> dict[str, Any]:
+    reply = await client.get("/api/v1/sla", params={"subject": f"order:{order_id}"}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return {found["kind"]: found for found in reply.json()["clocks"]}
+
+
+async def refunds(db: Database, order_id: int) -> list[Any]:
+    return [e for e in await outbox(db, f"order:{order_id}") if e.event == "payment.refund_requested"]
+
+
+async def test_a_stock_shortage_or_risk_hold_takes_a_payment_and_keeps_both(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
-    """ORD-3/ORD-4: a hold ends by release; a payment must not turn it into `paid` (for a
-    stock-shortage hold that would be a paid order with nothing reserved)."""
+    """ORD-3: money captured during a hold is kept: the order stays held and remembers it is
+    paid; nothing is refunded or alerted, and it takes no second payment."""
     manager = await bearer(db, "manager")
     short = await client.post("/api/v1/orders", json=order_body([("SKU-1", 16, "99.00")]), headers=sales)
     assert (short.json()["status"], short.json()["hold_reason"]) == ("on_hold", "stock_shortage")
@@ -314,46 +342,99 @@ async def test_an_order_on_hold_cannot_take_a_payment(
         f"/api/v1/orders/{flagged['id']}/hold", json={"reason": "risk_review"}, headers=manager
     )
     assert held.json()["status"] == "on_hold"
-    before = await counts(db)
 
-    for order_id in (short.json()["id"], flagged["id"]):
-        reply = await client.post(
+    for order_id, reason in ((short.json()["id"], "stock_shortage"), (flagged["id"], "risk_review")):
+        started = await start_payment(client, sales, order_id)
+        result = await gateway(client, admin, started["payment_id"], "success")
+
+        assert [(d["status_code"], d["body"]["result"]) for d in result["deliveries"]] == [(200, "applied")]
+        shown = await detail(client, sales, order_id)
+        assert (shown["status"], shown["hold_reason"]) == ("on_hold", reason)
+        assert shown["paid_at"] is not None
+        assert shown["history"][-1]["action"] == "order.paid_on_hold"
+        assert await alerts_for(db, f"order:{order_id}") == []
+        assert await refunds(db, order_id) == []
+        again = await client.post(
             f"/api/v1/orders/{order_id}/payments", json={"method": "alipay"}, headers=sales
         )
-        assert reply.status_code == 409, reply.text
-        assert reply.json()["code"] == "invalid_transition"
-        assert await order_status(client, sales, order_id) == "on_hold"
-    assert await counts(db) == before
+        assert again.status_code == 409, again.text
+        assert again.json()["code"] == "invalid_transition"
+    assert (await receipts(client, db))["total"] == 2  # PAY-5: the money is on the ledger
 
 
-async def test_money_arriving_while_the_order_is_held_does_not_lift_the_hold(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str]
+async def test_a_held_order_paid_during_the_hold_is_released_paid_with_its_ship_clock_from_release(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
 ) -> None:
-    order, started = await pending_payment(client, sales)
-    held = await client.post(
-        f"/api/v1/orders/{order['id']}/hold",
-        json={"reason": "risk_review"},
-        headers=await bearer(db, "manager"),
-    )
-    assert held.status_code == 200, held.text
+    """ORD-3, ORD-5, ORD-6: the pay clock stops at the capture, the 48-hour ship clock starts at
+    the release, and the unpaid-order sweep never cancels the order."""
+    manager = await bearer(db, "manager")
+    fake = FakeClock(START)
+    with clock.use(fake):
+        order, started = await pending_payment(client, sales)
+        await client.post(
+            f"/api/v1/orders/{order['id']}/hold", json={"reason": "risk_review"}, headers=manager
+        )
+        fake.advance(minutes=10)
+        captured_at = fake()
+        await gateway(client, admin, started["payment_id"], "success")
+        fake.advance(hours=2)  # the review takes far longer than the 30 minutes to pay
+        assert await sweep(db) == 0
+        released_at = fake()
 
-    await gateway(client, sales, started["payment_id"], "success")
+        released = await client.post(f"/api/v1/orders/{order['id']}/release", json={}, headers=manager)
 
-    detail = (await client.get(f"/api/v1/orders/{order['id']}", headers=sales)).json()
-    assert (detail["status"], detail["hold_reason"]) == ("on_hold", "risk_review")
-    assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
-    assert (await receipts(client, db))["total"] == 1  # PAY-5: the money is on the ledger
-    assert [a.kind for a in await alerts_for(db, f"order:{order['id']}")] == ["payment_for_unpayable_order"]
+        assert released.status_code == 200, released.text
+        shown = released.json()
+        assert (shown["status"], shown["hold_reason"]) == ("paid", None)
+        assert datetime.fromisoformat(shown["paid_at"]) == captured_at
+        found = await clocks(client, sales, order["id"])
+        assert found["order.pay"]["state"] == "met"
+        assert datetime.fromisoformat(found["order.pay"]["stopped_at"]) == captured_at
+        assert found["order.ship"]["state"] == "running"
+        assert datetime.fromisoformat(found["order.ship"]["deadline"]) == released_at + timedelta(hours=48)
+        paid = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "order.paid"]
+        assert [e.payload["ship_by"] for e in paid] == [(released_at + timedelta(hours=48)).isoformat()]
+        fake.advance(hours=1)
+        await sweep(db)
+        assert (await detail(client, sales, order["id"]))["status"] == "paid"
+    assert await refunds(db, order["id"]) == []
+
+
+async def test_a_shortage_hold_paid_meanwhile_is_released_paid_once_its_stock_is_reserved(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
+) -> None:
+    manager = await bearer(db, "manager")
+    short = (
+        await client.post("/api/v1/orders", json=order_body([("SKU-1", 16, "99.00")]), headers=sales)
+    ).json()
+    started = await start_payment(client, sales, short["id"])
+    await gateway(client, admin, started["payment_id"], "success")
+
+    early = await client.post(f"/api/v1/orders/{short['id']}/release", json={}, headers=manager)
+    assert early.status_code == 409, early.text
+    assert early.json()["code"] == "out_of_stock"
+    assert (await detail(client, sales, short["id"]))["status"] == "on_hold"  # paid, and still held
+
+    await receive(db, "WH-A", {"SKU-1": 1})
+    released = await client.post(f"/api/v1/orders/{short['id']}/release", json={}, headers=manager)
+
+    assert released.status_code == 200, released.text
+    shown = released.json()
+    assert shown["status"] == "paid"
+    assert shown["confirmed_at"] is not None  # confirmed by the release, its stock reserved
+    assert sum(r["quantity"] for r in shown["reservations"] if r["state"] == "active") == 16
+    assert (await clocks(client, sales, short["id"]))["order.ship"]["state"] == "running"
+    assert await refunds(db, short["id"]) == []
 
 
 @pytest.mark.parametrize("held_first", [False, True], ids=["paid", "paid-then-held"])
 async def test_cancelling_a_paid_order_requests_a_refund(
-    client: httpx.AsyncClient, db: Database, sales: dict[str, str], held_first: bool
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str], held_first: bool
 ) -> None:
     """RSK-2: a flagged order rejected after review is cancelled and refunded."""
     manager = await bearer(db, "manager")
     order, started = await pending_payment(client, sales)
-    await gateway(client, sales, started["payment_id"], "success")
+    await gateway(client, admin, started["payment_id"], "success")
     if held_first:
         hold = await client.post(
             f"/api/v1/orders/{order['id']}/hold", json={"reason": "risk_review"}, headers=manager

@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS, R.FINANCE}
     ),
     "payments.read": frozenset({R.MANAGER, R.FINANCE, R.OPERATIONS, R.CS_SUPERVISOR}),
+    # PAY-1: the sandbox gateway marks an order paid with no money: admin only.
+    "payments.sandbox.complete": frozenset(),
     "fulfillment.read": _EVERYONE,
     "fulfillment.work": frozenset({R.MANAGER, R.WAREHOUSE}),  # waves, pick, pack, QC, ship (FUL-1..4)
     "fulfillment.exceptions": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

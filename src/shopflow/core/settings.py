@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     database_pool_size: int | None = Field(default=None, ge=1)
     # Fernet key for personal data at rest. When unset, one is created once in `data_dir`.
     secret_key: str | None = None
-    # HMAC key the sandbox gateway signs its callbacks with (PAY-1); derived from secret_key if unset.
+    # The sandbox payment gateway (PAY-1): its routes exist only when this is on (`make run`, the
+    # demo, the tests). Off, a server has no way to mark an order paid without real money.
+    sandbox: bool = False
+    # HMAC key the sandbox gateway signs its callbacks with (PAY-1); created in `data_dir` if unset.
     sandbox_secret: str | None = None
     policy_file: Path | None = None
     data_dir: Path = Path(".shopflow")

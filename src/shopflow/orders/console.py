@@ -262,6 +262,7 @@ PAGES = Pages(
     router,
     nav=(NavItem("/orders", label("nav", "Orders"), "orders.read", 20),),
     states={"order": STATUS, "order.reason": HOLD_REASONS},
+    actions={lifecycle.PAID_ON_HOLD: label("audit action", "Paid while on hold")},  # ORD-3
     subjects={"order": ("/orders/{id}", label("subject", "Order"))},
     clocks={
         OrderClock.PAY: label("clock", "Payment"),  # ORD-5

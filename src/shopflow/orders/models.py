@@ -34,7 +34,8 @@ class OrderStatus(StrEnum):
 
 
 S = OrderStatus
-# ORD-3. `on_hold` returns only to the state it left (checked in `Order.release`).
+# ORD-3. `on_hold` returns only to the state it left, or to `paid` when money was captured
+# during the hold (checked in `Order.release`).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING: frozenset({S.CONFIRMED, S.CANCELLED, S.ON_HOLD}),
     S.CONFIRMED: frozenset({S.PAID, S.CANCELLED, S.ON_HOLD}),
@@ -171,13 +172,29 @@ class Order(Base):
         return previous
 
     def release(self, at: datetime) -> OrderStatus:
-        """Back to the state the hold interrupted (ORD-3)."""
+        """Back to the state the hold interrupted, or to `paid` when its payment was captured
+        during the hold (ORD-3); an order held at intake (never confirmed, see `new_order_row`)
+        and paid meanwhile is confirmed by its release."""
         if self.status != S.ON_HOLD or self.held_from is None:
             raise InvalidTransition("order", self.status, "released")
-        self._set_status(OrderStatus(self.held_from), at)
+        self._set_status(S.PAID if self.paid_at is not None else OrderStatus(self.held_from), at)
+        if self.status == S.PAID and self.confirmed_at is None:
+            self.confirmed_at = at
         self.held_from = None
         self.hold_reason = None
         return S.ON_HOLD
+
+    @property
+    def paid_on_hold(self) -> bool:
+        """Held, with its payment captured (before or during the hold): released, it is `paid`."""
+        return self.status == S.ON_HOLD and self.paid_at is not None
+
+    def can_take_payment(self) -> bool:
+        """Whether a captured payment pays this order (ORD-3, ORD-5): a confirmed order, or one
+        held before it was paid (a stock-shortage or risk hold keeps the money and the hold)."""
+        if self.status == S.ON_HOLD:
+            return self.paid_at is None
+        return self.can_move_to(S.PAID)
 
     def confirm(self, at: datetime) -> OrderStatus:
         """Confirmed with its stock reserved (ORD-4)."""
@@ -186,8 +203,14 @@ class Order(Base):
         return previous
 
     def pay(self, at: datetime) -> OrderStatus:
-        """Its payment was captured (ORD-5)."""
-        previous = self.move_to(S.PAID, at)
+        """Its payment was captured (ORD-5): `paid`; an order on hold stays held and remembers
+        it is paid (`paid_at`), so that its release makes it `paid` (ORD-3)."""
+        if not self.can_take_payment():
+            raise InvalidTransition("order", self.status, S.PAID)
+        previous = OrderStatus(self.status)
+        if previous is not S.ON_HOLD:
+            self._set_status(S.PAID, at)
+        self.updated_at = at
         self.paid_at = at
         return previous
 

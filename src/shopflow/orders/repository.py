@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shopflow.core.db import changed, driver_connection, fresh, insert_rows, loaded, update_changed, write
 from shopflow.core.sla.models import SlaClock
-from shopflow.orders.models import Order, OrderClock, OrderLine, OrderStatus
+from shopflow.orders.models import HoldReason, Order, OrderClock, OrderLine, OrderStatus
 
 
 async def insert_if_new(session: AsyncSession, row: dict[str, Any]) -> Order | None:
@@ -125,9 +125,32 @@ async def move_many(session: AsyncSession, orders: Sequence[Order], sources: Col
         raise RuntimeError("a locked order changed status under its lock")
 
 
+async def waiting_for_stock(session: AsyncSession, limit: int) -> list[Order]:
+    """Orders held at intake for a stock shortage (ORD-4), with their lines, in the order INV-5
+    releases them: paid ones first by payment time, then the unpaid by age."""
+    stmt = (
+        select(Order)
+        .options(selectinload(Order.lines))
+        .where(
+            Order.status == OrderStatus.ON_HOLD,
+            Order.hold_reason == HoldReason.STOCK_SHORTAGE,
+            Order.held_from == OrderStatus.PENDING,
+        )
+        .order_by(Order.paid_at.is_(None), Order.paid_at, Order.created_at, Order.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def lock_if_free(session: AsyncSession, order_id: int) -> Order | None:
-    """The order (lines not loaded), locked; None if there is none or another transaction holds it."""
-    stmt = select(Order).where(Order.id == order_id).with_for_update(skip_locked=True)
+    """The order (lines not loaded), locked and read afresh; None if there is none or another
+    transaction holds it."""
+    stmt = (
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
     return (await session.scalars(stmt)).first()
 
 

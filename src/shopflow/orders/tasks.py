@@ -1,5 +1,6 @@
 """What the worker does when an order's clock runs out (ORD-5, ORD-7); the worker registers these
-in its BREACH_ACTIONS. The ship and deliver clocks (ORD-6) have no action: their breach is alerted."""
+in its BREACH_ACTIONS. The ship and deliver clocks (ORD-6) have no action: their breach is alerted.
+And the sweep releasing stock-shortage holds once their stock is there (INV-5)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ async def assume_receipt(session: AsyncSession, found: SlaClock) -> None:
 async def close(session: AsyncSession, found: SlaClock) -> None:
     """The after-sales clock (the ASV-1 window from delivery): the order is closed."""
     await lifecycle.close_after_aftersales(session, order_of_subject(found.subject))
+
+
+SHORTAGE_BATCH = 200  # orders waiting for stock looked at per transaction
+
+
+async def release_shortages(session: AsyncSession) -> int:
+    """INV-5: stock-shortage holds whose stock is now there released, earliest payment first."""
+    return await lifecycle.release_covered_shortages(session, SHORTAGE_BATCH)

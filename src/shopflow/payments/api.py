@@ -14,7 +14,7 @@ from shopflow.core.db import Database
 from shopflow.core.errors import FieldError, Invalid, field_error
 from shopflow.core.schemas import Page
 from shopflow.payments import sandbox, service
-from shopflow.payments.errors import BadSignature
+from shopflow.payments.errors import BadSignature, NoGateway
 from shopflow.payments.models import CallbackResult
 from shopflow.payments.schemas import (
     CallbackAck,
@@ -29,6 +29,8 @@ from shopflow.payments.schemas import (
 )
 
 router = APIRouter(tags=["payments"], responses=problems(401))
+# The sandbox gateway's routes: included by `create_app` only when `SHOPFLOW_SANDBOX=true`.
+sandbox_router = APIRouter(tags=["sandbox"], responses=problems(401))
 CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
 
 
@@ -36,7 +38,7 @@ CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
     "/orders/{order_id}/payments",
     status_code=201,
     response_model=PaymentCreated,
-    responses=problems(403, 404, 409),
+    responses=problems(403, 404, 409, notes={409: "the order cannot be paid, or no gateway is on"}),
 )
 async def start_payment(
     order_id: int,
@@ -45,6 +47,8 @@ async def start_payment(
     session: Session,
     actor: Annotated[Actor, require("payments.create")],
 ) -> PaymentCreated:
+    if not request.app.state.settings.sandbox:
+        raise NoGateway("no payment gateway is on (the sandbox needs SHOPFLOW_SANDBOX=true); nothing changed")
     payment = await service.start_payment(session, actor, order_id, data.method)
     base = request.app.state.settings.public_url.rstrip("/")
     return PaymentCreated(
@@ -82,7 +86,7 @@ async def get_payment(
     return PaymentOut.model_validate(await service.get_payment(session, payment_id))
 
 
-@router.post(
+@sandbox_router.post(
     "/payments/callbacks/sandbox",
     response_model=CallbackAck,
     responses=problems(
@@ -112,19 +116,19 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
     return CallbackAck(event_id=data.event_id, result=result)
 
 
-@router.post(
+@sandbox_router.post(
     "/sandbox/payments/{payment_id}/complete",
     response_model=SandboxResult,
-    tags=["sandbox"],
     responses=problems(403, 404, 409),
 )
 async def sandbox_complete(
     payment_id: int,
     data: SandboxComplete,
     request: Request,
-    _: Annotated[Actor, require("payments.create")],
+    _: Annotated[Actor, require("payments.sandbox.complete")],
 ) -> SandboxResult:
-    """Act as the gateway: sign a callback and deliver it to Shopflow's callback endpoint.
+    """Act as the gateway: sign a callback and deliver it to Shopflow's callback endpoint. Marks
+    an order paid with no money moving: admin only unless the permission table says otherwise.
 
     Delivery goes through the application's full HTTP stack in-process (same bytes, headers
     and route as a network call), so it also works with one server process and in tests.

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shopflow.core.errors import NotFound, Unauthorized
+from shopflow.core.errors import Conflict, NotFound, Unauthorized
 
 
 class PaymentNotFound(NotFound):
@@ -9,3 +9,7 @@ class PaymentNotFound(NotFound):
 
 class BadSignature(Unauthorized):
     code = "bad_signature"
+
+
+class NoGateway(Conflict):
+    code = "no_payment_gateway"

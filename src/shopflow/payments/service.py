@@ -33,7 +33,7 @@ async def start_payment(session: AsyncSession, actor: Actor, order_id: int, meth
             errors=[FieldError("method", f"must be one of {', '.join(methods)}")],
         )
     order = await queries.get_order(session, order_id, lock=True)
-    if not order.can_move_to(OrderStatus.PAID):  # only a payable order takes a payment
+    if not order.can_take_payment():  # confirmed, or held before it was paid (ORD-3)
         raise InvalidTransition("order", order.status, OrderStatus.PAID)
     at = clock.now()
     payment = Payment(

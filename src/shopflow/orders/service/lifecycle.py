@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import clock, db, events, policy, sla
+from shopflow.core import audit, clock, db, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.inventory import service as inventory
 from shopflow.orders import repository
@@ -20,6 +20,7 @@ from shopflow.orders.service.transitions import move, notice
 
 S = OrderStatus
 UNPAID_TIMEOUT = "unpaid_timeout"  # ORD-5's cancel reason
+PAID_ON_HOLD = "order.paid_on_hold"  # the audit action of a payment captured during a hold (ORD-3)
 
 
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
@@ -53,26 +54,63 @@ async def hold(session: AsyncSession, actor: Actor, order_id: int, reason: HoldR
 
 
 async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
-    """End a hold. A stock-shortage hold from intake confirms the order if stock now suffices."""
+    """End a hold (ORD-3): back to the state it left, or `paid` if its payment was captured during
+    the hold (the ship clock starts now). An order held at intake for a stock shortage has its
+    stock reserved first, or stays held (OutOfStock); unpaid, it is confirmed and its pay clock
+    starts."""
     order = await get_order(session, order_id, lock=True)
     at = clock.now()
-    was_short = order.hold_reason == HoldReason.STOCK_SHORTAGE
-    await move(session, actor, order, order.release(at), at)
-    subject = order_subject(order.id)
-    for kind in (OrderClock.PAY, OrderClock.SHIP):
-        await sla.resume(session, subject, kind)
-    if was_short and order.status == S.PENDING:
+    if order.hold_reason == HoldReason.STOCK_SHORTAGE and order.held_from == S.PENDING:
         demand = Counter[int]()
         for line in order.lines:
             demand[line.sku_id] += line.quantity
         if await inventory.reserve_for_order(session, order.id, demand) is None:
             raise OutOfStock("stock is still short for this order; it stays on hold")
+    paid_during_hold = order.paid_on_hold and order.held_from != S.PAID
+    await move(session, actor, order, order.release(at), at)
+    subject = order_subject(order.id)
+    for kind in (OrderClock.PAY, OrderClock.SHIP):
+        await sla.resume(session, subject, kind)
+    rules = policy.current().orders
+    if order.status == S.PENDING:
         await move(session, actor, order, order.confirm(at), at)
-        pay_by = at + timedelta(minutes=policy.current().orders.unpaid_cancel_minutes)
+        pay_by = at + timedelta(minutes=rules.unpaid_cancel_minutes)
         await sla.start(session, subject, OrderClock.PAY, pay_by)
         events.queue(session, "order.confirmed", subject, notice(order))
+    elif paid_during_hold:
+        ship_by = at + timedelta(hours=rules.ship_within_hours)
+        await sla.start(session, subject, OrderClock.SHIP, ship_by)
+        events.queue(session, "order.paid", subject, notice(order, ship_by=ship_by.isoformat()))
     await db.write(session)
     return order
+
+
+async def release_covered_shortages(session: AsyncSession, limit: int) -> int:
+    """INV-5: orders held at intake for a stock shortage whose stock is now there are released
+    (reserved, then confirmed or, paid during the hold, paid), paid ones first by payment time,
+    then the unpaid by age, so the earliest money gets the stock. An order another transaction
+    holds is left for the next sweep. How many were released."""
+    waiting = await repository.waiting_for_stock(session, limit)
+    available = await inventory.available_of(session, sorted({ln.sku_id for o in waiting for ln in o.lines}))
+    released = 0
+    for order in waiting:
+        demand = Counter[int]()
+        for line in order.lines:
+            demand[line.sku_id] += line.quantity
+        if any(available[sku] < quantity for sku, quantity in demand.items()):
+            continue
+        locked = await repository.lock_if_free(session, order.id)
+        if locked is None or locked.status != S.ON_HOLD:  # busy, or released or cancelled meanwhile
+            continue
+        try:
+            async with session.begin_nested():
+                await release(session, SYSTEM, order.id)
+        except OutOfStock:  # the units are there, but not as the allocation can take them (INV-3)
+            continue
+        for sku, quantity in demand.items():
+            available[sku] -= quantity
+        released += 1
+    return released
 
 
 async def _advance(
@@ -90,12 +128,30 @@ async def _advance(
 
 
 async def mark_paid(session: AsyncSession, actor: Actor, order_id: int) -> Order:
-    """The order's payment was captured (called by the payments domain): the ship clock starts."""
-    order, at = await _advance(session, actor, order_id, Order.pay)
+    """The order's payment was captured (called by the payments domain): the pay clock stops and
+    the ship clock starts; an order on hold stays held, paid, its ship clock starting at release."""
+    order = await get_order(session, order_id, lock=True)
+    at = clock.now()
+    if order.status == S.ON_HOLD:
+        return await _paid_on_hold(session, actor, order, at)
+    await move(session, actor, order, order.pay(at), at)
     ship_by = at + timedelta(hours=policy.current().orders.ship_within_hours)
     subject = order_subject(order.id)
     await sla.stop_and_start(session, subject, OrderClock.PAY, OrderClock.SHIP, ship_by)
     await events.record(session, "order.paid", subject, notice(order, ship_by=ship_by.isoformat()))
+    return order
+
+
+async def _paid_on_hold(session: AsyncSession, actor: Actor, order: Order, at: datetime) -> Order:
+    """ORD-3: money captured during a hold is kept; the order stays held and remembers it is paid."""
+    held = order.pay(at)
+    await repository.move(session, order)
+    audit.queue(
+        session,
+        audit.row(actor, PAID_ON_HOLD, "order", order.id, {"status": held}, {"status": order.status}, at),
+    )
+    await sla.stop(session, order_subject(order.id), OrderClock.PAY)
+    await db.write(session)
     return order
 
 
