@@ -65,7 +65,8 @@ def require(permission: str) -> Any:
 
 
 async def _viewer(request: Request, actor: Annotated[Actor, Depends(_actor)]) -> personal_data.Viewer:
-    return personal_data.Viewer(actor, f"{request.method} {request.scope['route'].path}")
+    where = personal_data.endpoint(request.method, request.url.path, request.path_params)
+    return personal_data.Viewer(actor, where)
 
 
 # Whom the request shows personal data to (RSK-3): masked, or as stored with the read logged.

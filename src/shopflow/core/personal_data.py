@@ -9,7 +9,7 @@ record the caller has just created (`POST /orders`) is not a read, so order inta
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,13 @@ class PersonalDataRead(Base):
     subject: Mapped[str] = mapped_column(String(40))  # whose: "order"
     subject_id: Mapped[int] = mapped_column(BigId, index=True)
     endpoint: Mapped[str] = mapped_column(String(200))  # "GET /api/v1/orders/{order_id}"
+
+
+def endpoint(method: str, path: str, parameters: Mapping[str, object]) -> str:
+    """A request's endpoint as its route is written: "GET /api/v1/orders/{order_id}" for
+    GET /api/v1/orders/42 (each path segment holding a parameter's value named by it)."""
+    names = {str(value): f"{{{name}}}" for name, value in parameters.items()}
+    return f"{method} {'/'.join(names.get(part, part) for part in path.split('/'))}"
 
 
 def reveals(role: str) -> bool:

@@ -69,7 +69,9 @@ class Console:
     def viewer(self) -> personal_data.Viewer:
         """Whom this page shows personal data to (RSK-3), and by which route."""
         assert self.actor is not None
-        return personal_data.Viewer(self.actor, f"{self.request.method} {self.request.scope['route'].path}")
+        request = self.request
+        where = personal_data.endpoint(request.method, request.url.path, request.path_params)
+        return personal_data.Viewer(self.actor, where)
 
     def label(self, marked: Label) -> str:
         return self.translations.pgettext(*marked)
