@@ -19,12 +19,14 @@ from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
 from shopflow.core import crypto, policy
-from shopflow.core.api import Session, install_error_handlers, problems, require
+from shopflow.core.api import Session, SlidingWindow, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
+from shopflow.core.console.personal_data import PAGES as personal_data_pages
 from shopflow.core.console.registry import CORE, Registry
 from shopflow.core.console.session import install as install_console
 from shopflow.core.console.staff import PAGES as staff_pages
 from shopflow.core.db import Database
+from shopflow.core.personal_data_api import router as personal_data_router
 from shopflow.core.settings import Settings, get_settings
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
@@ -86,6 +88,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.db = database
+    app.state.list_requests = SlidingWindow()  # RSK-3: list requests per token, in this process
     app.state.settings = settings
     if settings.sandbox:
         app.state.sandbox_key = settings.sandbox_key()
@@ -101,6 +104,7 @@ def create_app(
         notify_router,
         fulfillment_router,
         analytics_router,
+        personal_data_router,
     ):
         app.include_router(router, prefix="/api/v1")
     if settings.sandbox:  # PAY-1: a gateway that marks orders paid with no money moving
@@ -135,6 +139,7 @@ def create_app(
         alert_pages,
         notify_pages,
         staff_pages,
+        personal_data_pages,
     )
     install_console(app, settings, pages)
 

@@ -61,8 +61,10 @@ async def test_paid_split_order_goes_from_wave_to_delivered(client: httpx.AsyncC
     assert "拣货单" in text and "商品 SKU-1" in text and "商品 SKU-2" in text and order["order_no"] in text
     slip = await client.get(f"/api/v1/pick-tasks/{tasks['WH-B']}/packing-slip.pdf", headers=team.warehouse)
     slip_text = pdf_text(slip.content)
-    assert "装箱单" in slip_text and "张三" in slip_text and "浦东新区" in slip_text
-    assert "138****8000" in slip_text and "13800138000" not in slip_text and "2/2" in slip_text
+    # RSK-3: the carrier's address in full; the recipient's name masked and no phone, even masked.
+    assert "装箱单" in slip_text and "张*" in slip_text and "浦东新区 世纪大道100号 200120" in slip_text
+    assert "张三" not in slip_text and "****8000" not in slip_text and "13800138000" not in slip_text
+    assert "2/2" in slip_text
 
     # FUL-2: both parcels packed -> order packed; a failed check sends it back to picking.
     pack = {"weight_g": 5400, "materials": ["纸箱 L", "气泡膜"]}

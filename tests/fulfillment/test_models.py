@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import Invalid, InvalidTransition
 from shopflow.fulfillment.files import parse_bill, parse_tracking
 from shopflow.fulfillment.freight import BilledRow, ShippedFacts, reconcile
@@ -215,10 +214,6 @@ def test_a_bill_row_with_a_bad_amount_is_reported() -> None:
     rows, errors = parse_bill("waybill,amount\nSF1,12.50\nSF2,12.505\nSF3,abc\n")
     assert rows == [BilledRow(2, "SF1", 1250)]
     assert [(e.row, e.waybill) for e in errors] == [(3, "SF2"), (4, "SF3")]
-
-
-def test_a_packing_slip_masks_the_phone() -> None:
-    assert mask_phone("13800138000") == "138****8000"
 
 
 # --- the TRANSITIONS tables: waves, pick tasks, shipments, exception cases --------------------

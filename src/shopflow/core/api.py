@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -16,10 +19,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
-from shopflow.core import auth
+from shopflow.core import auth, personal_data, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
-from shopflow.core.errors import AppError, FieldError, MethodNotAllowed, NotFound, Unauthorized, field_error
+from shopflow.core.errors import (
+    AppError,
+    FieldError,
+    MethodNotAllowed,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    field_error,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -54,6 +65,50 @@ def require(permission: str) -> Any:
     return Depends(allowed)
 
 
+async def _viewer(request: Request, actor: Annotated[Actor, Depends(_actor)]) -> personal_data.Viewer:
+    where = personal_data.endpoint(request.method, request.url.path, request.path_params)
+    return personal_data.Viewer(actor, where)
+
+
+# Whom the request shows personal data to (RSK-3): masked, or as stored with the read logged.
+Viewer = Annotated[personal_data.Viewer, Depends(_viewer)]
+
+
+class SlidingWindow:
+    """At most `limit` requests per key in any 60 seconds: a sliding log of each key's recent
+    request times. It lives in the server process, so with N processes behind a load balancer a
+    token gets up to N times the limit."""
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._times: dict[str, deque[float]] = {}
+
+    def wait(self, key: str, limit: int, now: float) -> float:
+        """0 and the request counted if `key` is within its limit, else the seconds until it is."""
+        times = self._times.setdefault(key, deque())
+        while times and times[0] <= now - self.WINDOW_SECONDS:
+            times.popleft()
+        if len(times) >= limit:
+            return times[-limit] + self.WINDOW_SECONDS - now
+        times.append(now)
+        return 0.0
+
+
+def _limited(request: Request, actor: Actor) -> None:
+    """RSK-3: list endpoints answer a token at most `security.list_requests_per_minute` times a
+    minute; beyond that 429 with Retry-After."""
+    limit = policy.current().security.list_requests_per_minute
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    window: SlidingWindow = request.app.state.list_requests
+    wait = window.wait(auth.token_hash(token), limit, time.monotonic())
+    if wait > 0:
+        raise TooManyRequests(
+            f"{actor.name} made {limit} list requests within a minute; try again in {math.ceil(wait)} s",
+            retry_after=math.ceil(wait),
+        )
+
+
 class Paging(BaseModel):
     page: int
     page_size: int
@@ -64,12 +119,16 @@ class Paging(BaseModel):
 
 
 def _paging(
+    request: Request,
+    actor: Annotated[Actor, Depends(_actor)],
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Paging:
+    _limited(request, actor)
     return Paging(page=page, page_size=page_size)
 
 
+# A list endpoint's page, for a token within its rate of list requests (`SlidingWindow`).
 Pages = Annotated[Paging, Depends(_paging)]
 
 
@@ -95,7 +154,9 @@ def problem(
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)
+    answer = problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)
+    answer.headers.update(exc.headers)
+    return answer
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -73,6 +73,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "notifications.read": frozenset({R.MANAGER, R.OPERATIONS, R.CS_SUPERVISOR}),
     "notifications.retry": frozenset({R.OPERATIONS}),
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
+    # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.
+    "personal_data.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "personal_data.reads": frozenset(),  # admin only
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 
@@ -17,6 +18,7 @@ class AppError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    headers: Mapping[str, str] = MappingProxyType({})  # sent with the answer (a 429's Retry-After)
 
     def __init__(
         self,
@@ -78,6 +80,16 @@ class Forbidden(AppError):
     status = 403
     code = "forbidden"
     title = "Forbidden"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def pydantic_message(error: Mapping[str, Any]) -> str:

@@ -152,6 +152,8 @@ class Staff(Section):
 class Security(Section):
     # STF-1 (†): console passwords shorter than this are refused; a store may ask for more, not less.
     password_min_length: Annotated[int, Field(ge=8)] = 8
+    # RSK-3: requests to list endpoints a token may make per minute (per server process); beyond, 429.
+    list_requests_per_minute: Positive = 120
 
 
 class Sla(Section):

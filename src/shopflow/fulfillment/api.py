@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from shopflow.core.api import Pages, Session, paged, problems, require
+from shopflow.core.api import Pages, Session, Viewer, paged, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.money import AmountText
@@ -114,9 +114,9 @@ async def get_task(
 
 @router.get("/pick-tasks/{task_id}/packing-slip", response_class=HTMLResponse, responses=problems(403, 404))
 async def packing_slip_html(
-    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")], viewer: Viewer
 ) -> Response:
-    return await prints.packing_slip(session, task_id, pdf=False)
+    return await prints.packing_slip(session, viewer, task_id, pdf=False)
 
 
 @router.get(
@@ -125,9 +125,9 @@ async def packing_slip_html(
     responses={200: {"content": {PDF: {}}}, **problems(403, 404)},
 )
 async def packing_slip_pdf(
-    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")], viewer: Viewer
 ) -> Response:
-    return await prints.packing_slip(session, task_id, pdf=True)
+    return await prints.packing_slip(session, viewer, task_id, pdf=True)
 
 
 # --- pack, check, ship (FUL-2, FUL-4) ----------------------------------------------------------

@@ -83,7 +83,7 @@ def packing_slip_pdf(doc: PackingSlip) -> bytes:
         _text(f"装箱单 Packing slip · 订单 Order {doc.order_no}", TITLE),
         _text(f"包裹 Parcel {doc.parcel} · 发货仓 From: {doc.warehouse_name}"),
         _text("收件人 Recipient", HEADING),
-        _text(f"{doc.recipient}  {doc.phone}"),
+        _text(doc.recipient),
         _text(f"{doc.address}  {doc.postcode}"),
     ]
     if doc.note:

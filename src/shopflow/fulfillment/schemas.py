@@ -118,11 +118,11 @@ class PickList(BaseModel):
 
 
 class PackingSlip(BaseModel):
+    order_id: int
     order_no: str
     parcel: str  # "1/2": this parcel of the order's parcels
     warehouse_name: str
-    recipient: str
-    phone: str
+    recipient: str  # masked (RSK-3)
     address: str
     postcode: str
     note: str | None

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from shopflow.core.api import Pages, Session, problems, require
+from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Page
 from shopflow.orders.models import Order, OrderStatus
@@ -46,11 +46,12 @@ def _summary_fields(order: Order) -> dict[str, object]:
     }
 
 
-def _out_fields(order: Order) -> dict[str, object]:
+def _out_fields(order: Order, contact: dict[str, Any]) -> dict[str, object]:
+    """The order's fields with `contact`: as stored, or masked for a viewer without personal data."""
     return {
         **_summary_fields(order),
-        "customer": CustomerIn(**order.contact["customer"]),
-        "shipping_address": AddressIn(**order.contact["shipping_address"]),
+        "customer": CustomerIn(**contact["customer"]),
+        "shipping_address": AddressIn(**contact["shipping_address"]),
         "lines": [
             LineOut(
                 sku=line.sku_code,
@@ -82,11 +83,12 @@ def _history(entry: AuditEntry) -> HistoryEntry:
     )
 
 
-async def _detail(session: Session, order: Order) -> OrderDetail:
+async def _detail(session: Session, viewer: Viewer, order: Order) -> OrderDetail:
+    """The order as `viewer` may see it (RSK-3: its contact masked, or as stored and the read logged)."""
     trail = await queries.history(session, order.id)
     held = await queries.reservations(session, order.id)
     return OrderDetail(
-        **_out_fields(order),
+        **_out_fields(order, viewer.contact(session, "order", order.id, order.contact)),
         history=[_history(entry) for entry in trail],
         reservations=[
             ReservationOut(sku_id=r.sku_id, warehouse_id=r.warehouse_id, quantity=r.quantity, state=r.state)
@@ -115,7 +117,7 @@ async def place_order(
     if not placed.created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    return OrderOut(**_out_fields(placed.order))
+    return OrderOut(**_out_fields(placed.order, placed.order.contact))  # an echo of the input, not a read
 
 
 @router.get("/orders", response_model=Page[OrderSummary])
@@ -157,16 +159,19 @@ async def get_order_by_number(
     order_no: Annotated[str, Path(max_length=32)],
     session: Session,
     _: Annotated[Actor, require("orders.read")],
+    viewer: Viewer,
 ) -> OrderDetail:
     """The order with this order number (any case); 404 if there is none."""
-    return await _detail(session, await queries.get_by_number(session, order_no))
+    return await _detail(session, viewer, await queries.get_by_number(session, order_no))
 
 
 @router.get("/orders/{order_id}", response_model=OrderDetail, responses=problems(404))
 async def get_order(
-    order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
+    order_id: int, session: Session, _: Annotated[Actor, require("orders.read")], viewer: Viewer
 ) -> OrderDetail:
-    return await _detail(session, await queries.get_order(session, order_id))
+    """The order; its customer's name, phone, email and street masked unless the caller's role
+    holds `personal_data.read` (then each read is logged, RSK-3)."""
+    return await _detail(session, viewer, await queries.get_order(session, order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderDetail, responses=problems(404, 409))
@@ -175,28 +180,36 @@ async def cancel_order(
     data: CancelIn,
     session: Session,
     actor: Annotated[Actor, require("orders.cancel")],
+    viewer: Viewer,
 ) -> OrderDetail:
-    return await _detail(session, await lifecycle.cancel(session, actor, order_id, data.reason))
+    return await _detail(session, viewer, await lifecycle.cancel(session, actor, order_id, data.reason))
 
 
 @router.post("/orders/{order_id}/hold", response_model=OrderDetail, responses=problems(404, 409))
 async def hold_order(
-    order_id: int, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
+    order_id: int,
+    data: HoldIn,
+    session: Session,
+    actor: Annotated[Actor, require("orders.hold")],
+    viewer: Viewer,
 ) -> OrderDetail:
-    return await _detail(session, await lifecycle.hold(session, actor, order_id, data.reason))
+    return await _detail(session, viewer, await lifecycle.hold(session, actor, order_id, data.reason))
 
 
 @router.post("/orders/{order_id}/release", response_model=OrderDetail, responses=problems(404, 409))
 async def release_order(
-    order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
+    order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")], viewer: Viewer
 ) -> OrderDetail:
-    return await _detail(session, await lifecycle.release(session, actor, order_id))
+    return await _detail(session, viewer, await lifecycle.release(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail, responses=problems(404, 409))
 async def confirm_receipt(
-    order_id: int, session: Session, actor: Annotated[Actor, require("orders.confirm_receipt")]
+    order_id: int,
+    session: Session,
+    actor: Annotated[Actor, require("orders.confirm_receipt")],
+    viewer: Viewer,
 ) -> OrderDetail:
     """ORD-7: the customer confirms receipt of a delivered order, which is completed; its
     after-sales window runs on. Any other state is refused (409)."""
-    return await _detail(session, await lifecycle.complete(session, actor, order_id))
+    return await _detail(session, viewer, await lifecycle.complete(session, actor, order_id))

@@ -19,7 +19,6 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import panels, redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.inventory import service as inventory
 from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus, mobile
@@ -156,8 +155,6 @@ async def _detail(session: AsyncSession, c: Console, order: Order) -> dict[str, 
         "channels": CHANNELS,
         "holds": HOLD_REASONS,
         "reservation_states": RESERVATION_STATES,
-        "customer": order.contact.get("customer", {}),
-        "address": order.contact.get("shipping_address", {}),
         "values": {},
         "errors": {},
         "refusal": None,
@@ -180,9 +177,22 @@ def _actions(c: Console, order: Order) -> set[str]:
 async def order_detail(
     order_id: int, session: Session, c: Annotated[Console, can_view("orders.read")]
 ) -> HTMLResponse:
-    details = await _detail(session, c, await queries.get_order(session, order_id))
-    live = bool(c.request.headers.get("HX-Request"))
-    return render(c, "orders/_detail_live.html" if live else "orders/detail.html", mask=mask_phone, **details)
+    order = await queries.get_order(session, order_id)
+    details = await _detail(session, c, order)
+    if c.request.headers.get("HX-Request"):  # the live part, which shows no personal data
+        return render(c, "orders/_detail_live.html", **details)
+    return render(c, "orders/detail.html", **details, **_contact(session, c, order))
+
+
+def _contact(session: AsyncSession, c: Console, order: Order) -> dict[str, Any]:
+    """The customer and address as this reader may see them (RSK-3: masked, or the read logged)."""
+    viewer = c.viewer()
+    contact = viewer.contact(session, "order", order.id, order.contact)
+    return {
+        "customer": contact["customer"],
+        "address": contact["shipping_address"],
+        "revealed": viewer.revealed,
+    }
 
 
 Work = Callable[[dict[str, str]], Awaitable[None]]
@@ -198,9 +208,10 @@ async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, don
         return redirect(f"/orders/{order_id}")
 
     async def refused(exc: AppError) -> Response:
-        details = await _detail(session, c, await queries.get_order(session, order_id))
+        order = await queries.get_order(session, order_id)
+        details = await _detail(session, c, order)
         details.update(values=values, errors=field_errors(exc.errors, c), refusal=c.error(exc))
-        return render(c, "orders/detail.html", exc.status, mask=mask_phone, **details)
+        return render(c, "orders/detail.html", exc.status, **details, **_contact(session, c, order))
 
     return await attempt(c, session, done_then_back, refused, address=f"/orders/{order_id}")
 

@@ -13,7 +13,7 @@ from babel.lists import format_list
 from babel.support import Translations
 from fastapi import Request
 
-from shopflow.core import auth, clock, money, sla
+from shopflow.core import auth, clock, money, personal_data, sla
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.console.i18n import Label, label, translations
 from shopflow.core.console.registry import NavItem, Registry
@@ -65,6 +65,13 @@ class Console:
     def gettext(self, message: str, **values: Any) -> str:
         text = self.translations.gettext(message)
         return text % values if values else text
+
+    def viewer(self) -> personal_data.Viewer:
+        """Whom this page shows personal data to (RSK-3), and by which route."""
+        assert self.actor is not None
+        request = self.request
+        where = personal_data.endpoint(request.method, request.url.path, request.path_params)
+        return personal_data.Viewer(self.actor, where)
 
     def label(self, marked: Label) -> str:
         return self.translations.pgettext(*marked)

@@ -215,16 +215,16 @@ async def task_page(
 
 @router.get("/fulfillment/tasks/{task_id}/packing-slip")
 async def packing_slip(
-    task_id: int, session: Session, _: Annotated[Console, can_view("fulfillment.read")]
+    task_id: int, session: Session, c: Annotated[Console, can_view("fulfillment.read")]
 ) -> Response:
-    return await prints.packing_slip(session, task_id, pdf=False)
+    return await prints.packing_slip(session, c.viewer(), task_id, pdf=False)
 
 
 @router.get("/fulfillment/tasks/{task_id}/packing-slip.pdf")
 async def packing_slip_pdf(
-    task_id: int, session: Session, _: Annotated[Console, can_view("fulfillment.read")]
+    task_id: int, session: Session, c: Annotated[Console, can_view("fulfillment.read")]
 ) -> Response:
-    return await prints.packing_slip(session, task_id, pdf=True)
+    return await prints.packing_slip(session, c.viewer(), task_id, pdf=True)
 
 
 TaskWork = Callable[[dict[str, str]], Awaitable[str]]  # the form's values -> where to go next

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.core import personal_data
 from shopflow.core.console.render import document
 from shopflow.fulfillment import printing
 from shopflow.fulfillment.service import waves
@@ -20,8 +21,12 @@ async def pick_list(session: AsyncSession, wave_id: int, *, pdf: bool) -> Respon
     return HTMLResponse(document("fulfillment/pick_list.html", doc=doc))
 
 
-async def packing_slip(session: AsyncSession, task_id: int, *, pdf: bool) -> Response:
+async def packing_slip(
+    session: AsyncSession, viewer: personal_data.Viewer, task_id: int, *, pdf: bool
+) -> Response:
+    """The slip, whose street address is logged as a read of personal data (RSK-3) whoever prints it."""
     doc = await waves.packing_slip(session, task_id)
+    personal_data.log(session, viewer.actor, viewer.endpoint, "order", [doc.order_id])
     if pdf:
         return _pdf(printing.packing_slip_pdf(doc), f"packing-slip-{doc.order_no}-{task_id}.pdf")
     return HTMLResponse(document("fulfillment/packing_slip.html", doc=doc))

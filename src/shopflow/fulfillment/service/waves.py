@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
-from shopflow.core.crypto import mask_phone
+from shopflow.core.privacy import mask_name
 from shopflow.fulfillment.errors import TaskNotFound, WaveNotFound
 from shopflow.fulfillment.models.picking import PickTask, TaskStatus, Wave, WaveStatus, picks_by_warehouse
 from shopflow.fulfillment.repository import picking as picking_repository
@@ -223,7 +223,9 @@ async def pick_list(session: AsyncSession, wave_id: int) -> PickList:
 
 
 async def packing_slip(session: AsyncSession, task_id: int) -> PackingSlip:
-    """FUL-1: the sheet in the parcel: recipient, the goods of this parcel, which parcel of how many."""
+    """FUL-1: the sheet in the parcel: the goods of this parcel, which parcel of how many, and the
+    address the carrier delivers to (RSK-3: the recipient's name masked, no phone: nobody opening
+    or handling the box needs more)."""
     task = await get_task(session, task_id)
     order = await queries.get_order(session, task.order_id)
     warehouse = (await _warehouses(session))[task.warehouse_id]
@@ -232,11 +234,11 @@ async def packing_slip(session: AsyncSession, task_id: int) -> PackingSlip:
     ]
     address = order.contact["shipping_address"]
     return PackingSlip(
+        order_id=order.id,
         order_no=order.order_no,
         parcel=f"{siblings.index(task.id) + 1}/{len(siblings)}",
         warehouse_name=warehouse.name,
-        recipient=address["name"],
-        phone=mask_phone(address["phone"]),
+        recipient=mask_name(address["name"]),
         address=" ".join(address[part] for part in ("province", "city", "district", "street")),
         postcode=address["postcode"],
         note=order.note,
