@@ -48,7 +48,7 @@ ROUTES: dict[str, str | None] = {
     "GET /api/v1/payments/receipts": "payments.read",
     "GET /api/v1/payments/{payment_id}": "orders.read",
     "POST /api/v1/payments/callbacks/sandbox": None,
-    "POST /api/v1/sandbox/payments/{payment_id}/complete": "payments.create",
+    "POST /api/v1/sandbox/payments/{payment_id}/complete": "payments.sandbox.complete",
     "POST /api/v1/webhooks": "webhooks.manage",
     "GET /api/v1/webhooks": "webhooks.manage",
     "DELETE /api/v1/webhooks/{webhook_id}": "webhooks.manage",
