@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import Invalid, InvalidTransition
+from shopflow.core.privacy import mask_phone
 from shopflow.fulfillment.files import parse_bill, parse_tracking
 from shopflow.fulfillment.freight import BilledRow, ShippedFacts, reconcile
 from shopflow.fulfillment.models.carriers import (

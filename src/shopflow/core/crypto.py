@@ -28,11 +28,6 @@ class Vault:
         return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def mask_phone(phone: str) -> str:
-    """A phone for eyes that need only recognise it (slips, SMS logs, screens): 138****8000."""
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
-
-
 _vault: Vault | None = None
 
 

@@ -18,10 +18,10 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import AuditField, NavItem, Pages
 from shopflow.core.console.render import after_action, redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError
+from shopflow.core.privacy import mask_email, mask_phone
 from shopflow.notify import service
-from shopflow.notify.models import TRANSITIONS, Channel, Delivery, DeliveryState, Webhook, mask_email
+from shopflow.notify.models import TRANSITIONS, Channel, Delivery, DeliveryState, Webhook
 from shopflow.notify.schemas import WebhookIn
 
 router = APIRouter(include_in_schema=False)

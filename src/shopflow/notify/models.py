@@ -63,11 +63,6 @@ def backoff(failures: int, base_seconds: int) -> timedelta:
     return timedelta(seconds=base_seconds * 2 ** (failures - 1))
 
 
-def mask_email(address: str) -> str:
-    name, _, domain = address.partition("@")
-    return f"{name[:1]}***@{domain}"
-
-
 class Webhook(Base):
     """A subscriber: events matching `events` are POSTed to `url`, signed with `secret`."""
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import alerts, audit, clock, policy
 from shopflow.core.audit import SYSTEM, Actor
-from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.core.events import OutboxEvent
+from shopflow.core.privacy import mask_email, mask_phone
 from shopflow.core.settings import get_settings
 from shopflow.notify import repository
 from shopflow.notify.channels import Senders, private_address
@@ -29,7 +29,6 @@ from shopflow.notify.models import (
     DeliveryState,
     Webhook,
     backoff,
-    mask_email,
 )
 from shopflow.notify.render import Facts, render
 from shopflow.notify.schemas import WebhookIn

@@ -19,8 +19,8 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import panels, redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.core.crypto import mask_phone
 from shopflow.core.errors import AppError, FieldError, Invalid
+from shopflow.core.privacy import mask_phone
 from shopflow.inventory import service as inventory
 from shopflow.orders.models import HOLDABLE, HoldReason, Order, OrderClock, OrderStatus, mobile
 from shopflow.orders.schemas import CancelIn

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
-from shopflow.core.crypto import mask_phone
+from shopflow.core.privacy import mask_phone
 from shopflow.fulfillment.errors import TaskNotFound, WaveNotFound
 from shopflow.fulfillment.models.picking import PickTask, TaskStatus, Wave, WaveStatus, picks_by_warehouse
 from shopflow.fulfillment.repository import picking as picking_repository
