@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 
@@ -16,10 +19,12 @@ from shopflow.notify.models import Delivery
 log = logging.getLogger("shopflow.notify")
 
 DISPATCH_BATCH = 200  # outbox events claimed per transaction
-# Deliveries sent per transaction, all at once. Their row locks (on SQLite the database's write
-# lock) are held while sending, so a batch is one round of sends: it lasts as long as its slowest
-# send, which the timeouts bound (`SHOPFLOW_SMTP_TIMEOUT`, `SHOPFLOW_WEBHOOK_TIMEOUT`).
+# Deliveries claimed per batch and sent all at once: a batch lasts as long as its slowest send,
+# which the timeouts bound (`SHOPFLOW_SMTP_TIMEOUT`, `SHOPFLOW_WEBHOOK_TIMEOUT`). No lock is held
+# while sending: the claims' leases keep other workers off.
 DELIVER_BATCH = 20
+# Who claims a batch (`Delivery.claimed_by`): this process, and the batch.
+WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
 async def dispatch(session: AsyncSession) -> int:
@@ -61,9 +66,17 @@ _failures = Failures()
 
 
 async def deliver(session: AsyncSession) -> int:
-    """Send due deliveries through the configured channels; how many were attempted."""
-    sent = await service.deliver_due(session, Senders(get_settings()), DELIVER_BATCH)
-    _failures.add(sent)
-    if not sent:
+    """Send due deliveries through the configured channels; how many were attempted.
+
+    Two transactions: the claim and its `sending` attempts are committed before anything is
+    sent, so a worker killed mid-send leaves a visible record and its claims expire; the
+    outcomes are written by the worker's unit of work afterwards."""
+    claim = await service.claim_due(session, f"{WORKER_ID}:{uuid.uuid4().hex[:8]}", DELIVER_BATCH)
+    if claim is None:
         _failures.report()
+        return 0
+    await session.commit()
+    outcomes = await Senders(get_settings()).send_all(claim.deliveries, claim.webhooks)
+    sent = await service.record_sends(session, claim, outcomes)
+    _failures.add(sent)
     return len(sent)
