@@ -238,9 +238,10 @@ async def record_sends(session: AsyncSession, claim: Claim, outcomes: list[Outco
     at = clock.now()
     current = await repository.lock_deliveries(session, [d.id for d in claim.deliveries])
     trail: list[dict[str, Any]] = []
-    for delivery, attempt, outcome in zip(claim.deliveries, claim.attempts, outcomes, strict=True):
+    for claimed, attempt, outcome in zip(claim.deliveries, claim.attempts, outcomes, strict=True):
         attempt.finish(outcome)
-        if current[delivery.id].claimed_by != claim.worker:
+        delivery = current[claimed.id]
+        if delivery.claimed_by != claim.worker:
             continue
         before = delivery.state
         delivery.record(outcome, at, rules.max_attempts, rules.backoff_seconds)
@@ -248,7 +249,7 @@ async def record_sends(session: AsyncSession, claim: Claim, outcomes: list[Outco
             trail.append(_state_row(delivery, before, f"notification.{delivery.state}", at))
     await audit.record(session, *trail)
     await session.flush()
-    return claim.deliveries
+    return [current[claimed.id] for claimed in claim.deliveries]
 
 
 # --- people: the delivery log and webhook subscribers ------------------------------------
