@@ -23,8 +23,6 @@ DISPATCH_BATCH = 200  # outbox events claimed per transaction
 # which the timeouts bound (`SHOPFLOW_SMTP_TIMEOUT`, `SHOPFLOW_WEBHOOK_TIMEOUT`). No lock is held
 # while sending: the claims' leases keep other workers off.
 DELIVER_BATCH = 20
-# Who claims a batch (`Delivery.claimed_by`): this process, and the batch.
-WORKER_ID = f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
 async def dispatch(session: AsyncSession) -> int:
@@ -60,6 +58,11 @@ class Failures:
         self.errors.clear()
 
 
+def _claimant() -> str:
+    """Who claims a batch (`Delivery.claimed_by`): this host and process, and the batch."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 # The worker drains this sweep batch after batch, each in its own transaction; the batch that
 # finds nothing due ends the sweep and reports it.
 _failures = Failures()
@@ -71,7 +74,7 @@ async def deliver(session: AsyncSession) -> int:
     Two transactions: the claim and its `sending` attempts are committed before anything is
     sent, so a worker killed mid-send leaves a visible record and its claims expire; the
     outcomes are written by the worker's unit of work afterwards."""
-    claim = await service.claim_due(session, f"{WORKER_ID}:{uuid.uuid4().hex[:8]}", DELIVER_BATCH)
+    claim = await service.claim_due(session, _claimant(), DELIVER_BATCH)
     if claim is None:
         _failures.report()
         return 0
