@@ -6,8 +6,8 @@ them and returns how many it handled; the transaction commits when it returns. S
 workers on PostgreSQL never take the same row, and a worker killed mid-batch loses nothing: its
 batch rolls back and is claimed again. Sending is the exception (`notify.deliver`): its claims and
 their `sending` attempts commit before anything is sent, and a killed worker's are sent again,
-under the same idempotency ids, once their leases run out. SQLite runs one worker. SIGTERM/SIGINT stop the loop
-after the batch in progress has committed.
+under the same idempotency ids, once their leases run out. SQLite runs one worker.
+SIGTERM/SIGINT stop the loop after the batch in progress has committed.
 """
 
 from __future__ import annotations
