@@ -4,8 +4,10 @@ actions (SLA-2, ORD-5, ORD-7), outbox delivery (NTF-1), and what each domain add
 A sweep claims a batch of due rows with `FOR UPDATE SKIP LOCKED` in its own transaction, acts on
 them and returns how many it handled; the transaction commits when it returns. So several
 workers on PostgreSQL never take the same row, and a worker killed mid-batch loses nothing: its
-batch rolls back and is claimed again. SQLite runs one worker. SIGTERM/SIGINT stop the loop
-after the batch in progress has committed.
+batch rolls back and is claimed again. Sending is the exception (`notify.deliver`): its claims and
+their `sending` attempts commit before anything is sent, and a killed worker's are sent again,
+under the same idempotency ids, once their leases run out. SQLite runs one worker.
+SIGTERM/SIGINT stop the loop after the batch in progress has committed.
 """
 
 from __future__ import annotations

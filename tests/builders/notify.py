@@ -93,10 +93,72 @@ def body_of(message: EmailMessage, subtype: str) -> str:
 
 
 def sms_lines(path: Path) -> list[list[str]]:
-    """The `log` SMS provider's lines as [time, phone, text]."""
+    """The `log` SMS provider's lines as [time, masked phone, event, reference]."""
     if not path.exists():
         return []
     return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+class Gate:
+    """Shared by local endpoints (`Receiver`, `LoopMailbox`): the first `open_for` requests are
+    answered at once, later ones are held (the message received, the answer not given) until
+    `open()`: endpoints that are slow to answer, for as long as a test needs."""
+
+    def __init__(self, open_for: int) -> None:
+        self.open_for = open_for
+        self.arrived = 0
+        self._opened = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    async def pass_through(self) -> None:
+        async with self._changed:
+            self.arrived += 1
+            self._changed.notify_all()
+        if self.arrived > self.open_for:
+            await self._opened.wait()
+
+    async def until(self, count: int) -> None:
+        """Wait until `count` requests have arrived."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.arrived >= count)
+
+    def open(self) -> None:
+        """Answer the held requests, and every request from now on."""
+        self._opened.set()
+
+
+class LoopMailbox:
+    """An SMTP server in the test's own event loop (so it can share a `Gate` with receivers);
+    keeps every message whose content it has received, answered or held."""
+
+    def __init__(self, gate: Gate | None = None) -> None:
+        self.gate = gate
+        self.messages: list[EmailMessage] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else b""
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        if self.gate is not None:
+            await self.gate.pass_through()
+        return "250 Message accepted for delivery"
+
+    async def __aenter__(self) -> LoopMailbox:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: SMTP(self, hostname="127.0.0.1"), "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 5)
 
 
 @dataclass
@@ -119,11 +181,13 @@ class Received:
 @dataclass
 class Receiver:
     """A webhook endpoint on a free local port. Answers each POST with the next status of `plan`,
-    then `default`; with `hang_after`, requests past that many are held open until it closes."""
+    then `default`; with `hang_after`, requests past that many are held open until it closes;
+    with a `gate`, as the gate says."""
 
     plan: list[int] = field(default_factory=list)
     default: int = 200
     hang_after: int | None = None
+    gate: Gate | None = None
     received: list[Received] = field(default_factory=list)
     url: str = ""
 
@@ -157,6 +221,8 @@ class Receiver:
                 self.reached.set()
                 if len(self.received) > self.hang_after:
                     await self._release.wait()
+            if self.gate is not None:
+                await self.gate.pass_through()
             status = self.plan.pop(0) if self.plan else self.default
             writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
@@ -212,6 +278,11 @@ async def deliveries(db: Database, **where: Any) -> list[Delivery]:
     async with db.transaction() as session:
         stmt = select(Delivery).options(selectinload(Delivery.log)).filter_by(**where).order_by(Delivery.id)
         return list((await session.scalars(stmt)).all())
+
+
+async def sms_texts(db: Database) -> list[str]:
+    """The texts of the SMS deliveries, in id order (the log provider does not write them)."""
+    return [d.message["text"] for d in await deliveries(db, channel="sms")]
 
 
 async def pending_outbox(db: Database) -> list[OutboxEvent]:

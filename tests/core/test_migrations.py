@@ -61,3 +61,37 @@ def test_revision_0007_names_old_breach_alerts_by_their_clock_and_gives_every_al
         ("payment_amount_mismatch", "finance", "open"),
         ("notification_failed", "admin", "open"),
     ]
+
+
+def test_revision_0012_keeps_every_attempts_outcome_as_its_status(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "0007_alerts")
+    at = "2030-03-01 09:00:00"
+    with sqlite3.connect(tmp_path / "old.db") as old:
+        old.execute(
+            "INSERT INTO outbox (id, event, subject, payload, created_at, available_at, attempts)"
+            " VALUES (1, 'order.completed', 'order:1', '{}', ?, ?, 0)",
+            (at, at),
+        )
+        old.execute(
+            "INSERT INTO notification_deliveries (id, outbox_id, event, subject, channel, target,"
+            " idempotency_id, recipient, message, state, failures, next_attempt_at, created_at)"
+            " VALUES (1, 1, 'order.completed', 'order:1', 'webhook', 'webhook:1', 'abc', 'https://x',"
+            " x'00', 'delivered', 1, ?, ?)",
+            (at, at),
+        )
+        old.executemany(
+            "INSERT INTO notification_attempts (delivery_id, at, ok, status_code, duration_ms)"
+            " VALUES (1, ?, ?, ?, 5)",
+            [(at, False, 500), (at, True, 200)],
+        )
+
+    command.upgrade(config, "heads")
+
+    with sqlite3.connect(tmp_path / "old.db") as new:
+        attempts = new.execute("SELECT status, status_code FROM notification_attempts ORDER BY id").fetchall()
+        claims = new.execute("SELECT claimed_by, lease_until FROM notification_deliveries").fetchall()
+    assert attempts == [("failed", 500), ("sent", 200)]
+    assert claims == [(None, None)]

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import pytest
+
 from shopflow.core.privacy import mask_email, mask_name, mask_phone, mask_street, masked_contact
 
 
-def test_a_phone_keeps_its_first_three_and_last_four_digits() -> None:
-    assert mask_phone("13812345678") == "138****5678"
-    assert mask_phone("12345") == "****"  # too short to keep anything
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [
+        ("13812345678", "138****5678"),
+        ("+8613812345678", "+86****5678"),
+        ("1234567", "123****4567"),
+        ("12345", "****"),
+    ],
+)
+def test_a_phone_keeps_its_first_3_and_last_4_digits(phone: str, masked: str) -> None:
+    assert mask_phone(phone) == masked
 
 
-def test_an_email_keeps_the_first_character_and_the_domain() -> None:
-    assert mask_email("zhang@example.com") == "z***@example.com"
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("zhang.wei@example.com", "z***@example.com"),
+        ("z@example.cn", "z***@example.cn"),
+        ("no-domain", "n***"),
+    ],
+)
+def test_an_email_keeps_the_first_character_and_the_domain(address: str, masked: str) -> None:
+    assert mask_email(address) == masked
 
 
 def test_a_name_keeps_its_first_character() -> None:

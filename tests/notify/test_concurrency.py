@@ -1,6 +1,7 @@
 """NTF-1 under real concurrency and real failure, with real commits (the `committed` fixture):
 two workers on PostgreSQL never relay or send an item twice, and a worker killed with SIGKILL
-in the middle of a batch loses nothing (its uncommitted claims return to the queue)."""
+in the middle of sending loses nothing: its `sending` attempts stay in the log, and once its
+leases run out the next worker sends them again under the same idempotency ids."""
 
 from __future__ import annotations
 
@@ -10,14 +11,31 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.notify import tasks
 from shopflow.notify.models import DeliveryAttempt
-from tests.builders.notify import Receiver, add_webhook, deliveries, pending_outbox, record_events, sweep
-from tests.conftest import IS_POSTGRES, SETTINGS, TEST_URL
+from shopflow.orders.schemas import OrderIn
+from shopflow.orders.service import intake
+from tests.builders.auth import bearer
+from tests.builders.console import signed_in, visitors
+from tests.builders.notify import (
+    Gate,
+    LoopMailbox,
+    Receiver,
+    add_webhook,
+    deliveries,
+    pending_outbox,
+    record_events,
+    sweep,
+)
+from tests.builders.orders import order_body
+from tests.builders.store import small_store
+from tests.conftest import IS_POSTGRES, SETTINGS, TEST_URL, make_app
 from tests.notify.conftest import Outside
 
 # The worker as an operator runs it: `shopflow worker --once` drains every sweep and exits.
@@ -52,45 +70,104 @@ async def test_two_workers_relay_and_send_1000_events_each_exactly_once(
     assert await pending_outbox(committed) == []
 
 
-async def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(
-    committed: Database, outside: Outside, tmp_path: Path
+async def placed_orders(db: Database, count: int) -> None:
+    """`count` confirmed orders: each one email, one SMS and one webhook delivery to send."""
+    await small_store(db, {"SKU-1": (count, 0)})
+    body = OrderIn.model_validate(order_body([("SKU-1", 1, "99.00")]))
+    async with db.transaction() as session:
+        for _ in range(count):
+            await intake.place_order(session, SYSTEM, body, None)
+
+
+async def statuses(db: Database) -> dict[str, list[str]]:
+    """Each delivery's attempt log, by idempotency id."""
+    return {d.idempotency_id: [a.status for a in d.log] for d in await deliveries(db)}
+
+
+async def test_a_worker_killed_mid_send_leaves_its_attempts_and_the_next_sends_them_again_under_the_same_ids(
+    committed: Database, tmp_path: Path
 ) -> None:
-    # Two batches are answered and committed; the third is killed with half of its requests
-    # answered and the other half held open by the receiver.
-    batch = tasks.DELIVER_BATCH
-    async with Receiver(hang_after=2 * batch + batch // 2) as receiver:
-        await add_webhook(committed, receiver.url)
-        await record_events(committed, 120)
+    """Issue 10, item 8: a real `shopflow worker` process sends to a webhook subscriber, an HTTP
+    SMS gateway and an SMTP server that answer the first batch and then hold their answers; it is
+    SIGKILLed mid-batch; a second worker, once the leases have run out, sends that batch again."""
+    batch, orders = tasks.DELIVER_BATCH, tasks.DELIVER_BATCH
+    lease = 3
+    gate = Gate(open_for=batch)  # the first batch is answered, the second held mid-send
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(f"[notify]\nlease_seconds = {lease}\n")
+    async with Receiver(gate=gate) as hooks, Receiver(gate=gate) as gateway, LoopMailbox(gate) as mailbox:
+        await add_webhook(committed, hooks.url, ["order.*"])
+        await placed_orders(committed, orders)
         env = {
             **os.environ,
             "SHOPFLOW_DATABASE_URL": TEST_URL,
             "SHOPFLOW_SECRET_KEY": str(SETTINGS.secret_key),
             "SHOPFLOW_DATA_DIR": str(tmp_path),
+            "SHOPFLOW_POLICY_FILE": str(policy_file),
+            "SHOPFLOW_SMTP_HOST": "127.0.0.1",
+            "SHOPFLOW_SMTP_PORT": str(mailbox.port),
+            "SHOPFLOW_SMTP_FROM": "Shopflow <noreply@shop.example.cn>",
+            "SHOPFLOW_SMS_PROVIDER": "http",
+            "SHOPFLOW_SMS_URL": gateway.url,
+            "SHOPFLOW_SMS_SECRET": "sms-gateway-secret-0123456789",
         }
         log = tmp_path / "worker.log"
         with log.open("wb") as output:
             worker = await asyncio.create_subprocess_exec(*WORKER, env=env, stdout=output, stderr=output)
             exited = asyncio.ensure_future(worker.wait())
-            reached = asyncio.ensure_future(receiver.reached.wait())
+            reached = asyncio.ensure_future(gate.until(2 * batch))
             await asyncio.wait({exited, reached}, timeout=90, return_when=asyncio.FIRST_COMPLETED)
-            assert reached.done(), f"the worker did not reach the second batch:\n{log.read_text()}"
-            worker.kill()  # SIGKILL: no clean-up of any kind
+            assert reached.done(), f"the worker did not reach its second batch:\n{log.read_text()}"
+            worker.kill()  # SIGKILL, mid-send: no clean-up of any kind
             await exited
 
-        before = await deliveries(committed)
-        assert Counter(d.state for d in before) == {"delivered": 2 * batch, "pending": 120 - 2 * batch}
-        assert sum((await attempts_per_delivery(committed)).values()) == 2 * batch  # none of the killed batch
-        assert await pending_outbox(committed) == []
-        committed_ids = {d.idempotency_id for d in before if d.state == "delivered"}
+        before = await statuses(committed)
+        assert len(before) == 3 * orders
+        assert Counter(map(tuple, before.values())) == {
+            ("sent",): batch,  # the first batch, answered and recorded
+            ("sending",): batch,  # the killed batch: claimed and recorded before it was sent
+            (): 3 * orders - 2 * batch,  # not claimed yet
+        }
+        killed = {key for key, log_of in before.items() if log_of == ["sending"]}
+        leases = [d.lease_until for d in await deliveries(committed) if d.idempotency_id in killed]
+        assert all(lease_until is not None for lease_until in leases)
 
-        receiver.release()
-        await sweep(committed)  # the worker, restarted
+        gate.open()
+        await asyncio.sleep(lease + 0.5)  # the killed worker's leases run out
+        restarted = await asyncio.create_subprocess_exec(*WORKER, env=env)
+        assert await asyncio.wait_for(restarted.wait(), 90) == 0
 
     after = await deliveries(committed)
-    assert len(after) == 120 and {d.state for d in after} == {"delivered"}
-    assert set((await attempts_per_delivery(committed)).values()) == {1}
-    received = Counter(receiver.ids())
-    assert set(received) == {d.idempotency_id for d in after}  # nothing lost
-    assert all(received[key] == 1 for key in committed_ids)  # nothing committed was sent again
-    resent = {key for key, count in received.items() if count > 1}
-    assert resent and not resent & committed_ids  # only the killed batch's, under the same ids
+    assert {d.state for d in after} == {"delivered"}
+    assert all(d.claimed_by is None and d.lease_until is None for d in after)
+    # Every delivery arrived; the killed batch's twice, under the same id; no other twice.
+    arrived = Counter(
+        [*hooks.ids(), *(r.json()["reference"] for r in gateway.received)]
+        + [str(m["Message-ID"]).strip("<>").split("@")[0] for m in mailbox.messages]
+    )
+    assert set(arrived) == {d.idempotency_id for d in after}
+    assert {key for key, count in arrived.items() if count == 2} == killed
+    assert set(arrived.values()) == {1, 2}
+    by_channel = Counter(d.channel for d in after if d.idempotency_id in killed)
+    assert set(by_channel) == {"email", "sms", "webhook"}  # each channel's repeat carries its id
+    # The attempt log shows both sends of the killed batch.
+    assert Counter(map(tuple, (await statuses(committed)).values())) == {
+        ("sent",): 3 * orders - batch,
+        ("interrupted", "sent"): batch,
+    }
+    # ... in the API and on the console's delivery page.
+    resent = next(d for d in after if d.idempotency_id in killed and d.channel == "webhook")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_app(committed)),  # type: ignore[arg-type]
+        base_url="http://test",
+    ) as client:
+        reply = await client.get(
+            "/api/v1/notifications/deliveries",
+            params={"q": resent.idempotency_id},
+            headers=await bearer(committed, "operations"),
+        )
+    [shown] = reply.json()["items"]
+    assert [(a["status"], a["ok"]) for a in shown["attempts"]] == [("interrupted", False), ("sent", True)]
+    async with await signed_in(visitors(committed), committed, "operations") as visitor:
+        page = (await visitor.get(f"/notifications/deliveries/{resent.id}")).text
+    assert 'class="badge s-interrupted">已中断<' in page and 'class="badge s-sent">已发送<' in page

@@ -34,6 +34,7 @@ from tests.builders.notify import (
     pending_outbox,
     record_event,
     sms_lines,
+    sms_texts,
     sweep,
 )
 from tests.builders.orders import order_body
@@ -73,9 +74,13 @@ async def test_an_order_confirmation_reaches_the_mailbox_the_phone_and_the_subsc
         assert "¥198.00" in text and "2030-03-03 09:00" in text  # 48 h promise, shown in Shanghai time
         assert order.order_no in body_of(mail, "html")
 
-        [[sent_at, phone, sms]] = sms_lines(outside.sms_log)
-        assert (sent_at, phone) == (START.isoformat(), "13800138000")
-        assert sms.startswith(f"【Shopflow】您的订单{order.order_no}已确认")
+        [sms] = await deliveries(db, channel="sms")
+        assert sms_lines(outside.sms_log) == [
+            [START.isoformat(), "138****8000", "order.confirmed", sms.idempotency_id]
+        ]
+        assert sms.message["text"].startswith(f"【Shopflow】您的订单{order.order_no}已确认")
+        [email] = await deliveries(db, channel="email")
+        assert mail["Message-ID"] == f"<{email.idempotency_id}@shop.example.cn>"  # the same on a retry
 
         [post] = receiver.received
         assert post.signed_by(SECRET)
@@ -110,13 +115,21 @@ async def test_the_log_email_provider_writes_each_message_to_its_file_and_sends_
     order = await place(db)
     await sweep(db)
 
-    [[sent_at, to, subject, body]] = [line.split("\t") for line in mail_log.read_text("utf-8").splitlines()]
-    assert (sent_at, to) == (START.isoformat(), "zhang@example.cn")
-    assert subject == f"【Shopflow】订单 {order.order_no} 已确认"
-    assert body.startswith("张三，您好") and "¥198.00" in body
-    assert outside.mailbox.messages == []
-    [email] = [d for d in await deliveries(db) if d.channel == "email"]
+    [email] = await deliveries(db, channel="email")
     assert (email.state, [a.ok for a in email.log]) == ("delivered", [True])
+    written = mail_log.read_text("utf-8")
+    assert [line.split("\t") for line in written.splitlines()] == [
+        [
+            START.isoformat(),
+            "z***@example.cn",
+            "order.confirmed",
+            f"【Shopflow】订单 {order.order_no} 已确认",
+            email.idempotency_id,
+        ]
+    ]
+    assert "zhang@" not in written and "张三" not in written  # no address, no name, no text
+    assert mail_log.stat().st_mode & 0o777 == 0o600
+    assert outside.mailbox.messages == []
 
 
 async def test_every_order_notice_of_ord_8_reaches_the_customer(
@@ -153,8 +166,8 @@ async def test_every_order_notice_of_ord_8_reaches_the_customer(
     assert '<a href="https://t.example.cn/SF1234567890">' in body_of(shipping_mail, "html")
     assert "部分商品暂时缺货" in body_of(mails[f"【Shopflow】订单 {short.order_no} 暂缓发货"], "plain")
     assert "订单超时未支付" in body_of(mails[f"【Shopflow】订单 {cancelled.order_no} 已取消"], "plain")
-    texts = [text for _, _, text in sms_lines(outside.sms_log)]
-    assert len(texts) == 7
+    texts = await sms_texts(db)
+    assert len(texts) == len(sms_lines(outside.sms_log)) == 7
     [shipping_sms] = [text for text in texts if "已发货" in text]
     assert "SF1234567890" in shipping_sms and "https://t.example.cn/SF1234567890" in shipping_sms
 

@@ -166,6 +166,9 @@ class Notify(Section):
     max_attempts: Positive = 6  # NTF-1 (†): a delivery is dead after this many failed attempts
     backoff_seconds: Positive = 30  # NTF-1 (†): the first retry's delay, doubled after each failure
     store_name: str = Field(default="Shopflow", min_length=1, max_length=40)  # signs every notice
+    # NTF-1 (†), issue 10: a worker's claim on a delivery; after it another worker sends again
+    # (same idempotency id). Longer than any send (SHOPFLOW_SMTP_TIMEOUT, SHOPFLOW_WEBHOOK_TIMEOUT).
+    lease_seconds: Positive = 120
 
 
 class Audit(Section):

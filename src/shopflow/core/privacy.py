@@ -18,8 +18,8 @@ def mask_phone(phone: str) -> str:
 
 def mask_email(address: str) -> str:
     """The first character of the local part and the whole domain: z***@example.com."""
-    name, _, domain = address.partition("@")
-    return f"{name[:1]}***@{domain}"
+    name, at, domain = address.partition("@")
+    return f"{name[:1]}***{at}{domain}"
 
 
 def mask_name(name: str) -> str:

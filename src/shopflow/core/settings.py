@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,14 +44,24 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
-    sms_provider: Literal["log"] = "log"
-    # The `log` provider appends one line per message here; `data_dir`/sms.log when unset.
+    # SMS: "log" appends one line per message (masked phone, event, reference) to `sms_log`
+    # (`data_dir`/sms.log when unset); "http" POSTs {to, text, reference} to `sms_url`, signed
+    # with `sms_secret` (HMAC-SHA256, as webhooks are).
+    sms_provider: Literal["log", "http"] = "log"
     sms_log: Path | None = None
+    sms_url: str | None = Field(default=None, pattern=r"^https?://")
+    sms_secret: str | None = Field(default=None, min_length=16)
     webhook_timeout: float = 10.0
     # Webhook subscribers on loopback, private or link-local addresses (an ERP on the store's own
     # network). Off: such a URL is refused when subscribed and when sent to (no requests into the
     # server's own network on a user's say-so).
     webhook_allow_private: bool = False
+
+    @model_validator(mode="after")
+    def _sms_gateway_is_complete(self) -> Settings:
+        if self.sms_provider == "http" and not (self.sms_url and self.sms_secret):
+            raise ValueError("SHOPFLOW_SMS_PROVIDER=http needs SHOPFLOW_SMS_URL and SHOPFLOW_SMS_SECRET")
+        return self
 
     def fernet_key(self) -> bytes:
         if self.secret_key:

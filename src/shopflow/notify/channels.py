@@ -1,8 +1,14 @@
 """Sending (NTF-1): email over SMTP, SMS through the configured provider, signed webhook POSTs.
 
-Each send turns into an `Outcome`; nothing here touches the database. A webhook body is signed
-with HMAC-SHA256 over its exact bytes (`X-Shopflow-Signature: sha256=<hex>`) and carries the
-delivery's idempotency id (`X-Shopflow-Delivery`), the same on every attempt.
+Each send turns into an `Outcome`; nothing here touches the database. Every send carries the
+delivery's idempotency id, the same on every attempt, so a receiver can drop a repeat: a webhook
+as `X-Shopflow-Delivery`, an email in its Message-ID, an SMS as the gateway's client reference.
+A webhook body and an HTTP SMS request are signed with HMAC-SHA256 over their exact bytes
+(`X-Shopflow-Signature: sha256=<hex>`).
+
+The `log` providers write no personal data in clear: a masked recipient, the event and the
+reference, never the text (it carries the customer's name and address), in files only their
+owner can read (0600).
 """
 
 from __future__ import annotations
@@ -11,19 +17,23 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
+import json
+import os
 import socket
 import ssl
 import time
 from collections.abc import Mapping
 from email.message import EmailMessage
+from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
-from typing import Any, assert_never
+from typing import assert_never
 
 import aiosmtplib
 import httpx
 
 from shopflow.core import clock
+from shopflow.core.privacy import mask_email, mask_phone
 from shopflow.core.settings import Settings
 from shopflow.notify.models import Channel, Delivery, Outcome, Webhook
 
@@ -78,10 +88,23 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _append(path: Path, line: str) -> None:
+LOG_MODE = 0o600  # the log providers' files: their owner's eyes only
+
+
+def _append(path: Path, fields: tuple[object, ...]) -> None:
+    """Append one tab-separated line to a log provider's file, created (or tightened) to 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as file:
-        file.write(line)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, LOG_MODE)
+    with os.fdopen(fd, "a", encoding="utf-8") as file:
+        if os.fstat(fd).st_mode & 0o777 != LOG_MODE:
+            os.fchmod(fd, LOG_MODE)
+        file.write("\t".join(_one_line(field) for field in fields) + "\n")
+
+
+def message_id(delivery: Delivery, sender: str) -> str:
+    """The email's Message-ID, the same on every attempt: a mail client shows a repeat once."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "shopflow.local"
+    return f"<{delivery.idempotency_id}@{domain}>"
 
 
 class Senders:
@@ -107,9 +130,9 @@ class Senders:
         try:
             match Channel(delivery.channel):
                 case Channel.EMAIL:
-                    outcome = await self._email(delivery.message)
+                    outcome = await self._email(delivery)
                 case Channel.SMS:
-                    outcome = await self._sms(delivery.message)
+                    outcome = await self._sms(client, delivery)
                 case Channel.WEBHOOK:
                     outcome = await self._webhook(client, delivery, webhook)
                 case unreachable:
@@ -118,24 +141,33 @@ class Senders:
             outcome = _failure(exc, started)
         return outcome
 
-    async def _email(self, message: Mapping[str, Any]) -> Outcome:
+    async def _email(self, delivery: Delivery) -> Outcome:
         started = time.perf_counter()
+        message = delivery.message
         match self.settings.email_provider:
             case "smtp":
-                await self._smtp(message)
+                await self._smtp(delivery)
             case "log":
-                fields = (clock.now().isoformat(), message["to"], message["subject"], message["text"])
-                line = "\t".join(_one_line(field) for field in fields) + "\n"
-                await asyncio.to_thread(_append, _email_log_path(self.settings), line)
+                fields = (
+                    clock.now().isoformat(),
+                    mask_email(message["to"]),
+                    delivery.event,
+                    message["subject"],
+                )
+                await asyncio.to_thread(
+                    _append, _email_log_path(self.settings), (*fields, delivery.idempotency_id)
+                )
             case unreachable:
                 assert_never(unreachable)
         return Outcome(ok=True, duration_ms=_ms(started))
 
-    async def _smtp(self, message: Mapping[str, Any]) -> None:
+    async def _smtp(self, delivery: Delivery) -> None:
+        message = delivery.message
         email = EmailMessage()
         email["From"] = self.settings.smtp_from
         email["To"] = message["to"]
         email["Subject"] = message["subject"]
+        email["Message-ID"] = message_id(delivery, self.settings.smtp_from)
         email.set_content(message["text"])
         email.add_alternative(message["html"], subtype="html")
         s = self.settings
@@ -149,15 +181,39 @@ class Senders:
             timeout=s.smtp_timeout,
         )
 
-    async def _sms(self, message: Mapping[str, Any]) -> Outcome:
+    async def _sms(self, client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
         started = time.perf_counter()
+        message = delivery.message
         match self.settings.sms_provider:
             case "log":
-                line = f"{clock.now().isoformat()}\t{message['to']}\t{_one_line(message['text'])}\n"
-                await asyncio.to_thread(_append, _sms_log_path(self.settings), line)
+                fields = (clock.now().isoformat(), mask_phone(message["to"]), delivery.event)
+                await asyncio.to_thread(
+                    _append, _sms_log_path(self.settings), (*fields, delivery.idempotency_id)
+                )
+            case "http":
+                return await self._sms_http(client, delivery, started)
             case unreachable:
                 assert_never(unreachable)
         return Outcome(ok=True, duration_ms=_ms(started))
+
+    async def _sms_http(self, client: httpx.AsyncClient, delivery: Delivery, started: float) -> Outcome:
+        """POST {to, text, reference} to the SMS gateway (`SHOPFLOW_SMS_URL`), signed with
+        `SHOPFLOW_SMS_SECRET`; the reference is the idempotency id, for the gateway to drop a repeat."""
+        url, secret = self.settings.sms_url, self.settings.sms_secret
+        assert url is not None and secret is not None  # Settings refuses the http provider without them
+        request = {
+            "to": delivery.message["to"],
+            "text": delivery.message["text"],
+            "reference": delivery.idempotency_id,
+        }
+        body = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Shopflow-SMS",
+            DELIVERY_HEADER: delivery.idempotency_id,
+            SIGNATURE_HEADER: sign(body, secret),
+        }
+        return await _post(client, url, body, headers, started)
 
     async def _webhook(
         self, client: httpx.AsyncClient, delivery: Delivery, webhook: Webhook | None
@@ -175,11 +231,18 @@ class Senders:
             DELIVERY_HEADER: delivery.idempotency_id,
             SIGNATURE_HEADER: sign(body, webhook.secret),
         }
-        try:
-            reply = await client.post(webhook.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return _failure(exc, started)
-        status = reply.status_code
-        if 200 <= status < 300:
-            return Outcome(ok=True, status_code=status, duration_ms=_ms(started))
-        return Outcome(ok=False, status_code=status, error=f"HTTP {status}", duration_ms=_ms(started))
+        return await _post(client, webhook.url, body, headers, started)
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: Mapping[str, str], started: float
+) -> Outcome:
+    """POST a signed body: any 2xx is success; anything else a failed attempt, retried."""
+    try:
+        reply = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return _failure(exc, started)
+    status = reply.status_code
+    if 200 <= status < 300:
+        return Outcome(ok=True, status_code=status, duration_ms=_ms(started))
+    return Outcome(ok=False, status_code=status, error=f"HTTP {status}", duration_ms=_ms(started))

@@ -21,7 +21,7 @@ from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError
 from shopflow.core.privacy import mask_email, mask_phone
 from shopflow.notify import service
-from shopflow.notify.models import TRANSITIONS, Channel, Delivery, DeliveryState, Webhook
+from shopflow.notify.models import TRANSITIONS, AttemptStatus, Channel, Delivery, DeliveryState, Webhook
 from shopflow.notify.schemas import WebhookIn
 
 router = APIRouter(include_in_schema=False)
@@ -31,6 +31,12 @@ DELIVERY_STATES = {
     D.PENDING: label("delivery state", "pending"),
     D.DELIVERED: label("delivery state", "delivered"),
     D.DEAD: label("delivery state", "dead letter"),
+}
+ATTEMPT_STATUSES = {
+    AttemptStatus.SENDING: label("attempt status", "sending"),
+    AttemptStatus.SENT: label("attempt status", "sent"),
+    AttemptStatus.FAILED: label("attempt status", "failed"),
+    AttemptStatus.INTERRUPTED: label("attempt status", "interrupted"),
 }
 CHANNELS = {
     Channel.EMAIL: label("notification channel", "Email"),
@@ -132,6 +138,7 @@ async def _detail(session: AsyncSession, c: Console, delivery_id: int) -> dict[s
         "trail": await service.history(session, delivery.id),
         "retryable": c.can("notifications.retry") and D.PENDING in TRANSITIONS[D(delivery.state)],
         "states": DELIVERY_STATES,
+        "attempt_statuses": ATTEMPT_STATUSES,
         "channels": CHANNELS,
         "refusal": None,
     }

@@ -4,6 +4,11 @@ An outbox event fans out into deliveries, one per channel and recipient (the cus
 and phone, each webhook subscriber). A delivery is sent until it succeeds or has failed
 `policy.notify.max_attempts` times in a row (dead letter); it keeps one idempotency id for every
 attempt, so a receiver can drop a repeat (delivery is at-least-once).
+
+A worker claims a delivery with a lease (`claimed_by`, `lease_until`) and records its attempt as
+`sending` before it sends; the attempt then becomes `sent` or `failed`. A worker killed in between
+leaves the `sending` attempt; once the lease has run out the next worker marks it `interrupted`
+(it may or may not have arrived) and sends again under the same idempotency id.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core.crypto import Sealed
@@ -25,6 +30,13 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     WEBHOOK = "webhook"
+
+
+class AttemptStatus(StrEnum):
+    SENDING = "sending"  # recorded before the send; still so while it lasts, or if its worker died
+    SENT = "sent"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its worker died mid-send: it may have arrived; sent again after
 
 
 class DeliveryState(StrEnum):
@@ -125,6 +137,10 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
+    # The worker sending it ("host:pid:batch") and until when no other worker may: set when
+    # claimed, cleared when the attempt's outcome is recorded.
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.id", lazy="raise")
 
@@ -135,8 +151,15 @@ class Delivery(Base):
         self.state = target
         return previous
 
+    def claim(self, worker: str, at: datetime, lease_seconds: int) -> None:
+        """Reserve the delivery for `worker`'s attempt: no other worker takes it before the lease ends."""
+        self.claimed_by = worker
+        self.lease_until = at + timedelta(seconds=lease_seconds)
+
     def record(self, outcome: Outcome, at: datetime, max_attempts: int, backoff_seconds: int) -> None:
-        """Apply an attempt's outcome: delivered, retried after a back-off, or dead."""
+        """Apply an attempt's outcome: delivered, retried after a back-off, or dead; the claim ends."""
+        self.claimed_by = None
+        self.lease_until = None
         if outcome.ok:
             self._move_to(D.DELIVERED)
             self.delivered_at = at
@@ -159,14 +182,27 @@ class Delivery(Base):
 
 
 class DeliveryAttempt(Base):
-    """The delivery log: every attempt, with its HTTP status or error, time and duration."""
+    """The delivery log: every attempt, recorded before it is sent, with its outcome (HTTP status
+    or error), time and duration."""
 
     __tablename__ = "notification_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("notification_deliveries.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ok: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20))
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == AttemptStatus.SENT
+
+    def finish(self, outcome: Outcome) -> None:
+        """The send's outcome, also when the attempt was meanwhile taken for interrupted (a send
+        slower than its lease): what happened is what the log shows."""
+        self.status = AttemptStatus.SENT if outcome.ok else AttemptStatus.FAILED
+        self.status_code = outcome.status_code
+        self.error = None if outcome.ok else (outcome.error or "failed")[:ERROR_LENGTH]
+        self.duration_ms = outcome.duration_ms

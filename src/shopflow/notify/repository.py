@@ -6,13 +6,13 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shopflow.core.db import insert_for
 from shopflow.core.events import OutboxEvent
-from shopflow.notify.models import Channel, Delivery, DeliveryAttempt, DeliveryState, Webhook
+from shopflow.notify.models import AttemptStatus, Channel, Delivery, DeliveryAttempt, DeliveryState, Webhook
 
 
 async def lock_pending_outbox(session: AsyncSession, now: datetime, limit: int) -> list[OutboxEvent]:
@@ -42,10 +42,15 @@ async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -
 
 
 async def lock_due_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[Delivery]:
-    """Pending deliveries whose next attempt is due; rows another worker is sending are skipped."""
+    """Pending deliveries whose next attempt is due and whose last claim (if any) has run out;
+    rows another worker is claiming right now are skipped."""
     stmt = (
         select(Delivery)
-        .where(Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now)
+        .where(
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
+        )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -53,9 +58,29 @@ async def lock_due_deliveries(session: AsyncSession, now: datetime, limit: int) 
     return list((await session.scalars(stmt)).all())
 
 
-async def insert_attempts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(DeliveryAttempt), rows)
+async def lock_deliveries(session: AsyncSession, ids: Collection[int]) -> dict[int, Delivery]:
+    """The deliveries as they are now (another worker may have claimed them since), locked."""
+    stmt = (
+        select(Delivery)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {delivery.id: delivery for delivery in await session.scalars(stmt)}
+
+
+async def interrupt_attempts(session: AsyncSession, delivery_ids: Collection[int]) -> None:
+    """The `sending` attempts of deliveries claimed again: their worker died before it knew."""
+    if delivery_ids:
+        await session.execute(
+            update(DeliveryAttempt)
+            .where(
+                DeliveryAttempt.delivery_id.in_(delivery_ids),
+                DeliveryAttempt.status == AttemptStatus.SENDING,
+            )
+            .values(status=AttemptStatus.INTERRUPTED)
+        )
 
 
 async def get_delivery(session: AsyncSession, delivery_id: int, *, lock: bool = False) -> Delivery | None:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
-from shopflow.notify.models import Channel, DeliveryState
+from shopflow.notify.models import AttemptStatus, Channel, DeliveryState
 
 # "*", an event name ("order.shipped") or every event under a prefix ("order.*").
 EventFilter = Annotated[
@@ -38,6 +38,9 @@ class AttemptOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
+    # sending (recorded before the send: still in progress, or its worker died), sent, failed, or
+    # interrupted (its worker died mid-send; the delivery was sent again under the same id)
+    status: AttemptStatus
     ok: bool
     status_code: int | None
     error: str | None

@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,13 +21,16 @@ from shopflow.core.events import OutboxEvent
 from shopflow.core.privacy import mask_email, mask_phone
 from shopflow.core.settings import get_settings
 from shopflow.notify import repository
-from shopflow.notify.channels import Senders, private_address
+from shopflow.notify.channels import private_address
 from shopflow.notify.errors import DeliveryNotFound, WebhookDeleted, WebhookNotFound
 from shopflow.notify.models import (
     CUSTOMER_EVENTS,
+    AttemptStatus,
     Channel,
     Delivery,
+    DeliveryAttempt,
     DeliveryState,
+    Outcome,
     Webhook,
     backoff,
 )
@@ -192,38 +196,60 @@ def _state_row(
     return audit.row(actor, action, "notification_delivery", delivery.id, {"state": before}, after, at)
 
 
-async def deliver_due(session: AsyncSession, senders: Senders, limit: int) -> list[Delivery]:
-    """Send the due deliveries (claimed `FOR UPDATE SKIP LOCKED`, so no two workers send one at
-    once), log every attempt, and retry after a back-off or give up into the dead letter; the
-    deliveries attempted (a failed attempt leaves its `last_error`)."""
-    rules = policy.current().notify
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A batch of deliveries claimed by one worker, each with its `sending` attempt."""
+
+    worker: str
+    deliveries: list[Delivery]
+    attempts: list[DeliveryAttempt]
+    webhooks: dict[int, Webhook]
+
+
+async def claim_due(session: AsyncSession, worker: str, limit: int) -> Claim | None:
+    """Claim the due deliveries for `worker` (`FOR UPDATE SKIP LOCKED`, then a lease of
+    `notify.lease_seconds`) and record one `sending` attempt each; None when nothing is due.
+    The caller commits this before sending, so a send is never without its record. An earlier
+    claim's attempt still `sending` is marked `interrupted`: its worker died mid-send."""
     at = clock.now()
     due = await repository.lock_due_deliveries(session, at, limit)
     if not due:
-        return []
+        return None
+    await repository.interrupt_attempts(session, [d.id for d in due])
+    lease = policy.current().notify.lease_seconds
+    attempts = []
+    for delivery in due:
+        delivery.claim(worker, at, lease)
+        attempts.append(
+            DeliveryAttempt(delivery_id=delivery.id, at=at, status=AttemptStatus.SENDING, duration_ms=0)
+        )
+    session.add_all(attempts)
+    await session.flush()
     hooks = await repository.webhooks_by_id(session, {d.webhook_id for d in due if d.webhook_id is not None})
-    outcomes = await senders.send_all(due, hooks)
-    attempts: list[dict[str, Any]] = []
+    return Claim(worker, due, attempts, hooks)
+
+
+async def record_sends(session: AsyncSession, claim: Claim, outcomes: list[Outcome]) -> list[Delivery]:
+    """Write what each send of `claim` came to: its attempt becomes sent or failed, and its
+    delivery delivered, retried after a back-off or dead. A delivery whose lease ran out and
+    another worker claimed meanwhile is left to that worker; its attempt is still logged. The
+    deliveries attempted (a failed attempt leaves its `last_error`)."""
+    rules = policy.current().notify
+    at = clock.now()
+    current = await repository.lock_deliveries(session, [d.id for d in claim.deliveries])
     trail: list[dict[str, Any]] = []
-    for delivery, outcome in zip(due, outcomes, strict=True):
+    for claimed, attempt, outcome in zip(claim.deliveries, claim.attempts, outcomes, strict=True):
+        attempt.finish(outcome)
+        delivery = current[claimed.id]
+        if delivery.claimed_by != claim.worker:
+            continue
         before = delivery.state
         delivery.record(outcome, at, rules.max_attempts, rules.backoff_seconds)
-        attempts.append(
-            {
-                "delivery_id": delivery.id,
-                "at": at,
-                "ok": outcome.ok,
-                "status_code": outcome.status_code,
-                "error": delivery.last_error if not outcome.ok else None,
-                "duration_ms": outcome.duration_ms,
-            }
-        )
         if delivery.state != before:
             trail.append(_state_row(delivery, before, f"notification.{delivery.state}", at))
-    await repository.insert_attempts(session, attempts)
     await audit.record(session, *trail)
     await session.flush()
-    return due
+    return [current[claimed.id] for claimed in claim.deliveries]
 
 
 # --- people: the delivery log and webhook subscribers ------------------------------------

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 
@@ -16,9 +19,9 @@ from shopflow.notify.models import Delivery
 log = logging.getLogger("shopflow.notify")
 
 DISPATCH_BATCH = 200  # outbox events claimed per transaction
-# Deliveries sent per transaction, all at once. Their row locks (on SQLite the database's write
-# lock) are held while sending, so a batch is one round of sends: it lasts as long as its slowest
-# send, which the timeouts bound (`SHOPFLOW_SMTP_TIMEOUT`, `SHOPFLOW_WEBHOOK_TIMEOUT`).
+# Deliveries claimed per batch and sent all at once: a batch lasts as long as its slowest send,
+# which the timeouts bound (`SHOPFLOW_SMTP_TIMEOUT`, `SHOPFLOW_WEBHOOK_TIMEOUT`). No lock is held
+# while sending: the claims' leases keep other workers off.
 DELIVER_BATCH = 20
 
 
@@ -55,15 +58,28 @@ class Failures:
         self.errors.clear()
 
 
+def _claimant() -> str:
+    """Who claims a batch (`Delivery.claimed_by`): this host and process, and the batch."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 # The worker drains this sweep batch after batch, each in its own transaction; the batch that
 # finds nothing due ends the sweep and reports it.
 _failures = Failures()
 
 
 async def deliver(session: AsyncSession) -> int:
-    """Send due deliveries through the configured channels; how many were attempted."""
-    sent = await service.deliver_due(session, Senders(get_settings()), DELIVER_BATCH)
-    _failures.add(sent)
-    if not sent:
+    """Send due deliveries through the configured channels; how many were attempted.
+
+    Two transactions: the claim and its `sending` attempts are committed before anything is
+    sent, so a worker killed mid-send leaves a visible record and its claims expire; the
+    outcomes are written by the worker's unit of work afterwards."""
+    claim = await service.claim_due(session, _claimant(), DELIVER_BATCH)
+    if claim is None:
         _failures.report()
+        return 0
+    await session.commit()
+    outcomes = await Senders(get_settings()).send_all(claim.deliveries, claim.webhooks)
+    sent = await service.record_sends(session, claim, outcomes)
+    _failures.add(sent)
     return len(sent)

@@ -1,0 +1,69 @@
+"""A delivery's claim and lease (NTF-1, issue 10): a worker records its attempt as `sending`
+before it sends; a claim left by a worker that died keeps other workers off until its lease ends,
+then the next worker marks the attempt `interrupted` and sends again under the same id."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shopflow.core import policy
+from shopflow.core.clock import FakeClock
+from shopflow.core.db import Database
+from shopflow.notify import service, tasks
+from shopflow.notify.models import Outcome
+from tests.builders.notify import Receiver, add_webhook, deliveries, record_event, sweep
+from tests.notify.conftest import START, Outside
+
+BATCH = 20
+
+
+async def test_a_claim_left_by_a_dead_worker_is_sent_again_once_its_lease_has_run_out(
+    db: Database, outside: Outside, now: FakeClock
+) -> None:
+    lease = policy.current().notify.lease_seconds
+    async with Receiver() as receiver:
+        await add_webhook(db, receiver.url)
+        await record_event(db)
+        async with db.transaction() as session:
+            await tasks.dispatch(session)
+            assert await service.claim_due(session, "host:1:dead", BATCH) is not None
+        [claimed] = await deliveries(db)
+        assert (claimed.claimed_by, claimed.lease_until) == ("host:1:dead", START + timedelta(seconds=lease))
+        assert [a.status for a in claimed.log] == ["sending"]  # visible while it lasts, or forever
+
+        now.advance(seconds=lease - 1)
+        await sweep(db)
+        assert receiver.received == []  # the claim still holds
+        now.advance(seconds=1)
+        await sweep(db)
+
+    [delivery] = await deliveries(db)
+    assert receiver.ids() == [delivery.idempotency_id]
+    assert delivery.state == "delivered" and (delivery.claimed_by, delivery.lease_until) == (None, None)
+    assert [(a.status, a.at - START) for a in delivery.log] == [
+        ("interrupted", timedelta(0)),
+        ("sent", timedelta(seconds=lease)),
+    ]
+    assert delivery.failures == 0  # an interrupted attempt may have arrived: not a failure
+
+
+async def test_a_send_slower_than_its_lease_is_logged_but_leaves_the_delivery_to_the_worker_that_took_over(
+    db: Database, outside: Outside, now: FakeClock
+) -> None:
+    lease = policy.current().notify.lease_seconds
+    async with Receiver() as receiver:
+        await add_webhook(db, receiver.url)
+        await record_event(db)
+        async with db.transaction() as session:
+            await tasks.dispatch(session)
+            slow = await service.claim_due(session, "host:1:slow", BATCH)
+            assert slow is not None
+            await session.commit()
+            now.advance(seconds=lease)
+            await sweep(db)  # another worker takes the expired claim and delivers
+            await service.record_sends(session, slow, [Outcome(ok=False, status_code=504, error="HTTP 504")])
+
+    [delivery] = await deliveries(db)
+    assert (delivery.state, delivery.failures, delivery.last_error) == ("delivered", 0, None)
+    assert [(a.status, a.status_code) for a in delivery.log] == [("failed", 504), ("sent", 200)]
+    assert receiver.ids() == [delivery.idempotency_id]
