@@ -2,7 +2,7 @@
 as `sending` before they are sent, then sent, failed or interrupted
 
 Revision ID: 0012_delivery_leases
-Revises: 0007_alerts
+Revises: 0008_personal_data_reads
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_delivery_leases"
-down_revision: str | None = "0007_alerts"
+down_revision: str | None = "0008_personal_data_reads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
