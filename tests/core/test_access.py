@@ -171,6 +171,12 @@ async def test_an_admin_sets_team_manager_duty_and_email_over_the_api(
     assert (cleared.json()["manager"], cleared.json()["email"]) == (None, None)
 
 
+async def test_a_token_id_beyond_a_bigint_is_a_422_naming_it(client: httpx.AsyncClient, db: Database) -> None:
+    reply = await client.post(f"/api/v1/tokens/{2**63}/revoke", headers=await bearer(db, "admin"))
+    assert_problem(reply, 422, "invalid")
+    assert [error["field"] for error in reply.json()["errors"]] == ["token_id"]
+
+
 # --- the console's session --------------------------------------------------------------------
 
 

@@ -314,39 +314,44 @@ async def _manager_of(session: AsyncSession, user: User, username: str) -> User:
     return manager
 
 
+def _cleared(text: str | None) -> str | None:
+    """A typed text without its spaces; None when nothing is left."""
+    return (text or "").strip() or None
+
+
 async def set_people(session: AsyncSession, actor: Actor, user: User, change: PeopleChange) -> User:
-    """Set a user's team, manager, duty or email (audited with what changed); nothing on error."""
-    before: dict[str, object] = {}
-    after: dict[str, object] = {}
-
-    def changed(field: str, old: object, new: object) -> None:
-        if old != new:
-            before[field], after[field] = old, new
-
+    """Set a user's team, manager, duty or email (audited with what changed); every value is
+    checked before any is set."""
+    new: dict[str, object] = {}
     if "team" in change:
-        team = (change["team"] or "").strip() or None
-        if team is not None:
+        if (team := _cleared(change["team"])) is not None:
             _check_name("team", team)
-        changed("team", user.team, team)
-        user.team = team
+        new["team"] = team
     if "email" in change:
-        email = (change["email"] or "").strip() or None
-        if email is not None:
+        if (email := _cleared(change["email"])) is not None:
             _check_email(email)
-        changed("email", user.email, email)
-        user.email = email
+        new["email"] = email
     if "manager" in change:
-        name = (change["manager"] or "").strip()
-        manager = await _manager_of(session, user, name) if name else None
-        old = None if user.manager_id is None else (await get_user(session, user.manager_id)).username
-        changed("manager", old, None if manager is None else manager.username)
-        user.manager_id = None if manager is None else manager.id
+        name = _cleared(change["manager"])
+        new["manager_id"] = None if name is None else (await _manager_of(session, user, name)).id
     if "on_duty" in change:
-        changed("on_duty", user.on_duty, change["on_duty"])
-        user.on_duty = change["on_duty"]
-    if after:
-        await session.flush()
-        await audit.record(session, audit.row(actor, "user.updated", "user", user.id, before, after))
+        new["on_duty"] = change["on_duty"]
+    changed = {field: value for field, value in new.items() if getattr(user, field) != value}
+    if not changed:
+        return user
+
+    async def shown(field: str, value: object) -> object:
+        """As the trail shows it: a manager by username."""
+        if field != "manager_id" or value is None:
+            return value
+        return (await get_user(session, value)).username  # type: ignore[arg-type]
+
+    before = {field.removesuffix("_id"): await shown(field, getattr(user, field)) for field in changed}
+    after = {field.removesuffix("_id"): await shown(field, value) for field, value in changed.items()}
+    for field, value in changed.items():
+        setattr(user, field, value)
+    await session.flush()
+    await audit.record(session, audit.row(actor, "user.updated", "user", user.id, before, after))
     return user
 
 

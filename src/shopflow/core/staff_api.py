@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import auth
@@ -17,6 +17,7 @@ from shopflow.core.schemas import Page, PeopleIn, TokenOut, UserOut
 
 router = APIRouter(tags=["staff"], responses=problems(401, 403))
 Admin = Annotated[Actor, require("users.manage")]
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # what a BIGINT id holds
 
 
 def _user_out(user: auth.User, names: dict[int, str]) -> UserOut:
@@ -92,7 +93,7 @@ async def list_tokens(
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenOut, responses=problems(404))
-async def revoke_token(token_id: int, session: Session, actor: Admin) -> TokenOut:
+async def revoke_token(token_id: TokenId, session: Session, actor: Admin) -> TokenOut:
     """Revoke a token: refused by every server process from the next request."""
     token = await auth.revoke_token(session, actor, token_id)
     owner = await auth.get_user(session, token.user_id)
