@@ -192,13 +192,17 @@ async def test_a_cookie_copied_before_sign_out_no_longer_signs_in(db: Database, 
         assert (replay.status_code, replay.headers["location"]) == (303, "/login?next=%2Forders")
 
 
-async def test_a_session_ends_after_the_policys_hours(db: Database, visit: Visitors) -> None:
+async def test_a_session_ends_after_the_policys_hours_without_a_request(
+    db: Database, visit: Visitors
+) -> None:
     fake = clock.FakeClock(datetime(2030, 3, 1, 9, tzinfo=UTC))
     with clock.use(fake):
         async with await signed_in(visit, db, "operations") as visitor:
             fake.advance(hours=11, minutes=59)
             assert (await visitor.get("/orders")).status_code == 200
-            fake.advance(minutes=2)
+            fake.advance(hours=11, minutes=59)
+            assert (await visitor.get("/orders")).status_code == 200  # in use: it lasts
+            fake.advance(hours=12, minutes=1)
             assert (await visitor.get("/orders")).status_code == 303
 
 

@@ -129,8 +129,8 @@ class ApiToken(Base):
 
 class ConsoleSession(Base):
     """A signed-in browser: its cookie carries a random key, whose hash finds this row; the
-    session lasts while the row is not ended, not older than `security.console_session_hours`
-    and its user is active."""
+    session lasts while the row is not ended, its user is active and it was last seen less than
+    `security.console_session_hours` ago."""
 
     __tablename__ = "console_sessions"
 
@@ -548,8 +548,8 @@ SEEN_EVERY = timedelta(minutes=1)
 
 
 async def session_actor(session: AsyncSession, key: str) -> Actor | None:
-    """The user of the console session with this key while it lasts: not ended, younger than
-    `security.console_session_hours`, its user active."""
+    """The user of the console session with this key while it lasts: not ended, its user
+    active, seen within `security.console_session_hours` (within SEEN_EVERY)."""
     now = clock.now()
     since = now - timedelta(hours=policy.current().security.console_session_hours)
     stmt = (
@@ -560,7 +560,7 @@ async def session_actor(session: AsyncSession, key: str) -> Actor | None:
         .where(
             ConsoleSession.key_hash == _key_hash(key),
             ConsoleSession.ended_at.is_(None),
-            ConsoleSession.created_at > since,
+            ConsoleSession.last_seen_at > since,
             User.active.is_(True),
         )
     )

@@ -158,7 +158,8 @@ class Security(Section):
     login_failures_per_account: Positive = 5
     login_failures_per_address: Positive = 20
     login_failure_window_minutes: Positive = 15
-    # (†) A console session ends this long after sign-in (or at sign-out, or when its user is disabled).
+    # (†) A console session ends after this long without a request (or at sign-out, or when its
+    # user is disabled).
     console_session_hours: Positive = 12
 
 
