@@ -292,6 +292,73 @@ def test_tokens_create_for_an_unknown_user_exits_1(shop: Shop) -> None:
     assert shop.count("api_tokens") == 0
 
 
+def test_tokens_revoke_refuses_the_token_on_the_next_request_audited(shop: Shop) -> None:
+    migrated(shop)
+    ok("users", "add", "wang.wei", "--role", "operations")
+    token = last_token(ok("tokens", "create", "wang.wei", "--label", "erp"))
+    [before] = shop.get(token, "/api/v1/policy")
+    assert before.status_code == 200
+
+    result = ok("tokens", "revoke", "1")
+    assert "token 1 (erp) revoked" in result.output
+    [after] = shop.get(token, "/api/v1/policy")
+    assert after.status_code == 401 and after.json()["code"] == "invalid_token"
+    assert "erp" in ok("tokens", "list").output and shop.count("api_tokens", "revoked_at IS NULL") == 0
+    assert shop.count("audit_log", "action = 'token.revoked'") == 1
+    missing = shopflow("tokens", "revoke", "99")
+    assert missing.exit_code == 1 and "no token 99" in missing.output
+
+
+def test_users_disable_signs_out_and_revokes_until_enable_gives_back_sign_in(shop: Shop) -> None:
+    migrated(shop)
+    ok("users", "add", "li.na", "--role", "sales", "--password", "long-enough")
+    token = last_token(ok("tokens", "create", "li.na"))
+
+    assert "li.na disabled" in ok("users", "disable", "li.na").output
+    assert shop.get(token, "/api/v1/policy")[0].status_code == 401
+    assert shop.sign_in("li.na", "long-enough") == 401
+    assert "li.na" in ok("users", "list").output and shop.count("users", "active") == 0
+
+    assert "li.na enabled" in ok("users", "enable", "li.na").output
+    assert shop.sign_in("li.na", "long-enough") == 303
+    assert shop.get(token, "/api/v1/policy")[0].status_code == 401  # old tokens stay revoked
+    actions = "action IN ('user.disabled', 'user.enabled')"
+    assert shop.count("audit_log", actions) == 2
+    unknown = shopflow("users", "disable", "nobody")
+    assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
+
+
+def test_users_add_and_set_give_a_team_a_manager_duty_and_an_email(shop: Shop) -> None:
+    migrated(shop)
+    ok("users", "add", "zhao.lei", "--role", "cs_supervisor", "--team", "售后", "--email", "zhao@shop.cn")
+    ok("users", "add", "li.na", "--role", "customer_service", "--team", "售后", "--manager", "zhao.lei")
+    ok("users", "set", "li.na", "--off-duty", "--email", "li@shop.example")
+
+    listing = ok("users", "list").output
+    with sqlite3.connect(shop.db_file) as conn:
+        rows = conn.execute(
+            "SELECT u.username, u.team, m.username, u.on_duty, u.email FROM users u"
+            " LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.id"
+        ).fetchall()
+    assert rows == [
+        ("zhao.lei", "售后", None, 1, "zhao@shop.cn"),
+        ("li.na", "售后", "zhao.lei", 0, "li@shop.example"),
+    ]
+    assert "售后" in listing and "zhao.lei" in listing.splitlines()[-2]  # li.na's manager
+
+    cycle = shopflow("users", "set", "zhao.lei", "--manager", "li.na")
+    assert cycle.exit_code == 1
+    assert "manager: may not be the user or someone reporting to them" in cycle.output
+    bad = shopflow("users", "set", "li.na", "--email", "li at shop")
+    assert bad.exit_code == 1 and "email: is not an email address" in bad.output
+    ok("users", "set", "li.na", "--manager", "", "--on-duty")
+    with sqlite3.connect(shop.db_file) as conn:
+        assert conn.execute("SELECT manager_id, on_duty FROM users WHERE username = 'li.na'").fetchone() == (
+            None,
+            1,
+        )
+
+
 # --- policy ----------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI
@@ -18,7 +18,7 @@ from shopflow.analytics.api import router as analytics_router
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
-from shopflow.core import crypto, policy
+from shopflow.core import auth, crypto, policy
 from shopflow.core.api import Session, SlidingWindow, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.console.personal_data import PAGES as personal_data_pages
@@ -28,6 +28,7 @@ from shopflow.core.console.staff import PAGES as staff_pages
 from shopflow.core.db import Database
 from shopflow.core.personal_data_api import router as personal_data_router
 from shopflow.core.settings import Settings, get_settings
+from shopflow.core.staff_api import router as staff_router
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
@@ -72,7 +73,14 @@ def create_app(
             gc.freeze()
         background = Worker(database, settings.worker_interval) if with_worker else None
         running = asyncio.create_task(background.run()) if background else None
+        # Tokens are cached by a served process only while it hears revocations (PostgreSQL).
+        hearing = owned and database.dialect == "postgresql"
+        listener = asyncio.create_task(auth.hear_revocations(settings.database_url)) if hearing else None
         yield
+        if listener:
+            listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await listener
         if background and running:
             background.stop()  # the batch in progress commits first
             await running
@@ -105,6 +113,7 @@ def create_app(
         fulfillment_router,
         analytics_router,
         personal_data_router,
+        staff_router,
     ):
         app.include_router(router, prefix="/api/v1")
     if settings.sandbox:  # PAY-1: a gateway that marks orders paid with no money moving

@@ -289,6 +289,19 @@ def _new_password() -> str:
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
+TeamOption = Annotated[str | None, typer.Option(help="The user's team (free text; empty clears it)")]
+ManagerOption = Annotated[str | None, typer.Option(help="The username of their manager (empty: none)")]
+EmailOption = Annotated[
+    str | None, typer.Option(help="Their email, where alerts reach them (empty clears it)")
+]
+
+
+def _people(team: str | None, manager: str | None, email: str | None) -> auth.PeopleChange:
+    """The options given, as a change of the user (options not given are left out)."""
+    given = {"team": team, "manager": manager, "email": email}
+    return {key: value for key, value in given.items() if value is not None}  # type: ignore[return-value]
+
+
 @users_app.command("add")
 def users_add(
     name: str,
@@ -296,15 +309,19 @@ def users_add(
     password: Annotated[
         str | None, typer.Option(help="Console password; asked for (twice) when typing at a terminal")
     ] = None,
+    team: TeamOption = None,
+    manager: ManagerOption = None,
+    email: EmailOption = None,
 ) -> None:
-    """Add a staff user with a role. Without a password it cannot sign in to the console until
-    one is set (`shopflow users passwd NAME`)."""
+    """Add a staff user with a role (on duty). Without a password it cannot sign in to the console
+    until one is set (`shopflow users passwd NAME`)."""
     if password is None and _interactive():
         password = _new_password()
 
     async def work(db: Database) -> None:
         async with db.transaction() as session:
-            await auth.add_user(session, SYSTEM, name, role, password)
+            user = await auth.add_user(session, SYSTEM, name, role, password)
+            await auth.set_people(session, SYSTEM, user, _people(team, manager, email))
 
     _run(work)
     console.print(f"user [bold]{escape(name)}[/bold] added with role {role}")
@@ -333,17 +350,74 @@ def users_passwd(
     console.print(f"password of [bold]{escape(name)}[/bold] set")
 
 
+@users_app.command("set")
+def users_set(
+    name: str,
+    team: TeamOption = None,
+    manager: ManagerOption = None,
+    on_duty: Annotated[
+        bool | None, typer.Option("--on-duty/--off-duty", help="Whether they take work now")
+    ] = None,
+    email: EmailOption = None,
+) -> None:
+    """Set a user's team, manager, duty or email; options not given keep their values."""
+    change = _people(team, manager, email)
+    if on_duty is not None:
+        change["on_duty"] = on_duty
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as session:
+            await auth.set_people(session, SYSTEM, await auth.find_user(session, name), change)
+
+    _run(work)
+    console.print(f"user [bold]{escape(name)}[/bold] updated")
+
+
+def _set_active(name: str, active: bool) -> None:
+    async def work(db: Database) -> None:
+        async with db.transaction() as session:
+            await auth.set_active(session, SYSTEM, await auth.find_user(session, name), active)
+
+    _run(work)
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable a user: their console sessions end and their tokens are revoked, refused by every
+    server from the next request; no sign-in until enabled."""
+    _set_active(name, False)
+    console.print(f"user [bold]{escape(name)}[/bold] disabled: signed out, tokens revoked")
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled user: they may sign in again (their old tokens stay revoked)."""
+    _set_active(name, True)
+    console.print(f"user [bold]{escape(name)}[/bold] enabled")
+
+
 @users_app.command("list")
 def users_list() -> None:
-    """List staff users."""
+    """List staff users: role, state, team, manager, duty, email."""
 
     async def work(db: Database) -> list[auth.User]:
         async with db.transaction() as session:
             return await auth.list_users(session)
 
-    table = Table("id", "username", "role", "active")
-    for user in _run(work):
-        table.add_row(str(user.id), user.username, user.role, "yes" if user.active else "no")
+    users = _run(work)
+    names = {user.id: user.username for user in users}
+    table = Table("id", "username", "role", "active", "team", "manager", "on duty", "email")
+    for user in users:
+        table.add_row(
+            str(user.id),
+            user.username,
+            user.role,
+            "yes" if user.active else "no",
+            user.team or "",
+            names.get(user.manager_id, "") if user.manager_id is not None else "",
+            "yes" if user.on_duty else "no",
+            user.email or "",
+        )
     console.print(table)
 
 
@@ -379,6 +453,20 @@ def tokens_list(
         revoked = "" if token.revoked_at is None else clock.local_text(token.revoked_at)
         table.add_row(str(token.id), token.label, owner, clock.local_text(token.created_at), revoked)
     console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (`shopflow tokens list`)")],
+) -> None:
+    """Revoke an API token: every server refuses it from the next request."""
+
+    async def work(db: Database) -> auth.ApiToken:
+        async with db.transaction() as session:
+            return await auth.revoke_token(session, SYSTEM, token_id)
+
+    token = _run(work)
+    console.print(f"token {token.id} ([bold]{escape(token.label)}[/bold]) revoked")
 
 
 @policy_app.command("show")

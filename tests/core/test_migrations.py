@@ -63,7 +63,7 @@ def test_revision_0007_names_old_breach_alerts_by_their_clock_and_gives_every_al
     ]
 
 
-def test_revision_0012_keeps_every_attempts_outcome_as_its_status(tmp_path: Path) -> None:
+def test_revision_0009_keeps_every_attempts_outcome_as_its_status(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = url

@@ -13,6 +13,7 @@ from shopflow.app import create_app
 from shopflow.core import policy
 from shopflow.core.db import Database
 from shopflow.core.policy import Allocation, PolicyError
+from shopflow.core.roles import Role
 from tests.builders.auth import bearer
 from tests.builders.orders import order_body
 from tests.builders.store import small_store
@@ -166,6 +167,53 @@ def test_every_bad_key_is_named_at_once(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as caught:
         policy.load(write(tmp_path, text))
     assert sorted(error_fields(caught)) == ["inventory.safety_stock", "orders.unpaid_cancel_mins"]
+
+
+def test_each_role_may_grant_up_to_its_authority_and_a_store_changes_one_role(tmp_path: Path) -> None:
+    limits = {
+        role: (policy.authority(role).discount_percent, policy.authority(role).compensation_amount)
+        for role in Role
+    }
+    assert limits == {
+        "sales": (5.0, 0),
+        "customer_service": (0.0, 5000),
+        "cs_supervisor": (10.0, 20000),
+        "manager": (30.0, 200000),
+        "admin": (100.0, None),  # no limit
+        "operations": (0.0, 0),
+        "warehouse": (0.0, 0),
+        "purchasing": (0.0, 0),
+        "finance": (0.0, 0),
+    }
+    text = (
+        '[authority.customer_service]\ncompensation_amount = "80.00"\n'
+        "[authority.finance]\ndiscount_percent = 2\n"
+    )
+    policy.install(policy.load(write(tmp_path, text)))
+    assert (
+        policy.authority("customer_service").discount_percent,
+        policy.authority("customer_service").compensation_amount,
+    ) == (0.0, 8000)
+    assert (
+        policy.authority("finance").discount_percent,
+        policy.authority("finance").compensation_amount,
+    ) == (2.0, 0)
+    assert policy.authority("manager").compensation_amount == 200000  # not named: its default
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[authority.intern]\ndiscount_percent = 5\n", "authority.intern.[key]"),
+        ("[authority.sales]\ndiscount_percent = 101\n", "authority.sales.discount_percent"),
+        ("[authority.sales]\ncompensation_amount = 50\n", "authority.sales.compensation_amount"),
+        ("[authority.sales]\nlimit = 5\n", "authority.sales.limit"),
+    ],
+)
+def test_a_bad_authority_is_an_error_naming_its_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        policy.load(write(tmp_path, text))
+    assert error_fields(caught) == [key]
 
 
 def test_a_file_that_is_not_toml_is_a_policy_error(tmp_path: Path) -> None:

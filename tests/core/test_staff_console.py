@@ -133,45 +133,87 @@ async def test_an_admin_sets_a_password_and_a_short_one_is_refused(db: Database,
     assert "a-new-password" not in str(password_set.after)
 
 
-async def test_a_deactivated_user_cannot_sign_in_or_call_the_api_until_reactivated(
+async def test_a_disabled_user_is_signed_out_and_their_tokens_revoked_at_once(
     db: Database, visit: Visitors
 ) -> None:
     clerk = await _user(db, await staff(db, "operations"))
     async with db.transaction() as session:
         token = await auth.create_token(session, SYSTEM, clerk.username, "erp")
-    async with await signed_in(visit, db, "admin") as visitor:
-        assert await _api(visitor, token) == 200  # and cached
+    async with visit() as clerks_browser, await signed_in(visit, db, "admin") as visitor:
+        await clerks_browser.sign_in(clerk.username)
+        assert (await clerks_browser.get("/orders")).status_code == 200
+        assert await _api(visitor, token) == 200
         await visitor.get("/staff")
-        off = await visitor.post(
-            f"/staff/users/{clerk.id}/active", {"active": "false"}, {"HX-Request": "true"}
-        )
+        off = await visitor.post(f"/staff/users/{clerk.id}/disable", headers={"HX-Request": "true"})
         assert (off.status_code, off.headers["HX-Redirect"]) == (204, "/staff")
         page = await visitor.get("/staff")
-        assert _flash(page) == f"{clerk.username} 已停用：不能登录，也不能调用 API。"
+        assert _flash(page) == f"{clerk.username} 已停用：已退出登录，令牌已吊销，启用之前不能登录。"
         assert "已停用" in table_row(page.text, f"user-{clerk.id}")
+        assert (await clerks_browser.get("/orders")).headers["location"] == "/login?next=%2Forders"
         assert not await _can_sign_in(visit, clerk.username, PASSWORD)
-        assert await _api(visitor, token) == 401  # at once
+        assert await _api(visitor, token) == 401
 
-        on = await visitor.post(f"/staff/users/{clerk.id}/active", {"active": "true"})
+        on = await visitor.post(f"/staff/users/{clerk.id}/enable")
         assert on.status_code == 303
+        assert _flash(await visitor.get("/staff")) == f"{clerk.username} 已重新启用。"
         assert await _can_sign_in(visit, clerk.username, PASSWORD)
-        assert await _api(visitor, token) == 200
-    assert await _actions(db, clerk.id) == [
-        "user.created",
-        "token.created",
-        "user.deactivated",
-        "user.reactivated",
-    ]
+        assert await _api(visitor, token) == 401  # a disabled user's old tokens stay revoked
+    [*_, disabled, enabled] = await audit_rows(db, "user", clerk.id)
+    assert (disabled.action, disabled.after) == (
+        "user.disabled",
+        {"active": False, "sessions_ended": 1, "tokens_revoked": 1},
+    )
+    assert (enabled.action, enabled.after) == ("user.enabled", {"active": True})
 
 
-async def test_an_admin_cannot_deactivate_their_own_account(db: Database, visit: Visitors) -> None:
+async def test_an_admin_cannot_disable_their_own_account(db: Database, visit: Visitors) -> None:
     async with await signed_in(visit, db, "admin") as visitor:
         page = await visitor.get("/staff")
         me = int(re.findall(r'<tr id="user-(\d+)">', page.text)[-1])
-        assert f'action="/staff/users/{me}/active"' not in page.text
-        refused = await visitor.post(f"/staff/users/{me}/active", {"active": "false"})
+        assert f'action="/staff/users/{me}/disable"' not in page.text
+        refused = await visitor.post(f"/staff/users/{me}/disable")
         assert refused.status_code == 409 and "不能停用自己的账号。" in refused.text
         assert (await visitor.get("/staff")).status_code == 200  # still signed in, still active
+
+
+async def test_an_admin_sets_team_manager_duty_and_email_audited_and_refused_when_wrong(
+    db: Database, visit: Visitors
+) -> None:
+    boss = await _user(db, await staff(db, "cs_supervisor"))
+    clerk = await _user(db, await staff(db, "customer_service"))
+    async with await signed_in(visit, db, "admin") as visitor:
+        await visitor.get("/staff")
+        people = {"team": "售后一组", "manager": boss.username, "email": "li@shop.example", "on_duty": "true"}
+        done = await visitor.post(f"/staff/users/{clerk.id}/people", people)
+        assert done.status_code == 303
+        page = await visitor.get("/staff")
+        assert _flash(page) == f"{clerk.username} 已更新。"
+        row = table_row(page.text, f"user-{clerk.id}")
+        assert 'value="售后一组"' in row and f'value="{boss.username}" selected' in row and "值班中" in row
+
+        cycle = await visitor.post(f"/staff/users/{boss.id}/people", {"manager": clerk.username})
+        assert cycle.status_code == 409 and f"{clerk.username} 不能管理 {boss.username}" in cycle.text
+        bad = await visitor.post(f"/staff/users/{clerk.id}/people", {"email": "not-an-address"})
+        assert bad.status_code == 422 and "不是电子邮件地址" in bad.text
+
+        off = await visitor.post(f"/staff/users/{clerk.id}/people", {**people, "on_duty": ""})
+        assert off.status_code == 303
+        await visitor.post("/language", {"locale": "en", "next": "/staff"})
+        row = table_row((await visitor.get("/staff")).text, f"user-{clerk.id}")
+        assert "off duty" in row
+    updated = await _user(db, clerk.username)
+    assert (updated.team, updated.manager_id, updated.email, updated.on_duty) == (
+        "售后一组",
+        boss.id,
+        "li@shop.example",
+        False,
+    )
+    [*_, first, last] = await audit_rows(db, "user", clerk.id)
+    assert (first.action, first.after) == (
+        "user.updated",
+        {"team": "售后一组", "manager": boss.username, "email": "li@shop.example"},
+    )
+    assert (last.before, last.after) == ({"on_duty": True}, {"on_duty": False})
 
 
 async def test_a_token_is_shown_once_works_and_is_revoked_audited(db: Database, visit: Visitors) -> None:
@@ -217,11 +259,12 @@ async def test_no_one_but_an_admin_sees_the_page_or_may_use_its_forms(
                 "/staff/users", {"username": "mole", "role": "admin", "password": "long-enough"}
             ),
             await visitor.post(f"/staff/users/{clerk.id}/password", {"password": "taken-over"}),
-            await visitor.post(f"/staff/users/{clerk.id}/active", {"active": "false"}),
+            await visitor.post(f"/staff/users/{clerk.id}/disable"),
+            await visitor.post(f"/staff/users/{clerk.id}/people", {"team": "mine"}),
             await visitor.post(f"/staff/users/{clerk.id}/tokens", {"label": "mine now"}),
         ]
-        assert [reply.status_code for reply in replies] == [403] * 4
-        assert "sf_" not in replies[3].text
+        assert [reply.status_code for reply in replies] == [403] * 5
+        assert "sf_" not in replies[4].text
     assert await _actions(db, clerk.id) == ["user.created"]
     async with db.transaction() as session:
         assert not await auth.user_exists(session, "mole")

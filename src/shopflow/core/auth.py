@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import math
+import re
 import secrets
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
+from typing import TypedDict
 
+import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import Boolean, ForeignKey, String, func, select
+from sqlalchemy import Boolean, ForeignKey, Index, String, delete, func, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Base, BigId, Database, UTCDateTime
-from shopflow.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
+from shopflow.core.errors import AppError, Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
 from shopflow.core.roles import Role
 
 R = Role
@@ -90,7 +96,9 @@ def authorize(actor: Actor, permission: str) -> None:
         raise Forbidden(f"role {actor.role!r} may not {permission}", code="forbidden")
 
 
-NAME_LENGTH = 80  # of usernames and token labels
+NAME_LENGTH = 80  # of usernames, token labels and teams
+EMAIL_LENGTH = 254
+ADDRESS_LENGTH = 64  # of a client's IP address as kept with a failed sign-in
 
 
 class User(Base):
@@ -102,6 +110,12 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # People, not only roles: who they work with and for, whether they take work now, and where
+    # the alerting mails them.
+    team: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
 
     def actor(self) -> Actor:
         return Actor(user_id=self.id, name=self.username, role=self.role)
@@ -116,6 +130,48 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: its cookie carries a random key, whose hash finds this row; the
+    session lasts while the row is not ended, its user is active and it was last seen less than
+    `security.console_session_hours` ago."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """A refused console sign-in: the username typed and the address it came from (throttling)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    address: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TooManyAttempts(AppError):
+    """Sign-in refused for a while after too many failures; `retry_after` in seconds."""
+
+    status = 429
+    code = "too_many_attempts"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 _hasher = PasswordHasher()
@@ -198,20 +254,110 @@ async def set_password(session: AsyncSession, actor: Actor, user: User, password
 
 
 async def set_active(session: AsyncSession, actor: Actor, user: User, active: bool) -> None:
-    """Deactivate a user (no sign-in, its tokens refused) or reactivate it; audited. Nobody
-    deactivates their own account, so an admin cannot lock the last admin out by a slip."""
+    """Disable a user or enable it again; audited. Disabling ends the user's console sessions and
+    revokes their tokens, refused by every server process from the next request
+    (`announce_revocation`); enabling gives back sign-in, not the old tokens. Nobody disables
+    their own account, so an admin cannot lock the last admin out by a slip."""
     if user.active == active:
         return
     if not active and user.id == actor.user_id:
-        raise Conflict("you cannot deactivate your own account", code="own_account")
+        raise Conflict("you cannot disable your own account", code="own_account")
     user.active = active
+    after: dict[str, object] = {"active": active}
+    if not active:
+        at = clock.now()
+        ended = await session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.user_id == user.id, ConsoleSession.ended_at.is_(None))
+            .values(ended_at=at)
+        )
+        revoked = await session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        after |= {"sessions_ended": ended.rowcount, "tokens_revoked": revoked.rowcount}
+        await announce_revocation(session)
     await session.flush()
-    if not active:  # its tokens are refused by this process at once, by the others within the cache time
-        for digest in [d for d, (_, cached) in _token_cache.items() if cached.user_id == user.id]:
-            del _token_cache[digest]
-    action = "user.reactivated" if active else "user.deactivated"
-    change = audit.row(actor, action, "user", user.id, {"active": not active}, {"active": active})
-    await audit.record(session, change)
+    action = "user.enabled" if active else "user.disabled"
+    await audit.record(session, audit.row(actor, action, "user", user.id, {"active": not active}, after))
+
+
+class PeopleChange(TypedDict, total=False):
+    """What `set_people` changes; a key left out keeps its value, None clears it."""
+
+    team: str | None
+    manager: str | None  # a username
+    on_duty: bool
+    email: str | None
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _check_email(email: str) -> None:
+    if len(email) > EMAIL_LENGTH:
+        raise Invalid(
+            "the email is too long", errors=[FieldError("email", f"at most {EMAIL_LENGTH} characters")]
+        )
+    if not EMAIL.fullmatch(email):
+        raise Invalid("the email is not an address", errors=[FieldError("email", "is not an email address")])
+
+
+async def _manager_of(session: AsyncSession, user: User, username: str) -> User:
+    """The user `username` as `user`'s manager: another user, and not one `user` manages."""
+    manager = await find_user(session, username)
+    above: User | None = manager
+    while above is not None:
+        if above.id == user.id:
+            raise Conflict(
+                f"{username!r} cannot manage {user.username!r}: a manager may not report to them",
+                code="manager_cycle",
+                errors=[FieldError("manager", "may not be the user or someone reporting to them")],
+            )
+        above = None if above.manager_id is None else await session.get(User, above.manager_id)
+    return manager
+
+
+def _cleared(text: str | None) -> str | None:
+    """A typed text without its spaces; None when nothing is left."""
+    return (text or "").strip() or None
+
+
+async def set_people(session: AsyncSession, actor: Actor, user: User, change: PeopleChange) -> User:
+    """Set a user's team, manager, duty or email (audited with what changed); every value is
+    checked before any is set."""
+    new: dict[str, object] = {}
+    if "team" in change:
+        if (team := _cleared(change["team"])) is not None:
+            _check_name("team", team)
+        new["team"] = team
+    if "email" in change:
+        if (email := _cleared(change["email"])) is not None:
+            _check_email(email)
+        new["email"] = email
+    if "manager" in change:
+        name = _cleared(change["manager"])
+        new["manager_id"] = None if name is None else (await _manager_of(session, user, name)).id
+    if "on_duty" in change:
+        new["on_duty"] = change["on_duty"]
+    changed = {field: value for field, value in new.items() if getattr(user, field) != value}
+    if not changed:
+        return user
+
+    async def shown(field: str, value: object) -> object:
+        """As the trail shows it: a manager by username."""
+        if field != "manager_id" or value is None:
+            return value
+        return (await get_user(session, value)).username  # type: ignore[arg-type]
+
+    before = {field.removesuffix("_id"): await shown(field, getattr(user, field)) for field in changed}
+    after = {field.removesuffix("_id"): await shown(field, value) for field, value in changed.items()}
+    for field, value in changed.items():
+        setattr(user, field, value)
+    await session.flush()
+    await audit.record(session, audit.row(actor, "user.updated", "user", user.id, before, after))
+    return user
 
 
 async def create_token(session: AsyncSession, actor: Actor, username: str, label: str) -> str:
@@ -239,31 +385,84 @@ async def list_tokens(
 
 
 async def revoke_token(session: AsyncSession, actor: Actor, token_id: int) -> ApiToken:
-    """Revoke a token (audited): refused from now on by this process, by the others within
-    TOKEN_CACHE_SECONDS. Revoking a revoked token changes nothing."""
+    """Revoke a token (audited): every server process refuses it from the next request
+    (`announce_revocation`). Revoking a revoked token changes nothing."""
     token = await session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(f"no token {token_id}", code="token_not_found")
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         await session.flush()
-        _token_cache.pop(token.token_hash, None)
+        await announce_revocation(session)
         revoked = {"token": token.id, "label": token.label}
         await audit.record(session, audit.row(actor, "token.revoked", "user", token.user_id, None, revoked))
     return token
 
 
-# Token checks are on every request; a short cache spares the hot path a round trip.
-# A revoked token stops working within this many seconds.
+# Token checks are on every request; a cache spares the hot path a round trip, but only in a
+# process that hears every revocation: on PostgreSQL, `hear_revocations` LISTENs on this channel
+# and `announce_revocation` NOTIFYs it in the revoking transaction, so every process forgets its
+# cached tokens when that transaction commits. Without a listener (SQLite, tests, the listener's
+# connection lost) every request checks the database. An entry is trusted at most
+# TOKEN_CACHE_SECONDS, a bound should a notification be lost with a connection not yet found dead.
+REVOCATIONS = "shopflow_access_revoked"
 TOKEN_CACHE_SECONDS = 10.0
+LISTENER_PING_SECONDS = 5.0
 _token_cache: dict[str, tuple[float, Actor]] = {}
+_hearing = False  # this process's listener is connected
+_forgotten = 0  # times the cache was emptied: a lookup started before one is not cached
+log = logging.getLogger("shopflow.auth")
+
+
+def forget_tokens() -> None:
+    global _forgotten
+    _forgotten += 1
+    _token_cache.clear()
+
+
+async def announce_revocation(session: AsyncSession) -> None:
+    """Tell every server process to forget its cached tokens once this transaction commits (and
+    this one at once)."""
+    forget_tokens()
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": REVOCATIONS})
+
+
+async def hear_revocations(database_url: str, retry_seconds: float = 1.0) -> None:
+    """Run for the life of a PostgreSQL server process (cancel to stop): LISTEN for revocations
+    on a connection of its own, caching tokens only while it is connected."""
+    global _hearing
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    while True:
+        try:
+            connection = await asyncpg.connect(dsn)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("cannot listen for token revocations (%s); tokens are checked on every request", exc)
+            await asyncio.sleep(retry_seconds)
+            continue
+        try:
+            await connection.add_listener(REVOCATIONS, lambda *_: forget_tokens())
+            forget_tokens()  # what was cached while deaf may be revoked
+            _hearing = True
+            while True:  # a silently dead connection is found by its ping
+                await asyncio.sleep(LISTENER_PING_SECONDS)
+                async with asyncio.timeout(LISTENER_PING_SECONDS):
+                    await connection.execute("SELECT 1")
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("lost the token revocation listener (%s); reconnecting", exc)
+        finally:
+            _hearing = False
+            forget_tokens()
+            connection.terminate()
+        await asyncio.sleep(retry_seconds)
 
 
 async def authenticate(db: Database, token: str) -> Actor:
     digest = token_hash(token)
-    cached = _token_cache.get(digest)
+    cached = _token_cache.get(digest) if _hearing else None
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
+    forgotten = _forgotten
     stmt = (
         select(User.id, User.username, User.role)
         .join(ApiToken, ApiToken.user_id == User.id)
@@ -275,7 +474,8 @@ async def authenticate(db: Database, token: str) -> Actor:
         _token_cache.pop(digest, None)
         raise Unauthorized("invalid or revoked token", code="invalid_token")
     actor = Actor(user_id=found.id, name=found.username, role=found.role)
-    _token_cache[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor)
+    if _hearing and forgotten == _forgotten:  # no revocation heard while the database was asked
+        _token_cache[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor)
     return actor
 
 
@@ -293,8 +493,29 @@ def _nobody() -> str:
     return _hasher.hash(secrets.token_urlsafe(16))
 
 
-async def login(session: AsyncSession, username: str, password: str) -> Actor:
-    """The console's sign-in: the active user with this username and password, else Unauthorized."""
+async def _throttled(session: AsyncSession, username: str, address: str) -> None:
+    """TooManyAttempts while the account or the address has `security.login_failures_per_*`
+    failures in the window, with the seconds until the oldest of them leaves it."""
+    rules = policy.current().security
+    window = timedelta(minutes=rules.login_failure_window_minutes)
+    now = clock.now()
+    for column, value, limit in (
+        (LoginFailure.username, username, rules.login_failures_per_account),
+        (LoginFailure.address, address, rules.login_failures_per_address),
+    ):
+        recent = select(LoginFailure.at).where(column == value, LoginFailure.at > now - window)
+        found = list(await session.scalars(recent.order_by(LoginFailure.at.desc()).limit(limit)))
+        if len(found) >= limit:
+            wait = math.ceil((found[-1] + window - now).total_seconds())
+            raise TooManyAttempts(f"too many failed sign-ins; try again in {wait} seconds", max(wait, 1))
+
+
+async def login(session: AsyncSession, username: str, password: str, address: str) -> Actor:
+    """The console's sign-in from `address`: the active user with this username and password,
+    else Unauthorized (the failure counted) or, after too many failures of the account or the
+    address (`security.login_failures_*`), TooManyAttempts whatever the password."""
+    username, address = username[:NAME_LENGTH], address[:ADDRESS_LENGTH]
+    await _throttled(session, username, address)
     user = await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     known = user is not None and user.password_hash is not None
     stored = user.password_hash if user is not None and user.password_hash else _nobody()
@@ -303,12 +524,65 @@ async def login(session: AsyncSession, username: str, password: str) -> Actor:
     except VerificationError:
         known = False
     if not known or user is None:
+        window = timedelta(minutes=policy.current().security.login_failure_window_minutes)
+        await session.execute(delete(LoginFailure).where(LoginFailure.at <= clock.now() - window))
+        session.add(LoginFailure(username=username, address=address, at=clock.now()))
+        await session.flush()
         raise Unauthorized("wrong username or password", code="bad_credentials")
+    await session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     return user.actor()
 
 
-async def active_actor(session: AsyncSession, user_id: int) -> Actor | None:
-    """The user behind a console session, while the account is active."""
-    stmt = select(User.id, User.username, User.role).where(User.id == user_id, User.active.is_(True))
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def start_session(session: AsyncSession, actor: Actor) -> str:
+    """A new console session of `actor`; its key, for the signed cookie (only its hash is kept)."""
+    key = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        ConsoleSession(key_hash=_key_hash(key), user_id=actor.user_id, created_at=now, last_seen_at=now)
+    )
+    await session.flush()
+    return key
+
+
+# A session's last_seen_at is written at most this often, not on every page.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+async def session_actor(session: AsyncSession, key: str) -> Actor | None:
+    """The user of the console session with this key while it lasts: not ended, its user
+    active, seen within `security.console_session_hours` (within SEEN_EVERY)."""
+    now = clock.now()
+    since = now - timedelta(hours=policy.current().security.console_session_hours)
+    stmt = (
+        select(
+            ConsoleSession.id, ConsoleSession.last_seen_at, User.id.label("user_id"), User.username, User.role
+        )
+        .join(User, User.id == ConsoleSession.user_id)
+        .where(
+            ConsoleSession.key_hash == _key_hash(key),
+            ConsoleSession.ended_at.is_(None),
+            ConsoleSession.last_seen_at > since,
+            User.active.is_(True),
+        )
+    )
     found = (await session.execute(stmt)).first()
-    return None if found is None else Actor(user_id=found.id, name=found.username, role=found.role)
+    if found is None:
+        return None
+    if now - found.last_seen_at >= SEEN_EVERY:
+        await session.execute(
+            update(ConsoleSession).where(ConsoleSession.id == found.id).values(last_seen_at=now)
+        )
+    return Actor(user_id=found.user_id, name=found.username, role=found.role)
+
+
+async def end_session(session: AsyncSession, key: str) -> None:
+    """Sign-out: the session with this key no longer lets anyone in, whoever kept its cookie."""
+    await session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.key_hash == _key_hash(key), ConsoleSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )

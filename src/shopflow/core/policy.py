@@ -154,6 +154,47 @@ class Security(Section):
     password_min_length: Annotated[int, Field(ge=8)] = 8
     # RSK-3: requests to list endpoints a token may make per minute (per server process); beyond, 429.
     list_requests_per_minute: Positive = 120
+    # (†) Console sign-in: after this many failed attempts within the window, an account (or an
+    # address, for every account tried from it) is refused, even with the right password, until
+    # the oldest failure leaves the window.
+    login_failures_per_account: Positive = 5
+    login_failures_per_address: Positive = 20
+    login_failure_window_minutes: Positive = 15
+    # (†) A console session ends after this long without a request (or at sign-out, or when its
+    # user is disabled).
+    console_session_hours: Positive = 12
+
+
+class Authority(Section):
+    """What one member of a role may grant on their own (issue 10): a discount up to this percent
+    of the price, compensation up to this amount; `None` is no limit."""
+
+    discount_percent: Percent = 0.0
+    compensation_amount: AmountText | None = 0
+
+
+# (†) By role; a role not named may grant nothing. An admin has no limit unless the store sets one.
+DEFAULT_AUTHORITY: dict[str, Authority] = {
+    role: Authority(discount_percent=percent, compensation_amount=amount)
+    for role, percent, amount in (
+        (Role.SALES, 5.0, "0.00"),
+        (Role.CUSTOMER_SERVICE, 0.0, "50.00"),
+        (Role.CS_SUPERVISOR, 10.0, "200.00"),
+        (Role.MANAGER, 30.0, "2000.00"),
+        (Role.ADMIN, 100.0, None),
+    )
+}
+NO_AUTHORITY = Authority()
+
+
+def _role(name: str) -> str:
+    if name not in Role.__members__.values():
+        raise ValueError(f"{name!r} is not a role ({', '.join(Role)})")
+    return name
+
+
+def _over_default_authority(limits: dict[str, Authority]) -> dict[str, Authority]:
+    return DEFAULT_AUTHORITY | limits
 
 
 class Sla(Section):
@@ -239,6 +280,10 @@ class Policy(Section):
     notify: Notify = Notify()
     audit: Audit = Audit()
     alerts: Alerts = Alerts()
+    # `[authority.<role>]`: the keys not named keep their defaults (DEFAULT_AUTHORITY).
+    authority: Annotated[
+        dict[Annotated[str, AfterValidator(_role)], Authority], AfterValidator(_over_default_authority)
+    ] = DEFAULT_AUTHORITY
 
 
 class PolicyError(Invalid):
@@ -282,6 +327,11 @@ _current = Policy()
 
 def current() -> Policy:
     return _current
+
+
+def authority(role: str) -> Authority:
+    """The limits of what a member of `role` may grant on their own in the effective policy."""
+    return _current.authority.get(role, NO_AUTHORITY)
 
 
 def install(policy: Policy) -> None:

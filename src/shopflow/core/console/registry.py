@@ -150,6 +150,10 @@ CORE: Pages[Any] = Pages(
         ("is required", N_("is required")),
         ("must be positive", N_("must be positive")),
         ("wrong username or password", N_("wrong username or password")),
+        (
+            r"too many failed sign-ins; try again in (?P<seconds>\d+) seconds",
+            N_("Too many failed sign-ins. Try again in %(seconds)s seconds."),
+        ),
         ("there is nothing at (?P<path>.+)", N_("There is no page at %(path)s.")),
         (
             "(?P<path>.+) does not take (?P<method>.+)",

@@ -1,7 +1,9 @@
-"""The console's session and its door: the signed cookie (HttpOnly, SameSite=Lax) holding the user
-id and a CSRF token every POST must echo (a form field, or a header from HTMX), the permission
-checks of pages and actions (the API's `authorize`), sign-in, sign-out, the language, the error
-pages, and `install`, which adds all of it and every domain's pages to the app."""
+"""The console's session and its door: the signed cookie (HttpOnly, SameSite=Lax, Secure over
+https) holding the key of a session the server keeps (`auth.start_session`) and a CSRF token every
+POST must echo (a form field, or a header from HTMX), the permission checks of pages and actions
+(the API's `authorize`), sign-in (throttled), sign-out, the language, the error pages, the
+security headers of every page, and `install`, which adds all of it and every domain's pages to
+the app."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopflow.core import auth
+from shopflow.core import auth, policy
 from shopflow.core.api import Session
 from shopflow.core.console.forms import form_values
 from shopflow.core.console.i18n import DEFAULT_LOCALE, LANG_COOKIE, LOCALES, WEB, locale_of
@@ -27,7 +31,7 @@ from shopflow.core.errors import AppError, Forbidden, Unauthorized
 from shopflow.core.settings import Settings
 
 SESSION_COOKIE = "shopflow_session"
-SESSION_SECONDS = 12 * 3600
+SESSION_KEY = "sid"  # in the signed cookie: the key of the server's console session
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -53,8 +57,8 @@ def _anonymous(request: Request) -> Console:
 
 
 async def _console(request: Request, session: Session) -> Console:
-    user_id = request.session.get("uid")
-    actor = await auth.active_actor(session, user_id) if isinstance(user_id, int) else None
+    key = request.session.get(SESSION_KEY)
+    actor = await auth.session_actor(session, key) if isinstance(key, str) else None
     if actor is None:
         raise LoginRequired
     c = Console(request, actor, locale_of(request), csrf_token(request), _registry(request))
@@ -122,20 +126,28 @@ async def login(request: Request, session: Session) -> Response:
     values = await form_values(request)
     c = _anonymous(request)
     username = values.get("username", "").strip()
+    address = request.client.host if request.client else "unknown"
     try:
-        actor = await auth.login(session, username, values.get("password", ""))
-    except Unauthorized as exc:
+        actor = await auth.login(session, username, values.get("password", ""), address)
+    except (Unauthorized, auth.TooManyAttempts) as exc:
         error = c.message(exc.detail)
-        return render(
-            c, "login.html", 401, next=safe_next(values.get("next")), username=username, error=error
+        reply = render(
+            c, "login.html", exc.status, next=safe_next(values.get("next")), username=username, error=error
         )
+        if isinstance(exc, auth.TooManyAttempts):
+            reply.headers["Retry-After"] = str(exc.retry_after)
+        return reply
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    request.session["uid"] = actor.user_id
+    request.session[SESSION_KEY] = await auth.start_session(session, actor)
     return redirect(safe_next(values.get("next")))
 
 
 @router.post("/logout")
-async def logout(request: Request, _: Annotated[Console, Depends(_csrf_checked)]) -> Response:
+async def logout(
+    request: Request, session: Session, _: Annotated[Console, Depends(_csrf_checked)]
+) -> Response:
+    """Sign out: the server ends the session, so a copy of the cookie no longer signs anyone in."""
+    await auth.end_session(session, request.session[SESSION_KEY])
     request.session.clear()
     return redirect("/login")
 
@@ -171,6 +183,47 @@ async def _login_required(request: Request, _: Exception) -> Response:
     return redirect(target)
 
 
+# What every page (not the API) answers with: never framed by another site (clickjacking), never
+# sniffed into another type, no address leaked to other sites. No script policy: the vendored
+# Swagger UI at /docs runs inline script.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class PageSecurity:
+    """ASGI middleware: the security headers on every answer outside /api/, and the cookies set
+    over https marked Secure (the scheme the client used: uvicorn takes X-Forwarded-Proto from the
+    proxies FORWARDED_ALLOW_IPS trusts)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        secure = scope.get("scheme") == "https"
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if secure:
+                    cookies = headers.getlist("set-cookie")
+                    del headers["set-cookie"]
+                    for cookie in cookies:
+                        marked = "secure" in cookie.lower().replace(" ", "").split(";")
+                        headers.append("set-cookie", cookie if marked else f"{cookie}; secure")
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def install(app: FastAPI, settings: Settings, registry: Registry[Console]) -> None:
     """Add the console to the app: session cookie, static files, sign-in routes, error pages, and
     every domain's pages with their menu entries, labels and panels (`registry`)."""
@@ -197,10 +250,11 @@ def install(app: FastAPI, settings: Settings, registry: Registry[Console]) -> No
         SessionMiddleware,
         secret_key=settings.console_secret(),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_SECONDS,
+        max_age=policy.current().security.console_session_hours * 3600,
         same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
+    app.add_middleware(PageSecurity)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     app.include_router(router)
     for pages in registry.routers:

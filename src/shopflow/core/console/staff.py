@@ -1,6 +1,8 @@
 """The console page of staff accounts and API tokens (STF-1), for admins (`users.manage`): users
-with role and state, add one, set a password, deactivate and reactivate; tokens with owner and
-dates, create one (shown this once), revoke one. Every change is audited by `core.auth`."""
+with role, state, team, manager, duty and email; add one, set a password, set their team,
+manager, duty and email, disable and enable; tokens with owner and dates, create one (shown this
+once), revoke one. Every change is audited by `core.auth`; a disabled user's sessions end and
+their tokens are revoked at once."""
 
 from __future__ import annotations
 
@@ -33,7 +35,17 @@ MESSAGES = (
     (r"one of: .*", N_("choose one of the roles")),
     (r"no user (?P<id>\d+)", N_("There is no user %(id)s.")),
     (r"no token (?P<id>\d+)", N_("There is no token %(id)s.")),
-    ("you cannot deactivate your own account", N_("You cannot deactivate your own account.")),
+    ("you cannot disable your own account", N_("You cannot disable your own account.")),
+    (r"no user '(?P<name>.+)'", N_("There is no user %(name)s.")),
+    ("is not an email address", N_("is not an email address")),
+    (
+        "may not be the user or someone reporting to them",
+        N_("may not be the user or someone reporting to them"),
+    ),
+    (
+        r"'(?P<manager>.+)' cannot manage '(?P<name>.+)'.*",
+        N_("%(manager)s cannot manage %(name)s: they report to them."),
+    ),
 )
 
 
@@ -51,11 +63,13 @@ async def _page(
     """The staff page; `created` is a new token (owner, token) shown this once."""
     size = page_size()
     tokens, total = await auth.list_tokens(session, offset=(page - 1) * size, limit=size)
+    users = await auth.list_users(session)
     return render(
         c,
         "staff/users.html",
         status,
-        users=await auth.list_users(session),
+        users=users,
+        names={user.id: user.username for user in users},
         tokens=tokens,
         pager=Pager(page, size, total),
         roles=ROLES,
@@ -95,7 +109,8 @@ async def add_user(session: Session, c: Annotated[Console, can_do(PERMISSION)]) 
     password = values.get("password") or None
 
     async def add() -> Response:
-        await auth.add_user(session, c.actor, username, values.get("role", ""), password)  # type: ignore[arg-type]
+        user = await auth.add_user(session, c.actor, username, values.get("role", ""), password)  # type: ignore[arg-type]
+        await auth.set_people(session, c.actor, user, _people(values))  # type: ignore[arg-type]
         if password is None:
             c.flash(c.gettext("%(name)s is added. It cannot sign in until a password is set.", name=username))
         else:
@@ -103,7 +118,8 @@ async def add_user(session: Session, c: Annotated[Console, can_do(PERMISSION)]) 
         return redirect(PAGE)
 
     async def refused(exc: AppError) -> Response:
-        typed = {"username": username, "role": values.get("role", "")}
+        typed = {name: values.get(name, "") for name in ("role", "team", "manager", "email")}
+        typed["username"] = username
         return await _page(session, c, exc.status, values=typed, errors=form_errors(exc, c))
 
     return await attempt(c, session, add, refused, address=PAGE)
@@ -122,21 +138,54 @@ async def set_password(user_id: int, session: Session, c: Annotated[Console, can
     return await attempt(c, session, change, _row_refused(session, c), address=PAGE)
 
 
-@router.post(f"{PAGE}/users/{{user_id}}/active")
-async def set_active(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
-    """Deactivate (`active=false`: no sign-in, its tokens refused) or reactivate a user."""
-    active = (await form_values(c.request)).get("active") == "true"
+def _people(values: dict[str, str]) -> auth.PeopleChange:
+    """The team, manager and email typed in a form (empty clears them)."""
+    return {"team": values.get("team"), "manager": values.get("manager"), "email": values.get("email")}
 
+
+@router.post(f"{PAGE}/users/{{user_id}}/people")
+async def set_people(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    """Set a user's team, manager, email and whether they are on duty."""
+    values = await form_values(c.request)
+
+    async def change() -> Response:
+        user = await auth.get_user(session, user_id)
+        people = _people(values) | {"on_duty": values.get("on_duty") == "true"}
+        await auth.set_people(session, c.actor, user, people)  # type: ignore[arg-type]
+        c.flash(c.gettext("%(name)s is updated.", name=user.username))
+        return redirect(PAGE)
+
+    return await attempt(c, session, change, _row_refused(session, c), address=PAGE)
+
+
+async def _set_active(user_id: int, session: AsyncSession, c: Console, active: bool) -> Response:
     async def change() -> Response:
         user = await auth.get_user(session, user_id)
         await auth.set_active(session, c.actor, user, active)  # type: ignore[arg-type]
         if active:
-            c.flash(c.gettext("%(name)s is active again.", name=user.username))
+            c.flash(c.gettext("%(name)s is enabled again.", name=user.username))
         else:
-            c.flash(c.gettext("%(name)s is deactivated: no sign-in, no API calls.", name=user.username))
+            c.flash(
+                c.gettext(
+                    "%(name)s is disabled: signed out, tokens revoked, no sign-in until enabled.",
+                    name=user.username,
+                )
+            )
         return after_action(c, PAGE)
 
     return await attempt(c, session, change, _row_refused(session, c), address=PAGE)
+
+
+@router.post(f"{PAGE}/users/{{user_id}}/disable")
+async def disable(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    """Disable a user: their console sessions end and their tokens are revoked, at once."""
+    return await _set_active(user_id, session, c, False)
+
+
+@router.post(f"{PAGE}/users/{{user_id}}/enable")
+async def enable(user_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]) -> Response:
+    """Enable a disabled user: they may sign in again (their old tokens stay revoked)."""
+    return await _set_active(user_id, session, c, True)
 
 
 @router.post(f"{PAGE}/users/{{user_id}}/tokens")

@@ -1,7 +1,7 @@
 """Deliveries once, even across a crash (NTF-1): a delivery's claim and lease; attempts recorded
 as `sending` before they are sent, then sent, failed or interrupted
 
-Revision ID: 0012_delivery_leases
+Revision ID: 0009_delivery_leases
 Revises: 0008_personal_data_reads
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_delivery_leases"
+revision: str = "0009_delivery_leases"
 down_revision: str | None = "0008_personal_data_reads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
