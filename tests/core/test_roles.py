@@ -89,6 +89,12 @@ ROUTES: dict[str, str | None] = {
     "GET /api/v1/sla": "sla.read",
     "GET /api/v1/sla/compliance": "sla.read",
     "GET /api/v1/personal-data-reads": "personal_data.reads",
+    "GET /api/v1/users": "users.manage",
+    "PATCH /api/v1/users/{username}": "users.manage",
+    "POST /api/v1/users/{username}/disable": "users.manage",
+    "POST /api/v1/users/{username}/enable": "users.manage",
+    "GET /api/v1/tokens": "users.manage",
+    "POST /api/v1/tokens/{token_id}/revoke": "users.manage",
     "GET /healthz": None,
 }
 
