@@ -9,6 +9,7 @@ import math
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import TypedDict
@@ -25,7 +26,7 @@ from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Base, BigId, Database, UTCDateTime
 from shopflow.core.errors import AppError, Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
-from shopflow.core.roles import Role
+from shopflow.core.roles import USER_OWNER, Role
 
 R = Role
 _EVERYONE = frozenset(Role)
@@ -477,6 +478,25 @@ async def authenticate(db: Database, token: str) -> Actor:
     if _hearing and forgotten == _forgotten:  # no revocation heard while the database was asked
         _token_cache[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, actor)
     return actor
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    username: str
+    email: str
+
+
+async def reachable_owners(session: AsyncSession, owner: str) -> list[Recipient]:
+    """Who an alert owned by `owner` ("user:alice" or a role) reaches by email: the user it names,
+    or every on-duty member of the role; active users with an email address only."""
+    stmt = select(User.id, User.username, User.email).where(User.active.is_(True), User.email.is_not(None))
+    if owner.startswith(USER_OWNER):
+        stmt = stmt.where(User.username == owner.removeprefix(USER_OWNER))
+    else:
+        stmt = stmt.where(User.role == owner, User.on_duty.is_(True))
+    found = await session.execute(stmt.order_by(User.id))
+    return [Recipient(user_id, username, email) for user_id, username, email in found.tuples()]
 
 
 async def user_exists(session: AsyncSession, username: str) -> bool:

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from shopflow.core.errors import FieldError, Invalid, pydantic_message
 from shopflow.core.money import AmountText
-from shopflow.core.roles import Role
+from shopflow.core.roles import USER_OWNER, Role
 
 Positive = Annotated[int, Field(gt=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -232,7 +232,7 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
 
 def _owner(name: str) -> str:
     """A role ("operations") or one user ("user:alice")."""
-    if name.startswith("user:") and len(name) > len("user:"):
+    if name.startswith(USER_OWNER) and len(name) > len(USER_OWNER):
         return name
     if name not in Role.__members__.values():
         raise ValueError(f"{name!r} is neither a role ({', '.join(Role)}) nor 'user:<username>'")
@@ -251,6 +251,9 @@ class Alerts(Section):
     default_owner: Owner = "admin"
     # Overrides by kind or kind prefix; the keys not named keep their defaults.
     owners: Annotated[dict[str, Owner], AfterValidator(_over_default_owners)] = DEFAULT_ALERT_OWNERS
+    # ANA-3: each alert is also emailed, once, to its owner: the user it names, or every active,
+    # on-duty member of its role who has an email address.
+    email_owners: bool = True
 
     def owner_of(self, kind: str) -> str:
         """The owner of an alert kind: the longest dotted prefix the table names, else the default."""

@@ -15,3 +15,7 @@ class Role(StrEnum):
     WAREHOUSE = "warehouse"
     PURCHASING = "purchasing"
     FINANCE = "finance"
+
+
+# An owner (of an alert kind, `policy.alerts`) is a role, or one user: this prefix and a username.
+USER_OWNER = "user:"

@@ -94,3 +94,27 @@ def render(language: str, event: str, facts: Facts) -> Notice:
         ),
         sms=Template(part["sms"]).substitute(values, parcels=parcel["separator"].join(text_parcels)),
     )
+
+
+def render_alert(language: str, store: str, name: str, alert: Mapping[str, Any], link: str) -> Notice:
+    """The notice of a raised alert (its `alert.raised` payload) to one of its owners (ANA-3)."""
+    book = catalog(language)
+    part = book["alert.raised"]
+    values = {
+        "store": store,
+        "customer_name": name,
+        "kind": str(alert["kind"]),
+        "subject": str(alert["subject"]),
+        "message": str(alert["message"]),
+        "link": link,
+    }
+    subject = Template(part["subject"]).substitute(values)
+    content = Template(part["html"]).substitute(_escaped(values))
+    return Notice(
+        subject=subject,
+        text=Template(part["text"]).substitute(values),
+        html=Template(book["layout"]["html"]).substitute(
+            _escaped(values), subject=html.escape(subject), content=content
+        ),
+        sms=Template(part["sms"]).substitute(values),
+    )

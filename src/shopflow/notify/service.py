@@ -10,11 +10,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, audit, clock, policy
+from shopflow.core import alerts, audit, auth, clock, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.core.events import OutboxEvent
@@ -34,7 +35,7 @@ from shopflow.notify.models import (
     Webhook,
     backoff,
 )
-from shopflow.notify.render import Facts, render
+from shopflow.notify.render import Facts, render, render_alert
 from shopflow.notify.schemas import WebhookIn
 from shopflow.orders.service import queries as orders
 
@@ -44,6 +45,7 @@ log = logging.getLogger("shopflow.notify")
 # value, personal data does not decrypt): it waits with a back-off and an alert is raised.
 UNRENDERABLE = (AppError, LookupError, ValueError, TypeError, InvalidToken)
 CUSTOMER = "customer"
+STAFF = "staff"  # a staff member's target: "staff:<user id>"
 
 
 # --- the outbox relay --------------------------------------------------------------------
@@ -116,6 +118,23 @@ async def _customer_deliveries(
     return found
 
 
+async def _owner_deliveries(session: AsyncSession, event: OutboxEvent, at: datetime) -> list[dict[str, Any]]:
+    """ANA-3: a raised alert is emailed, once, to each person its owner names (`auth.reachable_owners`)."""
+    rules = policy.current()
+    if event.event != alerts.RAISED_EVENT or not rules.alerts.email_owners:
+        return []
+    query = urlencode({"kind": event.payload["kind"]})
+    link = f"{get_settings().public_url.rstrip('/')}/alerts?{query}"
+    found: list[dict[str, Any]] = []
+    for person in await auth.reachable_owners(session, str(event.payload["owner"])):
+        store, name = rules.notify.store_name, person.username
+        notice = render_alert(rules.notify.language, store, name, event.payload, link)
+        message = {"to": person.email, "subject": notice.subject, "text": notice.text, "html": notice.html}
+        target = f"{STAFF}:{person.user_id}"
+        found.append(_delivery(event, Channel.EMAIL, target, mask_email(person.email), message, at))
+    return found
+
+
 def _webhook_deliveries(event: OutboxEvent, hooks: list[Webhook], at: datetime) -> list[dict[str, Any]]:
     found = []
     for hook in hooks:
@@ -171,7 +190,11 @@ async def dispatch(session: AsyncSession, limit: int) -> int:
     trail: list[dict[str, Any]] = []
     for event in claimed:
         try:
-            fanned = [*await _customer_deliveries(session, event, at), *_webhook_deliveries(event, hooks, at)]
+            fanned = [
+                *await _customer_deliveries(session, event, at),
+                *await _owner_deliveries(session, event, at),
+                *_webhook_deliveries(event, hooks, at),
+            ]
         except UNRENDERABLE as exc:
             await _defer(session, event, exc, at)
             continue
