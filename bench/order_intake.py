@@ -49,7 +49,7 @@ from sqlalchemy import text
 from shopflow.catalog import service as catalog
 from shopflow.catalog.models import PriceBand
 from shopflow.catalog.schemas import ProductIn, SkuIn
-from shopflow.core import auth, crypto, money, policy
+from shopflow.core import access, auth, crypto, money, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
@@ -114,7 +114,7 @@ async def _populate(url: str, sku_count: int) -> Store:
                     session, SYSTEM, ReceiptIn(warehouse=code, reference="bench-opening", lines=lines)
                 )
             admin = await auth.add_user(session, SYSTEM, "bench-admin", auth.Role.ADMIN)
-            token = await auth.create_token(session, SYSTEM, "bench-admin", "bench")
+            token = await access.create_token(session, SYSTEM, "bench-admin", "bench")
         async with db.transaction() as session:
             found = await session.execute(
                 text(

@@ -18,7 +18,7 @@ from shopflow.analytics.api import router as analytics_router
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
-from shopflow.core import auth, crypto, policy
+from shopflow.core import access, crypto, policy
 from shopflow.core.api import Session, SlidingWindow, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.console.personal_data import PAGES as personal_data_pages
@@ -75,7 +75,7 @@ def create_app(
         running = asyncio.create_task(background.run()) if background else None
         # Tokens are cached by a served process only while it hears revocations (PostgreSQL).
         hearing = owned and database.dialect == "postgresql"
-        listener = asyncio.create_task(auth.hear_revocations(settings.database_url)) if hearing else None
+        listener = asyncio.create_task(access.hear_revocations(settings.database_url)) if hearing else None
         yield
         if listener:
             listener.cancel()

@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from shopflow.core import auth, clock, crypto, policy
+from shopflow.core import access, auth, clock, crypto, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database, upgrade_schema
 from shopflow.core.errors import AppError
@@ -273,7 +273,7 @@ def demo(
         async with db.transaction() as session:
             if not await auth.user_exists(session, demo_data.ADMIN):
                 await auth.add_user(session, SYSTEM, demo_data.ADMIN, auth.Role.ADMIN, DEMO_PASSWORD)
-            return await auth.create_token(session, SYSTEM, demo_data.ADMIN, "demo")
+            return await access.create_token(session, SYSTEM, demo_data.ADMIN, "demo")
 
     token = _run(work)
     console.print(f"demo admin user: {demo_data.ADMIN} (password: {DEMO_PASSWORD})")
@@ -376,7 +376,7 @@ def users_set(
 def _set_active(name: str, active: bool) -> None:
     async def work(db: Database) -> None:
         async with db.transaction() as session:
-            await auth.set_active(session, SYSTEM, await auth.find_user(session, name), active)
+            await access.set_active(session, SYSTEM, await auth.find_user(session, name), active)
 
     _run(work)
 
@@ -430,7 +430,7 @@ def tokens_create(
 
     async def work(db: Database) -> str:
         async with db.transaction() as session:
-            return await auth.create_token(session, SYSTEM, name, label)
+            return await access.create_token(session, SYSTEM, name, label)
 
     token = _run(work)
     console.print("Store it now: it is shown only once.")
@@ -444,9 +444,9 @@ def tokens_list(
     """List API tokens, newest first: label, owner, when created and revoked. The tokens
     themselves are not stored (only their hashes), so they cannot be shown."""
 
-    async def work(db: Database) -> list[tuple[auth.ApiToken, str]]:
+    async def work(db: Database) -> list[tuple[access.ApiToken, str]]:
         async with db.transaction() as session:
-            return (await auth.list_tokens(session, name))[0]
+            return (await access.list_tokens(session, name))[0]
 
     table = Table("id", "label", "owner", "created", "revoked")
     for token, owner in _run(work):
@@ -461,9 +461,9 @@ def tokens_revoke(
 ) -> None:
     """Revoke an API token: every server refuses it from the next request."""
 
-    async def work(db: Database) -> auth.ApiToken:
+    async def work(db: Database) -> access.ApiToken:
         async with db.transaction() as session:
-            return await auth.revoke_token(session, SYSTEM, token_id)
+            return await access.revoke_token(session, SYSTEM, token_id)
 
     token = _run(work)
     console.print(f"token {token.id} ([bold]{escape(token.label)}[/bold]) revoked")

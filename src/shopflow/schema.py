@@ -1,7 +1,7 @@
 """Every table of Shopflow on one metadata (for Alembic and tests)."""
 
 from shopflow.catalog import models as catalog_models
-from shopflow.core import alerts, audit, auth, events, personal_data, sla
+from shopflow.core import access, alerts, audit, auth, events, personal_data, sla
 from shopflow.core.db import Base
 from shopflow.fulfillment.models import carriers as carrier_models
 from shopflow.fulfillment.models import freight as freight_models
@@ -14,6 +14,7 @@ from shopflow.payments import models as payment_models
 
 metadata = Base.metadata
 MODULES = (
+    access,
     alerts,
     audit,
     auth,

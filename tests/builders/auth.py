@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import secrets
 
-from shopflow.core import auth
+from shopflow.core import access, auth
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 
@@ -12,7 +12,7 @@ async def bearer(db: Database, role: str = "admin", username: str | None = None)
     name = username or f"{role}-{secrets.token_hex(4)}"
     async with db.transaction() as session:
         await auth.add_user(session, SYSTEM, name, role)
-        token = await auth.create_token(session, SYSTEM, name, "test")
+        token = await access.create_token(session, SYSTEM, name, "test")
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from shopflow.core import auth, clock, policy
+from shopflow.core import access, auth, clock, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.core.policy import Policy, Security
@@ -45,7 +45,7 @@ async def token_of(db: Database, role: str) -> tuple[str, str]:
     """A new user of `role` who can sign in with PASSWORD, and a token of theirs."""
     name = await staff(db, role, PASSWORD)
     async with db.transaction() as session:
-        return name, await auth.create_token(session, SYSTEM, name, "erp")
+        return name, await access.create_token(session, SYSTEM, name, "erp")
 
 
 async def calls_api(client: httpx.AsyncClient, token: str) -> int:
@@ -90,7 +90,7 @@ async def test_a_token_revoked_by_another_process_is_refused_on_the_next_request
     async with db.transaction() as session:
         await session.execute(
             text("UPDATE api_tokens SET revoked_at = created_at WHERE token_hash = :h"),
-            {"h": auth.token_hash(token)},
+            {"h": access.token_hash(token)},
         )
     assert await calls_api(client, token) == 401
 
@@ -297,22 +297,22 @@ async def test_a_process_caching_tokens_forgets_them_when_another_revokes_one(co
 
     async with committed.transaction() as session:
         await auth.add_user(session, SYSTEM, "erp.user", "operations")
-        token = await auth.create_token(session, SYSTEM, "erp.user", "erp")
-    listener = asyncio.create_task(auth.hear_revocations(TEST_URL))
+        token = await access.create_token(session, SYSTEM, "erp.user", "erp")
+    listener = asyncio.create_task(access.hear_revocations(TEST_URL))
     try:
-        await soon(lambda: auth._hearing, 5)
-        assert (await auth.authenticate(committed, token)).name == "erp.user"
+        await soon(lambda: access._hearing, 5)
+        assert (await access.authenticate(committed, token)).name == "erp.user"
         revoke = "UPDATE api_tokens SET revoked_at = created_at WHERE token_hash = :h"
         async with committed.transaction() as session:  # another process's revocation, unheard
-            await session.execute(text(revoke), {"h": auth.token_hash(token)})
-        assert (await auth.authenticate(committed, token)).name == "erp.user"  # cached: no round trip
+            await session.execute(text(revoke), {"h": access.token_hash(token)})
+        assert (await access.authenticate(committed, token)).name == "erp.user"  # cached: no round trip
 
         async with committed.transaction() as session:  # ... and as another process announces it
-            await session.execute(text("SELECT pg_notify(:c, '')"), {"c": auth.REVOCATIONS})
-        await soon(lambda: auth.token_hash(token) not in auth._token_cache, 1)
+            await session.execute(text("SELECT pg_notify(:c, '')"), {"c": access.REVOCATIONS})
+        await soon(lambda: access.token_hash(token) not in access._token_cache, 1)
         with pytest.raises(auth.Unauthorized):
-            await auth.authenticate(committed, token)
+            await access.authenticate(committed, token)
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
-    assert not auth._hearing and auth._token_cache == {}
+    assert not access._hearing and access._token_cache == {}

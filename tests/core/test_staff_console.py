@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from shopflow.core import auth
+from shopflow.core import access, auth
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from tests.builders.auth import staff
@@ -138,7 +138,7 @@ async def test_a_disabled_user_is_signed_out_and_their_tokens_revoked_at_once(
 ) -> None:
     clerk = await _user(db, await staff(db, "operations"))
     async with db.transaction() as session:
-        token = await auth.create_token(session, SYSTEM, clerk.username, "erp")
+        token = await access.create_token(session, SYSTEM, clerk.username, "erp")
     async with visit() as clerks_browser, await signed_in(visit, db, "admin") as visitor:
         await clerks_browser.sign_in(clerk.username)
         assert (await clerks_browser.get("/orders")).status_code == 200

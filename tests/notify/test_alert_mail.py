@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from shopflow.core import alerts, auth, policy
+from shopflow.core import access, alerts, auth, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.policy import Alerts, Policy
+from shopflow.core.settings import get_settings
 from tests.builders.notify import body_of, deliveries, sweep
 from tests.notify.conftest import Outside
 
@@ -21,7 +22,7 @@ async def staff(db: Database, *people: tuple[str, str, str | None, bool, bool]) 
             user = await auth.add_user(session, SYSTEM, username, role)
             await auth.set_people(session, SYSTEM, user, {"email": email, "on_duty": on_duty})
             if not active:
-                await auth.set_active(session, SYSTEM, user, False)
+                await access.set_active(session, SYSTEM, user, False)
 
 
 async def raise_low_stock(db: Database) -> None:
@@ -53,7 +54,7 @@ async def test_a_raised_alert_is_emailed_once_to_each_on_duty_member_of_its_owni
     assert mail["Subject"] == "【Shopflow】预警：sku:SKU-1 low_stock"
     text = body_of(mail, "plain")
     assert text.startswith("buyer，您好") and "SKU-1: 3 available" in text
-    assert "http://127.0.0.1:8000/alerts?kind=low_stock" in text
+    assert f"{get_settings().public_url}/alerts?kind=low_stock" in text
     [email] = await deliveries(db, channel="email")
     assert (email.event, email.recipient, email.state) == (
         "alert.raised",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
-from shopflow.core import auth, personal_data, policy
+from shopflow.core import access, auth, personal_data, policy
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.errors import (
@@ -52,7 +52,7 @@ async def _actor(request: Request) -> Actor:
         raise Unauthorized("send 'Authorization: Bearer <token>'", code="missing_token")
     # Its own short unit of work, so an endpoint that must not hold a transaction open (the
     # sandbox gateway) is not made to by authentication; cached tokens skip it entirely.
-    return await auth.authenticate(request.app.state.db, token.strip())
+    return await access.authenticate(request.app.state.db, token.strip())
 
 
 def require(permission: str) -> Any:
@@ -101,7 +101,7 @@ def _limited(request: Request, actor: Actor) -> None:
     limit = policy.current().security.list_requests_per_minute
     token = request.headers["authorization"].partition(" ")[2].strip()
     window: SlidingWindow = request.app.state.list_requests
-    wait = window.wait(auth.token_hash(token), limit, time.monotonic())
+    wait = window.wait(access.token_hash(token), limit, time.monotonic())
     if wait > 0:
         raise TooManyRequests(
             f"{actor.name} made {limit} list requests within a minute; try again in {math.ceil(wait)} s",

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import auth
+from shopflow.core import access, auth
 from shopflow.core.api import Pages, Session, paged, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.schemas import Page, PeopleIn, TokenOut, UserOut
@@ -63,7 +63,7 @@ async def disable(username: str, session: Session, actor: Admin) -> UserOut:
     """Disable a user: from the next request their tokens are revoked and their console sessions
     ended; they cannot sign in until enabled. Nobody disables their own account (409)."""
     user = await auth.find_user(session, username)
-    await auth.set_active(session, actor, user, False)
+    await access.set_active(session, actor, user, False)
     return await _answer(session, user)
 
 
@@ -71,11 +71,11 @@ async def disable(username: str, session: Session, actor: Admin) -> UserOut:
 async def enable(username: str, session: Session, actor: Admin) -> UserOut:
     """Enable a disabled user: they may sign in again; their old tokens stay revoked."""
     user = await auth.find_user(session, username)
-    await auth.set_active(session, actor, user, True)
+    await access.set_active(session, actor, user, True)
     return await _answer(session, user)
 
 
-def _token_out(token: auth.ApiToken, owner: str) -> TokenOut:
+def _token_out(token: access.ApiToken, owner: str) -> TokenOut:
     return TokenOut(
         id=token.id, label=token.label, owner=owner, created_at=token.created_at, revoked_at=token.revoked_at
     )
@@ -86,7 +86,7 @@ async def list_tokens(
     session: Session, _: Admin, pages: Pages, username: str | None = None
 ) -> dict[str, object]:
     """API tokens, newest first (all, or those of `username`): never the tokens themselves."""
-    found, total = await auth.list_tokens(
+    found, total = await access.list_tokens(
         session, username, offset=(pages.page - 1) * pages.page_size, limit=pages.page_size
     )
     return pages.of([_token_out(token, owner) for token, owner in found], total)
@@ -95,6 +95,6 @@ async def list_tokens(
 @router.post("/tokens/{token_id}/revoke", response_model=TokenOut, responses=problems(404))
 async def revoke_token(token_id: TokenId, session: Session, actor: Admin) -> TokenOut:
     """Revoke a token: refused by every server process from the next request."""
-    token = await auth.revoke_token(session, actor, token_id)
+    token = await access.revoke_token(session, actor, token_id)
     owner = await auth.get_user(session, token.user_id)
     return _token_out(token, owner.username)

@@ -1,5 +1,5 @@
 """The console's session and its door: the signed cookie (HttpOnly, SameSite=Lax, Secure over
-https) holding the key of a session the server keeps (`auth.start_session`) and a CSRF token every
+https) holding the key of a session the server keeps (`access.start_session`) and a CSRF token every
 POST must echo (a form field, or a header from HTMX), the permission checks of pages and actions
 (the API's `authorize`), sign-in (throttled), sign-out, the language, the error pages, the
 security headers of every page, and `install`, which adds all of it and every domain's pages to
@@ -20,7 +20,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shopflow.core import auth, policy
+from shopflow.core import access, auth, policy
 from shopflow.core.api import Session
 from shopflow.core.console.forms import form_values
 from shopflow.core.console.i18n import DEFAULT_LOCALE, LANG_COOKIE, LOCALES, WEB, locale_of
@@ -58,7 +58,7 @@ def _anonymous(request: Request) -> Console:
 
 async def _console(request: Request, session: Session) -> Console:
     key = request.session.get(SESSION_KEY)
-    actor = await auth.session_actor(session, key) if isinstance(key, str) else None
+    actor = await access.session_actor(session, key) if isinstance(key, str) else None
     if actor is None:
         raise LoginRequired
     c = Console(request, actor, locale_of(request), csrf_token(request), _registry(request))
@@ -128,17 +128,17 @@ async def login(request: Request, session: Session) -> Response:
     username = values.get("username", "").strip()
     address = request.client.host if request.client else "unknown"
     try:
-        actor = await auth.login(session, username, values.get("password", ""), address)
-    except (Unauthorized, auth.TooManyAttempts) as exc:
+        actor = await access.login(session, username, values.get("password", ""), address)
+    except (Unauthorized, access.TooManyAttempts) as exc:
         error = c.message(exc.detail)
         reply = render(
             c, "login.html", exc.status, next=safe_next(values.get("next")), username=username, error=error
         )
-        if isinstance(exc, auth.TooManyAttempts):
+        if isinstance(exc, access.TooManyAttempts):
             reply.headers["Retry-After"] = str(exc.retry_after)
         return reply
     request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    request.session[SESSION_KEY] = await auth.start_session(session, actor)
+    request.session[SESSION_KEY] = await access.start_session(session, actor)
     return redirect(safe_next(values.get("next")))
 
 
@@ -147,7 +147,7 @@ async def logout(
     request: Request, session: Session, _: Annotated[Console, Depends(_csrf_checked)]
 ) -> Response:
     """Sign out: the server ends the session, so a copy of the cookie no longer signs anyone in."""
-    await auth.end_session(session, request.session[SESSION_KEY])
+    await access.end_session(session, request.session[SESSION_KEY])
     request.session.clear()
     return redirect("/login")
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import auth
+from shopflow.core import access, auth
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, field_errors, form_errors, form_values, page_size
 from shopflow.core.console.i18n import N_, label
@@ -62,7 +62,7 @@ async def _page(
 ) -> HTMLResponse:
     """The staff page; `created` is a new token (owner, token) shown this once."""
     size = page_size()
-    tokens, total = await auth.list_tokens(session, offset=(page - 1) * size, limit=size)
+    tokens, total = await access.list_tokens(session, offset=(page - 1) * size, limit=size)
     users = await auth.list_users(session)
     return render(
         c,
@@ -161,7 +161,7 @@ async def set_people(user_id: int, session: Session, c: Annotated[Console, can_d
 async def _set_active(user_id: int, session: AsyncSession, c: Console, active: bool) -> Response:
     async def change() -> Response:
         user = await auth.get_user(session, user_id)
-        await auth.set_active(session, c.actor, user, active)  # type: ignore[arg-type]
+        await access.set_active(session, c.actor, user, active)  # type: ignore[arg-type]
         if active:
             c.flash(c.gettext("%(name)s is enabled again.", name=user.username))
         else:
@@ -195,7 +195,7 @@ async def create_token(user_id: int, session: Session, c: Annotated[Console, can
 
     async def create() -> Response:
         user = await auth.get_user(session, user_id)
-        token = await auth.create_token(session, c.actor, user.username, label_typed)  # type: ignore[arg-type]
+        token = await access.create_token(session, c.actor, user.username, label_typed)  # type: ignore[arg-type]
         c.address = PAGE  # a reload shows the page, not a second token
         return await _page(session, c, 201, created=(user.username, token))
 
@@ -206,7 +206,7 @@ async def create_token(user_id: int, session: Session, c: Annotated[Console, can
 async def revoke_token(
     token_id: int, session: Session, c: Annotated[Console, can_do(PERMISSION)]
 ) -> Response:
-    token = await auth.revoke_token(session, c.actor, token_id)  # type: ignore[arg-type]
+    token = await access.revoke_token(session, c.actor, token_id)  # type: ignore[arg-type]
     c.flash(c.gettext("The token “%(label)s” is revoked.", label=token.label))
     return after_action(c, PAGE)
 
