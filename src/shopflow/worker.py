@@ -26,6 +26,7 @@ from shopflow.inventory import tasks as inventory_tasks
 from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
+from shopflow.payments import refunds
 
 log = logging.getLogger("shopflow.worker")
 
@@ -54,6 +55,7 @@ async def sla_breaches(session: AsyncSession) -> int:
 SWEEPS: dict[str, Sweep] = {
     "sla": sla_breaches,  # SLA-2: due clocks -> breached, alerted, acted on
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
+    "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
 }

@@ -10,7 +10,7 @@ import pytest
 
 from shopflow.core import money
 from shopflow.core.db import Database
-from shopflow.payments import sandbox
+from shopflow.payments import refunds, sandbox
 from tests.builders.auth import bearer
 from tests.builders.orders import order_body
 from tests.builders.payments import (
@@ -47,6 +47,12 @@ async def receipts(client: httpx.AsyncClient, db: Database) -> dict[str, Any]:
     reply = await client.get("/api/v1/payments/receipts", headers=await bearer(db, "finance"))
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
+
+
+async def refund_sweep(db: Database) -> None:
+    """The worker's sweep refunding cancelled orders' captured payments (PAY-3)."""
+    async with db.transaction() as session:
+        await refunds.refund_cancelled_orders(session)
 
 
 async def pending_payment(
@@ -347,10 +353,10 @@ async def test_money_arriving_while_the_order_is_held_does_not_lift_the_hold(
 
 
 @pytest.mark.parametrize("held_first", [False, True], ids=["paid", "paid-then-held"])
-async def test_cancelling_a_paid_order_requests_a_refund(
+async def test_cancelling_a_paid_order_refunds_it_through_the_ledger(
     client: httpx.AsyncClient, db: Database, sales: dict[str, str], held_first: bool
 ) -> None:
-    """RSK-2: a flagged order rejected after review is cancelled and refunded."""
+    """RSK-2, PAY-3: a flagged order rejected after review is cancelled and refunded in full."""
     manager = await bearer(db, "manager")
     order, started = await pending_payment(client, sales)
     await gateway(client, sales, started["payment_id"], "success")
@@ -365,8 +371,11 @@ async def test_cancelling_a_paid_order_requests_a_refund(
     )
 
     assert cancel.status_code == 200, cancel.text
-    refunds = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
-    assert [(e.payload["order_id"], e.payload["reason"]) for e in refunds] == [(order["id"], "risk rejected")]
+    await refund_sweep(db)
+    requested = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
+    assert [(e.payload["order_id"], e.payload["amount"]) for e in requested] == [(order["id"], "99.00")]
+    ledger = (await client.get(f"/api/v1/payments/{started['payment_id']}/refunds", headers=manager)).json()
+    assert [(r["amount"], r["status"]) for r in ledger["items"]] == [("99.00", "pending")]
 
 
 async def test_cancelling_an_unpaid_order_requests_no_refund(
@@ -379,6 +388,7 @@ async def test_cancelling_an_unpaid_order_requests_no_refund(
         headers=await bearer(db, "manager"),
     )
     assert cancel.status_code == 200, cancel.text
+    await refund_sweep(db)
     events = [e.event for e in await outbox(db, f"order:{order['id']}")]
     assert "order.cancelled" in events and "payment.refund_requested" not in events
 

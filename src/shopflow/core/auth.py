@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS, R.FINANCE}
     ),
     "payments.read": frozenset({R.MANAGER, R.FINANCE, R.OPERATIONS, R.CS_SUPERVISOR}),
+    # PAY-3: the refund ledger (issue 11)
+    "payments.refund": frozenset({R.MANAGER, R.FINANCE, R.CS_SUPERVISOR}),
     "fulfillment.read": _EVERYONE,
     "fulfillment.work": frozenset({R.MANAGER, R.WAREHOUSE}),  # waves, pick, pack, QC, ship (FUL-1..4)
     "fulfillment.exceptions": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
@@ -65,6 +67,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alerts.ack.low_stock": frozenset({R.MANAGER, R.OPERATIONS, R.PURCHASING, R.WAREHOUSE}),
     "alerts.ack.payment_amount_mismatch": frozenset({R.MANAGER, R.FINANCE}),
     "alerts.ack.payment_for_unpayable_order": frozenset({R.MANAGER, R.FINANCE}),
+    # PAY-3: the refund ledger (issue 11)
+    "alerts.ack.refund_amount_mismatch": frozenset({R.MANAGER, R.FINANCE}),
+    "alerts.ack.refund_beyond_captured": frozenset({R.MANAGER, R.FINANCE}),
     "alerts.ack.notification_failed": frozenset({R.OPERATIONS}),
     "sla.read": _EVERYONE,  # the clocks of an order, shipment, ticket… (SLA-1)
     "webhooks.manage": frozenset({R.OPERATIONS}),  # subscribers of signed event POSTs (NTF-1)
