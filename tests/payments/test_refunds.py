@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.payments import refunds
 from shopflow.payments.models import Refund
@@ -276,3 +278,30 @@ async def test_cancelling_a_paid_order_refunds_its_capture_once_through_the_ledg
     assert [e.event for e in await outbox(db, f"order:{order['id']}")].count("payment.refund_requested") == 1
     await settle(client, staff, refund["id"], "succeeded")
     assert (await totals(client, staff, payment_id))["refunded"] == "100.00"
+
+
+async def test_a_settled_refund_tells_its_case_in_the_same_transaction(
+    client: httpx.AsyncClient,
+    db: Database,
+    staff: dict[str, str],
+    paid: tuple[dict[str, Any], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the after-sales domain hangs on `refunds.ON_SETTLED` hears of every success, once."""
+    order, payment_id = paid
+    told: list[tuple[int | None, int]] = []
+
+    async def case_domain(session: AsyncSession, refund: Refund) -> None:
+        told.append((refund.case_id, refund.amount))
+
+    monkeypatch.setattr(refunds, "ON_SETTLED", [case_domain])
+    async with db.transaction() as session:
+        refund = await refunds.request_refund(
+            session, SYSTEM, payment_id, 4550, "case:7:refund", "return", case_id=7
+        )
+
+    await settle(client, staff, refund.id, "succeeded", deliveries=2)
+
+    assert told == [(7, 4550)]
+    [settled] = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refunded"]
+    assert (settled.payload["case_id"], settled.payload["amount"]) == (7, "45.50")
