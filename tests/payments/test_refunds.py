@@ -3,6 +3,7 @@ more than was captured, never twice, also when the gateway times out or repeats 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow import worker
+from shopflow.core import clock, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.payments import refunds
@@ -267,9 +270,9 @@ async def test_cancelling_a_paid_order_refunds_its_capture_once_through_the_ledg
     )
     assert reply.status_code == 200, reply.text
 
-    for _sweep in range(2):
-        async with db.transaction() as session:
-            await refunds.refund_cancelled_orders(session)
+    sweeper = worker.Worker(db, interval=1.0)
+    assert await sweeper.drain(worker.SWEEPS["payments.refund_cancelled"]) == 1
+    assert await sweeper.drain(worker.SWEEPS["payments.refund_cancelled"]) == 0  # once
 
     ledger = await totals(client, staff, payment_id)
     [refund] = ledger["items"]
@@ -305,3 +308,28 @@ async def test_a_settled_refund_tells_its_case_in_the_same_transaction(
     assert told == [(7, 4550)]
     [settled] = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refunded"]
     assert (settled.payload["case_id"], settled.payload["amount"]) == (7, "45.50")
+
+
+async def test_a_cancelled_orders_failed_refund_is_retried_by_the_sweep_after_the_policy_wait(
+    client: httpx.AsyncClient,
+    db: Database,
+    staff: dict[str, str],
+    paid: tuple[dict[str, Any], int],
+    flaky: FlakyGateway,
+) -> None:
+    order, payment_id = paid
+    await client.post(f"/api/v1/orders/{order['id']}/cancel", json={"reason": "客户取消"}, headers=staff)
+    sweeper = worker.Worker(db, interval=1.0)
+    sweep = worker.SWEEPS["payments.refund_cancelled"]
+    start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    with clock.use(lambda: start):
+        assert await sweeper.drain(sweep) == 1  # the gateway times out: failed
+    wait = policy.current().payments.refund_retry_seconds
+    with clock.use(lambda: start + timedelta(seconds=wait - 1)):
+        assert await sweeper.drain(sweep) == 0  # too soon
+    with clock.use(lambda: start + timedelta(seconds=wait + 1)):
+        assert await sweeper.drain(sweep) == 1  # retried under its key
+
+    [refund] = (await totals(client, staff, payment_id))["items"]
+    assert (refund["status"], refund["amount"]) == ("pending", "100.00")
+    assert flaky.refunds == {refund["idempotency_key"]: 10000}

@@ -119,8 +119,7 @@ async def request_refund(
 async def _repeat(session: AsyncSession, payment: Payment, amount: int, key: str) -> Refund:
     """The refund already stored under `key`, locked; 409 if the key names another refund."""
     refund = await repository.refund_by_key(session, key)
-    if refund is None:  # its transaction rolled back while we waited on the key
-        raise RefundKeyReused(f"refund {key!r} was being requested concurrently and failed; try again")
+    assert refund is not None, "ON CONFLICT waited for the row holding the key to commit"
     if refund.payment_id != payment.id or refund.amount != amount:
         raise RefundKeyReused(
             f"idempotency key {key!r} names refund {refund.id} of {money.fmt(refund.amount)} "
