@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, audit, clock, events, money, policy
+from shopflow.core import alerts, audit, clock, db, events, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid
 from shopflow.orders.models import order_subject
@@ -105,14 +105,13 @@ async def request_refund(
             return refund  # the same key: the same refund
         await _reserve(session, payment, amount)
         refund.retry(clock.now())
-        await _audit(session, actor, refund, "refund.retried", {"status": RS.FAILED})
+        _audit(session, actor, refund, "refund.retried", {"status": RS.FAILED})
     else:
         await _reserve(session, payment, amount)
-        await _audit(session, actor, refund, "refund.requested", None)
-        await events.record(
-            session, "payment.refund_requested", order_subject(payment.order_id), _notice(refund)
-        )
+        _audit(session, actor, refund, "refund.requested", None)
+        events.queue(session, "payment.refund_requested", order_subject(payment.order_id), _notice(refund))
     await _submit(session, actor, payment, refund)
+    await db.write(session)  # the audit trail and the outbox row, in one round trip
     return refund
 
 
@@ -150,16 +149,17 @@ async def _submit(session: AsyncSession, actor: Actor, payment: Payment, refund:
         refund.fail(f"gateway: {exc}" if str(exc) else "gateway: no answer", at)
         await repository.release_refund(session, payment.id, refund.amount)
         await session.flush()
-        await _audit(session, actor, refund, "refund.failed", before)
+        _audit(session, actor, refund, "refund.failed", before)
         return
     refund.submitted(reference, at)
     await session.flush()
-    await _audit(session, actor, refund, "refund.submitted", before)
+    _audit(session, actor, refund, "refund.submitted", before)
 
 
-async def _audit(
+def _audit(
     session: AsyncSession, actor: Actor, refund: Refund, action: str, before: dict[str, object] | None
 ) -> None:
+    """Queue the audit row of a refund's step for the transaction's next write (AUD-1)."""
     after = {
         "status": refund.status,
         "amount": money.fmt(refund.amount),
@@ -168,7 +168,7 @@ async def _audit(
         "reference": refund.provider_reference,
         "failure": refund.failure,
     }
-    await audit.record(session, audit.row(actor, action, "refund", refund.id, before, after))
+    audit.queue(session, audit.row(actor, action, "refund", refund.id, before, after))
 
 
 def _notice(refund: Refund) -> dict[str, object]:
@@ -263,7 +263,7 @@ async def apply_callback(
             refund.fail("gateway: the refund failed", at)
             await repository.release_refund(session, refund.payment_id, refund.amount)
             await session.flush()
-            await _audit(session, SYSTEM, refund, "refund.failed", before)
+            _audit(session, SYSTEM, refund, "refund.failed", before)
         case RefundCallbackResult.APPLIED:
             if refund.status == RS.FAILED and not await repository.reserve_refund(
                 session, refund.payment_id, refund.amount
@@ -271,12 +271,13 @@ async def apply_callback(
                 return await _late_success_without_room(session, refund, stored, data.event_id)
             refund.succeed(at)
             await session.flush()
-            await _audit(session, SYSTEM, refund, "refund.succeeded", before)
-            await events.record(session, "payment.refunded", order_subject(refund.order_id), _notice(refund))
+            _audit(session, SYSTEM, refund, "refund.succeeded", before)
+            events.queue(session, "payment.refunded", order_subject(refund.order_id), _notice(refund))
             for told in ON_SETTLED:
                 await told(session, refund)
         case RefundCallbackResult.DUPLICATE:
             raise AssertionError("refund_callback_result does not return duplicate")
+    await db.write(session)
     return result
 
 

@@ -111,10 +111,9 @@ async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> Refund
         insert_for(session, Refund)
         .values(values)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Refund.id)
+        .returning(Refund)
     )
-    refund_id = (await session.execute(stmt)).scalar_one_or_none()
-    return None if refund_id is None else await get_refund(session, refund_id)
+    return (await session.scalars(stmt)).first()
 
 
 async def get_refund(session: AsyncSession, refund_id: int, *, lock: bool = False) -> Refund | None:
