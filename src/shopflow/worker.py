@@ -28,6 +28,7 @@ from shopflow.inventory import tasks as inventory_tasks
 from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
+from shopflow.payments import refunds
 
 log = logging.getLogger("shopflow.worker")
 
@@ -57,6 +58,7 @@ SWEEPS: dict[str, Sweep] = {
     "sla": sla_breaches,  # SLA-2: due clocks -> breached, alerted, acted on
     "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
+    "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
 }

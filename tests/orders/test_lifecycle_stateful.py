@@ -44,6 +44,7 @@ from shopflow.core.db import Database, create_engine
 from shopflow.core.events import OutboxEvent
 from shopflow.inventory.models import Reservation, ReservationState, Stock, Warehouse
 from shopflow.orders.models import TRANSITIONS, HoldReason, Order, OrderStatus
+from shopflow.payments import refunds
 from shopflow.payments.models import Payment, PaymentStatus
 from shopflow.schema import metadata
 from tests.builders.auth import bearer
@@ -107,6 +108,7 @@ class ModelOrder:
     hold_reason: str | None = None
     reserved: bool = False
     paid: bool = False
+    captured: int = 0  # payments captured for this order, taken by it or not
     refunds: int = 0  # payment.refund_requested events expected for this order
     steps: list[tuple[str | None, str]] = field(default_factory=list)
 
@@ -285,7 +287,8 @@ class OrderLifecycle(RuleBasedStateMachine):
             assert reply.status_code == 200, reply.text
             order.move(S.CANCELLED)
             order.held_from, order.reserved = None, False  # INV-2: released on cancel
-            order.refunds += order.paid  # captured money goes back (PAY-3), also after a hold
+            # Each captured payment goes back through the refund ledger (PAY-3), also after a hold.
+            order.refunds += order.captured
         self.check_order(order_id)
 
     @rule(order_id=orders, reason=st.sampled_from(list(HoldReason)))
@@ -382,6 +385,7 @@ class OrderLifecycle(RuleBasedStateMachine):
             payment.status = target
             expected = "applied"
             if target == PaymentStatus.SUCCEEDED:
+                order.captured += 1
                 if order.status == S.CONFIRMED:
                     order.move(S.PAID)
                     order.paid = True
@@ -390,7 +394,8 @@ class OrderLifecycle(RuleBasedStateMachine):
                     order.paid = True
                 else:  # captured for an order that cannot take it: alerted, refund requested
                     expected = "order_not_payable"
-                    order.refunds += 1
+                    # The alert's refund request, and the ledger's refund if the order is cancelled.
+                    order.refunds += 1 + (order.status == S.CANCELLED)
         assert delivery["body"]["result"] == expected, delivery
         self.check_order(payment.order_id)
 
@@ -421,6 +426,8 @@ class OrderLifecycle(RuleBasedStateMachine):
     # --- invariants --------------------------------------------------------------------------
 
     async def _facts(self) -> Facts:
+        async with self.db.transaction() as session:  # the worker's sweep (PAY-3)
+            await refunds.refund_cancelled_orders(session)
         async with self.db.transaction() as session:
             facts = Facts(
                 orders=list(

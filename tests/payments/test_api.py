@@ -12,7 +12,7 @@ import pytest
 from shopflow.core import clock, money
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
-from shopflow.payments import sandbox
+from shopflow.payments import refunds, sandbox
 from tests.builders.auth import bearer
 from tests.builders.inventory import receive
 from tests.builders.lifecycle import sweep
@@ -59,6 +59,12 @@ async def receipts(client: httpx.AsyncClient, db: Database) -> dict[str, Any]:
     reply = await client.get("/api/v1/payments/receipts", headers=await bearer(db, "finance"))
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
+
+
+async def refund_sweep(db: Database) -> None:
+    """The worker's sweep refunding cancelled orders' captured payments (PAY-3)."""
+    async with db.transaction() as session:
+        await refunds.refund_cancelled_orders(session)
 
 
 async def pending_payment(
@@ -325,7 +331,7 @@ async def clocks(client: httpx.AsyncClient, headers: dict[str, str], order_id: i
     return {found["kind"]: found for found in reply.json()["clocks"]}
 
 
-async def refunds(db: Database, order_id: int) -> list[Any]:
+async def refund_requests(db: Database, order_id: int) -> list[Any]:
     return [e for e in await outbox(db, f"order:{order_id}") if e.event == "payment.refund_requested"]
 
 
@@ -353,7 +359,7 @@ async def test_a_stock_shortage_or_risk_hold_takes_a_payment_and_keeps_both(
         assert shown["paid_at"] is not None
         assert shown["history"][-1]["action"] == "order.paid_on_hold"
         assert await alerts_for(db, f"order:{order_id}") == []
-        assert await refunds(db, order_id) == []
+        assert await refund_requests(db, order_id) == []
         again = await client.post(
             f"/api/v1/orders/{order_id}/payments", json={"method": "alipay"}, headers=sales
         )
@@ -397,7 +403,7 @@ async def test_a_held_order_paid_during_the_hold_is_released_paid_with_its_ship_
         fake.advance(hours=1)
         await sweep(db)
         assert (await detail(client, sales, order["id"]))["status"] == "paid"
-    assert await refunds(db, order["id"]) == []
+    assert await refund_requests(db, order["id"]) == []
 
 
 async def test_a_shortage_hold_paid_meanwhile_is_released_paid_once_its_stock_is_reserved(
@@ -424,14 +430,14 @@ async def test_a_shortage_hold_paid_meanwhile_is_released_paid_once_its_stock_is
     assert shown["confirmed_at"] is not None  # confirmed by the release, its stock reserved
     assert sum(r["quantity"] for r in shown["reservations"] if r["state"] == "active") == 16
     assert (await clocks(client, sales, short["id"]))["order.ship"]["state"] == "running"
-    assert await refunds(db, short["id"]) == []
+    assert await refund_requests(db, short["id"]) == []
 
 
 @pytest.mark.parametrize("held_first", [False, True], ids=["paid", "paid-then-held"])
-async def test_cancelling_a_paid_order_requests_a_refund(
+async def test_cancelling_a_paid_order_refunds_it_through_the_ledger(
     client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str], held_first: bool
 ) -> None:
-    """RSK-2: a flagged order rejected after review is cancelled and refunded."""
+    """RSK-2, PAY-3: a flagged order rejected after review is cancelled and refunded in full."""
     manager = await bearer(db, "manager")
     order, started = await pending_payment(client, sales)
     await gateway(client, admin, started["payment_id"], "success")
@@ -446,8 +452,11 @@ async def test_cancelling_a_paid_order_requests_a_refund(
     )
 
     assert cancel.status_code == 200, cancel.text
-    refunds = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
-    assert [(e.payload["order_id"], e.payload["reason"]) for e in refunds] == [(order["id"], "risk rejected")]
+    await refund_sweep(db)
+    requested = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
+    assert [(e.payload["order_id"], e.payload["amount"]) for e in requested] == [(order["id"], "99.00")]
+    ledger = (await client.get(f"/api/v1/payments/{started['payment_id']}/refunds", headers=manager)).json()
+    assert [(r["amount"], r["status"]) for r in ledger["items"]] == [("99.00", "pending")]
 
 
 async def test_cancelling_an_unpaid_order_requests_no_refund(
@@ -460,6 +469,7 @@ async def test_cancelling_an_unpaid_order_requests_no_refund(
         headers=await bearer(db, "manager"),
     )
     assert cancel.status_code == 200, cancel.text
+    await refund_sweep(db)
     events = [e.event for e in await outbox(db, f"order:{order['id']}")]
     assert "order.cancelled" in events and "payment.refund_requested" not in events
 

@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "payments.read": frozenset({R.MANAGER, R.FINANCE, R.OPERATIONS, R.CS_SUPERVISOR}),
     # PAY-1: the sandbox gateway marks an order paid with no money: admin only.
     "payments.sandbox.complete": frozenset(),
+    # PAY-3: the refund ledger (issue 11)
+    "payments.refund": frozenset({R.MANAGER, R.FINANCE, R.CS_SUPERVISOR}),
     "fulfillment.read": _EVERYONE,
     "fulfillment.work": frozenset({R.MANAGER, R.WAREHOUSE}),  # waves, pick, pack, QC, ship (FUL-1..4)
     "fulfillment.exceptions": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
@@ -68,6 +70,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alerts.ack.low_stock": frozenset({R.MANAGER, R.OPERATIONS, R.PURCHASING, R.WAREHOUSE}),
     "alerts.ack.payment_amount_mismatch": frozenset({R.MANAGER, R.FINANCE}),
     "alerts.ack.payment_for_unpayable_order": frozenset({R.MANAGER, R.FINANCE}),
+    # PAY-3: the refund ledger (issue 11)
+    "alerts.ack.refund_amount_mismatch": frozenset({R.MANAGER, R.FINANCE}),
+    "alerts.ack.refund_beyond_captured": frozenset({R.MANAGER, R.FINANCE}),
     "alerts.ack.notification_failed": frozenset({R.OPERATIONS}),
     "sla.read": _EVERYONE,  # the clocks of an order, shipment, ticket… (SLA-1)
     "webhooks.manage": frozenset({R.OPERATIONS}),  # subscribers of signed event POSTs (NTF-1)

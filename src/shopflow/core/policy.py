@@ -97,6 +97,8 @@ class Inventory(Section):
 
 class Payments(Section):
     methods: tuple[str, ...] = ("alipay", "wechat", "card", "card_instalment", "bank_transfer")
+    # PAY-3 (†): a cancelled order's refund that failed at the gateway is tried again after this.
+    refund_retry_seconds: Positive = 300
 
 
 class Fulfillment(Section):
@@ -226,6 +228,9 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     "low_stock": "purchasing",  # INV-4
     "payment_amount_mismatch": "finance",  # PAY-2
     "payment_for_unpayable_order": "finance",
+    # PAY-3: the refund ledger
+    "refund_amount_mismatch": "finance",
+    "refund_beyond_captured": "finance",
     "notification_failed": "admin",  # NTF-1
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -257,7 +257,9 @@ class OrderLine(Base):
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
-    discount: Mapped[int] = mapped_column(BigInteger)  # this line's share of order discounts
+    # This line's share of the order-level discounts (`discount_shares`), what a refund of the
+    # line gives back less (ASV-4).
+    discount: Mapped[int] = mapped_column(BigInteger)
     line_total: Mapped[int] = mapped_column(BigInteger)
 
     order: Mapped[Order] = relationship(back_populates="lines")
@@ -407,3 +409,27 @@ def totals(lines: list[LineRequest], shipping_fee: int, free_threshold: int) -> 
     subtotal = sum(line.unit_price * line.quantity for line in lines)
     shipping = 0 if subtotal >= free_threshold else shipping_fee
     return Totals(subtotal=subtotal, shipping=shipping, discount=0, total=subtotal + shipping)
+
+
+def discount_shares(line_values: Sequence[int], discount: int) -> list[int]:
+    """An order-level `discount` (fen) shared by lines worth `line_values` (fen), in proportion to
+    their value, by largest remainder, so the shares add up to the discount to the fen (ASV-4).
+
+    Each line first gets the whole fen of its exact share (discount × value / total); the fen left
+    over go one each to the lines with the largest remainders, and between equal remainders to
+    the earlier line. No share exceeds its line's value. E.g. 10.00 over three equal lines:
+    3.34, 3.33, 3.33.
+    """
+    total = sum(line_values)
+    if discount < 0 or any(value < 0 for value in line_values) or discount > total:
+        raise ValueError(f"cannot share a discount of {discount} over lines worth {total}")
+    if discount == 0:
+        return [0] * len(line_values)
+    shares, remainders = [], []
+    for index, value in enumerate(line_values):
+        whole, remainder = divmod(discount * value, total)
+        shares.append(whole)
+        remainders.append((-remainder, index))
+    for _, index in sorted(remainders)[: discount - sum(shares)]:
+        shares[index] += 1
+    return shares

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from shopflow.core import clock
@@ -13,18 +13,24 @@ from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.errors import FieldError, Invalid, field_error
 from shopflow.core.schemas import Page
-from shopflow.payments import sandbox, service
+from shopflow.payments import refunds, sandbox, service
 from shopflow.payments.errors import BadSignature, NoGateway
-from shopflow.payments.models import CallbackResult
+from shopflow.payments.models import CallbackResult, RefundCallbackResult
 from shopflow.payments.schemas import (
     CallbackAck,
     CallbackIn,
     PaymentCreated,
     PaymentIn,
     PaymentOut,
+    PaymentRefunds,
     ReceiptOut,
+    RefundCallbackAck,
+    RefundCallbackIn,
+    RefundIn,
+    RefundOut,
     SandboxComplete,
     SandboxDelivery,
+    SandboxRefundComplete,
     SandboxResult,
 )
 
@@ -32,6 +38,7 @@ router = APIRouter(tags=["payments"], responses=problems(401))
 # The sandbox gateway's routes: included by `create_app` only when `SHOPFLOW_SANDBOX=true`.
 sandbox_router = APIRouter(tags=["sandbox"], responses=problems(401))
 CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
+REFUND_CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox/refunds"
 
 
 @router.post(
@@ -138,6 +145,13 @@ async def sandbox_complete(
         payment = await service.get_payment(session, payment_id)
     amount = payment.amount if data.amount is None else data.amount
     body = sandbox.callback_body(payment_id, data.outcome, amount, clock.now())
+    deliveries = await _deliver(request, CALLBACK_PATH, body, data.deliveries)
+    event_id = CallbackIn.model_validate_json(body).event_id
+    return SandboxResult(event_id=event_id, deliveries=deliveries)
+
+
+async def _deliver(request: Request, path: str, body: bytes, times: int) -> list[SandboxDelivery]:
+    """POST the signed `body` to `path` `times` times through the application's own HTTP stack."""
     headers = {
         "content-type": "application/json",
         sandbox.SIGNATURE_HEADER: sandbox.sign(body, request.app.state.sandbox_key),
@@ -145,8 +159,99 @@ async def sandbox_complete(
     deliveries = []
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox-gateway") as client:
-        for _attempt in range(data.deliveries):
-            reply = await client.post(CALLBACK_PATH, content=body, headers=headers)
+        for _attempt in range(times):
+            reply = await client.post(path, content=body, headers=headers)
             deliveries.append(SandboxDelivery(status_code=reply.status_code, body=reply.json()))
-    event_id = CallbackIn.model_validate_json(body).event_id
+    return deliveries
+
+
+# --- the refund ledger (PAY-3) -----------------------------------------------------------------
+
+
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    responses=problems(
+        403, 404, 409, 422, notes={409: "more than is refundable, or the key names another refund"}
+    ),
+)
+async def request_refund(
+    payment_id: int,
+    data: RefundIn,
+    session: Session,
+    actor: Annotated[Actor, require("payments.refund")],
+    idempotency_key: Annotated[str, Header(min_length=1, max_length=120)],
+) -> RefundOut:
+    """Refund part or all of a captured payment, once per `Idempotency-Key` (the same key answers
+    the same refund; a failed one is retried under it)."""
+    refund = await refunds.request_refund(
+        session, actor, payment_id, data.amount, idempotency_key, data.reason
+    )
+    return RefundOut.model_validate(refund)
+
+
+@router.get("/payments/{payment_id}/refunds", response_model=PaymentRefunds, responses=problems(403, 404))
+async def payment_refunds(
+    payment_id: int, session: Session, _: Annotated[Actor, require("payments.read")]
+) -> PaymentRefunds:
+    found = await refunds.ledger(session, payment_id)
+    return PaymentRefunds(
+        payment_id=payment_id,
+        captured=found.captured,
+        refunded=found.refunded,
+        pending=found.pending,
+        refundable=found.refundable,
+        items=[RefundOut.model_validate(r) for r in found.refunds],
+    )
+
+
+@sandbox_router.post(
+    "/payments/callbacks/sandbox/refunds",
+    response_model=RefundCallbackAck,
+    responses=problems(401, 404, 422, notes={401: "bad signature", 422: "malformed, or the amount differs"}),
+)
+async def sandbox_refund_callback(request: Request, session: Session) -> RefundCallbackAck | Response:
+    """The gateway's notification of a refund's outcome: public, but signed. Repeats and
+    out-of-order deliveries are harmless."""
+    body = await request.body()
+    if not sandbox.verify(body, request.headers.get(sandbox.SIGNATURE_HEADER), request.app.state.sandbox_key):
+        raise BadSignature("callback signature does not verify; nothing was changed")
+    try:
+        data = RefundCallbackIn.model_validate_json(body)
+    except ValidationError as exc:
+        raise Invalid("malformed callback", errors=[field_error(e) for e in exc.errors()]) from None
+    result = await refunds.apply_callback(session, sandbox.PROVIDER, data)
+    if result is RefundCallbackResult.AMOUNT_MISMATCH:
+        return problem(
+            422,
+            "Amount mismatch",
+            "the callback amount differs from the refund; rejected and alerted",
+            "amount_mismatch",
+            [FieldError("amount", "differs from the refund amount")],
+        )
+    return RefundCallbackAck(event_id=data.event_id, result=result)
+
+
+@sandbox_router.post(
+    "/sandbox/refunds/{refund_id}/complete",
+    response_model=SandboxResult,
+    responses=problems(403, 404),
+)
+async def sandbox_refund_complete(
+    refund_id: int,
+    data: SandboxRefundComplete,
+    request: Request,
+    _: Annotated[Actor, require("payments.sandbox.complete")],
+) -> SandboxResult:
+    """Act as the gateway: settle a refund it holds by a signed callback to Shopflow (as for
+    payments, no money moves: admin only unless the permission table says otherwise)."""
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        refund = await refunds.get_refund(session, refund_id)
+    amount = refund.amount if data.amount is None else data.amount
+    reference = sandbox.refund_reference(refund.idempotency_key)
+    body = sandbox.refund_callback_body(refund_id, reference, data.outcome, amount, clock.now())
+    deliveries = await _deliver(request, REFUND_CALLBACK_PATH, body, data.deliveries)
+    event_id = RefundCallbackIn.model_validate_json(body).event_id
     return SandboxResult(event_id=event_id, deliveries=deliveries)

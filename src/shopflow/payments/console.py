@@ -86,4 +86,8 @@ PAGES = Pages(
     router,
     nav=(NavItem("/payments/receipts", label("nav", "Receipts"), "payments.read", 50),),
     panels={"order.side": (_order_payments,)},
+    alert_kinds={
+        "refund_amount_mismatch": label("alert kind", "Refund amount mismatch"),
+        "refund_beyond_captured": label("alert kind", "Refund paid beyond the captured amount"),
+    },
 )

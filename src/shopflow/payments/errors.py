@@ -13,3 +13,19 @@ class BadSignature(Unauthorized):
 
 class NoGateway(Conflict):
     code = "no_payment_gateway"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+
+
+class NotRefundable(Conflict):
+    """More than the payment's captured - refunded - pending (PAY-3)."""
+
+    code = "not_refundable"
+
+
+class RefundKeyReused(Conflict):
+    """An idempotency key already names a different refund."""
+
+    code = "idempotency_key_reused"

@@ -1,4 +1,4 @@
-"""Payments, gateway callbacks and the receipts ledger (PAY-1, PAY-2, PAY-5)."""
+"""Payments, gateway callbacks, the receipts ledger and the refund ledger (PAY-1..3, PAY-5, ASV-4)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
@@ -30,6 +30,9 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 
 class Payment(Base):
     __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("refund_reserved >= 0 AND refund_reserved <= amount", name="refund_within_amount"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -40,6 +43,14 @@ class Payment(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # PAY-3: the refunds not failed (requested, pending, succeeded), reserved by one conditional
+    # UPDATE; always the sum of those rows of `refunds` (a ledger, this its running total).
+    refund_reserved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    @property
+    def captured(self) -> int:
+        """The money the gateway captured: the amount once the payment succeeded, else nothing."""
+        return self.amount if self.status == PaymentStatus.SUCCEEDED else 0
 
     def can_move_to(self, target: PaymentStatus) -> bool:
         return target in TRANSITIONS[PaymentStatus(self.status)]
@@ -88,3 +99,124 @@ class PaymentReceipt(Base):
     method: Mapped[str] = mapped_column(String(30))
     amount: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- the refund ledger (PAY-3, ASV-4) ---------------------------------------------------------
+
+
+class RefundStatus(StrEnum):
+    REQUESTED = "requested"  # its amount reserved on the payment, not yet with the gateway
+    PENDING = "pending"  # the gateway accepted it; its callback settles it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # its reservation released, its key kept: a retry reuses it
+
+
+RS = RefundStatus
+# A failed refund is retried under its key (-> requested, reserved again), or settled by a
+# callback arriving after the time-out that failed it (-> succeeded). Nothing leaves success.
+REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RS.REQUESTED: frozenset({RS.PENDING, RS.FAILED}),
+    RS.PENDING: frozenset({RS.SUCCEEDED, RS.FAILED}),
+    RS.FAILED: frozenset({RS.REQUESTED, RS.SUCCEEDED}),
+    RS.SUCCEEDED: frozenset(),
+}
+# The states whose amount is reserved on the payment (`Payment.refund_reserved`).
+RESERVING = frozenset({RS.REQUESTED, RS.PENDING, RS.SUCCEEDED})
+
+
+class Refund(Base):
+    """One refund of (part of) a payment, once per idempotency key."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the after-sales case, if any
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    provider_reference: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(200))
+    failure: Mapped[str | None] = mapped_column(String(200))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def reserving(self) -> bool:
+        return RefundStatus(self.status) in RESERVING
+
+    def can_move_to(self, target: RefundStatus) -> bool:
+        return target in REFUND_TRANSITIONS[RefundStatus(self.status)]
+
+    def move_to(self, target: RefundStatus, at: datetime) -> RefundStatus:
+        if not self.can_move_to(target):
+            raise InvalidTransition("refund", self.status, target)
+        previous = RefundStatus(self.status)
+        self.status = target
+        self.updated_at = at
+        return previous
+
+    def submitted(self, reference: str, at: datetime) -> RefundStatus:
+        """The gateway accepted it under `reference`."""
+        previous = self.move_to(RS.PENDING, at)
+        self.provider_reference = reference
+        self.failure = None
+        return previous
+
+    def retry(self, at: datetime) -> RefundStatus:
+        """Requested again under its key, its amount reserved again."""
+        return self.move_to(RS.REQUESTED, at)
+
+    def fail(self, why: str, at: datetime) -> RefundStatus:
+        """The gateway refused it, timed out, or called back a failure."""
+        previous = self.move_to(RS.FAILED, at)
+        self.failure = why[:200]
+        return previous
+
+    def succeed(self, at: datetime) -> RefundStatus:
+        previous = self.move_to(RS.SUCCEEDED, at)
+        self.failure = None
+        self.settled_at = at
+        return previous
+
+
+class RefundCallbackResult(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # the same event delivered again: nothing changes
+    IGNORED = "ignored"  # a repeat of the refund's settled outcome under a new event id
+    REFUSED = "refused"  # a failure after success, or a late success with no room left: recorded
+    AMOUNT_MISMATCH = "amount_mismatch"  # rejected and alerted
+
+
+def refund_callback_result(refund: Refund, outcome: str, amount: int) -> RefundCallbackResult:
+    """What a verified refund callback does to `refund` (duplicates aside): a pure rule."""
+    if amount != refund.amount:
+        return RefundCallbackResult.AMOUNT_MISMATCH
+    status = RefundStatus(refund.status)
+    target = RS.SUCCEEDED if outcome == "succeeded" else RS.FAILED
+    if status is target:
+        return RefundCallbackResult.IGNORED
+    if status is RS.SUCCEEDED:  # a failure after success: the money left, the failure is wrong
+        return RefundCallbackResult.REFUSED
+    return RefundCallbackResult.APPLIED
+
+
+class RefundCallback(Base):
+    """Every verified refund callback, once per (provider, event id)."""
+
+    __tablename__ = "refund_callbacks"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    event_id: Mapped[str] = mapped_column(String(80))
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(String(30))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,11 +5,22 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.db import insert_for
-from shopflow.payments.models import CallbackResult, Payment, PaymentCallback, PaymentReceipt
+from shopflow.orders.models import Order, OrderStatus
+from shopflow.payments.models import (
+    RESERVING,
+    CallbackResult,
+    Payment,
+    PaymentCallback,
+    PaymentReceipt,
+    PaymentStatus,
+    Refund,
+    RefundCallback,
+    RefundStatus,
+)
 
 
 async def get(session: AsyncSession, payment_id: int, *, lock: bool = False) -> Payment | None:
@@ -88,3 +99,137 @@ async def takings(session: AsyncSession, bounds: Sequence[datetime]) -> tuple[li
     )
     row = (await session.execute(stmt)).one()
     return [int(value) for value in row[:-1]], int(row[-1])
+
+
+# --- the refund ledger (PAY-3) -----------------------------------------------------------------
+
+
+async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> Refund | None:
+    """The new refund row, or None when its idempotency key is taken (a concurrent twin waits on
+    the key, then finds the first refund)."""
+    stmt = (
+        insert_for(session, Refund)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Refund)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def get_refund(session: AsyncSession, refund_id: int, *, lock: bool = False) -> Refund | None:
+    stmt = select(Refund).where(Refund.id == refund_id).execution_options(populate_existing=True)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def refund_by_key(session: AsyncSession, key: str) -> Refund | None:
+    """The refund of `key`, locked (a retry and a callback of one refund take turns)."""
+    stmt = (
+        select(Refund)
+        .where(Refund.idempotency_key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def reserve_refund(session: AsyncSession, payment_id: int, amount: int) -> bool:
+    """Reserve `amount` on a captured payment if that much is still refundable: one conditional
+    UPDATE (captured - refunded - pending >= amount), checked by its row count."""
+    stmt = (
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.status == PaymentStatus.SUCCEEDED,
+            Payment.amount - Payment.refund_reserved >= amount,
+        )
+        .values(refund_reserved=Payment.refund_reserved + amount)
+        .execution_options(synchronize_session=False)
+    )
+    return int((await session.execute(stmt)).rowcount) == 1
+
+
+async def release_refund(session: AsyncSession, payment_id: int, amount: int) -> None:
+    """Give back the reservation of a refund that failed."""
+    stmt = (
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.refund_reserved >= amount)
+        .values(refund_reserved=Payment.refund_reserved - amount)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(stmt)).rowcount != 1:
+        raise RuntimeError(f"payment {payment_id} has less than {amount} reserved for refunds")
+
+
+async def refunds_of(session: AsyncSession, payment_id: int) -> list[Refund]:
+    stmt = select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def refund_sums(session: AsyncSession, payment_id: int) -> dict[RefundStatus, int]:
+    """The payment's refunded amounts per refund status."""
+    stmt = (
+        select(Refund.status, func.sum(Refund.amount))
+        .where(Refund.payment_id == payment_id)
+        .group_by(Refund.status)
+    )
+    return {RefundStatus(status): int(total) for status, total in (await session.execute(stmt)).all()}
+
+
+async def reserved_by_ledger(session: AsyncSession, payment_id: int) -> int:
+    """The sum of the payment's refunds that hold a reservation (the ledger's side of
+    `Payment.refund_reserved`)."""
+    stmt = select(func.coalesce(func.sum(Refund.amount), 0)).where(
+        Refund.payment_id == payment_id, Refund.status.in_(list(RESERVING))
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def record_refund_callback(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """Store a refund callback once per (provider, event id); None when it was seen before."""
+    stmt = (
+        insert_for(session, RefundCallback)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(RefundCallback.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def set_refund_callback_result(session: AsyncSession, callback_id: int, result: str) -> None:
+    await session.execute(
+        update(RefundCallback).where(RefundCallback.id == callback_id).values(result=result)
+    )
+
+
+async def refund_callback_result(session: AsyncSession, provider: str, event_id: str) -> str:
+    stmt = select(RefundCallback.result).where(
+        RefundCallback.provider == provider, RefundCallback.event_id == event_id
+    )
+    return str((await session.execute(stmt)).scalar_one())
+
+
+async def cancelled_unrefunded(session: AsyncSession, retry_before: datetime, limit: int) -> list[Payment]:
+    """Captured payments of cancelled orders with money not yet reserved for a refund and no
+    refund in progress, or whose cancel refund failed before `retry_before`; locked, skipping
+    the ones another worker holds."""
+    cancel_refunds = select(Refund.id).where(
+        Refund.payment_id == Payment.id,
+        Refund.idempotency_key.like("order:%:cancel:%"),
+        (Refund.status != RefundStatus.FAILED) | (Refund.updated_at >= retry_before),
+    )
+    stmt = (
+        select(Payment)
+        .join(Order, Order.id == Payment.order_id)
+        .where(
+            Order.status == OrderStatus.CANCELLED,
+            Payment.status == PaymentStatus.SUCCEEDED,
+            Payment.amount > Payment.refund_reserved,
+            ~cancel_refunds.exists(),
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+        .with_for_update(of=Payment, skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopflow.core.money import Amount, AmountText
-from shopflow.payments.models import CallbackResult, PaymentStatus
+from shopflow.payments.models import CallbackResult, PaymentStatus, RefundCallbackResult, RefundStatus
 
 
 class PaymentIn(BaseModel):
@@ -72,3 +72,60 @@ class ReceiptOut(BaseModel):
     method: str
     amount: Amount
     received_at: datetime
+
+
+# --- refunds (PAY-3) -------------------------------------------------------------------------
+
+
+class RefundIn(BaseModel):
+    amount: AmountText
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    payment_id: int
+    order_id: int
+    case_id: int | None
+    amount: Amount
+    status: RefundStatus
+    idempotency_key: str
+    provider_reference: str | None
+    reason: str
+    failure: str | None
+    requested_at: datetime
+    settled_at: datetime | None
+
+
+class PaymentRefunds(BaseModel):
+    """A payment's refund ledger and its totals: refundable = captured - refunded - pending."""
+
+    payment_id: int
+    captured: Amount
+    refunded: Amount
+    pending: Amount
+    refundable: Amount
+    items: list[RefundOut]
+
+
+class RefundCallbackIn(BaseModel):
+    event_id: str = Field(min_length=1, max_length=80)
+    refund_id: int
+    reference: str = Field(max_length=80)
+    outcome: Literal["succeeded", "failed"]
+    amount: AmountText
+    occurred_at: datetime
+
+
+class RefundCallbackAck(BaseModel):
+    event_id: str
+    result: RefundCallbackResult
+
+
+class SandboxRefundComplete(BaseModel):
+    outcome: Literal["succeeded", "failed"]
+    amount: AmountText | None = None
+    # How many times the gateway delivers the same signed callback (a retrying gateway).
+    deliveries: int = Field(default=1, ge=1, le=5)

@@ -26,6 +26,7 @@ from shopflow.orders.models import (
     OrderStatus,
     SkuFacts,
     Totals,
+    discount_shares,
     intake_errors,
     new_order_row,
     order_subject,
@@ -79,7 +80,8 @@ async def place_order(
         _queue_held(session, actor, order, demand, at)
     else:
         _queue_confirmed(session, actor, order, at)
-    lines = [_line_row(order.id, r, facts[r.sku]) for r in requests]
+    shares = discount_shares([r.unit_price * r.quantity for r in requests], money.discount)
+    lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
     # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8) and the pay clock.
     return Placed(await repository.insert_lines(session, order, lines), created=True)
 
@@ -155,7 +157,7 @@ def _queue_held(
     events.queue(session, "inventory.replenishment_requested", subject, {"order_id": order.id, "skus": skus})
 
 
-def _line_row(order_id: int, request: LineRequest, facts: SkuFacts) -> dict[str, Any]:
+def _line_row(order_id: int, request: LineRequest, facts: SkuFacts, discount_share: int) -> dict[str, Any]:
     return {
         "order_id": order_id,
         "sku_id": facts.id,
@@ -163,6 +165,6 @@ def _line_row(order_id: int, request: LineRequest, facts: SkuFacts) -> dict[str,
         "name": facts.name,
         "quantity": request.quantity,
         "unit_price": request.unit_price,
-        "discount": 0,
+        "discount": discount_share,
         "line_total": request.unit_price * request.quantity,
     }

@@ -37,9 +37,8 @@ async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str
     subject = order_subject(order.id)
     # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
     await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP)
+    # Captured money goes back through the refund ledger (PAY-3): the payments worker's sweep.
     events.queue(session, "order.cancelled", subject, notice(order, reason=reason))
-    if order.paid_at is not None:  # captured money goes back, also when the order was held after payment
-        events.queue(session, "payment.refund_requested", subject, notice(order, reason=reason))
     await db.write(session)
 
 

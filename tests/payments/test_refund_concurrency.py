@@ -1,0 +1,46 @@
+"""PAY-3 under real concurrency on PostgreSQL: 50 refunds at once on one payment never refund a
+fen more than was captured, and the payment's reserved total stays the sum of its ledger."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from shopflow.core.audit import SYSTEM
+from shopflow.core.db import Database
+from shopflow.payments import refunds
+from shopflow.payments.errors import NotRefundable
+from tests.builders.auth import bearer
+from tests.builders.refunds import captured_payment, ledger_matches, refund_store
+from tests.conftest import IS_POSTGRES, make_app
+
+pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="row locks: SQLite runs one writer at a time")
+
+
+async def _one(db: Database, payment_id: int, index: int) -> bool:
+    """One refund of 3.00 in its own transaction; whether it was accepted."""
+    try:
+        async with db.transaction() as session:
+            await refunds.request_refund(session, SYSTEM, payment_id, 300, f"race-{index}", "race")
+    except NotRefundable:
+        return False
+    return True
+
+
+async def test_fifty_concurrent_refunds_of_3_on_100_captured_accept_exactly_33(committed: Database) -> None:
+    await refund_store(committed)
+    headers = await bearer(committed, "manager")
+    transport = httpx.ASGITransport(app=make_app(committed))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        _, payment_id = await captured_payment(client, headers)
+
+    accepted = await asyncio.gather(*(_one(committed, payment_id, i) for i in range(50)))
+
+    # 100.00 // 3.00 = 33 refunds (99.00); the 34th would need 102.00.
+    assert sum(accepted) == 33
+    assert await ledger_matches(committed, payment_id) == (9900, 9900)
+    async with committed.transaction() as session:
+        ledger = await refunds.ledger(session, payment_id)
+    assert (ledger.pending, ledger.refundable, len(ledger.refunds)) == (9900, 100, 33)
