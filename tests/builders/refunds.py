@@ -13,7 +13,7 @@ from shopflow.payments.api import REFUND_CALLBACK_PATH
 from shopflow.payments.refunds import GatewayError
 from tests.builders.catalog import add_product
 from tests.builders.inventory import add_warehouse, receive
-from tests.builders.payments import gateway, place_order, start_payment
+from tests.builders.payments import pay, place_order, start_payment
 from tests.conftest import SETTINGS
 
 SKU = "SKU-R100"  # 100.00, free shipping: an order of one is captured as exactly 100.00
@@ -30,7 +30,7 @@ async def captured_payment(client: httpx.AsyncClient, headers: dict[str, str]) -
     """An order of one SKU-R100 paid in full (100.00 captured): the order and its payment id."""
     order = await place_order(client, headers, [(SKU, 1, "100.00")])
     payment = await start_payment(client, headers, order["id"])
-    await gateway(client, headers, payment["payment_id"], "success")
+    await pay(client, payment)
     return order, int(payment["payment_id"])
 
 

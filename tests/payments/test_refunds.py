@@ -35,9 +35,10 @@ from tests.builders.rows import alerts_for, audit_rows, outbox
 
 @pytest.fixture
 async def staff(db: Database) -> dict[str, str]:
-    """A manager: places and pays orders, and refunds them."""
+    """The admin: places orders, refunds them, and acts as the sandbox gateway (which only the
+    admin may; who may refund is `test_only_refund_roles_refund_and_only_captured_money`'s matter)."""
     await refund_store(db)
-    return await bearer(db, "manager")
+    return await bearer(db, "admin")
 
 
 @pytest.fixture
