@@ -392,10 +392,10 @@ class OrderLifecycle(RuleBasedStateMachine):
                 elif order.status == S.ON_HOLD and not order.paid:
                     order.move(S.ON_HOLD)
                     order.paid = True
-                else:  # captured for an order that cannot take it: alerted, refund requested
+                else:  # captured for an order that cannot take it: alerted and refunded, once
                     expected = "order_not_payable"
-                    # The alert's refund request, and the ledger's refund if the order is cancelled.
-                    order.refunds += 1 + (order.status == S.CANCELLED)
+                    # The ledger's refund: at once, or by the cancel sweep if the order is cancelled.
+                    order.refunds += 1
         assert delivery["body"]["result"] == expected, delivery
         self.check_order(payment.order_id)
 

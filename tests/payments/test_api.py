@@ -310,13 +310,38 @@ async def test_money_captured_for_an_order_cancelled_meanwhile_is_kept_alerted_a
     ]
     assert (await payment(client, sales, started["payment_id"]))["status"] == "succeeded"
     assert await order_status(client, sales, order["id"]) == "cancelled"
-    assert [a.kind for a in await alerts_for(db, f"order:{order['id']}")] == ["payment_for_unpayable_order"]
-    refunds = [e for e in await outbox(db, f"order:{order['id']}") if e.event == "payment.refund_requested"]
-    assert [(e.payload["order_id"], e.payload["payment_id"]) for e in refunds] == [
-        (order["id"], started["payment_id"])
-    ]
+    [alert] = await alerts_for(db, f"order:{order['id']}")
+    assert (alert.kind, alert.message.endswith("the cancel sweep refunds it")) == (
+        "payment_for_unpayable_order",
+        True,
+    )
+    await refund_sweep(db)
+    await refund_sweep(db)  # once
+    ledger = (await client.get(f"/api/v1/payments/{started['payment_id']}/refunds", headers=admin)).json()
+    assert [(r["amount"], r["status"]) for r in ledger["items"]] == [("99.00", "pending")]
     # PAY-5: the money did arrive, so it is in the receipts ledger (and the refund will balance it).
     assert (await receipts(client, db))["total"] == 1
+
+
+async def test_a_second_payment_of_a_paid_order_is_refunded_at_once_through_the_ledger(
+    client: httpx.AsyncClient, db: Database, sales: dict[str, str], admin: dict[str, str]
+) -> None:
+    """PAY-3: the customer paid twice (two payment pages open); the second capture goes back, once."""
+    order, first = await pending_payment(client, sales)
+    second = await start_payment(client, sales, order["id"], "wechat")
+    await gateway(client, admin, first["payment_id"], "success")
+
+    result = await gateway(client, admin, second["payment_id"], "success", deliveries=2)
+
+    assert [d["body"]["result"] for d in result["deliveries"]] == ["order_not_payable", "duplicate"]
+    assert await order_status(client, sales, order["id"]) == "paid"
+    ledger = (await client.get(f"/api/v1/payments/{second['payment_id']}/refunds", headers=admin)).json()
+    assert [(r["amount"], r["status"]) for r in ledger["items"]] == [("99.00", "pending")]
+    assert ledger["refundable"] == "0.00"
+    untouched = (await client.get(f"/api/v1/payments/{first['payment_id']}/refunds", headers=admin)).json()
+    assert untouched["items"] == []
+    [alert] = await alerts_for(db, f"order:{order['id']}")
+    assert alert.message.endswith(f"refund {ledger['items'][0]['id']} is pending")
 
 
 async def detail(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, audit, clock, events, money, policy
+from shopflow.core import alerts, audit, clock, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
 from shopflow.orders.models import OrderStatus, order_subject
 from shopflow.orders.service import lifecycle, queries
-from shopflow.payments import repository, sandbox
+from shopflow.payments import refunds, repository, sandbox
 from shopflow.payments.errors import PaymentNotFound
 from shopflow.payments.models import (
     CallbackResult,
@@ -145,6 +145,11 @@ async def _move(
     )
 
 
+def unpayable_key(payment_id: int) -> str:
+    """The idempotency key of the refund of a capture its order could not take."""
+    return f"payment:{payment_id}:unpayable"
+
+
 async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> CallbackResult:
     """Money arrived: ledger it (PAY-5) and pay the order, or alert if the order cannot be paid."""
     order = await queries.get_order(session, payment.order_id, lock=True)
@@ -161,19 +166,21 @@ async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> Ca
     try:
         await lifecycle.mark_paid(session, SYSTEM, order.id)
     except InvalidTransition:
+        # PAY-3: money the order cannot take goes back through the refund ledger, once: a
+        # cancelled order's by the worker's cancel sweep, any other's (paid twice) at once.
+        if order.status == OrderStatus.CANCELLED:
+            outcome = "the cancel sweep refunds it"
+        else:
+            key, reason = unpayable_key(payment.id), f"order {order.order_no} is {order.status}"
+            refund = await refunds.request_refund(session, SYSTEM, payment.id, payment.amount, key, reason)
+            outcome = f"refund {refund.id} is {refund.status}"
         await alerts.raise_alert(
             session,
             "payment_for_unpayable_order",
             order_subject(order.id),
             f"payment {payment.id} captured {money.fmt(payment.amount)} "
-            f"but order {order.order_no} is {order.status}; refund it",
+            f"but order {order.order_no} is {order.status}; {outcome}",
             f"payment_for_unpayable_order:{payment.id}",
-        )
-        await events.record(
-            session,
-            "payment.refund_requested",
-            order_subject(order.id),
-            {"order_id": order.id, "payment_id": payment.id, "reason": f"order {order.status}"},
         )
         return CallbackResult.ORDER_NOT_PAYABLE
     await session.flush()
