@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from shopflow import __version__
+from shopflow.aftersales.api import router as aftersales_router
 from shopflow.analytics.api import router as analytics_router
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
@@ -98,6 +99,7 @@ def create_app(
         payments_router,
         notify_router,
         fulfillment_router,
+        aftersales_router,
         analytics_router,
     ):
         app.include_router(router, prefix="/api/v1")

@@ -308,8 +308,11 @@ def intake_errors(
     lines: list[LineRequest],
     skus: Mapping[str, SkuFacts],
     rules: OrderRules,
+    *,
+    replacement: bool = False,
 ) -> list[FieldError]:
-    """Every reason an order cannot be accepted, each naming its field; `rules` the policy's."""
+    """Every reason an order cannot be accepted, each naming its field; `rules` the policy's.
+    A `replacement` (ASV-6: an exchange's goods, channel `exchange`) is priced at 0."""
     errors: list[FieldError] = []
     if channel not in rules.channels:
         errors.append(
@@ -341,7 +344,9 @@ def intake_errors(
             errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
         elif not facts.sellable:
             errors.append(FieldError(f"lines[{i}].sku", f"SKU {line.sku!r} is not for sale"))
-        elif line.unit_price != facts.price:
+        elif replacement and line.unit_price != 0:
+            errors.append(FieldError(f"lines[{i}].unit_price", "a replacement is priced at 0"))
+        elif not replacement and line.unit_price != facts.price:
             errors.append(
                 FieldError(
                     f"lines[{i}].unit_price",

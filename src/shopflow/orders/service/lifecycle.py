@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# ORD-7 and ASV-1 share one window rule, the after-sales domain's pure function.
+from shopflow.aftersales.models import aftersales_closes
 from shopflow.core import clock, db, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.inventory import service as inventory
@@ -116,9 +118,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, *, assume
     """
     reason = "receipt_assumed" if assumed else "receipt_confirmed"
     order, at = await _advance(session, actor, order_id, Order.complete, reason)
-    rules = policy.current().aftersales
-    window = max(rules.no_reason_return_days, rules.quality_return_days)
-    closes = (order.delivered_at or at) + timedelta(days=window)
+    closes = aftersales_closes(order.delivered_at or at, policy.current().aftersales)
     subject = order_subject(order.id)
     await sla.stop_and_start(session, subject, OrderClock.RECEIPT, OrderClock.AFTERSALES, closes)
     await events.record(session, "order.completed", subject, notice(order, reason=reason))

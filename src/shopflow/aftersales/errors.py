@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from shopflow.core.errors import Forbidden, Invalid, NotFound
+
+
+class CaseNotFound(NotFound):
+    code = "case_not_found"
+
+
+class NotEligible(Invalid):
+    """ASV-1, ASV-2: the request falls outside the rule it names; nothing is stored."""
+
+    code = "not_eligible"
+    title = "Not eligible"
+
+
+class OverLimit(Forbidden):
+    """ASV-5: a compensation above the agent's limit needs a supervisor."""
+
+    code = "over_compensation_limit"
