@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from shopflow import __version__
 from shopflow.aftersales.api import router as aftersales_router
+from shopflow.aftersales.console import PAGES as aftersales_pages
 from shopflow.analytics.api import router as analytics_router
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
@@ -130,6 +131,7 @@ def create_app(
         inventory_pages,
         fulfillment_pages,
         payment_pages,
+        aftersales_pages,
         alert_pages,
         notify_pages,
         staff_pages,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shopflow.core.errors import Forbidden, Invalid, NotFound
+from shopflow.core.errors import AppError, Invalid, NotFound
 
 
 class CaseNotFound(NotFound):
@@ -14,7 +14,10 @@ class NotEligible(Invalid):
     title = "Not eligible"
 
 
-class OverLimit(Forbidden):
-    """ASV-5: a compensation above the agent's limit needs a supervisor."""
+class OverLimit(AppError):
+    """ASV-5: a compensation above the agent's limit needs a supervisor. A 403 whose message
+    names the limit (the console shows it, not the generic "your role may not")."""
 
+    status = 403
     code = "over_compensation_limit"
+    title = "Forbidden"

@@ -290,7 +290,7 @@ async def approve(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     over = case.type == CaseType.COMPENSATION and (case.amount or 0) > limit
     if over and not auth.allowed(actor.role, "aftersales.decide_over_limit"):
         raise OverLimit(
-            f"a compensation of {money.fmt(case.amount or 0)} is above the agent limit of "
+            f"the compensation {money.fmt(case.amount or 0)} is above the agent limit of "
             f"{money.fmt(limit)} yuan: a supervisor approves it"
         )
     at = clock.now()
