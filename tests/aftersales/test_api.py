@@ -317,3 +317,37 @@ async def test_cases_are_listed_by_state_type_and_order(client: httpx.AsyncClien
     assert [c["id"] for c in requested["items"]] == [first["id"]]
     assert (refund_only["total"], refund_only["items"][0]["state"]) == (1, "approved")
     assert bad.status_code == 422
+
+
+async def test_an_inspection_into_an_unknown_warehouse_or_of_other_quantities_changes_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    order_id = await delivered_order(db)
+    agent, warehouse = await bearer(db, "customer_service"), await bearer(db, "warehouse")
+    case = await open_case(client, agent, case_body(order_id, reason="quality"))
+    await act(client, agent, case["id"], "approve")
+    await act(client, agent, case["id"], "return-shipment", {"carrier": "SF", "tracking_no": "SF1"})
+    await act(client, warehouse, case["id"], "receive")
+    before = await on_hand(client, agent, "SKU-1")
+
+    unknown = await act(
+        client,
+        warehouse,
+        case["id"],
+        "inspect",
+        {"lines": [{"sku": "SKU-1", "quantity": 1, "result": "restock", "warehouse": "WH-Z"}]},
+        status=422,
+    )
+    too_few = await act(
+        client,
+        warehouse,
+        case["id"],
+        "inspect",
+        {"lines": [{"sku": "SKU-2", "quantity": 1, "result": "restock"}]},
+        status=422,
+    )
+
+    assert unknown["errors"] == [{"field": "lines[0].warehouse", "message": "unknown warehouse 'WH-Z'"}]
+    assert [e["field"] for e in too_few["errors"]] == ["lines[0].sku", "lines"]
+    assert (await client.get(f"{CASES}/{case['id']}", headers=agent)).json()["state"] == "received"
+    assert await on_hand(client, agent, "SKU-1") == before

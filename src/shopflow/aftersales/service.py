@@ -391,15 +391,22 @@ async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: Inspe
         for line in case.lines
         if decided[line.sku_code] != line.quantity
     ]
+    # Into the named warehouse, else the first by priority (INV-3's order).
+    warehouses = {w.code: w for w in await inventory.list_warehouses(session) if w.active}
+    errors += [
+        FieldError(f"lines[{i}].warehouse", f"unknown warehouse {ask.warehouse!r}")
+        for i, ask in enumerate(data.lines)
+        if (ask.warehouse is None and not warehouses)
+        or (ask.warehouse is not None and ask.warehouse not in warehouses)
+    ]
     if errors:
         raise Invalid("every returned unit must be inspected once; nothing was stored", errors=errors)
     at = clock.now()
     await _step(session, actor, case, C.INSPECTED, at, lines=[ask.model_dump() for ask in data.lines])
-    default = None
     for ask in data.lines:
-        if ask.warehouse is None and default is None:
-            default = (await inventory.list_warehouses(session))[0].code
-        warehouse = await inventory.get_warehouse(session, ask.warehouse or default or "")
+        warehouse = (
+            warehouses[ask.warehouse] if ask.warehouse is not None else next(iter(warehouses.values()))
+        )
         line = by_sku[ask.sku]
         reference = f"case:{case.case_no}"
         await inventory.post_movements(
