@@ -351,3 +351,37 @@ async def test_an_inspection_into_an_unknown_warehouse_or_of_other_quantities_ch
     assert [e["field"] for e in too_few["errors"]] == ["lines[0].sku", "lines"]
     assert (await client.get(f"{CASES}/{case['id']}", headers=agent)).json()["state"] == "received"
     assert await on_hand(client, agent, "SKU-1") == before
+
+
+@pytest.mark.parametrize(
+    ("case_type", "step", "settled"),
+    [("repair", "repair", "repaired"), ("exchange", "exchange", "exchanged")],
+)
+async def test_goods_inspected_are_repaired_or_exchanged_and_the_case_closes(
+    client: httpx.AsyncClient, db: Database, case_type: str, step: str, settled: str
+) -> None:
+    order_id = await delivered_order(db)
+    agent, warehouse = await bearer(db, "customer_service"), await bearer(db, "warehouse")
+    case = await open_case(client, agent, case_body(order_id, type=case_type, reason="no_reason"))
+    assert case["refund"]["total"] == "0.00"  # nothing is paid back for a repair or an exchange
+    await act(client, agent, case["id"], "approve")
+    await act(client, agent, case["id"], "return-shipment", {"carrier": "YTO", "tracking_no": "YT9"})
+    await act(client, warehouse, case["id"], "receive")
+    await act(
+        client,
+        warehouse,
+        case["id"],
+        "inspect",
+        {"lines": [{"sku": "SKU-1", "quantity": 1, "result": "restock"}]},
+    )
+    assert (await act(client, agent, case["id"], "refund", status=409))["code"] == "invalid_transition"
+
+    assert (await act(client, agent, case["id"], step))["state"] == settled
+    closed = await act(client, agent, case["id"], "close")
+
+    assert closed["state"] == "closed"
+    assert await standing(client, agent, order_id) == {
+        "order_id": order_id,
+        "aftersales": "returned",
+        "refunded": "0.00",
+    }
