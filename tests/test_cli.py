@@ -426,6 +426,14 @@ def test_demo_loads_a_store_with_orders_in_several_states_and_prints_a_token(sho
     assert listing.json()["total"] == 40
     assert paid.json()["total"] == shop.count("orders", "status = 'paid'")
 
+    wide = runner.invoke(app, ["aftersales", "list", "--state", "refunded"], env={"COLUMNS": "200"})
+    assert wide.exit_code == 0, wide.output
+    refunded = wide.output
+    assert "1 cases" in refunded and "refund_only" in refunded and "wrong_item" in refunded
+    assert shop.count("aftersales_cases") == 5
+    unknown = shopflow("aftersales", "list", "--state", "lost")
+    assert unknown.exit_code == 1 and "--state must be one of requested" in unknown.output
+
     again = ok("demo", "--orders", "40")
 
     assert "already present" in again.output

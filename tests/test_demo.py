@@ -118,6 +118,15 @@ def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded)
     assert breached == loaded.count("alerts", "kind LIKE 'sla.breach.order.%' AND subject LIKE 'order:%'")
 
 
+def test_the_after_sales_desk_has_cases_in_several_states_none_late(loaded: Loaded) -> None:
+    states = {state for (state,) in loaded.rows("SELECT state FROM aftersales_cases")}
+    late = loaded.count("sla_clocks", "subject LIKE 'case:%' AND state = 'breached'")
+
+    assert states == {"requested", "rejected", "awaiting_return", "refunded", "refunding"}
+    assert late == 0
+    assert "5 after-sales cases" in loaded.demo.stdout
+
+
 def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:
     assert "days of trading" in loaded.demo.stderr
     assert "days of trading" not in loaded.demo.stdout
@@ -148,6 +157,7 @@ async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful
     assert summary.carriers == 3
     assert {kind: summary.late.get(kind) for kind in LATE_KINDS} == LATE_KINDS
     assert summary.alerts == 1  # the damaged parcel's case
+    assert summary.cases >= 3  # the desk takes the orders delivered within the window, 5 at most
     async with db.transaction() as session:
         pending = await session.scalar(
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.delivered_at.is_(None))

@@ -228,13 +228,17 @@ async def _place_to_closed(shop: Shop, carriers: dict[str, str], fake: FakeClock
     await until(completed, "the worker never completed the order")
     await shop.announced(order, "order.completed")
 
-    # ORD-7/ASV-1: the after-sales window, counted from delivery, ends: the worker closes it.
-    aftersales = rules["aftersales"]
-    days = max(aftersales["no_reason_return_days"], aftersales["quality_return_days"])
+    # ORD-7/ASV-1: the after-sales window, the longest return window, counted in store days from
+    # delivery to 23:59 of its last day, ends: the worker closes it.
+    days = rules["aftersales"]["quality_return_days"]
+    delivery_day = delivered_at.astimezone(ZoneInfo(rules["calendar"]["timezone"])).date()
+    window_ends = datetime.combine(
+        delivery_day + timedelta(days=days + 1), datetime.min.time(), ZoneInfo(rules["calendar"]["timezone"])
+    )
     closing = (await shop.clocks(oid))["order.aftersales"]
     assert closing["state"] == "running"
-    assert datetime.fromisoformat(closing["deadline"]) == delivered_at + timedelta(days=days)
-    advance_past(fake, delivered_at + timedelta(days=days))
+    assert datetime.fromisoformat(closing["deadline"]) == window_ends
+    advance_past(fake, window_ends)
 
     async def closed() -> bool:
         return await shop.status(oid) == "closed"

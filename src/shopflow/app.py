@@ -14,6 +14,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from shopflow import __version__
+from shopflow.aftersales import service as aftersales
+from shopflow.aftersales.api import router as aftersales_router
+from shopflow.aftersales.console import PAGES as aftersales_pages
 from shopflow.analytics.api import router as analytics_router
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
@@ -37,6 +40,7 @@ from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import PAGES as order_pages
+from shopflow.payments import refunds
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
@@ -61,6 +65,7 @@ def create_app(
     settings = settings or get_settings()
     crypto.install(settings.fernet_key())
     policy.install(policy.load(settings.policy_file))
+    refunds.when_settled(aftersales.settled_by_ledger)  # a case's refund settles its case (PAY-3)
     owned = db is None
     database = db or Database.from_url(settings.database_url, settings.database_pool_size)
 
@@ -111,6 +116,7 @@ def create_app(
         payments_router,
         notify_router,
         fulfillment_router,
+        aftersales_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -145,6 +151,7 @@ def create_app(
         inventory_pages,
         fulfillment_pages,
         payment_pages,
+        aftersales_pages,
         alert_pages,
         notify_pages,
         staff_pages,

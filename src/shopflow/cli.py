@@ -1,4 +1,4 @@
-"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import."""
+"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(policy_app, name="policy")
 import_app = typer.Typer(help="Carriers' files: tracking events, freight bills.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
+app.add_typer(aftersales_app, name="aftersales")
 
 console = Console()
 err = Console(stderr=True)
@@ -268,7 +270,10 @@ def demo(
                 f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states})"
             )
             late = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.late.items()))
-            console.print(f"{summary.carriers} carriers with {summary.rules} rules; alerts: {summary.alerts}")
+            console.print(
+                f"{summary.carriers} carriers with {summary.rules} rules; {summary.cases} after-sales cases;"
+                f" alerts: {summary.alerts}"
+            )
             console.print(f"past their deadline until the worker's first sweep: {late}")
         async with db.transaction() as session:
             if not await auth.user_exists(session, demo_data.ADMIN):
@@ -467,6 +472,50 @@ def tokens_revoke(
 
     token = _run(work)
     console.print(f"token {token.id} ([bold]{escape(token.label)}[/bold]) revoked")
+
+
+@aftersales_app.command("list")
+def aftersales_list(
+    state: Annotated[
+        str | None, typer.Option(help="Only cases in this state (requested, approved, …)")
+    ] = None,
+    type: Annotated[
+        str | None, typer.Option(help="Only cases of this type (return_refund, exchange, …)")
+    ] = None,
+    order_id: Annotated[int | None, typer.Option(help="Only this order's cases")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first", min=1, max=500)] = 50,
+) -> None:
+    """List after-sales cases, newest first."""
+    from shopflow.aftersales import service as aftersales
+    from shopflow.aftersales.models import CaseState, CaseType
+    from shopflow.core import money
+
+    known = {"state": (state, CaseState), "type": (type, CaseType)}
+    for name, (value, kind) in known.items():
+        if value is not None and value not in {member.value for member in kind}:
+            err.print(f"error: --{name} must be one of {', '.join(kind)}")
+            raise typer.Exit(1)
+
+    async def work(db: Database) -> tuple[list[Any], int]:
+        async with db.transaction() as session:
+            return await aftersales.list_cases(session, state, type, order_id, 1, limit)
+
+    cases, total = _run(work)
+    table = Table(
+        "id", "case", "order", "type", "reason", "state", "refund", "opened", title=f"{total} cases"
+    )
+    for case in cases:
+        table.add_row(
+            str(case.id),
+            case.case_no,
+            str(case.order_id),
+            case.type,
+            case.reason,
+            case.state,
+            money.fmt(case.refund_total),
+            clock.local_text(case.created_at),
+        )
+    console.print(table)
 
 
 @policy_app.command("show")

@@ -1,5 +1,6 @@
 """Every table of Shopflow on one metadata (for Alembic and tests)."""
 
+from shopflow.aftersales import models as aftersales_models
 from shopflow.catalog import models as catalog_models
 from shopflow.core import access, alerts, audit, auth, events, personal_data, sla
 from shopflow.core.db import Base
@@ -30,4 +31,5 @@ MODULES = (
     carrier_models,
     shipment_models,
     freight_models,
+    aftersales_models,
 )

@@ -20,6 +20,7 @@ from contextlib import suppress
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.aftersales import tasks as aftersales_tasks
 from shopflow.core import policy, sla
 from shopflow.core.db import Database
 from shopflow.core.errors import Invalid
@@ -39,7 +40,7 @@ Sweep = Callable[[AsyncSession], Awaitable[int]]
 BREACH_ACTIONS: dict[str, sla.BreachAction] = {
     OrderClock.PAY: order_tasks.cancel_unpaid,  # ORD-5
     OrderClock.RECEIPT: order_tasks.assume_receipt,  # ORD-7
-    OrderClock.AFTERSALES: order_tasks.close,  # ORD-7
+    OrderClock.AFTERSALES: aftersales_tasks.close_order,  # ORD-7: closes unless a case is open
     **fulfillment_tasks.BREACH_ACTIONS,  # FUL-6: a parcel without events for too long
 }
 

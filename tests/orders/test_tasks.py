@@ -89,8 +89,10 @@ async def test_a_delivered_order_is_completed_after_7_days_then_closed_after_the
         "system",
         {"status": "completed", "reason": "receipt_assumed"},
     )
-    # ASV-1: the longer (quality) window, 15 days, counted from delivery.
-    now.advance(days=15 - 7, seconds=-1)
+    # ASV-1: the longer (quality) window, 15 store days from delivery (2030-03-01 17:00 in
+    # Shanghai), so up to 2030-03-16 23:59 there: the order closes at 03-17 00:00, 03-16 16:00 UTC.
+    closes = datetime(2030, 3, 16, 16, 0, tzinfo=UTC)
+    now.advance(seconds=(closes - now()).total_seconds() - 1)
     await sweep(db)
     assert (await order(db, order_id)).status == "completed"
 

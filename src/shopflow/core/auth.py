@@ -78,6 +78,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "webhooks.manage": frozenset({R.OPERATIONS}),  # subscribers of signed event POSTs (NTF-1)
     "notifications.read": frozenset({R.MANAGER, R.OPERATIONS, R.CS_SUPERVISOR}),
     "notifications.retry": frozenset({R.OPERATIONS}),
+    # --- after-sales (ASV-1..6, issue 11) ---
+    "aftersales.read": _EVERYONE,
+    "aftersales.open": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "aftersales.decide": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    # ASV-5: compensation above the policy's `aftersales.agent_compensation_limit`.
+    "aftersales.decide_over_limit": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    "aftersales.inspect": frozenset({R.MANAGER, R.WAREHOUSE, R.OPERATIONS}),
+    "alerts.ack.sla.breach.aftersales": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    # --- end of after-sales ---
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.
     "personal_data.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

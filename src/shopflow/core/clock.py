@@ -89,6 +89,12 @@ def local_midnight(day: date) -> datetime:
     return local_day_bounds(day, hours=0)[0]
 
 
+def after_store_days(at: datetime, days: int) -> datetime:
+    """The end of a window of `days` store days counted from `at`'s day (day 0): the midnight
+    after its last day, in the store's zone (ASV-1's return windows, ORD-7's close)."""
+    return local_midnight(at.astimezone(store_zone()).date() + timedelta(days=days + 1))
+
+
 def day_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
     """From the start of store day `first` to the end of `last`, both included; None stays open."""
     return (

@@ -119,6 +119,8 @@ class Aftersales(Section):
     refund_max_working_days: Positive = 5  # ASV-4
     agent_compensation_limit: AmountText = 50000  # ASV-5
     replacement_ship_hours: Positive = 24  # ASV-6
+    # ASV-4 (†): the return postage the store refunds when it bears it (quality, wrong, damaged).
+    return_shipping_fee: AmountText = 1000
 
 
 class Service(Section):
@@ -226,6 +228,7 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     "sla.breach.shipment.exception_contact": "cs_supervisor",  # the customer not contacted in time (FUL-6)
     "logistics_exception": "operations",  # FUL-6
     "low_stock": "purchasing",  # INV-4
+    "sla.breach.aftersales": "cs_supervisor",  # a case's review and refund clocks (SLA-1, ASV-3, ASV-4)
     "payment_amount_mismatch": "finance",  # PAY-2
     "payment_for_unpayable_order": "finance",
     # PAY-3: the refund ledger

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import plan
+from shopflow.demo import cases, plan
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -37,6 +37,7 @@ class Summary:
     rules: int
     late: dict[str, int]  # clocks late now, per kind
     alerts: int  # raised while loading
+    cases: int  # after-sales cases opened (ASV)
 
 
 async def load(db: Database, order_count: int, progress_to: Console, seed: int = 7) -> Summary | None:
@@ -64,9 +65,13 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
             replay.at(at, replay.sweep)
         await replay.run(db, start, lambda at: progress.update(days, completed=(at - start).days))
         progress.update(days, completed=plan.HISTORY.days)
+    desk_opens = now - plan.CASES_BEFORE
+    with clock.use(clock.FakeClock(desk_opens)):
+        async with db.transaction() as session:
+            opened = await cases.open_desk(session, desk_opens)
     async with db.transaction() as session:
         await _mark_handled(session, queued_before)
-        return await _summary(session, len(store.carriers))
+        return await _summary(session, len(store.carriers), opened)
 
 
 async def _mark_handled(session: AsyncSession, queued_before: int) -> None:
@@ -79,7 +84,7 @@ async def _mark_handled(session: AsyncSession, queued_before: int) -> None:
     await session.execute(stmt)
 
 
-async def _summary(session: AsyncSession, carriers: int) -> Summary:
+async def _summary(session: AsyncSession, carriers: int, opened: int) -> Summary:
     _, raised = await alerts.page(session, alerts.AlertFilter(), 0, 1)
     return Summary(
         orders=await queries.status_counts(session),
@@ -87,4 +92,5 @@ async def _summary(session: AsyncSession, carriers: int) -> Summary:
         rules=len(RULES),
         late=await sla.late_by_kind(session, clock.now()),
         alerts=raised,
+        cases=opened,
     )

@@ -26,6 +26,7 @@ SWEEP_EVERY = timedelta(hours=2)
 PUSH_EVERY = timedelta(hours=2)  # each carrier pushes what happened since its last push
 QUIET_END = timedelta(hours=12)  # the last simulated sweep runs this long before now
 NEVER = timedelta(days=3650)  # a step that has not happened by now
+CASES_BEFORE = timedelta(hours=1)  # the after-sales desk's cases are opened this long before now
 MIN_ORDERS = 21  # the tail: an order in every state and the late handful
 # What the first real sweep raises: two ship clocks, one delivery clock, a stuck parcel's no-event
 # clock and the exception case it opens (the damaged parcel's case is opened, and alerted, during

@@ -35,6 +35,7 @@ MOVEMENTS = {
     Movement.ADJUSTMENT: label("movement", "adjustment"),
     Movement.COUNT: label("movement", "count"),
     Movement.TRANSFER: label("movement", "transfer"),
+    Movement.WRITE_OFF: label("movement", "write_off"),
 }
 MESSAGES = (
     (r"unknown SKU ['\"](?P<sku>.*)['\"]", N_("unknown SKU %(sku)s")),

@@ -61,6 +61,7 @@ class Movement(StrEnum):
     ADJUSTMENT = "adjustment"
     COUNT = "count"
     TRANSFER = "transfer"
+    WRITE_OFF = "write_off"  # ASV-3: returned goods inspected as unsellable
 
 
 class LedgerEntry(Base):

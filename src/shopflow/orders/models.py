@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shopflow.core import money
+from shopflow.core import clock, money
 from shopflow.core.crypto import Sealed
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
+from shopflow.core.policy import Aftersales as AftersalesRules
 from shopflow.core.policy import Orders as OrderRules
 
 
@@ -333,8 +334,11 @@ def intake_errors(
     lines: list[LineRequest],
     skus: Mapping[str, SkuFacts],
     rules: OrderRules,
+    *,
+    replacement: bool = False,
 ) -> list[FieldError]:
-    """Every reason an order cannot be accepted, each naming its field; `rules` the policy's."""
+    """Every reason an order cannot be accepted, each naming its field; `rules` the policy's.
+    A `replacement` (ASV-6: an exchange's goods, channel `exchange`) is priced at 0."""
     errors: list[FieldError] = []
     if channel not in rules.channels:
         errors.append(
@@ -366,7 +370,9 @@ def intake_errors(
             errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
         elif not facts.sellable:
             errors.append(FieldError(f"lines[{i}].sku", f"SKU {line.sku!r} is not for sale"))
-        elif line.unit_price != facts.price:
+        elif replacement and line.unit_price != 0:
+            errors.append(FieldError(f"lines[{i}].unit_price", "a replacement is priced at 0"))
+        elif not replacement and line.unit_price != facts.price:
             errors.append(
                 FieldError(
                     f"lines[{i}].unit_price",
@@ -433,3 +439,9 @@ def discount_shares(line_values: Sequence[int], discount: int) -> list[int]:
     for _, index in sorted(remainders)[: discount - sum(shares)]:
         shares[index] += 1
     return shares
+
+
+def aftersales_closes(delivered_at: datetime, rules: AftersalesRules) -> datetime:
+    """ORD-7: when a delivered order's after-sales clock ends: with the longest return window of
+    any reason (ASV-1; the after-sales domain's `return_window` counts them the same way)."""
+    return clock.after_store_days(delivered_at, max(rules.no_reason_return_days, rules.quality_return_days))

@@ -213,6 +213,20 @@ async def numbers(session: AsyncSession, order_ids: Collection[int]) -> dict[int
     return {order_id: order_no for order_id, order_no in found.all()}
 
 
+async def delivered_since(session: AsyncSession, since: datetime, limit: int) -> list[Order]:
+    """Orders delivered (or completed after delivery) from `since`, the newest delivery first."""
+    stmt = (
+        select(Order)
+        .where(
+            Order.status.in_((OrderStatus.DELIVERED, OrderStatus.COMPLETED)),
+            Order.delivered_at >= since,
+        )
+        .order_by(Order.delivered_at.desc(), Order.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def status_counts(session: AsyncSession) -> dict[str, int]:
     stmt = select(Order.status, func.count()).group_by(Order.status)
     return {status: int(n) for status, n in (await session.execute(stmt)).all()}

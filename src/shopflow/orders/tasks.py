@@ -1,5 +1,6 @@
 """What the worker does when an order's clock runs out (ORD-5, ORD-7); the worker registers these
 in its BREACH_ACTIONS. The ship and deliver clocks (ORD-6) have no action: their breach is alerted.
+The after-sales close clock's action is `aftersales.tasks.close_order` (it waits for open cases).
 And the sweep releasing stock-shortage holds once their stock is there (INV-5)."""
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ async def cancel_unpaid(session: AsyncSession, found: SlaClock) -> None:
 async def assume_receipt(session: AsyncSession, found: SlaClock) -> None:
     """The receipt clock, started at delivery (ORD-7): receipt is assumed, the order completed."""
     await lifecycle.assume_receipt(session, order_of_subject(found.subject))
-
-
-async def close(session: AsyncSession, found: SlaClock) -> None:
-    """The after-sales clock (the ASV-1 window from delivery): the order is closed."""
-    await lifecycle.close_after_aftersales(session, order_of_subject(found.subject))
 
 
 SHORTAGE_BATCH = 200  # orders waiting for stock looked at per transaction

@@ -52,9 +52,16 @@ class RefundGateway(Protocol):
 GATEWAYS: dict[str, RefundGateway] = {sandbox.PROVIDER: sandbox.SandboxRefunds()}
 
 # Told, in the settling transaction, of every refund that succeeded: the after-sales domain (a
-# later one, which payments cannot import) adds its `refund_settled` here when the app starts.
+# later one, which payments cannot import) registers its `settled_by_ledger` by `when_settled`
+# when the app is made (`create_app`).
 Settled = Callable[[AsyncSession, Refund], Awaitable[None]]
 ON_SETTLED: list[Settled] = []
+
+
+def when_settled(hook: Settled) -> None:
+    """Tell `hook` of every refund that succeeds, from now on (once, however often registered)."""
+    if hook not in ON_SETTLED:
+        ON_SETTLED.append(hook)
 
 
 async def request_refund(

@@ -46,9 +46,15 @@ class Placed:
 
 
 async def place_order(
-    session: AsyncSession, actor: Actor, data: OrderIn, idempotency_key: str | None
+    session: AsyncSession,
+    actor: Actor,
+    data: OrderIn,
+    idempotency_key: str | None,
+    *,
+    replacement: bool = False,
 ) -> Placed:
     """Validate (ORD-2), store, and confirm with stock reserved (ORD-4) in one transaction.
+    A `replacement` (ASV-6, placed by an exchange) has its lines at 0 and ships free.
 
     The order row is written first so that a concurrent twin (same idempotency key or channel
     order number) waits on its unique key before touching any stock.
@@ -59,12 +65,15 @@ async def place_order(
     facts = {code: SkuFacts(s.id, s.name, s.price, s.sellable) for code, s in skus.items()}
     customer = data.customer.model_dump()
     address = data.shipping_address.model_dump()
-    errors = intake_errors(data.channel, customer, address, requests, facts, rules.orders)
+    errors = intake_errors(
+        data.channel, customer, address, requests, facts, rules.orders, replacement=replacement
+    )
     if errors:
         raise Invalid("the order has errors; nothing was stored", errors=errors)
 
     at = clock.now()
-    money = totals(requests, rules.fulfillment.shipping_fee, rules.fulfillment.free_shipping_threshold)
+    fee = 0 if replacement else rules.fulfillment.shipping_fee
+    money = totals(requests, fee, rules.fulfillment.free_shipping_threshold)
     fields = _fields(actor, data, idempotency_key, {"customer": customer, "shipping_address": address}, money)
     placed = await _insert(session, new_order_row(fields, at), data, idempotency_key)
     if not placed.created:

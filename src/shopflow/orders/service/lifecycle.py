@@ -14,7 +14,14 @@ from shopflow.core.audit import SYSTEM, Actor
 from shopflow.inventory import service as inventory
 from shopflow.orders import repository
 from shopflow.orders.errors import OutOfStock
-from shopflow.orders.models import HoldReason, Order, OrderClock, OrderStatus, order_subject
+from shopflow.orders.models import (
+    HoldReason,
+    Order,
+    OrderClock,
+    OrderStatus,
+    aftersales_closes,
+    order_subject,
+)
 from shopflow.orders.service.queries import get_order
 from shopflow.orders.service.transitions import move, notice
 
@@ -171,9 +178,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, *, assume
     """
     reason = "receipt_assumed" if assumed else "receipt_confirmed"
     order, at = await _advance(session, actor, order_id, Order.complete, reason)
-    rules = policy.current().aftersales
-    window = max(rules.no_reason_return_days, rules.quality_return_days)
-    closes = (order.delivered_at or at) + timedelta(days=window)
+    closes = aftersales_closes(order.delivered_at or at, policy.current().aftersales)
     subject = order_subject(order.id)
     await sla.stop_and_start(session, subject, OrderClock.RECEIPT, OrderClock.AFTERSALES, closes)
     await events.record(session, "order.completed", subject, notice(order, reason=reason))

@@ -86,6 +86,11 @@ async def get_by_number(session: AsyncSession, order_no: str) -> Order:
     return order
 
 
+async def delivered_since(session: AsyncSession, since: datetime, limit: int = 50) -> list[Order]:
+    """Orders delivered from `since` and not closed, the newest delivery first (ORD-7)."""
+    return await repository.delivered_since(session, since, limit)
+
+
 async def status_counts(session: AsyncSession) -> dict[str, int]:
     """How many orders sit in each state (ANA-2)."""
     return await repository.status_counts(session)

@@ -1,0 +1,76 @@
+"""Every query of the after-sales domain."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from shopflow.aftersales.models import VOID_STATES, Case, CaseLine, ReturnShipment
+
+
+async def get(session: AsyncSession, case_id: int, *, lock: bool = False) -> Case | None:
+    stmt = select(Case).options(selectinload(Case.lines)).where(Case.id == case_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Case)
+    return (await session.scalars(stmt)).first()
+
+
+async def held_by_line(session: AsyncSession, order_id: int) -> dict[int, int]:
+    """Units of each order line that the order's live cases (not rejected nor cancelled) hold."""
+    stmt = (
+        select(CaseLine.order_line_id, func.sum(CaseLine.quantity))
+        .join(Case, Case.id == CaseLine.case_id)
+        .where(Case.order_id == order_id, Case.state.not_in(list(VOID_STATES)))
+        .group_by(CaseLine.order_line_id)
+    )
+    return {line_id: int(quantity) for line_id, quantity in (await session.execute(stmt)).all()}
+
+
+async def of_order(session: AsyncSession, order_id: int) -> list[Case]:
+    stmt = select(Case).where(Case.order_id == order_id).order_by(Case.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def of_orders(session: AsyncSession, order_ids: Collection[int]) -> list[Case]:
+    if not order_ids:
+        return []
+    stmt = select(Case).where(Case.order_id.in_(order_ids)).order_by(Case.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def page(
+    session: AsyncSession,
+    state: str | None,
+    case_type: str | None,
+    order_id: int | None,
+    ids: Collection[int] | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Case], int]:
+    conditions = []
+    if state is not None:
+        conditions.append(Case.state == state)
+    if case_type is not None:
+        conditions.append(Case.type == case_type)
+    if order_id is not None:
+        conditions.append(Case.order_id == order_id)
+    if ids is not None:
+        conditions.append(Case.id.in_(ids))
+    total = await session.scalar(select(func.count()).select_from(Case).where(*conditions))
+    stmt = (
+        select(Case)
+        .options(selectinload(Case.lines))
+        .where(*conditions)
+        .order_by(Case.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def return_shipment(session: AsyncSession, case_id: int) -> ReturnShipment | None:
+    stmt = select(ReturnShipment).where(ReturnShipment.case_id == case_id)
+    return (await session.scalars(stmt)).first()

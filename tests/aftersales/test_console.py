@@ -1,0 +1,78 @@
+"""The after-sales console over HTTP (zh_CN by default): opening a case from the order page,
+the eligibility sentence, the queue, and a step refused with its reason in the reader's language."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shopflow.core.db import Database
+from tests.builders.aftersales import delivered_order
+from tests.builders.console import Visitors, signed_in, table_row, visitors
+
+
+@pytest.fixture
+def visit(db: Database) -> Visitors:
+    return visitors(db)
+
+
+async def test_an_agent_opens_a_case_from_the_order_page_and_approves_it(
+    db: Database, visit: Visitors
+) -> None:
+    order_id = await delivered_order(db)
+    async with await signed_in(visit, db, "customer_service") as agent:
+        order_page = (await agent.get(f"/orders/{order_id}")).text
+        assert 'id="order-aftersales"' in order_page and "发起售后" in order_page
+        form = await agent.get(f"/orders/{order_id}/aftersales/new")
+        line_ids = re.findall(r'name="qty-(\d+)"', form.text)
+        assert len(line_ids) == 2
+
+        opened = await agent.post(
+            f"/orders/{order_id}/aftersales/new",
+            {"type": "return_refund", "reason": "quality", f"qty-{line_ids[0]}": "1"},
+        )
+
+        assert opened.status_code == 303
+        case_page = (await agent.get(opened.headers["location"])).text
+        assert "待审核" in case_page
+        assert re.search(r'id="case-rule">15天质量问题退货，截止 \d{4}-\d{2}-\d{2} 23:59<', case_page)
+        assert "¥109.00" in case_page  # 99.00 and the store's 10.00 return postage
+        case_id = opened.headers["location"].rsplit("/", 1)[1]
+        approved = await agent.post(f"/aftersales/{case_id}/approve")
+        assert approved.status_code == 303
+        queue = (await agent.get("/aftersales?state=approved")).text
+        assert "已同意" in table_row(queue, f"case-{case_id}")
+        assert 'id="case-' not in (await agent.get("/aftersales?state=requested")).text
+
+
+async def test_an_ineligible_request_is_refused_on_the_form_in_chinese(db: Database, visit: Visitors) -> None:
+    order_id = await delivered_order(db)
+    async with await signed_in(visit, db, "customer_service") as agent:
+        form = await agent.get(f"/orders/{order_id}/aftersales/new")
+        first = re.findall(r'name="qty-(\d+)"', form.text)[0]
+
+        refused = await agent.post(
+            f"/orders/{order_id}/aftersales/new",
+            {"type": "return_refund", "reason": "no_reason", "opened": "1", f"qty-{first}": "1"},
+        )
+
+        assert refused.status_code == 422
+        assert "已拆封商品不适用7天无理由退货" in refused.text
+        assert 'id="case-' not in (await agent.get("/aftersales")).text
+
+
+async def test_a_warehouse_clerk_sees_no_approve_button(db: Database, visit: Visitors) -> None:
+    order_id = await delivered_order(db)
+    async with await signed_in(visit, db, "customer_service") as agent:
+        form = await agent.get(f"/orders/{order_id}/aftersales/new")
+        first = re.findall(r'name="qty-(\d+)"', form.text)[0]
+        opened = await agent.post(
+            f"/orders/{order_id}/aftersales/new",
+            {"type": "return_refund", "reason": "quality", f"qty-{first}": "1"},
+        )
+    async with await signed_in(visit, db, "warehouse") as clerk:
+        page = (await clerk.get(opened.headers["location"])).text
+        assert 'id="step-approve"' not in page
+        case_id = opened.headers["location"].rsplit("/", 1)[1]
+        assert (await clerk.post(f"/aftersales/{case_id}/approve")).status_code == 403
