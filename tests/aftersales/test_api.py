@@ -220,7 +220,7 @@ async def test_each_step_needs_its_permission(
 async def test_a_600_yuan_compensation_is_refused_to_an_agent_and_approved_by_a_supervisor(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    order_id = await delivered_order(db)
+    order_id = await delivered_order(db, [("SKU-1", 7, "99.00")])  # 693.00 captured: room for 600.00
     agent, supervisor = await bearer(db, "customer_service"), await bearer(db, "cs_supervisor")
     body = case_body(order_id, type="compensation", reason="other", lines=[], amount="600.00")
     case = await open_case(client, agent, body)

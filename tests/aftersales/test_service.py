@@ -22,6 +22,7 @@ from shopflow.orders.models import aftersales_closes
 from shopflow.orders.service import lifecycle
 from tests.builders.aftersales import delivered_order
 from tests.builders.lifecycle import order, sweep
+from tests.builders.refunds import refunds_of
 from tests.builders.rows import alerts_for, outbox
 from tests.conftest import IS_POSTGRES
 
@@ -167,15 +168,22 @@ async def test_the_refund_request_names_the_payment_amount_and_idempotency_key(
     case = await run(db, service.request_refund, case_id)
 
     [event] = [e for e in await outbox(db, f"order:{order_id}") if e.event == "aftersales.refund_requested"]
+    [refund] = await refunds_of(db, event.payload["payment_id"])
     assert event.payload == {
         "case_id": case_id,
         "case_no": case.case_no,
         "order_id": order_id,
         "type": "refund_only",
-        "payment_id": None,  # the lifecycle builder pays without a gateway payment
+        "payment_id": refund.payment_id,
+        "refund_id": refund.id,
         "amount": "99.00",
         "idempotency_key": f"case:{case.case_no}:refund",
     }
+    assert (refund.amount, refund.case_id, refund.idempotency_key) == (
+        9900,
+        case_id,
+        f"case:{case.case_no}:refund",
+    )
 
 
 async def test_refund_settled_moves_only_a_refunding_case(db: Database, now: FakeClock) -> None:

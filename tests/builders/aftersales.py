@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
+from shopflow.core import clock, money
+from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
-from tests.builders.lifecycle import deliver, place
+from shopflow.orders.service import lifecycle
+from shopflow.payments import sandbox
+from shopflow.payments import service as payments
+from shopflow.payments.models import CallbackResult
+from shopflow.payments.schemas import CallbackIn
+from tests.builders.lifecycle import place, ship
 from tests.builders.store import small_store
 
 CASES = "/api/v1/aftersales/cases"
@@ -16,10 +24,23 @@ TWO_LINES = [("SKU-1", 1, "99.00"), ("SKU-2", 2, "45.50")]
 
 
 async def delivered_order(db: Database, lines: list[tuple[str, int, str]] | None = None) -> int:
-    """A paid, shipped and delivered order of the small store (SKU-1 x1 and SKU-2 x2 unless told)."""
+    """An order of the small store (SKU-1 x1 and SKU-2 x2 unless told) paid through the sandbox
+    gateway (its money captured, so it can be refunded), shipped and delivered."""
     await small_store(db)
     order_id = await place(db, lines or TWO_LINES)
-    await deliver(db, order_id)
+    async with db.transaction() as session:
+        payment = await payments.start_payment(session, SYSTEM, order_id, "alipay")
+        callback = CallbackIn(
+            event_id=uuid.uuid4().hex,
+            payment_id=payment.id,
+            outcome="success",
+            amount=money.fmt(payment.amount),
+            occurred_at=clock.now(),
+        )
+        assert await payments.apply_callback(session, sandbox.PROVIDER, callback) == CallbackResult.APPLIED
+    await ship(db, order_id)
+    async with db.transaction() as session:
+        await lifecycle.mark_delivered(session, SYSTEM, order_id)
     return order_id
 
 

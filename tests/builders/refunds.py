@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from shopflow.core.db import Database
 from shopflow.payments import repository, sandbox
 from shopflow.payments.api import REFUND_CALLBACK_PATH
+from shopflow.payments.models import Refund
 from shopflow.payments.refunds import GatewayError
 from tests.builders.catalog import add_product
 from tests.builders.inventory import add_warehouse, receive
@@ -98,3 +100,10 @@ class FlakyGateway:
             self.timeouts -= 1
             raise GatewayError("timed out after 10 s")  # ... but its answer never came
         return sandbox.refund_reference(key)
+
+
+async def refunds_of(db: Database, payment_id: int) -> list[Refund]:
+    """A payment's refunds, oldest first."""
+    async with db.transaction() as session:
+        stmt = select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.id)
+        return list((await session.scalars(stmt)).all())
