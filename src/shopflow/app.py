@@ -19,7 +19,7 @@ from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
 from shopflow.core import crypto, policy
-from shopflow.core.api import Session, install_error_handlers, problems, require
+from shopflow.core.api import RequestGuard, Session, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.console.registry import CORE, Registry
 from shopflow.core.console.session import install as install_console
@@ -133,6 +133,8 @@ def create_app(
         staff_pages,
     )
     install_console(app, settings, pages)
+    # Outermost: a request is checked before anything reads its body.
+    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
 
     return app
 

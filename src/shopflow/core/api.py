@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopflow.core import auth
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
-from shopflow.core.errors import AppError, FieldError, MethodNotAllowed, NotFound, Unauthorized, field_error
+from shopflow.core.errors import (
+    AppError,
+    FieldError,
+    Invalid,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    field_error,
+)
+from shopflow.core.schemas import MAX_PAGE, NUL_MESSAGE
 
 PROBLEM = "application/problem+json"
 
@@ -33,14 +47,22 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-async def _actor(request: Request) -> Actor:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+def _bearer(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'", code="missing_token")
+    return token.strip()
+
+
+async def _actor(request: Request) -> Actor:
+    # A request with a body was authenticated before it was read (`RequestGuard`).
+    known: Actor | None = getattr(request.state, "actor", None)
+    if known is not None:
+        return known
+    token = _bearer(request.headers.get("authorization", ""))
     # Its own short unit of work, so an endpoint that must not hold a transaction open (the
     # sandbox gateway) is not made to by authentication; cached tokens skip it entirely.
-    return await auth.authenticate(request.app.state.db, token.strip())
+    return await auth.authenticate(request.app.state.db, token)
 
 
 def require(permission: str) -> Any:
@@ -63,7 +85,7 @@ class Paging(BaseModel):
 
 
 def _paging(
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Paging:
     return Paging(page=page, page_size=page_size)
@@ -114,6 +136,8 @@ def _refusal(request: Request, exc: HTTPException) -> AppError:
             return NotFound(f"there is nothing at {request.url.path}")
         case 405:
             return MethodNotAllowed(f"{request.url.path} does not take {request.method}")
+        case 413:
+            return PayloadTooLarge(exc.detail)
         case status:
             error = AppError(exc.detail, code=HTTPStatus(status).name.lower())
             error.status, error.title = status, HTTPStatus(status).phrase
@@ -195,3 +219,108 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.openapi = _documented(app)  # type: ignore[method-assign]
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _authenticated(route: APIRoute) -> bool:
+    """Whether the route's dependencies authenticate the caller by token (`require`)."""
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is _actor:
+            return True
+        pending.extend(dependant.dependencies)
+    return False
+
+
+class RequestGuard:
+    """A pure ASGI middleware: what a request must pass before the app reads a byte of its body.
+
+    - A NUL character in the path or the query is refused (422): PostgreSQL refuses it in text.
+    - A request with a body to an API route that needs a token is authenticated first (401
+      before its body is read; the caller is handed to `require` through the request's state).
+    - A body longer than `max_body` bytes is refused (413): at once when `Content-Length` says
+      so, else as soon as the bytes received pass it.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        # Each API route's path, methods and whether it needs a token, in the router's order.
+        self._routes: list[tuple[re.Pattern[str], set[str], bool]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            _check_parameters(scope)
+            if scope["method"] in BODY_METHODS and self._needs_token(scope):
+                scope.setdefault("state", {})["actor"] = await self._caller(scope)
+            length = _content_length(scope)
+            if length is not None and length > self.max_body:
+                raise PayloadTooLarge(self._too_large())
+        except AppError as exc:
+            await problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)(scope, receive, send)
+            return
+        await self.app(scope, self._counted(receive), send)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_body} bytes; nothing was changed"
+
+    def _needs_token(self, scope: Scope) -> bool:
+        """Whether the route the router will give the request needs a token (none matching: the
+        router refuses it, 404 or 405, without reading its body)."""
+        path: str = scope["path"]
+        if not path.startswith("/api/"):
+            return False
+        if self._routes is None:  # the routes are all in place by the first request
+            self._routes = [
+                (r.path_regex, r.methods, _authenticated(r))
+                for r in scope["app"].routes
+                if isinstance(r, APIRoute)
+            ]
+        method = scope["method"]
+        for pattern, methods, authenticated in self._routes:
+            if method in methods and pattern.match(path):
+                return authenticated
+        return False
+
+    async def _caller(self, scope: Scope) -> Actor:
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        token = _bearer(authorization.decode("latin-1"))
+        return await auth.authenticate(scope["app"].state.db, token)
+
+    def _counted(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        return counted
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _check_parameters(scope: Scope) -> None:
+    """422 naming the query parameter, or the path, that holds a NUL character."""
+    if "\x00" in scope["path"]:
+        raise Invalid("the request has errors; nothing was changed", errors=[FieldError("path", NUL_MESSAGE)])
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        names = sorted({name for name, value in parse_qsl(query.decode("latin-1")) if "\x00" in name + value})
+        errors = [FieldError(name.replace("\x00", "\\u0000"), NUL_MESSAGE) for name in names]
+        raise Invalid("the request has errors; nothing was changed", errors=errors)

@@ -80,6 +80,12 @@ class Forbidden(AppError):
     title = "Forbidden"
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "body_too_large"
+    title = "Request body too large"
+
+
 def pydantic_message(error: Mapping[str, Any]) -> str:
     """One of Pydantic's errors in the user's words: a validator's own message without Pydantic's
     "Value error, " or "Assertion failed, " before it; a JSON decoder's complaint as such."""

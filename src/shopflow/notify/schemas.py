@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
+from shopflow.core.schemas import Input
 from shopflow.notify.models import Channel, DeliveryState
 
 # "*", an event name ("order.shipped") or every event under a prefix ("order.*").
@@ -14,7 +15,7 @@ EventFilter = Annotated[
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(Input):
     url: WebhookUrl = Field(examples=["https://erp.example.cn/hooks/shopflow"])
     events: list[EventFilter] = Field(default=["*"], min_length=1, max_length=50, examples=[["order.*"]])
     # The HMAC-SHA256 key; Shopflow draws one when none is given. Shown only in the reply to POST.

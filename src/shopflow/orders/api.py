@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor, AuditEntry
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import Id, Page, Text, When
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.orders.schemas import (
     AddressIn,
@@ -109,7 +108,7 @@ async def place_order(
     response: Response,
     session: Session,
     actor: Annotated[Actor, require("orders.create")],
-    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
+    idempotency_key: Annotated[Text | None, Header(max_length=120)] = None,
 ) -> OrderOut:
     placed = await intake.place_order(session, actor, data, idempotency_key)
     if not placed.created:
@@ -125,8 +124,8 @@ async def list_orders(
     _: Annotated[Actor, require("orders.read")],
     status: OrderStatus | None = None,
     channel: Annotated[str | None, Query(max_length=40)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: When | None = None,
+    created_to: When | None = None,
     q: Annotated[
         str | None,
         Query(
@@ -164,14 +163,14 @@ async def get_order_by_number(
 
 @router.get("/orders/{order_id}", response_model=OrderDetail, responses=problems(404))
 async def get_order(
-    order_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
+    order_id: Id, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> OrderDetail:
     return await _detail(session, await queries.get_order(session, order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderDetail, responses=problems(404, 409))
 async def cancel_order(
-    order_id: int,
+    order_id: Id,
     data: CancelIn,
     session: Session,
     actor: Annotated[Actor, require("orders.cancel")],
@@ -181,21 +180,21 @@ async def cancel_order(
 
 @router.post("/orders/{order_id}/hold", response_model=OrderDetail, responses=problems(404, 409))
 async def hold_order(
-    order_id: int, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
+    order_id: Id, data: HoldIn, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await lifecycle.hold(session, actor, order_id, data.reason))
 
 
 @router.post("/orders/{order_id}/release", response_model=OrderDetail, responses=problems(404, 409))
 async def release_order(
-    order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")]
+    order_id: Id, session: Session, actor: Annotated[Actor, require("orders.hold")]
 ) -> OrderDetail:
     return await _detail(session, await lifecycle.release(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail, responses=problems(404, 409))
 async def confirm_receipt(
-    order_id: int, session: Session, actor: Annotated[Actor, require("orders.confirm_receipt")]
+    order_id: Id, session: Session, actor: Annotated[Actor, require("orders.confirm_receipt")]
 ) -> OrderDetail:
     """ORD-7: the customer confirms receipt of a delivered order, which is completed; its
     after-sales window runs on. Any other state is refused (409)."""

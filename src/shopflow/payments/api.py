@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import httpx
@@ -12,7 +11,7 @@ from shopflow.core.api import Pages, Session, paged, problem, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.errors import FieldError, Invalid, field_error
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import Id, Page, When
 from shopflow.payments import sandbox, service
 from shopflow.payments.errors import BadSignature
 from shopflow.payments.models import CallbackResult
@@ -39,7 +38,7 @@ CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
     responses=problems(403, 404, 409),
 )
 async def start_payment(
-    order_id: int,
+    order_id: Id,
     data: PaymentIn,
     request: Request,
     session: Session,
@@ -57,7 +56,7 @@ async def start_payment(
 
 @router.get("/orders/{order_id}/payments", response_model=Page[PaymentOut], responses=problems(403, 404))
 async def order_payments(
-    order_id: int, session: Session, pages: Pages, _: Annotated[Actor, require("orders.read")]
+    order_id: Id, session: Session, pages: Pages, _: Annotated[Actor, require("orders.read")]
 ) -> Page[PaymentOut]:
     found = [PaymentOut.model_validate(p) for p in await service.payments_of(session, order_id)]
     return Page[PaymentOut](**paged(found, pages))
@@ -68,8 +67,8 @@ async def receipts(
     session: Session,
     pages: Pages,
     _: Annotated[Actor, require("payments.read")],
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: When | None = None,
+    received_to: When | None = None,
 ) -> Page[ReceiptOut]:
     items, total = await service.receipts(session, received_from, received_to, pages.page, pages.page_size)
     return Page[ReceiptOut](**pages.of([ReceiptOut.model_validate(r) for r in items], total))
@@ -77,7 +76,7 @@ async def receipts(
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses=problems(403, 404))
 async def get_payment(
-    payment_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
+    payment_id: Id, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> PaymentOut:
     return PaymentOut.model_validate(await service.get_payment(session, payment_id))
 
@@ -93,7 +92,10 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
     """The gateway's asynchronous notification (PAY-2): public, but signed."""
     body = await request.body()
     if not sandbox.verify(body, request.headers.get(sandbox.SIGNATURE_HEADER), request.app.state.sandbox_key):
-        raise BadSignature("callback signature does not verify; nothing was changed")
+        raise BadSignature(
+            "callback signature does not verify; nothing was changed",
+            errors=[FieldError(sandbox.SIGNATURE_HEADER, "does not verify")],
+        )
     try:
         data = CallbackIn.model_validate_json(body)
     except ValidationError as exc:
@@ -119,7 +121,7 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
     responses=problems(403, 404, 409),
 )
 async def sandbox_complete(
-    payment_id: int,
+    payment_id: Id,
     data: SandboxComplete,
     request: Request,
     _: Annotated[Actor, require("payments.create")],

@@ -6,11 +6,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.schemas import AwareWhen, Id, Input
 from shopflow.payments.models import CallbackResult, PaymentStatus
 
 
-class PaymentIn(BaseModel):
-    method: str = Field(examples=["alipay"])
+class PaymentIn(Input):
+    method: str = Field(min_length=1, max_length=30, examples=["alipay"])
 
 
 class PaymentCreated(BaseModel):
@@ -33,12 +34,12 @@ class PaymentOut(BaseModel):
     updated_at: datetime
 
 
-class CallbackIn(BaseModel):
+class CallbackIn(Input):
     event_id: str = Field(min_length=1, max_length=80)
-    payment_id: int
+    payment_id: Id
     outcome: Literal["success", "failure"]
     amount: AmountText
-    occurred_at: datetime
+    occurred_at: AwareWhen
 
 
 class CallbackAck(BaseModel):
@@ -46,7 +47,7 @@ class CallbackAck(BaseModel):
     result: CallbackResult
 
 
-class SandboxComplete(BaseModel):
+class SandboxComplete(Input):
     outcome: Literal["success", "failure"]
     amount: AmountText | None = None
     # How many times the gateway delivers the same signed callback (a retrying gateway).
