@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
 from shopflow.core.schemas import Input
 from shopflow.notify.models import Channel, DeliveryState
@@ -12,7 +12,16 @@ from shopflow.notify.models import Channel, DeliveryState
 EventFilter = Annotated[
     str, Field(max_length=80, pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
 ]
-WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
+
+
+def _resolvable(url: HttpUrl) -> HttpUrl:
+    """`url`, if its host is a name DNS can look up: labels of 1 to 63 characters (RFC 1035)."""
+    if any(not 0 < len(label) <= 63 for label in (url.host or "").rstrip(".").split(".")):
+        raise ValueError("the host name has a part longer than 63 characters")
+    return url
+
+
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), AfterValidator(_resolvable)]
 
 
 class WebhookIn(Input):
