@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -11,7 +12,6 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import IntegrityError
@@ -224,15 +224,40 @@ def install_error_handlers(app: FastAPI) -> None:
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _authenticated(route: APIRoute) -> bool:
-    """Whether the route's dependencies authenticate the caller by token (`require`)."""
-    pending = [route.dependant]
-    while pending:
-        dependant = pending.pop()
-        if dependant.call is _actor:
-            return True
-        pending.extend(dependant.dependencies)
-    return False
+# The `openapi_extra` of an operation anyone may call, without a token (a gateway's or a carrier's
+# signed callback): the operations without it need a token, checked before a body is read.
+PUBLIC: dict[str, Any] = {"x-public": True}
+
+
+@dataclass(frozen=True, slots=True)
+class _Operations:
+    """Which API operations need a token, by method: exact paths, and path templates."""
+
+    exact: dict[tuple[str, str], bool]
+    templates: dict[str, list[tuple[re.Pattern[str], bool]]]
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> _Operations:
+        exact: dict[tuple[str, str], bool] = {}
+        templates: dict[str, list[tuple[re.Pattern[str], bool]]] = {}
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                needs_token = not operation.get("x-public", False)
+                if "{" not in path:
+                    exact[method.upper(), path] = needs_token
+                else:
+                    pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+                    templates.setdefault(method.upper(), []).append((pattern, needs_token))
+        return cls(exact, templates)
+
+    def need_token(self, method: str, path: str) -> bool:
+        """Whether the operation the request names needs a token: False for a public one, and
+        for none (the router refuses it, 404 or 405, without reading its body)."""
+        known = self.exact.get((method, path))
+        if known is not None:
+            return known
+        matched = [needs for pattern, needs in self.templates.get(method, []) if pattern.match(path)]
+        return bool(matched) and all(matched)
 
 
 class RequestGuard:
@@ -248,8 +273,7 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
         self.max_body = max_body
-        # Each API route's path, methods and whether it needs a token, in the router's order.
-        self._routes: list[tuple[re.Pattern[str], set[str], bool]] | None = None
+        self._operations: _Operations | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -271,22 +295,12 @@ class RequestGuard:
         return f"the request body is larger than {self.max_body} bytes; nothing was changed"
 
     def _needs_token(self, scope: Scope) -> bool:
-        """Whether the route the router will give the request needs a token (none matching: the
-        router refuses it, 404 or 405, without reading its body)."""
         path: str = scope["path"]
         if not path.startswith("/api/"):
             return False
-        if self._routes is None:  # the routes are all in place by the first request
-            self._routes = [
-                (r.path_regex, r.methods, _authenticated(r))
-                for r in scope["app"].routes
-                if isinstance(r, APIRoute)
-            ]
-        method = scope["method"]
-        for pattern, methods, authenticated in self._routes:
-            if method in methods and pattern.match(path):
-                return authenticated
-        return False
+        if self._operations is None:  # the routes are all in place by the first request
+            self._operations = _Operations.of(scope["app"].openapi())
+        return self._operations.need_token(scope["method"], path)
 
     async def _caller(self, scope: Scope) -> Actor:
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")

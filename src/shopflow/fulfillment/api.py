@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from shopflow.core.api import Pages, Session, paged, problems, require
+from shopflow.core.api import PUBLIC, Pages, Session, paged, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.money import AmountText
@@ -327,6 +327,7 @@ async def update_carrier(
     "/carriers/{code}/events",
     response_model=PushAck,
     responses=problems(401, 404, 422, notes={401: "bad signature: nothing changed", 422: "bad events"}),
+    openapi_extra=PUBLIC,
 )
 async def carrier_events(code: str, request: Request, session: Session) -> PushAck:
     """A carrier's tracking push (FUL-5): public, signed with the carrier's push secret as

@@ -14,14 +14,20 @@ EventFilter = Annotated[
 ]
 
 
-def _resolvable(url: HttpUrl) -> HttpUrl:
-    """`url`, if its host is a name DNS can look up: labels of 1 to 63 characters (RFC 1035)."""
+URL_LENGTH = 500  # the column's
+
+
+def _storable(url: HttpUrl) -> HttpUrl:
+    """`url`, if its host is a name DNS can look up (labels of 1 to 63 characters, RFC 1035) and
+    it fits its column as stored (normalized: an IDN host in punycode, escapes for spaces)."""
     if any(not 0 < len(label) <= 63 for label in (url.host or "").rstrip(".").split(".")):
         raise ValueError("the host name has a part longer than 63 characters")
+    if len(str(url)) > URL_LENGTH:
+        raise ValueError(f"the URL is longer than {URL_LENGTH} characters once normalized")
     return url
 
 
-WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), AfterValidator(_resolvable)]
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=URL_LENGTH), AfterValidator(_storable)]
 
 
 class WebhookIn(Input):

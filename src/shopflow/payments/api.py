@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from shopflow.core import clock
-from shopflow.core.api import Pages, Session, paged, problem, problems, require
+from shopflow.core.api import PUBLIC, Pages, Session, paged, problem, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.errors import FieldError, Invalid, field_error
@@ -87,6 +87,7 @@ async def get_payment(
     responses=problems(
         401, 404, 409, 422, notes={401: "bad signature", 422: "malformed, or the amount differs"}
     ),
+    openapi_extra=PUBLIC,
 )
 async def sandbox_callback(request: Request, session: Session) -> CallbackAck | Response:
     """The gateway's asynchronous notification (PAY-2): public, but signed."""
