@@ -96,8 +96,14 @@ def _sku(code: str, **overrides: Any) -> dict[str, Any]:
         ),
         ("GET", "/api/v1/orders", {"params": {"q": NUL}}, "q"),
         ("GET", "/api/v1/skus/SKU%001", {}, "path"),
+        (
+            "POST",
+            "/api/v1/carriers/SF/freight-bills?reference=B-1",
+            {"content": "waybill,amount\nSF\x001,9.00"},
+            "body",
+        ),
     ],
-    ids=["body", "nested body", "list in a body", "query", "path"],
+    ids=["body", "nested body", "list in a body", "query", "path", "CSV body"],
 )
 async def test_a_nul_character_anywhere_is_a_422_naming_the_field(
     client: httpx.AsyncClient,

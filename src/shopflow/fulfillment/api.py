@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse
 
 from shopflow.core.api import PUBLIC, Pages, Session, paged, problems, require
 from shopflow.core.audit import Actor
-from shopflow.core.errors import Invalid
+from shopflow.core.errors import FieldError, Invalid
 from shopflow.core.money import AmountText
-from shopflow.core.schemas import Id, Page, When
+from shopflow.core.schemas import AwareWhen, Id, Page, When, no_nul
 from shopflow.fulfillment.console import prints
 from shopflow.fulfillment.models.carriers import CarrierRule, Parcel
 from shopflow.fulfillment.models.picking import WaveStatus
@@ -358,18 +358,19 @@ async def freight_bill(
     session: Session,
     actor: Annotated[Actor, require("freight.reconcile")],
     reference: Annotated[str, Query(min_length=1, max_length=120)],
-    period_from: Annotated[When | None, Query(alias="from")] = None,
-    period_to: Annotated[When | None, Query(alias="to")] = None,
+    period_from: Annotated[AwareWhen | None, Query(alias="from")] = None,
+    period_to: Annotated[AwareWhen | None, Query(alias="to")] = None,
 ) -> BillReport:
     """FUL-8: reconcile a carrier's bill (CSV body): matched, over-charged, unknown waybills, and
     the parcels shipped in [from, to) it does not bill (to defaults to now)."""
     try:
-        content = (await request.body()).decode("utf-8")
+        content = no_nul((await request.body()).decode("utf-8"))
     except UnicodeDecodeError:
         raise Invalid("the bill must be UTF-8 text", code="bad_file") from None
-    for name, value in (("from", period_from), ("to", period_to)):
-        if value is not None and value.tzinfo is None:
-            raise Invalid(f"{name} needs a time zone, like 2026-11-01T00:00:00+08:00")
+    except ValueError as exc:
+        raise Invalid(
+            "the bill is not text", code="bad_file", errors=[FieldError("body", str(exc))]
+        ) from None
     result = await reports.reconcile_bill(session, actor, code, reference, content, period_from, period_to)
     return bill_report(result)
 
