@@ -367,9 +367,9 @@ async def freight_bill(
         content = no_nul((await request.body()).decode("utf-8"))
     except UnicodeDecodeError:
         raise Invalid("the bill must be UTF-8 text", code="bad_file") from None
-    except ValueError as exc:
+    except ValueError as exc:  # a NUL character
         raise Invalid(
-            "the bill is not text", code="bad_file", errors=[FieldError("body", str(exc))]
+            "the bill has errors; nothing was changed", errors=[FieldError("body", str(exc))]
         ) from None
     result = await reports.reconcile_bill(session, actor, code, reference, content, period_from, period_to)
     return bill_report(result)
