@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from shopflow.core.api import PUBLIC, Pages, Session, paged, problems, require
@@ -311,14 +311,17 @@ async def scorecards(
 
 @router.get("/carriers/{code}", response_model=CarrierOut, responses=problems(403, 404))
 async def get_carrier(
-    code: str, session: Session, _: Annotated[Actor, require("carriers.read")]
+    code: Annotated[str, Path(max_length=20)], session: Session, _: Annotated[Actor, require("carriers.read")]
 ) -> CarrierOut:
     return CarrierOut.model_validate(await carriers.get_carrier(session, code))
 
 
 @router.patch("/carriers/{code}", response_model=CarrierOut, responses=problems(403, 404))
 async def update_carrier(
-    code: str, data: CarrierPatch, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+    code: Annotated[str, Path(max_length=20)],
+    data: CarrierPatch,
+    session: Session,
+    actor: Annotated[Actor, require("carriers.manage")],
 ) -> CarrierOut:
     return CarrierOut.model_validate(await carriers.update_carrier(session, actor, code, data))
 
@@ -329,7 +332,9 @@ async def update_carrier(
     responses=problems(401, 404, 422, notes={401: "bad signature: nothing changed", 422: "bad events"}),
     openapi_extra=PUBLIC,
 )
-async def carrier_events(code: str, request: Request, session: Session) -> PushAck:
+async def carrier_events(
+    code: Annotated[str, Path(max_length=20)], request: Request, session: Session
+) -> PushAck:
     """A carrier's tracking push (FUL-5): public, signed with the carrier's push secret as
     `X-Carrier-Signature: hex(HMAC-SHA256(secret, raw body))`. Body:
     `{"events": [{"waybill", "status", "time", "location"?, "description"?}]}`."""
@@ -353,7 +358,7 @@ async def carrier_events(code: str, request: Request, session: Session) -> PushA
     },
 )
 async def freight_bill(
-    code: str,
+    code: Annotated[str, Path(max_length=20)],
     request: Request,
     session: Session,
     actor: Annotated[Actor, require("freight.reconcile")],
