@@ -4,7 +4,7 @@ problem+json naming the field, and nothing is written (every table counted befor
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,11 +45,15 @@ async def rows(db: Database) -> dict[str, int]:
 
 
 async def refused(
-    db: Database, send: Any, status: int, field: str, code: str | None = None
+    db: Database,
+    send: Callable[[], Awaitable[httpx.Response]],
+    status: int,
+    field: str,
+    code: str | None = None,
 ) -> dict[str, Any]:
     """Send the request (`send()`), assert a `status` problem naming `field` and no row written."""
     before = await rows(db)
-    reply: httpx.Response = await send()
+    reply = await send()
     assert reply.status_code == status, reply.text
     assert reply.headers["content-type"].startswith(PROBLEM)
     problem = dict(reply.json())

@@ -72,8 +72,7 @@ class Input(BaseModel):
 Id = Annotated[int, Field(ge=1, le=MAX_INT64)]
 # A count or size stored in an INTEGER column (priority, weight, safety stock, quantities).
 Int32 = Annotated[int, Field(ge=0, le=MAX_INT32)]
-PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
-# Free text of a query parameter (a search, a filter).
+# A header's text (paths and queries are checked by `core.api.RequestGuard`, bodies by `Input`).
 Text = Annotated[str, AfterValidator(no_nul)]
 # A time an input names, returned in UTC; `When` reads a time without a zone as UTC.
 When = Annotated[datetime, AfterValidator(_in_utc_range)]
