@@ -24,7 +24,7 @@ from tests.builders.inventory import add_warehouse, receive
 from tests.builders.server import Server, start, stop
 from tests.conftest import TEST_URL, make_app
 
-EXAMPLES = 12  # per operation and mode: about a minute for the whole API on two cores
+EXAMPLES = 12  # per operation and mode: one to two minutes for the whole API on two cores
 
 
 @pytest.fixture(scope="module")
