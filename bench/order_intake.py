@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -351,8 +352,13 @@ def _outcome(status: int, body: bytes, tally: Tally) -> bool | None:
     return b'"status":"confirmed"' in body
 
 
+def _fresh_key(keys: bool) -> str | None:
+    """A new Idempotency-Key (a checkout's key for its retries) when orders carry `keys`."""
+    return uuid.uuid4().hex if keys else None
+
+
 async def http_load(
-    kind: str, port: int, store: Store, clients: int, window: Window, rng: random.Random
+    kind: str, port: int, store: Store, clients: int, window: Window, rng: random.Random, keys: bool
 ) -> Tally:
     bodies = order_bodies(store, rng)
     tally = Tally()
@@ -366,11 +372,13 @@ async def http_load(
             f"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: Bearer {store.token}\r\nContent-Type: application/json\r\n"
         ).encode()
-        requests = [head + b"Content-Length: %d\r\n\r\n" % len(body) + body for body in bodies]
+        tails = [b"Content-Length: %d\r\n\r\n" % len(body) + body for body in bodies]
 
         async def one_raw(i: int) -> bool | None:
+            key = _fresh_key(keys)
+            keyed = b"" if key is None else b"Idempotency-Key: %s\r\n" % key.encode()
             try:
-                status, body = await connections[i].request(rng.choice(requests))
+                status, body = await connections[i].request(head + keyed + rng.choice(tails))
             except ConnectionError as exc:
                 tally.error(str(exc))
                 _, connections[i] = await loop.create_connection(HttpConnection, "127.0.0.1", port)
@@ -391,7 +399,9 @@ async def http_load(
 
         async def one_httpx(_: int) -> bool | None:
             try:
-                reply = await client.post("/api/v1/orders", content=rng.choice(bodies))
+                key = _fresh_key(keys)
+                extra = {} if key is None else {"Idempotency-Key": key}
+                reply = await client.post("/api/v1/orders", content=rng.choice(bodies), headers=extra)
             except httpx.HTTPError as exc:
                 tally.error(repr(exc))
                 return None
@@ -652,6 +662,9 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a PostgreSQL database to WIPE and use")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 s each, 1 s warm-up")
+    parser.add_argument(
+        "--keys", action="store_true", help="each order carries a fresh Idempotency-Key, as a checkout's does"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup = 3.0, 1.0
@@ -671,7 +684,7 @@ def main() -> None:
         try:
             http = run(
                 measure(
-                    lambda w: http_load(args.client, port, store, args.clients, w, rng),
+                    lambda w: http_load(args.client, port, store, args.clients, w, rng, args.keys),
                     url,
                     args.warmup,
                     args.seconds,
@@ -695,7 +708,8 @@ def main() -> None:
 
     t = http.tally
     print(
-        f"http ({args.client} client, {args.clients} clients, {args.workers} workers): "
+        f"http ({args.client} client, {args.clients} clients, {args.workers} workers"
+        f"{', Idempotency-Key' if args.keys else ''}): "
         f"{http.rate:.0f} orders/s p50 {t.percentile(0.5):.1f} ms p99 {t.percentile(0.99):.1f} ms "
         f"errors {t.errors} not confirmed {t.held}"
     )

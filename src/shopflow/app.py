@@ -22,7 +22,7 @@ from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
 from shopflow.core import access, crypto, policy
-from shopflow.core.api import Session, SlidingWindow, install_error_handlers, problems, require
+from shopflow.core.api import RequestGuard, Session, SlidingWindow, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.console.personal_data import PAGES as personal_data_pages
 from shopflow.core.console.registry import CORE, Registry
@@ -158,6 +158,8 @@ def create_app(
         personal_data_pages,
     )
     install_console(app, settings, pages)
+    # Outermost: a request is checked before anything reads its body.
+    app.add_middleware(RequestGuard, max_body=settings.max_body_bytes)
 
     return app
 

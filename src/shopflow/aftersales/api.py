@@ -26,7 +26,7 @@ from shopflow.aftersales.schemas import (
 from shopflow.core import clock, policy
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import Id, Page
 
 router = APIRouter(tags=["aftersales"], responses=problems(401))
 CASES = "/aftersales/cases"
@@ -111,15 +111,13 @@ async def list_cases(
 
 
 @router.get(CASES + "/{case_id}", response_model=CaseOut, responses=problems(403, 404))
-async def get_case(
-    case_id: int, session: Session, _: Annotated[Actor, require("aftersales.read")]
-) -> CaseOut:
+async def get_case(case_id: Id, session: Session, _: Annotated[Actor, require("aftersales.read")]) -> CaseOut:
     return await _answer(session, await service.get_case(session, case_id))
 
 
 @router.get("/orders/{order_id}/aftersales", response_model=OrderAftersalesOut, responses=problems(403, 404))
 async def order_aftersales(
-    order_id: int, session: Session, _: Annotated[Actor, require("aftersales.read")]
+    order_id: Id, session: Session, _: Annotated[Actor, require("aftersales.read")]
 ) -> OrderAftersalesOut:
     standing = await service.order_aftersales(session, order_id)
     return OrderAftersalesOut(order_id=order_id, aftersales=standing.aftersales, refunded=standing.refunded)  # type: ignore[arg-type]
@@ -132,7 +130,7 @@ def _step_route(name: str, permission: str, step: Step, summary: str) -> None:
     """POST .../{case_id}/{name}: one step of the case by `step`, for holders of `permission`.
     (The dependency is a default: an annotation naming `permission` could not be resolved.)"""
 
-    async def endpoint(case_id: int, session: Session, actor: Actor = require(permission)) -> CaseOut:
+    async def endpoint(case_id: Id, session: Session, actor: Actor = require(permission)) -> CaseOut:
         return await _answer(session, await step(session, actor, case_id))
 
     router.add_api_route(
@@ -159,7 +157,7 @@ _step_route("close", "aftersales.decide", service.close, "Close a settled case")
 
 @router.post(CASES + "/{case_id}/reject", response_model=CaseOut, responses=problems(403, 404, 409, 422))
 async def reject(
-    case_id: int, data: RejectIn, session: Session, actor: Annotated[Actor, require("aftersales.decide")]
+    case_id: Id, data: RejectIn, session: Session, actor: Annotated[Actor, require("aftersales.decide")]
 ) -> CaseOut:
     return await _answer(session, await service.reject(session, actor, case_id, data.reason))
 
@@ -168,7 +166,7 @@ async def reject(
     CASES + "/{case_id}/return-shipment", response_model=CaseOut, responses=problems(403, 404, 409, 422)
 )
 async def return_shipment(
-    case_id: int,
+    case_id: Id,
     data: ReturnShipmentIn,
     session: Session,
     actor: Annotated[Actor, require("aftersales.open")],
@@ -178,6 +176,6 @@ async def return_shipment(
 
 @router.post(CASES + "/{case_id}/inspect", response_model=CaseOut, responses=problems(403, 404, 409, 422))
 async def inspect(
-    case_id: int, data: InspectIn, session: Session, actor: Annotated[Actor, require("aftersales.inspect")]
+    case_id: Id, data: InspectIn, session: Session, actor: Annotated[Actor, require("aftersales.inspect")]
 ) -> CaseOut:
     return await _answer(session, await service.inspect(session, actor, case_id, data))

@@ -7,15 +7,16 @@ from pydantic import BaseModel, Field
 
 from shopflow.aftersales.models import CaseState, CaseType, Reason
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.schemas import MAX_INT32, Id, Input
 
 
-class CaseLineIn(BaseModel):
+class CaseLineIn(Input):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=MAX_INT32)
 
 
-class CaseIn(BaseModel):
-    order_id: int
+class CaseIn(Input):
+    order_id: Id
     type: CaseType
     reason: Reason
     opened: bool = False
@@ -24,24 +25,24 @@ class CaseIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class RejectIn(BaseModel):
+class RejectIn(Input):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class ReturnShipmentIn(BaseModel):
+class ReturnShipmentIn(Input):
     carrier: str = Field(min_length=1, max_length=40)
     tracking_no: str = Field(min_length=1, max_length=64)
 
 
-class InspectLineIn(BaseModel):
+class InspectLineIn(Input):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: int = Field(gt=0, le=MAX_INT32)
     result: Literal["restock", "write_off"]
     warehouse: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, max_length=80)
 
 
-class InspectIn(BaseModel):
+class InspectIn(Input):
     lines: list[InspectLineIn] = Field(min_length=1, max_length=200)
 
 
@@ -78,7 +79,7 @@ class ReturnShipmentOut(BaseModel):
 class CaseOut(BaseModel):
     id: int
     case_no: str
-    order_id: int
+    order_id: Id
     type: CaseType
     reason: Reason
     opened: bool

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from shopflow.analytics import service
 from shopflow.analytics.schemas import (
@@ -15,6 +14,7 @@ from shopflow.analytics.schemas import (
     ClockOut,
     ComplianceOut,
     Kind,
+    Minutes,
     Owner,
     ResolveIn,
     SubjectClocks,
@@ -22,7 +22,7 @@ from shopflow.analytics.schemas import (
 from shopflow.core.alerts import Alert, AlertFilter, AlertState
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import AwareWhen, Id, Page
 
 router = APIRouter(tags=["monitoring"], responses=problems(401, 403))
 
@@ -42,10 +42,8 @@ async def list_alerts(
     state: AlertState | None = None,
     kind: Annotated[Kind | None, Query()] = None,
     owner: Annotated[Owner | None, Query()] = None,
-    older_than_minutes: Annotated[
-        int | None, Query(ge=1, description="raised at least this long ago")
-    ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="raised at or after this time")] = None,
+    older_than_minutes: Annotated[Minutes | None, Query()] = None,
+    since: Annotated[AwareWhen | None, Query(description="raised at or after this time")] = None,
 ) -> Page[AlertOut]:
     """Alerts (ANA-3), newest first: SLA breaches, payment mismatches, …"""
     chosen = AlertFilter(kind, owner, state, older_than_minutes, since)
@@ -69,7 +67,7 @@ async def acknowledge_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, responses=problems(404, 409))
 async def acknowledge_alert(
-    alert_id: int, session: Session, actor: Annotated[Actor, require("alerts.read")]
+    alert_id: Id, session: Session, actor: Annotated[Actor, require("alerts.read")]
 ) -> AlertOut:
     """The caller has seen the alert and owns it; acknowledging it again is refused (409), and so
     is a kind the caller's role may not acknowledge (403)."""
@@ -78,7 +76,7 @@ async def acknowledge_alert(
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, responses=problems(404, 409))
 async def resolve_alert(
-    alert_id: int, data: ResolveIn, session: Session, actor: Annotated[Actor, require("alerts.read")]
+    alert_id: Id, data: ResolveIn, session: Session, actor: Annotated[Actor, require("alerts.read")]
 ) -> AlertOut:
     """Close the alert by hand with a note (open or acknowledged; a resolved one is a 409)."""
     return _alert(await service.resolve(session, actor, alert_id, data.note))
@@ -113,8 +111,8 @@ async def subject_clocks(
 async def sla_compliance(
     session: Session,
     _: Annotated[Actor, require("sla.read")],
-    due_from: Annotated[AwareDatetime, Query(alias="from")],
-    due_to: Annotated[AwareDatetime, Query(alias="to")],
+    due_from: Annotated[AwareWhen, Query(alias="from")],
+    due_to: Annotated[AwareWhen, Query(alias="to")],
 ) -> list[ComplianceOut]:
     """SLA-3: per clock kind, the clocks due in [from, to) met and breached, and the rate met /
     (met + breached). Cancelled clocks (their subject ended early) are counted apart and never

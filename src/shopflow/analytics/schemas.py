@@ -6,9 +6,12 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, model_validator
 
 from shopflow.core.alerts import AlertFilter, AlertState
+from shopflow.core.schemas import Id, Input
 from shopflow.core.sla.models import ClockState
 
 Kind = Annotated[str, Field(max_length=60)]
+# An age in minutes: at most a century, so now minus it stays a date.
+Minutes = Annotated[int, Field(ge=1, le=100 * 366 * 24 * 60, description="raised at least this long ago")]
 Owner = Annotated[str, Field(max_length=80, description='a role ("operations") or "user:<username>"')]
 
 
@@ -27,24 +30,24 @@ class AlertOut(BaseModel):
     resolution_note: str | None
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Input):
     note: str = Field(min_length=1, max_length=500, description="why the alert needs nothing more")
 
 
-class AlertFilterIn(BaseModel):
+class AlertFilterIn(Input):
     kind: Kind | None = None
     owner: Owner | None = None
     state: AlertState | None = None
-    older_than_minutes: int | None = Field(default=None, ge=1, description="raised at least this long ago")
+    older_than_minutes: Minutes | None = None
 
     def chosen(self) -> AlertFilter:
         return AlertFilter(self.kind, self.owner, self.state, self.older_than_minutes)
 
 
-class BulkAcknowledgeIn(BaseModel):
+class BulkAcknowledgeIn(Input):
     """Either the alerts' ids or a filter: every open alert matching it."""
 
-    ids: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    ids: list[Id] | None = Field(default=None, min_length=1, max_length=500)
     filter: AlertFilterIn | None = None
 
     @model_validator(mode="after")

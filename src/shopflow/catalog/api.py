@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from shopflow.catalog import service
 from shopflow.catalog.models import Sku
@@ -42,12 +42,17 @@ async def create_product(
 
 
 @router.get("/skus/{code}", response_model=SkuDetail, responses=problems(404))
-async def get_sku(code: str, session: Session, _: Annotated[Actor, require("catalog.read")]) -> SkuDetail:
+async def get_sku(
+    code: Annotated[str, Path(max_length=64)], session: Session, _: Annotated[Actor, require("catalog.read")]
+) -> SkuDetail:
     return await _detail(session, await service.get_sku(session, code))
 
 
 @router.patch("/skus/{code}", response_model=SkuDetail, responses=problems(404))
 async def update_sku(
-    code: str, patch: SkuPatch, session: Session, actor: Annotated[Actor, require("catalog.price")]
+    code: Annotated[str, Path(max_length=64)],
+    patch: SkuPatch,
+    session: Session,
+    actor: Annotated[Actor, require("catalog.price")],
 ) -> SkuDetail:
     return await _detail(session, await service.update_sku(session, actor, code, patch))

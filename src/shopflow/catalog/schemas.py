@@ -6,26 +6,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopflow.catalog.models import PriceBand
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.schemas import Input, Int32
 
 
-class SkuIn(BaseModel):
+class SkuIn(Input):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     name: str = Field(min_length=1, max_length=200)
     price: AmountText
     cost: AmountText
-    weight_g: int = Field(ge=0)
+    weight_g: Int32
     price_band: PriceBand
     barcode: str | None = Field(default=None, max_length=64)
-    safety_stock: int | None = Field(default=None, ge=0)
+    safety_stock: Int32 | None = None
 
 
-class ProductIn(BaseModel):
+class ProductIn(Input):
     name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    skus: list[SkuIn] = Field(min_length=1)
+    description: str = Field(default="", max_length=5000)
+    skus: list[SkuIn] = Field(min_length=1, max_length=200)
 
 
-class SkuPatch(BaseModel):
+class SkuPatch(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     price: AmountText | None = None
     cost: AmountText | None = None

@@ -7,8 +7,10 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopflow.core import access, auth, personal_data, policy
 from shopflow.core.audit import Actor
@@ -25,12 +28,15 @@ from shopflow.core.db import Database
 from shopflow.core.errors import (
     AppError,
     FieldError,
+    Invalid,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     TooManyRequests,
     Unauthorized,
     field_error,
 )
+from shopflow.core.schemas import MAX_PAGE, NUL_MESSAGE
 
 PROBLEM = "application/problem+json"
 
@@ -45,14 +51,22 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
-async def _actor(request: Request) -> Actor:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+def _bearer(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'", code="missing_token")
+    return token.strip()
+
+
+async def _actor(request: Request) -> Actor:
+    # A request with a body was authenticated before it was read (`RequestGuard`).
+    known: Actor | None = getattr(request.state, "actor", None)
+    if known is not None:
+        return known
+    token = _bearer(request.headers.get("authorization", ""))
     # Its own short unit of work, so an endpoint that must not hold a transaction open (the
     # sandbox gateway) is not made to by authentication; cached tokens skip it entirely.
-    return await access.authenticate(request.app.state.db, token.strip())
+    return await access.authenticate(request.app.state.db, token)
 
 
 def require(permission: str) -> Any:
@@ -121,7 +135,7 @@ class Paging(BaseModel):
 def _paging(
     request: Request,
     actor: Annotated[Actor, Depends(_actor)],
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Paging:
     _limited(request, actor)
@@ -176,6 +190,8 @@ def _refusal(request: Request, exc: HTTPException) -> AppError:
             return NotFound(f"there is nothing at {request.url.path}")
         case 405:
             return MethodNotAllowed(f"{request.url.path} does not take {request.method}")
+        case 413:
+            return PayloadTooLarge(exc.detail)
         case status:
             error = AppError(exc.detail, code=HTTPStatus(status).name.lower())
             error.status, error.title = status, HTTPStatus(status).phrase
@@ -270,3 +286,122 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.openapi = _documented(app)  # type: ignore[method-assign]
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# The `openapi_extra` of an operation anyone may call, without a token (a gateway's or a carrier's
+# signed callback): the operations without it need a token, checked before a body is read.
+PUBLIC: dict[str, Any] = {"x-public": True}
+
+
+@dataclass(frozen=True, slots=True)
+class _Operations:
+    """Which API operations need a token, by method: exact paths, and path templates."""
+
+    exact: dict[tuple[str, str], bool]
+    templates: dict[str, list[tuple[re.Pattern[str], bool]]]
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> _Operations:
+        exact: dict[tuple[str, str], bool] = {}
+        templates: dict[str, list[tuple[re.Pattern[str], bool]]] = {}
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                needs_token = not operation.get("x-public", False)
+                if "{" not in path:
+                    exact[method.upper(), path] = needs_token
+                else:
+                    pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+                    templates.setdefault(method.upper(), []).append((pattern, needs_token))
+        return cls(exact, templates)
+
+    def need_token(self, method: str, path: str) -> bool:
+        """Whether the operation the request names needs a token: False for a public one, and
+        for none (the router refuses it, 404 or 405, without reading its body)."""
+        known = self.exact.get((method, path))
+        if known is not None:
+            return known
+        matched = [needs for pattern, needs in self.templates.get(method, []) if pattern.match(path)]
+        return bool(matched) and all(matched)
+
+
+class RequestGuard:
+    """A pure ASGI middleware: what a request must pass before the app reads a byte of its body.
+
+    - A NUL character in the path or the query is refused (422): PostgreSQL refuses it in text.
+    - A request with a body to an API route that needs a token is authenticated first (401
+      before its body is read; the caller is handed to `require` through the request's state).
+    - A body longer than `max_body` bytes is refused (413): at once when `Content-Length` says
+      so, else as soon as the bytes received pass it.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self._operations: _Operations | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            _check_parameters(scope)
+            if scope["method"] in BODY_METHODS and self._needs_token(scope):
+                scope.setdefault("state", {})["actor"] = await self._caller(scope)
+            length = _content_length(scope)
+            if length is not None and length > self.max_body:
+                raise PayloadTooLarge(self._too_large())
+        except AppError as exc:
+            await problem(exc.status, exc.title, exc.detail, exc.code, exc.errors)(scope, receive, send)
+            return
+        await self.app(scope, self._counted(receive), send)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_body} bytes; nothing was changed"
+
+    def _needs_token(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if not path.startswith("/api/"):
+            return False
+        if self._operations is None:  # the routes are all in place by the first request
+            self._operations = _Operations.of(scope["app"].openapi())
+        return self._operations.need_token(scope["method"], path)
+
+    async def _caller(self, scope: Scope) -> Actor:
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        token = _bearer(authorization.decode("latin-1"))
+        return await access.authenticate(scope["app"].state.db, token)
+
+    def _counted(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise HTTPException(413, self._too_large())
+            return message
+
+        return counted
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _check_parameters(scope: Scope) -> None:
+    """422 naming the query parameter, or the path, that holds a NUL character."""
+    if "\x00" in scope["path"]:
+        raise Invalid("the request has errors; nothing was changed", errors=[FieldError("path", NUL_MESSAGE)])
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        names = sorted({name for name, value in parse_qsl(query.decode("latin-1")) if "\x00" in name + value})
+        errors = [FieldError(name.replace("\x00", "\\u0000"), NUL_MESSAGE) for name in names]
+        raise Invalid("the request has errors; nothing was changed", errors=errors)

@@ -92,6 +92,12 @@ class TooManyRequests(AppError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "body_too_large"
+    title = "Request body too large"
+
+
 def pydantic_message(error: Mapping[str, Any]) -> str:
     """One of Pydantic's errors in the user's words: a validator's own message without Pydantic's
     "Value error, " or "Assertion failed, " before it; a JSON decoder's complaint as such."""

@@ -56,11 +56,17 @@ def _from_text(value: Any) -> int:
     # Text only: a bare number is ambiguous (yuan or fen?) and would silently be read wrong.
     if not isinstance(value, str):
         raise ValueError('write the amount as a string, like "99.00"')
+    if len(value) > TEXT_LENGTH:
+        raise ValueError(f"an amount is at most {TEXT_LENGTH} characters")
     return parse(value)
 
 
 _AS_TEXT = PlainSerializer(fmt, return_type=str, when_used="json")
-_SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["99.00"]})
+# The longest amount written as text: the largest (MAX_FEN) with its decimals, and some room.
+TEXT_LENGTH = 32
+_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "maxLength": TEXT_LENGTH, "examples": ["99.00"]}
+)
 
 # Money read from outside (API bodies, policy TOML): yuan as text ("99.00") -> integer fen.
 AmountText = Annotated[int, BeforeValidator(_from_text), _AS_TEXT, _SCHEMA]

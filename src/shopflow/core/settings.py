@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Seconds the worker waits between rounds of sweeps (at most the policy's SLA-2 detection time).
     worker_interval: float = Field(default=5.0, gt=0)
+    # The largest request body accepted, in bytes; a longer one is refused (413) unread.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
     # Notifications (NTF-1): the SMTP relay for email, the SMS provider, webhook requests.
     # Email: "smtp" sends through the relay below; "log" appends each message to `email_log`
     # (`data_dir`/mail.log when unset): the demo (`make run`), or a store without a relay yet.

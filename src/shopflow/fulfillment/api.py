@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from shopflow.core.api import Pages, Session, Viewer, paged, problems, require
+from shopflow.core.api import PUBLIC, Pages, Session, Viewer, paged, problems, require
 from shopflow.core.audit import Actor
-from shopflow.core.errors import Invalid
+from shopflow.core.errors import FieldError, Invalid
 from shopflow.core.money import AmountText
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import AwareWhen, Id, Page, When, no_nul
 from shopflow.fulfillment.console import prints
 from shopflow.fulfillment.models.carriers import CarrierRule, Parcel
 from shopflow.fulfillment.models.picking import WaveStatus
@@ -81,14 +80,14 @@ async def list_waves(
 
 @router.get("/waves/{wave_id}", response_model=WaveDetail, responses=problems(403, 404))
 async def get_wave(
-    wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    wave_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> WaveDetail:
     return await waves.wave_detail(session, wave_id)
 
 
 @router.get("/waves/{wave_id}/pick-list", response_class=HTMLResponse, responses=problems(403, 404))
 async def pick_list_html(
-    wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    wave_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
     """The printable pick list (HTML)."""
     return await prints.pick_list(session, wave_id, pdf=False)
@@ -100,21 +99,21 @@ async def pick_list_html(
     responses={200: {"content": {PDF: {}}}, **problems(403, 404)},
 )
 async def pick_list_pdf(
-    wave_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    wave_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> Response:
     return await prints.pick_list(session, wave_id, pdf=True)
 
 
 @router.get("/pick-tasks/{task_id}", response_model=TaskOut, responses=problems(403, 404))
 async def get_task(
-    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    task_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> TaskOut:
     return await waves.describe_task(session, await waves.get_task(session, task_id))
 
 
 @router.get("/pick-tasks/{task_id}/packing-slip", response_class=HTMLResponse, responses=problems(403, 404))
 async def packing_slip_html(
-    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")], viewer: Viewer
+    task_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")], viewer: Viewer
 ) -> Response:
     return await prints.packing_slip(session, viewer, task_id, pdf=False)
 
@@ -125,7 +124,7 @@ async def packing_slip_html(
     responses={200: {"content": {PDF: {}}}, **problems(403, 404)},
 )
 async def packing_slip_pdf(
-    task_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")], viewer: Viewer
+    task_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")], viewer: Viewer
 ) -> Response:
     return await prints.packing_slip(session, viewer, task_id, pdf=True)
 
@@ -135,7 +134,7 @@ async def packing_slip_pdf(
 
 @router.post("/pick-tasks/{task_id}/pack", response_model=TaskOut, responses=problems(403, 404, 409))
 async def pack(
-    task_id: int, data: PackIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+    task_id: Id, data: PackIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> TaskOut:
     await packing.pack(session, actor, task_id, data)
     return await waves.describe_task(session, await waves.get_task(session, task_id))
@@ -143,7 +142,7 @@ async def pack(
 
 @router.post("/pick-tasks/{task_id}/check", response_model=TaskOut, responses=problems(403, 404, 409))
 async def check(
-    task_id: int, data: CheckIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+    task_id: Id, data: CheckIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> TaskOut:
     """The quality check: passed, the parcel may ship; failed, it and its order go back to picking."""
     await packing.check(session, actor, task_id, data)
@@ -157,7 +156,7 @@ async def check(
     responses=problems(403, 404, 409),
 )
 async def ship(
-    task_id: int, data: ShipIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
+    task_id: Id, data: ShipIn, session: Session, actor: Annotated[Actor, require("fulfillment.work")]
 ) -> ShipmentOut:
     shipment = await shipping.ship(session, actor, task_id, data)
     return (await _shipments_out(session, [shipment]))[0]
@@ -213,7 +212,7 @@ async def list_shipments(
     session: Session,
     pages: Pages,
     _: Annotated[Actor, require("fulfillment.read")],
-    order_id: int | None = None,
+    order_id: Id | None = None,
     carrier: Annotated[str | None, Query(max_length=20)] = None,
     status: ShipmentStatus | None = None,
     q: Annotated[str | None, Query(max_length=80, description="a waybill or an order number")] = None,
@@ -227,7 +226,7 @@ async def list_shipments(
 
 @router.get("/shipments/{shipment_id}", response_model=ShipmentDetail, responses=problems(403, 404))
 async def get_shipment(
-    shipment_id: int, session: Session, _: Annotated[Actor, require("fulfillment.read")]
+    shipment_id: Id, session: Session, _: Annotated[Actor, require("fulfillment.read")]
 ) -> ShipmentDetail:
     """The parcel with its tracking timeline in event time order and its exception cases."""
     shipment = await shipping.get_shipment(session, shipment_id)
@@ -256,7 +255,7 @@ async def list_exceptions(
 
 @router.post("/exceptions/{case_id}/contact", response_model=CaseOut, responses=problems(403, 404, 409))
 async def contact(
-    case_id: int,
+    case_id: Id,
     data: ContactIn,
     session: Session,
     actor: Annotated[Actor, require("fulfillment.exceptions")],
@@ -289,8 +288,8 @@ async def list_carriers(
 async def scorecards(
     session: Session,
     _: Annotated[Actor, require("carriers.read")],
-    shipped_from: Annotated[datetime, Query(alias="from")],
-    shipped_to: Annotated[datetime, Query(alias="to")],
+    shipped_from: Annotated[When, Query(alias="from")],
+    shipped_to: Annotated[When, Query(alias="to")],
 ) -> list[ScorecardOut]:
     """FUL-7 over the parcels shipped in [from, to): on-time rate against the delivery promise,
     exception rate, damage rate, average cost per parcel (billed where billed, else expected)."""
@@ -312,14 +311,17 @@ async def scorecards(
 
 @router.get("/carriers/{code}", response_model=CarrierOut, responses=problems(403, 404))
 async def get_carrier(
-    code: str, session: Session, _: Annotated[Actor, require("carriers.read")]
+    code: Annotated[str, Path(max_length=20)], session: Session, _: Annotated[Actor, require("carriers.read")]
 ) -> CarrierOut:
     return CarrierOut.model_validate(await carriers.get_carrier(session, code))
 
 
 @router.patch("/carriers/{code}", response_model=CarrierOut, responses=problems(403, 404))
 async def update_carrier(
-    code: str, data: CarrierPatch, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+    code: Annotated[str, Path(max_length=20)],
+    data: CarrierPatch,
+    session: Session,
+    actor: Annotated[Actor, require("carriers.manage")],
 ) -> CarrierOut:
     return CarrierOut.model_validate(await carriers.update_carrier(session, actor, code, data))
 
@@ -328,8 +330,11 @@ async def update_carrier(
     "/carriers/{code}/events",
     response_model=PushAck,
     responses=problems(401, 404, 422, notes={401: "bad signature: nothing changed", 422: "bad events"}),
+    openapi_extra=PUBLIC,
 )
-async def carrier_events(code: str, request: Request, session: Session) -> PushAck:
+async def carrier_events(
+    code: Annotated[str, Path(max_length=20)], request: Request, session: Session
+) -> PushAck:
     """A carrier's tracking push (FUL-5): public, signed with the carrier's push secret as
     `X-Carrier-Signature: hex(HMAC-SHA256(secret, raw body))`. Body:
     `{"events": [{"waybill", "status", "time", "location"?, "description"?}]}`."""
@@ -353,23 +358,24 @@ async def carrier_events(code: str, request: Request, session: Session) -> PushA
     },
 )
 async def freight_bill(
-    code: str,
+    code: Annotated[str, Path(max_length=20)],
     request: Request,
     session: Session,
     actor: Annotated[Actor, require("freight.reconcile")],
     reference: Annotated[str, Query(min_length=1, max_length=120)],
-    period_from: Annotated[datetime | None, Query(alias="from")] = None,
-    period_to: Annotated[datetime | None, Query(alias="to")] = None,
+    period_from: Annotated[AwareWhen | None, Query(alias="from")] = None,
+    period_to: Annotated[AwareWhen | None, Query(alias="to")] = None,
 ) -> BillReport:
     """FUL-8: reconcile a carrier's bill (CSV body): matched, over-charged, unknown waybills, and
     the parcels shipped in [from, to) it does not bill (to defaults to now)."""
     try:
-        content = (await request.body()).decode("utf-8")
+        content = no_nul((await request.body()).decode("utf-8"))
     except UnicodeDecodeError:
         raise Invalid("the bill must be UTF-8 text", code="bad_file") from None
-    for name, value in (("from", period_from), ("to", period_to)):
-        if value is not None and value.tzinfo is None:
-            raise Invalid(f"{name} needs a time zone, like 2026-11-01T00:00:00+08:00")
+    except ValueError as exc:  # a NUL character
+        raise Invalid(
+            "the bill has errors; nothing was changed", errors=[FieldError("body", str(exc))]
+        ) from None
     result = await reports.reconcile_bill(session, actor, code, reference, content, period_from, period_to)
     return bill_report(result)
 
@@ -437,7 +443,7 @@ async def rule_choice(
 
 @router.delete("/carrier-rules/{rule_id}", status_code=204, responses=problems(403, 404))
 async def delete_rule(
-    rule_id: int, session: Session, actor: Annotated[Actor, require("carriers.manage")]
+    rule_id: Id, session: Session, actor: Annotated[Actor, require("carriers.manage")]
 ) -> Response:
     await carriers.delete_rule(session, actor, rule_id)
     return Response(status_code=204)

@@ -3,16 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.schemas import MAX_INT32, AwareWhen, Input
 from shopflow.fulfillment.models.carriers import TRACKING_PLACEHOLDER
 from shopflow.fulfillment.models.freight import BillOutcome
 from shopflow.fulfillment.models.picking import TaskStatus, WaveStatus
 from shopflow.fulfillment.models.shipments import CaseState, ExceptionKind, ShipmentStatus, TrackingStatus
 
 # Storage bound of the INTEGER weight columns.
-MAX_WEIGHT_G = 2**31 - 1
+MAX_WEIGHT_G = MAX_INT32
 Weight = Annotated[int, Field(gt=0, le=MAX_WEIGHT_G)]
 CarrierCode = Annotated[str, Field(min_length=2, max_length=20, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 TrackingNo = Annotated[str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
@@ -32,7 +33,7 @@ TrackingTemplate = Annotated[str, Field(max_length=300), AfterValidator(_templat
 # --- waves and tasks ---------------------------------------------------------------------------
 
 
-class WaveBuildIn(BaseModel):
+class WaveBuildIn(Input):
     max_orders: int | None = Field(default=None, gt=0, le=5000, description="default: policy wave_size")
 
 
@@ -72,12 +73,12 @@ class WaveDetail(WaveOut):
     tasks: list[TaskOut]
 
 
-class PackIn(BaseModel):
+class PackIn(Input):
     weight_g: Weight
     materials: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1, max_length=20)
 
 
-class CheckIn(BaseModel):
+class CheckIn(Input):
     passed: bool
     reason: str | None = Field(default=None, max_length=300)
 
@@ -88,7 +89,7 @@ class CheckIn(BaseModel):
         return self
 
 
-class ShipIn(BaseModel):
+class ShipIn(Input):
     carrier: CarrierCode | None = Field(default=None, description="default: chosen by the rule table")
     tracking_no: TrackingNo | None = Field(default=None, description="default: a new waybill number")
 
@@ -133,7 +134,7 @@ class PackingSlip(BaseModel):
 # --- carriers and rules ------------------------------------------------------------------------
 
 
-class CarrierIn(BaseModel):
+class CarrierIn(Input):
     code: CarrierCode
     name: str = Field(min_length=1, max_length=80)
     tracking_url: TrackingTemplate
@@ -142,7 +143,7 @@ class CarrierIn(BaseModel):
     push_secret: str | None = Field(default=None, min_length=16, max_length=200)
 
 
-class CarrierPatch(BaseModel):
+class CarrierPatch(Input):
     name: str | None = Field(default=None, min_length=1, max_length=80)
     tracking_url: TrackingTemplate | None = None
     base_fee: AmountText | None = None
@@ -165,7 +166,7 @@ class CarrierCreated(CarrierOut):
     push_secret: str = Field(description="the HMAC key of pushed events: shown only here")
 
 
-class RuleIn(BaseModel):
+class RuleIn(Input):
     carrier: CarrierCode
     priority: int = Field(ge=0, le=1_000_000)
     province: str | None = Field(default=None, min_length=1, max_length=40)
@@ -252,15 +253,15 @@ class ShipmentDetail(ShipmentOut):
     exceptions: list[CaseOut]
 
 
-class PushedEvent(BaseModel):
+class PushedEvent(Input):
     waybill: TrackingNo
     status: TrackingStatus
-    time: AwareDatetime
+    time: AwareWhen
     location: str | None = Field(default=None, max_length=120)
     description: str | None = Field(default=None, max_length=300)
 
 
-class PushIn(BaseModel):
+class PushIn(Input):
     events: list[PushedEvent] = Field(min_length=1, max_length=500)
 
 
@@ -269,7 +270,7 @@ class PushAck(BaseModel):
     duplicates: int
 
 
-class ContactIn(BaseModel):
+class ContactIn(Input):
     solution: str = Field(min_length=1, max_length=2000)
 
 

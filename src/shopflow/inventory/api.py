@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from shopflow.catalog import service as catalog
 from shopflow.core.api import Pages, Session, paged, problems, require
@@ -45,14 +45,17 @@ async def receive(
 
 @router.get("/inventory/{sku}", response_model=Availability, responses=problems(404))
 async def availability(
-    sku: str, session: Session, _: Annotated[Actor, require("inventory.read")]
+    sku: Annotated[str, Path(max_length=64)], session: Session, _: Annotated[Actor, require("inventory.read")]
 ) -> Availability:
     return await service.availability(session, await catalog.get_sku(session, sku))
 
 
 @router.get("/inventory/{sku}/ledger", response_model=Page[LedgerEntryOut], responses=problems(404))
 async def ledger(
-    sku: str, pages: Pages, session: Session, _: Annotated[Actor, require("inventory.read")]
+    sku: Annotated[str, Path(max_length=64)],
+    pages: Pages,
+    session: Session,
+    _: Annotated[Actor, require("inventory.read")],
 ) -> Page[LedgerEntryOut]:
     found = await catalog.get_sku(session, sku)
     rows, total = await service.ledger(session, found, (pages.page - 1) * pages.page_size, pages.page_size)

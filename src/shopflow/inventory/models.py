@@ -64,6 +64,18 @@ class Movement(StrEnum):
     WRITE_OFF = "write_off"  # ASV-3: returned goods inspected as unsellable
 
 
+# A ledger row's reference, and a receipt's: the ledger names a receipt by its id and reference
+# ("receipt:<id>:<reference>", `receipt_reference`), which must fit the ledger's column with the
+# largest id.
+REFERENCE_LENGTH = 120
+RECEIPT_REFERENCE_LENGTH = REFERENCE_LENGTH - len(f"receipt:{2**63 - 1}:")
+
+
+def receipt_reference(receipt_id: int, reference: str) -> str:
+    """The ledger's reference of a receipt's rows."""
+    return f"receipt:{receipt_id}:{reference}"
+
+
 class LedgerEntry(Base):
     """INV-1: every change of on-hand is a row here; on-hand equals the sum of quantity."""
 
@@ -76,7 +88,7 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(BigInteger)  # signed
     balance_after: Mapped[int] = mapped_column(BigInteger)
-    reference: Mapped[str] = mapped_column(String(120))
+    reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -4,12 +4,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopflow.core.schemas import Input, Int32
+from shopflow.inventory.models import RECEIPT_REFERENCE_LENGTH
 
-class WarehouseIn(BaseModel):
+
+class WarehouseIn(Input):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     name: str = Field(min_length=1, max_length=120)
     province: str = Field(min_length=1, max_length=40)
-    priority: int = Field(ge=0)
+    priority: Int32
 
 
 class WarehouseOut(WarehouseIn):
@@ -19,15 +22,15 @@ class WarehouseOut(WarehouseIn):
     active: bool
 
 
-class ReceiptLineIn(BaseModel):
-    sku: str
-    quantity: int
+class ReceiptLineIn(Input):
+    sku: str = Field(max_length=64)
+    quantity: int  # its range is checked with the SKU and warehouse (`service.receipt_errors`)
 
 
-class ReceiptIn(BaseModel):
-    warehouse: str
-    reference: str = Field(min_length=1, max_length=120)
-    lines: list[ReceiptLineIn] = Field(min_length=1)
+class ReceiptIn(Input):
+    warehouse: str = Field(max_length=32)
+    reference: str = Field(min_length=1, max_length=RECEIPT_REFERENCE_LENGTH)
+    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=500)
 
 
 class ReceiptOut(BaseModel):

@@ -25,6 +25,7 @@ from shopflow.inventory.models import (
     Stock,
     Warehouse,
     allocate,
+    receipt_reference,
 )
 from shopflow.inventory.schemas import (
     Availability,
@@ -125,7 +126,7 @@ async def receive(session: AsyncSession, actor: Actor, data: ReceiptIn) -> Recei
         warehouse.id,
         lines,
         Movement.RECEIPT,
-        f"receipt:{receipt.id}:{data.reference}",
+        receipt_reference(receipt.id, data.reference),
     )
     await audit.record(
         session,

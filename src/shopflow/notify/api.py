@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import Id, Page
 from shopflow.notify import service
 from shopflow.notify.models import Channel, DeliveryState
 from shopflow.notify.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
@@ -33,7 +33,7 @@ async def list_webhooks(
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response, responses=problems(404))
 async def delete_webhook(
-    webhook_id: int, session: Session, actor: Annotated[Actor, require("webhooks.manage")]
+    webhook_id: Id, session: Session, actor: Annotated[Actor, require("webhooks.manage")]
 ) -> None:
     await service.delete_webhook(session, actor, webhook_id)
 
@@ -65,7 +65,7 @@ async def list_deliveries(
     "/notifications/deliveries/{delivery_id}/retry", response_model=DeliveryOut, responses=problems(404, 409)
 )
 async def retry_delivery(
-    delivery_id: int, session: Session, actor: Annotated[Actor, require("notifications.retry")]
+    delivery_id: Id, session: Session, actor: Annotated[Actor, require("notifications.retry")]
 ) -> DeliveryOut:
     """Send a dead delivery again (same idempotency id, a fresh run of attempts)."""
     return DeliveryOut.model_validate(await service.retry(session, actor, delivery_id))

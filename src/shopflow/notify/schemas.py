@@ -3,18 +3,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 
+from shopflow.core.schemas import Input
 from shopflow.notify.models import AttemptStatus, Channel, DeliveryState
 
 # "*", an event name ("order.shipped") or every event under a prefix ("order.*").
 EventFilter = Annotated[
     str, Field(max_length=80, pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
 ]
-WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
 
 
-class WebhookIn(BaseModel):
+URL_LENGTH = 500  # the column's
+
+
+def _storable(url: HttpUrl) -> HttpUrl:
+    """`url`, if its host is a name DNS can look up (labels of 1 to 63 characters, RFC 1035) and
+    it fits its column as stored (normalized: an IDN host in punycode, escapes for spaces)."""
+    if any(not 0 < len(label) <= 63 for label in (url.host or "").rstrip(".").split(".")):
+        raise ValueError("the host name has a part longer than 63 characters")
+    if len(str(url)) > URL_LENGTH:
+        raise ValueError(f"the URL is longer than {URL_LENGTH} characters once normalized")
+    return url
+
+
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=URL_LENGTH), AfterValidator(_storable)]
+
+
+class WebhookIn(Input):
     url: WebhookUrl = Field(examples=["https://erp.example.cn/hooks/shopflow"])
     events: list[EventFilter] = Field(default=["*"], min_length=1, max_length=50, examples=[["order.*"]])
     # The HMAC-SHA256 key; Shopflow draws one when none is given. Shown only in the reply to POST.

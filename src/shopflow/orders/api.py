@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor, AuditEntry
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import Id, Page, Text, When
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.orders.schemas import (
     AddressIn,
@@ -111,7 +110,7 @@ async def place_order(
     response: Response,
     session: Session,
     actor: Annotated[Actor, require("orders.create")],
-    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
+    idempotency_key: Annotated[Text | None, Header(max_length=120)] = None,
 ) -> OrderOut:
     placed = await intake.place_order(session, actor, data, idempotency_key)
     if not placed.created:
@@ -127,8 +126,8 @@ async def list_orders(
     _: Annotated[Actor, require("orders.read")],
     status: OrderStatus | None = None,
     channel: Annotated[str | None, Query(max_length=40)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: When | None = None,
+    created_to: When | None = None,
     q: Annotated[
         str | None,
         Query(
@@ -167,7 +166,7 @@ async def get_order_by_number(
 
 @router.get("/orders/{order_id}", response_model=OrderDetail, responses=problems(404))
 async def get_order(
-    order_id: int, session: Session, _: Annotated[Actor, require("orders.read")], viewer: Viewer
+    order_id: Id, session: Session, _: Annotated[Actor, require("orders.read")], viewer: Viewer
 ) -> OrderDetail:
     """The order; its customer's name, phone, email and street masked unless the caller's role
     holds `personal_data.read` (then each read is logged, RSK-3)."""
@@ -176,7 +175,7 @@ async def get_order(
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderDetail, responses=problems(404, 409))
 async def cancel_order(
-    order_id: int,
+    order_id: Id,
     data: CancelIn,
     session: Session,
     actor: Annotated[Actor, require("orders.cancel")],
@@ -187,7 +186,7 @@ async def cancel_order(
 
 @router.post("/orders/{order_id}/hold", response_model=OrderDetail, responses=problems(404, 409))
 async def hold_order(
-    order_id: int,
+    order_id: Id,
     data: HoldIn,
     session: Session,
     actor: Annotated[Actor, require("orders.hold")],
@@ -198,14 +197,14 @@ async def hold_order(
 
 @router.post("/orders/{order_id}/release", response_model=OrderDetail, responses=problems(404, 409))
 async def release_order(
-    order_id: int, session: Session, actor: Annotated[Actor, require("orders.hold")], viewer: Viewer
+    order_id: Id, session: Session, actor: Annotated[Actor, require("orders.hold")], viewer: Viewer
 ) -> OrderDetail:
     return await _detail(session, viewer, await lifecycle.release(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/confirm-receipt", response_model=OrderDetail, responses=problems(404, 409))
 async def confirm_receipt(
-    order_id: int,
+    order_id: Id,
     session: Session,
     actor: Annotated[Actor, require("orders.confirm_receipt")],
     viewer: Viewer,

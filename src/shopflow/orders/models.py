@@ -105,7 +105,10 @@ class Order(Base):
     order_no: Mapped[str] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(40))
     channel_order_no: Mapped[str | None] = mapped_column(String(80))
+    # ORD-1: the caller's Idempotency-Key scoped to its user and channel (`scoped_key`), and the
+    # digest of the request it came with (`request_digest`): a repeat must match both.
     idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
     held_from: Mapped[str | None] = mapped_column(String(20))
     hold_reason: Mapped[str | None] = mapped_column(String(40))

@@ -27,6 +27,7 @@ async def insert_if_new(session: AsyncSession, row: dict[str, Any]) -> Order | N
 async def find_twin(
     session: AsyncSession, idempotency_key: str | None, channel: str, channel_order_no: str | None
 ) -> Order | None:
+    """The order stored under the (scoped) idempotency key or the channel's order number."""
     keys = []
     if idempotency_key is not None:
         keys.append(Order.idempotency_key == idempotency_key)

@@ -5,16 +5,17 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.schemas import Input
 from shopflow.orders.models import HoldReason, OrderStatus
 
 
-class CustomerIn(BaseModel):
-    name: str = ""
-    phone: str = ""
+class CustomerIn(Input):
+    name: str = Field(default="", max_length=80)
+    phone: str = Field(default="", max_length=20)
     email: str | None = Field(default=None, max_length=200)
 
 
-class AddressIn(BaseModel):
+class AddressIn(Input):
     # Empty defaults: completeness is an intake rule (ORD-2) reported with every other error.
     name: str = Field(default="", max_length=80)
     phone: str = Field(default="", max_length=20)
@@ -25,13 +26,13 @@ class AddressIn(BaseModel):
     postcode: str = Field(default="", max_length=10)
 
 
-class LineIn(BaseModel):
+class LineIn(Input):
     sku: str = Field(max_length=64)
     quantity: int
     unit_price: AmountText
 
 
-class OrderIn(BaseModel):
+class OrderIn(Input):
     channel: str = Field(min_length=1, max_length=40, examples=["own_store"])
     channel_order_no: str | None = Field(default=None, max_length=80)
     customer: CustomerIn
@@ -100,9 +101,9 @@ class OrderDetail(OrderOut):
     reservations: list[ReservationOut]
 
 
-class CancelIn(BaseModel):
+class CancelIn(Input):
     reason: str = Field(min_length=1, max_length=200)
 
 
-class HoldIn(BaseModel):
+class HoldIn(Input):
     reason: HoldReason = HoldReason.MANUAL

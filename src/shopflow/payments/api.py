@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import httpx
@@ -8,11 +7,11 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 
 from shopflow.core import clock
-from shopflow.core.api import Pages, Session, paged, problem, problems, require
+from shopflow.core.api import PUBLIC, Pages, Session, paged, problem, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
 from shopflow.core.errors import FieldError, Invalid, field_error
-from shopflow.core.schemas import Page
+from shopflow.core.schemas import Id, Page, When
 from shopflow.payments import refunds, sandbox, service
 from shopflow.payments.errors import BadSignature, NoGateway
 from shopflow.payments.models import CallbackResult, RefundCallbackResult
@@ -48,7 +47,7 @@ REFUND_CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox/refunds"
     responses=problems(403, 404, 409, notes={409: "the order cannot be paid, or no gateway is on"}),
 )
 async def start_payment(
-    order_id: int,
+    order_id: Id,
     data: PaymentIn,
     request: Request,
     session: Session,
@@ -68,7 +67,7 @@ async def start_payment(
 
 @router.get("/orders/{order_id}/payments", response_model=Page[PaymentOut], responses=problems(403, 404))
 async def order_payments(
-    order_id: int, session: Session, pages: Pages, _: Annotated[Actor, require("orders.read")]
+    order_id: Id, session: Session, pages: Pages, _: Annotated[Actor, require("orders.read")]
 ) -> Page[PaymentOut]:
     found = [PaymentOut.model_validate(p) for p in await service.payments_of(session, order_id)]
     return Page[PaymentOut](**paged(found, pages))
@@ -79,8 +78,8 @@ async def receipts(
     session: Session,
     pages: Pages,
     _: Annotated[Actor, require("payments.read")],
-    received_from: datetime | None = None,
-    received_to: datetime | None = None,
+    received_from: When | None = None,
+    received_to: When | None = None,
 ) -> Page[ReceiptOut]:
     items, total = await service.receipts(session, received_from, received_to, pages.page, pages.page_size)
     return Page[ReceiptOut](**pages.of([ReceiptOut.model_validate(r) for r in items], total))
@@ -88,7 +87,7 @@ async def receipts(
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses=problems(403, 404))
 async def get_payment(
-    payment_id: int, session: Session, _: Annotated[Actor, require("orders.read")]
+    payment_id: Id, session: Session, _: Annotated[Actor, require("orders.read")]
 ) -> PaymentOut:
     return PaymentOut.model_validate(await service.get_payment(session, payment_id))
 
@@ -99,12 +98,16 @@ async def get_payment(
     responses=problems(
         401, 404, 409, 422, notes={401: "bad signature", 422: "malformed, or the amount differs"}
     ),
+    openapi_extra=PUBLIC,
 )
 async def sandbox_callback(request: Request, session: Session) -> CallbackAck | Response:
     """The gateway's asynchronous notification (PAY-2): public, but signed."""
     body = await request.body()
     if not sandbox.verify(body, request.headers.get(sandbox.SIGNATURE_HEADER), request.app.state.sandbox_key):
-        raise BadSignature("callback signature does not verify; nothing was changed")
+        raise BadSignature(
+            "callback signature does not verify; nothing was changed",
+            errors=[FieldError(sandbox.SIGNATURE_HEADER, "does not verify")],
+        )
     try:
         data = CallbackIn.model_validate_json(body)
     except ValidationError as exc:
@@ -129,7 +132,7 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
     responses=problems(403, 404, 409),
 )
 async def sandbox_complete(
-    payment_id: int,
+    payment_id: Id,
     data: SandboxComplete,
     request: Request,
     _: Annotated[Actor, require("payments.sandbox.complete")],
@@ -177,7 +180,7 @@ async def _deliver(request: Request, path: str, body: bytes, times: int) -> list
     ),
 )
 async def request_refund(
-    payment_id: int,
+    payment_id: Id,
     data: RefundIn,
     session: Session,
     actor: Annotated[Actor, require("payments.refund")],
@@ -193,7 +196,7 @@ async def request_refund(
 
 @router.get("/payments/{payment_id}/refunds", response_model=PaymentRefunds, responses=problems(403, 404))
 async def payment_refunds(
-    payment_id: int, session: Session, _: Annotated[Actor, require("payments.read")]
+    payment_id: Id, session: Session, _: Annotated[Actor, require("payments.read")]
 ) -> PaymentRefunds:
     found = await refunds.ledger(session, payment_id)
     return PaymentRefunds(
@@ -208,6 +211,7 @@ async def payment_refunds(
 
 @sandbox_router.post(
     "/payments/callbacks/sandbox/refunds",
+    openapi_extra=PUBLIC,
     response_model=RefundCallbackAck,
     responses=problems(401, 404, 422, notes={401: "bad signature", 422: "malformed, or the amount differs"}),
 )
@@ -239,7 +243,7 @@ async def sandbox_refund_callback(request: Request, session: Session) -> RefundC
     responses=problems(403, 404),
 )
 async def sandbox_refund_complete(
-    refund_id: int,
+    refund_id: Id,
     data: SandboxRefundComplete,
     request: Request,
     _: Annotated[Actor, require("payments.sandbox.complete")],

@@ -21,7 +21,8 @@ def sign(body: bytes, key: bytes) -> str:
 
 
 def verify(body: bytes, signature: str | None, key: bytes) -> bool:
-    return signature is not None and hmac.compare_digest(sign(body, key), signature)
+    """Whether `signature` (any text a header carries, ASCII or not) signs `body`."""
+    return signature is not None and hmac.compare_digest(sign(body, key).encode(), signature.encode())
 
 
 def callback_body(payment_id: int, outcome: str, amount: int, at: datetime) -> bytes:

@@ -6,11 +6,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.schemas import AwareWhen, Id, Input
 from shopflow.payments.models import CallbackResult, PaymentStatus, RefundCallbackResult, RefundStatus
 
 
-class PaymentIn(BaseModel):
-    method: str = Field(examples=["alipay"])
+class PaymentIn(Input):
+    method: str = Field(min_length=1, max_length=30, examples=["alipay"])
 
 
 class PaymentCreated(BaseModel):
@@ -33,12 +34,12 @@ class PaymentOut(BaseModel):
     updated_at: datetime
 
 
-class CallbackIn(BaseModel):
+class CallbackIn(Input):
     event_id: str = Field(min_length=1, max_length=80)
-    payment_id: int
+    payment_id: Id
     outcome: Literal["success", "failure"]
     amount: AmountText
-    occurred_at: datetime
+    occurred_at: AwareWhen
 
 
 class CallbackAck(BaseModel):
@@ -46,7 +47,7 @@ class CallbackAck(BaseModel):
     result: CallbackResult
 
 
-class SandboxComplete(BaseModel):
+class SandboxComplete(Input):
     outcome: Literal["success", "failure"]
     amount: AmountText | None = None
     # How many times the gateway delivers the same signed callback (a retrying gateway).
@@ -77,7 +78,7 @@ class ReceiptOut(BaseModel):
 # --- refunds (PAY-3) -------------------------------------------------------------------------
 
 
-class RefundIn(BaseModel):
+class RefundIn(Input):
     amount: AmountText
     reason: str = Field(min_length=1, max_length=200)
 
@@ -110,13 +111,13 @@ class PaymentRefunds(BaseModel):
     items: list[RefundOut]
 
 
-class RefundCallbackIn(BaseModel):
+class RefundCallbackIn(Input):
     event_id: str = Field(min_length=1, max_length=80)
-    refund_id: int
+    refund_id: Id
     reference: str = Field(max_length=80)
     outcome: Literal["succeeded", "failed"]
     amount: AmountText
-    occurred_at: datetime
+    occurred_at: AwareWhen
 
 
 class RefundCallbackAck(BaseModel):
@@ -124,7 +125,7 @@ class RefundCallbackAck(BaseModel):
     result: RefundCallbackResult
 
 
-class SandboxRefundComplete(BaseModel):
+class SandboxRefundComplete(Input):
     outcome: Literal["succeeded", "failed"]
     amount: AmountText | None = None
     # How many times the gateway delivers the same signed callback (a retrying gateway).

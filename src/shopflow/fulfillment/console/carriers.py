@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import clock, money
@@ -27,6 +27,7 @@ from shopflow.core.console.render import after_action, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError
 from shopflow.core.money import AmountText
+from shopflow.core.schemas import Input
 from shopflow.fulfillment.errors import NoCarrier
 from shopflow.fulfillment.models.carriers import Carrier, Parcel, Scorecard
 from shopflow.fulfillment.schemas import CarrierIn, CarrierPatch, RuleIn, Weight
@@ -71,7 +72,7 @@ MESSAGES = (
 )
 
 
-class TrialIn(BaseModel):
+class TrialIn(Input):
     """The rule tester's parcel, as `GET /carrier-rules/choice` takes it."""
 
     province: str = Field(min_length=1, max_length=40)

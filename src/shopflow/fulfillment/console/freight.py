@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -21,6 +21,7 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.render import render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError
+from shopflow.core.schemas import Input
 from shopflow.fulfillment.errors import CarrierNotFound, DuplicateBill
 from shopflow.fulfillment.models.freight import BillOutcome
 from shopflow.fulfillment.schemas import CarrierCode
@@ -48,7 +49,7 @@ MESSAGES = (
 )
 
 
-class BillIn(BaseModel):
+class BillIn(Input):
     """The freight bill form's fields besides the file and the period."""
 
     carrier: CarrierCode

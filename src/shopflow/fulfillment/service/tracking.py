@@ -68,8 +68,12 @@ def carrier_actor(carrier: Carrier) -> Actor:
 async def receive_push(session: AsyncSession, code: str, body: bytes, signature: str | None) -> Recorded:
     """FUL-5: a carrier's signed push. A bad signature or any bad event changes nothing."""
     carrier = await carrier_service.get_carrier(session, code)
-    if signature is None or not hmac.compare_digest(sign(body, carrier.push_secret), signature.lower()):
-        raise BadSignature(f"the {SIGNATURE_HEADER} signature does not verify; nothing was changed")
+    expected = sign(body, carrier.push_secret).encode()
+    if signature is None or not hmac.compare_digest(expected, signature.lower().encode()):
+        raise BadSignature(
+            f"the {SIGNATURE_HEADER} signature does not verify; nothing was changed",
+            errors=[FieldError(SIGNATURE_HEADER, "does not verify")],
+        )
     try:
         data = PushIn.model_validate_json(body)
     except ValidationError as exc:

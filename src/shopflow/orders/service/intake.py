@@ -3,6 +3,7 @@ reserved, or held for a shortage, in one transaction."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
 from shopflow.orders import repository
-from shopflow.orders.errors import OutOfStock
+from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
 from shopflow.orders.models import (
     LineRequest,
     Order,
@@ -57,7 +58,8 @@ async def place_order(
     A `replacement` (ASV-6, placed by an exchange) has its lines at 0 and ships free.
 
     The order row is written first so that a concurrent twin (same idempotency key or channel
-    order number) waits on its unique key before touching any stock.
+    order number) waits on its unique key before touching any stock. A key belongs to the
+    caller's user and channel: another caller's key is another order.
     """
     rules = policy.current()
     requests = [LineRequest(line.sku, line.quantity, line.unit_price) for line in data.lines]
@@ -74,8 +76,9 @@ async def place_order(
     at = clock.now()
     fee = 0 if replacement else rules.fulfillment.shipping_fee
     money = totals(requests, fee, rules.fulfillment.free_shipping_threshold)
-    fields = _fields(actor, data, idempotency_key, {"customer": customer, "shipping_address": address}, money)
-    placed = await _insert(session, new_order_row(fields, at), data, idempotency_key)
+    key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
+    fields = _fields(actor, data, key, {"customer": customer, "shipping_address": address}, money)
+    placed = await _insert(session, actor, new_order_row(fields, at), data)
     if not placed.created:
         return placed
     order = placed.order
@@ -103,6 +106,7 @@ def _fields(
         "channel": data.channel,
         "channel_order_no": data.channel_order_no,
         "idempotency_key": idempotency_key,
+        "request_hash": None if idempotency_key is None else request_digest(data),
         "contact": contact,
         "phone_hash": crypto.vault().lookup_hash(data.customer.phone),
         "ship_province": data.shipping_address.province,
@@ -120,19 +124,36 @@ def _order_no(at: datetime) -> str:
     return f"SF{at:%y%m%d}{secrets.randbelow(10**10):010d}"
 
 
-async def _insert(
-    session: AsyncSession, row: dict[str, Any], data: OrderIn, idempotency_key: str | None
-) -> Placed:
-    """The new order `row` stored under a free order number; or, when it repeats an order
-    already stored (the same idempotency key or channel order number), that order (ORD-1)."""
+def scoped_key(actor: Actor, channel: str, idempotency_key: str) -> str:
+    """The caller's Idempotency-Key as stored: its digest with the caller's user and channel, so
+    the same key from another user or channel names another order."""
+    scope = f"{actor.user_id if actor.user_id is not None else actor.name}\n{channel}\n{idempotency_key}"
+    return hashlib.sha256(scope.encode()).hexdigest()
+
+
+def request_digest(data: OrderIn) -> str:
+    """The digest of an order request as parsed (the same order however its JSON is spaced)."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
+async def _insert(session: AsyncSession, actor: Actor, row: dict[str, Any], data: OrderIn) -> Placed:
+    """The new order `row` stored under a free order number; or, when it repeats an order the
+    caller already stored (the same idempotency key with the same request, or the channel's
+    order number), that order (ORD-1)."""
+    key = row["idempotency_key"]
     for _ in range(ORDER_NO_ATTEMPTS):
         row["order_no"] = _order_no(row["created_at"])
         order = await repository.insert_if_new(session, row)
         if order is not None:
             return Placed(order, created=True)
-        twin = await repository.find_twin(session, idempotency_key, data.channel, data.channel_order_no)
-        if twin is not None:
-            return Placed(twin, created=False)
+        twin = await repository.find_twin(session, key, data.channel, data.channel_order_no)
+        if twin is None:
+            continue  # the order number was taken: draw another
+        if key is not None and twin.idempotency_key == key and twin.request_hash != row["request_hash"]:
+            raise IdempotencyKeyReused()
+        if twin.created_by != actor.user_id:
+            raise ChannelOrderTaken()
+        return Placed(twin, created=False)
     raise RuntimeError("could not draw a free order number")
 
 
