@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.app import create_app
 from shopflow.catalog import service as catalog
 from shopflow.catalog.schemas import ProductIn, SkuIn
-from shopflow.core import alerts, auth, clock, crypto, policy, sla
+from shopflow.core import access, alerts, auth, clock, crypto, policy, sla
 from shopflow.core.audit import SYSTEM, AuditEntry
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings
@@ -395,14 +395,15 @@ async def _signed_in(client: httpx.AsyncClient) -> None:
 
 
 def _baselines(
-    db: Database, count: int, shipped: list[int], rng: random.Random
+    db: Database, count: int, shipped: list[int], rng: random.Random, key: str
 ) -> dict[str, Callable[[], Awaitable[Any]]]:
-    """The queries of each page through the same services, without HTTP and templates."""
+    """The queries of each page through the same services, without HTTP and templates; `key` is
+    a console session's, looked up as every page looks up its reader's."""
 
     def unit(work: Callable[[AsyncSession], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
         async def run() -> Any:
             async with db.transaction() as session:
-                await auth.active_actor(session, 1)
+                await access.session_actor(session, key)
                 return await work(session)
 
         return run
@@ -424,7 +425,7 @@ def _baselines(
         await orders.status_counts(session)
         await sla.late_by_kind(session, clock.now())
         await sla.late(session, clock.now(), SHORT_LIST)
-        await alerts.page(session, alerts.AlertState.OPEN, 0, 5)
+        await alerts.page(session, alerts.AlertFilter(state=alerts.AlertState.OPEN), 0, 5)
         await inventory.low_stock(session, SHORT_LIST)
         await payments.takings(session, clock.local_day_bounds(clock.today()))
 
@@ -492,7 +493,9 @@ async def main() -> None:
         "shipment": lambda: f"/fulfillment/shipments/{rng.choice(shipped)}",
     }
     app = create_app(db=db, settings=settings)
-    baselines = _baselines(db, args.orders, shipped, random.Random(5))
+    async with db.transaction() as session:
+        key = await access.start_session(session, (await auth.find_user(session, "manager")).actor())
+    baselines = _baselines(db, args.orders, shipped, random.Random(5), key)
     transport = httpx.ASGITransport(app=app)
     failed = False
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:

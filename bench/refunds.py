@@ -43,7 +43,7 @@ from sqlalchemy import insert
 from shopflow.catalog import service as catalog
 from shopflow.catalog.models import PriceBand
 from shopflow.catalog.schemas import ProductIn, SkuIn
-from shopflow.core import auth, clock, crypto, policy
+from shopflow.core import access, auth, clock, crypto, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
@@ -87,7 +87,7 @@ async def _populate(url: str, payments: int) -> Store:
                 session, SYSTEM, ReceiptIn(warehouse="BW-1", reference="bench", lines=lines)
             )
             await auth.add_user(session, SYSTEM, "bench-admin", auth.Role.ADMIN)
-            token = await auth.create_token(session, SYSTEM, "bench-admin", "bench")
+            token = await access.create_token(session, SYSTEM, "bench-admin", "bench")
         data = OrderIn.model_validate(
             {
                 "channel": "web",

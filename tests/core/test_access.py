@@ -16,6 +16,7 @@ from sqlalchemy import text
 from shopflow.core import access, auth, clock, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
+from shopflow.core.errors import Unauthorized
 from shopflow.core.policy import Policy, Security
 from tests.builders.auth import bearer, staff
 from tests.builders.console import PASSWORD, Visitor, Visitors, signed_in, visitors
@@ -310,7 +311,7 @@ async def test_a_process_caching_tokens_forgets_them_when_another_revokes_one(co
         async with committed.transaction() as session:  # ... and as another process announces it
             await session.execute(text("SELECT pg_notify(:c, '')"), {"c": access.REVOCATIONS})
         await soon(lambda: access.token_hash(token) not in access._token_cache, 1)
-        with pytest.raises(auth.Unauthorized):
+        with pytest.raises(Unauthorized):
             await access.authenticate(committed, token)
     finally:
         listener.cancel()
