@@ -172,7 +172,9 @@ async def test_switching_to_english_and_back_relabels_everything_and_lasts_acros
     await expect(page).to_have_url(f"{server.url}/orders")
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.locator("header nav")).to_have_text(
-        re.compile(r"Today\s+Orders\s+Catalog\s+Inventory\s+Fulfillment\s+Receipts\s+Notifications\s+Alerts")
+        re.compile(
+            r"Today\s+Orders\s+Catalog\s+After-sales\s+Inventory\s+Fulfillment\s+Receipts\s+Notifications\s+Alerts"
+        )
     )
     await page.goto(f"{server.url}/inventory")
     await expect(page.locator("h1")).to_have_text("Inventory")
