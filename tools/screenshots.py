@@ -154,6 +154,8 @@ def main() -> None:
         task = page.locator("#tasks tr:has(.s-checked) a").first.get_attribute("href")
         page.goto(f"{url}/fulfillment/exceptions")
         shipment = page.locator("#exceptions tbody td:nth-child(3) a").first.get_attribute("href")
+        page.goto(f"{url}/aftersales")
+        case = page.locator("#cases tbody td:first-child a").first.get_attribute("href")
         for locale, suffix in LOCALES.items():
             page.click(f"button[name=locale][value={locale}]")
             pages = {
@@ -178,6 +180,10 @@ def main() -> None:
                 "catalog": "/catalog",
                 "sku": "/catalog/SF-001-01",
                 "receipts": "/payments/receipts",
+                "aftersales": "/aftersales",
+                "case": case or "/aftersales",
+                "staff": "/staff",
+                "personal-data-reads": "/personal-data-reads",
             }
             for name, path in pages.items():
                 _shoot(page, f"{url}{path}", args.out / f"{name}-{suffix}.png")
