@@ -16,9 +16,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from shopflow import cli
 from shopflow.app import create_app
-from shopflow.cli import app
+from shopflow.cli import app, staff
 from shopflow.core.auth import Role
 from shopflow.core.db import async_url
 from shopflow.core.settings import Settings, get_settings
@@ -248,7 +247,7 @@ def test_users_add_at_a_terminal_asks_for_the_password_twice(
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     migrated(shop)
-    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setattr(staff, "_interactive", lambda: True)
 
     result = runner.invoke(app, ["users", "add", "li.na", "--role", "sales"], input="typed-password\n" * 2)
 

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import logging
 import os
-import re
 import socket
-import sqlite3
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from asyncpg import PostgresError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
-from shopflow.core import access, auth, clock, crypto, policy
+from shopflow.cli.run import check_database, console, err, failed, run, shown
+from shopflow.cli.staff import tokens_app, users_app
+from shopflow.core import access, auth, clock, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database, upgrade_schema
 from shopflow.core.errors import AppError
 from shopflow.core.settings import get_settings
 
 app = typer.Typer(help="Shopflow: e-commerce operations, by the book.", no_args_is_help=True)
-users_app = typer.Typer(help="Staff accounts (STF-1).", no_args_is_help=True)
-tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
 policy_app = typer.Typer(help="The effective policy (POL-1).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -40,109 +31,6 @@ import_app = typer.Typer(help="Carriers' files: tracking events, freight bills."
 app.add_typer(import_app, name="import")
 aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
 app.add_typer(aftersales_app, name="aftersales")
-
-console = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-
-# How long a command waits for the database server to accept a connection before saying so.
-CONNECT_SECONDS = 10.0
-
-
-def _shown(url: str) -> str:
-    """A database URL as printed: its password hidden."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url, count=1)
-
-
-def _unreachable(exc: BaseException) -> str | None:
-    """Why a connection could not be opened, in a few words; None for any other error."""
-    match exc:
-        case ConnectionRefusedError():
-            return "connection refused"
-        case socket.gaierror():
-            return "unknown host"
-        case TimeoutError():
-            return f"no answer within {CONNECT_SECONDS:g} s"
-        case OSError():
-            return exc.strerror or str(exc)
-        case PostgresError() | sqlite3.Error():
-            return str(exc)
-        case _:
-            return None
-
-
-async def _open(db: Database, url: URL) -> None:
-    """Open and close one connection. SQLite through sqlite3 itself: after a failed open,
-    aiosqlite's thread outlives the event loop and prints a traceback at exit."""
-    if url.get_backend_name() == "sqlite":
-        sqlite3.connect(url.database or "").close()
-        return
-    async with asyncio.timeout(CONNECT_SECONDS), db.engine.connect():
-        pass
-
-
-async def _connected(url: str, pool_size: int | None = None) -> Database:
-    """A Database for `url` once it has opened a connection; otherwise an AppError whose one
-    line names the problem: a malformed URL, an unsupported database, a server that cannot be
-    reached or refuses (the password never shown)."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        example = "postgresql://user@host:5432/db or sqlite:///path"
-        raise AppError(f"{_shown(url)!r} is not a database URL: write {example}") from None
-    try:
-        db = Database.from_url(url, pool_size)
-    except ValueError as exc:  # a database Shopflow does not run on
-        raise AppError(f"{exc} (the database URL is {_shown(url)!r})") from None
-    try:
-        await _open(db, parsed)
-    except Exception as exc:
-        await db.dispose()
-        reason = _unreachable(exc)
-        if reason is None:
-            raise
-        raise AppError(f"cannot reach the database at {_shown(url)}: {reason}") from None
-    return db
-
-
-def _failed(exc: AppError) -> typer.Exit:
-    """Print why a command failed, each line unbroken; the exit (1) to raise."""
-    err.print(f"[red]error:[/red] {escape(exc.detail)}", soft_wrap=True)
-    for field_error in exc.errors:
-        err.print(escape(f"  {field_error.field}: {field_error.message}"), soft_wrap=True)
-    return typer.Exit(1)
-
-
-def _check_database(url: str) -> None:
-    """Exit 1 with one line when the database at `url` cannot be used (`_connected`)."""
-
-    async def check() -> None:
-        await (await _connected(url)).dispose()
-
-    try:
-        asyncio.run(check())
-    except AppError as exc:
-        raise _failed(exc) from None
-
-
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run one unit of CLI work against SHOPFLOW_DATABASE_URL; errors print, exit 1."""
-    settings = get_settings()
-    crypto.install(settings.fernet_key())
-
-    async def main() -> T:
-        db = await _connected(settings.database_url, settings.database_pool_size)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        policy.install(policy.load(settings.policy_file))
-        return asyncio.run(main())
-    except AppError as exc:
-        raise _failed(exc) from None
 
 
 def _served_url(host: str, port: int) -> str:
@@ -171,7 +59,7 @@ def serve(
     os.environ.setdefault("SHOPFLOW_PUBLIC_URL", _served_url(host, port))
     get_settings.cache_clear()
     settings = get_settings()
-    _check_database(settings.database_url)
+    check_database(settings.database_url)
     settings.fernet_key()  # create the keys once, before several workers race to
     if settings.sandbox:
         settings.sandbox_key()
@@ -188,7 +76,7 @@ def serve(
             policy.install(policy.load(settings.policy_file))
             check_interval(settings.worker_interval)
         except AppError as exc:
-            raise _failed(exc) from None
+            raise failed(exc) from None
     log_config = copy.deepcopy(LOGGING_CONFIG)  # shopflow's own log lines (the worker's) shown too
     log_config["loggers"]["shopflow"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
@@ -229,7 +117,7 @@ def worker(
         await runner.run()
         return None
 
-    handled = _run(work)
+    handled = run(work)
     if handled is not None:
         print(json.dumps(handled))
 
@@ -238,9 +126,9 @@ def worker(
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
     settings = get_settings()
-    _check_database(settings.database_url)
+    check_database(settings.database_url)
     upgrade_schema(settings.database_url)
-    console.print(f"[green]database is up to date[/green] ({escape(_shown(settings.database_url))})")
+    console.print(f"[green]database is up to date[/green] ({escape(shown(settings.database_url))})")
 
 
 # The demo admin's console password (at least `security.password_min_length` characters).
@@ -280,198 +168,9 @@ def demo(
                 await auth.add_user(session, SYSTEM, demo_data.ADMIN, auth.Role.ADMIN, DEMO_PASSWORD)
             return await access.create_token(session, SYSTEM, demo_data.ADMIN, "demo")
 
-    token = _run(work)
+    token = run(work)
     console.print(f"demo admin user: {demo_data.ADMIN} (password: {DEMO_PASSWORD})")
     print(f"demo admin token: {token}")
-
-
-def _interactive() -> bool:
-    """Whether someone is typing: stdin is a terminal."""
-    return sys.stdin.isatty()
-
-
-def _new_password() -> str:
-    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
-
-
-TeamOption = Annotated[str | None, typer.Option(help="The user's team (free text; empty clears it)")]
-ManagerOption = Annotated[str | None, typer.Option(help="The username of their manager (empty: none)")]
-EmailOption = Annotated[
-    str | None, typer.Option(help="Their email, where alerts reach them (empty clears it)")
-]
-
-
-def _people(team: str | None, manager: str | None, email: str | None) -> auth.PeopleChange:
-    """The options given, as a change of the user (options not given are left out)."""
-    given = {"team": team, "manager": manager, "email": email}
-    return {key: value for key, value in given.items() if value is not None}  # type: ignore[return-value]
-
-
-@users_app.command("add")
-def users_add(
-    name: str,
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(auth.Role)}")],
-    password: Annotated[
-        str | None, typer.Option(help="Console password; asked for (twice) when typing at a terminal")
-    ] = None,
-    team: TeamOption = None,
-    manager: ManagerOption = None,
-    email: EmailOption = None,
-) -> None:
-    """Add a staff user with a role (on duty). Without a password it cannot sign in to the console
-    until one is set (`shopflow users passwd NAME`)."""
-    if password is None and _interactive():
-        password = _new_password()
-
-    async def work(db: Database) -> None:
-        async with db.transaction() as session:
-            user = await auth.add_user(session, SYSTEM, name, role, password)
-            await auth.set_people(session, SYSTEM, user, _people(team, manager, email))
-
-    _run(work)
-    console.print(f"user [bold]{escape(name)}[/bold] added with role {role}")
-    if password is None:
-        console.print(
-            f"It cannot sign in to the console until a password is set: shopflow users passwd {escape(name)}",
-            soft_wrap=True,
-        )
-
-
-@users_app.command("passwd")
-def users_passwd(
-    name: str,
-    password: Annotated[
-        str | None, typer.Option(help="The new password; asked for (twice) when not given")
-    ] = None,
-) -> None:
-    """Set a user's console password (at least `security.password_min_length` characters)."""
-    new = _new_password() if password is None else password
-
-    async def work(db: Database) -> None:
-        async with db.transaction() as session:
-            await auth.set_password(session, SYSTEM, await auth.find_user(session, name), new)
-
-    _run(work)
-    console.print(f"password of [bold]{escape(name)}[/bold] set")
-
-
-@users_app.command("set")
-def users_set(
-    name: str,
-    team: TeamOption = None,
-    manager: ManagerOption = None,
-    on_duty: Annotated[
-        bool | None, typer.Option("--on-duty/--off-duty", help="Whether they take work now")
-    ] = None,
-    email: EmailOption = None,
-) -> None:
-    """Set a user's team, manager, duty or email; options not given keep their values."""
-    change = _people(team, manager, email)
-    if on_duty is not None:
-        change["on_duty"] = on_duty
-
-    async def work(db: Database) -> None:
-        async with db.transaction() as session:
-            await auth.set_people(session, SYSTEM, await auth.find_user(session, name), change)
-
-    _run(work)
-    console.print(f"user [bold]{escape(name)}[/bold] updated")
-
-
-def _set_active(name: str, active: bool) -> None:
-    async def work(db: Database) -> None:
-        async with db.transaction() as session:
-            await access.set_active(session, SYSTEM, await auth.find_user(session, name), active)
-
-    _run(work)
-
-
-@users_app.command("disable")
-def users_disable(name: str) -> None:
-    """Disable a user: their console sessions end and their tokens are revoked, refused by every
-    server from the next request; no sign-in until enabled."""
-    _set_active(name, False)
-    console.print(f"user [bold]{escape(name)}[/bold] disabled: signed out, tokens revoked")
-
-
-@users_app.command("enable")
-def users_enable(name: str) -> None:
-    """Enable a disabled user: they may sign in again (their old tokens stay revoked)."""
-    _set_active(name, True)
-    console.print(f"user [bold]{escape(name)}[/bold] enabled")
-
-
-@users_app.command("list")
-def users_list() -> None:
-    """List staff users: role, state, team, manager, duty, email."""
-
-    async def work(db: Database) -> list[auth.User]:
-        async with db.transaction() as session:
-            return await auth.list_users(session)
-
-    users = _run(work)
-    names = {user.id: user.username for user in users}
-    table = Table("id", "username", "role", "active", "team", "manager", "on duty", "email")
-    for user in users:
-        table.add_row(
-            str(user.id),
-            user.username,
-            user.role,
-            "yes" if user.active else "no",
-            user.team or "",
-            names.get(user.manager_id, "") if user.manager_id is not None else "",
-            "yes" if user.on_duty else "no",
-            user.email or "",
-        )
-    console.print(table)
-
-
-@tokens_app.command("create")
-def tokens_create(
-    name: Annotated[str, typer.Argument(help="The user the token acts as")],
-    label: Annotated[str, typer.Option(help="What the token is for")] = "cli",
-) -> None:
-    """Create an API token for a user; the last line of output ends with the token."""
-
-    async def work(db: Database) -> str:
-        async with db.transaction() as session:
-            return await access.create_token(session, SYSTEM, name, label)
-
-    token = _run(work)
-    console.print("Store it now: it is shown only once.")
-    print(f"token for {name}: {token}")
-
-
-@tokens_app.command("list")
-def tokens_list(
-    name: Annotated[str | None, typer.Argument(help="Only this user's tokens")] = None,
-) -> None:
-    """List API tokens, newest first: label, owner, when created and revoked. The tokens
-    themselves are not stored (only their hashes), so they cannot be shown."""
-
-    async def work(db: Database) -> list[tuple[access.ApiToken, str]]:
-        async with db.transaction() as session:
-            return (await access.list_tokens(session, name))[0]
-
-    table = Table("id", "label", "owner", "created", "revoked")
-    for token, owner in _run(work):
-        revoked = "" if token.revoked_at is None else clock.local_text(token.revoked_at)
-        table.add_row(str(token.id), token.label, owner, clock.local_text(token.created_at), revoked)
-    console.print(table)
-
-
-@tokens_app.command("revoke")
-def tokens_revoke(
-    token_id: Annotated[int, typer.Argument(help="The token's id (`shopflow tokens list`)")],
-) -> None:
-    """Revoke an API token: every server refuses it from the next request."""
-
-    async def work(db: Database) -> access.ApiToken:
-        async with db.transaction() as session:
-            return await access.revoke_token(session, SYSTEM, token_id)
-
-    token = _run(work)
-    console.print(f"token {token.id} ([bold]{escape(token.label)}[/bold]) revoked")
 
 
 @aftersales_app.command("list")
@@ -500,7 +199,7 @@ def aftersales_list(
         async with db.transaction() as session:
             return await aftersales.list_cases(session, state, type, order_id, 1, limit)
 
-    cases, total = _run(work)
+    cases, total = run(work)
     table = Table(
         "id", "case", "order", "type", "reason", "state", "refund", "opened", title=f"{total} cases"
     )
@@ -525,7 +224,7 @@ def policy_show() -> None:
     try:
         effective = policy.load(settings.policy_file)
     except AppError as exc:
-        raise _failed(exc) from None
+        raise failed(exc) from None
     print(json.dumps(effective.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
@@ -581,7 +280,7 @@ def import_tracking(
                 progress.advance(bar, len(batch))
         return stored, duplicates, errors
 
-    stored, duplicates, errors = _run(work)
+    stored, duplicates, errors = run(work)
     console.print(f"{stored} events stored, {duplicates} duplicates ignored, {len(errors)} rows with errors")
     if errors:
         _row_errors(errors)
@@ -626,7 +325,7 @@ def import_freight_bill(
                 session, SYSTEM, carrier, reference or file.name, content, bounds[0], bounds[1]
             )
 
-    result = _run(work)
+    result = run(work)
     counts = Table("outcome", "parcels", title=f"freight bill {result.reference} of {result.carrier.code}")
     for outcome, n in result.counts.items():
         counts.add_row(outcome, str(n))
