@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from shopflow.aftersales.models import (
     refund,
     whole_order_back,
 )
-from shopflow.aftersales.schemas import CaseIn, InspectIn, ReturnShipmentIn
+from shopflow.aftersales.schemas import CaseIn, CaseLineIn, InspectIn, InspectLineIn, ReturnShipmentIn
 from shopflow.core import audit, auth, clock, events, money, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
@@ -96,16 +97,25 @@ class Assessment:
     lines: list[tuple[OrderLine, int]]
 
 
+def _asked(
+    lines: Sequence[CaseLineIn | InspectLineIn], known: Collection[str], where: str
+) -> tuple[list[FieldError], Counter[str]]:
+    """The requested lines' quantities by SKU, and an error for each line naming a SKU not
+    `known` ("SKU-9 is not on order SF…")."""
+    errors = [
+        FieldError(f"lines[{i}].sku", f"{ask.sku} is not {where}")
+        for i, ask in enumerate(lines)
+        if ask.sku not in known
+    ]
+    asked = Counter[str]()
+    for ask in lines:
+        asked[ask.sku] += ask.quantity
+    return errors, asked
+
+
 def _order_lines(order: Order, data: CaseIn) -> list[tuple[OrderLine, int]]:
     by_sku = {line.sku_code: line for line in order.lines}
-    errors = [
-        FieldError(f"lines[{i}].sku", f"{ask.sku} is not on order {order.order_no}")
-        for i, ask in enumerate(data.lines)
-        if ask.sku not in by_sku
-    ]
-    wanted = Counter[str]()
-    for ask in data.lines:
-        wanted[ask.sku] += ask.quantity
+    errors, wanted = _asked(data.lines, by_sku.keys(), f"on order {order.order_no}")
     if data.type is CaseType.COMPENSATION:
         if data.amount is None or data.amount <= 0:
             errors.append(FieldError("amount", "a compensation needs an amount above 0"))
@@ -377,14 +387,7 @@ async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: Inspe
     warehouse) or written off (`return` then `write_off`, with the note), each a ledger row."""
     case = await get_case(session, case_id, lock=True)
     by_sku = {line.sku_code: line for line in case.lines}
-    errors = [
-        FieldError(f"lines[{i}].sku", f"{ask.sku} is not in case {case.case_no}")
-        for i, ask in enumerate(data.lines)
-        if ask.sku not in by_sku
-    ]
-    decided = Counter[str]()
-    for ask in data.lines:
-        decided[ask.sku] += ask.quantity
+    errors, decided = _asked(data.lines, by_sku.keys(), f"in case {case.case_no}")
     errors += [
         FieldError(
             "lines", f"{line.sku_code}: {decided[line.sku_code]} inspected of {line.quantity} returned"
