@@ -366,7 +366,7 @@ def test_policy_show_prints_the_effective_policy_as_json(
 ) -> None:
     defaults = json.loads(ok("policy", "show").stdout)
     assert defaults["orders"]["unpaid_cancel_minutes"] == 30
-    assert defaults["aftersales"]["agent_compensation_limit"] == "500.00"
+    assert defaults["authority"]["customer_service"]["compensation_amount"] == "500.00"
 
     path = tmp_path / "policy.toml"
     path.write_text('[orders]\nship_within_hours = 36\n[fulfillment]\nshipping_fee = "8.00"\n', "utf-8")

@@ -37,7 +37,7 @@ def test_defaults_are_the_numbers_of_process_spec() -> None:
     assert defaults.orders.deliver_within_hours == 72  # ORD-6
     assert defaults.orders.auto_receipt_days == 7  # ORD-7
     assert defaults.inventory.safety_stock == 50  # INV-4
-    assert defaults.aftersales.agent_compensation_limit == 50000  # ASV-5: 500 yuan, in fen
+    assert policy.authority("customer_service").compensation_amount == 50000  # ASV-5: 500 yuan, in fen
     assert defaults.aftersales.no_reason_return_days == 7  # ASV-1
     assert (defaults.aftersales.refund_min_working_days, defaults.aftersales.refund_max_working_days) == (
         3,
@@ -79,7 +79,7 @@ def test_an_override_file_changes_only_what_it_names(tmp_path: Path) -> None:
         allocation = "whole_order"
 
         [aftersales]
-        agent_compensation_limit = "800.00"
+        return_shipping_fee = "8.00"
 
         [calendar]
         holidays = [2026-10-01, 2026-10-02]
@@ -90,7 +90,7 @@ def test_an_override_file_changes_only_what_it_names(tmp_path: Path) -> None:
     assert loaded.orders.ship_within_hours == 24
     assert loaded.inventory.safety_stock == 80
     assert loaded.inventory.allocation is Allocation.WHOLE_ORDER
-    assert loaded.aftersales.agent_compensation_limit == 80000
+    assert loaded.aftersales.return_shipping_fee == 800
     assert loaded.calendar.holidays == frozenset({date(2026, 10, 1), date(2026, 10, 2)})
     # Everything not named keeps its default.
     assert loaded.orders.deliver_within_hours == 72
@@ -158,8 +158,8 @@ def test_a_bad_value_is_an_error_naming_its_key(tmp_path: Path, text: str, key: 
 )
 def test_a_bad_money_value_is_rejected_naming_its_key(tmp_path: Path, value: str) -> None:
     with pytest.raises(PolicyError) as caught:
-        policy.load(write(tmp_path, f"[aftersales]\nagent_compensation_limit = {value}\n"))
-    assert error_fields(caught) == ["aftersales.agent_compensation_limit"]
+        policy.load(write(tmp_path, f"[aftersales]\nreturn_shipping_fee = {value}\n"))
+    assert error_fields(caught) == ["aftersales.return_shipping_fee"]
 
 
 def test_every_bad_key_is_named_at_once(tmp_path: Path) -> None:
@@ -176,9 +176,9 @@ def test_each_role_may_grant_up_to_its_authority_and_a_store_changes_one_role(tm
     }
     assert limits == {
         "sales": (5.0, 0),
-        "customer_service": (0.0, 5000),
-        "cs_supervisor": (10.0, 20000),
-        "manager": (30.0, 200000),
+        "customer_service": (0.0, 50000),  # ASV-5: 500 yuan
+        "cs_supervisor": (10.0, 500000),
+        "manager": (30.0, 2000000),
         "admin": (100.0, None),  # no limit
         "operations": (0.0, 0),
         "warehouse": (0.0, 0),
@@ -198,7 +198,7 @@ def test_each_role_may_grant_up_to_its_authority_and_a_store_changes_one_role(tm
         policy.authority("finance").discount_percent,
         policy.authority("finance").compensation_amount,
     ) == (2.0, 0)
-    assert policy.authority("manager").compensation_amount == 200000  # not named: its default
+    assert policy.authority("manager").compensation_amount == 2000000  # not named: its default
 
 
 @pytest.mark.parametrize(
@@ -257,7 +257,7 @@ async def test_get_policy_shows_the_defaults_with_money_as_strings(
     assert body["orders"]["ship_within_hours"] == 48
     assert body["orders"]["deliver_within_hours"] == 72
     assert body["inventory"]["safety_stock"] == 50
-    assert body["aftersales"]["agent_compensation_limit"] == "500.00"
+    assert body["authority"]["customer_service"]["compensation_amount"] == "500.00"
     assert body["fulfillment"]["shipping_fee"] == "10.00"
     assert body["fulfillment"]["free_shipping_threshold"] == "99.00"
 

@@ -35,7 +35,7 @@ from shopflow.aftersales.models import (
     whole_order_back,
 )
 from shopflow.aftersales.schemas import CaseIn, CaseLineIn, InspectIn, InspectLineIn, ReturnShipmentIn
-from shopflow.core import audit, auth, clock, events, money, policy, sla
+from shopflow.core import audit, clock, events, money, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
 from shopflow.inventory import service as inventory
@@ -294,14 +294,14 @@ async def _release_order(session: AsyncSession, case: Case) -> None:
 
 
 async def approve(session: AsyncSession, actor: Actor, case_id: int) -> Case:
-    """ASV-3, ASV-5: approved by an agent; a compensation above the policy's limit only by a
-    supervisor (403 naming the limit). Refund-only and compensation cases start their refund clock."""
+    """ASV-3, ASV-5: approved by an agent; a compensation only up to the approver's own
+    `policy.authority(role)` (an agent 500 yuan; above it 403 naming the limit, and a supervisor
+    approves it). Refund-only and compensation cases start their refund clock."""
     case = await get_case(session, case_id, lock=True)
-    limit = policy.current().aftersales.agent_compensation_limit
-    over = case.type == CaseType.COMPENSATION and (case.amount or 0) > limit
-    if over and not auth.allowed(actor.role, "aftersales.decide_over_limit"):
+    limit = policy.authority(actor.role).compensation_amount
+    if case.type == CaseType.COMPENSATION and limit is not None and (case.amount or 0) > limit:
         raise OverLimit(
-            f"the compensation {money.fmt(case.amount or 0)} is above the agent limit of "
+            f"the compensation {money.fmt(case.amount or 0)} is above the {actor.role} limit of "
             f"{money.fmt(limit)} yuan: a supervisor approves it"
         )
     at = clock.now()

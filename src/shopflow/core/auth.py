@@ -82,8 +82,6 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "aftersales.read": _EVERYONE,
     "aftersales.open": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "aftersales.decide": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
-    # ASV-5: compensation above the policy's `aftersales.agent_compensation_limit`.
-    "aftersales.decide_over_limit": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
     "aftersales.inspect": frozenset({R.MANAGER, R.WAREHOUSE, R.OPERATIONS}),
     "alerts.ack.sla.breach.aftersales": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     # --- end of after-sales ---

@@ -117,7 +117,6 @@ class Aftersales(Section):
     review_hours: Positive = 24  # ASV-3
     refund_min_working_days: Positive = 3  # ASV-4
     refund_max_working_days: Positive = 5  # ASV-4
-    agent_compensation_limit: AmountText = 50000  # ASV-5
     replacement_ship_hours: Positive = 24  # ASV-6
     # ASV-4 (†): the return postage the store refunds when it bears it (quality, wrong, damaged).
     return_shipping_fee: AmountText = 1000
@@ -182,9 +181,9 @@ DEFAULT_AUTHORITY: dict[str, Authority] = {
     role: Authority(discount_percent=percent, compensation_amount=amount)
     for role, percent, amount in (
         (Role.SALES, 5.0, "0.00"),
-        (Role.CUSTOMER_SERVICE, 0.0, "50.00"),
-        (Role.CS_SUPERVISOR, 10.0, "200.00"),
-        (Role.MANAGER, 30.0, "2000.00"),
+        (Role.CUSTOMER_SERVICE, 0.0, "500.00"),  # ASV-5: an agent grants up to 500 yuan
+        (Role.CS_SUPERVISOR, 10.0, "5000.00"),
+        (Role.MANAGER, 30.0, "20000.00"),
         (Role.ADMIN, 100.0, None),
     )
 }
