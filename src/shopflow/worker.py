@@ -21,7 +21,7 @@ from contextlib import suppress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales import tasks as aftersales_tasks
-from shopflow.core import policy, sla
+from shopflow.core import access, policy, sla
 from shopflow.core.db import Database
 from shopflow.core.errors import Invalid
 from shopflow.fulfillment import tasks as fulfillment_tasks
@@ -62,6 +62,7 @@ SWEEPS: dict[str, Sweep] = {
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
+    "access.sessions": access.prune_sessions,  # console sessions ended or unused for too long
 }
 
 

@@ -207,6 +207,29 @@ async def test_a_session_ends_after_the_policys_hours_without_a_request(
             assert (await visitor.get("/orders")).status_code == 303
 
 
+async def test_the_worker_deletes_sessions_ended_or_unused_and_keeps_those_in_use(
+    db: Database, visit: Visitors
+) -> None:
+    fake = clock.FakeClock(datetime(2030, 3, 1, 9, tzinfo=UTC))
+    with clock.use(fake):
+        async with await signed_in(visit, db, "operations") as signed_out:
+            await signed_out.post("/logout", {})
+        async with await signed_in(visit, db, "warehouse"):
+            pass  # left open, never used again
+        async with await signed_in(visit, db, "finance") as in_use:
+            fake.advance(hours=11)
+            assert (await in_use.get("/orders")).status_code == 200
+            fake.advance(hours=1, minutes=1)  # the warehouse session's 12 hours are over
+            async with db.transaction() as session:
+                assert await access.prune_sessions(session) == 2
+            async with db.transaction() as session:
+                assert await access.prune_sessions(session) == 0
+            assert (await in_use.get("/orders")).status_code == 200
+    async with db.transaction() as session:
+        kept = (await session.execute(text("select count(*) from console_sessions"))).scalar_one()
+    assert kept == 1
+
+
 async def _sign_in(visitor: Visitor, username: str, password: str) -> httpx.Response:
     await visitor.get("/login")
     return await visitor.post("/login", {"username": username, "password": password, "next": "/orders"})

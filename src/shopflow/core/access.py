@@ -313,6 +313,24 @@ async def session_actor(session: AsyncSession, key: str) -> Actor | None:
     return Actor(user_id=found.user_id, name=found.username, role=found.role)
 
 
+PRUNE_BATCH = 500
+
+
+async def prune_sessions(session: AsyncSession) -> int:
+    """Delete a batch of console sessions that can no longer let anyone in: ended, or unused for
+    `security.console_session_hours` (the worker drains them). Returns how many went."""
+    since = clock.now() - timedelta(hours=policy.current().security.console_session_hours)
+    dead = (
+        select(ConsoleSession.id)
+        .where((ConsoleSession.ended_at.is_not(None)) | (ConsoleSession.last_seen_at <= since))
+        .limit(PRUNE_BATCH)
+    )
+    ids = list(await session.scalars(dead))
+    if ids:
+        await session.execute(delete(ConsoleSession).where(ConsoleSession.id.in_(ids)))
+    return len(ids)
+
+
 async def end_session(session: AsyncSession, key: str) -> None:
     """Sign-out: the session with this key no longer lets anyone in, whoever kept its cookie."""
     await session.execute(
