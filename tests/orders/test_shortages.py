@@ -13,8 +13,10 @@ from shopflow import worker
 from shopflow.core import clock
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
+from shopflow.orders import tasks
 from shopflow.payments import sandbox
 from shopflow.payments import service as payments
+from tests.builders.catalog import add_product
 from tests.builders.inventory import receive
 from tests.builders.lifecycle import order, place, stocked_store
 from tests.builders.payments import open_payment, success_callback
@@ -84,3 +86,19 @@ async def test_one_receipt_releases_every_hold_it_covers_and_leaves_the_rest(
     assert await statuses(db, first, second, third) == ["confirmed", "confirmed", "on_hold"]
     released = await order(db, first)
     assert (released.confirmed_at, released.hold_reason) == (START, None)
+
+
+async def test_an_order_whose_stock_is_there_is_released_behind_a_full_batch_of_orders_still_short(
+    db: Database, now: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks, "SHORTAGE_BATCH", 2)
+    await stocked_store(db, 2)
+    await add_product(db, {"SKU-2": 5000})
+    short = [await place(db, THREE) for _ in range(3)]  # SKU-1: 2 units, 3 wanted by each
+    now.advance(minutes=1)
+    later = await place(db, [("SKU-2", 1, "50.00")])  # SKU-2: none yet
+    assert await statuses(db, later) == ["on_hold"]
+
+    await receive(db, "WH-A", {"SKU-2": 1})
+    assert await sweep(db) == 1
+    assert await statuses(db, *short, later) == ["on_hold", "on_hold", "on_hold", "confirmed"]

@@ -126,9 +126,9 @@ async def move_many(session: AsyncSession, orders: Sequence[Order], sources: Col
         raise RuntimeError("a locked order changed status under its lock")
 
 
-async def waiting_for_stock(session: AsyncSession, limit: int) -> list[Order]:
+async def waiting_for_stock(session: AsyncSession, limit: int, skip: int = 0) -> list[Order]:
     """Orders held at intake for a stock shortage (ORD-4), with their lines, in the order INV-5
-    releases them: paid ones first by payment time, then the unpaid by age."""
+    releases them: paid ones first by payment time, then the unpaid by age; the first `skip` left out."""
     stmt = (
         select(Order)
         .options(selectinload(Order.lines))
@@ -138,6 +138,7 @@ async def waiting_for_stock(session: AsyncSession, limit: int) -> list[Order]:
             Order.held_from == OrderStatus.PENDING,
         )
         .order_by(Order.paid_at.is_(None), Order.paid_at, Order.created_at, Order.id)
+        .offset(skip)
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())

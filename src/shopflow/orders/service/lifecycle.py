@@ -94,29 +94,42 @@ async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
 async def release_covered_shortages(session: AsyncSession, limit: int) -> int:
     """INV-5: orders held at intake for a stock shortage whose stock is now there are released
     (reserved, then confirmed or, paid during the hold, paid), paid ones first by payment time,
-    then the unpaid by age, so the earliest money gets the stock. An order another transaction
-    holds is left for the next sweep. How many were released."""
-    waiting = await repository.waiting_for_stock(session, limit)
-    available = await inventory.available_of(session, sorted({ln.sku_id for o in waiting for ln in o.lines}))
-    released = 0
-    for order in waiting:
-        demand = Counter[int]()
-        for line in order.lines:
-            demand[line.sku_id] += line.quantity
-        if any(available[sku] < quantity for sku, quantity in demand.items()):
-            continue
-        locked = await repository.lock_if_free(session, order.id)
-        if locked is None or locked.status != S.ON_HOLD:  # busy, or released or cancelled meanwhile
-            continue
-        try:
-            async with session.begin_nested():
-                await release(session, SYSTEM, order.id)
-        except OutOfStock:  # the units are there, but not as the allocation can take them (INV-3)
-            continue
-        for sku, quantity in demand.items():
-            available[sku] -= quantity
-        released += 1
+    then the unpaid by age, so the earliest money gets the stock. Every waiting order is looked
+    at, `limit` at a time, so a later order whose stock is there is not stuck behind `limit`
+    earlier ones still short; at most `limit` are released per call. An order another
+    transaction holds is left for the next sweep. How many were released."""
+    released = skipped = 0
+    while released < limit:
+        waiting = await repository.waiting_for_stock(session, limit, skipped)
+        skus = sorted({line.sku_id for order in waiting for line in order.lines})
+        available = Counter(await inventory.available_of(session, skus))
+        for order in waiting:
+            if released < limit and await _release_if_covered(session, order, available):
+                released += 1
+            else:
+                skipped += 1  # still short, busy, or beyond this call's share: stays waiting
+        if len(waiting) < limit:
+            break
     return released
+
+
+async def _release_if_covered(session: AsyncSession, order: Order, available: Counter[int]) -> bool:
+    """Release `order` if `available` covers its lines, and take them from `available`."""
+    demand = Counter[int]()
+    for line in order.lines:
+        demand[line.sku_id] += line.quantity
+    if any(available[sku] < quantity for sku, quantity in demand.items()):
+        return False
+    locked = await repository.lock_if_free(session, order.id)
+    if locked is None or locked.status != S.ON_HOLD:  # busy, or released or cancelled meanwhile
+        return False
+    try:
+        async with session.begin_nested():
+            await release(session, SYSTEM, order.id)
+    except OutOfStock:  # the units are there, but not as the allocation can take them (INV-3)
+        return False
+    available.subtract(demand)
+    return True
 
 
 async def _advance(
