@@ -91,6 +91,17 @@ async def test_phone_finds_the_customers_orders_however_it_is_written(
     assert await _found(client, staff, phone="13700137000") == []
 
 
+async def test_only_a_role_that_may_read_personal_data_searches_by_phone(
+    client: httpx.AsyncClient, db: Database, placed: dict[str, dict[str, Any]]
+) -> None:
+    for role in ("warehouse", "finance", "operations"):
+        reply = await client.get("/api/v1/orders", params={"phone": HER}, headers=await bearer(db, role))
+        assert (reply.status_code, reply.json()["code"]) == (403, "forbidden")
+        assert "personal_data.read" in reply.json()["detail"]
+    for role in ("sales", "cs_supervisor", "manager"):
+        assert len(await _found(client, await bearer(db, role), phone=HER)) == 2
+
+
 async def test_search_combines_with_the_filters_and_paging_and_keeps_the_list_shape(
     client: httpx.AsyncClient, staff: dict[str, str], placed: dict[str, dict[str, Any]]
 ) -> None:
@@ -173,6 +184,14 @@ async def test_the_console_search_box_takes_a_phone_a_number_prefix_or_a_channel
         assert await _search(visitor, {"q": HIM, "status": "confirmed"}) == [his["id"]]
         assert await _search(visitor, {"q": hers["order_no"][:-4].lower()}) == [hers["id"]]
         assert await _search(visitor, {"q": "JD-880001"}) == [his["id"]]
+
+
+async def test_a_console_role_without_personal_data_finds_no_order_by_phone(
+    db: Database, visit: Visitors, placed: dict[str, dict[str, Any]]
+) -> None:
+    async with await signed_in(visit, db, "warehouse") as visitor:
+        assert await _search(visitor, {"q": HER}) == []
+        assert await _search(visitor, {"q": placed["hers"]["order_no"]}) == [placed["hers"]["id"]]
 
 
 async def test_a_channel_number_shaped_like_a_phone_is_still_found_in_the_console(

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
+from shopflow.core import auth
 from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Id, Page, Text, When
@@ -123,7 +124,7 @@ async def place_order(
 async def list_orders(
     session: Session,
     pages: Pages,
-    _: Annotated[Actor, require("orders.read")],
+    actor: Annotated[Actor, require("orders.read")],
     status: OrderStatus | None = None,
     channel: Annotated[str | None, Query(max_length=40)] = None,
     created_from: When | None = None,
@@ -136,9 +137,14 @@ async def list_orders(
     ] = None,
     phone: Annotated[
         str | None,
-        Query(max_length=40, description="The customer's mobile, spaces, hyphens and +86 allowed"),
+        Query(
+            max_length=40,
+            description="The customer's mobile, spaces, hyphens and +86 allowed (needs personal_data.read)",
+        ),
     ] = None,
 ) -> Page[OrderSummary]:
+    if phone is not None:  # whose orders a phone has is personal data (RSK-3)
+        auth.authorize(actor, "personal_data.read")
     items, total, _size = await queries.list_orders(
         session,
         status=status,
