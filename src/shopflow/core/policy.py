@@ -213,6 +213,9 @@ class Notify(Section):
     # NTF-1 (†), issue 10: a worker's claim on a delivery; after it another worker sends again
     # (same idempotency id). Longer than any send (SHOPFLOW_SMTP_TIMEOUT, SHOPFLOW_WEBHOOK_TIMEOUT).
     lease_seconds: Positive = 120
+    # NTF-1 (†): a delivery whose worker died mid-send this many times in a row is dead (it may be
+    # what kills the worker); a person requeues it.
+    max_interruptions: Positive = 3
 
 
 class Audit(Section):

@@ -132,6 +132,8 @@ class Delivery(Base):
     message: Mapped[dict[str, Any]] = mapped_column(Sealed)
     state: Mapped[str] = mapped_column(String(20))
     failures: Mapped[int] = mapped_column(Integer)  # failed attempts since created or requeued
+    # Attempts in a row whose worker died mid-send (neither sent nor failed: not failures).
+    interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -156,10 +158,24 @@ class Delivery(Base):
         self.claimed_by = worker
         self.lease_until = at + timedelta(seconds=lease_seconds)
 
+    def interrupted(self, at: datetime, max_interruptions: int) -> bool:
+        """Its last claim ran out unrecorded: its worker died mid-send. Dead (and True) once that
+        has happened `max_interruptions` times in a row; else it is sent again."""
+        self.interruptions += 1
+        if self.interruptions < max_interruptions:
+            return False
+        self.claimed_by = None
+        self.lease_until = None
+        self.last_error = f"its worker died while sending it {self.interruptions} times in a row"
+        self._move_to(D.DEAD)
+        self.dead_at = at
+        return True
+
     def record(self, outcome: Outcome, at: datetime, max_attempts: int, backoff_seconds: int) -> None:
         """Apply an attempt's outcome: delivered, retried after a back-off, or dead; the claim ends."""
         self.claimed_by = None
         self.lease_until = None
+        self.interruptions = 0
         if outcome.ok:
             self._move_to(D.DELIVERED)
             self.delivered_at = at
@@ -177,6 +193,7 @@ class Delivery(Base):
         """A person sends a dead delivery again: due now, with a fresh run of attempts."""
         self._move_to(D.PENDING)
         self.failures = 0
+        self.interruptions = 0
         self.next_attempt_at = at
         self.dead_at = None
 

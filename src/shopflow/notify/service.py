@@ -73,6 +73,7 @@ def _delivery(
         "message": message,
         "state": DeliveryState.PENDING,
         "failures": 0,
+        "interruptions": 0,
         "next_attempt_at": at,
         "created_at": at,
     }
@@ -227,19 +228,33 @@ class Claim:
     deliveries: list[Delivery]
     attempts: list[DeliveryAttempt]
     webhooks: dict[int, Webhook]
+    given_up: int = 0  # deliveries found dead instead: interrupted too often (not claimed)
 
 
 async def claim_due(session: AsyncSession, worker: str, limit: int) -> Claim | None:
     """Claim the due deliveries for `worker` (`FOR UPDATE SKIP LOCKED`, then a lease of
     `notify.lease_seconds`) and record one `sending` attempt each; None when nothing is due.
     The caller commits this before sending, so a send is never without its record. An earlier
-    claim's attempt still `sending` is marked `interrupted`: its worker died mid-send."""
+    claim's attempt still `sending` is marked `interrupted`: its worker died mid-send; after
+    `notify.max_interruptions` in a row the delivery is dead, alerted, and not sent again."""
     at = clock.now()
     due = await repository.lock_due_deliveries(session, at, limit)
     if not due:
         return None
-    await repository.interrupt_attempts(session, [d.id for d in due])
-    lease = policy.current().notify.lease_seconds
+    rules = policy.current().notify
+    await repository.interrupt_attempts(session, [d.id for d in due if d.claimed_by is not None])
+    dead = [d for d in due if d.claimed_by is not None and d.interrupted(at, rules.max_interruptions)]
+    for delivery in dead:
+        await audit.record(session, _state_row(delivery, DeliveryState.PENDING, "notification.dead", at))
+        await alerts.raise_alert(
+            session,
+            "notification_failed",
+            delivery.subject,
+            f"{delivery.event} to {delivery.recipient}: {delivery.last_error}",
+            f"delivery:{delivery.id}",
+        )
+    due = [d for d in due if d not in dead]
+    lease = rules.lease_seconds
     attempts = []
     for delivery in due:
         delivery.claim(worker, at, lease)
@@ -249,7 +264,7 @@ async def claim_due(session: AsyncSession, worker: str, limit: int) -> Claim | N
     session.add_all(attempts)
     await session.flush()
     hooks = await repository.webhooks_by_id(session, {d.webhook_id for d in due if d.webhook_id is not None})
-    return Claim(worker, due, attempts, hooks)
+    return Claim(worker, due, attempts, hooks, len(dead))
 
 
 async def record_sends(session: AsyncSession, claim: Claim, outcomes: list[Outcome]) -> list[Delivery]:

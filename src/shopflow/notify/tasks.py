@@ -82,4 +82,4 @@ async def deliver(session: AsyncSession) -> int:
     outcomes = await Senders(get_settings()).send_all(claim.deliveries, claim.webhooks)
     sent = await service.record_sends(session, claim, outcomes)
     _failures.add(sent)
-    return len(sent)
+    return len(sent) + claim.given_up
