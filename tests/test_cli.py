@@ -339,11 +339,10 @@ def test_users_add_and_set_give_a_team_a_manager_duty_and_an_email(shop: Shop) -
             "SELECT u.username, u.team, m.username, u.on_duty, u.email FROM users u"
             " LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.id"
         ).fetchall()
-    assert rows == [
-        ("zhao.lei", "售后", None, 1, "zhao@shop.cn"),
-        ("li.na", "售后", "zhao.lei", 0, "li@shop.example"),
-    ]
+    assert [row[:4] for row in rows] == [("zhao.lei", "售后", None, 1), ("li.na", "售后", "zhao.lei", 0)]
+    assert all(b"@" not in row[4] for row in rows)  # the emails are encrypted at rest
     assert "售后" in listing and "zhao.lei" in listing.splitlines()[-2]  # li.na's manager
+    assert "zhao@shop" in listing and "li@shop.e" in listing  # read back (the table cuts them short)
 
     cycle = shopflow("users", "set", "zhao.lei", "--manager", "li.na")
     assert cycle.exit_code == 1

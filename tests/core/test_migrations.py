@@ -13,6 +13,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shopflow.core.crypto import Vault
+from shopflow.core.settings import get_settings
 from shopflow.schema import metadata
 from tests.conftest import ROOT
 
@@ -95,3 +97,30 @@ def test_revision_0009_keeps_every_attempts_outcome_as_its_status(tmp_path: Path
         claims = new.execute("SELECT claimed_by, lease_until FROM notification_deliveries").fetchall()
     assert attempts == [("failed", 500), ("sent", 200)]
     assert claims == [(None, None)]
+
+
+def test_revision_0015_encrypts_the_staff_emails_kept_in_clear_and_0014_decrypts_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "0014_delivery_interruptions")
+    with sqlite3.connect(tmp_path / "old.db") as old:
+        old.executemany(
+            "INSERT INTO users (id, username, role, active, created_at, on_duty, email)"
+            " VALUES (?, ?, 'finance', 1, '2030-03-01 09:00:00', 1, ?)",
+            [(1, "li", "li@shop.example"), (2, "wang", None)],
+        )
+
+    command.upgrade(config, "heads")
+
+    with sqlite3.connect(tmp_path / "old.db") as new:
+        stored = dict(new.execute("SELECT id, email FROM users").fetchall())
+    assert stored[2] is None and b"li@shop.example" not in stored[1]
+    assert Vault(get_settings().fernet_key()).open(stored[1]) == "li@shop.example"
+
+    command.downgrade(config, "0014_delivery_interruptions")
+    with sqlite3.connect(tmp_path / "old.db") as old:
+        assert old.execute("SELECT id, email FROM users ORDER BY id").fetchall() == [
+            (1, "li@shop.example"),
+            (2, None),
+        ]

@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from shopflow.core import access, auth
 from shopflow.core.audit import SYSTEM
@@ -211,8 +212,13 @@ async def test_an_admin_sets_team_manager_duty_and_email_audited_and_refused_whe
     [*_, first, last] = await audit_rows(db, "user", clerk.id)
     assert (first.action, first.after) == (
         "user.updated",
-        {"team": "售后一组", "manager": boss.username, "email": "li@shop.example"},
+        {"team": "售后一组", "manager": boss.username, "email": "l***@shop.example"},  # masked in the trail
     )
+    async with db.transaction() as session:
+        stored = (
+            await session.execute(text("select email from users where id = :id"), {"id": clerk.id})
+        ).scalar()
+    assert b"li@shop.example" not in bytes(stored)  # encrypted at rest
     assert (last.before, last.after) == ({"on_duty": True}, {"on_duty": False})
 
 

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
+from shopflow.core.crypto import Sealed
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shopflow.core.privacy import mask_email
 from shopflow.core.roles import USER_OWNER, Role
 
 R = Role
@@ -121,7 +123,7 @@ class User(Base):
     team: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
-    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
+    email: Mapped[str | None] = mapped_column(Sealed)  # personal data: encrypted at rest
 
     def actor(self) -> Actor:
         return Actor(user_id=self.id, name=self.username, role=self.role)
@@ -265,8 +267,12 @@ async def set_people(session: AsyncSession, actor: Actor, user: User, change: Pe
         return user
 
     async def shown(field: str, value: object) -> object:
-        """As the trail shows it: a manager by username."""
-        if field != "manager_id" or value is None:
+        """As the trail shows it: a manager by username, an email masked (the trail is in clear)."""
+        if value is None:
+            return value
+        if field == "email":
+            return mask_email(str(value))
+        if field != "manager_id":
             return value
         return (await get_user(session, value)).username  # type: ignore[arg-type]
 
