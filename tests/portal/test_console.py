@@ -63,6 +63,7 @@ async def test_the_link_opens_the_order_in_chinese_by_default_with_lines_trackin
     assert tracking_no in html and "顺丰速运" in html
     assert tracking.index("上海徐汇") < tracking.index("上海浦东")  # latest first
     assert 'id="confirm-receipt"' in html and 'id="request-form"' in html
+    assert re.search(r'id="closes">\d{4}-\d{2}-\d{2} 23:59<', html)  # the window's last minute
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "same-origin"  # the token never leaves in a Referer
     assert "cdn" not in html.lower()

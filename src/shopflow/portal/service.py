@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -116,6 +116,11 @@ class OrderPage:
     parcels: list[Parcel]
     cases: list[CaseView]
     closes: datetime | None
+
+    @property
+    def last_minute(self) -> datetime | None:
+        """The after-sales window's last minute (23:59 of its last store day), as it is shown."""
+        return None if self.closes is None else self.closes - timedelta(minutes=1)
 
     @property
     def can_confirm(self) -> bool:
