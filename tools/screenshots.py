@@ -1,4 +1,5 @@
-"""Screenshots of the console's main pages in both languages, into docs/screenshots/ (`make screenshots`).
+"""Screenshots of the console's main pages in both languages, into docs/screenshots/ (`make screenshots`),
+and of the customer's own page at a phone's width (390 px).
 
 Builds the demo store of `make run` in a temporary SQLite database (`shopflow migrate`, `demo`:
 four weeks of trading with carriers, waves, parcels and tracking), serves it with `shopflow serve`,
@@ -23,9 +24,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from shopflow.cli import DEMO_PASSWORD
 
@@ -40,6 +42,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCALES = {"zh_CN": "zh", "en": "en"}
+PHONE = {"width": 390, "height": 844}
 
 
 def _shopflow(*args: str, env: dict[str, str]) -> str:
@@ -128,6 +131,24 @@ def _shoot(page: Page, url: str, target: Path) -> None:
     print(f"wrote {target}")
 
 
+def _customer_pages(browser: Browser, url: str, link: str, out: Path) -> None:
+    """The customer's page of a delivered order at a phone's width, in each language: as opened,
+    and with one unit of its first line asked back (the eligibility and refund previewed)."""
+    phone = browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    path = urlsplit(link).path
+    for locale, suffix in LOCALES.items():
+        _shoot(phone, f"{url}{path}?lang={locale}", out / f"customer-page-{suffix}.png")
+        quantity = phone.locator("#request-form input[name^=qty-]").first
+        if quantity.count():
+            quantity.fill("1")
+            phone.locator("#preview-result").wait_for()
+            phone.locator("#request").scroll_into_view_if_needed()
+            target = out / f"customer-return-{suffix}.png"
+            phone.screenshot(path=str(target), full_page=True)
+            print(f"wrote {target}")
+    phone.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="demo orders to place (default: as `make run`)")
@@ -156,6 +177,10 @@ def main() -> None:
         shipment = page.locator("#exceptions tbody td:nth-child(3) a").first.get_attribute("href")
         page.goto(f"{url}/aftersales")
         case = page.locator("#cases tbody td:first-child a").first.get_attribute("href")
+        page.goto(f"{url}{case or '/aftersales'}")
+        case_order = page.locator("a[href^='/orders/']").first.get_attribute("href") or first
+        page.goto(f"{url}{case_order}")
+        customer_link = page.locator("#customer-page-link").get_attribute("href")
         for locale, suffix in LOCALES.items():
             page.click(f"button[name=locale][value={locale}]")
             pages = {
@@ -199,6 +224,8 @@ def main() -> None:
             target = args.out / f"receipt-error-{suffix}.png"
             page.screenshot(path=str(target), full_page=True)
             print(f"wrote {target}")
+        if customer_link:
+            _customer_pages(browser, url, customer_link, args.out)
         browser.close()
     names = sorted(p.name for p in args.out.glob("*.png") if re.fullmatch(r"[a-z-]+-(zh|en)\.png", p.name))
     print(f"{len(names)} screenshots in {args.out}")

@@ -44,6 +44,7 @@ from shopflow.payments import refunds
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
+from shopflow.portal.console import PAGES as customer_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -102,6 +103,7 @@ def create_app(
     )
     app.state.db = database
     app.state.list_requests = SlidingWindow()  # RSK-3: list requests per token, in this process
+    app.state.customer_page_requests = SlidingWindow()  # the customer's page: per address
     app.state.settings = settings
     if settings.sandbox:
         app.state.sandbox_key = settings.sandbox_key()
@@ -156,6 +158,7 @@ def create_app(
         notify_pages,
         staff_pages,
         personal_data_pages,
+        customer_pages,
     )
     install_console(app, settings, pages)
     # Outermost: a request is checked before anything reads its body.

@@ -114,6 +114,11 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/aftersales/cases/{case_id}/return-shipment": "aftersales.open",
     "POST /api/v1/aftersales/cases/{case_id}/inspect": "aftersales.inspect",
     "GET /healthz": None,
+    # The customer's page (HTML): its signed link is the key; tampered or unknown links get 404.
+    "GET /my/orders/{token}": None,
+    "POST /my/orders/{token}/confirm-receipt": None,
+    "POST /my/orders/{token}/returns/preview": None,
+    "POST /my/orders/{token}/returns": None,
 }
 
 

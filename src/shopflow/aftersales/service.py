@@ -146,6 +146,14 @@ def assess(order: Order, data: CaseIn, held: dict[int, int], now: datetime) -> A
     return Assessment(found, amount, lines)
 
 
+async def preview(session: AsyncSession, data: CaseIn) -> Assessment:
+    """What `open_case` would decide for `data`, stored nowhere: the eligibility sentence naming
+    the rule and the itemised refund, shown to the customer before they send the request. The
+    same validation (422 naming the field) for lines that are not on the order."""
+    order = await queries.get_order(session, data.order_id)
+    return assess(order, data, await repository.held_by_line(session, order.id), clock.now())
+
+
 async def open_case(session: AsyncSession, actor: Actor, data: CaseIn) -> Case:
     """A new case in `requested` (its review clock running), or 422 `not_eligible` naming the
     rule and nothing stored. The order row is locked while its cases' quantities are counted,

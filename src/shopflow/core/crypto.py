@@ -17,6 +17,7 @@ class Vault:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
         self._hash_key = hashlib.sha256(b"shopflow-lookup:" + key).digest()
+        self._key = key
 
     def seal(self, data: Any) -> bytes:
         return self._fernet.encrypt(json.dumps(data, ensure_ascii=False).encode())
@@ -26,6 +27,11 @@ class Vault:
 
     def lookup_hash(self, value: str) -> str:
         return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for `purpose` (signing customer links), derived from the secret key:
+        never stored, the same in every process that holds the secret key."""
+        return hmac.new(self._key, f"shopflow {purpose}".encode(), hashlib.sha256).digest()
 
 
 _vault: Vault | None = None

@@ -120,6 +120,10 @@ class Aftersales(Section):
     replacement_ship_hours: Positive = 24  # ASV-6
     # ASV-4 (†): the return postage the store refunds when it bears it (quality, wrong, damaged).
     return_shipping_fee: AmountText = 1000
+    # (†) The customer's page: a link sent before delivery works this many days from when it is
+    # sent (the delivery promise and the longest return window, with room for a delay); once the
+    # order is delivered every link ends with its after-sales window (ORD-7).
+    customer_link_days: Positive = 30
 
 
 class Service(Section):
@@ -157,6 +161,9 @@ class Security(Section):
     password_min_length: Annotated[int, Field(ge=8)] = 8
     # RSK-3: requests to list endpoints a token may make per minute (per server process); beyond, 429.
     list_requests_per_minute: Positive = 120
+    # (†) Requests to the customer's page (`/my/orders/…`) per address and minute, per server
+    # process; beyond, 429.
+    customer_page_requests_per_minute: Positive = 60
     # (†) Console sign-in: after this many failed attempts within the window, an account (or an
     # address, for every account tried from it) is refused, even with the right password, until
     # the oldest failure leaves the window.

@@ -44,6 +44,9 @@ class Facts:
     # Each parcel as the fulfillment domain describes it (FUL-4): carrier (code) and carrier_name,
     # tracking_no, tracking_url. The customer is shown the carrier's name when there is one.
     parcels: list[Mapping[str, Any]] = field(default_factory=list)
+    # The customer's page of the order (`portal.service.link`): a signed link, in every text and
+    # under every HTML notice (the `[portal]` part of the layout).
+    portal_url: str = ""
 
 
 @cache
@@ -72,6 +75,7 @@ def render(language: str, event: str, facts: Facts) -> Notice:
         "total": money.fmt(facts.total),
         "ship_by": ship_by,
         "reason": reasons.get(facts.reason or "other", reasons["other"]),
+        "portal_url": facts.portal_url,
     }
     parcels = [
         {
@@ -86,11 +90,12 @@ def render(language: str, event: str, facts: Facts) -> Notice:
     html_parcels = "".join(Template(parcel["html"]).substitute(_escaped(p)) for p in parcels)
     subject = Template(part["subject"]).substitute(values)
     content = Template(part["html"]).substitute(_escaped(values), parcels=html_parcels)
+    portal = Template(book["portal"]["html"]).substitute(_escaped(values)) if facts.portal_url else ""
     return Notice(
         subject=subject,
         text=Template(part["text"]).substitute(values, parcels="\n".join(text_parcels)),
         html=Template(book["layout"]["html"]).substitute(
-            _escaped(values), subject=html.escape(subject), content=content
+            _escaped(values), subject=html.escape(subject), content=content, portal=portal
         ),
         sms=Template(part["sms"]).substitute(values, parcels=parcel["separator"].join(text_parcels)),
     )
@@ -114,7 +119,7 @@ def render_alert(language: str, store: str, name: str, alert: Mapping[str, Any],
         subject=subject,
         text=Template(part["text"]).substitute(values),
         html=Template(book["layout"]["html"]).substitute(
-            _escaped(values), subject=html.escape(subject), content=content
+            _escaped(values), subject=html.escape(subject), content=content, portal=""
         ),
         sms=Template(part["sms"]).substitute(values),
     )

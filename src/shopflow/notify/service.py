@@ -38,6 +38,7 @@ from shopflow.notify.models import (
 from shopflow.notify.render import Facts, render, render_alert
 from shopflow.notify.schemas import WebhookIn
 from shopflow.orders.service import queries as orders
+from shopflow.portal import service as portal
 
 log = logging.getLogger("shopflow.notify")
 
@@ -106,6 +107,7 @@ async def _customer_deliveries(
         ship_by=_ship_by(event),
         reason=event.payload.get("reason"),
         parcels=event.payload.get("shipments", []),
+        portal_url=portal.link(order, at),
     )
     notice = render(rules.notify.language, event.event, facts)
     found: list[dict[str, Any]] = []
