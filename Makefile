@@ -50,6 +50,7 @@ screenshots: $(STAMP)
 # database it names when missing and WIPES it.
 bench: $(STAMP)
 	$(BIN)/python bench/order_intake.py
+	$(BIN)/python bench/place_and_pay.py
 	$(BIN)/python bench/refunds.py
 	$(BIN)/python bench/fulfillment.py
 	$(BIN)/python bench/sla_sweep.py
