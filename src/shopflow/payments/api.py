@@ -145,8 +145,8 @@ async def sandbox_complete(
     """
     db: Database = request.app.state.db
     async with db.transaction() as session:
-        payment = await service.get_payment(session, payment_id)
-    amount = payment.amount if data.amount is None else data.amount
+        asked = await service.amount_of(session, payment_id)
+    amount = asked if data.amount is None else data.amount
     body = sandbox.callback_body(payment_id, data.outcome, amount, clock.now())
     deliveries = await _deliver(request, CALLBACK_PATH, body, data.deliveries)
     event_id = CallbackIn.model_validate_json(body).event_id
