@@ -182,16 +182,24 @@ async def _deliver(request: Request, path: str, body: bytes, times: int) -> list
 async def request_refund(
     payment_id: Id,
     data: RefundIn,
-    session: Session,
+    request: Request,
     actor: Annotated[Actor, require("payments.refund")],
     idempotency_key: Annotated[str, Header(min_length=1, max_length=120)],
 ) -> RefundOut:
     """Refund part or all of a captured payment, once per `Idempotency-Key` (the same key answers
-    the same refund; a failed one is retried under it)."""
-    refund = await refunds.request_refund(
-        session, actor, payment_id, data.amount, idempotency_key, data.reason
-    )
-    return RefundOut.model_validate(refund)
+    the same refund; a failed one is retried under it).
+
+    Two transactions: the refund stored and its amount reserved on the payment, committed; then
+    the refund handed to the gateway, the payment no longer locked during that call."""
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        reserved = await refunds.reserve_refund(
+            session, actor, payment_id, data.amount, idempotency_key, data.reason
+        )
+    if reserved.waiting:
+        async with db.transaction() as session:
+            return RefundOut.model_validate(await refunds.submit_refund(session, actor, reserved))
+    return RefundOut.model_validate(reserved.refund)
 
 
 @router.get("/payments/{payment_id}/refunds", response_model=PaymentRefunds, responses=problems(403, 404))

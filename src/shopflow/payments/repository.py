@@ -172,15 +172,18 @@ async def takings(session: AsyncSession, bounds: Sequence[datetime]) -> tuple[li
 
 
 async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> Refund | None:
-    """The new refund row, or None when its idempotency key is taken (a concurrent twin waits on
-    the key, then finds the first refund)."""
-    stmt = (
-        insert_for(session, Refund)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Refund)
-    )
-    return (await session.scalars(stmt)).first()
+    """The new refund row (every column given in `values`), outside the session, or None when
+    its idempotency key is taken (a concurrent twin waits on the key, then finds the first
+    refund). Its later steps are written with `move_refund`."""
+    stored = await insert_rows(session, Refund, [values], returning="id", skip_conflicts=True)
+    return loaded(Refund, {**values, "id": stored[0]}) if stored else None
+
+
+async def move_refund(session: AsyncSession, refund: Refund) -> None:
+    """Write the step the locked (or just inserted) refund took (`Refund.move_to` and the methods
+    using it) by one UPDATE conditional on the status it left (`db.update_changed`)."""
+    if await update_changed(session, refund, "status") != 1:
+        raise RuntimeError(f"refund {refund.id} changed status under its lock")
 
 
 async def get_refund(session: AsyncSession, refund_id: int, *, lock: bool = False) -> Refund | None:
@@ -201,9 +204,18 @@ async def refund_by_key(session: AsyncSession, key: str) -> Refund | None:
     return (await session.scalars(stmt)).first()
 
 
+RESERVE_REFUND_PG = (
+    "UPDATE payments SET refund_reserved = refund_reserved + $2"
+    f" WHERE id = $1 AND status = '{PaymentStatus.SUCCEEDED}' AND amount - refund_reserved >= $2"
+)
+
+
 async def reserve_refund(session: AsyncSession, payment_id: int, amount: int) -> bool:
     """Reserve `amount` on a captured payment if that much is still refundable: one conditional
     UPDATE (captured - refunded - pending >= amount), checked by its row count."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        return await driver.execute(RESERVE_REFUND_PG, payment_id, amount) == "UPDATE 1"
     stmt = (
         update(Payment)
         .where(
