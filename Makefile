@@ -46,9 +46,15 @@ messages: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py
 
+# Every benchmark with its default sizes (docs/performance.md); each creates the PostgreSQL
+# database it names when missing and WIPES it.
 bench: $(STAMP)
 	$(BIN)/python bench/order_intake.py
+	$(BIN)/python bench/place_and_pay.py
+	$(BIN)/python bench/refunds.py
+	$(BIN)/python bench/fulfillment.py
 	$(BIN)/python bench/sla_sweep.py
+	$(BIN)/python bench/console_pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis shopflow.db shopflow.db-wal shopflow.db-shm

@@ -23,11 +23,12 @@ C = RefundCallbackResult
 AT = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 LATER = AT + timedelta(minutes=5)
 
-# Reserved, a refund goes to the gateway (pending) or fails there at once. The gateway settles a
-# pending one either way. A failed one is retried under its key (requested, reserved again) or
-# settled by a success that arrives after the time-out that failed it. Nothing leaves success.
+# Reserved, a refund goes to the gateway (pending) or fails there at once; a success callback that
+# beats the gateway's own answer settles it at once. The gateway settles a pending one either way.
+# A failed one is retried under its key (requested, reserved again) or settled by a success that
+# arrives after the time-out that failed it. Nothing leaves success.
 EXPECTED: dict[RefundStatus, set[RefundStatus]] = {
-    R.REQUESTED: {R.PENDING, R.FAILED},
+    R.REQUESTED: {R.PENDING, R.FAILED, R.SUCCEEDED},
     R.PENDING: {R.SUCCEEDED, R.FAILED},
     R.FAILED: {R.REQUESTED, R.SUCCEEDED},
     R.SUCCEEDED: set(),

@@ -155,6 +155,34 @@ async def test_a_timed_out_refund_fails_keeps_its_key_and_its_retry_is_one_refun
     ]
 
 
+async def test_a_refund_whose_submission_never_came_goes_to_the_gateway_on_its_retry_once(
+    client: httpx.AsyncClient,
+    db: Database,
+    staff: dict[str, str],
+    paid: tuple[dict[str, Any], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API reserves in one transaction and submits in the next: a crash in between leaves the
+    refund `requested` with its money reserved; the same key again hands it to the gateway."""
+    _, payment_id = paid
+    gateway = FlakyGateway()
+    monkeypatch.setitem(refunds.GATEWAYS, "sandbox", gateway)
+    async with db.transaction() as session:
+        reserved = await refunds.reserve_refund(session, SYSTEM, payment_id, 2000, "rf-crash", "damaged")
+    assert reserved.waiting and gateway.calls == 0
+    assert await ledger_matches(db, payment_id) == (2000, 2000)
+
+    retried = await ask_refund(client, staff, payment_id, "20.00", "rf-crash")
+    again = await ask_refund(client, staff, payment_id, "20.00", "rf-crash")
+
+    assert retried.status_code == 201 and retried.json()["id"] == reserved.refund.id
+    assert retried.json()["status"] == again.json()["status"] == "pending"
+    assert gateway.calls == 1 and gateway.refunds == {"rf-crash": 2000}
+    assert await ledger_matches(db, payment_id) == (2000, 2000)
+    actions = [row.action for row in await audit_rows(db, "refund", reserved.refund.id)]
+    assert actions == ["refund.requested", "refund.submitted"]
+
+
 async def test_a_callback_after_the_time_out_settles_the_same_refund(
     client: httpx.AsyncClient,
     db: Database,

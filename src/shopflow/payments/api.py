@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Scope
 
 from shopflow.core import clock
 from shopflow.core.api import PUBLIC, Pages, Session, paged, problem, problems, require
@@ -140,13 +142,14 @@ async def sandbox_complete(
     """Act as the gateway: sign a callback and deliver it to Shopflow's callback endpoint. Marks
     an order paid with no money moving: admin only unless the permission table says otherwise.
 
-    Delivery goes through the application's full HTTP stack in-process (same bytes, headers
-    and route as a network call), so it also works with one server process and in tests.
+    Delivery goes through the application's full ASGI stack in-process (same bytes, headers,
+    route and middleware as a network call, no client library or socket: it costs the server no
+    more than a network delivery would), so it also works with one server process and in tests.
     """
     db: Database = request.app.state.db
     async with db.transaction() as session:
-        payment = await service.get_payment(session, payment_id)
-    amount = payment.amount if data.amount is None else data.amount
+        asked = await service.amount_of(session, payment_id)
+    amount = asked if data.amount is None else data.amount
     body = sandbox.callback_body(payment_id, data.outcome, amount, clock.now())
     deliveries = await _deliver(request, CALLBACK_PATH, body, data.deliveries)
     event_id = CallbackIn.model_validate_json(body).event_id
@@ -154,18 +157,67 @@ async def sandbox_complete(
 
 
 async def _deliver(request: Request, path: str, body: bytes, times: int) -> list[SandboxDelivery]:
-    """POST the signed `body` to `path` `times` times through the application's own HTTP stack."""
-    headers = {
-        "content-type": "application/json",
-        sandbox.SIGNATURE_HEADER: sandbox.sign(body, request.app.state.sandbox_key),
-    }
+    """POST the signed `body` to `path` `times` times through the application's own ASGI stack."""
+    headers = [
+        (b"host", b"sandbox-gateway"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (
+            sandbox.SIGNATURE_HEADER.lower().encode(),
+            sandbox.sign(body, request.app.state.sandbox_key).encode(),
+        ),
+    ]
     deliveries = []
-    transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox-gateway") as client:
-        for _attempt in range(times):
-            reply = await client.post(path, content=body, headers=headers)
-            deliveries.append(SandboxDelivery(status_code=reply.status_code, body=reply.json()))
+    for _attempt in range(times):
+        status, reply = await _post_in_process(request.app, path, headers, body)
+        deliveries.append(SandboxDelivery(status_code=status, body=json.loads(reply)))
     return deliveries
+
+
+async def _post_in_process(
+    app: ASGIApp, path: str, headers: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 POST handed straight to the ASGI `app` (its middleware, routing and handler
+    as for a network request, without a client library or socket in between); its status and
+    body. The request's end is reported once the response is complete, as a server does."""
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 0),
+        "server": ("sandbox-gateway", 80),
+    }
+    sent = False
+    status = 500
+    chunks: list[bytes] = []
+    complete = asyncio.Event()
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await complete.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                complete.set()
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
 
 
 # --- the refund ledger (PAY-3) -----------------------------------------------------------------
@@ -182,16 +234,24 @@ async def _deliver(request: Request, path: str, body: bytes, times: int) -> list
 async def request_refund(
     payment_id: Id,
     data: RefundIn,
-    session: Session,
+    request: Request,
     actor: Annotated[Actor, require("payments.refund")],
     idempotency_key: Annotated[str, Header(min_length=1, max_length=120)],
 ) -> RefundOut:
     """Refund part or all of a captured payment, once per `Idempotency-Key` (the same key answers
-    the same refund; a failed one is retried under it)."""
-    refund = await refunds.request_refund(
-        session, actor, payment_id, data.amount, idempotency_key, data.reason
-    )
-    return RefundOut.model_validate(refund)
+    the same refund; a failed one is retried under it).
+
+    Two transactions: the refund stored and its amount reserved on the payment, committed; then
+    the refund handed to the gateway, the payment no longer locked during that call."""
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        reserved = await refunds.reserve_refund(
+            session, actor, payment_id, data.amount, idempotency_key, data.reason
+        )
+    if reserved.waiting:
+        async with db.transaction() as session:
+            return RefundOut.model_validate(await refunds.submit_refund(session, actor, reserved))
+    return RefundOut.model_validate(reserved.refund)
 
 
 @router.get("/payments/{payment_id}/refunds", response_model=PaymentRefunds, responses=problems(403, 404))

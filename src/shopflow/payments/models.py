@@ -113,9 +113,11 @@ class RefundStatus(StrEnum):
 
 RS = RefundStatus
 # A failed refund is retried under its key (-> requested, reserved again), or settled by a
-# callback arriving after the time-out that failed it (-> succeeded). Nothing leaves success.
+# callback arriving after the time-out that failed it (-> succeeded). A requested one is settled
+# by a success callback that beat the gateway's own answer (the API commits the reservation before
+# it meets the gateway). Nothing leaves success.
 REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
-    RS.REQUESTED: frozenset({RS.PENDING, RS.FAILED}),
+    RS.REQUESTED: frozenset({RS.PENDING, RS.FAILED, RS.SUCCEEDED}),
     RS.PENDING: frozenset({RS.SUCCEEDED, RS.FAILED}),
     RS.FAILED: frozenset({RS.REQUESTED, RS.SUCCEEDED}),
     RS.SUCCEEDED: frozenset(),

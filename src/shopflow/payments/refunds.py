@@ -73,11 +73,48 @@ async def request_refund(
     reason: str,
     case_id: int | None = None,
 ) -> Refund:
-    """Refund `amount` fen of a captured payment, once per idempotency `key`.
+    """Refund `amount` fen of a captured payment, once per idempotency `key`, in the caller's
+    transaction (`reserve_refund`, then the gateway).
 
     The same key returns the same refund; a failed one is retried under its key. More than the
-    payment's refundable rest (captured - refunded - pending) is a 409 with nothing stored.
+    payment's refundable rest (captured - refunded - pending) is a 409 with nothing stored. The
+    payment stays locked through the gateway call: a caller that can commit in between (the API)
+    calls `reserve_refund` and `submit_refund` in two transactions instead.
     """
+    reserved = await reserve_refund(session, actor, payment_id, amount, key, reason, case_id)
+    if reserved.waiting:
+        await _submit(session, actor, reserved.provider, reserved.refund)
+    await db.write(session)  # the audit trail and the outbox row, in one round trip
+    return reserved.refund
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """A refund whose amount is reserved on its payment (or the refund its key already named),
+    and the provider whose gateway takes it."""
+
+    refund: Refund
+    provider: str
+
+    @property
+    def waiting(self) -> bool:
+        """Reserved but not yet with the gateway."""
+        return self.refund.status == RS.REQUESTED
+
+
+async def reserve_refund(
+    session: AsyncSession,
+    actor: Actor,
+    payment_id: int,
+    amount: int,
+    key: str,
+    reason: str,
+    case_id: int | None = None,
+) -> Reserved:
+    """`request_refund`'s first step: store the refund under `key` and reserve its amount on the
+    payment by one conditional UPDATE checked by its row count (a failed refund is retried:
+    reserved again under its key). The same key again answers its refund as it stands; one still
+    `requested` (its submission never came) goes to the gateway again, which dedupes the key."""
     errors = []
     if amount <= 0:
         errors.append(FieldError("amount", "must be positive"))
@@ -100,25 +137,42 @@ async def request_refund(
             "amount": amount,
             "status": RS.REQUESTED,
             "idempotency_key": key,
+            "provider_reference": None,
             "reason": reason[:200],
+            "failure": None,
             "requested_by": actor.user_id,
             "requested_at": at,
             "updated_at": at,
+            "settled_at": None,
         },
     )
     if refund is None:
         refund = await _repeat(session, payment, amount, key)
         if refund.status != RS.FAILED:
-            return refund  # the same key: the same refund
+            return Reserved(refund, payment.provider)  # the same key: the same refund
         await _reserve(session, payment, amount)
         refund.retry(clock.now())
+        await repository.move_refund(session, refund)
         _audit(session, actor, refund, "refund.retried", {"status": RS.FAILED})
     else:
         await _reserve(session, payment, amount)
         _audit(session, actor, refund, "refund.requested", None)
         events.queue(session, "payment.refund_requested", order_subject(payment.order_id), _notice(refund))
-    await _submit(session, actor, payment, refund)
-    await db.write(session)  # the audit trail and the outbox row, in one round trip
+    return Reserved(refund, payment.provider)
+
+
+async def submit_refund(session: AsyncSession, actor: Actor, reserved: Reserved) -> Refund:
+    """`request_refund`'s second step, in a transaction after the one of `reserve_refund`: the
+    refund locked afresh (a twin request or a callback of it waits) and, still `requested`, handed
+    to the gateway with its payment unlocked: `pending` under the gateway's reference, or
+    `failed` with its reservation released and its key kept. As it stands otherwise."""
+    if not reserved.waiting:
+        return reserved.refund
+    refund = await repository.get_refund(session, reserved.refund.id, lock=True)
+    assert refund is not None, "a refund is never deleted"
+    if refund.status == RS.REQUESTED:
+        await _submit(session, actor, reserved.provider, refund)
+        await db.write(session)
     return refund
 
 
@@ -145,21 +199,21 @@ async def _reserve(session: AsyncSession, payment: Payment, amount: int) -> None
         )
 
 
-async def _submit(session: AsyncSession, actor: Actor, payment: Payment, refund: Refund) -> None:
+async def _submit(session: AsyncSession, actor: Actor, provider: str, refund: Refund) -> None:
     """Hand the reserved refund to the gateway: pending under its reference, or failed with its
-    reservation released."""
+    reservation released (the payment locked only then, by that UPDATE)."""
     before = {"status": refund.status}
     at = clock.now()
     try:
-        reference = await GATEWAYS[payment.provider].submit(refund.idempotency_key, payment.id, refund.amount)
+        reference = await GATEWAYS[provider].submit(refund.idempotency_key, refund.payment_id, refund.amount)
     except GatewayError as exc:
         refund.fail(f"gateway: {exc}" if str(exc) else "gateway: no answer", at)
-        await repository.release_refund(session, payment.id, refund.amount)
-        await session.flush()
+        await repository.move_refund(session, refund)
+        await repository.release_refund(session, refund.payment_id, refund.amount)
         _audit(session, actor, refund, "refund.failed", before)
         return
     refund.submitted(reference, at)
-    await session.flush()
+    await repository.move_refund(session, refund)
     _audit(session, actor, refund, "refund.submitted", before)
 
 

@@ -7,8 +7,18 @@ from typing import Any
 
 from sqlalchemy import case, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
-from shopflow.core.db import insert_for
+from shopflow.core.audit import AuditEntry
+from shopflow.core.db import (
+    driver_connection,
+    fresh,
+    insert_for,
+    insert_linked,
+    insert_rows,
+    loaded,
+    update_changed,
+)
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.payments.models import (
     RESERVING,
@@ -30,6 +40,68 @@ async def get(session: AsyncSession, payment_id: int, *, lock: bool = False) -> 
     return (await session.scalars(stmt)).first()
 
 
+async def insert_started(
+    session: AsyncSession, values: dict[str, Any], trail: list[dict[str, Any]]
+) -> Payment:
+    """Insert the new payment `values` and its audit `trail` (rows without `entity_id`: the new
+    payment's id) in one round trip on PostgreSQL; the payment as stored, outside the session."""
+    payment_id = await insert_linked(session, Payment, values, AuditEntry, trail, "entity_id")
+    return loaded(Payment, {"refund_reserved": 0, **values, "id": payment_id})
+
+
+_PAYMENT_COLUMNS = [c.name for c in Payment.__table__.columns]
+_ORDER_COLUMNS = [c.name for c in Order.__table__.columns if c.name != "contact"]
+# The payment and its order locked together on PostgreSQL (core.db.driver_connection), the order
+# without its contact.
+LOCK_WITH_ORDER_PG = (
+    f"SELECT {', '.join(f'p.{name}' for name in _PAYMENT_COLUMNS)}, "
+    f"{', '.join(f'o.{name}' for name in _ORDER_COLUMNS)}"
+    " FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.id = $1 FOR UPDATE"
+)
+
+
+async def lock_with_order(session: AsyncSession, payment_id: int) -> tuple[Payment, Order] | None:
+    """The payment and its order (without its lines and contact), both locked; in one round trip
+    on PostgreSQL, as instances the session holds refreshed, else outside the session
+    (`db.fresh`): the caller writes their changes with `move` and the orders domain's `move`."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        row = await driver.fetchrow(LOCK_WITH_ORDER_PG, payment_id)
+        if row is None:
+            return None
+        values = list(row.values())
+        width = len(_PAYMENT_COLUMNS)
+        payment = fresh(session, Payment, dict(zip(_PAYMENT_COLUMNS, values[:width], strict=True)))
+        order = fresh(session, Order, dict(zip(_ORDER_COLUMNS, values[width:], strict=True)))
+        return payment, order
+    stmt = (
+        select(Payment, Order)
+        .join(Order, Order.id == Payment.order_id)
+        .options(defer(Order.contact, raiseload=True))
+        .where(Payment.id == payment_id)
+        .with_for_update()
+    )
+    found = (await session.execute(stmt)).first()
+    return None if found is None else (found[0], found[1])
+
+
+async def move(session: AsyncSession, payment: Payment) -> None:
+    """Write the step the locked payment just took (`Payment.move_to`) by one UPDATE conditional
+    on the status it left (`db.update_changed`)."""
+    if await update_changed(session, payment, "status") != 1:
+        raise RuntimeError(f"payment {payment.id} changed status under its lock")
+
+
+async def amount(session: AsyncSession, payment_id: int) -> int | None:
+    """The payment's amount (what the gateway was asked to collect); None if there is none."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        found = await driver.fetchval("SELECT amount FROM payments WHERE id = $1", payment_id)
+    else:
+        found = await session.scalar(select(Payment.amount).where(Payment.id == payment_id))
+    return None if found is None else int(found)
+
+
 async def of_order(session: AsyncSession, order_id: int) -> list[Payment]:
     stmt = select(Payment).where(Payment.order_id == order_id).order_by(Payment.id)
     return list((await session.scalars(stmt)).all())
@@ -37,13 +109,8 @@ async def of_order(session: AsyncSession, order_id: int) -> list[Payment]:
 
 async def record_callback(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Store a callback once per (provider, event id); None when it was seen before."""
-    stmt = (
-        insert_for(session, PaymentCallback)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-        .returning(PaymentCallback.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stored = await insert_rows(session, PaymentCallback, [values], returning="id", skip_conflicts=True)
+    return int(stored[0]) if stored else None
 
 
 async def callback_result(session: AsyncSession, provider: str, event_id: str) -> CallbackResult:
@@ -105,15 +172,18 @@ async def takings(session: AsyncSession, bounds: Sequence[datetime]) -> tuple[li
 
 
 async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> Refund | None:
-    """The new refund row, or None when its idempotency key is taken (a concurrent twin waits on
-    the key, then finds the first refund)."""
-    stmt = (
-        insert_for(session, Refund)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Refund)
-    )
-    return (await session.scalars(stmt)).first()
+    """The new refund row (every column given in `values`), outside the session, or None when
+    its idempotency key is taken (a concurrent twin waits on the key, then finds the first
+    refund). Its later steps are written with `move_refund`."""
+    stored = await insert_rows(session, Refund, [values], returning="id", skip_conflicts=True)
+    return loaded(Refund, {**values, "id": stored[0]}) if stored else None
+
+
+async def move_refund(session: AsyncSession, refund: Refund) -> None:
+    """Write the step the locked (or just inserted) refund took (`Refund.move_to` and the methods
+    using it) by one UPDATE conditional on the status it left (`db.update_changed`)."""
+    if await update_changed(session, refund, "status") != 1:
+        raise RuntimeError(f"refund {refund.id} changed status under its lock")
 
 
 async def get_refund(session: AsyncSession, refund_id: int, *, lock: bool = False) -> Refund | None:
@@ -134,9 +204,18 @@ async def refund_by_key(session: AsyncSession, key: str) -> Refund | None:
     return (await session.scalars(stmt)).first()
 
 
+RESERVE_REFUND_PG = (
+    "UPDATE payments SET refund_reserved = refund_reserved + $2"
+    f" WHERE id = $1 AND status = '{PaymentStatus.SUCCEEDED}' AND amount - refund_reserved >= $2"
+)
+
+
 async def reserve_refund(session: AsyncSession, payment_id: int, amount: int) -> bool:
     """Reserve `amount` on a captured payment if that much is still refundable: one conditional
     UPDATE (captured - refunded - pending >= amount), checked by its row count."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        return await driver.execute(RESERVE_REFUND_PG, payment_id, amount) == "UPDATE 1"
     stmt = (
         update(Payment)
         .where(

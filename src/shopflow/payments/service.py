@@ -8,11 +8,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, audit, clock, money, policy
+from shopflow.core import alerts, audit, clock, db, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
-from shopflow.orders.models import OrderStatus, order_subject
-from shopflow.orders.service import lifecycle, queries
+from shopflow.orders.models import Order, OrderStatus, order_subject
+from shopflow.orders.service import fulfillment_steps, lifecycle
 from shopflow.payments import refunds, repository, sandbox
 from shopflow.payments.errors import PaymentNotFound
 from shopflow.payments.models import (
@@ -32,34 +32,25 @@ async def start_payment(session: AsyncSession, actor: Actor, order_id: int, meth
             "unknown payment method",
             errors=[FieldError("method", f"must be one of {', '.join(methods)}")],
         )
-    order = await queries.get_order(session, order_id, lock=True)
+    order = await fulfillment_steps.lock_order(session, order_id)
     if not order.can_take_payment():  # confirmed, or held before it was paid (ORD-3)
         raise InvalidTransition("order", order.status, OrderStatus.PAID)
     at = clock.now()
-    payment = Payment(
-        order_id=order.id,
-        provider=sandbox.PROVIDER,
-        method=method,
-        amount=order.total,
-        status=PaymentStatus.PENDING,
-        created_by=actor.user_id,
-        created_at=at,
-        updated_at=at,
+    values = {
+        "order_id": order.id,
+        "provider": sandbox.PROVIDER,
+        "method": method,
+        "amount": order.total,
+        "status": PaymentStatus.PENDING,
+        "created_by": actor.user_id,
+        "created_at": at,
+        "updated_at": at,
+    }
+    started = audit.row(
+        actor, "payment.started", "payment", None, None, {"order_id": order.id, "method": method}, at
     )
-    session.add(payment)
-    await session.flush()
-    await audit.record(
-        session,
-        audit.row(
-            actor,
-            "payment.started",
-            "payment",
-            payment.id,
-            None,
-            {"order_id": order.id, "method": method},
-        ),
-    )
-    return payment
+    del started["entity_id"]  # the new payment's id, filled in by the INSERT
+    return await repository.insert_started(session, values, [started])
 
 
 async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
@@ -69,15 +60,27 @@ async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
     return payment
 
 
+async def amount_of(session: AsyncSession, payment_id: int) -> int:
+    """What the gateway was asked to collect for the payment (the sandbox signs it)."""
+    found = await repository.amount(session, payment_id)
+    if found is None:
+        raise PaymentNotFound(f"no payment {payment_id}")
+    return found
+
+
 async def payments_of(session: AsyncSession, order_id: int) -> list[Payment]:
     return await repository.of_order(session, order_id)
 
 
 async def apply_callback(session: AsyncSession, provider: str, data: CallbackIn) -> CallbackResult:
-    """Apply a callback whose signature the caller verified. Idempotent per event id (PAY-2)."""
-    payment = await repository.get(session, data.payment_id, lock=True)
-    if payment is None:
+    """Apply a callback whose signature the caller verified. Idempotent per event id (PAY-2).
+
+    The payment and its order are locked together, once; the rows the callback adds (audit,
+    receipt, outbox) are written together at the end."""
+    locked = await repository.lock_with_order(session, data.payment_id)
+    if locked is None:
         raise PaymentNotFound(f"no payment {data.payment_id}")
+    payment, order = locked
     at = clock.now()
     result = _decide(payment, data)
     stored = await repository.record_callback(
@@ -113,9 +116,10 @@ async def apply_callback(session: AsyncSession, provider: str, data: CallbackIn)
             await _move(session, payment, PaymentStatus.FAILED, at, data.event_id)
         case CallbackResult.APPLIED:
             await _move(session, payment, PaymentStatus.SUCCEEDED, at, data.event_id)
-            return await _captured(session, payment, at)
+            result = await _captured(session, payment, order, at)
         case CallbackResult.DUPLICATE | CallbackResult.ORDER_NOT_PAYABLE:
             raise AssertionError(f"_decide does not return {result}")
+    await db.write(session)  # the audit trail, the receipt and the outbox row, in one round trip
     return result
 
 
@@ -131,7 +135,8 @@ async def _move(
 ) -> None:
     before = payment.status
     payment.move_to(target, at)
-    await audit.record(
+    await repository.move(session, payment)
+    audit.queue(
         session,
         audit.row(
             SYSTEM,
@@ -150,21 +155,22 @@ def unpayable_key(payment_id: int) -> str:
     return f"payment:{payment_id}:unpayable"
 
 
-async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> CallbackResult:
-    """Money arrived: ledger it (PAY-5) and pay the order, or alert if the order cannot be paid."""
-    order = await queries.get_order(session, payment.order_id, lock=True)
-    session.add(
-        PaymentReceipt(
-            payment_id=payment.id,
-            order_id=order.id,
-            customer_hash=order.phone_hash,
-            method=payment.method,
-            amount=payment.amount,
-            received_at=at,
-        )
+async def _captured(session: AsyncSession, payment: Payment, order: Order, at: datetime) -> CallbackResult:
+    """Money arrived: ledger it (PAY-5) and pay the locked order, or alert if it cannot be paid."""
+    db.queue(
+        session,
+        PaymentReceipt,
+        {
+            "payment_id": payment.id,
+            "order_id": order.id,
+            "customer_hash": order.phone_hash,
+            "method": payment.method,
+            "amount": payment.amount,
+            "received_at": at,
+        },
     )
     try:
-        await lifecycle.mark_paid(session, SYSTEM, order.id)
+        await lifecycle.mark_paid_locked(session, SYSTEM, order)
     except InvalidTransition:
         # PAY-3: money the order cannot take goes back through the refund ledger, once: a
         # cancelled order's by the worker's cancel sweep, any other's (paid twice) at once.
@@ -183,7 +189,6 @@ async def _captured(session: AsyncSession, payment: Payment, at: datetime) -> Ca
             f"payment_for_unpayable_order:{payment.id}",
         )
         return CallbackResult.ORDER_NOT_PAYABLE
-    await session.flush()
     return CallbackResult.APPLIED
 
 

@@ -150,18 +150,27 @@ async def mark_paid(session: AsyncSession, actor: Actor, order_id: int) -> Order
     """The order's payment was captured (called by the payments domain): the pay clock stops and
     the ship clock starts; an order on hold stays held, paid, its ship clock starting at release."""
     order = await get_order(session, order_id, lock=True)
+    await mark_paid_locked(session, actor, order)
+    await db.write(session)
+    return order
+
+
+async def mark_paid_locked(session: AsyncSession, actor: Actor, order: Order) -> None:
+    """`mark_paid` for an order the caller holds locked (`fulfillment_steps.lock_order`, or the
+    payments domain's lock of a payment with its order): the order's row and clocks written now,
+    its audit and outbox rows queued for the use case's next write (`db.PendingRows`)."""
     at = clock.now()
     if order.status == S.ON_HOLD:
-        return await _paid_on_hold(session, actor, order, at)
+        await _paid_on_hold(session, actor, order, at)
+        return
     await move(session, actor, order, order.pay(at), at)
     ship_by = at + timedelta(hours=policy.current().orders.ship_within_hours)
     subject = order_subject(order.id)
     await sla.stop_and_start(session, subject, OrderClock.PAY, OrderClock.SHIP, ship_by)
-    await events.record(session, "order.paid", subject, notice(order, ship_by=ship_by.isoformat()))
-    return order
+    events.queue(session, "order.paid", subject, notice(order, ship_by=ship_by.isoformat()))
 
 
-async def _paid_on_hold(session: AsyncSession, actor: Actor, order: Order, at: datetime) -> Order:
+async def _paid_on_hold(session: AsyncSession, actor: Actor, order: Order, at: datetime) -> None:
     """ORD-3: money captured during a hold is kept; the order stays held and remembers it is paid."""
     held = order.pay(at)
     await repository.move(session, order)
@@ -170,8 +179,6 @@ async def _paid_on_hold(session: AsyncSession, actor: Actor, order: Order, at: d
         audit.row(actor, PAID_ON_HOLD, "order", order.id, {"status": held}, {"status": order.status}, at),
     )
     await sla.stop(session, order_subject(order.id), OrderClock.PAY)
-    await db.write(session)
-    return order
 
 
 async def mark_delivered(session: AsyncSession, actor: Actor, order_id: int) -> Order:
