@@ -44,6 +44,11 @@ class Facts:
     # Each parcel as the fulfillment domain describes it (FUL-4): carrier (code) and carrier_name,
     # tracking_no, tracking_url. The customer is shown the carrier's name when there is one.
     parcels: list[Mapping[str, Any]] = field(default_factory=list)
+    # An after-sales case's notice: its number, the amount refunded (fen), why it was rejected
+    # (the agent's words to the customer).
+    case_no: str = ""
+    refunded: int = 0
+    reject_reason: str = ""
 
 
 @cache
@@ -72,6 +77,9 @@ def render(language: str, event: str, facts: Facts) -> Notice:
         "total": money.fmt(facts.total),
         "ship_by": ship_by,
         "reason": reasons.get(facts.reason or "other", reasons["other"]),
+        "case_no": facts.case_no,
+        "refunded": money.fmt(facts.refunded),
+        "reject_reason": facts.reject_reason,
     }
     parcels = [
         {
