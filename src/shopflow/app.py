@@ -40,6 +40,7 @@ from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import PAGES as order_pages
+from shopflow.orders.service import queries as order_queries
 from shopflow.payments import refunds
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
@@ -66,6 +67,7 @@ def create_app(
     crypto.install(settings.fernet_key())
     policy.install(policy.load(settings.policy_file))
     refunds.when_settled(aftersales.settled_by_ledger)  # a case's refund settles its case (PAY-3)
+    order_queries.aftersales_from(aftersales.order_aftersales)  # the order shows its cases (issue 11)
     owned = db is None
     database = db or Database.from_url(settings.database_url, settings.database_pool_size)
 

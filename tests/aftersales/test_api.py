@@ -35,6 +35,16 @@ async def standing(client: httpx.AsyncClient, headers: dict[str, str], order_id:
     return dict(reply.json())
 
 
+async def order_view(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> tuple[str, str]:
+    """The order's `aftersales` and `refunded` as GET /orders/{id} shows them (and by number, the same)."""
+    reply = await client.get(f"/api/v1/orders/{order_id}", headers=headers)
+    assert reply.status_code == 200, reply.text
+    by_id = reply.json()
+    by_number = (await client.get(f"/api/v1/orders/by-number/{by_id['order_no']}", headers=headers)).json()
+    assert (by_number["aftersales"], by_number["refunded"]) == (by_id["aftersales"], by_id["refunded"])
+    return by_id["aftersales"], by_id["refunded"]
+
+
 async def case_count(db: Database) -> int:
     async with db.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
@@ -64,6 +74,7 @@ async def test_a_return_goes_from_request_to_refund_with_stock_and_ledger_right(
         "total": "154.50",
     }
     assert (await standing(client, agent, order_id))["aftersales"] == "in_progress"
+    assert await order_view(client, agent, order_id) == ("in_progress", "0.00")
     case_id = case["id"]
     assert (await act(client, agent, case_id, "approve"))["state"] == "approved"
     shipped = await act(client, agent, case_id, "return-shipment", {"carrier": "SF", "tracking_no": "SF1001"})
@@ -105,6 +116,7 @@ async def test_a_return_goes_from_request_to_refund_with_stock_and_ledger_right(
         "aftersales": "partially_refunded",
         "refunded": "154.50",
     }
+    assert await order_view(client, agent, order_id) == ("partially_refunded", "154.50")
     # SKU-1 back into WH-B's stock; SKU-2 came back and was written off: WH-A unchanged.
     after = {sku: await on_hand(client, agent, sku) for sku in ("SKU-1", "SKU-2")}
     assert after["SKU-1"] == {**before["SKU-1"], "WH-B": before["SKU-1"]["WH-B"] + 1}
@@ -248,6 +260,31 @@ async def test_an_agent_approves_a_compensation_up_to_the_limit(
     assert (await act(client, agent, case["id"], "approve"))["state"] == "approved"
 
 
+async def test_an_order_whose_whole_capture_went_back_shows_refunded(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    order_id = await delivered_order(db)  # 190.00 captured
+    agent, admin = await bearer(db, "customer_service"), await bearer(db, "admin")
+    assert await order_view(client, agent, order_id) == ("none", "0.00")
+    body = case_body(
+        order_id,
+        type="refund_only",
+        reason="quality",
+        lines=[{"sku": "SKU-1", "quantity": 1}, {"sku": "SKU-2", "quantity": 2}],
+    )
+    case = await open_case(client, agent, body)
+    await act(client, agent, case["id"], "approve")
+    await act(client, agent, case["id"], "refund")
+    assert await order_view(client, agent, order_id) == ("in_progress", "0.00")  # pending is not refunded
+    [requested] = [
+        e for e in await outbox(db, f"order:{order_id}") if e.event == "aftersales.refund_requested"
+    ]
+
+    await settle(client, admin, requested.payload["refund_id"], "succeeded")
+
+    assert await order_view(client, agent, order_id) == ("refunded", "190.00")
+
+
 @pytest.fixture
 def still() -> Iterator[FakeClock]:
     """A clock that stands still, so deadlines are exact."""
@@ -293,6 +330,7 @@ async def test_a_quality_exchange_ships_a_free_replacement_at_once_and_closes_wh
         "aftersales": "returned",
         "refunded": "0.00",
     }
+    assert await order_view(client, agent, order_id) == ("returned", "0.00")
 
 
 async def test_a_no_reason_exchange_waits_for_inspection(client: httpx.AsyncClient, db: Database) -> None:

@@ -24,6 +24,7 @@ async def test_an_agent_opens_a_case_from_the_order_page_and_approves_it(
     async with await signed_in(visit, db, "customer_service") as agent:
         order_page = (await agent.get(f"/orders/{order_id}")).text
         assert 'id="order-aftersales"' in order_page and "发起售后" in order_page
+        assert '<p id="order-aftersales-standing">无 · 已退款 ¥0.00</p>' in order_page
         form = await agent.get(f"/orders/{order_id}/aftersales/new")
         line_ids = re.findall(r'name="qty-(\d+)"', form.text)
         assert len(line_ids) == 2
@@ -44,6 +45,8 @@ async def test_an_agent_opens_a_case_from_the_order_page_and_approves_it(
         queue = (await agent.get("/aftersales?state=approved")).text
         assert "已同意" in table_row(queue, f"case-{case_id}")
         assert 'id="case-' not in (await agent.get("/aftersales?state=requested")).text
+        order_page = (await agent.get(f"/orders/{order_id}")).text
+        assert '<p id="order-aftersales-standing">售后中 · 已退款 ¥0.00</p>' in order_page
 
 
 async def test_an_ineligible_request_is_refused_on_the_form_in_chinese(db: Database, visit: Visitors) -> None:

@@ -373,16 +373,21 @@ def settled(state: CaseState, refunded: int = 0, received: bool = True) -> Case:
 
 
 @pytest.mark.parametrize(
-    ("cases", "standing"),
+    ("cases", "refunded", "standing"),
     [
-        ([], "none"),
-        ([settled(C.REQUESTED)], "in_progress"),
-        ([settled(C.REFUNDED, 9900), settled(C.INSPECTED)], "in_progress"),
-        ([settled(C.REFUNDED, 9900)], "partially_refunded"),
-        ([settled(C.CLOSED, 9900), settled(C.REFUNDED, 9100)], "refunded"),  # 190.00 paid, all back
-        ([Case(state=C.EXCHANGED, type=T.EXCHANGE, refunded=0, received_at=AT)], "returned"),
-        ([settled(C.REJECTED, received=False), settled(C.CANCELLED, received=False)], "none"),
+        ([], 0, "none"),
+        ([settled(C.REQUESTED)], 0, "in_progress"),
+        ([settled(C.REFUNDED, 9900), settled(C.INSPECTED)], 9900, "in_progress"),  # open wins
+        ([settled(C.REFUNDED, 9900)], 9900, "partially_refunded"),
+        (
+            [settled(C.CLOSED, 9900), settled(C.REFUNDED, 9100)],
+            19000,
+            "refunded",
+        ),  # 190.00 captured, all back
+        ([], 19000, "refunded"),  # no case: the money went back when the order was cancelled
+        ([Case(state=C.EXCHANGED, type=T.EXCHANGE, refunded=0, received_at=AT)], 0, "returned"),
+        ([settled(C.REJECTED, received=False), settled(C.CANCELLED, received=False)], 0, "none"),
     ],
 )
-def test_the_order_shows_its_after_sales_standing(cases: list[Case], standing: str) -> None:
-    assert order_standing(cases, 19000) == standing
+def test_the_order_shows_its_after_sales_standing(cases: list[Case], refunded: int, standing: str) -> None:
+    assert order_standing(cases, 19000, refunded) == standing

@@ -120,7 +120,7 @@ async def order_aftersales(
     order_id: Id, session: Session, _: Annotated[Actor, require("aftersales.read")]
 ) -> OrderAftersalesOut:
     standing = await service.order_aftersales(session, order_id)
-    return OrderAftersalesOut(order_id=order_id, aftersales=standing.aftersales, refunded=standing.refunded)  # type: ignore[arg-type]
+    return OrderAftersalesOut(order_id=order_id, aftersales=standing.aftersales, refunded=standing.refunded)
 
 
 Step = Callable[[AsyncSession, Actor, int], Awaitable[Case]]

@@ -15,6 +15,7 @@ from shopflow.core import clock
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
 from shopflow.core.policy import Aftersales as AftersalesRules
+from shopflow.orders.models import AftersalesStanding
 
 
 class CaseType(StrEnum):
@@ -394,16 +395,17 @@ def whole_order_back(delivered: Mapping[int, int], held: Mapping[int, int]) -> b
 
 # --- the order's after-sales standing (ASV, ORD-7): pure --------------------------------------
 
+S = AftersalesStanding
 
-def order_standing(cases: Sequence[Case], paid: int) -> str:
-    """`in_progress` while a case is open; else `refunded` when the cases refunded all that was
-    paid, `partially_refunded` when some, `returned` when goods came back without money (an
-    exchange), else `none`."""
+
+def order_standing(cases: Sequence[Case], captured: int, refunded: int) -> AftersalesStanding:
+    """`in_progress` while a case is open; else `refunded` when the settled refunds of the
+    order's payments (`refunded`) equal what they captured, `partially_refunded` when some money
+    went back, `returned` when goods came back without money (an exchange), else `none`."""
     if any(case.is_open for case in cases):
-        return "in_progress"
-    refunded = sum(case.refunded for case in cases)
+        return S.IN_PROGRESS
     if refunded > 0:
-        return "refunded" if refunded >= paid else "partially_refunded"
+        return S.REFUNDED if refunded >= captured else S.PARTIALLY_REFUNDED
     if any(case.received_at is not None and case.state not in VOID_STATES for case in cases):
-        return "returned"
-    return "none"
+        return S.RETURNED
+    return S.NONE

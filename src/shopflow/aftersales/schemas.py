@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from shopflow.aftersales.models import CaseState, CaseType, Reason
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import MAX_INT32, Id, Input
+from shopflow.orders.models import AftersalesStanding
 
 
 class CaseLineIn(Input):
@@ -101,5 +102,5 @@ class OrderAftersalesOut(BaseModel):
     """ORD-7/ASV: the order's after-sales standing and the money its cases refunded."""
 
     order_id: int
-    aftersales: Literal["in_progress", "refunded", "partially_refunded", "returned", "none"]
+    aftersales: AftersalesStanding
     refunded: Amount

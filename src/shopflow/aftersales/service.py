@@ -251,18 +251,15 @@ async def cases_of_order(session: AsyncSession, order_id: int) -> list[Case]:
     return await repository.of_order(session, order_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    aftersales: str
-    refunded: int
-
-
-async def order_aftersales(session: AsyncSession, order_id: int) -> Standing:
-    """The order's after-sales standing and what its cases refunded (settled amounts)."""
+async def order_aftersales(session: AsyncSession, order_id: int) -> queries.AftersalesView:
+    """The order's after-sales standing and what its payments' ledgers refunded (settled
+    refunds: cases, a cancellation, money it could not take), against what they captured."""
     order = await queries.get_order(session, order_id)
     cases = await repository.of_order(session, order.id)
-    paid = order.total if order.paid_at is not None else 0
-    return Standing(order_standing(cases, paid), sum(case.refunded for case in cases))
+    ledgers = [await refunds.ledger(session, p.id) for p in await payments.payments_of(session, order.id)]
+    captured = sum(ledger.captured for ledger in ledgers)
+    refunded = sum(ledger.refunded for ledger in ledgers)
+    return queries.AftersalesView(order_standing(cases, captured, refunded), refunded)
 
 
 # --- steps ------------------------------------------------------------------------------------

@@ -63,6 +63,17 @@ class OrderClock(StrEnum):
     AFTERSALES = "order.aftersales"  # ORD-7/ASV-1: completed -> closed when the window ends
 
 
+class AftersalesStanding(StrEnum):
+    """What the order's after-sales cases came to, as the order shows it (issue 11, item 8);
+    decided by the after-sales domain's `order_standing`."""
+
+    NONE = "none"
+    IN_PROGRESS = "in_progress"  # a case is open
+    REFUNDED = "refunded"  # the settled refunds equal what was captured
+    PARTIALLY_REFUNDED = "partially_refunded"  # some money went back
+    RETURNED = "returned"  # goods came back without money (an exchange)
+
+
 class HoldReason(StrEnum):
     STOCK_SHORTAGE = "stock_shortage"
     RISK_REVIEW = "risk_review"
