@@ -40,7 +40,14 @@ from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Movement
-from shopflow.orders.models import Order, OrderClock, OrderLine, aftersales_closes, order_subject
+from shopflow.orders.models import (
+    EXCHANGE_CHANNEL,
+    Order,
+    OrderClock,
+    OrderLine,
+    aftersales_closes,
+    order_subject,
+)
 from shopflow.orders.schemas import OrderIn
 from shopflow.orders.service import intake, lifecycle, queries
 from shopflow.payments import refunds
@@ -492,7 +499,7 @@ async def exchange(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     order = await queries.get_order(session, case.order_id)
     body = OrderIn.model_validate(
         {
-            "channel": "exchange",
+            "channel": EXCHANGE_CHANNEL,
             "channel_order_no": case.case_no,
             "customer": order.contact["customer"],
             "shipping_address": order.contact["shipping_address"],
