@@ -79,3 +79,26 @@ async def test_a_warehouse_clerk_sees_no_approve_button(db: Database, visit: Vis
         assert 'id="step-approve"' not in page
         case_id = opened.headers["location"].rsplit("/", 1)[1]
         assert (await clerk.post(f"/aftersales/{case_id}/approve")).status_code == 403
+
+
+async def test_a_compensations_amount_is_labelled_compensation_not_goods(
+    db: Database, visit: Visitors
+) -> None:
+    order_id = await delivered_order(db)
+    async with await signed_in(visit, db, "customer_service") as agent:
+        opened = await agent.post(
+            f"/orders/{order_id}/aftersales/new",
+            {"type": "compensation", "reason": "other", "amount": "20.00"},
+        )
+        assert opened.status_code == 303, opened.text
+        compensation = (await agent.get(opened.headers["location"])).text
+        form = await agent.get(f"/orders/{order_id}/aftersales/new")
+        first = re.findall(r'name="qty-(\d+)"', form.text)[0]
+        returned = await agent.post(
+            f"/orders/{order_id}/aftersales/new",
+            {"type": "return_refund", "reason": "quality", f"qty-{first}": "1"},
+        )
+        goods = (await agent.get(returned.headers["location"])).text
+
+    assert re.search(r'<tr id="refund-items"><td>补偿</td><td class="num">¥20.00</td>', compensation)
+    assert re.search(r'<tr id="refund-items"><td>商品</td><td class="num">¥99.00</td>', goods)
