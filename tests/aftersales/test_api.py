@@ -322,15 +322,77 @@ async def test_a_quality_exchange_ships_a_free_replacement_at_once_and_closes_wh
     )
     assert (await standing(client, agent, order_id))["aftersales"] == "in_progress"  # the return is still due
 
-    closed = await act(client, warehouse, case["id"], "receive")
+    # The goods come back later: their shipment, their arrival and their inspection keep the
+    # case `exchanged` and open until every unit is restocked or written off.
+    before = await on_hand(client, agent, "SKU-1")
+    shipped = await act(
+        client, agent, case["id"], "return-shipment", {"carrier": "SF", "tracking_no": "SF2002"}
+    )
+    assert (shipped["state"], shipped["return_shipment"]["tracking_no"]) == ("exchanged", "SF2002")
+    received = await act(client, warehouse, case["id"], "receive")
+    assert (received["state"], received["return_shipment"]["received_at"] is not None) == ("exchanged", True)
+    assert (await act(client, warehouse, case["id"], "receive", status=409))["code"] == "invalid_transition"
+    assert (await act(client, agent, case["id"], "close", status=409))["code"] == "invalid_transition"
+    assert (await standing(client, agent, order_id))["aftersales"] == "in_progress"
+
+    inspection = {"lines": [{"sku": "SKU-1", "quantity": 1, "result": "restock", "warehouse": "WH-B"}]}
+    closed = await act(client, warehouse, case["id"], "inspect", inspection)
 
     assert closed["state"] == "closed"
+    assert [(line["sku"], line["restocked"], line["written_off"]) for line in closed["lines"]] == [
+        ("SKU-1", 1, 0)
+    ]
+    assert await on_hand(client, agent, "SKU-1") == {**before, "WH-B": before["WH-B"] + 1}
+    async with db.transaction() as session:
+        sums, rows = await ledger_sums(session), await all_stock(session)
+    assert all(sums.get((row.sku_id, row.warehouse_id), 0) == row.on_hand for row in rows)
+    actions = [row.action for row in await audit_rows(db, "case", case["id"])]
+    assert actions[-4:] == ["case.return_shipped", "case.received", "case.inspected", "case.closed"]
     assert await standing(client, agent, order_id) == {
         "order_id": order_id,
         "aftersales": "returned",
         "refunded": "0.00",
     }
     assert await order_view(client, agent, order_id) == ("returned", "0.00")
+
+
+async def test_a_quality_replacements_return_written_off_keeps_the_ledger_equal_to_stock(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    order_id = await delivered_order(db)
+    agent, warehouse = await bearer(db, "customer_service"), await bearer(db, "warehouse")
+    body = case_body(order_id, type="exchange", reason="quality", lines=[{"sku": "SKU-2", "quantity": 2}])
+    case = await open_case(client, agent, body)
+    await act(client, agent, case["id"], "approve")
+    await act(client, agent, case["id"], "exchange")
+    before = await on_hand(client, agent, "SKU-2")
+    inspection = {
+        "lines": [
+            {"sku": "SKU-2", "quantity": 1, "result": "restock", "warehouse": "WH-A"},
+            {"sku": "SKU-2", "quantity": 1, "result": "write_off", "warehouse": "WH-A", "note": "cracked"},
+        ]
+    }
+    refused = await act(client, warehouse, case["id"], "inspect", inspection, status=409)
+    assert refused["code"] == "invalid_transition"  # nothing has come back yet
+    await act(client, warehouse, case["id"], "receive")  # arrived without a recorded shipment
+
+    closed = await act(client, warehouse, case["id"], "inspect", inspection)
+
+    assert (closed["state"], closed["lines"][0]["restocked"], closed["lines"][0]["written_off"]) == (
+        "closed",
+        1,
+        1,
+    )
+    assert await on_hand(client, agent, "SKU-2") == {**before, "WH-A": before["WH-A"] + 1}
+    ledger = (await client.get("/api/v1/inventory/SKU-2/ledger", headers=agent)).json()["items"]
+    assert [(e["kind"], e["quantity"]) for e in ledger[-3:]] == [
+        ("return", 1),
+        ("return", 1),
+        ("write_off", -1),
+    ]
+    async with db.transaction() as session:
+        sums, rows = await ledger_sums(session), await all_stock(session)
+    assert all(sums.get((row.sku_id, row.warehouse_id), 0) == row.on_hand for row in rows)
 
 
 async def test_a_no_reason_exchange_waits_for_inspection(client: httpx.AsyncClient, db: Database) -> None:

@@ -49,7 +49,7 @@ EXPECTED: dict[CaseState, set[CaseState]] = {
 
 
 def case(state: CaseState, case_type: CaseType = T.RETURN_REFUND, reason: Reason = R.QUALITY) -> Case:
-    return Case(state=state, type=case_type, reason=reason, updated_at=AT, received_at=AT)
+    return Case(state=state, type=case_type, reason=reason, updated_at=AT, received_at=AT, inspected_at=AT)
 
 
 # The type a step needs, where TRANSITIONS alone does not decide it (see the type table below).
@@ -118,13 +118,42 @@ def test_the_case_type_decides_the_steps_transitions_leave_open(
         assert_refused(lambda: found.move_to(target, LATER), current, target)
 
 
-def test_a_replacement_shipped_before_the_return_keeps_the_case_open_until_the_goods_arrive() -> None:
-    early = Case(state=C.EXCHANGED, type=T.EXCHANGE, reason=R.QUALITY, updated_at=AT, received_at=None)
-    assert early.is_open
+def test_a_replacement_shipped_before_the_return_keeps_the_case_open_until_the_goods_are_inspected() -> None:
+    early = Case(state=C.EXCHANGED, type=T.EXCHANGE, reason=R.QUALITY, updated_at=AT)
+    # (shipped back, received, inspected, open, may close) at each step of the return
+    assert (early.can_ship_back, early.can_receive, early.can_inspect, early.is_open) == (
+        True,
+        True,
+        False,
+        True,
+    )
     assert not early.can_move_to(C.CLOSED)
     early.received_at = LATER
-    assert not early.is_open
+    assert (early.can_ship_back, early.can_receive, early.can_inspect, early.is_open) == (
+        False,
+        False,
+        True,
+        True,
+    )
+    assert not early.can_move_to(C.CLOSED)  # received is not enough: the goods are inspected first
+    early.inspected_at = LATER
+    assert (early.can_ship_back, early.can_receive, early.can_inspect, early.is_open) == (
+        False,
+        False,
+        False,
+        False,
+    )
     assert early.can_move_to(C.CLOSED)
+
+
+def test_an_exchange_after_inspection_has_no_return_pending() -> None:
+    late = case(C.EXCHANGED, T.EXCHANGE, R.NO_REASON)
+    assert (late.return_pending, late.can_receive, late.can_inspect, late.is_open) == (
+        False,
+        False,
+        False,
+        False,
+    )
 
 
 # --- eligibility (ASV-1, ASV-2) ----------------------------------------------------------------
@@ -372,6 +401,12 @@ def settled(state: CaseState, refunded: int = 0, received: bool = True) -> Case:
     return Case(state=state, type=T.RETURN_REFUND, refunded=refunded, received_at=AT if received else None)
 
 
+def exchanged(inspected: bool) -> Case:
+    return Case(
+        state=C.EXCHANGED, type=T.EXCHANGE, refunded=0, received_at=AT, inspected_at=AT if inspected else None
+    )
+
+
 @pytest.mark.parametrize(
     ("cases", "refunded", "standing"),
     [
@@ -379,13 +414,10 @@ def settled(state: CaseState, refunded: int = 0, received: bool = True) -> Case:
         ([settled(C.REQUESTED)], 0, "in_progress"),
         ([settled(C.REFUNDED, 9900), settled(C.INSPECTED)], 9900, "in_progress"),  # open wins
         ([settled(C.REFUNDED, 9900)], 9900, "partially_refunded"),
-        (
-            [settled(C.CLOSED, 9900), settled(C.REFUNDED, 9100)],
-            19000,
-            "refunded",
-        ),  # 190.00 captured, all back
+        ([settled(C.CLOSED, 9900), settled(C.REFUNDED, 9100)], 19000, "refunded"),  # all back
         ([], 19000, "refunded"),  # no case: the money went back when the order was cancelled
-        ([Case(state=C.EXCHANGED, type=T.EXCHANGE, refunded=0, received_at=AT)], 0, "returned"),
+        ([exchanged(inspected=True)], 0, "returned"),
+        ([exchanged(inspected=False)], 0, "in_progress"),  # a quality replacement's goods not inspected yet
         ([settled(C.REJECTED, received=False), settled(C.CANCELLED, received=False)], 0, "none"),
     ],
 )

@@ -135,10 +135,30 @@ class Case(Base):
     @property
     def is_open(self) -> bool:
         """Still holds its order open: undecided, goods or money on their way, or a quality
-        replacement shipped whose return has not arrived yet."""
+        replacement shipped whose return has not been received and inspected yet."""
         if self.state == C.EXCHANGED:
-            return self.type in RETURNING and self.received_at is None
+            return self.return_pending
         return self.state in OPEN_STATES
+
+    @property
+    def return_pending(self) -> bool:
+        """A quality replacement shipped before the goods came back (approved -> exchanged): they
+        are still to be sent back, received and inspected, in the `exchanged` state; the case
+        closes once they are inspected (ASV-6, INV-1)."""
+        return self.state == C.EXCHANGED and self.type in RETURNING and self.inspected_at is None
+
+    @property
+    def can_ship_back(self) -> bool:
+        """The customer may tell the return's carrier and tracking number now."""
+        return self.can_move_to(C.AWAITING_RETURN) or (self.return_pending and self.received_at is None)
+
+    @property
+    def can_receive(self) -> bool:
+        return self.state == C.AWAITING_RETURN or (self.return_pending and self.received_at is None)
+
+    @property
+    def can_inspect(self) -> bool:
+        return self.state == C.RECEIVED or (self.return_pending and self.received_at is not None)
 
     def can_move_to(self, target: CaseState) -> bool:
         """The TRANSITIONS table, and the case's type: only paying types refund (a return after

@@ -282,6 +282,14 @@ async def _step(
     return previous
 
 
+def _side_step(
+    session: AsyncSession, actor: Actor, case: Case, action: str, at: datetime, **extra: Any
+) -> None:
+    """Audit a step that keeps the case's state: a quality replacement's return (AUD-1)."""
+    state = {"state": case.state}
+    audit.queue(session, audit.row(actor, action, "case", case.id, state, {**state, **extra}, at))
+
+
 async def _release_order(session: AsyncSession, case: Case) -> None:
     """ORD-7: the case no longer holds its order; the last one to end lets the order's close
     clock run again, to the window's end or now if that has passed."""
@@ -343,12 +351,26 @@ async def cancel(session: AsyncSession, actor: Actor, case_id: int) -> Case:
 async def record_return_shipment(
     session: AsyncSession, actor: Actor, case_id: int, data: ReturnShipmentIn
 ) -> Case:
-    """ASV-3: the goods are on their way back, with the carrier and tracking number."""
+    """ASV-3: the goods are on their way back, with the carrier and tracking number; for a
+    quality replacement already shipped the case stays `exchanged` (its return is still due)."""
     case = await get_case(session, case_id, lock=True)
     at = clock.now()
-    await _step(
-        session, actor, case, C.AWAITING_RETURN, at, carrier=data.carrier, tracking_no=data.tracking_no
-    )
+    if case.return_pending and case.can_ship_back:
+        if await repository.return_shipment(session, case.id) is not None:
+            raise InvalidTransition("case", case.state, C.AWAITING_RETURN)
+        _side_step(
+            session,
+            actor,
+            case,
+            "case.return_shipped",
+            at,
+            carrier=data.carrier,
+            tracking_no=data.tracking_no,
+        )
+    else:
+        await _step(
+            session, actor, case, C.AWAITING_RETURN, at, carrier=data.carrier, tracking_no=data.tracking_no
+        )
     session.add(
         ReturnShipment(
             case_id=case.id,
@@ -369,14 +391,16 @@ async def record_return_shipment(
 
 
 async def receive(session: AsyncSession, actor: Actor, case_id: int) -> Case:
-    """The returned goods arrived. For a quality replacement shipped at once, the case closes."""
+    """The returned goods arrived: `received`, to be inspected. For a quality replacement shipped
+    at once the case stays `exchanged`, its goods received and still to be inspected."""
     case = await get_case(session, case_id, lock=True)
     at = clock.now()
     shipment = await repository.return_shipment(session, case.id)
-    if case.state == C.EXCHANGED and case.received_at is None and case.type in RETURNING:
-        case.received_at = at
-        await _step(session, actor, case, C.CLOSED, at)
-        await _release_order(session, case)
+    if case.return_pending:
+        if not case.can_receive:
+            raise InvalidTransition("case", case.state, C.RECEIVED)
+        case.received_at = case.updated_at = at
+        _side_step(session, actor, case, "case.received", at)
     else:
         await _step(session, actor, case, C.RECEIVED, at)
     if shipment is not None:
@@ -388,8 +412,11 @@ async def receive(session: AsyncSession, actor: Actor, case_id: int) -> Case:
 
 async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: InspectIn) -> Case:
     """ASV-3, INV-1: every returned unit restocked (a `return` movement into the chosen
-    warehouse) or written off (`return` then `write_off`, with the note), each a ledger row."""
+    warehouse) or written off (`return` then `write_off`, with the note), each a ledger row. The
+    goods of a quality replacement shipped at once are inspected the same way; then the case closes."""
     case = await get_case(session, case_id, lock=True)
+    if not case.can_inspect:
+        raise InvalidTransition("case", case.state, C.INSPECTED)
     by_sku = {line.sku_code: line for line in case.lines}
     errors, decided = _asked(data.lines, by_sku.keys(), f"in case {case.case_no}")
     errors += [
@@ -410,7 +437,13 @@ async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: Inspe
     if errors:
         raise Invalid("every returned unit must be inspected once; nothing was stored", errors=errors)
     at = clock.now()
-    await _step(session, actor, case, C.INSPECTED, at, lines=[ask.model_dump() for ask in data.lines])
+    replaced = case.return_pending
+    inspected = [ask.model_dump() for ask in data.lines]
+    if replaced:
+        case.inspected_at = case.updated_at = at
+        _side_step(session, actor, case, "case.inspected", at, lines=inspected)
+    else:
+        await _step(session, actor, case, C.INSPECTED, at, lines=inspected)
     for ask in data.lines:
         warehouse = (
             warehouses[ask.warehouse] if ask.warehouse is not None else next(iter(warehouses.values()))
@@ -431,6 +464,10 @@ async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: Inspe
     await session.flush()
     if case.type == CaseType.RETURN_REFUND:
         await sla.start(session, case_subject(case.id), CaseClock.REFUND, _refund_deadline(at))
+    if replaced:
+        await _step(session, actor, case, C.CLOSED, at)
+        await _release_order(session, case)
+        await events.record(session, "aftersales.closed", order_subject(case.order_id), _notice(case))
     return case
 
 
