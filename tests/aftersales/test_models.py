@@ -19,6 +19,7 @@ from shopflow.aftersales.models import (
     eligibility,
     order_standing,
     refund,
+    refund_parts,
     return_window,
 )
 from shopflow.core import policy
@@ -423,3 +424,28 @@ def exchanged(inspected: bool) -> Case:
 )
 def test_the_order_shows_its_after_sales_standing(cases: list[Case], refunded: int, standing: str) -> None:
     assert order_standing(cases, 19000, refunded) == standing
+
+
+# --- a refund across several captured payments (PAY-3) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rests", "total", "parts"),
+    [
+        ([(1, 19000)], 15450, [(1, 15450)]),  # one payment holds it
+        ([(1, 10000), (2, 9000)], 15000, [(1, 10000), (2, 5000)]),  # the largest first, all of it
+        ([(1, 9000), (2, 10000)], 15000, [(2, 10000), (1, 5000)]),  # … whichever came first
+        ([(1, 5000), (2, 5000)], 3000, [(2, 3000)]),  # equal rests: the latest payment
+        ([(1, 10000), (2, 9000)], 19000, [(1, 10000), (2, 9000)]),  # exactly what they hold
+        ([(1, 10000), (2, 9000)], 19001, []),  # one fen more than they hold: nothing
+        ([(1, 0), (2, 3000)], 3000, [(2, 3000)]),  # a payment refunded in full takes no part
+        ([], 100, []),
+    ],
+)
+def test_a_refund_is_split_across_payments_never_over_any(
+    rests: list[tuple[int, int]], total: int, parts: list[tuple[int, int]]
+) -> None:
+    found = refund_parts(rests, total)
+    assert found == parts
+    held = dict(rests)
+    assert all(0 < amount <= held[payment] for payment, amount in found)

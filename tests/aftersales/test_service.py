@@ -179,6 +179,14 @@ async def test_the_refund_request_names_the_payment_amount_and_idempotency_key(
         "refund_id": refund.id,
         "amount": "99.00",
         "idempotency_key": f"case:{case.case_no}:refund",
+        "parts": [
+            {
+                "payment_id": refund.payment_id,
+                "refund_id": refund.id,
+                "amount": "99.00",
+                "idempotency_key": f"case:{case.case_no}:refund",
+            }
+        ],
     }
     assert (refund.amount, refund.case_id, refund.idempotency_key) == (
         9900,

@@ -408,6 +408,21 @@ def refund(
     return Refund(items, share, order_shipping if whole_order else 0, postage)
 
 
+def refund_parts(rests: Sequence[tuple[int, int]], total: int) -> list[tuple[int, int]]:
+    """How a case's `total` is refunded across the order's captured payments, given as (payment
+    id, refundable rest): the largest rest first, the latest of equal ones first, each part no
+    more than its payment's rest; (payment id, amount) per part. Empty if they cannot hold it."""
+    parts = []
+    left = total
+    for payment_id, rest in sorted(rests, key=lambda pr: (pr[1], pr[0]), reverse=True):
+        if left <= 0:
+            break
+        if rest > 0:
+            parts.append((payment_id, min(rest, left)))
+            left -= parts[-1][1]
+    return parts if left <= 0 else []
+
+
 def whole_order_back(delivered: Mapping[int, int], held: Mapping[int, int]) -> bool:
     """Whether every unit of every line (`delivered` per order line) is in a case (`held`)."""
     return all(held.get(line_id, 0) >= quantity for line_id, quantity in delivered.items())

@@ -32,6 +32,7 @@ from shopflow.aftersales.models import (
     eligibility,
     order_standing,
     refund,
+    refund_parts,
     whole_order_back,
 )
 from shopflow.aftersales.schemas import CaseIn, CaseLineIn, InspectIn, InspectLineIn, ReturnShipmentIn
@@ -479,24 +480,44 @@ async def request_refund(session: AsyncSession, actor: Actor, case_id: int) -> C
     return case
 
 
+def refund_key(case_no: str, part: int) -> str:
+    """The idempotency key of a case's refund from its `part`-th payment (0 first): the same key
+    on every retry, so the gateway pays each part once."""
+    return f"case:{case_no}:refund" if part == 0 else f"case:{case_no}:refund:{part + 1}"
+
+
 async def refund_requested(session: AsyncSession, actor: Actor, case: Case) -> None:
     """The hand-over to the refund ledger (PAY-3): the case's total is refunded from the order's
-    latest captured payment that still holds it, under the key `case:<case_no>:refund` (a retry
-    is the same refund); audited, and told as `aftersales.refund_requested`."""
+    captured payments, the one with the most left first (`refund_parts`), each part through the
+    ledger under its own key (`refund_key`: a retry is the same refund); audited, and told as
+    `aftersales.refund_requested` naming the first part and listing every part."""
     captured = [p for p in await payments.payments_of(session, case.order_id) if p.status == "succeeded"]
-    holding = [p for p in captured if p.amount - p.refund_reserved >= case.refund_total]
-    if not holding:
-        raise NothingToRefund(f"no captured payment of the order holds {money.fmt(case.refund_total)}")
-    key = f"case:{case.case_no}:refund"
-    refund = await refunds.request_refund(
-        session, actor, holding[-1].id, case.refund_total, key, f"after-sales case {case.case_no}", case.id
-    )
+    plan = refund_parts([(p.id, p.amount - p.refund_reserved) for p in captured], case.refund_total)
+    if not plan:
+        held = money.fmt(sum(p.amount - p.refund_reserved for p in captured))
+        raise NothingToRefund(
+            f"the order's captured payments hold {held} more, not {money.fmt(case.refund_total)}"
+        )
+    reason = f"after-sales case {case.case_no}"
+    parts = []
+    for index, (payment_id, amount) in enumerate(plan):
+        key = refund_key(case.case_no, index)
+        refund = await refunds.request_refund(session, actor, payment_id, amount, key, reason, case.id)
+        parts.append(
+            {
+                "payment_id": payment_id,
+                "refund_id": refund.id,
+                "amount": money.fmt(amount),
+                "idempotency_key": key,
+            }
+        )
     payload = _notice(
         case,
-        payment_id=refund.payment_id,
-        refund_id=refund.id,
+        payment_id=parts[0]["payment_id"],
+        refund_id=parts[0]["refund_id"],
         amount=money.fmt(case.refund_total),
-        idempotency_key=key,
+        idempotency_key=parts[0]["idempotency_key"],
+        parts=parts,
     )
     events.queue(session, "aftersales.refund_requested", order_subject(case.order_id), payload)
     await audit.record(session, audit.row(actor, "case.refund_requested", "case", case.id, None, payload))
@@ -504,9 +525,19 @@ async def refund_requested(session: AsyncSession, actor: Actor, case: Case) -> N
 
 async def settled_by_ledger(session: AsyncSession, refund: LedgerRefund) -> None:
     """Told by the refund ledger of every refund that succeeded (`refunds.ON_SETTLED`): a case's
-    refund settles its case."""
-    if refund.case_id is not None:
-        await refund_settled(session, refund.case_id, refund.amount)
+    refund settles its case once every part of it has succeeded; until then the case shows what
+    has (a case refunded from several payments)."""
+    if refund.case_id is None:
+        return
+    settled = sum(
+        r.amount for r in await refunds.refunds_of_case(session, refund.case_id) if r.status == "succeeded"
+    )
+    case = await get_case(session, refund.case_id, lock=True)
+    if settled >= case.refund_total:
+        await refund_settled(session, case.id, settled)
+    else:
+        case.refunded = settled
+        await session.flush()
 
 
 async def refund_settled(session: AsyncSession, case_id: int, refunded_fen: int) -> Case:
