@@ -34,6 +34,7 @@ from shopflow.core.settings import Settings, get_settings
 from shopflow.core.staff_api import router as staff_router
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
+from shopflow.fulfillment.service import tracking
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import PAGES as inventory_pages
 from shopflow.notify.api import router as notify_router
@@ -68,6 +69,7 @@ def create_app(
     policy.install(policy.load(settings.policy_file))
     refunds.when_settled(aftersales.settled_by_ledger)  # a case's refund settles its case (PAY-3)
     order_queries.aftersales_from(aftersales.order_aftersales)  # the order shows its cases (issue 11)
+    tracking.follow(aftersales.RETURNS)  # carriers' events of return shipments (ASV-3, FUL-5)
     owned = db is None
     database = db or Database.from_url(settings.database_url, settings.database_pool_size)
 

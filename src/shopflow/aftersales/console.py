@@ -214,6 +214,8 @@ async def _case_page(
         order=order,
         sentence=sentence(c, case),
         shipment=shipment,
+        tracked=await service.return_events(session, shipment),
+        tracking_events=c.states("tracking event"),
         clocks=await sla.of_subject(session, case_subject(case.id)),
         trail=await audit.trail(session, "case", case.id),
         steps=steps_for(c, case),
@@ -422,7 +424,11 @@ PAGES = Pages(
         CaseClock.REVIEW: label("clock", "Case review"),  # ASV-3
         CaseClock.REFUND: label("clock", "Refund"),  # ASV-4
     },
-    actions={"case.refund_requested": label("audit action", "refund requested")},
+    actions={
+        "case.refund_requested": label("audit action", "refund requested"),
+        "case.return_shipped": label("audit action", "return shipped"),  # a quality replacement's goods
+        "case.tracked": label("audit action", "return tracked"),  # the carrier's events (ASV-3, FUL-5)
+    },
     fields={
         "rule": AuditField(label("audit field", "Rule")),
         "refund_total": AuditField(label("audit field", "Refund")),

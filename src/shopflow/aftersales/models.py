@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core import clock
@@ -236,6 +236,23 @@ class ReturnShipment(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReturnEvent(Base):
+    """A carrier's tracking event of a return shipment (ASV-3), by the same push or file as the
+    store's own parcels (FUL-5); a repeated event (same shipment, time and status) is stored once."""
+
+    __tablename__ = "aftersales_return_events"
+    __table_args__ = (UniqueConstraint("shipment_id", "occurred_at", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("aftersales_return_shipments.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(20))  # push or import
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # --- the return window (ASV-1, ORD-7): pure --------------------------------------------------

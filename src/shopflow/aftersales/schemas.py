@@ -70,11 +70,21 @@ class CaseLineOut(BaseModel):
     written_off: int
 
 
+class ReturnEventOut(BaseModel):
+    """A carrier's tracking event of the return (FUL-5's vocabulary: picked_up … delivered)."""
+
+    status: str
+    occurred_at: datetime
+    location: str | None
+    description: str | None
+
+
 class ReturnShipmentOut(BaseModel):
     carrier: str
     tracking_no: str
     created_at: datetime
     received_at: datetime | None
+    events: list[ReturnEventOut] = []
 
 
 class CaseOut(BaseModel):

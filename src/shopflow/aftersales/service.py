@@ -26,6 +26,7 @@ from shopflow.aftersales.models import (
     LineAsk,
     Refund,
     RefundLine,
+    ReturnEvent,
     ReturnShipment,
     case_subject,
     discount_share,
@@ -39,6 +40,8 @@ from shopflow.aftersales.schemas import CaseIn, CaseLineIn, InspectIn, InspectLi
 from shopflow.core import audit, auth, clock, events, money, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
+from shopflow.fulfillment.models.shipments import TrackingStatus
+from shopflow.fulfillment.service import tracking
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Movement
 from shopflow.orders.models import (
@@ -394,7 +397,10 @@ async def record_return_shipment(
 async def receive(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     """The returned goods arrived: `received`, to be inspected. For a quality replacement shipped
     at once the case stays `exchanged`, its goods received and still to be inspected."""
-    case = await get_case(session, case_id, lock=True)
+    return await _received(session, actor, await get_case(session, case_id, lock=True))
+
+
+async def _received(session: AsyncSession, actor: Actor, case: Case) -> Case:
     at = clock.now()
     shipment = await repository.return_shipment(session, case.id)
     if case.return_pending:
@@ -409,6 +415,63 @@ async def receive(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     await session.flush()
     await events.record(session, "aftersales.received", order_subject(case.order_id), _notice(case))
     return case
+
+
+# --- the return's tracking (ASV-3, FUL-5) ----------------------------------------------------
+
+
+async def followed_returns(session: AsyncSession, carrier: str | None, waybills: Collection[str]) -> set[str]:
+    """Which of `waybills` are return shipments, with the carrier of that code when one is named
+    (as the customer gave it, any case): fulfillment hands their carriers' events to `track_returns`."""
+    found = await repository.return_shipments_by_tracking(session, waybills)
+    return {s.tracking_no for s in found if carrier is None or s.carrier.casefold() == carrier.casefold()}
+
+
+async def track_returns(
+    session: AsyncSession, actor: Actor, reported: list[tracking.Reported], source: str
+) -> tuple[int, int]:
+    """A carrier's events of return shipments (pushed or imported like the store's own parcels):
+    each stored once on the shipment's tracking timeline and put on its case's timeline (audited
+    as `case.tracked`). A delivery ("signed for") of goods the case awaits is their arrival: the
+    case is `received` as if the warehouse had said so, and inspected next. (stored, duplicates)"""
+    at = clock.now()
+    stored = duplicates = 0
+    for shipment in await repository.return_shipments_by_tracking(session, {r.waybill for r in reported}):
+        case = await get_case(session, shipment.case_id, lock=True)
+        new = []
+        for event in sorted(
+            (r for r in reported if r.waybill == shipment.tracking_no), key=lambda r: r.occurred_at
+        ):
+            values = {
+                "shipment_id": shipment.id,
+                "status": event.status,
+                "occurred_at": event.occurred_at,
+                "location": event.location,
+                "description": event.description,
+                "source": source,
+                "received_at": at,
+            }
+            if await repository.insert_return_event(session, values) is None:
+                duplicates += 1
+                continue
+            stored += 1
+            new.append(event)
+        if not new:
+            continue
+        trail = [{"status": e.status, "at": e.occurred_at.isoformat(), "location": e.location} for e in new]
+        after = {"tracking_no": shipment.tracking_no, "source": source, "events": trail}
+        audit.queue(session, audit.row(actor, "case.tracked", "case", case.id, None, after, at))
+        if any(e.status == TrackingStatus.DELIVERED for e in new) and case.can_receive:
+            await _received(session, actor, case)
+    await session.flush()
+    return stored, duplicates
+
+
+RETURNS = tracking.Follower(followed_returns, track_returns)
+
+
+async def return_events(session: AsyncSession, shipment: ReturnShipment | None) -> list[ReturnEvent]:
+    return [] if shipment is None else await repository.return_events(session, shipment.id)
 
 
 async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: InspectIn) -> Case:
