@@ -5,27 +5,32 @@ them, never over any payment's capture."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from shopflow import worker
-from shopflow.core import clock, policy
-from shopflow.core.audit import SYSTEM
+from shopflow.aftersales import service
+from shopflow.aftersales.schemas import CaseIn
+from shopflow.core import clock, money, policy
+from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
-from shopflow.payments import refunds
+from shopflow.payments import refunds, sandbox
 from shopflow.payments.models import Payment, Refund
+from shopflow.payments.schemas import RefundCallbackIn
 from tests.builders.aftersales import act, case_body, delivered_order, open_case
 from tests.builders.auth import bearer
 from tests.builders.refunds import FlakyGateway, ledger_matches, settle
 from tests.builders.rows import alerts_for
+from tests.conftest import IS_POSTGRES
 
 START = datetime(2030, 3, 4, 2, 0, tzinfo=UTC)
-RETRY = timedelta(seconds=300)  # payments.refund_retry_seconds
+AGENT = Actor(user_id=None, name="agent", role="customer_service")
 
 
 @pytest.fixture
@@ -193,3 +198,38 @@ async def test_a_refund_more_than_the_payments_hold_together_is_refused_with_not
     assert await case_refunds(db, case["id"]) == []
     again = (await client.get(f"/api/v1/aftersales/cases/{case['id']}", headers=agent)).json()
     assert again["state"] == "approved"
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="concurrent row locks: PostgreSQL")
+async def test_two_parts_settling_at_once_settle_the_case(committed: Database) -> None:
+    refunds.when_settled(service.settled_by_ledger)
+    order_id = await delivered_order(committed)
+    await split_payment(committed, order_id, 10000)
+    data = CaseIn.model_validate(
+        {"order_id": order_id, "type": "compensation", "reason": "other", "lines": [], "amount": "150.00"}
+    )
+    async with committed.transaction() as session:
+        case_id = (await service.open_case(session, AGENT, data)).id
+    async with committed.transaction() as session:
+        await service.approve(session, AGENT, case_id)
+    async with committed.transaction() as session:
+        await service.request_refund(session, AGENT, case_id)
+    parts = await case_refunds(committed, case_id)
+
+    async def callback(refund: Refund) -> None:
+        data = RefundCallbackIn(
+            event_id=f"evt-{refund.id}",
+            refund_id=refund.id,
+            reference=sandbox.refund_reference(refund.idempotency_key),
+            outcome="succeeded",
+            amount=money.fmt(refund.amount),
+            occurred_at=clock.now(),
+        )
+        async with committed.transaction() as session:
+            await refunds.apply_callback(session, sandbox.PROVIDER, data)
+
+    await asyncio.gather(*(callback(part) for part in parts))
+
+    async with committed.transaction() as session:
+        case = await service.get_case(session, case_id)
+    assert (case.state, case.refunded) == ("refunded", 15000)

@@ -592,10 +592,11 @@ async def settled_by_ledger(session: AsyncSession, refund: LedgerRefund) -> None
     has (a case refunded from several payments)."""
     if refund.case_id is None:
         return
+    # The case first: two parts settling at once count each other's success, one after the other.
+    case = await get_case(session, refund.case_id, lock=True)
     settled = sum(
         r.amount for r in await refunds.refunds_of_case(session, refund.case_id) if r.status == "succeeded"
     )
-    case = await get_case(session, refund.case_id, lock=True)
     if settled >= case.refund_total:
         await refund_settled(session, case.id, settled)
     else:
