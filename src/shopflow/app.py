@@ -34,12 +34,14 @@ from shopflow.core.settings import Settings, get_settings
 from shopflow.core.staff_api import router as staff_router
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
+from shopflow.fulfillment.service import tracking
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import PAGES as inventory_pages
 from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import PAGES as order_pages
+from shopflow.orders.service import queries as order_queries
 from shopflow.payments import refunds
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
@@ -67,6 +69,8 @@ def create_app(
     crypto.install(settings.fernet_key())
     policy.install(policy.load(settings.policy_file))
     refunds.when_settled(aftersales.settled_by_ledger)  # a case's refund settles its case (PAY-3)
+    order_queries.aftersales_from(aftersales.order_aftersales)  # the order shows its cases (issue 11)
+    tracking.follow(aftersales.RETURNS)  # carriers' events of return shipments (ASV-3, FUL-5)
     owned = db is None
     database = db or Database.from_url(settings.database_url, settings.database_pool_size)
 

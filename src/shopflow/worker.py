@@ -60,6 +60,7 @@ SWEEPS: dict[str, Sweep] = {
     "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
+    "payments.refund_retry": refunds.retry_failed_case_refunds,  # PAY-3: a case's failed refund, same key
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
     "access.sessions": access.prune_sessions,  # console sessions ended or unused for too long

@@ -35,6 +35,16 @@ async def standing(client: httpx.AsyncClient, headers: dict[str, str], order_id:
     return dict(reply.json())
 
 
+async def order_view(client: httpx.AsyncClient, headers: dict[str, str], order_id: int) -> tuple[str, str]:
+    """The order's `aftersales` and `refunded` as GET /orders/{id} shows them (and by number, the same)."""
+    reply = await client.get(f"/api/v1/orders/{order_id}", headers=headers)
+    assert reply.status_code == 200, reply.text
+    by_id = reply.json()
+    by_number = (await client.get(f"/api/v1/orders/by-number/{by_id['order_no']}", headers=headers)).json()
+    assert (by_number["aftersales"], by_number["refunded"]) == (by_id["aftersales"], by_id["refunded"])
+    return by_id["aftersales"], by_id["refunded"]
+
+
 async def case_count(db: Database) -> int:
     async with db.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
@@ -64,6 +74,7 @@ async def test_a_return_goes_from_request_to_refund_with_stock_and_ledger_right(
         "total": "154.50",
     }
     assert (await standing(client, agent, order_id))["aftersales"] == "in_progress"
+    assert await order_view(client, agent, order_id) == ("in_progress", "0.00")
     case_id = case["id"]
     assert (await act(client, agent, case_id, "approve"))["state"] == "approved"
     shipped = await act(client, agent, case_id, "return-shipment", {"carrier": "SF", "tracking_no": "SF1001"})
@@ -105,6 +116,7 @@ async def test_a_return_goes_from_request_to_refund_with_stock_and_ledger_right(
         "aftersales": "partially_refunded",
         "refunded": "154.50",
     }
+    assert await order_view(client, agent, order_id) == ("partially_refunded", "154.50")
     # SKU-1 back into WH-B's stock; SKU-2 came back and was written off: WH-A unchanged.
     after = {sku: await on_hand(client, agent, sku) for sku in ("SKU-1", "SKU-2")}
     assert after["SKU-1"] == {**before["SKU-1"], "WH-B": before["SKU-1"]["WH-B"] + 1}
@@ -248,6 +260,31 @@ async def test_an_agent_approves_a_compensation_up_to_the_limit(
     assert (await act(client, agent, case["id"], "approve"))["state"] == "approved"
 
 
+async def test_an_order_whose_whole_capture_went_back_shows_refunded(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    order_id = await delivered_order(db)  # 190.00 captured
+    agent, admin = await bearer(db, "customer_service"), await bearer(db, "admin")
+    assert await order_view(client, agent, order_id) == ("none", "0.00")
+    body = case_body(
+        order_id,
+        type="refund_only",
+        reason="quality",
+        lines=[{"sku": "SKU-1", "quantity": 1}, {"sku": "SKU-2", "quantity": 2}],
+    )
+    case = await open_case(client, agent, body)
+    await act(client, agent, case["id"], "approve")
+    await act(client, agent, case["id"], "refund")
+    assert await order_view(client, agent, order_id) == ("in_progress", "0.00")  # pending is not refunded
+    [requested] = [
+        e for e in await outbox(db, f"order:{order_id}") if e.event == "aftersales.refund_requested"
+    ]
+
+    await settle(client, admin, requested.payload["refund_id"], "succeeded")
+
+    assert await order_view(client, agent, order_id) == ("refunded", "190.00")
+
+
 @pytest.fixture
 def still() -> Iterator[FakeClock]:
     """A clock that stands still, so deadlines are exact."""
@@ -285,14 +322,77 @@ async def test_a_quality_exchange_ships_a_free_replacement_at_once_and_closes_wh
     )
     assert (await standing(client, agent, order_id))["aftersales"] == "in_progress"  # the return is still due
 
-    closed = await act(client, warehouse, case["id"], "receive")
+    # The goods come back later: their shipment, their arrival and their inspection keep the
+    # case `exchanged` and open until every unit is restocked or written off.
+    before = await on_hand(client, agent, "SKU-1")
+    shipped = await act(
+        client, agent, case["id"], "return-shipment", {"carrier": "SF", "tracking_no": "SF2002"}
+    )
+    assert (shipped["state"], shipped["return_shipment"]["tracking_no"]) == ("exchanged", "SF2002")
+    received = await act(client, warehouse, case["id"], "receive")
+    assert (received["state"], received["return_shipment"]["received_at"] is not None) == ("exchanged", True)
+    assert (await act(client, warehouse, case["id"], "receive", status=409))["code"] == "invalid_transition"
+    assert (await act(client, agent, case["id"], "close", status=409))["code"] == "invalid_transition"
+    assert (await standing(client, agent, order_id))["aftersales"] == "in_progress"
+
+    inspection = {"lines": [{"sku": "SKU-1", "quantity": 1, "result": "restock", "warehouse": "WH-B"}]}
+    closed = await act(client, warehouse, case["id"], "inspect", inspection)
 
     assert closed["state"] == "closed"
+    assert [(line["sku"], line["restocked"], line["written_off"]) for line in closed["lines"]] == [
+        ("SKU-1", 1, 0)
+    ]
+    assert await on_hand(client, agent, "SKU-1") == {**before, "WH-B": before["WH-B"] + 1}
+    async with db.transaction() as session:
+        sums, rows = await ledger_sums(session), await all_stock(session)
+    assert all(sums.get((row.sku_id, row.warehouse_id), 0) == row.on_hand for row in rows)
+    actions = [row.action for row in await audit_rows(db, "case", case["id"])]
+    assert actions[-4:] == ["case.return_shipped", "case.received", "case.inspected", "case.closed"]
     assert await standing(client, agent, order_id) == {
         "order_id": order_id,
         "aftersales": "returned",
         "refunded": "0.00",
     }
+    assert await order_view(client, agent, order_id) == ("returned", "0.00")
+
+
+async def test_a_quality_replacements_return_written_off_keeps_the_ledger_equal_to_stock(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    order_id = await delivered_order(db)
+    agent, warehouse = await bearer(db, "customer_service"), await bearer(db, "warehouse")
+    body = case_body(order_id, type="exchange", reason="quality", lines=[{"sku": "SKU-2", "quantity": 2}])
+    case = await open_case(client, agent, body)
+    await act(client, agent, case["id"], "approve")
+    await act(client, agent, case["id"], "exchange")
+    before = await on_hand(client, agent, "SKU-2")
+    inspection = {
+        "lines": [
+            {"sku": "SKU-2", "quantity": 1, "result": "restock", "warehouse": "WH-A"},
+            {"sku": "SKU-2", "quantity": 1, "result": "write_off", "warehouse": "WH-A", "note": "cracked"},
+        ]
+    }
+    refused = await act(client, warehouse, case["id"], "inspect", inspection, status=409)
+    assert refused["code"] == "invalid_transition"  # nothing has come back yet
+    await act(client, warehouse, case["id"], "receive")  # arrived without a recorded shipment
+
+    closed = await act(client, warehouse, case["id"], "inspect", inspection)
+
+    assert (closed["state"], closed["lines"][0]["restocked"], closed["lines"][0]["written_off"]) == (
+        "closed",
+        1,
+        1,
+    )
+    assert await on_hand(client, agent, "SKU-2") == {**before, "WH-A": before["WH-A"] + 1}
+    ledger = (await client.get("/api/v1/inventory/SKU-2/ledger", headers=agent)).json()["items"]
+    assert [(e["kind"], e["quantity"]) for e in ledger[-3:]] == [
+        ("return", 1),
+        ("return", 1),
+        ("write_off", -1),
+    ]
+    async with db.transaction() as session:
+        sums, rows = await ledger_sums(session), await all_stock(session)
+    assert all(sums.get((row.sku_id, row.warehouse_id), 0) == row.on_hand for row in rows)
 
 
 async def test_a_no_reason_exchange_waits_for_inspection(client: httpx.AsyncClient, db: Database) -> None:

@@ -19,6 +19,7 @@ from shopflow.aftersales.models import (
     eligibility,
     order_standing,
     refund,
+    refund_parts,
     return_window,
 )
 from shopflow.core import policy
@@ -49,7 +50,7 @@ EXPECTED: dict[CaseState, set[CaseState]] = {
 
 
 def case(state: CaseState, case_type: CaseType = T.RETURN_REFUND, reason: Reason = R.QUALITY) -> Case:
-    return Case(state=state, type=case_type, reason=reason, updated_at=AT, received_at=AT)
+    return Case(state=state, type=case_type, reason=reason, updated_at=AT, received_at=AT, inspected_at=AT)
 
 
 # The type a step needs, where TRANSITIONS alone does not decide it (see the type table below).
@@ -118,13 +119,42 @@ def test_the_case_type_decides_the_steps_transitions_leave_open(
         assert_refused(lambda: found.move_to(target, LATER), current, target)
 
 
-def test_a_replacement_shipped_before_the_return_keeps_the_case_open_until_the_goods_arrive() -> None:
-    early = Case(state=C.EXCHANGED, type=T.EXCHANGE, reason=R.QUALITY, updated_at=AT, received_at=None)
-    assert early.is_open
+def test_a_replacement_shipped_before_the_return_keeps_the_case_open_until_the_goods_are_inspected() -> None:
+    early = Case(state=C.EXCHANGED, type=T.EXCHANGE, reason=R.QUALITY, updated_at=AT)
+    # (shipped back, received, inspected, open, may close) at each step of the return
+    assert (early.can_ship_back, early.can_receive, early.can_inspect, early.is_open) == (
+        True,
+        True,
+        False,
+        True,
+    )
     assert not early.can_move_to(C.CLOSED)
     early.received_at = LATER
-    assert not early.is_open
+    assert (early.can_ship_back, early.can_receive, early.can_inspect, early.is_open) == (
+        False,
+        False,
+        True,
+        True,
+    )
+    assert not early.can_move_to(C.CLOSED)  # received is not enough: the goods are inspected first
+    early.inspected_at = LATER
+    assert (early.can_ship_back, early.can_receive, early.can_inspect, early.is_open) == (
+        False,
+        False,
+        False,
+        False,
+    )
     assert early.can_move_to(C.CLOSED)
+
+
+def test_an_exchange_after_inspection_has_no_return_pending() -> None:
+    late = case(C.EXCHANGED, T.EXCHANGE, R.NO_REASON)
+    assert (late.return_pending, late.can_receive, late.can_inspect, late.is_open) == (
+        False,
+        False,
+        False,
+        False,
+    )
 
 
 # --- eligibility (ASV-1, ASV-2) ----------------------------------------------------------------
@@ -372,17 +402,50 @@ def settled(state: CaseState, refunded: int = 0, received: bool = True) -> Case:
     return Case(state=state, type=T.RETURN_REFUND, refunded=refunded, received_at=AT if received else None)
 
 
+def exchanged(inspected: bool) -> Case:
+    return Case(
+        state=C.EXCHANGED, type=T.EXCHANGE, refunded=0, received_at=AT, inspected_at=AT if inspected else None
+    )
+
+
 @pytest.mark.parametrize(
-    ("cases", "standing"),
+    ("cases", "refunded", "standing"),
     [
-        ([], "none"),
-        ([settled(C.REQUESTED)], "in_progress"),
-        ([settled(C.REFUNDED, 9900), settled(C.INSPECTED)], "in_progress"),
-        ([settled(C.REFUNDED, 9900)], "partially_refunded"),
-        ([settled(C.CLOSED, 9900), settled(C.REFUNDED, 9100)], "refunded"),  # 190.00 paid, all back
-        ([Case(state=C.EXCHANGED, type=T.EXCHANGE, refunded=0, received_at=AT)], "returned"),
-        ([settled(C.REJECTED, received=False), settled(C.CANCELLED, received=False)], "none"),
+        ([], 0, "none"),
+        ([settled(C.REQUESTED)], 0, "in_progress"),
+        ([settled(C.REFUNDED, 9900), settled(C.INSPECTED)], 9900, "in_progress"),  # open wins
+        ([settled(C.REFUNDED, 9900)], 9900, "partially_refunded"),
+        ([settled(C.CLOSED, 9900), settled(C.REFUNDED, 9100)], 19000, "refunded"),  # all back
+        ([], 19000, "refunded"),  # no case: the money went back when the order was cancelled
+        ([exchanged(inspected=True)], 0, "returned"),
+        ([exchanged(inspected=False)], 0, "in_progress"),  # a quality replacement's goods not inspected yet
+        ([settled(C.REJECTED, received=False), settled(C.CANCELLED, received=False)], 0, "none"),
     ],
 )
-def test_the_order_shows_its_after_sales_standing(cases: list[Case], standing: str) -> None:
-    assert order_standing(cases, 19000) == standing
+def test_the_order_shows_its_after_sales_standing(cases: list[Case], refunded: int, standing: str) -> None:
+    assert order_standing(cases, 19000, refunded) == standing
+
+
+# --- a refund across several captured payments (PAY-3) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rests", "total", "parts"),
+    [
+        ([(1, 19000)], 15450, [(1, 15450)]),  # one payment holds it
+        ([(1, 10000), (2, 9000)], 15000, [(1, 10000), (2, 5000)]),  # the largest first, all of it
+        ([(1, 9000), (2, 10000)], 15000, [(2, 10000), (1, 5000)]),  # … whichever came first
+        ([(1, 5000), (2, 5000)], 3000, [(2, 3000)]),  # equal rests: the latest payment
+        ([(1, 10000), (2, 9000)], 19000, [(1, 10000), (2, 9000)]),  # exactly what they hold
+        ([(1, 10000), (2, 9000)], 19001, []),  # one fen more than they hold: nothing
+        ([(1, 0), (2, 3000)], 3000, [(2, 3000)]),  # a payment refunded in full takes no part
+        ([], 100, []),
+    ],
+)
+def test_a_refund_is_split_across_payments_never_over_any(
+    rests: list[tuple[int, int]], total: int, parts: list[tuple[int, int]]
+) -> None:
+    found = refund_parts(rests, total)
+    assert found == parts
+    held = dict(rests)
+    assert all(0 < amount <= held[payment] for payment, amount in found)

@@ -20,6 +20,7 @@ from shopflow.core.db import Database
 from shopflow.core.errors import AppError
 from shopflow.orders.models import aftersales_closes
 from shopflow.orders.service import lifecycle
+from shopflow.payments import service as payments
 from tests.builders.aftersales import delivered_order
 from tests.builders.lifecycle import order, sweep
 from tests.builders.refunds import refunds_of
@@ -178,6 +179,14 @@ async def test_the_refund_request_names_the_payment_amount_and_idempotency_key(
         "refund_id": refund.id,
         "amount": "99.00",
         "idempotency_key": f"case:{case.case_no}:refund",
+        "parts": [
+            {
+                "payment_id": refund.payment_id,
+                "refund_id": refund.id,
+                "amount": "99.00",
+                "idempotency_key": f"case:{case.case_no}:refund",
+            }
+        ],
     }
     assert (refund.amount, refund.case_id, refund.idempotency_key) == (
         9900,
@@ -219,3 +228,31 @@ async def test_twenty_concurrent_cases_on_the_last_returnable_unit_one_succeeds(
     assert sorted(outcomes) == ["not_eligible"] * 19 + ["opened"]
     async with committed.transaction() as session:
         assert len(await service.cases_of_order(session, order_id)) == 1
+
+
+async def test_an_exchange_does_not_change_the_days_sales_figures(db: Database, now: FakeClock) -> None:
+    order_id = await delivered_order(db)  # 190.00 received today
+    day = clock.local_day_bounds(clock.today())
+
+    async def figures() -> tuple[int, int, int, list[tuple[str, int, int]]]:
+        async with db.transaction() as session:
+            takings = await payments.takings(session, day)
+            totals = await payments.receipt_totals(session, day[0], day[-1])
+        return (
+            takings.total,
+            takings.orders,
+            takings.average_order_value,
+            [(t.method, t.count, t.amount) for t in totals],
+        )
+
+    before = await figures()
+    case_id = await opened(db, request(order_id, "exchange"))
+    await run(db, service.approve, case_id)
+
+    case = await run(db, service.exchange, case_id)
+
+    assert case.replacement_order_id is not None
+    replacement = await order(db, case.replacement_order_id)
+    assert (replacement.channel, replacement.status, replacement.total) == ("exchange", "paid", 0)
+    assert before == (19000, 1, 19000, [("alipay", 1, 19000)])
+    assert await figures() == before  # not a sale, not a paid order, not in the average

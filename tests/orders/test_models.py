@@ -345,6 +345,18 @@ def test_a_valid_order_has_no_errors() -> None:
     assert check() == []
 
 
+def test_only_an_after_sales_exchange_places_orders_of_the_exchange_channel() -> None:
+    # An order placed on the exchange channel from outside would be paid and counted as a sale.
+    [refused] = check(channel="exchange")
+    assert (refused.field, refused.message) == (
+        "channel",
+        "only an after-sales exchange places orders of the exchange channel",
+    )
+    free = [LineRequest("SKU-1", 1, 0)]
+    assert intake_errors("exchange", CUSTOMER, ADDRESS, free, SKUS, RULES, replacement=True) == []
+    assert fields(intake_errors("web", CUSTOMER, ADDRESS, free, SKUS, RULES, replacement=True)) == ["channel"]
+
+
 @pytest.mark.parametrize(
     ("phone", "ok"),
     [
@@ -440,7 +452,7 @@ def test_a_million_mugs_are_refused_for_quantity_and_value_together() -> None:
     [
         ("web", True),
         ("manual", True),
-        ("exchange", True),
+        ("exchange", False),  # only an after-sales exchange places these (ASV-6)
         ("import", True),
         ("taobao", False),
         ("WEB", False),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales import service
-from shopflow.aftersales.models import Case, CaseState, CaseType, ReturnShipment, rule_name
+from shopflow.aftersales.models import Case, CaseState, CaseType, ReturnEvent, ReturnShipment, rule_name
 from shopflow.aftersales.schemas import (
     CaseIn,
     CaseLineOut,
@@ -20,6 +20,7 @@ from shopflow.aftersales.schemas import (
     OrderAftersalesOut,
     RefundOut,
     RejectIn,
+    ReturnEventOut,
     ReturnShipmentIn,
     ReturnShipmentOut,
 )
@@ -38,7 +39,9 @@ def sentence(case: Case) -> str:
     return f"{name} ends {clock.local_text(case.deadline - timedelta(minutes=1))}"
 
 
-def case_out(case: Case, shipment: ReturnShipment | None = None) -> CaseOut:
+def case_out(
+    case: Case, shipment: ReturnShipment | None = None, tracked: Sequence[ReturnEvent] = ()
+) -> CaseOut:
     return CaseOut(
         id=case.id,
         case_no=case.case_no,
@@ -78,6 +81,12 @@ def case_out(case: Case, shipment: ReturnShipment | None = None) -> CaseOut:
             tracking_no=shipment.tracking_no,
             created_at=shipment.created_at,
             received_at=shipment.received_at,
+            events=[
+                ReturnEventOut(
+                    status=e.status, occurred_at=e.occurred_at, location=e.location, description=e.description
+                )
+                for e in tracked
+            ],
         ),
         created_at=case.created_at,
         updated_at=case.updated_at,
@@ -85,7 +94,8 @@ def case_out(case: Case, shipment: ReturnShipment | None = None) -> CaseOut:
 
 
 async def _answer(session: AsyncSession, case: Case) -> CaseOut:
-    return case_out(case, await service.return_shipment(session, case.id))
+    shipment = await service.return_shipment(session, case.id)
+    return case_out(case, shipment, await service.return_events(session, shipment))
 
 
 @router.post(CASES, status_code=201, response_model=CaseOut, responses=problems(403, 404, 422))
@@ -120,7 +130,7 @@ async def order_aftersales(
     order_id: Id, session: Session, _: Annotated[Actor, require("aftersales.read")]
 ) -> OrderAftersalesOut:
     standing = await service.order_aftersales(session, order_id)
-    return OrderAftersalesOut(order_id=order_id, aftersales=standing.aftersales, refunded=standing.refunded)  # type: ignore[arg-type]
+    return OrderAftersalesOut(order_id=order_id, aftersales=standing.aftersales, refunded=standing.refunded)
 
 
 Step = Callable[[AsyncSession, Actor, int], Awaitable[Case]]

@@ -157,10 +157,7 @@ def steps_for(c: Console, case: Case) -> list[str]:
     for name, (_, permission) in STEPS.items():
         if not c.can(permission):
             continue
-        if name == "receive":
-            allowed = case.state == C.AWAITING_RETURN or (case.state == C.EXCHANGED and case.is_open)
-        else:
-            allowed = case.can_move_to(STEP_TARGETS[name])
+        allowed = case.can_receive if name == "receive" else case.can_move_to(STEP_TARGETS[name])
         if allowed:
             found.append(name)
     return found
@@ -208,6 +205,7 @@ async def _case_page(
 ) -> HTMLResponse:
     case = await service.get_case(session, case_id)
     order = await orders.get_order(session, case.order_id)
+    shipment = await service.return_shipment(session, case.id)
     return render(
         c,
         "aftersales/case.html",
@@ -215,14 +213,16 @@ async def _case_page(
         case=case,
         order=order,
         sentence=sentence(c, case),
-        shipment=await service.return_shipment(session, case.id),
+        shipment=shipment,
+        tracked=await service.return_events(session, shipment),
+        tracking_events=c.states("tracking event"),
         clocks=await sla.of_subject(session, case_subject(case.id)),
         trail=await audit.trail(session, "case", case.id),
         steps=steps_for(c, case),
         buttons=STEP_BUTTONS,
-        can_ship_back=case.can_move_to(C.AWAITING_RETURN) and c.can("aftersales.open"),
+        can_ship_back=case.can_ship_back and shipment is None and c.can("aftersales.open"),
         can_reject=case.can_move_to(C.REJECTED) and c.can("aftersales.decide"),
-        can_inspect=case.state == C.RECEIVED and c.can("aftersales.inspect"),
+        can_inspect=case.can_inspect and c.can("aftersales.inspect"),
         warehouses=await inventory.list_warehouses(session),
         states=STATES,
         types=TYPES,
@@ -424,7 +424,11 @@ PAGES = Pages(
         CaseClock.REVIEW: label("clock", "Case review"),  # ASV-3
         CaseClock.REFUND: label("clock", "Refund"),  # ASV-4
     },
-    actions={"case.refund_requested": label("audit action", "refund requested")},
+    actions={
+        "case.refund_requested": label("audit action", "refund requested"),
+        "case.return_shipped": label("audit action", "return shipped"),  # a quality replacement's goods
+        "case.tracked": label("audit action", "return tracked"),  # the carrier's events (ASV-3, FUL-5)
+    },
     fields={
         "rule": AuditField(label("audit field", "Rule")),
         "refund_total": AuditField(label("audit field", "Refund")),

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core import clock
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
 from shopflow.core.policy import Aftersales as AftersalesRules
+from shopflow.orders.models import AftersalesStanding
 
 
 class CaseType(StrEnum):
@@ -134,10 +135,30 @@ class Case(Base):
     @property
     def is_open(self) -> bool:
         """Still holds its order open: undecided, goods or money on their way, or a quality
-        replacement shipped whose return has not arrived yet."""
+        replacement shipped whose return has not been received and inspected yet."""
         if self.state == C.EXCHANGED:
-            return self.type in RETURNING and self.received_at is None
+            return self.return_pending
         return self.state in OPEN_STATES
+
+    @property
+    def return_pending(self) -> bool:
+        """A quality replacement shipped before the goods came back (approved -> exchanged): they
+        are still to be sent back, received and inspected, in the `exchanged` state; the case
+        closes once they are inspected (ASV-6, INV-1)."""
+        return self.state == C.EXCHANGED and self.type in RETURNING and self.inspected_at is None
+
+    @property
+    def can_ship_back(self) -> bool:
+        """The customer may tell the return's carrier and tracking number now."""
+        return self.can_move_to(C.AWAITING_RETURN) or (self.return_pending and self.received_at is None)
+
+    @property
+    def can_receive(self) -> bool:
+        return self.state == C.AWAITING_RETURN or (self.return_pending and self.received_at is None)
+
+    @property
+    def can_inspect(self) -> bool:
+        return self.state == C.RECEIVED or (self.return_pending and self.received_at is not None)
 
     def can_move_to(self, target: CaseState) -> bool:
         """The TRANSITIONS table, and the case's type: only paying types refund (a return after
@@ -215,6 +236,23 @@ class ReturnShipment(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReturnEvent(Base):
+    """A carrier's tracking event of a return shipment (ASV-3), by the same push or file as the
+    store's own parcels (FUL-5); a repeated event (same shipment, time and status) is stored once."""
+
+    __tablename__ = "aftersales_return_events"
+    __table_args__ = (UniqueConstraint("shipment_id", "occurred_at", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("aftersales_return_shipments.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(20))  # push or import
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # --- the return window (ASV-1, ORD-7): pure --------------------------------------------------
@@ -387,6 +425,21 @@ def refund(
     return Refund(items, share, order_shipping if whole_order else 0, postage)
 
 
+def refund_parts(rests: Sequence[tuple[int, int]], total: int) -> list[tuple[int, int]]:
+    """How a case's `total` is refunded across the order's captured payments, given as (payment
+    id, refundable rest): the largest rest first, the latest of equal ones first, each part no
+    more than its payment's rest; (payment id, amount) per part. Empty if they cannot hold it."""
+    parts = []
+    left = total
+    for payment_id, rest in sorted(rests, key=lambda pr: (pr[1], pr[0]), reverse=True):
+        if left <= 0:
+            break
+        if rest > 0:
+            parts.append((payment_id, min(rest, left)))
+            left -= parts[-1][1]
+    return parts if left <= 0 else []
+
+
 def whole_order_back(delivered: Mapping[int, int], held: Mapping[int, int]) -> bool:
     """Whether every unit of every line (`delivered` per order line) is in a case (`held`)."""
     return all(held.get(line_id, 0) >= quantity for line_id, quantity in delivered.items())
@@ -394,16 +447,17 @@ def whole_order_back(delivered: Mapping[int, int], held: Mapping[int, int]) -> b
 
 # --- the order's after-sales standing (ASV, ORD-7): pure --------------------------------------
 
+S = AftersalesStanding
 
-def order_standing(cases: Sequence[Case], paid: int) -> str:
-    """`in_progress` while a case is open; else `refunded` when the cases refunded all that was
-    paid, `partially_refunded` when some, `returned` when goods came back without money (an
-    exchange), else `none`."""
+
+def order_standing(cases: Sequence[Case], captured: int, refunded: int) -> AftersalesStanding:
+    """`in_progress` while a case is open; else `refunded` when the settled refunds of the
+    order's payments (`refunded`) equal what they captured, `partially_refunded` when some money
+    went back, `returned` when goods came back without money (an exchange), else `none`."""
     if any(case.is_open for case in cases):
-        return "in_progress"
-    refunded = sum(case.refunded for case in cases)
+        return S.IN_PROGRESS
     if refunded > 0:
-        return "refunded" if refunded >= paid else "partially_refunded"
+        return S.REFUNDED if refunded >= captured else S.PARTIALLY_REFUNDED
     if any(case.received_at is not None and case.state not in VOID_STATES for case in cases):
-        return "returned"
-    return "none"
+        return S.RETURNED
+    return S.NONE

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from shopflow.aftersales.models import VOID_STATES, Case, CaseLine, ReturnShipment
+from shopflow.aftersales.models import VOID_STATES, Case, CaseLine, ReturnEvent, ReturnShipment
+from shopflow.core.db import insert_for
 
 
 async def get(session: AsyncSession, case_id: int, *, lock: bool = False) -> Case | None:
@@ -74,3 +75,36 @@ async def page(
 async def return_shipment(session: AsyncSession, case_id: int) -> ReturnShipment | None:
     stmt = select(ReturnShipment).where(ReturnShipment.case_id == case_id)
     return (await session.scalars(stmt)).first()
+
+
+async def return_shipments_by_tracking(
+    session: AsyncSession, numbers: Collection[str]
+) -> list[ReturnShipment]:
+    """The return shipments with these tracking numbers (one parcel may carry several cases' goods)."""
+    stmt = (
+        select(ReturnShipment)
+        .where(ReturnShipment.tracking_no.in_(list(numbers)))
+        .order_by(ReturnShipment.case_id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def insert_return_event(session: AsyncSession, values: dict[str, object]) -> int | None:
+    """None when the same event (shipment, time, status) is stored already."""
+    stmt = (
+        insert_for(session, ReturnEvent)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["shipment_id", "occurred_at", "status"])
+        .returning(ReturnEvent.id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def return_events(session: AsyncSession, shipment_id: int) -> list[ReturnEvent]:
+    """The return shipment's tracking timeline, oldest first."""
+    stmt = (
+        select(ReturnEvent)
+        .where(ReturnEvent.shipment_id == shipment_id)
+        .order_by(ReturnEvent.occurred_at, ReturnEvent.id)
+    )
+    return list((await session.scalars(stmt)).all())

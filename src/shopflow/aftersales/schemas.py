@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from shopflow.aftersales.models import CaseState, CaseType, Reason
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import MAX_INT32, Id, Input
+from shopflow.orders.models import AftersalesStanding
 
 
 class CaseLineIn(Input):
@@ -69,11 +70,21 @@ class CaseLineOut(BaseModel):
     written_off: int
 
 
+class ReturnEventOut(BaseModel):
+    """A carrier's tracking event of the return (FUL-5's vocabulary: picked_up … delivered)."""
+
+    status: str
+    occurred_at: datetime
+    location: str | None
+    description: str | None
+
+
 class ReturnShipmentOut(BaseModel):
     carrier: str
     tracking_no: str
     created_at: datetime
     received_at: datetime | None
+    events: list[ReturnEventOut] = []
 
 
 class CaseOut(BaseModel):
@@ -101,5 +112,5 @@ class OrderAftersalesOut(BaseModel):
     """ORD-7/ASV: the order's after-sales standing and the money its cases refunded."""
 
     order_id: int
-    aftersales: Literal["in_progress", "refunded", "partially_refunded", "returned", "none"]
+    aftersales: AftersalesStanding
     refunded: Amount

@@ -26,21 +26,32 @@ from shopflow.aftersales.models import (
     LineAsk,
     Refund,
     RefundLine,
+    ReturnEvent,
     ReturnShipment,
     case_subject,
     discount_share,
     eligibility,
     order_standing,
     refund,
+    refund_parts,
     whole_order_back,
 )
 from shopflow.aftersales.schemas import CaseIn, CaseLineIn, InspectIn, InspectLineIn, ReturnShipmentIn
 from shopflow.core import audit, clock, events, money, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
+from shopflow.fulfillment.models.shipments import TrackingStatus
+from shopflow.fulfillment.service import tracking
 from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Movement
-from shopflow.orders.models import Order, OrderClock, OrderLine, aftersales_closes, order_subject
+from shopflow.orders.models import (
+    EXCHANGE_CHANNEL,
+    Order,
+    OrderClock,
+    OrderLine,
+    aftersales_closes,
+    order_subject,
+)
 from shopflow.orders.schemas import OrderIn
 from shopflow.orders.service import intake, lifecycle, queries
 from shopflow.payments import refunds
@@ -259,18 +270,15 @@ async def cases_of_order(session: AsyncSession, order_id: int) -> list[Case]:
     return await repository.of_order(session, order_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    aftersales: str
-    refunded: int
-
-
-async def order_aftersales(session: AsyncSession, order_id: int) -> Standing:
-    """The order's after-sales standing and what its cases refunded (settled amounts)."""
+async def order_aftersales(session: AsyncSession, order_id: int) -> queries.AftersalesView:
+    """The order's after-sales standing and what its payments' ledgers refunded (settled
+    refunds: cases, a cancellation, money it could not take), against what they captured."""
     order = await queries.get_order(session, order_id)
     cases = await repository.of_order(session, order.id)
-    paid = order.total if order.paid_at is not None else 0
-    return Standing(order_standing(cases, paid), sum(case.refunded for case in cases))
+    ledgers = [await refunds.ledger(session, p.id) for p in await payments.payments_of(session, order.id)]
+    captured = sum(ledger.captured for ledger in ledgers)
+    refunded = sum(ledger.refunded for ledger in ledgers)
+    return queries.AftersalesView(order_standing(cases, captured, refunded), refunded)
 
 
 # --- steps ------------------------------------------------------------------------------------
@@ -284,6 +292,14 @@ async def _step(
     await session.flush()
     audit.queue(session, _state_row(actor, case, previous, at, **extra))
     return previous
+
+
+def _side_step(
+    session: AsyncSession, actor: Actor, case: Case, action: str, at: datetime, **extra: Any
+) -> None:
+    """Audit a step that keeps the case's state: a quality replacement's return (AUD-1)."""
+    state = {"state": case.state}
+    audit.queue(session, audit.row(actor, action, "case", case.id, state, {**state, **extra}, at))
 
 
 async def _release_order(session: AsyncSession, case: Case) -> None:
@@ -347,12 +363,26 @@ async def cancel(session: AsyncSession, actor: Actor, case_id: int) -> Case:
 async def record_return_shipment(
     session: AsyncSession, actor: Actor, case_id: int, data: ReturnShipmentIn
 ) -> Case:
-    """ASV-3: the goods are on their way back, with the carrier and tracking number."""
+    """ASV-3: the goods are on their way back, with the carrier and tracking number; for a
+    quality replacement already shipped the case stays `exchanged` (its return is still due)."""
     case = await get_case(session, case_id, lock=True)
     at = clock.now()
-    await _step(
-        session, actor, case, C.AWAITING_RETURN, at, carrier=data.carrier, tracking_no=data.tracking_no
-    )
+    if case.return_pending and case.can_ship_back:
+        if await repository.return_shipment(session, case.id) is not None:
+            raise InvalidTransition("case", case.state, C.AWAITING_RETURN)
+        _side_step(
+            session,
+            actor,
+            case,
+            "case.return_shipped",
+            at,
+            carrier=data.carrier,
+            tracking_no=data.tracking_no,
+        )
+    else:
+        await _step(
+            session, actor, case, C.AWAITING_RETURN, at, carrier=data.carrier, tracking_no=data.tracking_no
+        )
     session.add(
         ReturnShipment(
             case_id=case.id,
@@ -373,14 +403,19 @@ async def record_return_shipment(
 
 
 async def receive(session: AsyncSession, actor: Actor, case_id: int) -> Case:
-    """The returned goods arrived. For a quality replacement shipped at once, the case closes."""
-    case = await get_case(session, case_id, lock=True)
+    """The returned goods arrived: `received`, to be inspected. For a quality replacement shipped
+    at once the case stays `exchanged`, its goods received and still to be inspected."""
+    return await _received(session, actor, await get_case(session, case_id, lock=True))
+
+
+async def _received(session: AsyncSession, actor: Actor, case: Case) -> Case:
     at = clock.now()
     shipment = await repository.return_shipment(session, case.id)
-    if case.state == C.EXCHANGED and case.received_at is None and case.type in RETURNING:
-        case.received_at = at
-        await _step(session, actor, case, C.CLOSED, at)
-        await _release_order(session, case)
+    if case.return_pending:
+        if not case.can_receive:
+            raise InvalidTransition("case", case.state, C.RECEIVED)
+        case.received_at = case.updated_at = at
+        _side_step(session, actor, case, "case.received", at)
     else:
         await _step(session, actor, case, C.RECEIVED, at)
     if shipment is not None:
@@ -390,10 +425,70 @@ async def receive(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     return case
 
 
+# --- the return's tracking (ASV-3, FUL-5) ----------------------------------------------------
+
+
+async def followed_returns(session: AsyncSession, carrier: str | None, waybills: Collection[str]) -> set[str]:
+    """Which of `waybills` are return shipments, with the carrier of that code when one is named
+    (as the customer gave it, any case): fulfillment hands their carriers' events to `track_returns`."""
+    found = await repository.return_shipments_by_tracking(session, waybills)
+    return {s.tracking_no for s in found if carrier is None or s.carrier.casefold() == carrier.casefold()}
+
+
+async def track_returns(
+    session: AsyncSession, actor: Actor, reported: list[tracking.Reported], source: str
+) -> tuple[int, int]:
+    """A carrier's events of return shipments (pushed or imported like the store's own parcels):
+    each stored once on the shipment's tracking timeline and put on its case's timeline (audited
+    as `case.tracked`). A delivery ("signed for") of goods the case awaits is their arrival: the
+    case is `received` as if the warehouse had said so, and inspected next. (stored, duplicates)"""
+    at = clock.now()
+    stored = duplicates = 0
+    for shipment in await repository.return_shipments_by_tracking(session, {r.waybill for r in reported}):
+        case = await get_case(session, shipment.case_id, lock=True)
+        new = []
+        for event in sorted(
+            (r for r in reported if r.waybill == shipment.tracking_no), key=lambda r: r.occurred_at
+        ):
+            values = {
+                "shipment_id": shipment.id,
+                "status": event.status,
+                "occurred_at": event.occurred_at,
+                "location": event.location,
+                "description": event.description,
+                "source": source,
+                "received_at": at,
+            }
+            if await repository.insert_return_event(session, values) is None:
+                duplicates += 1
+                continue
+            stored += 1
+            new.append(event)
+        if not new:
+            continue
+        trail = [{"status": e.status, "at": e.occurred_at.isoformat(), "location": e.location} for e in new]
+        after = {"tracking_no": shipment.tracking_no, "source": source, "events": trail}
+        audit.queue(session, audit.row(actor, "case.tracked", "case", case.id, None, after, at))
+        if any(e.status == TrackingStatus.DELIVERED for e in new) and case.can_receive:
+            await _received(session, actor, case)
+    await session.flush()
+    return stored, duplicates
+
+
+RETURNS = tracking.Follower(followed_returns, track_returns)
+
+
+async def return_events(session: AsyncSession, shipment: ReturnShipment | None) -> list[ReturnEvent]:
+    return [] if shipment is None else await repository.return_events(session, shipment.id)
+
+
 async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: InspectIn) -> Case:
     """ASV-3, INV-1: every returned unit restocked (a `return` movement into the chosen
-    warehouse) or written off (`return` then `write_off`, with the note), each a ledger row."""
+    warehouse) or written off (`return` then `write_off`, with the note), each a ledger row. The
+    goods of a quality replacement shipped at once are inspected the same way; then the case closes."""
     case = await get_case(session, case_id, lock=True)
+    if not case.can_inspect:
+        raise InvalidTransition("case", case.state, C.INSPECTED)
     by_sku = {line.sku_code: line for line in case.lines}
     errors, decided = _asked(data.lines, by_sku.keys(), f"in case {case.case_no}")
     errors += [
@@ -414,7 +509,13 @@ async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: Inspe
     if errors:
         raise Invalid("every returned unit must be inspected once; nothing was stored", errors=errors)
     at = clock.now()
-    await _step(session, actor, case, C.INSPECTED, at, lines=[ask.model_dump() for ask in data.lines])
+    replaced = case.return_pending
+    inspected = [ask.model_dump() for ask in data.lines]
+    if replaced:
+        case.inspected_at = case.updated_at = at
+        _side_step(session, actor, case, "case.inspected", at, lines=inspected)
+    else:
+        await _step(session, actor, case, C.INSPECTED, at, lines=inspected)
     for ask in data.lines:
         warehouse = (
             warehouses[ask.warehouse] if ask.warehouse is not None else next(iter(warehouses.values()))
@@ -435,6 +536,10 @@ async def inspect(session: AsyncSession, actor: Actor, case_id: int, data: Inspe
     await session.flush()
     if case.type == CaseType.RETURN_REFUND:
         await sla.start(session, case_subject(case.id), CaseClock.REFUND, _refund_deadline(at))
+    if replaced:
+        await _step(session, actor, case, C.CLOSED, at)
+        await _release_order(session, case)
+        await events.record(session, "aftersales.closed", order_subject(case.order_id), _notice(case))
     return case
 
 
@@ -446,24 +551,44 @@ async def request_refund(session: AsyncSession, actor: Actor, case_id: int) -> C
     return case
 
 
+def refund_key(case_no: str, part: int) -> str:
+    """The idempotency key of a case's refund from its `part`-th payment (0 first): the same key
+    on every retry, so the gateway pays each part once."""
+    return f"case:{case_no}:refund" if part == 0 else f"case:{case_no}:refund:{part + 1}"
+
+
 async def refund_requested(session: AsyncSession, actor: Actor, case: Case) -> None:
     """The hand-over to the refund ledger (PAY-3): the case's total is refunded from the order's
-    latest captured payment that still holds it, under the key `case:<case_no>:refund` (a retry
-    is the same refund); audited, and told as `aftersales.refund_requested`."""
+    captured payments, the one with the most left first (`refund_parts`), each part through the
+    ledger under its own key (`refund_key`: a retry is the same refund); audited, and told as
+    `aftersales.refund_requested` naming the first part and listing every part."""
     captured = [p for p in await payments.payments_of(session, case.order_id) if p.status == "succeeded"]
-    holding = [p for p in captured if p.amount - p.refund_reserved >= case.refund_total]
-    if not holding:
-        raise NothingToRefund(f"no captured payment of the order holds {money.fmt(case.refund_total)}")
-    key = f"case:{case.case_no}:refund"
-    refund = await refunds.request_refund(
-        session, actor, holding[-1].id, case.refund_total, key, f"after-sales case {case.case_no}", case.id
-    )
+    plan = refund_parts([(p.id, p.amount - p.refund_reserved) for p in captured], case.refund_total)
+    if not plan:
+        held = money.fmt(sum(p.amount - p.refund_reserved for p in captured))
+        raise NothingToRefund(
+            f"the order's captured payments hold {held} more, not {money.fmt(case.refund_total)}"
+        )
+    reason = f"after-sales case {case.case_no}"
+    parts = []
+    for index, (payment_id, amount) in enumerate(plan):
+        key = refund_key(case.case_no, index)
+        refund = await refunds.request_refund(session, actor, payment_id, amount, key, reason, case.id)
+        parts.append(
+            {
+                "payment_id": payment_id,
+                "refund_id": refund.id,
+                "amount": money.fmt(amount),
+                "idempotency_key": key,
+            }
+        )
     payload = _notice(
         case,
-        payment_id=refund.payment_id,
-        refund_id=refund.id,
+        payment_id=parts[0]["payment_id"],
+        refund_id=parts[0]["refund_id"],
         amount=money.fmt(case.refund_total),
-        idempotency_key=key,
+        idempotency_key=parts[0]["idempotency_key"],
+        parts=parts,
     )
     events.queue(session, "aftersales.refund_requested", order_subject(case.order_id), payload)
     await audit.record(session, audit.row(actor, "case.refund_requested", "case", case.id, None, payload))
@@ -471,9 +596,20 @@ async def refund_requested(session: AsyncSession, actor: Actor, case: Case) -> N
 
 async def settled_by_ledger(session: AsyncSession, refund: LedgerRefund) -> None:
     """Told by the refund ledger of every refund that succeeded (`refunds.ON_SETTLED`): a case's
-    refund settles its case."""
-    if refund.case_id is not None:
-        await refund_settled(session, refund.case_id, refund.amount)
+    refund settles its case once every part of it has succeeded; until then the case shows what
+    has (a case refunded from several payments)."""
+    if refund.case_id is None:
+        return
+    # The case first: two parts settling at once count each other's success, one after the other.
+    case = await get_case(session, refund.case_id, lock=True)
+    settled = sum(
+        r.amount for r in await refunds.refunds_of_case(session, refund.case_id) if r.status == "succeeded"
+    )
+    if settled >= case.refund_total:
+        await refund_settled(session, case.id, settled)
+    else:
+        case.refunded = settled
+        await session.flush()
 
 
 async def refund_settled(session: AsyncSession, case_id: int, refunded_fen: int) -> Case:
@@ -503,7 +639,7 @@ async def exchange(session: AsyncSession, actor: Actor, case_id: int) -> Case:
     order = await queries.get_order(session, case.order_id)
     body = OrderIn.model_validate(
         {
-            "channel": "exchange",
+            "channel": EXCHANGE_CHANNEL,
             "channel_order_no": case.case_no,
             "customer": order.contact["customer"],
             "shipping_address": order.contact["shipping_address"],

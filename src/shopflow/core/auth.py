@@ -75,6 +75,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # PAY-3: the refund ledger (issue 11)
     "alerts.ack.refund_amount_mismatch": frozenset({R.MANAGER, R.FINANCE}),
     "alerts.ack.refund_beyond_captured": frozenset({R.MANAGER, R.FINANCE}),
+    "alerts.ack.refund_failed": frozenset({R.MANAGER, R.FINANCE}),
     "alerts.ack.notification_failed": frozenset({R.OPERATIONS}),
     "sla.read": _EVERYONE,  # the clocks of an order, shipment, ticket… (SLA-1)
     "webhooks.manage": frozenset({R.OPERATIONS}),  # subscribers of signed event POSTs (NTF-1)

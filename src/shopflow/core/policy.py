@@ -99,6 +99,9 @@ class Payments(Section):
     methods: tuple[str, ...] = ("alipay", "wechat", "card", "card_instalment", "bank_transfer")
     # PAY-3 (†): a cancelled order's refund that failed at the gateway is tried again after this.
     refund_retry_seconds: Positive = 300
+    # PAY-3 (†): a case's refund that failed is tried again this many times by the worker, under
+    # its own key, waiting refund_retry_seconds, then twice that, …; after the last, an alert.
+    refund_retry_attempts: Positive = 5
 
 
 class Fulfillment(Section):
@@ -243,6 +246,7 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     # PAY-3: the refund ledger
     "refund_amount_mismatch": "finance",
     "refund_beyond_captured": "finance",
+    "refund_failed": "finance",  # a case's refund still failing after the worker's last retry
     "notification_failed": "admin",  # NTF-1
 }
 

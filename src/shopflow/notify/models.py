@@ -53,9 +53,23 @@ TRANSITIONS: dict[DeliveryState, frozenset[DeliveryState]] = {
     D.DELIVERED: frozenset(),
 }
 
-# The customer notices of ORD-8 (and ORD-4's stock-shortage hold); other events go to webhooks only.
-CUSTOMER_EVENTS = frozenset(
-    {"order.confirmed", "order.paid", "order.shipped", "order.delivered", "order.cancelled", "order.on_hold"}
+# The customer notices of ORD-8 (and ORD-4's stock-shortage hold), and of an after-sales case's
+# decisions, its goods' arrival and its refund (issue 11, item 7); other events go to webhooks only.
+CASE_EVENTS = frozenset(
+    {"aftersales.approved", "aftersales.rejected", "aftersales.received", "aftersales.refunded"}
+)
+CUSTOMER_EVENTS = (
+    frozenset(
+        {
+            "order.confirmed",
+            "order.paid",
+            "order.shipped",
+            "order.delivered",
+            "order.cancelled",
+            "order.on_hold",
+        }
+    )
+    | CASE_EVENTS
 )
 ERROR_LENGTH = 500
 

@@ -47,6 +47,11 @@ class Facts:
     # The customer's page of the order (`portal.service.link`): a signed link, in every text and
     # under every HTML notice (the `[portal]` part of the layout).
     portal_url: str = ""
+    # An after-sales case's notice: its number, the amount refunded (fen), why it was rejected
+    # (the agent's words to the customer).
+    case_no: str = ""
+    refunded: int = 0
+    reject_reason: str = ""
 
 
 @cache
@@ -76,6 +81,9 @@ def render(language: str, event: str, facts: Facts) -> Notice:
         "ship_by": ship_by,
         "reason": reasons.get(facts.reason or "other", reasons["other"]),
         "portal_url": facts.portal_url,
+        "case_no": facts.case_no,
+        "refunded": money.fmt(facts.refunded),
+        "reject_reason": facts.reject_reason,
     }
     parcels = [
         {

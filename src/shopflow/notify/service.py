@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, audit, auth, clock, policy
+from shopflow.core import alerts, audit, auth, clock, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.core.events import OutboxEvent
@@ -25,6 +25,7 @@ from shopflow.notify import repository
 from shopflow.notify.channels import private_address
 from shopflow.notify.errors import DeliveryNotFound, WebhookDeleted, WebhookNotFound
 from shopflow.notify.models import (
+    CASE_EVENTS,
     CUSTOMER_EVENTS,
     AttemptStatus,
     Channel,
@@ -88,6 +89,19 @@ def _ship_by(event: OutboxEvent) -> datetime:
     return event.created_at + timedelta(hours=policy.current().orders.ship_within_hours)
 
 
+def _case_facts(event: OutboxEvent) -> dict[str, Any]:
+    """What an after-sales case's event tells its customer: the case number, what was refunded,
+    why it was rejected. The case's events name its order (`order_id`), whose contact is used."""
+    if event.event not in CASE_EVENTS:
+        return {}
+    payload = event.payload
+    return {
+        "case_no": str(payload["case_no"]),
+        "refunded": money.parse(payload.get("refunded", 0)),
+        "reject_reason": str(payload.get("reason") or ""),
+    }
+
+
 async def _customer_deliveries(
     session: AsyncSession, event: OutboxEvent, at: datetime
 ) -> list[dict[str, Any]]:
@@ -98,6 +112,7 @@ async def _customer_deliveries(
         return []
     order = await orders.get_order(session, int(event.payload["order_id"]))
     customer = order.contact["customer"]
+    case = _case_facts(event)
     facts = Facts(
         store=rules.notify.store_name,
         customer_name=customer["name"],
@@ -108,6 +123,7 @@ async def _customer_deliveries(
         reason=event.payload.get("reason"),
         parcels=event.payload.get("shipments", []),
         portal_url=portal.link(order, at),
+        **case,
     )
     notice = render(rules.notify.language, event.event, facts)
     found: list[dict[str, Any]] = []

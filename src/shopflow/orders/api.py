@@ -87,6 +87,7 @@ async def _detail(session: Session, viewer: Viewer, order: Order) -> OrderDetail
     """The order as `viewer` may see it (RSK-3: its contact masked, or as stored and the read logged)."""
     trail = await queries.history(session, order.id)
     held = await queries.reservations(session, order.id)
+    after = await queries.aftersales_of(session, order.id)
     return OrderDetail(
         **_out_fields(order, viewer.contact(session, "order", order.id, order.contact)),
         history=[_history(entry) for entry in trail],
@@ -94,6 +95,8 @@ async def _detail(session: Session, viewer: Viewer, order: Order) -> OrderDetail
             ReservationOut(sku_id=r.sku_id, warehouse_id=r.warehouse_id, quantity=r.quantity, state=r.state)
             for r in held
         ],
+        aftersales=after.aftersales,
+        refunded=after.refunded,
     )
 
 

@@ -63,6 +63,17 @@ class OrderClock(StrEnum):
     AFTERSALES = "order.aftersales"  # ORD-7/ASV-1: completed -> closed when the window ends
 
 
+class AftersalesStanding(StrEnum):
+    """What the order's after-sales cases came to, as the order shows it (issue 11, item 8);
+    decided by the after-sales domain's `order_standing`."""
+
+    NONE = "none"
+    IN_PROGRESS = "in_progress"  # a case is open
+    REFUNDED = "refunded"  # the settled refunds equal what was captured
+    PARTIALLY_REFUNDED = "partially_refunded"  # some money went back
+    RETURNED = "returned"  # goods came back without money (an exchange)
+
+
 class HoldReason(StrEnum):
     STOCK_SHORTAGE = "stock_shortage"
     RISK_REVIEW = "risk_review"
@@ -330,6 +341,11 @@ class LineRequest:
     unit_price: int
 
 
+# ASV-6: the replacement orders an exchange places; nothing else is, so no payment, receipt or
+# sales figure (PAY-5, ANA-1) ever counts one.
+EXCHANGE_CHANNEL = "exchange"
+
+
 def intake_errors(
     channel: str,
     customer: Mapping[str, str],
@@ -346,6 +362,12 @@ def intake_errors(
     if channel not in rules.channels:
         errors.append(
             FieldError("channel", f"unknown channel {channel!r}: one of {', '.join(rules.channels)}")
+        )
+    elif (channel == EXCHANGE_CHANNEL) is not replacement:
+        errors.append(
+            FieldError("channel", "only an after-sales exchange places orders of the exchange channel")
+            if not replacement
+            else FieldError("channel", f"a replacement is placed in the {EXCHANGE_CHANNEL} channel")
         )
     if not customer.get("name", "").strip():
         errors.append(FieldError("customer.name", "is required"))

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import Input
-from shopflow.orders.models import HoldReason, OrderStatus
+from shopflow.orders.models import AftersalesStanding, HoldReason, OrderStatus
 
 
 class CustomerIn(Input):
@@ -99,6 +99,8 @@ class ReservationOut(BaseModel):
 class OrderDetail(OrderOut):
     history: list[HistoryEntry]
     reservations: list[ReservationOut]
+    aftersales: AftersalesStanding  # issue 11, item 8
+    refunded: Amount  # the settled refunds of its payments
 
 
 class CancelIn(Input):

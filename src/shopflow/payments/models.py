@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
@@ -222,3 +222,14 @@ class RefundCallback(Base):
     result: Mapped[str] = mapped_column(String(30))
     body: Mapped[dict[str, Any]] = mapped_column(JSONType)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RefundRetry(Base):
+    """The worker's retries of a failed case refund (PAY-3): each under the refund's own
+    idempotency key, so the gateway pays it once however often it is tried."""
+
+    __tablename__ = "refund_retries"
+
+    refund_id: Mapped[int] = mapped_column(BigId, ForeignKey("refunds.id"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)  # tried by the worker so far
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: given up and alerted

@@ -28,6 +28,7 @@ from shopflow.payments.models import (
     Payment,
     Refund,
     RefundCallbackResult,
+    RefundRetry,
     RefundStatus,
     refund_callback_result,
 )
@@ -379,3 +380,63 @@ async def refund_cancelled_orders(session: AsyncSession) -> int:
         amount = previous.amount if previous is not None else payment.amount - payment.refund_reserved
         await request_refund(session, SYSTEM, payment.id, amount, key, f"order {order.order_no} cancelled")
     return len(found)
+
+
+# --- the worker's retries of failed case refunds (PAY-3, ASV-4) --------------------------------
+
+RETRY_BATCH = 100  # failed case refunds retried per worker transaction
+
+
+def retry_wait(attempts: int, base_seconds: int) -> timedelta:
+    """The wait before the worker's next try after `attempts` tries: base, 2×base, 4×base, …"""
+    return timedelta(seconds=base_seconds * 2**attempts)
+
+
+async def refunds_of_case(session: AsyncSession, case_id: int) -> list[Refund]:
+    return await repository.refunds_of_case(session, case_id)
+
+
+async def retry_failed_case_refunds(session: AsyncSession) -> int:
+    """The worker's sweep: a case refund the gateway failed (or timed out on) is asked again under
+    its own idempotency key, so the gateway pays it once however often it is tried, after
+    `payments.refund_retry_seconds`, then twice that, …, `payments.refund_retry_attempts` times;
+    a refund still failing after the last try, or with no room left on its payment, is alerted
+    (`refund_failed`, finance) and left for a person. How many it handled."""
+    rules = policy.current().payments
+    now = clock.now()
+    due = await repository.due_case_retries(
+        session, now, now - timedelta(seconds=rules.refund_retry_seconds), RETRY_BATCH
+    )
+    for refund, retry in due:
+        if retry is None:
+            retry = RefundRetry(refund_id=refund.id, attempts=0)
+            session.add(retry)
+        if retry.attempts < rules.refund_retry_attempts:
+            retry.attempts += 1
+            try:
+                await request_refund(
+                    session,
+                    SYSTEM,
+                    refund.payment_id,
+                    refund.amount,
+                    refund.idempotency_key,
+                    refund.reason,
+                    refund.case_id,
+                )
+            except NotRefundable:
+                retry.attempts = rules.refund_retry_attempts  # the room went to other refunds
+        if refund.status == RS.FAILED and retry.attempts >= rules.refund_retry_attempts:
+            retry.next_at = None
+            await alerts.raise_alert(
+                session,
+                "refund_failed",
+                f"payment:{refund.payment_id}",
+                f"refund {refund.id} ({money.fmt(refund.amount)}) of after-sales case {refund.case_id} "
+                f"still fails after {retry.attempts} tries ({refund.failure}); "
+                f"its key {refund.idempotency_key} is kept: settle it with the gateway",
+                f"refund_failed:{refund.id}",
+            )
+        else:
+            retry.next_at = now + retry_wait(retry.attempts, rules.refund_retry_seconds)
+    await session.flush()
+    return len(due)

@@ -5,7 +5,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy import and_, case, distinct, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -29,6 +29,7 @@ from shopflow.payments.models import (
     PaymentStatus,
     Refund,
     RefundCallback,
+    RefundRetry,
     RefundStatus,
 )
 
@@ -312,3 +313,32 @@ async def cancelled_unrefunded(session: AsyncSession, retry_before: datetime, li
         .with_for_update(of=Payment, skip_locked=True)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def refunds_of_case(session: AsyncSession, case_id: int) -> list[Refund]:
+    """The refunds asked for an after-sales case (one per payment it is refunded from)."""
+    stmt = select(Refund).where(Refund.case_id == case_id).order_by(Refund.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def due_case_retries(
+    session: AsyncSession, now: datetime, failed_before: datetime, limit: int
+) -> list[tuple[Refund, RefundRetry | None]]:
+    """Failed case refunds due for the worker: never retried and failed before `failed_before`,
+    or retried and due again; locked, skipping the ones another worker holds."""
+    stmt = (
+        select(Refund, RefundRetry)
+        .outerjoin(RefundRetry, RefundRetry.refund_id == Refund.id)
+        .where(
+            Refund.status == RefundStatus.FAILED,
+            Refund.case_id.is_not(None),
+            or_(
+                and_(RefundRetry.refund_id.is_(None), Refund.updated_at <= failed_before),
+                RefundRetry.next_at <= now,
+            ),
+        )
+        .order_by(Refund.id)
+        .limit(limit)
+        .with_for_update(of=Refund, skip_locked=True)
+    )
+    return [(refund, retry) for refund, retry in (await session.execute(stmt)).tuples().all()]

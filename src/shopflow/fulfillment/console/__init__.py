@@ -9,7 +9,13 @@ from fastapi import APIRouter
 from shopflow.core.console.i18n import label
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.fulfillment.console import carriers, freight, picking, shipments
-from shopflow.fulfillment.console.labels import CASE_STATES, SHIPMENT_STATUS, TASK_STATUS, WAVE_STATUS
+from shopflow.fulfillment.console.labels import (
+    CASE_STATES,
+    SHIPMENT_STATUS,
+    TASK_STATUS,
+    TRACKING,
+    WAVE_STATUS,
+)
 from shopflow.fulfillment.models.shipments import ShipmentClock
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +30,7 @@ PAGES = Pages(
         "pick task": TASK_STATUS,
         "shipment": SHIPMENT_STATUS,
         "exception case": CASE_STATES,
+        "tracking event": TRACKING,  # also a return shipment's (after-sales, ASV-3)
     },
     subjects={
         "shipment": ("/fulfillment/shipments/{id}", label("subject", "Shipment")),

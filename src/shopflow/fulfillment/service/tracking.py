@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -56,6 +57,50 @@ class Recorded:
     errors: list[RowError] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Follower:
+    """Parcels of another domain that carriers report on like ours: the after-sales domain's
+    return shipments (a later domain, which fulfillment cannot import; it registers by `follow`
+    when the app is made). `followed` names which of the waybills it follows (with the carrier
+    of that code, when one is named); `track` stores their events (stored, duplicates)."""
+
+    followed: Callable[[AsyncSession, str | None, Collection[str]], Awaitable[set[str]]]
+    track: Callable[[AsyncSession, Actor, list[Reported], str], Awaitable[tuple[int, int]]]
+
+
+FOLLOWERS: list[Follower] = []
+
+
+def follow(follower: Follower) -> None:
+    """Hand `follower` the events of the waybills it follows, from now on (once, however often)."""
+    if follower not in FOLLOWERS:
+        FOLLOWERS.append(follower)
+
+
+async def _followed(session: AsyncSession, carrier: str | None, waybills: set[str]) -> dict[str, Follower]:
+    """The follower of each of `waybills` that one follows."""
+    found: dict[str, Follower] = {}
+    for follower in FOLLOWERS:
+        for waybill in await follower.followed(session, carrier, waybills - found.keys()):
+            found[waybill] = follower
+    return found
+
+
+async def _track_followed(
+    session: AsyncSession,
+    actor: Actor,
+    followers: dict[str, Follower],
+    events: list[Reported],
+    source: str,
+    recorded: Recorded,
+) -> None:
+    for follower in dict.fromkeys(followers.values()):
+        mine = [e for e in events if followers.get(e.waybill) is follower]
+        stored, duplicates = await follower.track(session, actor, mine, source)
+        recorded.stored += stored
+        recorded.duplicates += duplicates
+
+
 def sign(body: bytes, secret: str) -> str:
     """The signature a carrier sends with a push: hex HMAC-SHA256 of the raw body."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -66,7 +111,8 @@ def carrier_actor(carrier: Carrier) -> Actor:
 
 
 async def receive_push(session: AsyncSession, code: str, body: bytes, signature: str | None) -> Recorded:
-    """FUL-5: a carrier's signed push. A bad signature or any bad event changes nothing."""
+    """FUL-5: a carrier's signed push, of our parcels or the waybills a follower follows (a
+    customer's return). A bad signature or any bad event changes nothing."""
     carrier = await carrier_service.get_carrier(session, code)
     expected = sign(body, carrier.push_secret).encode()
     if signature is None or not hmac.compare_digest(expected, signature.lower().encode()):
@@ -80,33 +126,44 @@ async def receive_push(session: AsyncSession, code: str, body: bytes, signature:
         errors = [field_error(e) for e in exc.errors()]
         raise Invalid("malformed push; nothing was changed", errors=errors) from None
     found = await shipment_repository.shipments_by_tracking(session, {e.waybill for e in data.events})
+    ours = {waybill for waybill, shipment in found.items() if shipment.carrier_id == carrier.id}
+    others = await _followed(session, carrier.code, {e.waybill for e in data.events} - ours)
     unknown = [
         FieldError(f"events[{i}].waybill", f"no parcel {e.waybill!r} with {carrier.code}")
         for i, e in enumerate(data.events)
-        if e.waybill not in found or found[e.waybill].carrier_id != carrier.id
+        if e.waybill not in ours and e.waybill not in others
     ]
     if unknown:
         raise Invalid("the push names unknown waybills; nothing was changed", errors=unknown)
-    items = [
-        (found[e.waybill], Reported(e.waybill, e.status, e.time, e.location, e.description))
-        for e in data.events
-    ]
-    return await _record(session, carrier_actor(carrier), items, "push")
+    reported = [Reported(e.waybill, e.status, e.time, e.location, e.description) for e in data.events]
+    actor = carrier_actor(carrier)
+    recorded = await _record(
+        session, actor, [(found[r.waybill], r) for r in reported if r.waybill in ours], "push"
+    )
+    await _track_followed(
+        session, actor, others, [r for r in reported if r.waybill in others], "push", recorded
+    )
+    return recorded
 
 
 async def import_rows(session: AsyncSession, actor: Actor, rows: list[TrackingRow]) -> Recorded:
-    """FUL-5: rows of a tracking file; a row naming no known parcel is reported, the rest kept."""
+    """FUL-5: rows of a tracking file; a row naming no known parcel (ours or a follower's, such as a
+    return shipment) is reported, the rest kept."""
     found = await shipment_repository.shipments_by_tracking(session, {r.waybill for r in rows})
+    others = await _followed(session, None, {r.waybill for r in rows} - found.keys())
     items = []
+    followed = []
     errors = []
     for r in rows:
+        reported = Reported(r.waybill, r.status, r.occurred_at, r.location, r.description)
         if r.waybill in found:
-            items.append(
-                (found[r.waybill], Reported(r.waybill, r.status, r.occurred_at, r.location, r.description))
-            )
+            items.append((found[r.waybill], reported))
+        elif r.waybill in others:
+            followed.append(reported)
         else:
             errors.append(RowError(r.row, r.waybill, f"unknown waybill {r.waybill!r}"))
     recorded = await _record(session, actor, items, "import")
+    await _track_followed(session, actor, others, followed, "import", recorded)
     recorded.errors = errors
     return recorded
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,14 @@ from shopflow.inventory import service as inventory
 from shopflow.inventory.models import Reservation
 from shopflow.orders import repository
 from shopflow.orders.errors import OrderNotFound
-from shopflow.orders.models import Order, OrderStatus, mobile, order_of_subject, order_subject
+from shopflow.orders.models import (
+    AftersalesStanding,
+    Order,
+    OrderStatus,
+    mobile,
+    order_of_subject,
+    order_subject,
+)
 
 
 async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False) -> Order:
@@ -102,3 +110,28 @@ async def clocks(session: AsyncSession, order_ids: list[int]) -> dict[int, list[
     for item in await sla.of_subjects(session, [order_subject(order_id) for order_id in order_ids]):
         found[order_of_subject(item.subject)].append(item)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class AftersalesView:
+    """The order's after-sales standing and the money refunded to it (settled refunds, fen)."""
+
+    aftersales: AftersalesStanding
+    refunded: int
+
+
+NO_AFTERSALES = AftersalesView(AftersalesStanding.NONE, 0)
+AftersalesOf = Callable[[AsyncSession, int], Awaitable[AftersalesView]]
+# Who tells an order's after-sales standing: the after-sales domain (a later one, which orders
+# cannot import) registers its `order_aftersales` by `aftersales_from` when the app is made.
+_AFTERSALES: list[AftersalesOf] = []
+
+
+def aftersales_from(source: AftersalesOf) -> None:
+    """Ask `source` for every order's after-sales standing from now on."""
+    _AFTERSALES[:] = [source]
+
+
+async def aftersales_of(session: AsyncSession, order_id: int) -> AftersalesView:
+    """The order's after-sales standing; `none` while no after-sales domain is registered."""
+    return await _AFTERSALES[0](session, order_id) if _AFTERSALES else NO_AFTERSALES
