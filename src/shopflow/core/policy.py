@@ -167,7 +167,7 @@ DEFAULT_GRADING_RULES: tuple[GradingRule, ...] = (
     GradingRule(signal=LeadSignal.BUDGET, kind="intent", weight=20),
     GradingRule(signal=LeadSignal.SOURCE, kind="intent", weight=10, sources=("phone", "fair", "chat")),
     GradingRule(signal=LeadSignal.QUANTITY, kind="buying_power", weight=30, at_least=100),
-    GradingRule(signal=LeadSignal.BUDGET, kind="buying_power", weight=40, amount_at_least="10000.00")  # type: ignore[arg-type],
+    GradingRule(signal=LeadSignal.BUDGET, kind="buying_power", weight=40, amount_at_least="10000.00"),  # type: ignore[arg-type],
 )
 
 
