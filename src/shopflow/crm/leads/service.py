@@ -134,8 +134,15 @@ async def submit(session: AsyncSession, actor: Actor, data: LeadIn) -> Taken:
 
 
 async def _append(session: AsyncSession, actor: Actor, lead: Lead, data: LeadIn, at: datetime) -> Lead:
+    """The request joins the phone's open lead: its intake kept, needs and signals merged, the
+    grade recomputed unless a person set it (the running clock moved with it); audited. The
+    intake and audit rows are queued: written with the transaction's next write."""
     before = {"grade": lead.grade, "need_tags": list(lead.need_tags), "intakes": lead.intakes}
-    session.add(Intake(lead_id=lead.id, source=data.source, details=_details(data), created_at=at))
+    db.queue(
+        session,
+        Intake,
+        {"lead_id": lead.id, "source": data.source, "details": _details(data), "created_at": at},
+    )
     merged = Signals.of(lead.need_tags, lead.source, lead.signals).merged(_signals(data))
     lead.need_tags = list(merged.need_tags)
     lead.signals = merged.stored()
@@ -149,9 +156,8 @@ async def _append(session: AsyncSession, actor: Actor, lead: Lead, data: LeadIn,
         if graded.grade != lead.grade:
             lead.grade = graded.grade
             await _move_clock(session, lead)
-    await session.flush()
     after = {"grade": lead.grade, "need_tags": lead.need_tags, "intakes": lead.intakes, "source": data.source}
-    await audit.record(session, audit.row(actor, "lead.appended", "lead", lead.id, before, after, at))
+    audit.queue(session, audit.row(actor, "lead.appended", "lead", lead.id, before, after, at))
     return lead
 
 
@@ -499,9 +505,25 @@ async def import_leads(
             raised.append({**alert, "owner": f"{USER_OWNER}{owner}"})
     await db.write(session)
     await alerts.raise_many(session, raised)
-    for data in later:
-        await submit(session, actor, data)
-    return Imported(len(leads), len(later))
+    return Imported(len(leads), await _join_open(session, actor, later, at))
+
+
+async def _join_open(session: AsyncSession, actor: Actor, rows: Sequence[LeadIn], at: datetime) -> int:
+    """Rows whose phone has an open lead, appended to it (the leads read and locked at once);
+    a row whose lead closed meanwhile is taken in by `submit`. How many were appended."""
+    hashes = {phone_hash(data.phone): data for data in rows}
+    open_leads = {lead.open_phone: lead for lead in await repository.open_by_phones(session, hashes.keys())}
+    appended = 0
+    for data in rows:
+        lead = open_leads.get(phone_hash(data.phone))
+        if lead is None:
+            appended += (await submit(session, actor, data)).appended
+        else:
+            await _append(session, actor, lead, data, at)
+            appended += 1
+    await session.flush()
+    await db.write(session)
+    return appended
 
 
 async def counts(session: AsyncSession) -> dict[tuple[str, str], int]:
