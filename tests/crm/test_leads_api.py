@@ -167,6 +167,7 @@ async def test_a_form_lead_from_grade_a_to_the_order_that_converts_it(
         "/api/v1/orders", json=order_body([("SKU-1", 1, "99.00")]), headers=await bearer(db, "admin")
     )
     assert ordered.status_code == 201, ordered.text
+    now.advance(minutes=1)
     async with db.transaction() as session:
         assert await tasks.conversions(session) == 1
     done = (await client.get(f"/api/v1/leads/{lead_id}", headers=sales)).json()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -341,14 +342,19 @@ async def convert(session: AsyncSession, lead: Lead, order_id: int, at: datetime
 
 
 BATCH = 500  # orders read per conversion sweep
+# Orders younger than this are left for the next sweep: an order whose id was taken before a
+# newer one's may commit after it, and the mark must not pass it unread.
+SETTLE = timedelta(seconds=60)
 
 
 async def convert_from_orders(session: AsyncSession, limit: int = BATCH) -> int:
-    """The worker's conversion sweep: the orders placed since its mark whose phone has an open
-    lead created before the order convert that lead (the order intake is not touched: one
-    indexed read of the new orders, one of the open leads of their phones). How many orders it read."""
+    """The worker's conversion sweep: the orders placed since its mark (and at least SETTLE ago)
+    whose phone has an open lead created before the order convert that lead. Order intake is not
+    touched: one indexed read of the new orders, one of the open leads of their phones. How many
+    orders it read."""
     mark = await repository.conversion_mark(session, CONVERSIONS)
-    found = await repository.orders_after(session, mark, limit)
+    settled = clock.now() - SETTLE
+    found = list(takewhile(lambda o: o[2] <= settled, await repository.orders_after(session, mark, limit)))
     if not found:
         return 0
     leads = {
