@@ -31,6 +31,7 @@ from shopflow.crm.leads.schemas import (
 
 router = APIRouter(tags=["leads"], responses=problems(401))
 LEADS = "/leads"
+APPENDED = "Appended to the phone's open lead (no new lead)"
 STOREFRONT = Actor(user_id=None, name="storefront", role="system")
 
 
@@ -101,7 +102,7 @@ async def lead_out(
     LEADS + "/intake",
     status_code=201,
     response_model=IntakeOut,
-    responses=problems(422, 429, notes={200: "appended to the phone's open lead"}),
+    responses={**problems(422, 429), 200: {"model": IntakeOut, "description": APPENDED}},
     openapi_extra=PUBLIC,
     dependencies=[Depends(_limit)],
 )
@@ -115,7 +116,12 @@ async def intake(data: LeadIn, session: Session, response: Response) -> IntakeOu
     return IntakeOut(id=lead.id, grade=Grade(lead.grade), reasons=lead.reasons, appended=taken.appended)
 
 
-@router.post(LEADS, status_code=201, response_model=LeadOut, responses=problems(403, 422))
+@router.post(
+    LEADS,
+    status_code=201,
+    response_model=LeadOut,
+    responses={**problems(403, 422), 200: {"model": LeadOut, "description": APPENDED}},
+)
 async def create_lead(
     data: StaffLeadIn,
     session: Session,
