@@ -21,7 +21,7 @@ SALES = ("wang-sales", "li-sales")
 QUOTE = {"quote_asked": True, "quantity": 200, "budget": "50000.00"}  # grade A
 # (name, phone, needs, signals, source, hours before now, follow-up outcomes in order)
 DESK: tuple[tuple[str, str, list[str], dict[str, Any], str, int, tuple[Outcome, ...]], ...] = (
-    ("陈先生", "13911110001", ["办公设备"], QUOTE, "form", 72, ()),  # A, never called: late
+    ("陈先生", "13911110001", ["办公设备"], QUOTE, "form", 96, ()),  # A, never called: late
     ("林女士", "13911110002", ["母婴用品"], {}, "form", 1, ()),  # C, new
     ("黄经理", "13911110003", ["会议桌", "办公设备"], {"quantity": 150}, "phone", 30, (Outcome.REACHED,)),
     ("周总", "13911110004", ["工装"], QUOTE, "fair", 20, (Outcome.NO_ANSWER, Outcome.QUALIFIED)),
