@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 from shopflow import demo
 from shopflow.cli import app
 from shopflow.core import policy
+from shopflow.core.alerts import Alert
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
 from shopflow.core.settings import get_settings
@@ -64,7 +65,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         assert runner.invoke(app, ["migrate"]).exit_code == 0
         demo_run = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
         assert demo_run.exit_code == 0, (demo_run.output, demo_run.exception)
-        alerts = int(rows(db_file, "SELECT count(*) FROM alerts")[0][0])
+        # The sales desk's assignment notices (CRM-4) are the only alerts of its history.
+        alerts = int(rows(db_file, "SELECT count(*) FROM alerts WHERE kind != 'lead.assigned'")[0][0])
         worker_run = runner.invoke(app, ["worker", "--once"])
         assert worker_run.exit_code == 0, (worker_run.output, worker_run.exception)
     get_settings.cache_clear()
@@ -105,7 +107,10 @@ def test_loading_tells_no_customer_anything(loaded: Loaded) -> None:
 
 
 def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded) -> None:
-    raised = loaded.count("alerts") - loaded.alerts_after_load
+    raised = (
+        loaded.count("alerts", "kind NOT LIKE 'lead%' AND kind NOT LIKE 'sla.breach.lead%'")
+        - loaded.alerts_after_load
+    )
     late_ship = loaded.count("sla_clocks", "kind = 'order.ship' AND state = 'breached'")
     breached = loaded.count(
         "sla_clocks", "state = 'breached' AND kind IN ('order.pay', 'order.ship', 'order.deliver')"
@@ -125,6 +130,16 @@ def test_the_after_sales_desk_has_cases_in_several_states_none_late(loaded: Load
     assert states == {"requested", "rejected", "awaiting_return", "refunded", "refunding"}
     assert late == 0
     assert "5 after-sales cases" in loaded.demo.stdout
+
+
+def test_the_sales_desk_has_leads_in_every_grade_and_state_and_one_late(loaded: Loaded) -> None:
+    found = set(loaded.rows("SELECT grade, state FROM leads"))
+    late = loaded.rows("SELECT owner FROM alerts WHERE kind = 'sla.breach.lead.first_contact' ORDER BY owner")
+
+    assert {grade for grade, _ in found} == {"A", "B", "C"}
+    assert {state for _, state in found} == {"new", "contacted", "qualified", "converted", "lost"}
+    assert loaded.count("leads", "state = 'converted' AND order_id IS NOT NULL") == 1
+    assert len(late) == 2 and ("user:zhao-manager",) in late  # the late lead's owner and their manager
 
 
 def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:
@@ -156,7 +171,11 @@ async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful
     assert set(summary.orders) == STATES
     assert summary.carriers == 3
     assert {kind: summary.late.get(kind) for kind in LATE_KINDS} == LATE_KINDS
-    assert summary.alerts == 1  # the damaged parcel's case
+    async with db.transaction() as session:
+        notices = await session.scalar(
+            select(func.count()).select_from(Alert).where(Alert.kind == "lead.assigned")
+        )
+    assert summary.alerts - (notices or 0) == 1  # the damaged parcel's case, besides the sales desk's notices
     assert summary.cases >= 3  # the desk takes the orders delivered within the window, 5 at most
     async with db.transaction() as session:
         pending = await session.scalar(

@@ -181,6 +181,8 @@ def main() -> None:
         case_order = page.locator("a[href^='/orders/']").first.get_attribute("href") or first
         page.goto(f"{url}{case_order}")
         customer_link = page.locator("#customer-page-link").get_attribute("href")
+        page.goto(f"{url}/leads")
+        lead = page.locator("#leads tr.late a").first.get_attribute("href")
         for locale, suffix in LOCALES.items():
             page.click(f"button[name=locale][value={locale}]")
             pages = {
@@ -207,6 +209,8 @@ def main() -> None:
                 "receipts": "/payments/receipts",
                 "aftersales": "/aftersales",
                 "case": case or "/aftersales",
+                "leads": "/leads",
+                "lead": lead or "/leads",
                 "staff": "/staff",
                 "personal-data-reads": "/personal-data-reads",
             }

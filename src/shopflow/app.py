@@ -32,6 +32,8 @@ from shopflow.core.db import Database
 from shopflow.core.personal_data_api import router as personal_data_router
 from shopflow.core.settings import Settings, get_settings
 from shopflow.core.staff_api import router as staff_router
+from shopflow.crm.leads.api import router as leads_router
+from shopflow.crm.leads.console import PAGES as lead_pages
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.fulfillment.service import tracking
@@ -108,6 +110,7 @@ def create_app(
     app.state.db = database
     app.state.list_requests = SlidingWindow()  # RSK-3: list requests per token, in this process
     app.state.customer_page_requests = SlidingWindow()  # the customer's page: per address
+    app.state.lead_intakes = SlidingWindow()  # the storefront's lead form: per address (CRM-2)
     app.state.settings = settings
     if settings.sandbox:
         app.state.sandbox_key = settings.sandbox_key()
@@ -123,6 +126,7 @@ def create_app(
         notify_router,
         fulfillment_router,
         aftersales_router,
+        leads_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -158,6 +162,7 @@ def create_app(
         fulfillment_pages,
         payment_pages,
         aftersales_pages,
+        lead_pages,
         alert_pages,
         notify_pages,
         staff_pages,

@@ -24,6 +24,7 @@ from shopflow.aftersales import tasks as aftersales_tasks
 from shopflow.core import access, policy, sla
 from shopflow.core.db import Database
 from shopflow.core.errors import Invalid
+from shopflow.crm.leads import tasks as lead_tasks
 from shopflow.fulfillment import tasks as fulfillment_tasks
 from shopflow.inventory import tasks as inventory_tasks
 from shopflow.notify import tasks as notify_tasks
@@ -42,12 +43,14 @@ BREACH_ACTIONS: dict[str, sla.BreachAction] = {
     OrderClock.RECEIPT: order_tasks.assume_receipt,  # ORD-7
     OrderClock.AFTERSALES: aftersales_tasks.close_order,  # ORD-7: closes unless a case is open
     **fulfillment_tasks.BREACH_ACTIONS,  # FUL-6: a parcel without events for too long
+    **lead_tasks.BREACH_ACTIONS,  # CRM-3: a lead not followed up: its owner and their manager
 }
 
 # Clock kinds whose end is the rule's normal course, not somebody late: acted on, never alerted.
 QUIET_KINDS: set[str] = {
     OrderClock.RECEIPT,  # most customers never confirm receipt (ORD-7)
     OrderClock.AFTERSALES,  # every completed order closes when its window ends (ORD-7)
+    *lead_tasks.QUIET_KINDS,  # alerted by their action, to people by name (CRM-3)
 }
 
 
@@ -61,6 +64,7 @@ SWEEPS: dict[str, Sweep] = {
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "payments.refund_retry": refunds.retry_failed_case_refunds,  # PAY-3: a case's failed refund, same key
+    "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
     "access.sessions": access.prune_sessions,  # console sessions ended or unused for too long

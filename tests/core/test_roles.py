@@ -113,6 +113,13 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/aftersales/cases/{case_id}/reject": "aftersales.decide",
     "POST /api/v1/aftersales/cases/{case_id}/return-shipment": "aftersales.open",
     "POST /api/v1/aftersales/cases/{case_id}/inspect": "aftersales.inspect",
+    "GET /api/v1/leads": "leads.read",
+    "POST /api/v1/leads": "leads.write",
+    "GET /api/v1/leads/{lead_id}": "leads.read",
+    "POST /api/v1/leads/{lead_id}/follow-ups": "leads.write",
+    "POST /api/v1/leads/{lead_id}/grade": "leads.write",
+    "POST /api/v1/leads/{lead_id}/assign": "leads.assign",
+    "POST /api/v1/leads/intake": None,  # the storefront's form: no token, limited per address
     "GET /healthz": None,
     # The customer's page (HTML): its signed link is the key; tampered or unknown links get 404.
     "GET /my/orders/{token}": None,

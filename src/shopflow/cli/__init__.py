@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from shopflow.cli.leads import leads_app
 from shopflow.cli.run import check_database, console, err, failed, run, shown
 from shopflow.cli.staff import tokens_app, users_app
 from shopflow.core import access, auth, clock, policy
@@ -31,6 +32,7 @@ import_app = typer.Typer(help="Carriers' files: tracking events, freight bills."
 app.add_typer(import_app, name="import")
 aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
 app.add_typer(aftersales_app, name="aftersales")
+app.add_typer(leads_app, name="leads")
 
 
 def _served_url(host: str, port: int) -> str:

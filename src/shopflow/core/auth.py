@@ -88,6 +88,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "aftersales.inspect": frozenset({R.MANAGER, R.WAREHOUSE, R.OPERATIONS}),
     "alerts.ack.sla.breach.aftersales": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     # --- end of after-sales ---
+    # --- leads (CRM-2..4, issue 13) ---
+    "leads.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "leads.write": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "leads.assign": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    "alerts.ack.lead": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR}),
+    "alerts.ack.sla.breach.lead": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR}),
+    # --- end of leads ---
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.
     "personal_data.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

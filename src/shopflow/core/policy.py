@@ -139,11 +139,68 @@ class Service(Section):
     conversation_retention_years: Positive = 3  # SVC-9
 
 
+class LeadSignal(StrEnum):
+    """What a lead tells about itself that grading weighs (CRM-3)."""
+
+    QUOTE_ASKED = "quote_asked"  # asked for a quotation
+    QUANTITY = "quantity"  # units asked for (`at_least`)
+    BUDGET = "budget"  # a budget stated (`amount_at_least`)
+    NEED_TAGS = "need_tags"  # needs named (`at_least` of them)
+    SOURCE = "source"  # came through one of `sources` (a call, a fair: someone took the trouble)
+
+
+class GradingRule(Section):
+    """One row of the grading table: a signal that, when present, adds `weight` to the lead's
+    intent or buying-power score."""
+
+    signal: LeadSignal
+    kind: Literal["intent", "buying_power"]
+    weight: Annotated[int, Field(ge=0, le=100)]
+    at_least: Positive = 1  # quantity: units; need_tags: how many tags
+    amount_at_least: AmountText = 1  # budget: the least budget that counts
+    sources: tuple[str, ...] = ()  # source: which sources count
+
+
+# CRM-3 (†): the seeds' signals of intent (a quote, a quantity, a stated need) and of buying power
+# (a budget, a large quantity).
+DEFAULT_GRADING_RULES: tuple[GradingRule, ...] = (
+    GradingRule(signal=LeadSignal.QUOTE_ASKED, kind="intent", weight=40),
+    GradingRule(signal=LeadSignal.NEED_TAGS, kind="intent", weight=20),
+    GradingRule(signal=LeadSignal.QUANTITY, kind="intent", weight=10, at_least=10),
+    GradingRule(signal=LeadSignal.BUDGET, kind="intent", weight=20),
+    GradingRule(signal=LeadSignal.SOURCE, kind="intent", weight=10, sources=("phone", "fair", "chat")),
+    GradingRule(signal=LeadSignal.QUANTITY, kind="buying_power", weight=30, at_least=100),
+    GradingRule(signal=LeadSignal.BUDGET, kind="buying_power", weight=40, amount_at_least="10000.00"),  # type: ignore[arg-type],
+)
+
+
+class Assignment(StrEnum):
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
+
+
+Grade = Literal["A", "B", "C"]
+
+
 class Crm(Section):
     grade_a_follow_up_hours: Positive = 24  # CRM-3
     grade_b_follow_up_days: Positive = 3  # CRM-3
     grade_c_follow_up_days: Positive = 7  # CRM-3
     first_contact_working_days: Positive = 1  # CRM-3 (†)
+    # CRM-3 (†): A needs both scores at these; B needs intent at `b_intent_at_least`; else C.
+    grading: tuple[GradingRule, ...] = DEFAULT_GRADING_RULES
+    a_intent_at_least: Annotated[int, Field(ge=0)] = 50
+    a_buying_power_at_least: Annotated[int, Field(ge=0)] = 30
+    b_intent_at_least: Annotated[int, Field(ge=0)] = 30
+    # CRM-4 (†): how a new lead of each grade finds its owner among the on-duty sales staff.
+    assignment: dict[Grade, Assignment] = {
+        "A": Assignment.LEAST_LOADED,
+        "B": Assignment.ROUND_ROBIN,
+        "C": Assignment.ROUND_ROBIN,
+    }
+    # (†) The storefront's lead form (`POST /leads/intake`): requests per address and minute, per
+    # server process; beyond, 429.
+    intake_requests_per_minute: Positive = 10
 
 
 class Loyalty(Section):
@@ -248,6 +305,9 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     "refund_beyond_captured": "finance",
     "refund_failed": "finance",  # a case's refund still failing after the worker's last retry
     "notification_failed": "admin",  # NTF-1
+    # CRM-3: a lead's clocks alert its owner and their manager by name; this owns them when the
+    # lead has no owner yet.
+    "sla.breach.lead": "manager",
 }
 
 
