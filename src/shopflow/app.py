@@ -32,6 +32,7 @@ from shopflow.core.db import Database
 from shopflow.core.personal_data_api import router as personal_data_router
 from shopflow.core.settings import Settings, get_settings
 from shopflow.core.staff_api import router as staff_router
+from shopflow.crm.api import router as customers_router
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
@@ -119,6 +120,7 @@ def create_app(
         notify_router,
         fulfillment_router,
         aftersales_router,
+        customers_router,
         analytics_router,
         personal_data_router,
         staff_router,

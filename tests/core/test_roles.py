@@ -113,6 +113,10 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/aftersales/cases/{case_id}/reject": "aftersales.decide",
     "POST /api/v1/aftersales/cases/{case_id}/return-shipment": "aftersales.open",
     "POST /api/v1/aftersales/cases/{case_id}/inspect": "aftersales.inspect",
+    "GET /api/v1/customers": "customers.read",
+    "POST /api/v1/customers": "customers.write",
+    "GET /api/v1/customers/{customer_id}": "customers.read",
+    "POST /api/v1/customers/{customer_id}/merge": "customers.write",
     "GET /healthz": None,
     # The customer's page (HTML): its signed link is the key; tampered or unknown links get 404.
     "GET /my/orders/{token}": None,
