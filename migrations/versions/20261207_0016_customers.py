@@ -90,10 +90,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_customer_value_entries_customer_id", "customer_value_entries", ["customer_id"])
     op.create_index("ix_customer_value_entries_order_id", "customer_value_entries", ["order_id"])
-    with op.batch_alter_table("orders") as batch:
-        batch.add_column(sa.Column("customer_id", BigId, nullable=True))
-        batch.create_foreign_key("fk_orders_customer_id_customers", "customers", ["customer_id"], ["id"])
-        batch.create_index("ix_orders_customer_id", ["customer_id"])
+    if op.get_bind().dialect.name == "sqlite":
+        # In place: rebuilding `orders` (batch mode) would drop the table its children's foreign
+        # keys (enforced here) point at.
+        op.execute(
+            "ALTER TABLE orders ADD COLUMN customer_id INTEGER"
+            " CONSTRAINT fk_orders_customer_id_customers REFERENCES customers (id)"
+        )
+    else:
+        op.add_column("orders", sa.Column("customer_id", BigId, nullable=True))
+        op.create_foreign_key(
+            "fk_orders_customer_id_customers", "orders", "customers", ["customer_id"], ["id"]
+        )
+    op.create_index("ix_orders_customer_id", "orders", ["customer_id"])
     _backfill()
 
 
@@ -221,9 +230,12 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    """(SQLite rebuilds `orders` for it, which its children's enforced foreign keys refuse while
+    they hold rows, as for the earlier revisions that dropped a column of `orders`.)"""
+    op.drop_index("ix_orders_customer_id", "orders")
     with op.batch_alter_table("orders") as batch:
-        batch.drop_index("ix_orders_customer_id")
-        batch.drop_constraint("fk_orders_customer_id_customers", type_="foreignkey")
+        if op.get_bind().dialect.name != "sqlite":  # SQLite's goes with its column
+            batch.drop_constraint("fk_orders_customer_id_customers", type_="foreignkey")
         batch.drop_column("customer_id")
     op.drop_table("customer_value_entries")
     op.drop_table("customer_phones")
