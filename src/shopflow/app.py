@@ -33,6 +33,7 @@ from shopflow.core.personal_data_api import router as personal_data_router
 from shopflow.core.settings import Settings, get_settings
 from shopflow.core.staff_api import router as staff_router
 from shopflow.crm.api import router as customers_router
+from shopflow.crm.console import PAGES as crm_pages
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
@@ -151,6 +152,7 @@ def create_app(
         CORE,
         today_pages,
         order_pages,
+        crm_pages,
         catalog_pages,
         inventory_pages,
         fulfillment_pages,

@@ -11,10 +11,9 @@ from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.personal_data import Viewer as Reader
 from shopflow.core.personal_data import log
-from shopflow.core.privacy import mask_email, mask_name, mask_phone, mask_street
 from shopflow.core.schemas import Id, Page
 from shopflow.crm import service
-from shopflow.crm.models import Customer, CustomerPhone
+from shopflow.crm.models import Customer, CustomerPhone, seen
 from shopflow.crm.schemas import (
     CaseOut,
     CustomerIn,
@@ -30,11 +29,11 @@ router = APIRouter(tags=["customers"], responses=problems(401, 403))
 
 
 def _summary_fields(customer: Customer, phones: list[CustomerPhone], revealed: bool) -> dict[str, Any]:
-    primary = phones[0].phone if phones else None
+    shown = seen(customer.personal, [p.phone for p in phones[:1]], revealed)
     return {
         "id": customer.id,
-        "name": customer.name if revealed else mask_name(customer.name),
-        "phone": primary if revealed or primary is None else mask_phone(primary),
+        "name": shown["name"],
+        "phone": shown["phones"][0] if shown["phones"] else None,
         "tier": customer.tier,
         "order_count": customer.order_count,
         "lifetime_value": customer.lifetime_value,
@@ -43,23 +42,18 @@ def _summary_fields(customer: Customer, phones: list[CustomerPhone], revealed: b
     }
 
 
-def _address(address: dict[str, str], revealed: bool) -> dict[str, str]:
-    masks = {"name": mask_name, "phone": mask_phone, "street": mask_street}
-    return {k: v if revealed or k not in masks or not v else masks[k](v) for k, v in address.items()}
-
-
 def _profile(profile: service.Profile, revealed: bool) -> CustomerProfile:
-    customer, personal = profile.customer, profile.customer.personal
-    email = personal.get("email")
+    customer = profile.customer
+    shown = seen(customer.personal, [p.phone for p in profile.phones], revealed)
     return CustomerProfile(
         **_summary_fields(customer, profile.phones, revealed),
         phones=[
-            PhoneOut(phone=p.phone if revealed else mask_phone(p.phone), primary=p.is_primary)
-            for p in profile.phones
+            PhoneOut(phone=n, primary=p.is_primary)
+            for n, p in zip(shown["phones"], profile.phones, strict=True)
         ],
-        email=email if revealed or not email else mask_email(email),
-        birthday=personal.get("birthday") if revealed else None,
-        addresses=[_address(a, revealed) for a in personal.get("addresses", [])],
+        email=shown.get("email"),
+        birthday=shown.get("birthday"),
+        addresses=shown.get("addresses", []),
         tags=customer.tags,
         source=customer.source,
         created_at=customer.created_at,

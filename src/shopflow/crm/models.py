@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shopflow.core.crypto import Sealed
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 from shopflow.core.errors import FieldError
+from shopflow.core.privacy import mask_email, mask_name, mask_phone, mask_street
 
 
 class Tier(StrEnum):
@@ -113,3 +114,20 @@ def merge_errors(kept: Customer, other: Customer) -> list[FieldError]:
     if other.merged_into is not None:
         return [FieldError("other_id", f"was merged into customer {other.merged_into}")]
     return []
+
+
+def seen(personal: dict[str, Any], phones: list[str], revealed: bool) -> dict[str, Any]:
+    """A profile's personal fields and phones as a reader sees them (RSK-3): as stored when
+    `revealed`, else masked (no birthday; addresses keep their region, not their street)."""
+    if revealed:
+        return {**personal, "phones": phones}
+    email = personal.get("email")
+    return {
+        "name": mask_name(str(personal.get("name", ""))),
+        "email": mask_email(email) if email else email,
+        "birthday": None,
+        "addresses": [
+            {**a, "street": mask_street(a.get("street", ""))} for a in personal.get("addresses", [])
+        ],
+        "phones": [mask_phone(p) for p in phones],
+    }
