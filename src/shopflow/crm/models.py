@@ -32,10 +32,6 @@ class Source(StrEnum):
 OWNERS: list[str] = ["orders", "customer_value_entries"]
 
 
-def customer_subject(customer_id: int) -> str:
-    return f"customer:{customer_id}"
-
-
 class Customer(Base):
     __tablename__ = "customers"
 

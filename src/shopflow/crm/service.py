@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import audit, clock, crypto, policy
+from shopflow.core import audit, clock, crypto
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid
 from shopflow.crm import repository
@@ -19,7 +19,6 @@ from shopflow.crm.models import (
     Customer,
     CustomerPhone,
     ValueEntry,
-    customer_subject,
     merge_errors,
     payment_source,
     personal_errors,
@@ -205,11 +204,3 @@ async def merge(session: AsyncSession, actor: Actor, customer_id: int, other_id:
 
 def _totals(customer: Customer) -> dict[str, Any]:
     return {"lifetime_value": customer.lifetime_value, "order_count": customer.order_count}
-
-
-def subject(customer_id: int) -> str:
-    return customer_subject(customer_id)
-
-
-def page_size() -> int:
-    return policy.current().orders.page_size
