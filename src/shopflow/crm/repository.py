@@ -15,10 +15,12 @@ from shopflow.core.db import driver_connection, insert_for, insert_rows
 from shopflow.crm.models import Customer, CustomerPhone, Source, Tier, ValueEntry
 from shopflow.orders.models import Order
 
-# Order intake's customer (PostgreSQL, one statement through the driver): the phone's customer
-# when the blind index knows the phone; else the phone is inserted under a new customer id drawn
-# from the customers' sequence, and the customer row with it. A concurrent intake of the same
-# new phone waits on the unique hash and then gets the first one's customer from DO UPDATE
+# Order intake's customer (PostgreSQL, through the driver): a phone seen before is one indexed
+# read (KNOWN_PG), its contact not even sealed (bench/order_intake.py). A new phone is inserted
+# under a new customer id drawn from the customers' sequence, and the customer row with it, by
+# the one statement LINK_PG, whose own read covers a phone committed meanwhile. A concurrent
+# intake of the same new phone waits on the unique hash and then gets the first one's customer
+# from DO UPDATE
 # (which returns the conflicting row, committed after this statement's snapshot); its own
 # customer row is inserted only when its phone row was (`xmax = 0`), so no orphan is left.
 LINK_PG = """
@@ -37,22 +39,27 @@ WITH known AS (
 )
 SELECT customer_id FROM known UNION ALL SELECT customer_id FROM phone
 """
+KNOWN_PG = "SELECT customer_id FROM customer_phones WHERE phone_hash = $1"
 
 
 async def link(
     session: AsyncSession, phone_hash: str, phone: str, personal: dict[str, Any], at: datetime
 ) -> int:
     """The id of the customer whose phone has `phone_hash`, created (with `personal`, the phone
-    primary) when there is none: one indexed statement on PostgreSQL."""
+    primary) when there is none: on PostgreSQL one indexed read for a phone seen before, one more
+    statement for a new one."""
     driver = await driver_connection(session)
     if driver is not None:
+        known: int | None = await driver.fetchval(KNOWN_PG, phone_hash)
+        if known is not None:
+            return known
         vault = crypto.vault()
         found: int = await driver.fetchval(LINK_PG, phone_hash, vault.seal(phone), vault.seal(personal), at)
         return found
     # SQLite: writers are serialised (BEGIN IMMEDIATE), so reading first is safe.
-    known = await by_phone_hash(session, phone_hash)
-    if known is not None:
-        return known
+    existing = await by_phone_hash(session, phone_hash)
+    if existing is not None:
+        return existing
     return await create(session, personal, Source.ORDER, [], [(phone_hash, phone)], at)
 
 
