@@ -68,3 +68,17 @@ async def test_a_merge_on_the_profile_page_and_one_refused_in_chinese(
         assert "13911112222" in page
         gone = await agent.get(f"/customers/{li}")
         assert gone.status_code == 303 and gone.headers["location"] == f"/customers/{zhang}"
+
+
+async def test_the_order_page_links_its_customer_for_roles_that_read_customers(
+    client: httpx.AsyncClient, db: Database, visit: Visitors
+) -> None:
+    await refund_store(db)
+    order = await order_of(client, await bearer(db, "admin"))
+    zhang = await customer_of(db, order["id"])
+
+    async with await signed_in(visit, db, "sales") as sales:
+        page = (await sales.get(f"/orders/{order['id']}")).text
+        assert 'id="order-customer"' in page and f'href="/customers/{zhang}"' in page
+    async with await signed_in(visit, db, "warehouse") as warehouse:
+        assert 'id="order-customer"' not in (await warehouse.get(f"/orders/{order['id']}")).text

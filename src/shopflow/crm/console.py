@@ -17,7 +17,7 @@ from shopflow.core.console.forms import Pager, attempt, form_errors, form_values
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
-from shopflow.core.console.render import redirect, render
+from shopflow.core.console.render import fragment, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.core.personal_data import log
@@ -185,6 +185,14 @@ async def merge(
     return await attempt(c, session, run, refused, address=address)
 
 
+async def _order_customer(session: AsyncSession, c: Console, order_id: int) -> str:
+    """The order page's panel: who placed it (their number, orders paid and value), a link."""
+    if not c.can("customers.read"):
+        return ""
+    customer = await service.of_order(session, order_id)
+    return "" if customer is None else fragment(c, "customers/_order_customer.html", customer=customer)
+
+
 PAGES = Pages(
     router,
     nav=(NavItem("/customers", label("nav", "Customers"), "customers.read", 22),),
@@ -195,4 +203,5 @@ PAGES = Pages(
         "customer.merged_into": label("audit action", "merged into another profile"),
     },
     messages=MESSAGES,
+    panels={"order.side": (_order_customer,)},
 )

@@ -113,6 +113,11 @@ async def get(session: AsyncSession, customer_id: int, *, lock: bool = False) ->
     return (await session.scalars(stmt)).first()
 
 
+async def of_order(session: AsyncSession, order_id: int) -> Customer | None:
+    stmt = select(Customer).join(Order, Order.customer_id == Customer.id).where(Order.id == order_id)
+    return (await session.scalars(stmt)).first()
+
+
 async def lock_pair(session: AsyncSession, first: int, second: int) -> dict[int, Customer]:
     """Both customers locked in primary-key order (two merges of the same pair cannot deadlock)."""
     stmt = (

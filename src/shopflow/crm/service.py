@@ -105,6 +105,11 @@ async def find(
     )
 
 
+async def of_order(session: AsyncSession, order_id: int) -> Customer | None:
+    """The customer who placed the order (none for an order without one)."""
+    return await repository.of_order(session, order_id)
+
+
 async def phones_of(session: AsyncSession, customer_ids: list[int]) -> dict[int, list[CustomerPhone]]:
     return await repository.phones_of(session, customer_ids)
 
