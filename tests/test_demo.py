@@ -183,3 +183,10 @@ async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful
         )
     assert pending == 0
     assert await demo.load(db, MIN_ORDERS, Console(stderr=True, quiet=True)) is None
+
+
+def test_every_order_has_its_customer_and_some_customers_came_back(loaded: Loaded) -> None:
+    assert loaded.count("orders", "customer_id IS NULL") == 0
+    assert 0 < loaded.count("customers") < loaded.count("orders")
+    assert loaded.count("customers", "order_count >= 2") > 0
+    assert loaded.count("customers", "lifetime_value < 0 OR (order_count = 0 AND lifetime_value <> 0)") == 0

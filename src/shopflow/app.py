@@ -32,6 +32,8 @@ from shopflow.core.db import Database
 from shopflow.core.personal_data_api import router as personal_data_router
 from shopflow.core.settings import Settings, get_settings
 from shopflow.core.staff_api import router as staff_router
+from shopflow.crm.api import router as customers_router
+from shopflow.crm.console import PAGES as crm_pages
 from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
 from shopflow.fulfillment.api import router as fulfillment_router
@@ -127,6 +129,7 @@ def create_app(
         fulfillment_router,
         aftersales_router,
         leads_router,
+        customers_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -157,6 +160,7 @@ def create_app(
         CORE,
         today_pages,
         order_pages,
+        crm_pages,
         catalog_pages,
         inventory_pages,
         fulfillment_pages,

@@ -120,6 +120,10 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/leads/{lead_id}/grade": "leads.write",
     "POST /api/v1/leads/{lead_id}/assign": "leads.assign",
     "POST /api/v1/leads/intake": None,  # the storefront's form: no token, limited per address
+    "GET /api/v1/customers": "customers.read",
+    "POST /api/v1/customers": "customers.write",
+    "GET /api/v1/customers/{customer_id}": "customers.read",
+    "POST /api/v1/customers/{customer_id}/merge": "customers.write",
     "GET /healthz": None,
     # The customer's page (HTML): its signed link is the key; tampered or unknown links get 404.
     "GET /my/orders/{token}": None,

@@ -51,6 +51,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "payments.sandbox.complete": frozenset(),
     # PAY-3: the refund ledger (issue 11)
     "payments.refund": frozenset({R.MANAGER, R.FINANCE, R.CS_SUPERVISOR}),
+    # CRM-1: customer profiles (issue 13); their personal data still needs personal_data.read.
+    "customers.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
+    "customers.write": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "fulfillment.read": _EVERYONE,
     "fulfillment.work": frozenset({R.MANAGER, R.WAREHOUSE}),  # waves, pick, pack, QC, ship (FUL-1..4)
     "fulfillment.exceptions": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

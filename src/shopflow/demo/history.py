@@ -26,7 +26,7 @@ from shopflow.fulfillment.models.shipments import TrackingStatus
 from shopflow.fulfillment.schemas import CheckIn, PackIn, ShipIn, TaskOut
 from shopflow.fulfillment.service import packing, shipping, tracking, waves
 from shopflow.orders.models import HOLDABLE, HoldReason, OrderStatus
-from shopflow.orders.schemas import LineIn, OrderIn
+from shopflow.orders.schemas import AddressIn, CustomerIn, LineIn, OrderIn
 from shopflow.orders.service import intake, lifecycle, queries
 from shopflow.payments import service as payments
 from shopflow.payments.schemas import CallbackIn
@@ -38,6 +38,8 @@ WAREHOUSE = Actor(user_id=None, name="warehouse", role="warehouse")
 SERVICE = Actor(user_id=None, name="customer_service", role="customer_service")
 CUSTOMER = Actor(user_id=None, name="customer", role="customer")
 PACKAGING_G = 150
+RETURNING_SHARE = 0.3  # of the orders, placed by someone who bought before
+RETURNING_SEED = 13
 CANCEL_REASONS = ("不想要了", "重复下单", "尺码拍错了")  # what customers write
 QC_FAILURE = "外箱压损，重新打包"
 
@@ -67,6 +69,9 @@ class Replay:
         self._pushes: dict[tuple[str, datetime], list[CarrierEvent]] = {}
         self._queue: list[tuple[datetime, int, Action]] = []
         self._order = itertools.count()
+        # Returning buyers (CRM-1): their own generator, so the rest of the history stays the same.
+        self.buyers: list[tuple[CustomerIn, AddressIn]] = []
+        self.returning = random.Random(RETURNING_SEED)
 
     def at(self, when: datetime, action: Action) -> None:
         if when < self.end:
@@ -88,6 +93,10 @@ class Replay:
     def place(self, fate: Fate) -> Action:
         async def step(session: AsyncSession) -> None:
             contact, address = customer(self.rng)
+            if self.buyers and self.returning.random() < RETURNING_SHARE:
+                contact, address = self.returning.choice(self.buyers)
+            else:
+                self.buyers.append((contact, address))
             ip = ".".join(str(self.rng.randint(1, 254)) for _ in range(3))
             imported = fate.channel == "import"
             data = OrderIn(

@@ -126,6 +126,8 @@ class Order(Base):
     # Personal data, encrypted at rest: {"customer": {...}, "shipping_address": {...}}.
     contact: Mapped[dict[str, Any]] = mapped_column(Sealed)
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # The customer whose phone placed it (CRM-1), found or created by intake.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     ship_province: Mapped[str] = mapped_column(String(40))
     buyer_ip: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, audit, clock, db, events, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid
+from shopflow.crm import service as customers
 from shopflow.orders.models import order_subject
 from shopflow.orders.service import queries as orders
 from shopflow.payments import repository, sandbox
@@ -335,6 +336,7 @@ async def apply_callback(
             await session.flush()
             _audit(session, SYSTEM, refund, "refund.succeeded", before)
             events.queue(session, "payment.refunded", order_subject(refund.order_id), _notice(refund))
+            await customers.refund_settled(session, refund.id, refund.payment_id, refund.amount, at)  # CRM-1
             for told in ON_SETTLED:
                 await told(session, refund)
         case RefundCallbackResult.DUPLICATE:

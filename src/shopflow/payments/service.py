@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, audit, clock, db, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
+from shopflow.crm import service as customers
 from shopflow.orders.models import Order, OrderStatus, order_subject
 from shopflow.orders.service import fulfillment_steps, lifecycle
 from shopflow.payments import refunds, repository, sandbox
@@ -189,6 +190,8 @@ async def _captured(session: AsyncSession, payment: Payment, order: Order, at: d
             f"payment_for_unpayable_order:{payment.id}",
         )
         return CallbackResult.ORDER_NOT_PAYABLE
+    await customers.order_paid(session, order, payment.id, payment.amount, at)  # lifetime value (CRM-1)
+    await session.flush()
     return CallbackResult.APPLIED
 
 

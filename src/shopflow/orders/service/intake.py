@@ -17,6 +17,7 @@ from shopflow.core import audit, clock, crypto, events, policy, sla
 from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
+from shopflow.crm import service as customers
 from shopflow.inventory import service as inventory
 from shopflow.orders import repository
 from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
@@ -78,6 +79,8 @@ async def place_order(
     money = totals(requests, fee, rules.fulfillment.free_shipping_threshold)
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
     fields = _fields(actor, data, key, {"customer": customer, "shipping_address": address}, money)
+    # CRM-1: the phone's customer, created when new (one indexed statement).
+    fields["customer_id"] = await customers.for_order(session, fields["phone_hash"], customer, address, at)
     placed = await _insert(session, actor, new_order_row(fields, at), data)
     if not placed.created:
         return placed

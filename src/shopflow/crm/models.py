@@ -1,0 +1,129 @@
+"""Customers (CRM-1): one profile per person, found by phone through a blind index, with the
+value of their orders kept current by the payment ledger's steps."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shopflow.core.crypto import Sealed
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
+from shopflow.core.errors import FieldError
+from shopflow.core.privacy import mask_email, mask_name, mask_phone, mask_street
+
+
+class Tier(StrEnum):
+    NONE = "none"  # the loyalty issue sets the others
+
+
+class Source(StrEnum):
+    ORDER = "order"  # created by order intake for a phone it had not seen
+    CONSOLE = "console"
+    API = "api"
+    IMPORT = "import"
+
+
+# The tables whose rows belong to a customer through a `customer_id` column: a merge repoints
+# every one of them to the profile kept (the leads and tickets of later issues add theirs).
+OWNERS: list[str] = ["orders", "customer_value_entries"]
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Personal data, encrypted at rest: {"name", "email", "birthday", "addresses": [...]}.
+    personal: Mapped[dict[str, Any]] = mapped_column(Sealed)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    tier: Mapped[str] = mapped_column(String(20), default=Tier.NONE)
+    source: Mapped[str] = mapped_column(String(20))
+    # Kept current by one conditional UPDATE per payment captured or refund settled, never summed.
+    lifetime_value: Mapped[int] = mapped_column(BigInteger, default=0)  # fen
+    order_count: Mapped[int] = mapped_column(Integer, default=0)  # orders paid
+    first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A profile merged into another (the same person) is kept, pointing at the one that stays.
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def name(self) -> str:
+        return str(self.personal.get("name", ""))
+
+
+class CustomerPhone(Base):
+    """A phone of a customer: the number sealed, its keyed hash (the blind index orders use,
+    `Order.phone_hash`) unique, so a phone names one customer."""
+
+    __tablename__ = "customer_phones"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str] = mapped_column(Sealed)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ValueEntry(Base):
+    """One step of a customer's lifetime value: a payment captured (+) or a refund settled (−),
+    once each (`source` unique: "payment:12", "refund:34")."""
+
+    __tablename__ = "customer_value_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    source: Mapped[str] = mapped_column(String(40), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen, negative for a refund
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def payment_source(payment_id: int) -> str:
+    return f"payment:{payment_id}"
+
+
+def refund_source(refund_id: int) -> str:
+    return f"refund:{refund_id}"
+
+
+def personal_errors(personal: dict[str, Any], today: date) -> list[FieldError]:
+    """What is wrong with a profile's personal fields (pure)."""
+    errors = []
+    if not str(personal.get("name", "")).strip():
+        errors.append(FieldError("name", "is required"))
+    birthday = personal.get("birthday")
+    if birthday is not None and date.fromisoformat(birthday) > today:
+        errors.append(FieldError("birthday", "must not be in the future"))
+    return errors
+
+
+def merge_errors(kept: Customer, other: Customer) -> list[FieldError]:
+    """Why `other` cannot be merged into `kept` (pure)."""
+    if kept.id == other.id:
+        return [FieldError("other_id", "is this customer")]
+    if other.merged_into is not None:
+        return [FieldError("other_id", f"was merged into customer {other.merged_into}")]
+    return []
+
+
+def seen(personal: dict[str, Any], phones: list[str], revealed: bool) -> dict[str, Any]:
+    """A profile's personal fields and phones as a reader sees them (RSK-3): as stored when
+    `revealed`, else masked (no birthday; addresses keep their region, not their street)."""
+    if revealed:
+        return {**personal, "phones": phones}
+    email = personal.get("email")
+    return {
+        "name": mask_name(str(personal.get("name", ""))),
+        "email": mask_email(email) if email else email,
+        "birthday": None,
+        "addresses": [
+            {**a, "street": mask_street(a.get("street", ""))} for a in personal.get("addresses", [])
+        ],
+        "phones": [mask_phone(p) for p in phones],
+    }

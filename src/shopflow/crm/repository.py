@@ -1,0 +1,291 @@
+"""Every query of the customers (CRM-1)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, case, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.aftersales.models import Case
+from shopflow.core import crypto
+from shopflow.core.db import driver_connection, insert_for, insert_rows
+from shopflow.crm.leads.models import Lead
+from shopflow.crm.models import Customer, CustomerPhone, Source, Tier, ValueEntry
+from shopflow.orders.models import Order
+
+# Order intake's customer (PostgreSQL, through the driver): a phone seen before is one indexed
+# read (KNOWN_PG), its contact not even sealed (bench/order_intake.py). A new phone is inserted
+# under a new customer id drawn from the customers' sequence, and the customer row with it, by
+# the one statement LINK_PG, whose own read covers a phone committed meanwhile. A concurrent
+# intake of the same new phone waits on the unique hash and then gets the first one's customer
+# from DO UPDATE
+# (which returns the conflicting row, committed after this statement's snapshot); its own
+# customer row is inserted only when its phone row was (`xmax = 0`), so no orphan is left.
+LINK_PG = """
+WITH known AS (
+    SELECT customer_id FROM customer_phones WHERE phone_hash = $1
+), phone AS (
+    INSERT INTO customer_phones (customer_id, phone_hash, phone, is_primary, created_at)
+    SELECT nextval(pg_get_serial_sequence('customers', 'id')), $1, $2, true, $4
+    WHERE NOT EXISTS (SELECT 1 FROM known)
+    ON CONFLICT (phone_hash) DO UPDATE SET phone_hash = EXCLUDED.phone_hash
+    RETURNING customer_id, xmax = 0 AS created
+), customer AS (
+    INSERT INTO customers (id, personal, tags, tier, source, lifetime_value, order_count,
+                           created_at, updated_at)
+    SELECT customer_id, $3, '[]'::jsonb, 'none', 'order', 0, 0, $4, $4 FROM phone WHERE created
+)
+SELECT customer_id FROM known UNION ALL SELECT customer_id FROM phone
+"""
+KNOWN_PG = "SELECT customer_id FROM customer_phones WHERE phone_hash = $1"
+
+
+async def link(
+    session: AsyncSession, phone_hash: str, phone: str, personal: dict[str, Any], at: datetime
+) -> int:
+    """The id of the customer whose phone has `phone_hash`, created (with `personal`, the phone
+    primary) when there is none: on PostgreSQL one indexed read for a phone seen before, one more
+    statement for a new one."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        known: int | None = await driver.fetchval(KNOWN_PG, phone_hash)
+        if known is not None:
+            return known
+        vault = crypto.vault()
+        found: int = await driver.fetchval(LINK_PG, phone_hash, vault.seal(phone), vault.seal(personal), at)
+        return found
+    # SQLite: writers are serialised (BEGIN IMMEDIATE), so reading first is safe.
+    existing = await by_phone_hash(session, phone_hash)
+    if existing is not None:
+        return existing
+    return await create(session, personal, Source.ORDER, [], [(phone_hash, phone)], at)
+
+
+async def create(
+    session: AsyncSession,
+    personal: dict[str, Any],
+    source: str,
+    tags: list[str],
+    phones: list[tuple[str, str]],
+    at: datetime,
+) -> int:
+    """A new customer with its phones (hash, number), the first primary; its id."""
+    row = {
+        "personal": personal,
+        "tags": tags,
+        "tier": Tier.NONE,
+        "source": source,
+        "lifetime_value": 0,
+        "order_count": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
+    customer_id: int = (await insert_rows(session, Customer, [row], returning="id"))[0]
+    rows = [
+        {"customer_id": customer_id, "phone_hash": h, "phone": p, "is_primary": i == 0, "created_at": at}
+        for i, (h, p) in enumerate(phones)
+    ]
+    await insert_rows(session, CustomerPhone, rows)
+    return customer_id
+
+
+async def by_phone_hash(session: AsyncSession, phone_hash: str) -> int | None:
+    found = await session.scalar(
+        select(CustomerPhone.customer_id).where(CustomerPhone.phone_hash == phone_hash)
+    )
+    return None if found is None else int(found)
+
+
+async def taken_hashes(session: AsyncSession, hashes: Collection[str]) -> dict[str, int]:
+    """Which of the phone `hashes` a customer has, and whose."""
+    stmt = select(CustomerPhone.phone_hash, CustomerPhone.customer_id).where(
+        CustomerPhone.phone_hash.in_(hashes)
+    )
+    return {h: int(c) for h, c in (await session.execute(stmt)).all()}
+
+
+async def get(session: AsyncSession, customer_id: int, *, lock: bool = False) -> Customer | None:
+    stmt = select(Customer).where(Customer.id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).first()
+
+
+async def of_order(session: AsyncSession, order_id: int) -> Customer | None:
+    stmt = select(Customer).join(Order, Order.customer_id == Customer.id).where(Order.id == order_id)
+    return (await session.scalars(stmt)).first()
+
+
+async def lock_pair(session: AsyncSession, first: int, second: int) -> dict[int, Customer]:
+    """Both customers locked in primary-key order (two merges of the same pair cannot deadlock)."""
+    stmt = (
+        select(Customer)
+        .where(Customer.id.in_(sorted({first, second})))
+        .order_by(Customer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {c.id: c for c in (await session.scalars(stmt)).all()}
+
+
+async def page(
+    session: AsyncSession, *, phone_hash: str | None, customer_id: int | None, offset: int, limit: int
+) -> tuple[list[Customer], int]:
+    """Customers not merged away, the latest buyers first (then the newest): those with the
+    phone `phone_hash` and/or the number `customer_id` when given."""
+    conditions = [Customer.merged_into.is_(None)]
+    if phone_hash is not None:
+        owner = select(CustomerPhone.customer_id).where(CustomerPhone.phone_hash == phone_hash)
+        conditions.append(Customer.id.in_(owner))
+    if customer_id is not None:
+        conditions.append(Customer.id == customer_id)
+    total = await session.scalar(select(func.count()).select_from(Customer).where(*conditions))
+    stmt = (
+        select(Customer)
+        .where(*conditions)
+        .order_by(Customer.last_order_at.desc().nulls_last(), Customer.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def phones_of(session: AsyncSession, customer_ids: Collection[int]) -> dict[int, list[CustomerPhone]]:
+    """Each customer's phones, the primary first."""
+    stmt = (
+        select(CustomerPhone)
+        .where(CustomerPhone.customer_id.in_(set(customer_ids)))
+        .order_by(CustomerPhone.customer_id, CustomerPhone.is_primary.desc(), CustomerPhone.id)
+    )
+    found: dict[int, list[CustomerPhone]] = {i: [] for i in customer_ids}
+    for phone in (await session.scalars(stmt)).all():
+        found[phone.customer_id].append(phone)
+    return found
+
+
+async def orders_of(session: AsyncSession, customer_id: int, limit: int) -> list[Order]:
+    stmt = select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc()).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def value_entries(session: AsyncSession, customer_id: int, limit: int) -> list[ValueEntry]:
+    stmt = (
+        select(ValueEntry)
+        .where(ValueEntry.customer_id == customer_id)
+        .order_by(ValueEntry.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def enter_value(session: AsyncSession, row: dict[str, Any]) -> bool:
+    """Store the value entry `row` unless its source is already entered; whether it was."""
+    stmt = insert_for(session, ValueEntry).values(row).on_conflict_do_nothing().returning(ValueEntry.id)
+    return (await session.scalar(stmt)) is not None
+
+
+async def enter_refund(
+    session: AsyncSession, payment_source: str, source: str, amount: int, at: datetime
+) -> int | None:
+    """Store the refund entry `source` (−`amount`) against the customer whose value its payment's
+    entry `payment_source` raised; that customer's id, or None when the payment was never counted
+    (a capture its order could not take) or the refund is already entered."""
+    paid = select(
+        ValueEntry.customer_id,
+        ValueEntry.order_id,
+        literal(source),
+        literal(-amount),
+        literal(at, ValueEntry.at.type),
+    ).where(ValueEntry.source == payment_source)
+    columns = ["customer_id", "order_id", "source", "amount", "at"]
+    stmt = (
+        insert_for(session, ValueEntry)
+        .from_select(columns, paid)
+        .on_conflict_do_nothing()
+        .returning(ValueEntry.customer_id)
+    )
+    found = await session.scalar(stmt)
+    return None if found is None else int(found)
+
+
+async def add_value(
+    session: AsyncSession,
+    customer_id: int,
+    amount: int,
+    orders: int,
+    ordered_at: datetime | None,
+    at: datetime,
+) -> None:
+    """One UPDATE of the customer's totals: `amount` fen and `orders` more; an order placed at
+    `ordered_at` moves the first and last order times as far as it reaches."""
+    values: dict[str, Any] = {
+        "lifetime_value": Customer.lifetime_value + amount,
+        "order_count": Customer.order_count + orders,
+        "updated_at": at,
+    }
+    if ordered_at is not None:
+        values["first_order_at"] = case(
+            (or_(Customer.first_order_at.is_(None), Customer.first_order_at > ordered_at), ordered_at),
+            else_=Customer.first_order_at,
+        )
+        values["last_order_at"] = case(
+            (or_(Customer.last_order_at.is_(None), Customer.last_order_at < ordered_at), ordered_at),
+            else_=Customer.last_order_at,
+        )
+    await session.execute(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def absorb(session: AsyncSession, kept: Customer, other: Customer, at: datetime) -> None:
+    """`kept` takes `other`'s totals and order times; `other` is left empty, merged into it."""
+    values = {
+        "lifetime_value": kept.lifetime_value + other.lifetime_value,
+        "order_count": kept.order_count + other.order_count,
+        "first_order_at": min(filter(None, (kept.first_order_at, other.first_order_at)), default=None),
+        "last_order_at": max(filter(None, (kept.last_order_at, other.last_order_at)), default=None),
+        "updated_at": at,
+    }
+    for name, value in values.items():
+        setattr(kept, name, value)
+    other.lifetime_value, other.order_count, other.merged_into, other.updated_at = 0, 0, kept.id, at
+    await session.flush()
+
+
+async def repoint(session: AsyncSession, tables: Collection[str], other: int, kept: int) -> dict[str, int]:
+    """Every row of `tables` (each with a `customer_id`) that belonged to `other` now belongs to
+    `kept`; how many rows of each moved. The moved phones are no longer primary."""
+    metadata = Customer.metadata
+    moved = {}
+    for name in tables:
+        table: Table = metadata.tables[name]
+        stmt = update(table).where(table.c.customer_id == other).values(customer_id=kept)
+        moved[name] = int((await session.execute(stmt)).rowcount)
+    phones = (
+        update(CustomerPhone)
+        .where(CustomerPhone.customer_id == other)
+        .values(customer_id=kept, is_primary=False)
+        .execution_options(synchronize_session=False)
+    )
+    moved["customer_phones"] = int((await session.execute(phones)).rowcount)
+    return moved
+
+
+async def leads_of(session: AsyncSession, customer_id: int, limit: int) -> list[Lead]:
+    """The leads of the customer's phones (merged profiles' phones included), the newest first."""
+    hashes = select(CustomerPhone.phone_hash).where(CustomerPhone.customer_id == customer_id)
+    stmt = select(Lead).where(Lead.phone_hash.in_(hashes)).order_by(Lead.id.desc()).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def cases_of(session: AsyncSession, customer_id: int, limit: int) -> list[Case]:
+    """The after-sales cases of the customer's orders, the newest first."""
+    orders = select(Order.id).where(Order.customer_id == customer_id)
+    stmt = select(Case).where(Case.order_id.in_(orders)).order_by(Case.id.desc()).limit(limit)
+    return list((await session.scalars(stmt)).all())

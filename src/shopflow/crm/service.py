@@ -1,0 +1,211 @@
+"""Customer use cases (CRM-1): found or created by order intake, created by staff, found by
+phone or number, their value kept current by payments and refunds, two profiles merged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import audit, clock, crypto
+from shopflow.core.audit import Actor
+from shopflow.core.errors import FieldError, Invalid
+from shopflow.crm import repository
+from shopflow.crm.errors import CustomerMerged, CustomerNotFound, PhoneTaken
+from shopflow.crm.models import (
+    OWNERS,
+    Customer,
+    CustomerPhone,
+    ValueEntry,
+    merge_errors,
+    payment_source,
+    personal_errors,
+    refund_source,
+)
+from shopflow.crm.schemas import CustomerIn
+from shopflow.orders.models import Order, mobile
+
+PROFILE_ORDERS = 50  # the latest orders a profile shows
+PROFILE_VALUE_ENTRIES = 50
+
+
+async def for_order(
+    session: AsyncSession, phone_hash: str, customer: dict[str, Any], address: dict[str, Any], at: datetime
+) -> int:
+    """Order intake: the id of the customer with the order's phone (`phone_hash`, the order's
+    blind index), created from the order's contact when the phone is new. One statement on
+    PostgreSQL; concurrent orders of a new phone get one customer."""
+    personal = {"name": customer["name"], "email": customer.get("email"), "addresses": [address]}
+    return await repository.link(session, phone_hash, customer["phone"], personal, at)
+
+
+def phone_hash(phone: str, field_name: str = "phone") -> str:
+    """The blind index of the mobile `phone` however written (spaces, hyphens, +86); Invalid
+    naming `field_name` when it is not a mobile."""
+    found = mobile(phone)
+    if found is None:
+        raise Invalid(
+            "not a mobile number", errors=[FieldError(field_name, "must be 11 digits starting with 1")]
+        )
+    return crypto.vault().lookup_hash(found)
+
+
+async def create_customer(session: AsyncSession, actor: Actor, data: CustomerIn) -> Customer:
+    """A profile entered by staff: its phones (the first primary) must be mobiles no customer
+    has (409 `phone_taken` naming the phone otherwise); audited."""
+    personal = data.personal()
+    errors = personal_errors(personal, clock.today())
+    numbers = [(f"phones.{i}", mobile(p)) for i, p in enumerate(data.phones)]
+    errors += [FieldError(name, "must be 11 digits starting with 1") for name, n in numbers if n is None]
+    hashes = {crypto.vault().lookup_hash(n): (name, n) for name, n in numbers if n is not None}
+    if len(hashes) < len(numbers) and not errors:
+        errors.append(FieldError("phones", "lists a phone twice"))
+    if errors:
+        raise Invalid("the customer has errors; nothing was stored", errors=errors)
+    taken = await repository.taken_hashes(session, hashes.keys())
+    if taken:
+        names = [hashes[h][0] for h in taken]
+        raise PhoneTaken(
+            "a phone belongs to another customer",
+            errors=[
+                FieldError(n, f"belongs to customer {taken[h]}") for n, h in zip(names, taken, strict=True)
+            ],
+        )
+    at = clock.now()
+    phones = [(h, n) for h, (_, n) in hashes.items()]
+    customer_id = await repository.create(session, personal, data.source, data.tags, phones, at)
+    await audit.record(
+        session,
+        audit.row(actor, "customer.created", "customer", customer_id, None, {"source": data.source}, at),
+    )
+    return await get_customer(session, customer_id)
+
+
+async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
+    """The customer; 404 if there is none, 404 `customer_merged` naming the profile kept if it
+    was merged into another."""
+    customer = await repository.get(session, customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id}")
+    if customer.merged_into is not None:
+        raise CustomerMerged(customer.id, customer.merged_into)
+    return customer
+
+
+async def find(
+    session: AsyncSession, *, phone: str | None, number: int | None, page: int, page_size: int
+) -> tuple[list[Customer], int]:
+    """A page of customers (not merged away): the one with `phone` (exact, however written),
+    and/or the customer number `number`; all, the latest buyers first, without either."""
+    found = None if phone is None else phone_hash(phone)
+    return await repository.page(
+        session, phone_hash=found, customer_id=number, offset=(page - 1) * page_size, limit=page_size
+    )
+
+
+async def of_order(session: AsyncSession, order_id: int) -> Customer | None:
+    """The customer who placed the order (none for an order without one)."""
+    return await repository.of_order(session, order_id)
+
+
+async def phones_of(session: AsyncSession, customer_ids: list[int]) -> dict[int, list[CustomerPhone]]:
+    return await repository.phones_of(session, customer_ids)
+
+
+@dataclass(slots=True)
+class Profile:
+    customer: Customer
+    phones: list[CustomerPhone]
+    orders: list[Order]
+    values: list[ValueEntry]
+    related: dict[str, list[Any]] = field(default_factory=dict)
+
+
+async def profile(session: AsyncSession, customer_id: int) -> Profile:
+    """The customer with their phones, latest orders, value entries and related records."""
+    customer = await get_customer(session, customer_id)
+    phones = (await repository.phones_of(session, [customer.id]))[customer.id]
+    orders = await repository.orders_of(session, customer.id, PROFILE_ORDERS)
+    values = await repository.value_entries(session, customer.id, PROFILE_VALUE_ENTRIES)
+    return Profile(customer, phones, orders, values, await related(session, customer.id))
+
+
+async def related(session: AsyncSession, customer_id: int) -> dict[str, list[Any]]:
+    """The records of other kinds a profile lists, by kind: its leads (by its phones) and
+    after-sales cases (the tickets of later work add their kind here)."""
+    return {
+        "leads": await repository.leads_of(session, customer_id, PROFILE_ORDERS),
+        "aftersales": await repository.cases_of(session, customer_id, PROFILE_ORDERS),
+    }
+
+
+async def order_paid(session: AsyncSession, order: Order, payment_id: int, amount: int, at: datetime) -> None:
+    """A payment captured that paid `order` (CRM-1): its customer's lifetime value rises by
+    `amount` and their order count by one, once per payment, by one conditional UPDATE."""
+    if order.customer_id is None:
+        return
+    row = {
+        "customer_id": order.customer_id,
+        "order_id": order.id,
+        "source": payment_source(payment_id),
+        "amount": amount,
+        "at": at,
+    }
+    if await repository.enter_value(session, row):
+        await repository.add_value(session, order.customer_id, amount, 1, order.created_at, at)
+
+
+async def refund_settled(
+    session: AsyncSession, refund_id: int, payment_id: int, amount: int, at: datetime
+) -> None:
+    """A refund that reached the customer (CRM-1): the lifetime value its payment raised falls by
+    `amount`, once per refund; a refund of a payment that was never counted (its order could not
+    take it) changes nothing."""
+    customer_id = await repository.enter_refund(
+        session, payment_source(payment_id), refund_source(refund_id), amount, at
+    )
+    if customer_id is not None:
+        await repository.add_value(session, customer_id, -amount, 0, None, at)
+
+
+async def merge(session: AsyncSession, actor: Actor, customer_id: int, other_id: int) -> Customer:
+    """The same person under two profiles: `customer_id` keeps its id and takes the other's
+    phones (no longer primary), orders, value entries and every other owned record (`OWNERS`),
+    their value and order count added; the other stays, empty, `merged_into` this one (its
+    address answers 404 `customer_merged` naming this one). Audited on both."""
+    locked = await repository.lock_pair(session, customer_id, other_id)
+    if customer_id not in locked:
+        raise CustomerNotFound(f"no customer {customer_id}")
+    kept = locked[customer_id]
+    if kept.merged_into is not None:
+        raise CustomerMerged(kept.id, kept.merged_into)
+    other = locked.get(other_id)
+    if other is None:
+        raise Invalid("no such customer", errors=[FieldError("other_id", f"no customer {other_id}")])
+    errors = merge_errors(kept, other)
+    if errors:
+        raise Invalid("these profiles cannot be merged", errors=errors)
+    at = clock.now()
+    before = _totals(kept)
+    moved = await repository.repoint(session, OWNERS, other.id, kept.id)
+    await repository.absorb(session, kept, other, at)
+    await audit.record(
+        session,
+        audit.row(
+            actor,
+            "customer.merged",
+            "customer",
+            kept.id,
+            before,
+            {**_totals(kept), "from": other.id, **moved},
+            at,
+        ),
+        audit.row(actor, "customer.merged_into", "customer", other.id, None, {"merged_into": kept.id}, at),
+    )
+    return kept
+
+
+def _totals(customer: Customer) -> dict[str, Any]:
+    return {"lifetime_value": customer.lifetime_value, "order_count": customer.order_count}
