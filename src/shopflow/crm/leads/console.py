@@ -211,7 +211,7 @@ async def assign(lead_id: int, session: Session, c: Annotated[Console, can_do("l
 
 PAGES = Pages(
     router,
-    nav=(NavItem("/leads", label("nav", "Leads"), "leads.read", 22),),
+    nav=(NavItem("/leads", label("nav", "Leads"), "leads.read", 24),),
     states={"lead": STATES},
     subjects={"lead": ("/leads/{id}", label("subject", "Lead"))},
     clocks={
