@@ -410,13 +410,17 @@ RULES = {
     "ship clock running": "SELECT count(*) FROM orders o WHERE o.status = 'paid' AND NOT EXISTS"
     " (SELECT 1 FROM sla_clocks c WHERE c.subject = 'order:' || o.id AND c.kind = 'order.ship'"
     " AND c.state = 'running')",
-    "audit": "SELECT count(*) FROM orders o WHERE o.status = 'paid' AND (SELECT count(*) FROM audit_log a"
-    " WHERE a.entity = 'order' AND a.entity_id = o.id::text AND a.action = 'order.paid') <> 1"
-    " OR o.status = 'paid' AND (SELECT count(*) FROM audit_log a JOIN payments p"
-    " ON a.entity = 'payment' AND a.entity_id = p.id::text WHERE p.order_id = o.id"
-    " AND a.action IN ('payment.started', 'payment.succeeded')) <> 2",
-    "outbox": "SELECT count(*) FROM orders o WHERE o.status = 'paid' AND (SELECT count(*) FROM outbox e"
-    " WHERE e.subject = 'order:' || o.id AND e.event IN ('order.confirmed', 'order.paid')) <> 2",
+    "audit": "SELECT count(*) FROM orders o LEFT JOIN (SELECT entity_id, count(*) AS n FROM audit_log"
+    " WHERE entity = 'order' AND action = 'order.paid' GROUP BY entity_id) paid"
+    " ON paid.entity_id = o.id::text"
+    " LEFT JOIN (SELECT p.order_id, count(*) AS n FROM audit_log a JOIN payments p ON a.entity = 'payment'"
+    " AND a.entity_id = p.id::text WHERE a.action IN ('payment.started', 'payment.succeeded')"
+    " GROUP BY p.order_id) pay ON pay.order_id = o.id"
+    " WHERE o.status = 'paid' AND (coalesce(paid.n, 0) <> 1 OR coalesce(pay.n, 0) <> 2)",
+    # Grouped first: outbox.subject has no index, a per-order subquery would scan it per order.
+    "outbox": "SELECT count(*) FROM orders o LEFT JOIN (SELECT subject, count(*) AS n FROM outbox"
+    " WHERE event IN ('order.confirmed', 'order.paid') GROUP BY subject) e ON e.subject = 'order:' || o.id"
+    " WHERE o.status = 'paid' AND coalesce(e.n, 0) <> 2",
 }
 
 

@@ -63,7 +63,7 @@ SWEEPS: dict[str, Sweep] = {
     "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
-    "payments.refund_retry": refunds.retry_failed_case_refunds,  # PAY-3: a case's failed refund, same key
+    "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
     "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)

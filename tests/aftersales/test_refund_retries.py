@@ -25,8 +25,11 @@ from shopflow.payments.models import Payment, Refund
 from shopflow.payments.schemas import RefundCallbackIn
 from tests.builders.aftersales import act, case_body, delivered_order, open_case
 from tests.builders.auth import bearer
-from tests.builders.refunds import FlakyGateway, ledger_matches, settle
+from tests.builders.payments import gateway as pay_through
+from tests.builders.payments import place_order, start_payment
+from tests.builders.refunds import FlakyGateway, ledger_matches, refunds_of, settle
 from tests.builders.rows import alerts_for
+from tests.builders.store import small_store
 from tests.conftest import IS_POSTGRES
 
 START = datetime(2030, 3, 4, 2, 0, tzinfo=UTC)
@@ -127,6 +130,30 @@ async def test_after_the_last_try_the_refund_is_alerted_once_and_left_alone(
     assert provider.calls == 4 and list(provider.refunds) == [refund.idempotency_key]
     assert len(await alerts_for(db, f"payment:{refund.payment_id}")) == 1
     assert await ledger_matches(db, refund.payment_id) == (0, 0)  # nothing reserved for a failed refund
+
+
+async def test_a_second_captures_refund_that_fails_is_retried_by_the_sweep_and_paid_once(
+    client: httpx.AsyncClient, db: Database, now: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PAY-3: money captured for an order already paid goes back at once; when the gateway's
+    answer is lost, the sweep asks again under the same key and the customer is paid back once."""
+    provider = gateway(monkeypatch, timeouts=1)
+    await small_store(db)
+    sales, admin = await bearer(db, "sales"), await bearer(db, "admin")
+    order = await place_order(client, sales)
+    first = await start_payment(client, sales, order["id"])
+    second = await start_payment(client, sales, order["id"], "wechat")
+    await pay_through(client, admin, first["payment_id"], "success")
+    await pay_through(client, admin, second["payment_id"], "success")
+    [failed] = await refunds_of(db, second["payment_id"])
+    assert (failed.status, failed.idempotency_key) == ("failed", refunds.unpayable_key(second["payment_id"]))
+
+    now.advance(seconds=300)
+    assert await retry_sweep(db) == 1
+    [retried] = await refunds_of(db, second["payment_id"])
+    assert (retried.id, retried.status) == (failed.id, "pending")
+    assert provider.refunds == {failed.idempotency_key: 9900} and provider.calls == 2
+    assert await refunds_of(db, first["payment_id"]) == []
 
 
 async def split_payment(db: Database, order_id: int, first: int) -> tuple[int, int]:

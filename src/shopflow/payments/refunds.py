@@ -362,6 +362,14 @@ async def _late_success_without_room(
     return RefundCallbackResult.REFUSED
 
 
+UNPAYABLE = ":unpayable"  # ends the key of the refund of a capture its order could not take
+
+
+def unpayable_key(payment_id: int) -> str:
+    """The idempotency key of the refund of a capture its order could not take (paid twice)."""
+    return f"payment:{payment_id}{UNPAYABLE}"
+
+
 def cancel_key(order_no: str, payment_id: int) -> str:
     """The idempotency key of the refund of a cancelled order's payment."""
     return f"order:{order_no}:cancel:{payment_id}"
@@ -384,9 +392,9 @@ async def refund_cancelled_orders(session: AsyncSession) -> int:
     return len(found)
 
 
-# --- the worker's retries of failed case refunds (PAY-3, ASV-4) --------------------------------
+# --- the worker's retries of failed automatic refunds (PAY-3, ASV-4) ---------------------------
 
-RETRY_BATCH = 100  # failed case refunds retried per worker transaction
+RETRY_BATCH = 100  # failed refunds retried per worker transaction
 
 
 def retry_wait(attempts: int, base_seconds: int) -> timedelta:
@@ -398,16 +406,23 @@ async def refunds_of_case(session: AsyncSession, case_id: int) -> list[Refund]:
     return await repository.refunds_of_case(session, case_id)
 
 
-async def retry_failed_case_refunds(session: AsyncSession) -> int:
-    """The worker's sweep: a case refund the gateway failed (or timed out on) is asked again under
-    its own idempotency key, so the gateway pays it once however often it is tried, after
+def _refunded_for(refund: Refund) -> str:
+    if refund.case_id is None:
+        return "a capture its order could not take"
+    return f"after-sales case {refund.case_id}"
+
+
+async def retry_failed_refunds(session: AsyncSession) -> int:
+    """The worker's sweep: a case refund, or the refund of a capture its order could not take,
+    that the gateway failed (or timed out on) is asked again under its own idempotency key, so
+    the gateway pays it once however often it is tried, after
     `payments.refund_retry_seconds`, then twice that, …, `payments.refund_retry_attempts` times;
     a refund still failing after the last try, or with no room left on its payment, is alerted
     (`refund_failed`, finance) and left for a person. How many it handled."""
     rules = policy.current().payments
     now = clock.now()
-    due = await repository.due_case_retries(
-        session, now, now - timedelta(seconds=rules.refund_retry_seconds), RETRY_BATCH
+    due = await repository.due_retries(
+        session, now, now - timedelta(seconds=rules.refund_retry_seconds), UNPAYABLE, RETRY_BATCH
     )
     for refund, retry in due:
         if retry is None:
@@ -433,7 +448,7 @@ async def retry_failed_case_refunds(session: AsyncSession) -> int:
                 session,
                 "refund_failed",
                 f"payment:{refund.payment_id}",
-                f"refund {refund.id} ({money.fmt(refund.amount)}) of after-sales case {refund.case_id} "
+                f"refund {refund.id} ({money.fmt(refund.amount)}) of {_refunded_for(refund)} "
                 f"still fails after {retry.attempts} tries ({refund.failure}); "
                 f"its key {refund.idempotency_key} is kept: settle it with the gateway",
                 f"refund_failed:{refund.id}",

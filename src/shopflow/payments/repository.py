@@ -321,17 +321,18 @@ async def refunds_of_case(session: AsyncSession, case_id: int) -> list[Refund]:
     return list((await session.scalars(stmt)).all())
 
 
-async def due_case_retries(
-    session: AsyncSession, now: datetime, failed_before: datetime, limit: int
+async def due_retries(
+    session: AsyncSession, now: datetime, failed_before: datetime, unpayable: str, limit: int
 ) -> list[tuple[Refund, RefundRetry | None]]:
-    """Failed case refunds due for the worker: never retried and failed before `failed_before`,
-    or retried and due again; locked, skipping the ones another worker holds."""
+    """Failed refunds due for the worker, of a case or of a capture its order could not take (key
+    ending in `unpayable`): never retried and failed before `failed_before`, or retried and due
+    again; locked, skipping the ones another worker holds."""
     stmt = (
         select(Refund, RefundRetry)
         .outerjoin(RefundRetry, RefundRetry.refund_id == Refund.id)
         .where(
             Refund.status == RefundStatus.FAILED,
-            Refund.case_id.is_not(None),
+            or_(Refund.case_id.is_not(None), Refund.idempotency_key.endswith(unpayable, autoescape=True)),
             or_(
                 and_(RefundRetry.refund_id.is_(None), Refund.updated_at <= failed_before),
                 RefundRetry.next_at <= now,

@@ -151,11 +151,6 @@ async def _move(
     )
 
 
-def unpayable_key(payment_id: int) -> str:
-    """The idempotency key of the refund of a capture its order could not take."""
-    return f"payment:{payment_id}:unpayable"
-
-
 async def _captured(session: AsyncSession, payment: Payment, order: Order, at: datetime) -> CallbackResult:
     """Money arrived: ledger it (PAY-5) and pay the locked order, or alert if it cannot be paid."""
     db.queue(
@@ -178,7 +173,7 @@ async def _captured(session: AsyncSession, payment: Payment, order: Order, at: d
         if order.status == OrderStatus.CANCELLED:
             outcome = "the cancel sweep refunds it"
         else:
-            key, reason = unpayable_key(payment.id), f"order {order.order_no} is {order.status}"
+            key, reason = refunds.unpayable_key(payment.id), f"order {order.order_no} is {order.status}"
             refund = await refunds.request_refund(session, SYSTEM, payment.id, payment.amount, key, reason)
             outcome = f"refund {refund.id} is {refund.status}"
         await alerts.raise_alert(
