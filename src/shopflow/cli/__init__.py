@@ -139,7 +139,7 @@ DEMO_PASSWORD = "shopflow-demo"
 
 @app.command()
 def demo(
-    orders: Annotated[int, typer.Option(help="How many demo orders to place")] = 300,
+    orders: Annotated[int, typer.Option(help="How many demo orders to place")] = 240,
 ) -> None:
     """Load a demo store with four weeks of trading and print an admin token. Progress goes to
     stderr; the history sends no customer notification."""
