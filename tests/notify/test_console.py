@@ -210,7 +210,7 @@ async def test_customer_messages_and_event_data_are_shown_with_personal_data_mas
         assert '"phone": "139****5678"' in hook and '"email": "l***@example.cn"' in hook
         assert '"customer": "***"' in hook and '"name": "***"' in hook
         assert "13912345678" not in hook and "李四" not in hook and "lisi@" not in hook
-        assert "customer:5" in hook
+        assert 'href="/customers/5"' in hook  # the subject, linked to its page
         assert 'id="retry-delivery"' not in hook  # a manager reads the log but does not retry
         assert 'href="/webhooks"' not in hook
 
