@@ -16,7 +16,7 @@ from shopflow.aftersales.models import Case
 from shopflow.core import alerts, audit, auth, clock, events, money, policy, sla
 from shopflow.core.audit import Actor
 from shopflow.core.auth import User
-from shopflow.core.errors import AppError, FieldError, Invalid, NotFound
+from shopflow.core.errors import AppError, FieldError, Invalid, InvalidTransition, NotFound
 from shopflow.core.policy import Assignment
 from shopflow.core.roles import USER_OWNER, Role
 from shopflow.crm import service as crm
@@ -429,8 +429,8 @@ async def step(session: AsyncSession, actor: Actor, ticket_id: int, event: Ticke
             if at > reopen_deadline(ended, policy.current().service):
                 days = policy.current().service.reopen_within_days
                 raise ReopenWindowPassed(f"ticket {ticket.id} was resolved more than {days} days ago")
-        elif ticket.state not in DONE_STATES:
-            raise TicketDone(f"ticket {ticket.id} is {ticket.state}, not resolved or closed")
+        elif ticket.state not in DONE_STATES:  # only a resolved or closed ticket is reopened
+            raise InvalidTransition("ticket", ticket.state, T.OPEN)
     previous = ticket.move_to(STEPS[event], at)
     await apply_clocks(session, ticket, event, at)
     await session.flush()
