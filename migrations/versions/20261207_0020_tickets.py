@@ -1,4 +1,4 @@
-"""The service desk (SVC-1..3, SVC-7): tickets, their messages and the assignment cursor
+"""The service desk (SVC-1..3, SVC-7): tickets, their messages, reviews and the assignment cursor
 
 Revision ID: 0020_tickets
 Revises: 0019_customers
@@ -72,6 +72,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_ticket_messages_ticket_id", "ticket_messages", ["ticket_id"])
     op.create_table(
+        "reviews",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("channel", sa.String(20), nullable=False),
+        _ref("reviews", "order_id", "orders"),
+        sa.Column("rating", sa.SmallInteger(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("negative", sa.Boolean(), nullable=False),
+        _ref("reviews", "ticket_id", "tickets"),
+        _ref("reviews", "created_by", "users"),
+        sa.Column("created_at", When, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_reviews"),
+    )
+    op.create_index("ix_reviews_order_id", "reviews", ["order_id"])
+    op.create_table(
         "ticket_assignment_cursor",
         sa.Column("name", sa.String(40), nullable=False),
         sa.Column("last_user_id", sa.BigInteger(), nullable=True),
@@ -81,6 +95,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ticket_assignment_cursor")
+    op.drop_index("ix_reviews_order_id", table_name="reviews")
+    op.drop_table("reviews")
     op.drop_index("ix_ticket_messages_ticket_id", table_name="ticket_messages")
     op.drop_table("ticket_messages")
     for name in ("escalated", "state_assignee", "order_id", "phone_hash", "customer_id"):

@@ -131,6 +131,7 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/tickets/{ticket_id}/resolve": "tickets.write",
     "POST /api/v1/tickets/{ticket_id}/close": "tickets.write",
     "POST /api/v1/tickets/{ticket_id}/reopen": "tickets.write",
+    "POST /api/v1/reviews": "tickets.write",
     "GET /api/v1/customers": "customers.read",
     "POST /api/v1/customers": "customers.write",
     "GET /api/v1/customers/{customer_id}": "customers.read",

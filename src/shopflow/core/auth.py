@@ -105,6 +105,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "tickets.escalate": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "alerts.ack.sla.breach.ticket": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "alerts.ack.ticket": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    "alerts.ack.review": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     # --- end of tickets ---
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.

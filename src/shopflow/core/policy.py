@@ -160,6 +160,21 @@ class Service(Section):
         {"complaint"}
     )
     page_size: Annotated[int, Field(gt=0, le=500)] = 50
+    # SVC-7 (†): a review rated at most this, or whose text holds one of these words, is negative
+    # and opens a `negative_review` ticket.
+    negative_rating_at_most: Annotated[int, Field(ge=0, le=5)] = 2
+    negative_keywords: tuple[Annotated[str, Field(min_length=1, max_length=40)], ...] = (
+        "差评",
+        "投诉",
+        "假货",
+        "骗",
+        "破损",
+        "退款",
+        "fake",
+        "broken",
+        "scam",
+        "refund",
+    )
 
 
 # Chat is `first_response_seconds`, unless this table names it.
@@ -338,6 +353,7 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     # SVC-3: a ticket's clocks and its escalations go to the customer-service supervisors.
     "sla.breach.ticket": "cs_supervisor",
     "ticket": "cs_supervisor",
+    "review.negative": "cs_supervisor",  # ANA-3, SVC-7
 }
 
 

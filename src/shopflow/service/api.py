@@ -12,7 +12,7 @@ from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.personal_data import Viewer as ViewerType
 from shopflow.core.schemas import Id, Page
-from shopflow.service import service
+from shopflow.service import reviews, service
 from shopflow.service.models import (
     Category,
     MessageKind,
@@ -31,6 +31,8 @@ from shopflow.service.schemas import (
     InboundIn,
     MessageIn,
     MessageOut,
+    ReviewIn,
+    ReviewOut,
     TicketIn,
     TicketOut,
 )
@@ -221,3 +223,14 @@ _step(
     TicketEvent.REOPENED,
     "Reopened within the policy's window: the resolution clock runs on with the time it had used.",
 )
+
+
+@router.post("/reviews", status_code=201, response_model=ReviewOut, responses=problems(403, 422))
+async def submit_review(
+    data: ReviewIn, session: Session, actor: Annotated[Actor, require("tickets.write")]
+) -> ReviewOut:
+    """A review (SVC-7): rated at most `service.negative_rating_at_most` (2) or holding one of
+    `service.negative_keywords`, it opens a `negative_review` ticket on its 1-hour clock and
+    raises an alert; `ticket_id` is null when it opened none."""
+    review = await reviews.submit(session, actor, data)
+    return ReviewOut(id=review.id, ticket_id=review.ticket_id)

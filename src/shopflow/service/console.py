@@ -18,7 +18,7 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.service import service
+from shopflow.service import reviews, service
 from shopflow.service.models import (
     Category,
     Escalation,
@@ -270,7 +270,10 @@ PAGES = Pages(
         TicketClock.NEGATIVE_REVIEW: label("clock", "Negative review answer"),  # SVC-7
         TicketClock.RESOLUTION: label("clock", "Resolution"),  # SVC-2
     },
-    alert_kinds={service.ESCALATED_ALERT: label("alert kind", "Ticket escalated")},
+    alert_kinds={
+        service.ESCALATED_ALERT: label("alert kind", "Ticket escalated"),
+        reviews.NEGATIVE_ALERT: label("alert kind", "Negative review"),  # SVC-7, ANA-3
+    },
     actions={
         "ticket.created": label("audit action", "ticket opened"),
         "ticket.assigned": label("audit action", "assigned"),

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import policy
@@ -258,3 +258,29 @@ class AssignmentCursor(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_user_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+def is_negative(rating: int, text: str, rules: policy.Service) -> bool:
+    """SVC-7: a review is negative when its rating is at most the policy's, or its text holds
+    one of the policy's negative keywords (any case)."""
+    lowered = text.casefold()
+    return rating <= rules.negative_rating_at_most or any(
+        w.casefold() in lowered for w in rules.negative_keywords
+    )
+
+
+class Review(Base):
+    """A customer's review from a review site or marketplace (SVC-7); a negative one opened its
+    `negative_review` ticket."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    content: Mapped[dict[str, Any]] = mapped_column(Sealed)  # {"text": ...}
+    negative: Mapped[bool] = mapped_column(Boolean)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

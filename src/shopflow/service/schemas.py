@@ -87,3 +87,17 @@ class TicketOut(BaseModel):
     late: bool = False
     clocks: list[ClockOut] = []
     messages: list[MessageOut] = []
+
+
+class ReviewIn(Input):
+    """A review from a review site or a marketplace (SVC-7)."""
+
+    channel: Literal["review_site", "marketplace"]
+    order_no: OrderNo | None = None
+    rating: int = Field(ge=1, le=5)
+    text: Text
+
+
+class ReviewOut(BaseModel):
+    id: int
+    ticket_id: int | None  # the negative_review ticket it opened; null when it opened none
