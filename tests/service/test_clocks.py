@@ -195,3 +195,19 @@ async def test_round_robin_takes_the_agents_on_duty_in_turn(db: Database, now: F
     async with db.transaction() as session:
         names = await service.usernames(session, [t.assignee_id for t in tickets])
     assert [names[t.assignee_id] for t in tickets if t.assignee_id] == ["ann", "bob", "ann"]
+
+
+async def test_reassigning_gives_the_running_clocks_to_the_new_agent(db: Database, now: FakeClock) -> None:
+    await cs_team(db, "ann", "bob")
+    ticket = await open_ticket(db)
+    await message(db, ticket.id)  # first response met: stays ann's
+
+    async with db.transaction() as session:
+        await service.assign(session, SYSTEM, ticket.id, "bob")
+        names = await service.usernames(session, [c.owner_id for c in (await clocks(db, ticket.id)).values()])
+
+    found = await clocks(db, ticket.id)
+    assert {kind: names[c.owner_id] for kind, c in found.items() if c.owner_id} == {
+        FIRST: "ann",
+        RESOLUTION: "bob",
+    }

@@ -294,6 +294,7 @@ async def assign(session: AsyncSession, actor: Actor, ticket_id: int, username: 
     user = await _agent(session, username, "user")
     if user.id != ticket.assignee_id:
         await _give(session, actor, ticket, user, "by_hand")
+        await sla.set_owner(session, ticket_subject(ticket.id), user.id)
     await session.flush()
     return ticket
 
