@@ -31,6 +31,7 @@ from shopflow.service.models import (
     Escalation,
     MessageKind,
     Ticket,
+    TicketClock,
     TicketEvent,
     TicketMessage,
     TicketState,
@@ -51,7 +52,7 @@ WRITE = "tickets.write"
 # --- clocks (SVC-2, SVC-7) ----------------------------------------------------------------------
 
 
-async def _resume_used(session: AsyncSession, ticket: Ticket, kind: str, at: datetime) -> None:
+async def _resume_used(session: AsyncSession, ticket: Ticket, kind: TicketClock, at: datetime) -> None:
     """The stopped clock runs again with the time it had used: its deadline is what was left
     when it stopped (or paused, if it stopped while paused) from now."""
     subject = ticket_subject(ticket.id)
@@ -63,8 +64,8 @@ async def _resume_used(session: AsyncSession, ticket: Ticket, kind: str, at: dat
         return
     else:
         ended = found.paused_at or found.stopped_at or at
-        used = clock_duration(kind, ticket.channel, rules) - (found.deadline - ended)  # type: ignore[arg-type]
-    due = deadline_for(kind, ticket.channel, at, rules, used)  # type: ignore[arg-type]
+        used = clock_duration(kind, ticket.channel, rules) - (found.deadline - ended)
+    due = deadline_for(kind, ticket.channel, at, rules, used)
     await sla.restart(session, subject, kind, due, ticket.assignee_id)
 
 
