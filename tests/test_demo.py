@@ -65,8 +65,13 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         assert runner.invoke(app, ["migrate"]).exit_code == 0
         demo_run = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
         assert demo_run.exit_code == 0, (demo_run.output, demo_run.exception)
-        # The sales desk's assignment notices (CRM-4) are the only alerts of its history.
-        alerts = int(rows(db_file, "SELECT count(*) FROM alerts WHERE kind != 'lead.assigned'")[0][0])
+        # The sales desk's assignment notices (CRM-4) and the service desk's escalation (SVC-3) are
+        # the only alerts of its history.
+        alerts = int(
+            rows(
+                db_file, "SELECT count(*) FROM alerts WHERE kind NOT IN ('lead.assigned', 'ticket.escalated')"
+            )[0][0]
+        )
         worker_run = runner.invoke(app, ["worker", "--once"])
         assert worker_run.exit_code == 0, (worker_run.output, worker_run.exception)
     get_settings.cache_clear()
@@ -108,7 +113,11 @@ def test_loading_tells_no_customer_anything(loaded: Loaded) -> None:
 
 def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded) -> None:
     raised = (
-        loaded.count("alerts", "kind NOT LIKE 'lead%' AND kind NOT LIKE 'sla.breach.lead%'")
+        loaded.count(
+            "alerts",
+            "kind NOT LIKE 'lead%' AND kind NOT LIKE 'sla.breach.lead%' "
+            "AND kind NOT LIKE 'ticket%' AND kind NOT LIKE 'sla.breach.ticket%'",
+        )
         - loaded.alerts_after_load
     )
     late_ship = loaded.count("sla_clocks", "kind = 'order.ship' AND state = 'breached'")
@@ -142,6 +151,16 @@ def test_the_sales_desk_has_leads_in_every_grade_and_state_and_one_late(loaded: 
     assert len(late) == 2 and ("user:zhao-manager",) in late  # the late lead's owner and their manager
 
 
+def test_the_service_desk_has_tickets_in_every_state_one_late_one_escalated(loaded: Loaded) -> None:
+    states = {state for (state,) in loaded.rows("SELECT state FROM tickets")}
+    escalated = loaded.rows("SELECT type, escalation FROM tickets WHERE escalation IS NOT NULL ORDER BY type")
+    late = loaded.rows("SELECT kind FROM alerts WHERE kind LIKE 'sla.breach.ticket.%'")
+
+    assert states == {"new", "open", "pending_customer", "resolved", "closed"}
+    assert late == [("sla.breach.ticket.first_response",)]  # the email nobody answered
+    assert escalated == [("complaint", "complaint"), ("inquiry", "breach")]
+
+
 def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:
     assert "days of trading" in loaded.demo.stderr
     assert "days of trading" not in loaded.demo.stdout
@@ -173,9 +192,12 @@ async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful
     assert {kind: summary.late.get(kind) for kind in LATE_KINDS} == LATE_KINDS
     async with db.transaction() as session:
         notices = await session.scalar(
-            select(func.count()).select_from(Alert).where(Alert.kind == "lead.assigned")
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.kind.in_(("lead.assigned", "ticket.escalated")))
         )
-    assert summary.alerts - (notices or 0) == 1  # the damaged parcel's case, besides the sales desk's notices
+    # The damaged parcel's case, besides the sales desk's notices and the service desk's escalation.
+    assert summary.alerts - (notices or 0) == 1
     assert summary.cases >= 3  # the desk takes the orders delivered within the window, 5 at most
     async with db.transaction() as session:
         pending = await session.scalar(

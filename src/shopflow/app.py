@@ -51,6 +51,8 @@ from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
+from shopflow.service.api import router as tickets_router
+from shopflow.service.console import PAGES as ticket_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -130,6 +132,7 @@ def create_app(
         aftersales_router,
         leads_router,
         customers_router,
+        tickets_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -167,6 +170,7 @@ def create_app(
         payment_pages,
         aftersales_pages,
         lead_pages,
+        ticket_pages,
         alert_pages,
         notify_pages,
         staff_pages,

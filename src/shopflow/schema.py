@@ -14,6 +14,7 @@ from shopflow.inventory import models as inventory_models
 from shopflow.notify import models as notify_models
 from shopflow.orders import models as order_models
 from shopflow.payments import models as payment_models
+from shopflow.service import models as ticket_models
 
 metadata = Base.metadata
 MODULES = (
@@ -36,4 +37,5 @@ MODULES = (
     aftersales_models,
     lead_models,
     crm_models,
+    ticket_models,
 )

@@ -31,6 +31,7 @@ from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
 from shopflow.payments import refunds
+from shopflow.service import tasks as service_tasks
 
 log = logging.getLogger("shopflow.worker")
 
@@ -44,6 +45,7 @@ BREACH_ACTIONS: dict[str, sla.BreachAction] = {
     OrderClock.AFTERSALES: aftersales_tasks.close_order,  # ORD-7: closes unless a case is open
     **fulfillment_tasks.BREACH_ACTIONS,  # FUL-6: a parcel without events for too long
     **lead_tasks.BREACH_ACTIONS,  # CRM-3: a lead not followed up: its owner and their manager
+    **service_tasks.BREACH_ACTIONS,  # SVC-3: a late ticket goes to a supervisor
 }
 
 # Clock kinds whose end is the rule's normal course, not somebody late: acted on, never alerted.

@@ -28,7 +28,9 @@ policy_app = typer.Typer(help="The effective policy (POL-1).", no_args_is_help=T
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policy_app, name="policy")
-import_app = typer.Typer(help="Carriers' files: tracking events, freight bills.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Files: carriers' tracking events and freight bills, reviews.", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
 app.add_typer(aftersales_app, name="aftersales")
@@ -288,6 +290,45 @@ def import_tracking(
     console.print(f"{stored} events stored, {duplicates} duplicates ignored, {len(errors)} rows with errors")
     if errors:
         _row_errors(errors)
+        raise typer.Exit(1)
+
+
+@import_app.command("reviews")
+def import_reviews(
+    file: Annotated[Path, typer.Argument(help="CSV with the header: channel, order_no, rating, text")],
+) -> None:
+    """Reviews from review sites and marketplaces (SVC-7): a negative one opens its ticket. Each
+    good row is kept in its own transaction; each bad row is listed with its line and reason, and
+    the exit code is 1."""
+    from shopflow.core.audit import Actor
+    from shopflow.service import reviews
+
+    rows, errors = reviews.parse(_file_text(file))
+    actor = Actor(user_id=None, name=f"import:{file.name}", role="system")
+
+    async def work(db: Database) -> tuple[int, int]:
+        stored = tickets = 0
+        for line, data in rows:
+            try:
+                async with db.transaction() as session:
+                    review = await reviews.submit(session, actor, data)
+            except AppError as exc:
+                fields = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or exc.detail
+                errors.append(reviews.RowError(line, fields))
+                continue
+            stored += 1
+            tickets += review.ticket_id is not None
+        return stored, tickets
+
+    stored, tickets = run(work)
+    console.print(
+        f"{stored} reviews stored, {tickets} negative reviews opened tickets, {len(errors)} rows with errors"
+    )
+    if errors:
+        table = Table("line", "reason", title="rows not imported")
+        for e in sorted(errors, key=lambda e: e.line):
+            table.add_row(str(e.line), e.reason)
+        console.print(table)
         raise typer.Exit(1)
 
 

@@ -98,6 +98,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alerts.ack.lead": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR}),
     "alerts.ack.sla.breach.lead": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR}),
     # --- end of leads ---
+    # --- tickets (SVC-1..3, SVC-7) ---
+    "tickets.read": _EVERYONE,
+    "tickets.write": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "tickets.assign": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    "tickets.escalate": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "alerts.ack.sla.breach.ticket": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "alerts.ack.ticket": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    "alerts.ack.review": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    # --- end of tickets ---
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.
     "personal_data.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

@@ -129,14 +129,61 @@ class Aftersales(Section):
     customer_link_days: Positive = 30
 
 
+class Assignment(StrEnum):
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
+
+
+TicketChannel = Literal["chat", "phone", "email", "review_site", "marketplace"]
+
+
 class Service(Section):
-    first_response_seconds: Positive = 30  # SVC-2
+    first_response_seconds: Positive = 30  # SVC-2: online (chat)
     phone_answer_rings: Positive = 3  # SVC-2 (†)
+    # SVC-2: a ticket's first-response clock by the channel it came in through beside chat's
+    # (above): (†) phone 18 s (3 rings of about 6 s), a marketplace's chat 60 s, email 4 hours, a
+    # review site 1 hour (SVC-7). Overriding one channel keeps the others.
+    first_response_seconds_by_channel: Annotated[
+        dict[TicketChannel, Positive], AfterValidator(lambda given: DEFAULT_FIRST_RESPONSE | given)
+    ] = Field(default_factory=lambda: dict(DEFAULT_FIRST_RESPONSE))
     resolution_hours: Positive = 24  # SVC-2
     survey_after_delivery_days: Positive = 3  # SVC-6
     satisfaction_within_days: Positive = 7  # SVC-6
     negative_review_response_hours: Positive = 1  # SVC-7
     conversation_retention_years: Positive = 3  # SVC-9
+    # (†) A resolved or closed ticket may be reopened this many days after it was resolved.
+    reopen_within_days: Positive = 7
+    # SVC-3 (†): how a new ticket finds its agent among the on-duty customer-service staff.
+    assignment: Assignment = Assignment.ROUND_ROBIN
+    # SVC-3: ticket types that go to a supervisor at once (formal complaints).
+    escalate_types: frozenset[Literal["inquiry", "complaint", "feedback", "negative_review"]] = frozenset(
+        {"complaint"}
+    )
+    page_size: Annotated[int, Field(gt=0, le=500)] = 50
+    # SVC-7 (†): a review rated at most this, or whose text holds one of these words, is negative
+    # and opens a `negative_review` ticket.
+    negative_rating_at_most: Annotated[int, Field(ge=0, le=5)] = 2
+    negative_keywords: tuple[Annotated[str, Field(min_length=1, max_length=40)], ...] = (
+        "差评",
+        "投诉",
+        "假货",
+        "骗",
+        "破损",
+        "退款",
+        "fake",
+        "broken",
+        "scam",
+        "refund",
+    )
+
+
+# Chat is `first_response_seconds`, unless this table names it.
+DEFAULT_FIRST_RESPONSE: dict[TicketChannel, int] = {
+    "phone": 18,
+    "marketplace": 60,
+    "email": 4 * 3600,
+    "review_site": 3600,
+}
 
 
 class LeadSignal(StrEnum):
@@ -172,11 +219,6 @@ DEFAULT_GRADING_RULES: tuple[GradingRule, ...] = (
     GradingRule(signal=LeadSignal.QUANTITY, kind="buying_power", weight=30, at_least=100),
     GradingRule(signal=LeadSignal.BUDGET, kind="buying_power", weight=40, amount_at_least="10000.00"),  # type: ignore[arg-type],
 )
-
-
-class Assignment(StrEnum):
-    ROUND_ROBIN = "round_robin"
-    LEAST_LOADED = "least_loaded"
 
 
 Grade = Literal["A", "B", "C"]
@@ -308,6 +350,10 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     # CRM-3: a lead's clocks alert its owner and their manager by name; this owns them when the
     # lead has no owner yet.
     "sla.breach.lead": "manager",
+    # SVC-3: a ticket's clocks and its escalations go to the customer-service supervisors.
+    "sla.breach.ticket": "cs_supervisor",
+    "ticket": "cs_supervisor",
+    "review.negative": "cs_supervisor",  # ANA-3, SVC-7
 }
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "restart",
     "resume",
     "running",
+    "set_owner",
     "start",
     "stop",
     "stop_and_start",
@@ -147,6 +148,12 @@ async def resume(session: AsyncSession, subject: str, kind: str) -> None:
     found.state = ClockState.RUNNING
     found.paused_at = None
     await session.flush()
+
+
+async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -> None:
+    """The subject changed hands (a ticket reassigned): its clocks not yet stopped are the new
+    owner's, so compliance per owner (SLA-3) charges whoever holds it."""
+    await repository.set_owner(session, subject, owner_id)
 
 
 async def compliance(

@@ -91,6 +91,16 @@ async def pause(session: AsyncSession, subject: str, kind: str, at: datetime) ->
     )
 
 
+async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -> None:
+    """The subject's clocks not yet stopped belong to `owner_id` from now."""
+    await session.execute(
+        update(SlaClock)
+        .where(SlaClock.subject == subject, SlaClock.stopped_at.is_(None))
+        .values(owner_id=owner_id)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 async def paused(session: AsyncSession, subject: str, kind: str) -> SlaClock | None:
     return await session.scalar(
         select(SlaClock).where(

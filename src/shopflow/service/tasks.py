@@ -1,0 +1,17 @@
+"""What the worker does for tickets: a breached clock escalates its ticket to a supervisor
+(SLA-2, SVC-3); the sweep raises the breach's one alert (ANA-3)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import sla
+from shopflow.service import service
+from shopflow.service.models import TicketClock, ticket_of_subject
+
+
+async def escalate(session: AsyncSession, found: sla.SlaClock) -> None:
+    await service.escalate_on_breach(session, ticket_of_subject(found.subject), found.kind)
+
+
+BREACH_ACTIONS: dict[str, sla.BreachAction] = {kind: escalate for kind in TicketClock}

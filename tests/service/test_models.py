@@ -1,0 +1,87 @@
+"""The ticket's rules without a database: TRANSITIONS, which clock answers, and deadlines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shopflow.core import policy
+from shopflow.service.models import (
+    CLOCK_TABLE,
+    TRANSITIONS,
+    ClockRole,
+    Ticket,
+    TicketClock,
+    TicketEvent,
+    TicketState,
+    clock_kind,
+    deadline_for,
+)
+from tests.builders.transitions import assert_refused, reachable_from, terminal
+
+T = TicketState
+AT = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+
+
+def test_every_state_is_reachable_from_new_and_none_is_a_dead_end() -> None:
+    assert reachable_from(TRANSITIONS, T.NEW) == set(T)
+    assert terminal(TRANSITIONS) == set()
+    assert T.NEW not in {s for targets in TRANSITIONS.values() for s in targets}  # never new again
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [(T.RESOLVED, T.PENDING_CUSTOMER), (T.CLOSED, T.RESOLVED), (T.OPEN, T.OPEN), (T.CLOSED, T.CLOSED)],
+)
+def test_a_step_the_table_forbids_is_409(current: TicketState, target: TicketState) -> None:
+    ticket = Ticket(state=current, reopened=0)
+
+    assert_refused(lambda: ticket.move_to(target, AT), current, target)
+    assert ticket.state == current
+
+
+def test_resolving_and_reopening_set_their_times_and_count() -> None:
+    ticket = Ticket(state=T.OPEN, reopened=0)
+
+    ticket.move_to(T.RESOLVED, AT)
+    ticket.move_to(T.CLOSED, AT + timedelta(hours=1))
+    ticket.move_to(T.OPEN, AT + timedelta(hours=2))
+
+    assert (ticket.resolved_at, ticket.closed_at, ticket.reopened) == (AT, None, 1)
+
+
+def test_a_negative_review_answers_on_its_one_hour_clock_instead_of_first_response() -> None:
+    assert clock_kind(ClockRole.RESPONSE, "negative_review") == TicketClock.NEGATIVE_REVIEW
+    assert clock_kind(ClockRole.RESPONSE, "complaint") == TicketClock.FIRST_RESPONSE
+    assert clock_kind(ClockRole.RESOLUTION, "negative_review") == TicketClock.RESOLUTION
+
+
+@pytest.mark.parametrize(
+    ("kind", "channel", "after"),
+    [
+        (TicketClock.FIRST_RESPONSE, "chat", timedelta(seconds=30)),  # SVC-2
+        (TicketClock.FIRST_RESPONSE, "phone", timedelta(seconds=18)),  # 3 rings
+        (TicketClock.FIRST_RESPONSE, "email", timedelta(hours=4)),
+        (TicketClock.NEGATIVE_REVIEW, "review_site", timedelta(hours=1)),  # SVC-7
+        (TicketClock.RESOLUTION, "chat", timedelta(hours=24)),  # SVC-2
+    ],
+)
+def test_deadlines_come_from_the_policy(kind: TicketClock, channel: str, after: timedelta) -> None:
+    assert deadline_for(kind, channel, AT, policy.current().service) == AT + after
+
+
+def test_a_deadline_counts_the_time_already_used_and_the_policy_overrides_a_channel() -> None:
+    rules = policy.validate({"service": {"first_response_seconds_by_channel": {"email": 600}}}).service
+
+    assert deadline_for(TicketClock.RESOLUTION, "chat", AT, rules, timedelta(hours=20)) == AT + timedelta(
+        hours=4
+    )
+    assert deadline_for(TicketClock.RESOLUTION, "chat", AT, rules, timedelta(hours=30)) == AT
+    assert deadline_for(TicketClock.FIRST_RESPONSE, "email", AT, rules) == AT + timedelta(minutes=10)
+    assert deadline_for(TicketClock.FIRST_RESPONSE, "phone", AT, rules) == AT + timedelta(seconds=18)
+
+
+def test_the_clock_table_names_every_event() -> None:
+    assert set(CLOCK_TABLE) == set(TicketEvent)
+    assert CLOCK_TABLE[TicketEvent.INTERNAL] == ()
