@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -103,7 +104,7 @@ class DropOff:
 def drop_offs(counts: dict[str, int]) -> list[DropOff]:
     """The drop-off between each pair of consecutive STAGES of `counts` (pure)."""
     found = []
-    for stage, following in zip(STAGES, STAGES[1:], strict=False):
+    for stage, following in pairwise(STAGES):
         lost = counts[stage] - counts[following]
         rate = None if counts[stage] == 0 else round(lost / counts[stage], 4)
         found.append(DropOff(stage, following, lost, rate))
