@@ -251,3 +251,17 @@ def test_import_loads_the_good_rows_and_lists_each_bad_one_by_line(shop: Shop, t
     assert shop.count("traffic_counts") == 2
     assert shop.count("traffic_counts", "channel = 'web' AND visitors = 110") == 1
     assert shop.count("audit_log", "action = 'traffic.recorded'") == 2
+
+
+async def test_days_beyond_the_years_a_time_may_name_are_422s(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    headers = await bearer(db, "manager")
+
+    funnel = await client.get(
+        "/api/v1/crm/funnel", params={"from": "0001-01-01", "to": "0001-01-02"}, headers=headers
+    )
+    traffic = await post_traffic(client, headers, body(date(9999, 12, 31), "web", 1, 1))
+
+    assert funnel.status_code == 422 and [e["field"] for e in funnel.json()["errors"]] == ["from", "to"]
+    assert traffic.status_code == 422 and [e["field"] for e in traffic.json()["errors"]] == ["date"]

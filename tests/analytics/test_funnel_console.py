@@ -52,3 +52,12 @@ async def test_the_funnel_page_draws_and_tables_each_stage_by_week_and_channel(
 
     async with await signed_in(visit, db, "warehouse") as warehouse:
         assert (await warehouse.get("/funnel")).status_code == 403
+
+
+async def test_a_day_beyond_the_years_a_time_may_name_is_refused_not_a_500(
+    db: Database, visit: Visitors
+) -> None:
+    async with await signed_in(visit, db, "manager") as manager:
+        reply = await manager.get("/funnel?from=0001-01-01&to=0001-01-02&channel=nowhere&period=year")
+
+    assert reply.status_code == 422 and "0001-01-01" in reply.text

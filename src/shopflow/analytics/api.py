@@ -3,7 +3,6 @@ the funnel (CRM-5) and the daily traffic counts it starts from."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,6 +15,7 @@ from shopflow.analytics.schemas import (
     BulkAcknowledgeIn,
     ClockOut,
     ComplianceOut,
+    Day,
     DropOffOut,
     FunnelOut,
     FunnelRow,
@@ -164,8 +164,8 @@ def _row(step: service.FunnelStep) -> FunnelRow:
 async def funnel(
     session: Session,
     _: Annotated[Actor, require("customers.read")],
-    first: Annotated[date, Query(alias="from", description="the first store day")],
-    last: Annotated[date, Query(alias="to", description="the last store day, included")],
+    first: Annotated[Day, Query(alias="from", description="the first store day")],
+    last: Annotated[Day, Query(alias="to", description="the last store day, included")],
     channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
     period: PeriodKind = PeriodKind.DAY,
 ) -> FunnelOut:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from shopflow.analytics import service
-from shopflow.analytics.models import STAGES, PeriodKind
+from shopflow.analytics.models import FIRST_DAY, LAST_DAY, STAGES, PeriodKind
 from shopflow.core import alerts, clock, policy, sla
 from shopflow.core.alerts import AlertFilter, AlertState
 from shopflow.core.api import Session
@@ -241,12 +241,14 @@ async def funnel_page(
     default = today - timedelta(days=FUNNEL_DAYS - 1), today
     (start, start_error), (end, end_error) = c.typed_day(first), c.typed_day(last)
     errors = {name: text for name, text in (("from", start_error), ("to", end_error)) if text}
+    for name, typed, day in (("from", first, start), ("to", last, end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            errors[name] = c.gettext("%(value)s is not a date.", value=typed.strip())
     kind = period if period in PeriodKind.__members__.values() else PeriodKind.WEEK
     chosen_channel = channel or None
     try:
-        found = await service.funnel(
-            session, start or default[0], end or default[1], chosen_channel, PeriodKind(kind)
-        )
+        chosen_range = default if errors else (start or default[0], end or default[1])
+        found = await service.funnel(session, *chosen_range, chosen_channel, PeriodKind(kind))
     except Invalid as exc:
         errors |= form_errors(exc, c)
         chosen_channel = None

@@ -14,6 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import FieldError
 
+# The store days an input may name: within the years times may name (core.schemas.EARLIEST ..
+# LATEST), so a day's midnight stays a time in every zone.
+FIRST_DAY = date(1900, 1, 2)
+LAST_DAY = date(8999, 12, 30)
+
 
 class TrafficCount(Base):
     """A channel's visitors and inquiries on one store day; posted again, the counts are replaced."""

@@ -5,6 +5,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from shopflow.analytics.models import FIRST_DAY, LAST_DAY
 from shopflow.core.alerts import AlertFilter, AlertState
 from shopflow.core.schemas import Id, Input, Int32
 from shopflow.core.sla.models import ClockState
@@ -88,10 +89,13 @@ class ComplianceOut(BaseModel):
     rate: float | None = Field(description="met / (met + breached); null when nothing is decided")
 
 
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
 class TrafficIn(Input):
     """A channel's counts of one store day (CRM-5); posted again, they replace the day's counts."""
 
-    date: date
+    date: Day
     channel: str = Field(min_length=1, max_length=40, examples=["web"])
     visitors: Int32
     inquiries: Int32
