@@ -40,7 +40,9 @@ async def test_the_funnel_page_draws_and_tables_each_stage_by_week_and_channel(
         assert all(f">{n}<" in week for n in (150, 15, 2, 1)) and "50.0%" in week
         assert "87.1%" in table_row(page, "stage-visitors")
         series = chart(page)["series"]
-        assert [d["value"] for d in series[1]["data"]] == [210, 27, 3, 3]  # type: ignore[index]
+        assert [d["label"]["formatter"] for d in series[1]["data"]] == ["210", "27", "3", "3"]  # type: ignore[index]
+        widths = [d["value"] for d in series[1]["data"]]  # type: ignore[index]
+        assert widths[0] == 210 and widths[0] > widths[1] > widths[2] == widths[3] > 3  # log widths
         web = (await sales.get("/funnel?from=2030-03-04&to=2030-03-17&period=week&channel=web")).text
         assert ">190<" in table_row(web, "stage-visitors")
         await sales.post("/language", {"locale": "en", "next": "/funnel"})

@@ -6,6 +6,7 @@ repeaters by period and channel, drawn and tabled."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -190,22 +191,25 @@ PERIOD_LABELS = {
 
 def _funnel_chart(c: Console, counts: dict[str, int]) -> str:
     """An ECharts option as JSON, drawn by static/console.js: the stages as bars centred on one
-    axis, each as wide as its count (a funnel from the bar series the vendored build has)."""
+    axis (a funnel from the bar series the vendored build has), each as wide as the logarithm of
+    its count, so that a few buyers among thousands of visitors still show; labels the counts."""
     widest = max(counts.values(), default=0)
-    names = [c.label(STAGE_LABELS[s]) for s in STAGES]
+    scale = math.log1p(widest) or 1.0
+    widths = {s: round(widest * math.log1p(counts[s]) / scale, 2) for s in STAGES}
+    colors = ("#2f6fde", "#4f8ae6", "#2a9d8f", "#1b7a5a")
     option: dict[str, Any] = {
         "animation": False,
         "title": {"text": c.gettext("Funnel"), "textStyle": {"fontSize": 14, "fontWeight": 600}},
         "grid": {"left": 80, "right": 16, "top": 40, "bottom": 16},
         "xAxis": {"type": "value", "show": False, "max": max(widest, 1)},
-        "yAxis": {"type": "category", "inverse": True, "data": names, "axisTick": {"show": False}},
+        "yAxis": {"type": "category", "inverse": True, "data": [c.label(STAGE_LABELS[s]) for s in STAGES]},
         "series": [
             {
                 "type": "bar",
                 "stack": "funnel",
                 "silent": True,
                 "itemStyle": {"color": "transparent"},
-                "data": [(widest - counts[s]) / 2 for s in STAGES],
+                "data": [(widest - widths[s]) / 2 for s in STAGES],
             },
             {
                 "type": "bar",
@@ -213,8 +217,12 @@ def _funnel_chart(c: Console, counts: dict[str, int]) -> str:
                 "barCategoryGap": "8%",
                 "label": {"show": True, "position": "inside", "color": "#fff"},
                 "data": [
-                    {"value": counts[s], "itemStyle": {"color": color}}
-                    for s, color in zip(STAGES, ("#2f6fde", "#4f8ae6", "#2a9d8f", "#1b7a5a"), strict=True)
+                    {
+                        "value": widths[s],
+                        "label": {"formatter": str(counts[s])},
+                        "itemStyle": {"color": color},
+                    }
+                    for s, color in zip(STAGES, colors, strict=True)
                 ],
             },
         ],
