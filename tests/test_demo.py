@@ -212,3 +212,9 @@ def test_every_order_has_its_customer_and_some_customers_came_back(loaded: Loade
     assert 0 < loaded.count("customers") < loaded.count("orders")
     assert loaded.count("customers", "order_count >= 2") > 0
     assert loaded.count("customers", "lifetime_value < 0 OR (order_count = 0 AND lifetime_value <> 0)") == 0
+
+
+def test_the_funnel_has_sixty_days_of_traffic_on_the_web_and_a_marketplace(loaded: Loaded) -> None:
+    assert loaded.count("traffic_counts") == 120
+    assert loaded.count("traffic_counts", "channel = 'web'") == 60
+    assert loaded.count("traffic_counts", "inquiries >= visitors OR inquiries = 0") == 0

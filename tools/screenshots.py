@@ -149,10 +149,23 @@ def _customer_pages(browser: Browser, url: str, link: str, out: Path) -> None:
     phone.close()
 
 
+def _repeat_buyer(page: Page) -> str | None:
+    """The link of the first customer listed with two orders paid or more (a fuller timeline)."""
+    rows = page.locator("#customers tbody tr")
+    for n in range(rows.count()):
+        paid = rows.nth(n).locator("td").nth(3).inner_text().strip()
+        if paid.isdigit() and int(paid) >= 2:
+            return rows.nth(n).locator("a").first.get_attribute("href")
+    return page.locator("#customers tbody a").first.get_attribute("href")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="demo orders to place (default: as `make run`)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="only these pages of the console (e.g. customers funnel)"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium")
@@ -183,6 +196,8 @@ def main() -> None:
         customer_link = page.locator("#customer-page-link").get_attribute("href")
         page.goto(f"{url}/leads")
         lead = page.locator("#leads tr.late a").first.get_attribute("href")
+        page.goto(f"{url}/customers")
+        customer = _repeat_buyer(page)
         for locale, suffix in LOCALES.items():
             page.click(f"button[name=locale][value={locale}]")
             pages = {
@@ -211,11 +226,17 @@ def main() -> None:
                 "case": case or "/aftersales",
                 "leads": "/leads",
                 "lead": lead or "/leads",
+                "customers": "/customers",
+                "customer": customer or "/customers",
+                "funnel": "/funnel?period=week",
                 "staff": "/staff",
                 "personal-data-reads": "/personal-data-reads",
             }
             for name, path in pages.items():
-                _shoot(page, f"{url}{path}", args.out / f"{name}-{suffix}.png")
+                if args.only is None or name in args.only:
+                    _shoot(page, f"{url}{path}", args.out / f"{name}-{suffix}.png")
+            if args.only is not None and "receipt-error" not in args.only:
+                continue
             page.goto(f"{url}/inventory/receipts")
             page.select_option("select[name=warehouse]", "SH01")
             page.fill("input[name=reference]", "PO-2026-1123")
@@ -228,7 +249,7 @@ def main() -> None:
             target = args.out / f"receipt-error-{suffix}.png"
             page.screenshot(path=str(target), full_page=True)
             print(f"wrote {target}")
-        if customer_link:
+        if customer_link and (args.only is None or "customer-page" in args.only):
             _customer_pages(browser, url, customer_link, args.out)
         browser.close()
     names = sorted(p.name for p in args.out.glob("*.png") if re.fullmatch(r"[a-z-]+-(zh|en)\.png", p.name))

@@ -1,6 +1,7 @@
 """Every table of Shopflow on one metadata (for Alembic and tests)."""
 
 from shopflow.aftersales import models as aftersales_models
+from shopflow.analytics import models as analytics_models
 from shopflow.catalog import models as catalog_models
 from shopflow.core import access, alerts, audit, auth, events, personal_data, sla
 from shopflow.core.db import Base
@@ -38,4 +39,5 @@ MODULES = (
     lead_models,
     crm_models,
     ticket_models,
+    analytics_models,
 )

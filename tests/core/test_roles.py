@@ -136,6 +136,9 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/customers": "customers.write",
     "GET /api/v1/customers/{customer_id}": "customers.read",
     "POST /api/v1/customers/{customer_id}/merge": "customers.write",
+    "PATCH /api/v1/customers/{customer_id}": "customers.write",
+    "POST /api/v1/analytics/traffic": "analytics.traffic.write",
+    "GET /api/v1/crm/funnel": "customers.read",
     "GET /healthz": None,
     # The customer's page (HTML): its signed link is the key; tampered or unknown links get 404.
     "GET /my/orders/{token}": None,

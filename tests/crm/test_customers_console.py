@@ -82,3 +82,37 @@ async def test_the_order_page_links_its_customer_for_roles_that_read_customers(
         assert 'id="order-customer"' in page and f'href="/customers/{zhang}"' in page
     async with await signed_in(visit, db, "warehouse") as warehouse:
         assert 'id="order-customer"' not in (await warehouse.get(f"/orders/{order['id']}")).text
+
+
+async def test_the_profile_is_edited_on_its_page_and_a_taken_mobile_is_refused_in_chinese(
+    client: httpx.AsyncClient, db: Database, visit: Visitors
+) -> None:
+    await refund_store(db)
+    admin = await bearer(db, "admin")
+    zhang = await customer_of(db, (await order_of(client, admin))["id"])
+    li = await customer_of(db, (await order_of(client, admin, LI))["id"])
+
+    async with await signed_in(visit, db, "sales") as sales:
+        page = (await sales.get(f"/customers/{zhang}")).text
+        assert 'id="edit"' in page and 'value="张三"' in page
+        form = {
+            "name": "张三丰",
+            "email": "",
+            "tags": "老客户，VIP",
+            "street": "世纪大道200号",
+            "primary_phone": "13800138000",
+        }
+
+        taken = await sales.post(f"/customers/{zhang}/edit", {**form, "add_phone": "13911112222"})
+        assert taken.status_code == 409 and f"属于客户 {li}" in taken.text and 'value="张三丰"' in taken.text
+
+        saved = await sales.post(
+            f"/customers/{zhang}/edit", {**form, "add_phone": "139 0000 5555", "added_primary": "1"}
+        )
+        assert saved.status_code == 303
+        page = (await sales.get(f"/customers/{zhang}")).text
+        assert "张三丰" in page and "老客户, VIP" in page and "世纪大道200号" in page
+        assert "13900005555 · 主号" in page
+
+    async with await signed_in(visit, db, "operations") as operations:
+        assert 'id="edit"' not in (await operations.get(f"/customers/{zhang}")).text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shopflow.crm.models import Customer, merge_errors, personal_errors, seen
+from shopflow.crm.models import Customer, audited, merge_errors, personal_errors, primary_after, seen
 
 PERSONAL = {
     "name": "张三丰",
@@ -42,3 +42,20 @@ def test_a_profile_merges_neither_into_itself_nor_twice() -> None:
     assert merge_errors(kept, other) == []
     assert [e.message for e in merge_errors(kept, kept)] == ["is this customer"]
     assert [e.message for e in merge_errors(kept, gone)] == ["was merged into customer 1"]
+
+
+def test_the_primary_after_a_change_is_the_chosen_one_else_the_current_else_the_oldest_left() -> None:
+    assert primary_after(["a", "b"], ["c"], "a", "c") == "c"
+    assert primary_after(["a", "b"], [], "a", "z") is None  # not one of its phones after the change
+    assert primary_after(["b"], ["c"], "a", None) == "b"  # the primary was removed: the oldest left
+    assert primary_after(["a", "b"], ["c"], "b", None) == "b"
+    assert primary_after([], ["c"], "a", None) == "c"
+    assert primary_after([], [], "a", None) is None
+
+
+def test_an_audited_profile_keeps_only_the_fields_named_and_masks_them() -> None:
+    personal = {"name": "王五", "email": "wang@example.cn", "birthday": "1990-05-01", "addresses": []}
+
+    found = audited(personal, ["VIP"], ["13900001111"], {"name", "birthday", "phones", "tags"})
+
+    assert found == {"birthday": "****-**-**", "name": "王*", "phones": ["139****1111"], "tags": ["VIP"]}

@@ -1,4 +1,5 @@
-"""Analytics and monitoring (ANA-1..5): alerts, SLA clocks of a subject, compliance per clock kind."""
+"""Analytics and monitoring (ANA-1..5): alerts, SLA clocks of a subject, compliance per clock kind;
+the funnel (CRM-5) and the daily traffic counts it starts from."""
 
 from __future__ import annotations
 
@@ -7,17 +8,24 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from shopflow.analytics import service
+from shopflow.analytics.models import PeriodKind
 from shopflow.analytics.schemas import (
     AlertOut,
     BulkAcknowledged,
     BulkAcknowledgeIn,
     ClockOut,
     ComplianceOut,
+    Day,
+    DropOffOut,
+    FunnelOut,
+    FunnelRow,
     Kind,
     Minutes,
     Owner,
     ResolveIn,
     SubjectClocks,
+    TrafficIn,
+    TrafficOut,
 )
 from shopflow.core.alerts import Alert, AlertFilter, AlertState
 from shopflow.core.api import Pages, Session, problems, require
@@ -122,3 +130,55 @@ async def sla_compliance(
         ComplianceOut(kind=c.kind, met=c.met, breached=c.breached, cancelled=c.cancelled, rate=c.rate)
         for c in found
     ]
+
+
+@router.post("/analytics/traffic", response_model=TrafficOut, tags=["funnel"])
+async def record_traffic(
+    data: TrafficIn, session: Session, actor: Annotated[Actor, require("analytics.traffic.write")]
+) -> TrafficOut:
+    """A channel's visitors and inquiries of one store day (CRM-5); posting the same date and
+    channel again replaces its counts (audited with the counts replaced). An unknown channel (the
+    policy's `orders.channels`), a negative count or a bad date is a 422 naming the field."""
+    await service.record_traffic(session, actor, [data])
+    found = await service.traffic_of(session, data.date, data.channel)
+    return TrafficOut(
+        date=found.day,
+        channel=found.channel,
+        visitors=found.visitors,
+        inquiries=found.inquiries,
+        updated_at=found.updated_at,
+    )
+
+
+def _row(step: service.FunnelStep) -> FunnelRow:
+    return FunnelRow(
+        period=step.period.label,
+        first=step.period.first,
+        last=step.period.last,
+        **step.counts,
+        drop_offs=[DropOffOut(stage=d.stage, to=d.to, count=d.count, rate=d.rate) for d in step.drop_offs],
+    )
+
+
+@router.get("/crm/funnel", response_model=FunnelOut, tags=["funnel"])
+async def funnel(
+    session: Session,
+    _: Annotated[Actor, require("customers.read")],
+    first: Annotated[Day, Query(alias="from", description="the first store day")],
+    last: Annotated[Day, Query(alias="to", description="the last store day, included")],
+    channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
+    period: PeriodKind = PeriodKind.DAY,
+) -> FunnelOut:
+    """CRM-5: visitors → inquiries → buyers (customers with an order paid in the period, by the
+    order's channel) → repeaters (those buyers with at least `crm.repeat_orders_at_least` paid
+    orders up to the period's end), per day, week or month and over the whole range, with the
+    drop-off (count and rate) between consecutive stages."""
+    found = await service.funnel(session, first, last, channel, period)
+    return FunnelOut(
+        first=first,
+        last=last,
+        channel=channel,
+        period=period,
+        periods=[_row(s) for s in found.steps],
+        total=_row(found.total),
+    )

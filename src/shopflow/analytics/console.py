@@ -1,10 +1,14 @@
 """Console pages of monitoring (ANA-3): alerts filtered by state, kind, owner and age, each with
 its message and subject; acknowledged one by one or in bulk (the selected ones, or all matching
-the filter), resolved with a note."""
+the filter), resolved with a note. The funnel (CRM-5): visitors → inquiries → buyers →
+repeaters by period and channel, drawn and tabled."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,10 +16,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from shopflow.analytics import service
-from shopflow.core import alerts, sla
+from shopflow.analytics.models import FIRST_DAY, LAST_DAY, STAGES, PeriodKind
+from shopflow.core import alerts, clock, policy, sla
 from shopflow.core.alerts import AlertFilter, AlertState
 from shopflow.core.api import Session
-from shopflow.core.console.forms import Pager, attempt, chosen, form_values, page_size
+from shopflow.core.console.forms import Pager, attempt, chosen, form_errors, form_values, page_size
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import ROLES, Console
 from shopflow.core.console.registry import ALERT_STATES, NavItem, Pages
@@ -32,6 +37,12 @@ MESSAGES = (
     (re.escape(sla.ENDED_EARLY), N_("Its subject ended early.")),
     (r"no alert (?P<id>\d+)", N_("There is no alert %(id)s.")),
     (NOTHING_SELECTED, N_("Select the alerts to acknowledge first.")),
+    ("must not be before from", N_("must not be before the first day")),
+    (
+        r"must be at most (?P<days>\d+) days after from",
+        N_("must be at most %(days)s days after the first day"),
+    ),
+    (r"unknown channel '(?P<channel>[^']*)'.*", N_("unknown channel %(channel)s")),
 )
 
 
@@ -160,6 +171,114 @@ async def resolve_alert(
         return redirect(back)
 
     return await attempt(c, session, work, refused)
+
+
+# --- the funnel (CRM-5) ------------------------------------------------------------------------
+
+FUNNEL_DAYS = 30  # the range shown when none is chosen: the last 30 days
+STAGE_LABELS = {
+    "visitors": label("funnel stage", "Visitors"),
+    "inquiries": label("funnel stage", "Inquiries"),
+    "buyers": label("funnel stage", "Buyers"),
+    "repeaters": label("funnel stage", "Repeaters"),
+}
+PERIOD_LABELS = {
+    "day": label("funnel period", "Day"),
+    "week": label("funnel period", "Week"),
+    "month": label("funnel period", "Month"),
+}
+
+
+def _funnel_chart(c: Console, counts: dict[str, int]) -> str:
+    """An ECharts option as JSON, drawn by static/console.js: the stages as bars centred on one
+    axis (a funnel from the bar series the vendored build has), each as wide as the logarithm of
+    its count, so that a few buyers among thousands of visitors still show; labels the counts."""
+    widest = max(counts.values(), default=0)
+    scale = math.log1p(widest) or 1.0
+    widths = {s: round(widest * math.log1p(counts[s]) / scale, 2) for s in STAGES}
+    colors = ("#2f6fde", "#4f8ae6", "#2a9d8f", "#1b7a5a")
+    option: dict[str, Any] = {
+        "animation": False,
+        "title": {"text": c.gettext("Funnel"), "textStyle": {"fontSize": 14, "fontWeight": 600}},
+        "grid": {"left": 80, "right": 16, "top": 40, "bottom": 16},
+        "xAxis": {"type": "value", "show": False, "max": max(widest, 1)},
+        "yAxis": {"type": "category", "inverse": True, "data": [c.label(STAGE_LABELS[s]) for s in STAGES]},
+        "series": [
+            {
+                "type": "bar",
+                "stack": "funnel",
+                "silent": True,
+                "itemStyle": {"color": "transparent"},
+                "data": [(widest - widths[s]) / 2 for s in STAGES],
+            },
+            {
+                "type": "bar",
+                "stack": "funnel",
+                "barCategoryGap": "8%",
+                "label": {"show": True, "position": "inside", "color": "#fff"},
+                "data": [
+                    {
+                        "value": widths[s],
+                        "label": {"formatter": str(counts[s])},
+                        "itemStyle": {"color": color},
+                    }
+                    for s, color in zip(STAGES, colors, strict=True)
+                ],
+            },
+        ],
+    }
+    return json.dumps(option, ensure_ascii=False)
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+@router.get("/funnel")
+async def funnel_page(
+    session: Session,
+    c: Annotated[Console, can_view("customers.read")],
+    first: Annotated[str, Query(alias="from", max_length=20)] = "",
+    last: Annotated[str, Query(alias="to", max_length=20)] = "",
+    channel: Annotated[str, Query(max_length=40)] = "",
+    period: Annotated[str, Query(max_length=10)] = "week",
+) -> HTMLResponse:
+    """CRM-5 from the first to the last store day (by default the last 30 days), per period and
+    channel (all by default); bad filters are named and the default range shown."""
+    today = clock.today()
+    default = today - timedelta(days=FUNNEL_DAYS - 1), today
+    (start, start_error), (end, end_error) = c.typed_day(first), c.typed_day(last)
+    errors = {name: text for name, text in (("from", start_error), ("to", end_error)) if text}
+    for name, typed, day in (("from", first, start), ("to", last, end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            errors[name] = c.gettext("%(value)s is not a date.", value=typed.strip())
+    kind = period if period in PeriodKind.__members__.values() else PeriodKind.WEEK
+    chosen_channel = channel or None
+    try:
+        chosen_range = default if errors else (start or default[0], end or default[1])
+        found = await service.funnel(session, *chosen_range, chosen_channel, PeriodKind(kind))
+    except Invalid as exc:
+        errors |= form_errors(exc, c)
+        chosen_channel = None
+        found = await service.funnel(session, *default, None, PeriodKind(kind))
+    shown = found.total.period
+    return render(
+        c,
+        "funnel/index.html",
+        422 if errors else 200,
+        funnel=found,
+        chart=_funnel_chart(c, found.total.counts),
+        stages=STAGES,
+        stage_labels=STAGE_LABELS,
+        period_labels=PERIOD_LABELS,
+        channels=policy.current().orders.channels,
+        percent=_percent,
+        repeat_at=policy.current().crm.repeat_orders_at_least,
+        values={"from": shown.first.isoformat(), "to": shown.last.isoformat()}
+        | ({"from": first, "to": last} if errors else {}),
+        filters={"channel": chosen_channel or "", "period": kind},
+        errors=errors,
+    )
 
 
 PAGES = Pages(

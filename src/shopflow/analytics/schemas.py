@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from shopflow.analytics.models import FIRST_DAY, LAST_DAY
 from shopflow.core.alerts import AlertFilter, AlertState
-from shopflow.core.schemas import Id, Input
+from shopflow.core.schemas import Id, Input, Int32
 from shopflow.core.sla.models import ClockState
 
 Kind = Annotated[str, Field(max_length=60)]
@@ -86,3 +87,50 @@ class ComplianceOut(BaseModel):
     breached: int = Field(description="breached, stopped after the deadline, or running past it")
     cancelled: int = Field(description="the subject ended early: left out of the rate")
     rate: float | None = Field(description="met / (met + breached); null when nothing is decided")
+
+
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+class TrafficIn(Input):
+    """A channel's counts of one store day (CRM-5); posted again, they replace the day's counts."""
+
+    date: Day
+    channel: str = Field(min_length=1, max_length=40, examples=["web"])
+    visitors: Int32
+    inquiries: Int32
+
+
+class TrafficOut(BaseModel):
+    date: date
+    channel: str
+    visitors: int
+    inquiries: int
+    updated_at: datetime
+
+
+class DropOffOut(BaseModel):
+    stage: str
+    to: str
+    count: int  # how many fewer reached `to` (negative when more did)
+    rate: float | None  # count / the stage's number; null when the stage had nobody
+
+
+class FunnelRow(BaseModel):
+    period: str  # "2026-12-07", "2026-W50", "2026-12", or "total"
+    first: date
+    last: date
+    visitors: int
+    inquiries: int
+    buyers: int
+    repeaters: int
+    drop_offs: list[DropOffOut]
+
+
+class FunnelOut(BaseModel):
+    first: date
+    last: date
+    channel: str | None
+    period: str
+    periods: list[FunnelRow]
+    total: FunnelRow

@@ -1,16 +1,30 @@
 """Monitoring use cases (ANA-3, SLA-1, SLA-3): alerts to see, acknowledge and resolve, the clocks
-of a subject, compliance per clock kind."""
+of a subject, compliance per clock kind; the funnel (CRM-5): daily traffic counts stored, and
+visitors → inquiries → buyers → repeaters per period."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, clock, sla
+from shopflow.analytics import repository
+from shopflow.analytics.models import (
+    DropOff,
+    Period,
+    PeriodKind,
+    TrafficCount,
+    drop_offs,
+    periods,
+    range_errors,
+)
+from shopflow.analytics.schemas import TrafficIn
+from shopflow.core import alerts, audit, clock, policy, sla
 from shopflow.core.alerts import Alert, AlertFilter
 from shopflow.core.audit import Actor
+from shopflow.core.errors import FieldError, Invalid
 
 
 async def list_alerts(
@@ -45,3 +59,116 @@ async def clocks_of(session: AsyncSession, subject: str) -> tuple[datetime, list
 async def compliance(session: AsyncSession, due_from: datetime, due_to: datetime) -> list[sla.Compliance]:
     """SLA-3 per clock kind over the clocks due in [from, to); cancelled clocks are left out."""
     return await sla.compliance(session, due_from, due_to, clock.now())
+
+
+def channel_errors(channel: str, field: str = "channel") -> list[FieldError]:
+    """A channel the store does not sell through (ORD-1's channels of the policy) is an error."""
+    known = policy.current().orders.channels
+    if channel in known:
+        return []
+    return [FieldError(field, f"unknown channel {channel!r}: one of {', '.join(known)}")]
+
+
+async def record_traffic(session: AsyncSession, actor: Actor, rows: Sequence[TrafficIn]) -> int:
+    """Store each row's visitors and inquiries for its (date, channel), replacing counts posted
+    before (one upsert), each audited with the counts it replaced; how many rows. A row naming an
+    unknown channel is a 422 naming `channel` (`<n>.channel` in a list), nothing stored."""
+    errors = [e for i, r in enumerate(rows) for e in channel_errors(r.channel, _name(i, len(rows)))]
+    if errors:
+        raise Invalid("the traffic counts have errors; nothing was stored", errors=errors)
+    latest = {(r.date, r.channel): r for r in rows}  # a key twice in one file: its last row counts
+    before = await repository.counts_of(session, list(latest))
+    at = clock.now()
+    stored = [
+        {
+            "day": day,
+            "channel": channel,
+            "visitors": r.visitors,
+            "inquiries": r.inquiries,
+            "updated_by": actor.user_id,
+            "updated_at": at,
+        }
+        for (day, channel), r in latest.items()
+    ]
+    await repository.upsert(session, stored)
+    await audit.record(
+        session,
+        *(
+            audit.row(
+                actor,
+                "traffic.recorded",
+                "traffic",
+                f"{row['day'].isoformat()}:{row['channel']}",
+                _counts(before.get((row["day"], row["channel"]))),
+                {"visitors": row["visitors"], "inquiries": row["inquiries"]},
+                at,
+            )
+            for row in stored
+        ),
+    )
+    return len(stored)
+
+
+def _name(index: int, count: int) -> str:
+    return "channel" if count == 1 else f"{index}.channel"
+
+
+def _counts(found: TrafficCount | None) -> dict[str, int] | None:
+    return None if found is None else {"visitors": found.visitors, "inquiries": found.inquiries}
+
+
+async def traffic_of(session: AsyncSession, day: date, channel: str) -> TrafficCount:
+    """The counts stored for `day` and `channel` (just recorded)."""
+    return (await repository.counts_of(session, [(day, channel)]))[(day, channel)]
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelStep:
+    period: Period
+    counts: dict[str, int]  # visitors, inquiries, buyers, repeaters
+    drop_offs: list[DropOff]
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    steps: list[FunnelStep]
+    total: FunnelStep
+
+
+TOTAL = "total"
+
+
+async def funnel(
+    session: AsyncSession, first: date, last: date, channel: str | None, kind: PeriodKind
+) -> Funnel:
+    """CRM-5 over the store days `first`..`last`: per period of `kind` and over the whole range,
+    visitors and inquiries (the traffic counts), buyers (customers with an order paid in the
+    period, of `channel` when given) and repeaters (those buyers with at least
+    `crm.repeat_orders_at_least` orders paid, any channel, up to the period's end), with the
+    drop-off between consecutive stages. Bad ranges and unknown channels are 422s naming them."""
+    rules = policy.current().crm
+    errors = range_errors(first, last, rules.funnel_max_days)
+    if channel is not None:
+        errors += channel_errors(channel)
+    if errors:
+        raise Invalid("no funnel for these filters", errors=errors)
+    cut = periods(first, last, kind)
+    whole = Period(TOTAL, first, last)
+    windows = [*cut, whole]
+    bounds = [
+        (clock.local_midnight(p.first), clock.local_midnight(p.last + timedelta(days=1))) for p in windows
+    ]
+    bought = await repository.buyers(session, bounds, channel, rules.repeat_orders_at_least)
+    traffic = await repository.traffic_by_day(session, first, last, channel)
+    steps = []
+    for index, period in enumerate(windows):
+        days = [c for d, c in traffic.items() if period.first <= d <= period.last]
+        buyers, repeaters = bought.get(index, (0, 0))
+        counts = {
+            "visitors": sum(v for v, _ in days),
+            "inquiries": sum(i for _, i in days),
+            "buyers": buyers,
+            "repeaters": repeaters,
+        }
+        steps.append(FunnelStep(period, counts, drop_offs(counts)))
+    return Funnel(steps[:-1], steps[-1])

@@ -17,6 +17,7 @@ from rich.table import Table
 from shopflow.cli.leads import leads_app
 from shopflow.cli.run import check_database, console, err, failed, run, shown
 from shopflow.cli.staff import tokens_app, users_app
+from shopflow.cli.traffic import import_traffic
 from shopflow.core import access, auth, clock, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database, upgrade_schema
@@ -29,9 +30,10 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policy_app, name="policy")
 import_app = typer.Typer(
-    help="Files: carriers' tracking events and freight bills, reviews.", no_args_is_help=True
+    help="Files: carriers' tracking events, freight bills; reviews; traffic counts.", no_args_is_help=True
 )
 app.add_typer(import_app, name="import")
+import_app.command("traffic")(import_traffic)
 aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
 app.add_typer(aftersales_app, name="aftersales")
 app.add_typer(leads_app, name="leads")

@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # CRM-1: customer profiles (issue 13); their personal data still needs personal_data.read.
     "customers.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
     "customers.write": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "analytics.traffic.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "fulfillment.read": _EVERYONE,
     "fulfillment.work": frozenset({R.MANAGER, R.WAREHOUSE}),  # waves, pick, pack, QC, ship (FUL-1..4)
     "fulfillment.exceptions": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

@@ -243,6 +243,10 @@ class Crm(Section):
     # (†) The storefront's lead form (`POST /leads/intake`): requests per address and minute, per
     # server process; beyond, 429.
     intake_requests_per_minute: Positive = 10
+    # CRM-5 (†): a repeater has at least this many counted (paid) orders up to the period's end;
+    # a funnel spans at most `funnel_max_days` store days.
+    repeat_orders_at_least: Annotated[int, Field(ge=2)] = 2
+    funnel_max_days: Annotated[int, Field(gt=0, le=3660)] = 366
 
 
 class Loyalty(Section):

@@ -18,6 +18,7 @@ from shopflow.crm.schemas import (
     CaseOut,
     CustomerIn,
     CustomerOrderOut,
+    CustomerPatch,
     CustomerProfile,
     CustomerSummary,
     MergeIn,
@@ -145,6 +146,22 @@ async def get_customer(
 ) -> CustomerProfile:
     """The profile with its latest orders, leads, after-sales cases and value entries; a merged
     profile answers 404 `customer_merged` with `Location` naming the profile it went into."""
+    return await _shown(session, viewer, customer_id)
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerProfile, responses=problems(404, 409))
+async def update_customer(
+    customer_id: Id,
+    data: CustomerPatch,
+    session: Session,
+    actor: Annotated[Actor, require("customers.write")],
+    viewer: Viewer,
+) -> CustomerProfile:
+    """Edit a profile: the fields given replace theirs (`email`/`birthday` null clears it),
+    `add_phones` / `remove_phones` / `primary_phone` change its phones (it keeps one, one
+    primary). A phone another customer has is a 409 `phone_taken` naming `add_phones.N`; bad
+    input a 422 naming the field; audited (`customer.updated`) with the values masked."""
+    await service.update_customer(session, actor, customer_id, data)
     return await _shown(session, viewer, customer_id)
 
 

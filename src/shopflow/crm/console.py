@@ -24,7 +24,7 @@ from shopflow.core.personal_data import log
 from shopflow.crm import service
 from shopflow.crm.errors import CustomerMerged
 from shopflow.crm.models import seen
-from shopflow.crm.schemas import MergeIn
+from shopflow.crm.schemas import CustomerPatch, MergeIn
 from shopflow.orders.models import mobile
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +41,16 @@ MESSAGES = (
     (r"was merged into customer (?P<id>\d+)", N_("was merged into customer %(id)s")),
     ("must be 11 digits starting with 1", N_("must be 11 digits starting with 1")),
     ("is a customer number", N_("is a customer number")),
+    (r"belongs to customer (?P<id>\d+)", N_("belongs to customer %(id)s")),
+    ("belongs to another customer", N_("belongs to another customer")),
+    ("is not a phone of this customer", N_("is not a phone of this customer")),
+    ("would leave the customer without a phone", N_("would leave the customer without a phone")),
+    ("removes a phone it adds", N_("removes a phone it adds")),
+    ("is not one of the customer's phones after the change", N_("is not one of the customer's phones")),
+    ("must not be in the future", N_("must not be in the future")),
 )
+ADDRESS_FIELDS = ("province", "city", "district", "street", "postcode")
+TAG_SEPARATORS = ("，", "、", ";", "；")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,7 @@ async def _profile_page(
     if viewer.revealed:
         log(session, viewer.actor, viewer.endpoint, "customer", [customer_id])
     shown = seen(profile.customer.personal, [p.phone for p in profile.phones], viewer.revealed)
+    can_edit = c.can("customers.write") and viewer.revealed
     return render(
         c,
         "customers/profile.html",
@@ -153,7 +163,9 @@ async def _profile_page(
         moments=timeline(c, profile),
         sources=SOURCES,
         can_merge=c.can("customers.write"),
-        values=values or {},
+        can_edit=can_edit,
+        address_fields=ADDRESS_FIELDS,
+        values=(_edit_values(shown, profile.customer.tags) if can_edit else {}) | (values or {}),
         errors=errors or {},
     )
 
@@ -163,6 +175,77 @@ async def customer_page(
     customer_id: int, session: Session, c: Annotated[Console, can_view("customers.read")]
 ) -> Response:
     return await _profile_page(session, c, customer_id)
+
+
+def _edit_values(shown: dict[str, Any], tags: list[str]) -> dict[str, str]:
+    """The edit form filled in with the profile as stored."""
+    first = (shown.get("addresses") or [{}])[0]
+    return {
+        "name": shown.get("name") or "",
+        "email": shown.get("email") or "",
+        "birthday": shown.get("birthday") or "",
+        "tags": ", ".join(tags),
+        **{name: first.get(name, "") for name in ADDRESS_FIELDS},
+    }
+
+
+def _edit_field(name: str) -> str:
+    """A service's or schema's field as the edit form names it."""
+    if name.startswith("add_phones"):
+        return "add_phone"
+    if name.startswith("remove_phones"):
+        return "remove_phone"
+    if name.startswith("addresses"):
+        return next((f for f in ADDRESS_FIELDS if name.endswith(f)), "street")
+    return name.split("[")[0].split(".")[0]
+
+
+def _patch(values: dict[str, str], addresses: list[dict[str, Any]]) -> dict[str, Any]:
+    """The edit form as PATCH /customers/{id} takes it: its first address replaced (the others
+    kept), one mobile added, one removed, one made primary."""
+    tags = values.get("tags", "")
+    for separator in TAG_SEPARATORS:
+        tags = tags.replace(separator, ",")
+    address = {name: values.get(name, "").strip() for name in ADDRESS_FIELDS}
+    kept = addresses[1:]
+    data: dict[str, Any] = {
+        "name": values.get("name", ""),
+        "email": values.get("email", "").strip() or None,
+        "birthday": values.get("birthday", "").strip() or None,
+        "tags": [t.strip() for t in tags.split(",") if t.strip()],
+        "addresses": ([address] if any(address.values()) else []) + kept,
+    }
+    added = values.get("add_phone", "").strip()
+    if added:
+        data["add_phones"] = [added]
+    if values.get("remove_phone"):
+        data["remove_phones"] = [values["remove_phone"]]
+    primary = added if added and values.get("added_primary") else values.get("primary_phone", "")
+    if primary:
+        data["primary_phone"] = primary
+    return data
+
+
+@router.post("/customers/{customer_id}/edit")
+async def edit(
+    customer_id: int, session: Session, c: Annotated[Console, can_do("customers.write")]
+) -> Response:
+    """The profile's edit form (the same use case as PATCH /api/v1/customers/{id})."""
+    values = await form_values(c.request)
+    address = f"/customers/{customer_id}"
+
+    async def run() -> Response:
+        stored = await service.get_customer(session, customer_id)
+        data: Any = parsed(CustomerPatch, _patch(values, list(stored.personal.get("addresses", []))))
+        await service.update_customer(session, c.actor, customer_id, data)
+        c.flash(c.gettext("The profile is saved."))
+        return redirect(address)
+
+    async def refused(exc: AppError) -> Response:
+        errors = form_errors(exc, c, _edit_field)
+        return await _profile_page(session, c, customer_id, values, errors, exc.status)
+
+    return await attempt(c, session, run, refused, address=address)
 
 
 @router.post("/customers/{customer_id}/merge")
@@ -204,6 +287,7 @@ PAGES = Pages(
         "customer.created": label("audit action", "customer created"),
         "customer.merged": label("audit action", "profile merged in"),
         "customer.merged_into": label("audit action", "merged into another profile"),
+        "customer.updated": label("audit action", "profile edited"),
     },
     messages=MESSAGES,
     panels={"order.side": (_order_customer,)},

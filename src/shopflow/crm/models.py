@@ -127,3 +127,26 @@ def seen(personal: dict[str, Any], phones: list[str], revealed: bool) -> dict[st
         ],
         "phones": [mask_phone(p) for p in phones],
     }
+
+
+PERSONAL_FIELDS = ("name", "email", "birthday", "addresses")
+
+
+def audited(personal: dict[str, Any], tags: list[str], phones: list[str], fields: set[str]) -> dict[str, Any]:
+    """The `fields` of a profile as its audit trail keeps them: masked, as a reader without
+    personal_data.read sees them, a birthday only as set or not (pure)."""
+    shown = seen(personal, phones, revealed=False)
+    values = {**shown, "birthday": "****-**-**" if personal.get("birthday") else None, "tags": tags}
+    return {name: values[name] for name in sorted(fields)}
+
+
+def primary_after(kept: list[str], added: list[str], current: str | None, chosen: str | None) -> str | None:
+    """Which phone (by hash) is primary once `kept` (the profile's, oldest first, those removed
+    left out) and `added` are its phones: `chosen`, else the current primary if still there, else
+    the oldest left (pure)."""
+    remaining = [*kept, *added]
+    if chosen is not None:
+        return chosen if chosen in remaining else None
+    if current in kept:
+        return current
+    return remaining[0] if remaining else None

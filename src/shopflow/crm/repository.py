@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, literal, or_, select, update
+from sqlalchemy import Table, case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales.models import Case
@@ -105,6 +105,41 @@ async def taken_hashes(session: AsyncSession, hashes: Collection[str]) -> dict[s
         CustomerPhone.phone_hash.in_(hashes)
     )
     return {h: int(c) for h, c in (await session.execute(stmt)).all()}
+
+
+async def add_phones(
+    session: AsyncSession, customer_id: int, phones: list[tuple[str, str]], at: datetime
+) -> set[str]:
+    """The phones (hash, number) added to the customer, not primary; the hashes stored (a phone
+    another customer took meanwhile is skipped by its unique hash)."""
+    rows = [
+        {"customer_id": customer_id, "phone_hash": h, "phone": p, "is_primary": False, "created_at": at}
+        for h, p in phones
+    ]
+    return set(await insert_rows(session, CustomerPhone, rows, returning="phone_hash", skip_conflicts=True))
+
+
+async def remove_phones(session: AsyncSession, customer_id: int, hashes: Collection[str]) -> None:
+    if hashes:
+        await session.execute(
+            delete(CustomerPhone).where(
+                CustomerPhone.customer_id == customer_id, CustomerPhone.phone_hash.in_(hashes)
+            )
+        )
+
+
+async def set_primary(session: AsyncSession, customer_id: int, phone_hash: str) -> None:
+    """The customer's phone `phone_hash` is primary, the others not."""
+    await session.execute(
+        update(CustomerPhone)
+        .where(CustomerPhone.customer_id == customer_id, CustomerPhone.phone_hash != phone_hash)
+        .values(is_primary=False)
+    )
+    await session.execute(
+        update(CustomerPhone)
+        .where(CustomerPhone.customer_id == customer_id, CustomerPhone.phone_hash == phone_hash)
+        .values(is_primary=True)
+    )
 
 
 async def get(session: AsyncSession, customer_id: int, *, lock: bool = False) -> Customer | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +36,38 @@ class CustomerIn(Input):
             "birthday": None if self.birthday is None else self.birthday.isoformat(),
             "addresses": [a.model_dump() for a in self.addresses],
         }
+
+
+Mobile = Annotated[str, Field(max_length=40)]
+
+
+class CustomerPatch(Input):
+    """A profile's changes: the fields given replace theirs (`email` or `birthday` null clears
+    it); phones are added and removed, one of them made primary."""
+
+    name: str | None = Field(default=None, max_length=80)
+    email: str | None = Field(default=None, max_length=254)
+    birthday: date | None = None
+    addresses: list[AddressIn] | None = Field(default=None, max_length=10)
+    tags: list[Annotated[str, Field(max_length=40)]] | None = Field(default=None, max_length=20)
+    add_phones: list[Mobile] = Field(default=[], max_length=5, description="mobiles no customer has")
+    remove_phones: list[Mobile] = Field(default=[], max_length=5, description="mobiles of this customer")
+    primary_phone: str | None = Field(
+        default=None, max_length=40, description="one of its phones after the change"
+    )
+
+    def personal(self) -> dict[str, Any]:
+        """The sealed fields given, as stored."""
+        given: dict[str, Any] = {}
+        if "name" in self.model_fields_set:
+            given["name"] = (self.name or "").strip()
+        if "email" in self.model_fields_set:
+            given["email"] = self.email or None
+        if "birthday" in self.model_fields_set:
+            given["birthday"] = None if self.birthday is None else self.birthday.isoformat()
+        if self.addresses is not None:
+            given["addresses"] = [a.model_dump() for a in self.addresses]
+        return given
 
 
 class MergeIn(Input):

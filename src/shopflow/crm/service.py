@@ -16,15 +16,18 @@ from shopflow.crm import repository
 from shopflow.crm.errors import CustomerMerged, CustomerNotFound, PhoneTaken
 from shopflow.crm.models import (
     OWNERS,
+    PERSONAL_FIELDS,
     Customer,
     CustomerPhone,
     ValueEntry,
+    audited,
     merge_errors,
     payment_source,
     personal_errors,
+    primary_after,
     refund_source,
 )
-from shopflow.crm.schemas import CustomerIn
+from shopflow.crm.schemas import CustomerIn, CustomerPatch
 from shopflow.orders.models import Order, mobile
 
 PROFILE_ORDERS = 50  # the latest orders a profile shows
@@ -81,6 +84,111 @@ async def create_customer(session: AsyncSession, actor: Actor, data: CustomerIn)
         audit.row(actor, "customer.created", "customer", customer_id, None, {"source": data.source}, at),
     )
     return await get_customer(session, customer_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneChange:
+    added: dict[str, tuple[str, str]]  # hash -> (field, number)
+    removed: set[str]  # hashes
+    primary: str  # hash
+
+
+def _phone_change(
+    data: CustomerPatch, phones: list[CustomerPhone]
+) -> tuple[PhoneChange | None, list[FieldError]]:
+    """The phones `data` adds, removes and makes primary among the profile's `phones`, or why not."""
+    errors: list[FieldError] = []
+    own = {p.phone_hash for p in phones}
+    vault = crypto.vault()
+
+    def hashed(field_name: str, text: str) -> str | None:
+        found = mobile(text)
+        if found is None:
+            errors.append(FieldError(field_name, "must be 11 digits starting with 1"))
+            return None
+        return vault.lookup_hash(found)
+
+    added: dict[str, tuple[str, str]] = {}
+    for i, text in enumerate(data.add_phones):
+        h = hashed(f"add_phones.{i}", text)
+        if h is not None and h not in own:
+            added[h] = (f"add_phones.{i}", mobile(text) or "")
+    removed = set()
+    for i, text in enumerate(data.remove_phones):
+        h = hashed(f"remove_phones.{i}", text)
+        if h is not None and h not in own:
+            errors.append(FieldError(f"remove_phones.{i}", "is not a phone of this customer"))
+        elif h is not None:
+            removed.add(h)
+    if added.keys() & removed:
+        errors.append(FieldError("remove_phones", "removes a phone it adds"))
+    chosen = None if data.primary_phone is None else hashed("primary_phone", data.primary_phone)
+    current = next((p.phone_hash for p in phones if p.is_primary), None)
+    kept = [p.phone_hash for p in sorted(phones, key=lambda p: p.id) if p.phone_hash not in removed]
+    primary = primary_after(kept, list(added), current, chosen)
+    if data.primary_phone is not None and chosen is not None and primary is None:
+        errors.append(FieldError("primary_phone", "is not one of the customer's phones after the change"))
+    if not kept and not added and not errors:
+        errors.append(FieldError("remove_phones", "would leave the customer without a phone"))
+    if errors or primary is None:
+        return None, errors
+    return PhoneChange(added, removed, primary), []
+
+
+async def update_customer(
+    session: AsyncSession, actor: Actor, customer_id: int, data: CustomerPatch
+) -> Customer:
+    """A profile edited by staff (CRM-1): the personal fields given replace theirs (sealed), tags
+    replaced, phones added (409 `phone_taken` naming `add_phones.N` when another customer has
+    one) and removed, one primary. Audited as `customer.updated` with the changed fields masked;
+    nothing is written when anything is refused."""
+    customer = await repository.get(session, customer_id, lock=True)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id}")
+    if customer.merged_into is not None:
+        raise CustomerMerged(customer.id, customer.merged_into)
+    phones = (await repository.phones_of(session, [customer.id]))[customer.id]
+    personal = {**customer.personal, **data.personal()}
+    change, errors = _phone_change(data, phones)
+    errors = personal_errors(personal, clock.today()) + errors
+    if errors or change is None:
+        raise Invalid("the changes have errors; nothing was stored", errors=errors)
+    taken = await repository.taken_hashes(session, change.added.keys())
+    if taken:
+        raise PhoneTaken(
+            "a phone belongs to another customer",
+            errors=[FieldError(change.added[h][0], f"belongs to customer {c}") for h, c in taken.items()],
+        )
+    at = clock.now()
+    tags = (
+        customer.tags if data.tags is None else list(dict.fromkeys(t.strip() for t in data.tags if t.strip()))
+    )
+    current = next((p.phone_hash for p in phones if p.is_primary), None)
+    fields = {f for f in PERSONAL_FIELDS if customer.personal.get(f) != personal.get(f)}
+    fields |= {"tags"} if tags != customer.tags else set()
+    fields |= {"phones"} if change.added or change.removed or change.primary != current else set()
+    before = audited(customer.personal, customer.tags, [p.phone for p in phones], fields)
+    await repository.remove_phones(session, customer.id, change.removed)
+    added = [(h, n) for h, (_, n) in change.added.items()]
+    stored = await repository.add_phones(session, customer.id, added, at)
+    if len(stored) < len(added):
+        raise PhoneTaken(
+            "a phone was just taken by another customer",
+            errors=[
+                FieldError(change.added[h][0], "belongs to another customer")
+                for h, _ in added
+                if h not in stored
+            ],
+        )
+    await repository.set_primary(session, customer.id, change.primary)
+    customer.personal, customer.tags, customer.updated_at = personal, tags, at
+    await session.flush()
+    after_phones = [p.phone for p in (await repository.phones_of(session, [customer.id]))[customer.id]]
+    after = audited(personal, tags, after_phones, fields)
+    await audit.record(
+        session, audit.row(actor, "customer.updated", "customer", customer.id, before, after, at)
+    )
+    return customer
 
 
 async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
