@@ -200,6 +200,11 @@ async def cases_of_order(session: AsyncSession, order_id: int) -> list[Case]:
     return await repository.of_order(session, order_id)
 
 
+async def cases_of_customer(session: AsyncSession, customer_id: int, limit: int) -> list[Case]:
+    """The cases of the customer's orders, the newest first (what the customer's profile lists)."""
+    return await repository.of_customer(session, customer_id, limit)
+
+
 async def order_aftersales(session: AsyncSession, order_id: int) -> queries.AftersalesView:
     """The order's after-sales standing and what its payments' ledgers refunded (settled
     refunds: cases, a cancellation, money it could not take), against what they captured."""
