@@ -527,6 +527,26 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 # --- main ---------------------------------------------------------------------------------------
 
 
+async def measured_run(
+    load: Callable[[Window], Awaitable[T]], url: str, warmup: float, seconds: float, server: int | None
+) -> tuple[T, CpuUse]:
+    """What `load` gives over a window of `seconds` after `warmup`, and the cores used inside it."""
+    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
+    snapshots: list[CpuSnapshot] = []
+    foreign: set[int] = set()
+
+    async def sample() -> None:
+        nonlocal foreign
+        await asyncio.sleep(window.start - time.perf_counter())
+        snapshots.append(CpuSnapshot.take())
+        await asyncio.sleep(window.end - time.perf_counter())
+        snapshots.append(CpuSnapshot.take())
+        foreign = await foreign_backends(url)
+
+    result, _ = await asyncio.gather(load(window), sample())
+    return result, cpu_use(snapshots[0], snapshots[1], server, foreign)
+
+
 @dataclass(frozen=True, slots=True)
 class Measured:
     tally: Tally
@@ -541,20 +561,8 @@ class Measured:
 async def measure(
     load: Callable[[Window], Awaitable[Tally]], url: str, warmup: float, seconds: float, server: int | None
 ) -> Measured:
-    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
-    snapshots: list[CpuSnapshot] = []
-    foreign: set[int] = set()
-
-    async def sample() -> None:
-        nonlocal foreign
-        await asyncio.sleep(window.start - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        await asyncio.sleep(window.end - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        foreign = await foreign_backends(url)
-
-    tally, _ = await asyncio.gather(load(window), sample())
-    return Measured(tally, seconds, cpu_use(snapshots[0], snapshots[1], server, foreign))
+    tally, cpu = await measured_run(load, url, warmup, seconds, server)
+    return Measured(tally, seconds, cpu)
 
 
 def main() -> None:

@@ -56,14 +56,12 @@ from _raw import SHIP_WITHIN, Sealed, place_order
 from common import run
 from order_intake import (
     WAREHOUSES,
-    CpuSnapshot,
     CpuUse,
     HttpConnection,
     Store,
     Window,
     _free_port,
-    cpu_use,
-    foreign_backends,
+    measured_run,
     order_bodies,
     prepare,
     start_server,
@@ -427,20 +425,8 @@ class Measured:
 async def measure(
     load: Callable[[Window], Awaitable[Tally]], url: str, warmup: float, seconds: float, server: int | None
 ) -> Measured:
-    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
-    snapshots: list[CpuSnapshot] = []
-    foreign: set[int] = set()
-
-    async def sample() -> None:
-        nonlocal foreign
-        await asyncio.sleep(window.start - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        await asyncio.sleep(window.end - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        foreign = await foreign_backends(url)
-
-    tally, _ = await asyncio.gather(load(window), sample())
-    return Measured(tally, seconds, cpu_use(snapshots[0], snapshots[1], server, foreign))
+    tally, cpu = await measured_run(load, url, warmup, seconds, server)
+    return Measured(tally, seconds, cpu)
 
 
 def describe(label: str, measured: Measured) -> list[str]:
