@@ -37,12 +37,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import asyncpg
 import httpx
+from _raw import LINES, Sealed, SkuRow, place_order
 from common import ADDRESS, CUSTOMER, fresh_database, run
 from cryptography.fernet import Fernet
 from sqlalchemy import text
@@ -50,7 +50,7 @@ from sqlalchemy import text
 from shopflow.catalog import service as catalog
 from shopflow.catalog.models import PriceBand
 from shopflow.catalog.schemas import ProductIn, SkuIn
-from shopflow.core import access, auth, crypto, money, policy
+from shopflow.core import access, auth, money, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.inventory import service as inventory
@@ -60,22 +60,11 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench"
 WAREHOUSES = (("BW-1", "上海"), ("BW-2", "广东"), ("BW-3", "北京"))
 SKUS_PER_PRODUCT = 20
 UNITS = 1_000_000  # per SKU per warehouse: no order ever runs short
-LINES = 3
 BODIES = 4096  # distinct request bodies, drawn at random
 T = TypeVar("T")
 
 
 # --- the store ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SkuRow:
-    id: int
-    code: str
-    name: str
-    price: int
-    stock_id: int  # the row the priority allocation takes from (first warehouse)
-    warehouse_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,54 +402,9 @@ async def http_load(
 
 # --- the raw SQL baseline -------------------------------------------------------------------------
 
-SHIP_WITHIN = timedelta(hours=48)
-INSERT_ORDER = """
-INSERT INTO orders (order_no, channel, channel_order_no, idempotency_key, status, contact, phone_hash,
-    ship_province, buyer_ip, note, subtotal, shipping_fee, discount, total, created_by, created_at,
-    updated_at, confirmed_at)
-VALUES ($1, 'bench_raw', NULL, NULL, 'confirmed', $2, $3, $4, NULL, NULL, $5, $6, 0, $7, $8, $9, $9, $9)
-ON CONFLICT DO NOTHING RETURNING id
-"""
-INSERT_LINES = (
-    "INSERT INTO order_lines (order_id, sku_id, sku_code, name, quantity, unit_price, discount, line_total)"
-    " VALUES "
-    + ", ".join(
-        f"($1, ${2 + 4 * i}, ${3 + 4 * i}, ${4 + 4 * i}, 1, ${5 + 4 * i}, 0, ${5 + 4 * i})"
-        for i in range(LINES)
-    )
-)
-# Plain parameters rather than arrays: PostgreSQL re-plans a statement with an array parameter at
-# every execution, which would handicap the baseline.
-WANTED = ", ".join(f"(${i + 1}::BIGINT, ${LINES + i + 1}::BIGINT)" for i in range(LINES))
-RESERVE = f"""
-UPDATE stock SET reserved = stock.reserved + wanted.quantity
-FROM (VALUES {WANTED}) AS wanted(id, quantity)
-WHERE stock.id = wanted.id AND stock.on_hand - stock.reserved >= wanted.quantity
-  AND stock.id IN (
-    SELECT id FROM stock WHERE id IN ({", ".join(f"${i + 1}" for i in range(LINES))}) ORDER BY id FOR UPDATE
-  )
-RETURNING stock.id
-"""
-INSERT_RESERVATIONS = (
-    "INSERT INTO reservations (order_id, sku_id, warehouse_id, stock_id, quantity, state) VALUES "
-    + ", ".join(f"($1, ${2 + 3 * i}, ${3 + 3 * i}, ${4 + 3 * i}, 1, 'active')" for i in range(LINES))
-)
-INSERT_AUDIT = """
-INSERT INTO audit_log (at, actor_id, actor_name, action, entity, entity_id, before, after) VALUES
-    ($1, $2, 'bench-admin', 'order.pending', 'order', $3, NULL, '{"status": "pending"}'),
-    ($1, $2, 'bench-admin', 'order.confirmed', 'order', $3, '{"status": "pending"}',
-        '{"status": "confirmed"}')
-"""
-INSERT_OUTBOX = (
-    "INSERT INTO outbox (event, subject, payload, created_at, available_at, attempts) "
-    "VALUES ('order.confirmed', $1, $2, $3, $3, 0)"
-)
-
 
 async def raw_load(url: str, store: Store, connections: int, window: Window, rng: random.Random) -> Tally:
-    vault = crypto.Vault(Fernet.generate_key())
-    contact = vault.seal({"customer": CUSTOMER, "shipping_address": ADDRESS})
-    phone_hash = vault.lookup_hash(CUSTOMER["phone"])
+    sealed = Sealed.new()
     tally = Tally()
     counters = [0] * connections
     pool = [await asyncpg.connect(url) for _ in range(connections)]
@@ -468,44 +412,11 @@ async def raw_load(url: str, store: Store, connections: int, window: Window, rng
     async def one(i: int) -> bool | None:
         conn = pool[i]
         counters[i] += 1
-        picked = sorted(rng.sample(store.skus, LINES), key=lambda s: s.stock_id)
-        subtotal = sum(s.price for s in picked)
-        shipping = 0 if subtotal >= 9900 else 1000
-        at = datetime.now(UTC)
-        order_no = f"RW{i:03d}{counters[i]:010d}"
         try:
             async with conn.transaction():
-                order_id = await conn.fetchval(
-                    INSERT_ORDER,
-                    order_no,
-                    contact,
-                    phone_hash,
-                    ADDRESS["province"],
-                    subtotal,
-                    shipping,
-                    subtotal + shipping,
-                    store.admin_id,
-                    at,
+                await place_order(
+                    conn, store.skus, rng, sealed, store.admin_id, f"RW{i:03d}{counters[i]:010d}"
                 )
-                line_args: list[Any] = []
-                for s in picked:
-                    line_args += [s.id, s.code, s.name, s.price]
-                await conn.execute(INSERT_LINES, order_id, *line_args)
-                won = await conn.fetch(RESERVE, *[s.stock_id for s in picked], *[1] * LINES)
-                if len(won) != LINES:
-                    raise RuntimeError("stock short in the baseline")
-                reservations: list[Any] = []
-                for s in picked:
-                    reservations += [s.id, s.warehouse_id, s.stock_id]
-                await conn.execute(INSERT_RESERVATIONS, order_id, *reservations)
-                await conn.execute(INSERT_AUDIT, at, store.admin_id, str(order_id))
-                payload = {
-                    "order_id": order_id,
-                    "order_no": order_no,
-                    "channel": "bench_raw",
-                    "ship_by": (at + SHIP_WITHIN).isoformat(),
-                }
-                await conn.execute(INSERT_OUTBOX, f"order:{order_id}", json.dumps(payload), at)
         except (asyncpg.PostgresError, RuntimeError) as exc:
             tally.error(repr(exc))
             return None
@@ -616,6 +527,26 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 # --- main ---------------------------------------------------------------------------------------
 
 
+async def measured_run(
+    load: Callable[[Window], Awaitable[T]], url: str, warmup: float, seconds: float, server: int | None
+) -> tuple[T, CpuUse]:
+    """What `load` gives over a window of `seconds` after `warmup`, and the cores used inside it."""
+    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
+    snapshots: list[CpuSnapshot] = []
+    foreign: set[int] = set()
+
+    async def sample() -> None:
+        nonlocal foreign
+        await asyncio.sleep(window.start - time.perf_counter())
+        snapshots.append(CpuSnapshot.take())
+        await asyncio.sleep(window.end - time.perf_counter())
+        snapshots.append(CpuSnapshot.take())
+        foreign = await foreign_backends(url)
+
+    result, _ = await asyncio.gather(load(window), sample())
+    return result, cpu_use(snapshots[0], snapshots[1], server, foreign)
+
+
 @dataclass(frozen=True, slots=True)
 class Measured:
     tally: Tally
@@ -630,20 +561,8 @@ class Measured:
 async def measure(
     load: Callable[[Window], Awaitable[Tally]], url: str, warmup: float, seconds: float, server: int | None
 ) -> Measured:
-    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
-    snapshots: list[CpuSnapshot] = []
-    foreign: set[int] = set()
-
-    async def sample() -> None:
-        nonlocal foreign
-        await asyncio.sleep(window.start - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        await asyncio.sleep(window.end - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        foreign = await foreign_backends(url)
-
-    tally, _ = await asyncio.gather(load(window), sample())
-    return Measured(tally, seconds, cpu_use(snapshots[0], snapshots[1], server, foreign))
+    tally, cpu = await measured_run(load, url, warmup, seconds, server)
+    return Measured(tally, seconds, cpu)
 
 
 def main() -> None:

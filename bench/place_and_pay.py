@@ -52,33 +52,23 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from common import ADDRESS, CUSTOMER, run
-from cryptography.fernet import Fernet
+from _raw import SHIP_WITHIN, Sealed, place_order
+from common import run
 from order_intake import (
-    INSERT_AUDIT,
-    INSERT_LINES,
-    INSERT_ORDER,
-    INSERT_OUTBOX,
-    INSERT_RESERVATIONS,
-    LINES,
-    RESERVE,
-    SHIP_WITHIN,
     WAREHOUSES,
-    CpuSnapshot,
     CpuUse,
     HttpConnection,
     Store,
     Window,
     _free_port,
-    cpu_use,
-    foreign_backends,
+    measured_run,
     order_bodies,
     prepare,
     start_server,
     stop_server,
 )
 
-from shopflow.core import crypto, money, policy
+from shopflow.core import money, policy
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench"
 METHOD = "alipay"
@@ -274,52 +264,16 @@ INSERT_PAID_OUTBOX = (
 
 
 async def raw_load(url: str, store: Store, connections: int, window: Window, rng: random.Random) -> Tally:
-    vault = crypto.Vault(Fernet.generate_key())
-    contact = vault.seal({"customer": CUSTOMER, "shipping_address": ADDRESS})
-    phone_hash = vault.lookup_hash(CUSTOMER["phone"])
+    sealed = Sealed.new()
     tally = Tally()
     counters = [0] * connections
     pool = [await asyncpg.connect(url) for _ in range(connections)]
 
     async def place(conn: asyncpg.Connection, i: int) -> tuple[int, str]:
         counters[i] += 1
-        picked = sorted(rng.sample(store.skus, LINES), key=lambda s: s.stock_id)
-        subtotal = sum(s.price for s in picked)
-        shipping = 0 if subtotal >= 9900 else 1000
-        at = datetime.now(UTC)
         order_no = f"RP{i:03d}{counters[i]:010d}"
         async with conn.transaction():
-            order_id = await conn.fetchval(
-                INSERT_ORDER,
-                order_no,
-                contact,
-                phone_hash,
-                ADDRESS["province"],
-                subtotal,
-                shipping,
-                subtotal + shipping,
-                store.admin_id,
-                at,
-            )
-            line_args: list[Any] = []
-            for s in picked:
-                line_args += [s.id, s.code, s.name, s.price]
-            await conn.execute(INSERT_LINES, order_id, *line_args)
-            won = await conn.fetch(RESERVE, *[s.stock_id for s in picked], *[1] * LINES)
-            if len(won) != LINES:
-                raise RuntimeError("stock short in the baseline")
-            reservations: list[Any] = []
-            for s in picked:
-                reservations += [s.id, s.warehouse_id, s.stock_id]
-            await conn.execute(INSERT_RESERVATIONS, order_id, *reservations)
-            await conn.execute(INSERT_AUDIT, at, store.admin_id, str(order_id))
-            payload = {
-                "order_id": order_id,
-                "order_no": order_no,
-                "channel": RAW_PROVIDER,
-                "ship_by": (at + SHIP_WITHIN).isoformat(),
-            }
-            await conn.execute(INSERT_OUTBOX, f"order:{order_id}", json.dumps(payload), at)
+            order_id, at = await place_order(conn, store.skus, rng, sealed, store.admin_id, order_no)
             await conn.execute(INSERT_CLOCK, f"order:{order_id}", at, at + PAY_WITHIN)
         return order_id, order_no
 
@@ -471,20 +425,8 @@ class Measured:
 async def measure(
     load: Callable[[Window], Awaitable[Tally]], url: str, warmup: float, seconds: float, server: int | None
 ) -> Measured:
-    window = Window(time.perf_counter() + warmup, time.perf_counter() + warmup + seconds)
-    snapshots: list[CpuSnapshot] = []
-    foreign: set[int] = set()
-
-    async def sample() -> None:
-        nonlocal foreign
-        await asyncio.sleep(window.start - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        await asyncio.sleep(window.end - time.perf_counter())
-        snapshots.append(CpuSnapshot.take())
-        foreign = await foreign_backends(url)
-
-    tally, _ = await asyncio.gather(load(window), sample())
-    return Measured(tally, seconds, cpu_use(snapshots[0], snapshots[1], server, foreign))
+    tally, cpu = await measured_run(load, url, warmup, seconds, server)
+    return Measured(tally, seconds, cpu)
 
 
 def describe(label: str, measured: Measured) -> list[str]:

@@ -40,6 +40,7 @@ from cryptography.fernet import Fernet
 from order_intake import CpuSnapshot, _free_port, cpu_use, foreign_backends, start_server, stop_server
 from sqlalchemy import insert
 
+from shopflow import wiring
 from shopflow.catalog import service as catalog
 from shopflow.catalog.models import PriceBand
 from shopflow.catalog.schemas import ProductIn, SkuIn
@@ -312,6 +313,7 @@ def main() -> None:
         raise SystemExit("the benchmark needs PostgreSQL: --database-url postgresql://...")
     rng = random.Random(13)
     crypto.install(Fernet.generate_key())  # intake seals the orders' contacts
+    wiring.connect()  # intake finds each order's customer, as the app does
 
     began = time.perf_counter()
     store = prepare(url, args.payments)

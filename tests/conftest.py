@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shopflow import wiring
 from shopflow.app import create_app
 from shopflow.core import crypto, policy
 from shopflow.core.db import Database, create_engine, upgrade_schema
@@ -54,6 +55,7 @@ async def _reset_postgres(url: str) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _schema() -> Iterator[None]:
     crypto.install(SETTINGS.secret_key.encode())  # type: ignore[union-attr]
+    wiring.connect()  # what builders place without the app is wired as the app wires it
     if IS_POSTGRES:
         asyncio.run(_reset_postgres(TEST_URL))
     upgrade_schema(TEST_URL)

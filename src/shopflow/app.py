@@ -13,8 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
-from shopflow import __version__
-from shopflow.aftersales import service as aftersales
+from shopflow import __version__, wiring
 from shopflow.aftersales.api import router as aftersales_router
 from shopflow.aftersales.console import PAGES as aftersales_pages
 from shopflow.analytics.api import router as analytics_router
@@ -38,15 +37,12 @@ from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
-from shopflow.fulfillment.service import tracking
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import PAGES as inventory_pages
 from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import PAGES as order_pages
-from shopflow.orders.service import queries as order_queries
-from shopflow.payments import refunds
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
@@ -74,9 +70,7 @@ def create_app(
     settings = settings or get_settings()
     crypto.install(settings.fernet_key())
     policy.install(policy.load(settings.policy_file))
-    refunds.when_settled(aftersales.settled_by_ledger)  # a case's refund settles its case (PAY-3)
-    order_queries.aftersales_from(aftersales.order_aftersales)  # the order shows its cases (issue 11)
-    tracking.follow(aftersales.RETURNS)  # carriers' events of return shipments (ASV-3, FUL-5)
+    wiring.connect()  # the later domains told to the earlier ones
     owned = db is None
     database = db or Database.from_url(settings.database_url, settings.database_pool_size)
 

@@ -14,6 +14,7 @@ from shopflow.core.db import Database
 from shopflow.core.personal_data import PersonalDataRead
 from shopflow.crm.models import Customer
 from shopflow.orders.models import Order
+from tests.builders.aftersales import case_body, delivered_order, open_case
 from tests.builders.auth import bearer
 from tests.builders.leads import submit
 from tests.builders.orders import address
@@ -88,6 +89,22 @@ async def test_every_order_links_to_its_phones_one_customer_created_from_its_fir
     assert [o["id"] for o in shown["orders"]] == [again["id"], first["id"]]
     assert shown["leads"] == [] and shown["aftersales"] == []
     assert (shown["order_count"], shown["lifetime_value"], shown["last_order_at"]) == (0, "0.00", None)
+
+
+async def test_the_profile_lists_the_cases_of_the_customers_orders_newest_first(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """The after-sales domain, which crm cannot import, hands the profile its cases."""
+    staff = await bearer(db, "admin")
+    order_id = await delivered_order(db)
+    first = await open_case(client, staff, case_body(order_id))
+    second = await open_case(client, staff, case_body(order_id, lines=[{"sku": "SKU-2", "quantity": 1}]))
+    shown = await profile(client, staff, await customer_of(db, order_id))
+    assert [(c["id"], c["case_no"], c["order_id"]) for c in shown["aftersales"]] == [
+        (second["id"], second["case_no"], order_id),
+        (first["id"], first["case_no"], order_id),
+    ]
+    assert shown["aftersales"][0]["state"] == "requested"
 
 
 async def test_lifetime_value_rises_on_payment_and_falls_on_refund_to_the_fen_once_each(

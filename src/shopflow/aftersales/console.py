@@ -25,7 +25,16 @@ from shopflow.aftersales.models import (
 from shopflow.aftersales.schemas import CaseIn, InspectIn, ReturnShipmentIn
 from shopflow.core import audit, auth, policy, sla
 from shopflow.core.api import Session
-from shopflow.core.console.forms import Pager, attempt, chosen, form_errors, form_values, page_size, parsed
+from shopflow.core.console.forms import (
+    Pager,
+    attempt,
+    chosen,
+    form_errors,
+    form_values,
+    page_size,
+    parsed,
+    step_back,
+)
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import AuditField, NavItem, Pages
@@ -245,17 +254,11 @@ async def _act(
     c: Console, session: AsyncSession, case_id: int, values: dict[str, str], work: Any, done: str
 ) -> Response:
     """Run one step of the case; the case page again, saying why, when the service refuses it."""
-    address = f"/aftersales/{case_id}"
-
-    async def run() -> Response:
-        await work()
-        c.flash(c.gettext(done))
-        return redirect(address)
 
     async def refused(exc: AppError) -> Response:
         return await _case_page(session, c, case_id, values, form_errors(exc, c), exc.status)
 
-    return await attempt(c, session, run, refused, address=address)
+    return await step_back(c, session, f"/aftersales/{case_id}", work, done, refused)
 
 
 @router.post("/aftersales/{case_id}/reject")

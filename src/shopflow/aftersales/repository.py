@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from shopflow.aftersales.models import VOID_STATES, Case, CaseLine, ReturnEvent, ReturnShipment
 from shopflow.core.db import insert_for
+from shopflow.orders.models import Order
 
 
 async def get(session: AsyncSession, case_id: int, *, lock: bool = False) -> Case | None:
@@ -32,6 +33,13 @@ async def held_by_line(session: AsyncSession, order_id: int) -> dict[int, int]:
 
 async def of_order(session: AsyncSession, order_id: int) -> list[Case]:
     stmt = select(Case).where(Case.order_id == order_id).order_by(Case.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def of_customer(session: AsyncSession, customer_id: int, limit: int) -> list[Case]:
+    """The cases of the customer's orders, the newest first."""
+    orders = select(Order.id).where(Order.customer_id == customer_id)
+    stmt = select(Case).where(Case.order_id.in_(orders)).order_by(Case.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
 
 

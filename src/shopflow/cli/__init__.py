@@ -264,12 +264,12 @@ def import_tracking(
 
     from rich.progress import Progress
 
-    from shopflow.aftersales import service as aftersales
+    from shopflow import wiring
     from shopflow.core.audit import Actor
     from shopflow.fulfillment.files import RowError, parse_tracking
     from shopflow.fulfillment.service import tracking
 
-    tracking.follow(aftersales.RETURNS)  # the return shipments' waybills too (ASV-3), as the app does
+    wiring.connect()  # the return shipments' waybills too (ASV-3), as the app does
     content = _file_text(file)
     actor = Actor(user_id=None, name=f"import:{file.name}", role="system")
 

@@ -90,7 +90,7 @@ def _profile(profile: service.Profile, revealed: bool) -> CustomerProfile:
                 state=c.state,
                 created_at=c.created_at,
             )
-            for c in profile.related["aftersales"]
+            for c in profile.related.get("aftersales", [])
         ],
         value_entries=[
             ValueEntryOut(order_id=v.order_id, source=v.source, amount=v.amount, at=v.at)

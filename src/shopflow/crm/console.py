@@ -130,7 +130,7 @@ def timeline(c: Console, profile: service.Profile) -> list[Moment]:
     for lead in profile.related["leads"]:
         text = c.gettext("Lead (grade %(grade)s) came in", grade=lead.grade)
         moments.append(Moment(lead.created_at, "lead", text, f"/leads/{lead.id}"))
-    for case in profile.related["aftersales"]:
+    for case in profile.related.get("aftersales", []):
         text = c.gettext("After-sales case %(no)s opened", no=case.case_no)
         moments.append(Moment(case.created_at, "case", text, f"/aftersales/{case.id}"))
     return sorted(moments, key=lambda m: m.at, reverse=True)

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Table, case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.aftersales.models import Case
 from shopflow.core import crypto
 from shopflow.core.db import driver_connection, insert_for, insert_rows
 from shopflow.crm.leads.models import Lead
@@ -316,11 +315,4 @@ async def leads_of(session: AsyncSession, customer_id: int, limit: int) -> list[
     """The leads of the customer's phones (merged profiles' phones included), the newest first."""
     hashes = select(CustomerPhone.phone_hash).where(CustomerPhone.customer_id == customer_id)
     stmt = select(Lead).where(Lead.phone_hash.in_(hashes)).order_by(Lead.id.desc()).limit(limit)
-    return list((await session.scalars(stmt)).all())
-
-
-async def cases_of(session: AsyncSession, customer_id: int, limit: int) -> list[Case]:
-    """The after-sales cases of the customer's orders, the newest first."""
-    orders = select(Order.id).where(Order.customer_id == customer_id)
-    stmt = select(Case).where(Case.order_id.in_(orders)).order_by(Case.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())

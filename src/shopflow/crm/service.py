@@ -3,6 +3,7 @@ phone or number, their value kept current by payments and refunds, two profiles 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -240,13 +241,25 @@ async def profile(session: AsyncSession, customer_id: int) -> Profile:
     return Profile(customer, phones, orders, values, await related(session, customer.id))
 
 
+RelatedOf = Callable[[AsyncSession, int, int], Awaitable[list[Any]]]
+# The records of later domains a profile lists (the after-sales cases, the tickets of later work):
+# each such domain, which crm cannot import, registers its reader of a customer's records (at most
+# `limit`, the newest first) under its kind by `related_from` when the app is made.
+_RELATED: dict[str, RelatedOf] = {}
+
+
+def related_from(kind: str, source: RelatedOf) -> None:
+    """List the records `source` reads of a customer under `kind` in every profile from now on."""
+    _RELATED[kind] = source
+
+
 async def related(session: AsyncSession, customer_id: int) -> dict[str, list[Any]]:
-    """The records of other kinds a profile lists, by kind: its leads (by its phones) and
-    after-sales cases (the tickets of later work add their kind here)."""
-    return {
-        "leads": await repository.leads_of(session, customer_id, PROFILE_ORDERS),
-        "aftersales": await repository.cases_of(session, customer_id, PROFILE_ORDERS),
-    }
+    """The records of other kinds a profile lists, by kind: its leads (by its phones) and those of
+    every registered later domain (`related_from`)."""
+    found = {"leads": await repository.leads_of(session, customer_id, PROFILE_ORDERS)}
+    for kind, source in _RELATED.items():
+        found[kind] = await source(session, customer_id, PROFILE_ORDERS)
+    return found
 
 
 async def order_paid(session: AsyncSession, order: Order, payment_id: int, amount: int, at: datetime) -> None:

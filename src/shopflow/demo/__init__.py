@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow import wiring
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
@@ -43,6 +44,7 @@ class Summary:
 async def load(db: Database, order_count: int, progress_to: Console, seed: int = 7) -> Summary | None:
     """Load the demo store unless the store has warehouses already (then None). The progress
     bar, on `progress_to`, counts the simulated days."""
+    wiring.connect()  # as the app: orders find their customers, refunds settle their cases
     async with db.transaction() as session:
         if await inventory.list_warehouses(session):
             return None

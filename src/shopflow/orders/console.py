@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import clock, policy, sla
 from shopflow.core.api import Session
-from shopflow.core.console.forms import Pager, attempt, field_errors, form_values, parsed
+from shopflow.core.console.forms import Pager, field_errors, form_values, parsed, step_back
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
@@ -203,18 +203,13 @@ async def _act(session: AsyncSession, c: Console, order_id: int, work: Work, don
     """Run an order action; on refusal nothing is kept and the page says why, with what was typed."""
     values = await form_values(c.request)
 
-    async def done_then_back() -> Response:
-        await work(values)
-        c.flash(c.gettext(done))
-        return redirect(f"/orders/{order_id}")
-
     async def refused(exc: AppError) -> Response:
         order = await queries.get_order(session, order_id)
         details = await _detail(session, c, order)
         details.update(values=values, errors=field_errors(exc.errors, c), refusal=c.error(exc))
         return render(c, "orders/detail.html", exc.status, **details, **_contact(session, c, order))
 
-    return await attempt(c, session, done_then_back, refused, address=f"/orders/{order_id}")
+    return await step_back(c, session, f"/orders/{order_id}", lambda: work(values), done, refused)
 
 
 @router.get("/orders/{order_id}/cancel")

@@ -55,7 +55,7 @@ GATEWAYS: dict[str, RefundGateway] = {sandbox.PROVIDER: sandbox.SandboxRefunds()
 
 # Told, in the settling transaction, of every refund that succeeded: the after-sales domain (a
 # later one, which payments cannot import) registers its `settled_by_ledger` by `when_settled`
-# when the app is made (`create_app`).
+# when the app is made (`shopflow.wiring.connect`).
 Settled = Callable[[AsyncSession, Refund], Awaitable[None]]
 ON_SETTLED: list[Settled] = []
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import policy
 from shopflow.core.console.page import Console
+from shopflow.core.console.render import redirect
 from shopflow.core.errors import AppError, FieldError, Invalid, field_error
 
 M = TypeVar("M", bound=BaseModel)
@@ -82,6 +83,25 @@ async def attempt(
         if c.request.headers.get("HX-Request"):
             answer.headers["HX-Replace-Url"] = c.address
         return answer
+
+
+async def step_back(
+    c: Console,
+    session: AsyncSession,
+    address: str,
+    work: Callable[[], Awaitable[Any]],
+    done: str,
+    refused: Callable[[AppError], Awaitable[Response]],
+) -> Response:
+    """One step taken on a record's page at `address`: done, back to that page saying `done` (a
+    msgid); refused by the service, nothing kept and `refused` answers (`attempt`)."""
+
+    async def run() -> Response:
+        await work()
+        c.flash(c.gettext(done))
+        return redirect(address)
+
+    return await attempt(c, session, run, refused, address=address)
 
 
 def page_size() -> int:

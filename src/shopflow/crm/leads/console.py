@@ -12,12 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, auth, sla
 from shopflow.core.api import Session
-from shopflow.core.console.forms import Pager, attempt, chosen, form_errors, form_values, page_size, parsed
+from shopflow.core.console.forms import (
+    Pager,
+    chosen,
+    form_errors,
+    form_values,
+    page_size,
+    parsed,
+    step_back,
+)
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
-from shopflow.core.console.render import redirect, render
+from shopflow.core.console.render import render
 from shopflow.core.console.session import can_do, can_view
+from shopflow.core.errors import AppError
 from shopflow.core.roles import Role
 from shopflow.crm.leads import service
 from shopflow.crm.leads.models import (
@@ -156,17 +165,12 @@ async def lead_page(
 async def _act(
     c: Console, session: AsyncSession, lead_id: int, values: dict[str, str], work: Any, done: str
 ) -> Response:
-    address = f"/leads/{lead_id}"
+    """Run one step of the lead; the lead page again, saying why, when the service refuses it."""
 
-    async def run() -> Response:
-        await work()
-        c.flash(c.gettext(done))
-        return redirect(address)
-
-    async def refused(exc: Any) -> Response:
+    async def refused(exc: AppError) -> Response:
         return await _lead_page(session, c, lead_id, values, form_errors(exc, c), exc.status)
 
-    return await attempt(c, session, run, refused, address=address)
+    return await step_back(c, session, f"/leads/{lead_id}", work, done, refused)
 
 
 @router.post("/leads/{lead_id}/follow-ups")

@@ -123,7 +123,7 @@ class AftersalesView:
 NO_AFTERSALES = AftersalesView(AftersalesStanding.NONE, 0)
 AftersalesOf = Callable[[AsyncSession, int], Awaitable[AftersalesView]]
 # Who tells an order's after-sales standing: the after-sales domain (a later one, which orders
-# cannot import) registers its `order_aftersales` by `aftersales_from` when the app is made.
+# cannot import) registers its `order_aftersales` by `aftersales_from` (`shopflow.wiring.connect`).
 _AFTERSALES: list[AftersalesOf] = []
 
 
