@@ -32,6 +32,7 @@ from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
 from shopflow.payments import refunds
 from shopflow.service import tasks as service_tasks
+from shopflow.wiring import connect
 
 log = logging.getLogger("shopflow.worker")
 
@@ -90,6 +91,7 @@ class Worker:
 
     def __init__(self, db: Database, interval: float) -> None:
         check_interval(interval)
+        connect()  # a refund the retry sweep settles settles its case, as through the API
         self.db = db
         self.interval = interval
         self._stop = asyncio.Event()

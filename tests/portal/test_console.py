@@ -66,7 +66,8 @@ async def test_the_link_opens_the_order_in_chinese_by_default_with_lines_trackin
     assert re.search(r'id="closes">\d{4}-\d{2}-\d{2} 23:59<', html)  # the window's last minute
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "same-origin"  # the token never leaves in a Referer
-    assert "cdn" not in html.lower()
+    assets = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="([^"]+)"', html)
+    assert assets and all(url.startswith("/") and not url.startswith("//") for url in assets)  # no CDN
 
 
 @pytest.mark.parametrize(
