@@ -41,6 +41,8 @@ from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.fulfillment.service import tracking
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import PAGES as inventory_pages
+from shopflow.kb.api import router as kb_router
+from shopflow.kb.console import PAGES as kb_pages
 from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
@@ -130,6 +132,7 @@ def create_app(
         aftersales_router,
         leads_router,
         customers_router,
+        kb_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -172,6 +175,7 @@ def create_app(
         staff_pages,
         personal_data_pages,
         customer_pages,
+        kb_pages,
     )
     install_console(app, settings, pages)
     # Outermost: a request is checked before anything reads its body.
