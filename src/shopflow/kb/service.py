@@ -64,13 +64,12 @@ async def update(session: AsyncSession, actor: Actor, article_id: int, data: Art
     changes = {k: v for k, v in data.model_dump(mode="json", exclude_unset=True).items() if before[k] != v}
     if not changes:
         return article
-    for name, value in changes.items():
-        setattr(article, name, value)
-    taken = await repository.same_key(
-        session, article.kind, article.category, article.language, article.title
-    )
+    key = before | changes
+    taken = await repository.same_key(session, key["kind"], key["category"], key["language"], key["title"])
     if taken is not None and taken != article.id:
         raise ArticleExists(f"article {taken} has this kind, category, language and title")
+    for name, value in changes.items():
+        setattr(article, name, value)
     try:
         async with session.begin_nested():
             await session.flush()
