@@ -181,3 +181,25 @@ async def test_a_stopped_business_clock_is_not_recomputed(db: Database, now: Fak
 
     assert await recompute(db) == 0
     assert (await the_clock(db)).state == ClockState.MET
+
+
+async def test_a_clock_paused_past_its_deadline_resumes_due_at_once_and_survives_a_recompute(
+    db: Database, now: FakeClock
+) -> None:
+    await start(db, 0.5)  # Monday 20:00 + 30 min: due 20:30
+    now.advance(minutes=50)  # paused at 20:50, before any sweep: 50 min used of 30
+    async with db.transaction() as session:
+        await sla.pause(session, "ticket:1", KIND)
+    assert (await the_clock(db)).seconds_left(now.current) == 0
+
+    now.current = u("2026-12-08 02:00")  # Tuesday 10:00
+    async with db.transaction() as session:
+        await sla.resume(session, "ticket:1", KIND)
+    policy.install(
+        policy.validate({"calendar": {"hours": {"sun": []}}, "sla": {"basis": {KIND: "business"}}})
+    )
+
+    assert await recompute(db) == 1
+    found = await the_clock(db)
+    assert found.deadline == u("2026-12-08 02:00")
+    assert sla.is_late(found, now.current)

@@ -150,7 +150,6 @@ PAGES = Pages(
     actions={
         "kb.article_created": label("audit action", "article written"),
         "kb.article_edited": label("audit action", "article edited"),
-        "sla.recomputed": label("audit action", "deadline recomputed for the new calendar"),
     },
     fields={
         "title": AuditField(label("audit field", "Title")),
@@ -159,7 +158,5 @@ PAGES = Pages(
         "category": AuditField(label("audit field", "Category")),
         "tags": AuditField(label("audit field", "Tags")),
         "language": AuditField(label("audit field", "Language")),
-        "deadline": AuditField(label("audit field", "Deadline")),
-        "calendar": AuditField(label("audit field", "Calendar")),
     },
 )

@@ -172,8 +172,7 @@ async def resume(session: AsyncSession, subject: str, kind: str) -> None:
     now = clock.now()
     if found.in_business_time:
         calendar = businesstime.calendar_from_policy()
-        left = max(found.business_left(), timedelta(0))
-        found.deadline = businesstime.business_deadline(now, left, calendar)
+        found.deadline = businesstime.business_deadline(now, found.business_left(), calendar)
         found.resumed_at = now
         found.calendar = calendar.fingerprint()
     else:

@@ -86,8 +86,9 @@ class SlaClock(Base):
         return self.budget_seconds is not None
 
     def business_left(self) -> timedelta:
-        """What a business-time clock has left to run from its current run's start."""
-        return timedelta(seconds=(self.budget_seconds or 0) - (self.used_seconds or 0))
+        """What a business-time clock has left to run from its current run's start (none once
+        its run before a pause used it all)."""
+        return timedelta(seconds=max(0, (self.budget_seconds or 0) - (self.used_seconds or 0)))
 
     def seconds_left(self, now: datetime) -> float | None:
         """Time to the deadline: negative when overdue, frozen while paused, None once met,
