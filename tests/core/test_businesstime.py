@@ -220,3 +220,29 @@ def test_the_policy_names_hours_make_up_days_and_changes_the_fingerprint() -> No
     assert calendar.periods(date(2026, 12, 19)) == WORKDAY  # a make-up Saturday takes Monday's hours
     assert calendar.periods(date(2026, 12, 20)) == ()
     assert calendar.periods(date(2026, 12, 25)) == ()
+
+
+@pytest.mark.parametrize(
+    ("calendar", "key"),
+    [
+        ({"hours": {"mon": ["12:00-09:00"]}}, "calendar.hours.mon.0"),
+        ({"hours": {"mon": ["09:00-12:00", "11:00-13:00"]}}, "calendar.hours.mon"),
+        ({"hours": {"mon": ["9 to 5"]}}, "calendar.hours.mon.0"),
+        ({"hours": {"someday": []}}, "calendar.hours.someday.[key]"),
+        ({"holidays": ["2026-12-19"], "makeup_workdays": ["2026-12-19"]}, "calendar"),
+    ],
+)
+def test_bad_business_hours_are_refused_naming_the_key(calendar: dict[str, object], key: str) -> None:
+    with pytest.raises(policy.PolicyError) as refused:
+        policy.validate({"calendar": calendar})
+
+    assert [e.field for e in refused.value.errors] == [key]
+
+
+def test_a_clock_kind_runs_in_calendar_time_unless_the_policy_says_business() -> None:
+    settings = policy.validate({"sla": {"basis": {"ticket.resolution": "business"}}}).sla
+
+    assert settings.in_business_time("ticket.resolution")
+    assert not settings.in_business_time("order.ship")
+    with pytest.raises(policy.PolicyError, match=r"sla\.basis\.ticket\.resolution"):
+        policy.validate({"sla": {"basis": {"ticket.resolution": "wall"}}})

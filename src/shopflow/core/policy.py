@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shopflow.core.errors import FieldError, Invalid, pydantic_message
 from shopflow.core.money import AmountText
@@ -90,6 +90,13 @@ class Calendar(Section):
     # Make-up working days (调休): open with `makeup_hours`, or Monday's hours when not set.
     makeup_workdays: frozenset[date] = frozenset()
     makeup_hours: Periods | None = None
+
+    @model_validator(mode="after")
+    def _makeup_days_are_not_holidays(self) -> Calendar:
+        both = sorted(self.holidays & self.makeup_workdays)
+        if both:
+            raise ValueError(f"{', '.join(map(str, both))}: both a holiday and a make-up working day")
+        return self
 
     def periods(self, weekday: int) -> tuple[tuple[time, time], ...]:
         """The business hours of a weekday (0 = Monday)."""
