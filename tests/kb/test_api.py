@@ -148,3 +148,16 @@ async def test_edits_are_audited_field_by_field(client: httpx.AsyncClient, db: D
     ]
     assert trail[1].before == {"body": "订单满99元包邮，不满收取10元运费。"}
     assert trail[1].after == {"body": "满199包邮。"}
+
+
+async def test_the_longest_article_is_stored_and_found(client: httpx.AsyncClient, db: Database) -> None:
+    # 20,000 characters with about as many distinct two-character windows: more terms than one
+    # INSERT may carry on PostgreSQL.
+    body = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(20_000))
+    agent = await bearer(db, "customer_service")
+
+    created = await client.post(ARTICLES, json=article(title="长文", body=body), headers=agent)
+    found = await client.get("/api/v1/kb/search", params={"q": body[100:102]}, headers=agent)
+
+    assert created.status_code == 201, created.text
+    assert created.json()["id"] in [a["id"] for a in found.json()["items"]]

@@ -11,6 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import db
 from shopflow.kb.models import Article, ArticleTerm
 
+# Term rows per INSERT: a long article has thousands of terms, and one statement holds at most
+# 32,767 parameters on PostgreSQL (three a row).
+TERMS_PER_INSERT = 5000
+
 
 async def get(session: AsyncSession, article_id: int, *, lock: bool = False) -> Article | None:
     stmt = select(Article).where(Article.id == article_id)
@@ -45,7 +49,9 @@ async def replace_terms(session: AsyncSession, rows_by_article: dict[int, list[d
     if not rows_by_article:
         return
     await session.execute(delete(ArticleTerm).where(ArticleTerm.article_id.in_(rows_by_article)))
-    await db.insert_rows(session, ArticleTerm, [row for rows in rows_by_article.values() for row in rows])
+    rows = [row for found in rows_by_article.values() for row in found]
+    for start in range(0, len(rows), TERMS_PER_INSERT):
+        await db.insert_rows(session, ArticleTerm, rows[start : start + TERMS_PER_INSERT])
 
 
 def _filtered(stmt: Select[Any], kind: str | None, language: str | None, category: str | None) -> Select[Any]:
