@@ -88,3 +88,12 @@ async def test_a_reader_cannot_open_the_editor_or_post(db: Database, visit: Visi
 
     assert form.status_code == 403
     assert posted.status_code == 403
+
+
+async def test_an_unknown_or_impossible_article_is_a_page_not_an_error(db: Database, visit: Visitors) -> None:
+    async with await signed_in(visit, db, "sales") as reader:
+        unknown = await reader.get("/kb/999999")
+        impossible = await reader.get(f"/kb/{2**70}")
+
+    assert unknown.status_code == 404
+    assert impossible.status_code in (404, 422)

@@ -17,6 +17,7 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import AuditField, NavItem, Pages
 from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
+from shopflow.core.schemas import Id
 from shopflow.kb import service
 from shopflow.kb.models import Article, ArticleKind, Language
 from shopflow.kb.schemas import ArticleIn, ArticlePatch
@@ -99,7 +100,7 @@ async def new_article(session: Session, c: Annotated[Console, can_view("kb.write
 
 @router.get("/kb/{article_id}")
 async def article_page(
-    article_id: int, session: Session, c: Annotated[Console, can_view("kb.read")]
+    article_id: Id, session: Session, c: Annotated[Console, can_view("kb.read")]
 ) -> HTMLResponse:
     return await _editor(session, c, await service.get(session, article_id))
 
@@ -138,7 +139,7 @@ async def create_article(session: Session, c: Annotated[Console, can_do("kb.writ
 
 @router.post("/kb/{article_id}")
 async def edit_article(
-    article_id: int, session: Session, c: Annotated[Console, can_do("kb.write")]
+    article_id: Id, session: Session, c: Annotated[Console, can_do("kb.write")]
 ) -> Response:
     return await _save(c, session, article_id)
 
