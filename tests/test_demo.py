@@ -161,6 +161,18 @@ def test_the_service_desk_has_tickets_in_every_state_one_late_one_escalated(load
     assert escalated == [("complaint", "complaint"), ("inquiry", "breach")]
 
 
+def test_the_knowledge_base_has_faq_and_scripts_in_both_languages_searchable_and_one_edited(
+    loaded: Loaded,
+) -> None:
+    kinds = set(loaded.rows("SELECT kind, language FROM kb_articles"))
+    indexed = loaded.count("kb_articles", "id IN (SELECT article_id FROM kb_terms WHERE term = '运费')")
+
+    assert kinds == {("faq", "zh_CN"), ("faq", "en"), ("script", "zh_CN"), ("script", "en")}
+    assert loaded.count("kb_articles", "id NOT IN (SELECT article_id FROM kb_terms)") == 0
+    assert indexed >= 1
+    assert loaded.count("audit_log", "action = 'kb.article_edited'") == 1
+
+
 def test_the_cli_shows_its_progress_on_stderr_and_ends_with_the_token(loaded: Loaded) -> None:
     assert "days of trading" in loaded.demo.stderr
     assert "days of trading" not in loaded.demo.stdout

@@ -1,6 +1,6 @@
 """The later domains are told to the earlier ones that cannot import them (ARCHITECTURE rule 1):
-the app and the worker register each (`shopflow.wiring.connect`), so an order finds its customer, a profile lists
-its cases, an order shows its cases and a case's refund settles it."""
+the app and the worker register each (`shopflow.wiring.connect`), so an order finds its customer,
+a profile lists its cases, an order shows its cases and a case's refund settles it."""
 
 from __future__ import annotations
 

@@ -39,6 +39,8 @@ from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import PAGES as inventory_pages
+from shopflow.kb.api import router as kb_router
+from shopflow.kb.console import PAGES as kb_pages
 from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
@@ -127,6 +129,7 @@ def create_app(
         leads_router,
         customers_router,
         tickets_router,
+        kb_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -170,6 +173,7 @@ def create_app(
         staff_pages,
         personal_data_pages,
         customer_pages,
+        kb_pages,
     )
     install_console(app, settings, pages)
     # Outermost: a request is checked before anything reads its body.

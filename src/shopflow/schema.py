@@ -12,6 +12,7 @@ from shopflow.fulfillment.models import freight as freight_models
 from shopflow.fulfillment.models import picking as picking_models
 from shopflow.fulfillment.models import shipments as shipment_models
 from shopflow.inventory import models as inventory_models
+from shopflow.kb import models as kb_models
 from shopflow.notify import models as notify_models
 from shopflow.orders import models as order_models
 from shopflow.payments import models as payment_models
@@ -37,6 +38,7 @@ MODULES = (
     freight_models,
     aftersales_models,
     lead_models,
+    kb_models,
     crm_models,
     ticket_models,
     analytics_models,

@@ -139,6 +139,11 @@ ROUTES: dict[str, str | None] = {
     "PATCH /api/v1/customers/{customer_id}": "customers.write",
     "POST /api/v1/analytics/traffic": "analytics.traffic.write",
     "GET /api/v1/crm/funnel": "customers.read",
+    "GET /api/v1/kb/articles": "kb.read",
+    "POST /api/v1/kb/articles": "kb.write",
+    "GET /api/v1/kb/articles/{article_id}": "kb.read",
+    "PATCH /api/v1/kb/articles/{article_id}": "kb.write",
+    "GET /api/v1/kb/search": "kb.read",
     "GET /healthz": None,
     # The customer's page (HTML): its signed link is the key; tampered or unknown links get 404.
     "GET /my/orders/{token}": None,

@@ -108,6 +108,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alerts.ack.ticket": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
     "alerts.ack.review": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     # --- end of tickets ---
+    # --- knowledge base (SVC-4, issue 14) ---
+    "kb.read": _EVERYONE,
+    "kb.write": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    # --- end of knowledge base ---
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.
     "personal_data.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),

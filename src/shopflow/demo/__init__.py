@@ -21,7 +21,7 @@ from shopflow import wiring
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import cases, leads, plan, tickets, traffic
+from shopflow.demo import cases, kb, leads, plan, tickets, traffic
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -76,6 +76,9 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
         await traffic.count_days(session, rng, clock.today())
     async with db.transaction() as session:
         await tickets.open_desk(session, now)
+    with clock.use(clock.FakeClock(now)):
+        async with db.transaction() as session:
+            await kb.write(session)
     async with db.transaction() as session:
         await _mark_handled(session, queued_before)
         return await _summary(session, len(store.carriers), opened)

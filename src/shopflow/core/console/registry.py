@@ -145,7 +145,11 @@ CORE: Pages[Any] = Pages(
         "state": AuditField(label("audit field", "State")),
         "reason": AuditField(label("audit field", "Reason")),
         "name": AuditField(label("audit field", "Name")),
+        "deadline": AuditField(label("audit field", "Deadline")),
+        "calendar": AuditField(label("audit field", "Calendar")),
     },
+    # A business-time clock's deadline after a change of the calendar (SLA-1, `sla.recompute`).
+    actions={"sla.recomputed": label("audit action", "deadline recomputed for the new calendar")},
     messages=(
         ("is required", N_("is required")),
         ("must be positive", N_("must be positive")),

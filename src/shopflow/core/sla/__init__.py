@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import alerts, clock, db
+from shopflow.core import alerts, audit, businesstime, clock, db, policy
 from shopflow.core.sla import repository
 from shopflow.core.sla.models import (
     BREACH_ALERT,
@@ -25,6 +25,7 @@ from shopflow.core.sla.models import (
     breach_kind,
     is_late,
     running,
+    running_in_business_time,
 )
 from shopflow.core.sla.repository import late, late_by_kind, of_subject, of_subjects
 
@@ -50,17 +51,20 @@ __all__ = [
     "of_subjects",
     "pause",
     "queue_running",
+    "recompute",
     "restart",
     "resume",
     "running",
     "set_owner",
     "start",
+    "start_for",
     "stop",
     "stop_and_start",
     "sweep",
 ]
 
 log = logging.getLogger("shopflow.sla")
+BATCH = 500  # clocks claimed per sweep (one transaction)
 
 
 def queue_running(
@@ -135,16 +139,45 @@ async def stop_and_start(
         await _resolve_breaches(session, subject, [stopped], ClockState.MET)
 
 
+async def start_for(
+    session: AsyncSession, subject: str, kind: str, duration: timedelta, owner_id: int | None = None
+) -> None:
+    """Start the clock of `kind` for `duration` unless the subject already has one of this kind,
+    in the time its policy names (`sla.basis`): calendar time (deadline = now + duration), or
+    business time (the policy calendar's hours, holidays and make-up days; `core.businesstime`)."""
+    if not policy.current().sla.in_business_time(kind):
+        await start(session, subject, kind, clock.now() + duration, owner_id)
+        return
+    calendar = businesstime.calendar_from_policy()
+    await repository.insert_new(
+        session, running_in_business_time(subject, kind, duration, calendar, owner_id)
+    )
+
+
 async def pause(session: AsyncSession, subject: str, kind: str) -> None:
-    await repository.pause(session, subject, kind, clock.now())
+    """Pause a running clock. A business-time clock keeps the business time its run used."""
+    at = clock.now()
+    for found in await repository.pause(session, subject, kind, at):
+        run = businesstime.business_elapsed(
+            found.resumed_at or found.started_at, at, businesstime.calendar_from_policy()
+        )
+        await repository.set_used(session, found.id, (found.used_seconds or 0) + int(run.total_seconds()))
 
 
 async def resume(session: AsyncSession, subject: str, kind: str) -> None:
-    """Continue a paused clock; the deadline moves by the time spent paused."""
+    """Continue a paused clock: a calendar-time one's deadline moves by the time spent paused; a
+    business-time one runs what its budget has left from now, in the policy calendar."""
     found = await repository.paused(session, subject, kind)
     if found is None or found.paused_at is None:
         return
-    found.deadline += clock.now() - found.paused_at
+    now = clock.now()
+    if found.in_business_time:
+        calendar = businesstime.calendar_from_policy()
+        found.deadline = businesstime.business_deadline(now, found.business_left(), calendar)
+        found.resumed_at = now
+        found.calendar = calendar.fingerprint()
+    else:
+        found.deadline += now - found.paused_at
     found.state = ClockState.RUNNING
     found.paused_at = None
     await session.flush()
@@ -156,6 +189,30 @@ async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -
     await repository.set_owner(session, subject, owner_id)
 
 
+async def recompute(session: AsyncSession, limit: int = BATCH) -> int:
+    """The worker's sweep after a change of the calendar (hours, holidays, make-up days, zone):
+    each running business-time clock computed under another calendar gets the deadline its
+    current run has in the new one (`business_deadline(resumed_at, budget - used)`), audited
+    `sla.recomputed`. Paused clocks keep their used time and take the calendar when resumed."""
+    calendar = businesstime.calendar_from_policy()
+    fingerprint = calendar.fingerprint()
+    found = await repository.lock_recomputable(session, fingerprint, limit)
+    rows = []
+    for running_clock in found:
+        before = {"deadline": running_clock.deadline.isoformat(), "calendar": running_clock.calendar}
+        start = running_clock.resumed_at or running_clock.started_at
+        running_clock.deadline = businesstime.business_deadline(
+            start, running_clock.business_left(), calendar
+        )
+        running_clock.calendar = fingerprint
+        after = {"deadline": running_clock.deadline.isoformat(), "calendar": fingerprint}
+        rows.append(audit.row(audit.SYSTEM, "sla.recomputed", "sla_clock", running_clock.id, before, after))
+    if rows:
+        await session.flush()
+        await audit.record(session, *rows)
+    return len(found)
+
+
 async def compliance(
     session: AsyncSession, due_from: datetime, due_to: datetime, now: datetime
 ) -> list[Compliance]:
@@ -165,7 +222,6 @@ async def compliance(
 
 
 BreachAction = Callable[[AsyncSession, SlaClock], Awaitable[None]]
-BATCH = 500  # due clocks claimed per sweep (one transaction)
 
 
 class SubjectBusy(Exception):

@@ -13,10 +13,11 @@ from enum import StrEnum
 from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import clock, policy
+from shopflow.core.businesstime import BusinessCalendar, business_deadline
 from shopflow.core.db import Base, BigId, UTCDateTime
 
 
@@ -44,6 +45,14 @@ class SlaClock(Base):
             postgresql_where=text("state = 'running'"),
             sqlite_where=text("state = 'running'"),
         ),
+        # Running business-time clocks, by the calendar their deadline was computed under: what
+        # `sla.recompute` reads when the calendar changes.
+        Index(
+            "ix_sla_clocks_business",
+            "calendar",
+            postgresql_where=text("state = 'running' AND budget_seconds IS NOT NULL"),
+            sqlite_where=text("state = 'running' AND budget_seconds IS NOT NULL"),
+        ),
         # Breached clocks whose goal is not reached yet: what the console shows as late.
         Index(
             "ix_sla_clocks_open_breach",
@@ -64,6 +73,22 @@ class SlaClock(Base):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A clock in business time (`sla.start_for`, policy `sla.basis`) keeps its budget, the business
+    # seconds used before its current run (set at each pause), when that run began, and the
+    # fingerprint of the calendar its deadline was computed under; all NULL in calendar time.
+    budget_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    used_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    calendar: Mapped[str | None] = mapped_column(String(16))
+
+    @property
+    def in_business_time(self) -> bool:
+        return self.budget_seconds is not None
+
+    def business_left(self) -> timedelta:
+        """What a business-time clock has left to run from its current run's start (none once
+        its run before a pause used it all)."""
+        return timedelta(seconds=max(0, (self.budget_seconds or 0) - (self.used_seconds or 0)))
 
     def seconds_left(self, now: datetime) -> float | None:
         """Time to the deadline: negative when overdue, frozen while paused, None once met,
@@ -71,6 +96,8 @@ class SlaClock(Base):
         match ClockState(self.state):
             case ClockState.RUNNING:
                 return (self.deadline - now).total_seconds()
+            case ClockState.PAUSED if self.in_business_time:
+                return self.business_left().total_seconds()
             case ClockState.PAUSED:
                 return (self.deadline - (self.paused_at or now)).total_seconds()
             case ClockState.MET | ClockState.BREACHED | ClockState.CANCELLED:
@@ -98,6 +125,21 @@ def running(subject: str, kind: str, deadline: datetime, owner_id: int | None = 
         "started_at": clock.now(),
         "deadline": deadline,
     }
+
+
+def running_in_business_time(
+    subject: str, kind: str, duration: timedelta, calendar: BusinessCalendar, owner_id: int | None = None
+) -> dict[str, Any]:
+    """The row of a clock started now that runs `duration` of business time in `calendar`."""
+    row = running(subject, kind, clock.now(), owner_id)
+    row["deadline"] = business_deadline(row["started_at"], duration, calendar)
+    row |= {
+        "budget_seconds": int(duration.total_seconds()),
+        "used_seconds": 0,
+        "resumed_at": row["started_at"],
+        "calendar": calendar.fingerprint(),
+    }
+    return row
 
 
 def breach_kind(kind: str) -> str:

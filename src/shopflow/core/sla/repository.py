@@ -83,12 +83,38 @@ async def stop_and_start(session: AsyncSession, subject: str, stopped: str, star
     return any(row[1] == ClockState.BREACHED for row in rows)
 
 
-async def pause(session: AsyncSession, subject: str, kind: str, at: datetime) -> None:
-    await session.execute(
+async def pause(session: AsyncSession, subject: str, kind: str, at: datetime) -> list[SlaClock]:
+    """Pause the subject's running clock of `kind`; the business-time one paused, as a snapshot
+    (a calendar-time clock needs nothing more)."""
+    stmt = (
         update(SlaClock)
         .where(SlaClock.subject == subject, SlaClock.kind == kind, SlaClock.state == ClockState.RUNNING)
         .values(state=ClockState.PAUSED, paused_at=at)
+        .returning(*SlaClock.__table__.columns)
     )
+    rows = await session.execute(stmt.execution_options(synchronize_session="fetch"))
+    return [found for found in (loaded(SlaClock, row._mapping) for row in rows) if found.in_business_time]
+
+
+async def set_used(session: AsyncSession, clock_id: int, used_seconds: int) -> None:
+    await session.execute(update(SlaClock).where(SlaClock.id == clock_id).values(used_seconds=used_seconds))
+
+
+async def lock_recomputable(session: AsyncSession, fingerprint: str, limit: int) -> list[SlaClock]:
+    """Running business-time clocks whose deadline another calendar computed; rows another worker
+    holds are skipped."""
+    stmt = (
+        select(SlaClock)
+        .where(
+            SlaClock.state == ClockState.RUNNING,
+            SlaClock.budget_seconds.is_not(None),
+            SlaClock.calendar != fingerprint,
+        )
+        .order_by(SlaClock.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -> None:

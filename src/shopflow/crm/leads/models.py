@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core.crypto import Sealed
@@ -180,11 +180,6 @@ class ConversionMark(Base):
     last_order_id: Mapped[int] = mapped_column(BigInteger)
 
 
-class ArticleKind(StrEnum):
-    FAQ = "faq"
-    SCRIPT = "script"
-
-
 class Stage(StrEnum):
     """The stages a reply script serves (its `category`)."""
 
@@ -192,19 +187,3 @@ class Stage(StrEnum):
     NEEDS_DISCOVERY = "needs_discovery"
     OBJECTION = "objection"
     CLOSING = "closing"
-
-
-class Article(Base):
-    """The knowledge base (CRM-4 here; the service issue adds search and editing)."""
-
-    __tablename__ = "kb_articles"
-    __table_args__ = (UniqueConstraint("kind", "category", "language", "title"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
-    category: Mapped[str] = mapped_column(String(40))
-    tags: Mapped[list[str]] = mapped_column(JSONType)
-    language: Mapped[str] = mapped_column(String(10))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import db
 from shopflow.core.auth import User
 from shopflow.core.roles import Role
-from shopflow.crm.leads.models import CLOSED_STATES, Article, ConversionMark, FollowUp, Lead
+from shopflow.crm.leads.models import CLOSED_STATES, ConversionMark, FollowUp, Lead
 from shopflow.orders.models import Order
 
 
@@ -136,19 +136,6 @@ async def open_by_phones(session: AsyncSession, hashes: Collection[str]) -> list
         return []
     stmt = select(Lead).where(Lead.open_phone.in_(hashes)).order_by(Lead.id).with_for_update()
     return list((await session.scalars(stmt)).all())
-
-
-async def scripts(session: AsyncSession, language: str) -> list[Article]:
-    stmt = (
-        select(Article)
-        .where(Article.kind == "script", Article.language == language)
-        .order_by(Article.category, Article.id)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
-async def add_articles(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    return len(await db.insert_rows(session, Article, rows, returning="id", skip_conflicts=True))
 
 
 async def counts(session: AsyncSession) -> dict[tuple[str, str], int]:

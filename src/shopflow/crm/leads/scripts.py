@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import clock
-from shopflow.crm.leads import repository
+from shopflow.kb import service as kb
 
 # (stage, language, title, body)
 SCRIPTS: tuple[tuple[str, str, str, str], ...] = (
@@ -85,4 +85,4 @@ def rows(at: datetime) -> list[dict[str, Any]]:
 
 async def seed(session: AsyncSession) -> int:
     """Store the scripts not stored yet; how many were added."""
-    return await repository.add_articles(session, rows(clock.now()))
+    return await kb.add_articles(session, rows(clock.now()))

@@ -21,7 +21,6 @@ from shopflow.crm.leads import repository
 from shopflow.crm.leads.errors import LeadClosed, LeadNotFound
 from shopflow.crm.leads.grading import Signals, follow_up_due, grade
 from shopflow.crm.leads.models import (
-    Article,
     FollowUp,
     Grade,
     Intake,
@@ -32,6 +31,8 @@ from shopflow.crm.leads.models import (
     lead_subject,
 )
 from shopflow.crm.leads.schemas import FollowUpIn, LeadIn, StaffLeadIn
+from shopflow.kb import service as kb
+from shopflow.kb.models import Article
 
 L = LeadState
 ASSIGNED_ALERT = "lead.assigned"  # the console alert telling a person a lead is theirs now
@@ -412,7 +413,8 @@ async def usernames(session: AsyncSession, user_ids: Sequence[int | None]) -> di
 
 
 async def scripts(session: AsyncSession, language: str) -> list[Article]:
-    return await repository.scripts(session, language)
+    """The knowledge base's reply scripts in `language`, for the follow-up form (CRM-4)."""
+    return await kb.scripts(session, language)
 
 
 # --- import (CLI, bench) ----------------------------------------------------------------------
