@@ -36,6 +36,7 @@ from shopflow.crm.api import router as customers_router
 from shopflow.crm.console import PAGES as crm_pages
 from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
+from shopflow.crm.quotes.api import router as quotes_router
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.fulfillment.service import tracking
@@ -129,6 +130,7 @@ def create_app(
         fulfillment_router,
         aftersales_router,
         leads_router,
+        quotes_router,
         customers_router,
         analytics_router,
         personal_data_router,

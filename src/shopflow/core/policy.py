@@ -201,6 +201,12 @@ class Crm(Section):
     # (†) The storefront's lead form (`POST /leads/intake`): requests per address and minute, per
     # server process; beyond, 429.
     intake_requests_per_minute: Positive = 10
+    # CRM-6 (†): a quote is valid this many days after it is approved; a sent or approved quote
+    # past it expires (the worker's `quotes.expiry` sweep).
+    quote_valid_days: Positive = 15
+    # CRM-6, ORD-5: an order on credit terms is due this many days after its contract.
+    net30_days: Positive = 30
+    net60_days: Positive = 60
 
 
 class Loyalty(Section):
@@ -308,6 +314,8 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     # CRM-3: a lead's clocks alert its owner and their manager by name; this owns them when the
     # lead has no owner yet.
     "sla.breach.lead": "manager",
+    # CAT-2: a change waiting for a supervisor's approval (a quote's discount, a price).
+    "approval": "manager",
 }
 
 
