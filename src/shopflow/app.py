@@ -37,6 +37,7 @@ from shopflow.crm.console import PAGES as crm_pages
 from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
 from shopflow.crm.quotes.api import router as quotes_router
+from shopflow.crm.quotes.console import PAGES as quote_pages
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.fulfillment.service import tracking
@@ -169,6 +170,7 @@ def create_app(
         payment_pages,
         aftersales_pages,
         lead_pages,
+        quote_pages,
         alert_pages,
         notify_pages,
         staff_pages,
