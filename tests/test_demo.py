@@ -65,8 +65,13 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         assert runner.invoke(app, ["migrate"]).exit_code == 0
         demo_run = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
         assert demo_run.exit_code == 0, (demo_run.output, demo_run.exception)
-        # The sales desk's assignment notices (CRM-4) are the only alerts of its history.
-        alerts = int(rows(db_file, "SELECT count(*) FROM alerts WHERE kind != 'lead.assigned'")[0][0])
+        # The sales desk's assignment notices (CRM-4) and the quote waiting for approval (CAT-2)
+        # are the only alerts of its history.
+        alerts = int(
+            rows(
+                db_file, "SELECT count(*) FROM alerts WHERE kind NOT IN ('lead.assigned', 'approval.pending')"
+            )[0][0]
+        )
         worker_run = runner.invoke(app, ["worker", "--once"])
         assert worker_run.exit_code == 0, (worker_run.output, worker_run.exception)
     get_settings.cache_clear()
@@ -78,7 +83,11 @@ def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded:
     holds = {reason for (reason,) in loaded.rows("SELECT hold_reason FROM orders WHERE status = 'on_hold'")}
 
     assert set(found) == STATES, found
-    assert sum(found.values()) == MIN_ORDERS + 9  # type: ignore[arg-type]
+    assert sum(found.values()) == MIN_ORDERS + 9 + 1  # type: ignore[arg-type]  # + the contract's order
+    terms = loaded.rows("SELECT payment_terms FROM orders WHERE payment_terms IS NOT NULL")
+    assert terms == [("net30",)]  # the accepted quote's contract, on 30 days' credit (CRM-6, ORD-5)
+    quotes = dict(loaded.rows("SELECT state, count(*) FROM quotes GROUP BY state"))
+    assert quotes == {"draft": 1, "pending_approval": 1, "sent": 1, "accepted": 1}
     assert {"stock_shortage", "manual"} <= holds
 
 
@@ -108,7 +117,10 @@ def test_loading_tells_no_customer_anything(loaded: Loaded) -> None:
 
 def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded) -> None:
     raised = (
-        loaded.count("alerts", "kind NOT LIKE 'lead%' AND kind NOT LIKE 'sla.breach.lead%'")
+        loaded.count(
+            "alerts",
+            "kind NOT LIKE 'lead%' AND kind NOT LIKE 'sla.breach.lead%' AND kind != 'approval.pending'",
+        )
         - loaded.alerts_after_load
     )
     late_ship = loaded.count("sla_clocks", "kind = 'order.ship' AND state = 'breached'")
@@ -173,9 +185,12 @@ async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful
     assert {kind: summary.late.get(kind) for kind in LATE_KINDS} == LATE_KINDS
     async with db.transaction() as session:
         notices = await session.scalar(
-            select(func.count()).select_from(Alert).where(Alert.kind == "lead.assigned")
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.kind.in_(["lead.assigned", "approval.pending"]))
         )
-    assert summary.alerts - (notices or 0) == 1  # the damaged parcel's case, besides the sales desk's notices
+    # The damaged parcel's case, besides the sales desk's notices and the quote waiting for approval.
+    assert summary.alerts - (notices or 0) == 1
     assert summary.cases >= 3  # the desk takes the orders delivered within the window, 5 at most
     async with db.transaction() as session:
         pending = await session.scalar(

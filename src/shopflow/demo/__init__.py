@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import cases, leads, plan
+from shopflow.demo import cases, leads, plan, quotes
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -71,6 +71,7 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
             opened = await cases.open_desk(session, desk_opens)
     async with db.transaction() as session:
         await leads.open_desk(session, now)
+        await quotes.open_book(session, now)
     async with db.transaction() as session:
         await _mark_handled(session, queued_before)
         return await _summary(session, len(store.carriers), opened)
