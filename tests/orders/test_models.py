@@ -101,6 +101,13 @@ def test_no_main_line_step_can_be_skipped_or_reversed() -> None:
             assert (target in TRANSITIONS[current]) is allowed, (current, target)
 
 
+def test_an_order_on_credit_counts_from_its_confirmation_a_prepaid_one_from_its_payment() -> None:
+    paid = AT + timedelta(hours=1)
+    assert Order(payment_terms=PaymentTerms.NET30, confirmed_at=AT, paid_at=None).counted_at == AT
+    assert Order(payment_terms=None, confirmed_at=AT, paid_at=None).counted_at is None
+    assert Order(payment_terms=PaymentTerms.PREPAID, confirmed_at=AT, paid_at=paid).counted_at == paid
+
+
 @pytest.mark.parametrize(
     ("terms", "pickable"),
     [(None, False), (PaymentTerms.PREPAID, False), (PaymentTerms.NET30, True), (PaymentTerms.NET60, True)],

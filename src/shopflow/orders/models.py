@@ -195,6 +195,12 @@ class Order(Base):
         """Placed on credit terms (ORD-5): picked, packed and shipped before it is paid."""
         return self.payment_terms in CREDIT_TERMS
 
+    @property
+    def counted_at(self) -> datetime | None:
+        """When the order counts as a sale in the metrics: its payment, or, on credit (ORD-5),
+        its confirmation."""
+        return self.confirmed_at if self.on_credit else self.paid_at
+
     def move_to(self, target: OrderStatus, at: datetime) -> OrderStatus:
         """Change status if `can_move_to` allows it; returns the status left."""
         if not self.can_move_to(target):
