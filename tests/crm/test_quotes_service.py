@@ -22,6 +22,7 @@ from shopflow.crm.quotes.models import QuoteState
 from shopflow.crm.quotes.schemas import QuoteIn
 from shopflow.fulfillment.service import waves
 from shopflow.orders.models import Order, OrderClock, OrderStatus
+from tests.builders.inventory import receive
 from tests.builders.lifecycle import stocked_store
 from tests.builders.quotes import a_customer, quote_body
 
@@ -138,3 +139,28 @@ async def test_the_worker_expires_approved_and_sent_quotes_past_their_validity(
         assert await worker.SWEEPS["quotes.expiry"](session) == 1
         states = {q: (await service.get_quote(session, q)).state for q in (sent, draft)}
     assert states == {sent: QuoteState.EXPIRED, draft: QuoteState.DRAFT}
+
+
+async def test_a_credit_order_held_for_a_shortage_gets_no_pay_clock_when_released(
+    db: Database, now: FakeClock
+) -> None:
+    await stocked_store(db, 2)
+    seller, boss = await _people(db)
+    customer = await a_customer(db)
+    quote_id = await _sent(
+        db, seller, boss, quote_body(customer, [("SKU-1", 5, "99.00", "0")], terms="net30")
+    )
+    async with db.transaction() as session:
+        contract = await service.accept(session, seller, quote_id)
+    await receive(db, "WH-A", {"SKU-1": 10})
+
+    async with db.transaction() as session:
+        held = await session.get(Order, contract.order_id)
+        assert held is not None and held.status == OrderStatus.ON_HOLD
+        await worker.SWEEPS["orders.shortages"](session)
+        kinds = (
+            await session.scalars(
+                select(SlaClock.kind).where(SlaClock.subject == f"order:{contract.order_id}")
+            )
+        ).all()
+    assert list(kinds) == [OrderClock.SHIP]
