@@ -65,11 +65,13 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         assert runner.invoke(app, ["migrate"]).exit_code == 0
         demo_run = runner.invoke(app, ["demo", "--orders", str(MIN_ORDERS + 9)])
         assert demo_run.exit_code == 0, (demo_run.output, demo_run.exception)
-        # The sales desk's assignment notices (CRM-4) and the service desk's escalation (SVC-3) are
-        # the only alerts of its history.
+        # The sales desk's assignment notices (CRM-4), the service desk's escalation (SVC-3) and the
+        # quote waiting for approval (CAT-2) are the only alerts of its history.
         alerts = int(
             rows(
-                db_file, "SELECT count(*) FROM alerts WHERE kind NOT IN ('lead.assigned', 'ticket.escalated')"
+                db_file,
+                "SELECT count(*) FROM alerts "
+                "WHERE kind NOT IN ('lead.assigned', 'ticket.escalated', 'approval.pending')",
             )[0][0]
         )
         worker_run = runner.invoke(app, ["worker", "--once"])
@@ -83,7 +85,11 @@ def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded:
     holds = {reason for (reason,) in loaded.rows("SELECT hold_reason FROM orders WHERE status = 'on_hold'")}
 
     assert set(found) == STATES, found
-    assert sum(found.values()) == MIN_ORDERS + 9  # type: ignore[arg-type]
+    assert sum(found.values()) == MIN_ORDERS + 9 + 1  # type: ignore[arg-type]  # + the contract's order
+    terms = loaded.rows("SELECT payment_terms FROM orders WHERE payment_terms IS NOT NULL")
+    assert terms == [("net30",)]  # the accepted quote's contract, on 30 days' credit (CRM-6, ORD-5)
+    quotes = dict(loaded.rows("SELECT state, count(*) FROM quotes GROUP BY state"))
+    assert quotes == {"draft": 1, "pending_approval": 1, "sent": 1, "accepted": 1}
     assert {"stock_shortage", "manual"} <= holds
 
 
@@ -116,7 +122,8 @@ def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded)
         loaded.count(
             "alerts",
             "kind NOT LIKE 'lead%' AND kind NOT LIKE 'sla.breach.lead%' "
-            "AND kind NOT LIKE 'ticket%' AND kind NOT LIKE 'sla.breach.ticket%'",
+            "AND kind NOT LIKE 'ticket%' AND kind NOT LIKE 'sla.breach.ticket%' "
+            "AND kind != 'approval.pending'",
         )
         - loaded.alerts_after_load
     )
@@ -206,9 +213,10 @@ async def test_the_demo_follows_the_policy_on_the_test_database_with_its_handful
         notices = await session.scalar(
             select(func.count())
             .select_from(Alert)
-            .where(Alert.kind.in_(("lead.assigned", "ticket.escalated")))
+            .where(Alert.kind.in_(("lead.assigned", "ticket.escalated", "approval.pending")))
         )
-    # The damaged parcel's case, besides the sales desk's notices and the service desk's escalation.
+    # The damaged parcel's case, besides the sales desk's notices, the service desk's escalation and
+    # the quote waiting for approval.
     assert summary.alerts - (notices or 0) == 1
     assert summary.cases >= 3  # the desk takes the orders delivered within the window, 5 at most
     async with db.transaction() as session:

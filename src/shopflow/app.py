@@ -35,6 +35,8 @@ from shopflow.crm.api import router as customers_router
 from shopflow.crm.console import PAGES as crm_pages
 from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
+from shopflow.crm.quotes.api import router as quotes_router
+from shopflow.crm.quotes.console import PAGES as quote_pages
 from shopflow.fulfillment.api import router as fulfillment_router
 from shopflow.fulfillment.console import PAGES as fulfillment_pages
 from shopflow.inventory.api import router as inventory_router
@@ -127,6 +129,7 @@ def create_app(
         fulfillment_router,
         aftersales_router,
         leads_router,
+        quotes_router,
         customers_router,
         tickets_router,
         kb_router,
@@ -168,6 +171,7 @@ def create_app(
         aftersales_pages,
         lead_pages,
         ticket_pages,
+        quote_pages,
         alert_pages,
         notify_pages,
         staff_pages,

@@ -3,10 +3,11 @@
 from shopflow.aftersales import models as aftersales_models
 from shopflow.analytics import models as analytics_models
 from shopflow.catalog import models as catalog_models
-from shopflow.core import access, alerts, audit, auth, events, personal_data, sla
+from shopflow.core import access, alerts, approvals, audit, auth, events, personal_data, sla
 from shopflow.core.db import Base
 from shopflow.crm import models as crm_models
 from shopflow.crm.leads import models as lead_models
+from shopflow.crm.quotes import models as quote_models
 from shopflow.fulfillment.models import carriers as carrier_models
 from shopflow.fulfillment.models import freight as freight_models
 from shopflow.fulfillment.models import picking as picking_models
@@ -42,4 +43,6 @@ MODULES = (
     crm_models,
     ticket_models,
     analytics_models,
+    approvals,
+    quote_models,
 )

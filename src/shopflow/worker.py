@@ -25,6 +25,7 @@ from shopflow.core import access, policy, sla
 from shopflow.core.db import Database
 from shopflow.core.errors import Invalid
 from shopflow.crm.leads import tasks as lead_tasks
+from shopflow.crm.quotes import tasks as quote_tasks
 from shopflow.fulfillment import tasks as fulfillment_tasks
 from shopflow.inventory import tasks as inventory_tasks
 from shopflow.notify import tasks as notify_tasks
@@ -69,6 +70,7 @@ SWEEPS: dict[str, Sweep] = {
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
     "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted
+    "quotes.expiry": quote_tasks.expire,  # CRM-6: approved or sent quotes past their validity
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
     "access.sessions": access.prune_sessions,  # console sessions ended or unused for too long

@@ -18,6 +18,7 @@ from shopflow.orders.models import (
     LineRequest,
     Order,
     OrderStatus,
+    PaymentTerms,
     SkuFacts,
     checked,
     intake_errors,
@@ -92,8 +93,31 @@ def test_the_main_line_is_allowed_step_by_step() -> None:
 def test_no_main_line_step_can_be_skipped_or_reversed() -> None:
     for i, current in enumerate(MAIN_LINE):
         for j, target in enumerate(MAIN_LINE):
-            allowed = j == i + 1 or (current is S.PACKED and target is S.PICKING)  # FUL-2 QC failure
+            allowed = (
+                j == i + 1
+                or (current is S.PACKED and target is S.PICKING)  # FUL-2 QC failure
+                or (current is S.CONFIRMED and target is S.PICKING)  # ORD-5: on credit only, below
+            )
             assert (target in TRANSITIONS[current]) is allowed, (current, target)
+
+
+def test_an_order_on_credit_counts_from_its_confirmation_a_prepaid_one_from_its_payment() -> None:
+    paid = AT + timedelta(hours=1)
+    assert Order(payment_terms=PaymentTerms.NET30, confirmed_at=AT, paid_at=None).counted_at == AT
+    assert Order(payment_terms=None, confirmed_at=AT, paid_at=None).counted_at is None
+    assert Order(payment_terms=PaymentTerms.PREPAID, confirmed_at=AT, paid_at=paid).counted_at == paid
+
+
+@pytest.mark.parametrize(
+    ("terms", "pickable"),
+    [(None, False), (PaymentTerms.PREPAID, False), (PaymentTerms.NET30, True), (PaymentTerms.NET60, True)],
+)
+def test_only_an_order_on_credit_is_picked_unpaid(terms: PaymentTerms | None, pickable: bool) -> None:
+    order = Order(status=S.CONFIRMED, payment_terms=terms, updated_at=AT)
+    assert order.can_move_to(S.PICKING) is pickable
+    if not pickable:
+        with pytest.raises(InvalidTransition):
+            order.start_picking(AT)
 
 
 def test_cancel_only_before_picking() -> None:
@@ -172,7 +196,8 @@ def test_a_held_order_leaves_only_by_release_or_cancel(held_from: OrderStatus) -
 @pytest.mark.parametrize("current", sorted(set(OrderStatus) - {S.ON_HOLD}))
 def test_outside_a_hold_the_order_follows_the_table(current: OrderStatus) -> None:
     order = order_in(current)
-    assert {t for t in OrderStatus if order.can_move_to(t)} == TRANSITIONS[current]
+    on_credit_only = {S.PICKING} if current is S.CONFIRMED else set()  # ORD-5
+    assert {t for t in OrderStatus if order.can_move_to(t)} == TRANSITIONS[current] - on_credit_only
 
 
 # Each step's method: the status it starts from, the status it reaches, the time it stamps.

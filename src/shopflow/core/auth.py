@@ -96,6 +96,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "leads.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "leads.write": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "leads.assign": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    "quotes.read": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR, R.FINANCE}),
+    "quotes.write": frozenset({R.MANAGER, R.SALES}),
+    "quotes.approve": frozenset({R.MANAGER}),
     "alerts.ack.lead": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR}),
     "alerts.ack.sla.breach.lead": frozenset({R.MANAGER, R.SALES, R.CS_SUPERVISOR}),
     # --- end of leads ---

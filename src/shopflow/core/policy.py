@@ -312,6 +312,12 @@ class Crm(Section):
     # a funnel spans at most `funnel_max_days` store days.
     repeat_orders_at_least: Annotated[int, Field(ge=2)] = 2
     funnel_max_days: Annotated[int, Field(gt=0, le=3660)] = 366
+    # CRM-6 (†): a quote is valid this many days after it is approved; a sent or approved quote
+    # past it expires (the worker's `quotes.expiry` sweep).
+    quote_valid_days: Positive = 15
+    # CRM-6, ORD-5: an order on credit terms is due this many days after its contract.
+    net30_days: Positive = 30
+    net60_days: Positive = 60
 
 
 class Loyalty(Section):
@@ -429,6 +435,8 @@ DEFAULT_ALERT_OWNERS: dict[str, str] = {
     "sla.breach.ticket": "cs_supervisor",
     "ticket": "cs_supervisor",
     "review.negative": "cs_supervisor",  # ANA-3, SVC-7
+    # CAT-2: a change waiting for a supervisor's approval (a quote's discount, a price).
+    "approval": "manager",
 }
 
 

@@ -21,7 +21,7 @@ from shopflow import wiring
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import cases, kb, leads, plan, tickets, traffic
+from shopflow.demo import cases, kb, leads, plan, quotes, tickets, traffic
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -74,6 +74,7 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
     async with db.transaction() as session:
         await leads.open_desk(session, now)
         await traffic.count_days(session, rng, clock.today())
+        await quotes.open_book(session, now)
     async with db.transaction() as session:
         await tickets.open_desk(session, now)
     with clock.use(clock.FakeClock(now)):

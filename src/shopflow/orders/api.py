@@ -68,6 +68,8 @@ def _out_fields(order: Order, contact: dict[str, Any]) -> dict[str, object]:
         "paid_at": order.paid_at,
         "cancelled_at": order.cancelled_at,
         "cancel_reason": order.cancel_reason,
+        "payment_terms": order.payment_terms,
+        "payment_due_at": order.payment_due_at,
     }
 
 

@@ -39,7 +39,7 @@ S = OrderStatus
 # during the hold (checked in `Order.release`).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PENDING: frozenset({S.CONFIRMED, S.CANCELLED, S.ON_HOLD}),
-    S.CONFIRMED: frozenset({S.PAID, S.CANCELLED, S.ON_HOLD}),
+    S.CONFIRMED: frozenset({S.PAID, S.PICKING, S.CANCELLED, S.ON_HOLD}),  # picking: on credit (ORD-5)
     S.PAID: frozenset({S.PICKING, S.CANCELLED, S.ON_HOLD}),
     S.PICKING: frozenset({S.PACKED}),
     S.PACKED: frozenset({S.SHIPPED, S.PICKING}),  # FUL-2: a failed quality check goes back
@@ -72,6 +72,31 @@ class AftersalesStanding(StrEnum):
     REFUNDED = "refunded"  # the settled refunds equal what was captured
     PARTIALLY_REFUNDED = "partially_refunded"  # some money went back
     RETURNED = "returned"  # goods came back without money (an exchange)
+
+
+class PaymentTerms(StrEnum):
+    """When an order is paid: before it ships, or on credit within 30 or 60 days (CRM-6, ORD-5)."""
+
+    PREPAID = "prepaid"
+    NET30 = "net30"
+    NET60 = "net60"
+
+
+CREDIT_TERMS = frozenset({PaymentTerms.NET30, PaymentTerms.NET60})
+
+
+@dataclass(frozen=True, slots=True)
+class AgreedTerms:
+    """A contract's order (CRM-6): priced as agreed, with its payment terms and, on credit, the day
+    its payment is due. On credit (ORD-5) it has no unpaid-cancel clock and may be picked unpaid
+    once confirmed."""
+
+    terms: PaymentTerms
+    due_at: datetime | None = None
+
+    @property
+    def on_credit(self) -> bool:
+        return self.terms in CREDIT_TERMS
 
 
 class HoldReason(StrEnum):
@@ -146,6 +171,10 @@ class Order(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    # ORD-5: an order on credit (net30/net60, from a contract) and when its payment is due; NULL
+    # for every other order. Finance's receivables read them.
+    payment_terms: Mapped[str | None] = mapped_column(String(10))
+    payment_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", lazy="raise"
@@ -157,7 +186,20 @@ class Order(Base):
         current = OrderStatus(self.status)
         if current is S.ON_HOLD and target is not S.CANCELLED:
             return False
+        if current is S.CONFIRMED and target is S.PICKING:  # ORD-5: unpaid, only on credit
+            return self.on_credit
         return target in TRANSITIONS[current]
+
+    @property
+    def on_credit(self) -> bool:
+        """Placed on credit terms (ORD-5): picked, packed and shipped before it is paid."""
+        return self.payment_terms in CREDIT_TERMS
+
+    @property
+    def counted_at(self) -> datetime | None:
+        """When the order counts as a sale in the metrics: its payment, or, on credit (ORD-5),
+        its confirmation."""
+        return self.confirmed_at if self.on_credit else self.paid_at
 
     def move_to(self, target: OrderStatus, at: datetime) -> OrderStatus:
         """Change status if `can_move_to` allows it; returns the status left."""
@@ -357,9 +399,11 @@ def intake_errors(
     rules: OrderRules,
     *,
     replacement: bool = False,
+    agreed_prices: bool = False,
 ) -> list[FieldError]:
     """Every reason an order cannot be accepted, each naming its field; `rules` the policy's.
-    A `replacement` (ASV-6: an exchange's goods, channel `exchange`) is priced at 0."""
+    A `replacement` (ASV-6: an exchange's goods, channel `exchange`) is priced at 0; an order of
+    `agreed_prices` (a contract's, CRM-6) is priced as agreed, not at the current prices."""
     errors: list[FieldError] = []
     if channel not in rules.channels:
         errors.append(
@@ -399,7 +443,9 @@ def intake_errors(
             errors.append(FieldError(f"lines[{i}].sku", f"SKU {line.sku!r} is not for sale"))
         elif replacement and line.unit_price != 0:
             errors.append(FieldError(f"lines[{i}].unit_price", "a replacement is priced at 0"))
-        elif not replacement and line.unit_price != facts.price:
+        elif agreed_prices and line.unit_price < 0:
+            errors.append(FieldError(f"lines[{i}].unit_price", "must not be negative"))
+        elif not replacement and not agreed_prices and line.unit_price != facts.price:
             errors.append(
                 FieldError(
                     f"lines[{i}].unit_price",

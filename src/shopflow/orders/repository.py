@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from shopflow.core.db import changed, driver_connection, fresh, insert_rows, loaded, update_changed, write
 from shopflow.core.sla.models import SlaClock
-from shopflow.orders.models import HoldReason, Order, OrderClock, OrderLine, OrderStatus
+from shopflow.orders.models import CREDIT_TERMS, HoldReason, Order, OrderClock, OrderLine, OrderStatus
 
 
 async def insert_if_new(session: AsyncSession, row: dict[str, Any]) -> Order | None:
@@ -235,8 +235,8 @@ async def status_counts(session: AsyncSession) -> dict[str, int]:
 
 
 async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
-    """Paid orders (on-hold ones are not `paid`), the earliest ship-by deadline first (FUL-1);
-    rows another wave builder holds are skipped."""
+    """Paid orders (on-hold ones are not `paid`) and confirmed ones on credit (ORD-5), the earliest
+    ship-by deadline first (FUL-1); rows another wave builder holds are skipped."""
     ship_by = (
         select(SlaClock.deadline)
         .where(
@@ -247,8 +247,11 @@ async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
     )
     stmt = (
         select(Order.id)
-        .where(Order.status == OrderStatus.PAID)
-        .order_by(func.coalesce(ship_by, Order.paid_at), Order.id)
+        .where(
+            (Order.status == OrderStatus.PAID)
+            | ((Order.status == OrderStatus.CONFIRMED) & Order.payment_terms.in_(CREDIT_TERMS))
+        )
+        .order_by(func.coalesce(ship_by, Order.paid_at, Order.confirmed_at), Order.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Order)
     )

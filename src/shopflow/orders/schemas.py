@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import Input
-from shopflow.orders.models import AftersalesStanding, HoldReason, OrderStatus
+from shopflow.orders.models import AftersalesStanding, HoldReason, OrderStatus, PaymentTerms
 
 
 class CustomerIn(Input):
@@ -78,6 +78,8 @@ class OrderOut(OrderSummary):
     paid_at: datetime | None
     cancelled_at: datetime | None
     cancel_reason: str | None
+    payment_terms: PaymentTerms | None  # a contract's order (CRM-6); net30/net60 on credit (ORD-5)
+    payment_due_at: datetime | None
 
 
 class HistoryEntry(BaseModel):

@@ -22,6 +22,7 @@ from shopflow.inventory import service as inventory
 from shopflow.orders import repository
 from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
 from shopflow.orders.models import (
+    AgreedTerms,
     LineRequest,
     Order,
     OrderClock,
@@ -66,9 +67,12 @@ async def place_order(
     idempotency_key: str | None,
     *,
     replacement: bool = False,
+    agreed: AgreedTerms | None = None,
 ) -> Placed:
     """Validate (ORD-2), store, and confirm with stock reserved (ORD-4) in one transaction.
-    A `replacement` (ASV-6, placed by an exchange) has its lines at 0 and ships free.
+    A `replacement` (ASV-6, placed by an exchange) has its lines at 0 and ships free. A contract's
+    order (CRM-6) is priced as `agreed` and carries its payment terms; on credit (ORD-5) its due
+    date too, no pay clock, and its ship clock starts at confirmation.
 
     The order row is written first so that a concurrent twin (same idempotency key or channel
     order number) waits on its unique key before touching any stock. A key belongs to the
@@ -81,7 +85,14 @@ async def place_order(
     customer = data.customer.model_dump()
     address = data.shipping_address.model_dump()
     errors = intake_errors(
-        data.channel, customer, address, requests, facts, rules.orders, replacement=replacement
+        data.channel,
+        customer,
+        address,
+        requests,
+        facts,
+        rules.orders,
+        replacement=replacement,
+        agreed_prices=agreed is not None,
     )
     if errors:
         raise Invalid("the order has errors; nothing was stored", errors=errors)
@@ -90,7 +101,7 @@ async def place_order(
     fee = 0 if replacement else rules.fulfillment.shipping_fee
     money = totals(requests, fee, rules.fulfillment.free_shipping_threshold)
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
-    fields = _fields(actor, data, key, {"customer": customer, "shipping_address": address}, money)
+    fields = _fields(actor, data, key, {"customer": customer, "shipping_address": address}, money, agreed)
     # CRM-1: the phone's customer, created when new (one indexed statement).
     fields["customer_id"] = (
         await _CUSTOMERS[0](session, fields["phone_hash"], customer, address, at) if _CUSTOMERS else None
@@ -108,7 +119,7 @@ async def place_order(
         order = await repository.mark_held(session, order, new_order_row(fields, at, short=True))
         _queue_held(session, actor, order, demand, at)
     else:
-        _queue_confirmed(session, actor, order, at)
+        _queue_confirmed(session, actor, order, at, on_credit=agreed is not None and agreed.on_credit)
     shares = discount_shares([r.unit_price * r.quantity for r in requests], money.discount)
     lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
     # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8) and the pay clock.
@@ -116,7 +127,12 @@ async def place_order(
 
 
 def _fields(
-    actor: Actor, data: OrderIn, idempotency_key: str | None, contact: dict[str, Any], money: Totals
+    actor: Actor,
+    data: OrderIn,
+    idempotency_key: str | None,
+    contact: dict[str, Any],
+    money: Totals,
+    agreed: AgreedTerms | None,
 ) -> dict[str, Any]:
     """The intake fields of a new order's row (`new_order_row`)."""
     return {
@@ -134,6 +150,8 @@ def _fields(
         "discount": money.discount,
         "total": money.total,
         "created_by": actor.user_id,
+        "payment_terms": None if agreed is None else agreed.terms,
+        "payment_due_at": None if agreed is None else agreed.due_at,
     }
 
 
@@ -174,8 +192,11 @@ async def _insert(session: AsyncSession, actor: Actor, row: dict[str, Any], data
     raise RuntimeError("could not draw a free order number")
 
 
-def _queue_confirmed(session: AsyncSession, actor: Actor, order: Order, at: datetime) -> None:
-    """A confirmed order's audit trail, its pay clock (ORD-5) and the customer's notice (ORD-8)."""
+def _queue_confirmed(
+    session: AsyncSession, actor: Actor, order: Order, at: datetime, *, on_credit: bool = False
+) -> None:
+    """A confirmed order's audit trail, its pay clock (ORD-5) and the customer's notice (ORD-8);
+    an order `on_credit` has no pay clock: its ship clock starts now (ORD-5, ORD-6)."""
     rules = policy.current().orders
     subject = order_subject(order.id)
     audit.queue(
@@ -183,8 +204,13 @@ def _queue_confirmed(session: AsyncSession, actor: Actor, order: Order, at: date
         status_row(actor, order.id, None, S.PENDING, at),
         status_row(actor, order.id, S.PENDING, S.CONFIRMED, at),
     )
-    sla.queue_running(session, subject, OrderClock.PAY, at + timedelta(minutes=rules.unpaid_cancel_minutes))
     ship_by = at + timedelta(hours=rules.ship_within_hours)
+    if on_credit:
+        sla.queue_running(session, subject, OrderClock.SHIP, ship_by)
+    else:
+        sla.queue_running(
+            session, subject, OrderClock.PAY, at + timedelta(minutes=rules.unpaid_cancel_minutes)
+        )
     events.queue(session, "order.confirmed", subject, notice(order, ship_by=ship_by.isoformat()))
 
 

@@ -63,7 +63,7 @@ async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     """End a hold (ORD-3): back to the state it left, or `paid` if its payment was captured during
     the hold (the ship clock starts now). An order held at intake for a stock shortage has its
     stock reserved first, or stays held (OutOfStock); unpaid, it is confirmed and its pay clock
-    starts."""
+    starts (on credit, ORD-5: its ship clock)."""
     order = await get_order(session, order_id, lock=True)
     at = clock.now()
     if order.hold_reason == HoldReason.STOCK_SHORTAGE and order.held_from == S.PENDING:
@@ -80,8 +80,11 @@ async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     rules = policy.current().orders
     if order.status == S.PENDING:
         await move(session, actor, order, order.confirm(at), at)
-        pay_by = at + timedelta(minutes=rules.unpaid_cancel_minutes)
-        await sla.start(session, subject, OrderClock.PAY, pay_by)
+        if order.on_credit:  # ORD-5: no pay clock; it may ship unpaid
+            await sla.start(session, subject, OrderClock.SHIP, at + timedelta(hours=rules.ship_within_hours))
+        else:
+            pay_by = at + timedelta(minutes=rules.unpaid_cancel_minutes)
+            await sla.start(session, subject, OrderClock.PAY, pay_by)
         events.queue(session, "order.confirmed", subject, notice(order))
     elif paid_during_hold:
         ship_by = at + timedelta(hours=rules.ship_within_hours)
