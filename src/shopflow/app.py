@@ -52,6 +52,7 @@ from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.service.api import router as tickets_router
+from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
@@ -133,6 +134,7 @@ def create_app(
         leads_router,
         customers_router,
         tickets_router,
+        care_router,
         analytics_router,
         personal_data_router,
         staff_router,

@@ -132,6 +132,11 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/tickets/{ticket_id}/close": "tickets.write",
     "POST /api/v1/tickets/{ticket_id}/reopen": "tickets.write",
     "POST /api/v1/reviews": "tickets.write",
+    "POST /api/v1/surveys/{token}": None,  # the customer's signed survey link: no token
+    "GET /api/v1/service/callbacks": "tickets.read",
+    "POST /api/v1/service/callbacks/{task_id}/done": "tickets.write",
+    "POST /api/v1/service/callbacks/{task_id}/undone": "tickets.write",
+    "GET /api/v1/service/agents/metrics": "service.metrics.read",
     "GET /api/v1/customers": "customers.read",
     "POST /api/v1/customers": "customers.write",
     "GET /api/v1/customers/{customer_id}": "customers.read",

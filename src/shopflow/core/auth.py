@@ -106,6 +106,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alerts.ack.sla.breach.ticket": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "alerts.ack.ticket": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
     "alerts.ack.review": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "service.metrics.read": frozenset({R.MANAGER, R.CS_SUPERVISOR}),  # STF-2: the agents' month
     # --- end of tickets ---
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import sla
-from shopflow.service import service
+from shopflow.service import care, retention, service, surveys
 from shopflow.service.models import TicketClock, ticket_of_subject
 
 
@@ -15,3 +15,15 @@ async def escalate(session: AsyncSession, found: sla.SlaClock) -> None:
 
 
 BREACH_ACTIONS: dict[str, sla.BreachAction] = {kind: escalate for kind in TicketClock}
+
+
+async def surveys_due(session: AsyncSession) -> int:
+    return await surveys.schedule(session)
+
+
+async def greetings(session: AsyncSession) -> int:
+    return await care.greet(session)
+
+
+async def retention_purge(session: AsyncSession) -> int:
+    return await retention.purge(session)
