@@ -54,6 +54,7 @@ from shopflow.portal.console import PAGES as customer_pages
 from shopflow.service.api import router as tickets_router
 from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
+from shopflow.service.survey_console import PAGES as survey_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -178,6 +179,7 @@ def create_app(
         staff_pages,
         personal_data_pages,
         customer_pages,
+        survey_pages,
     )
     install_console(app, settings, pages)
     # Outermost: a request is checked before anything reads its body.

@@ -147,6 +147,8 @@ ROUTES: dict[str, str | None] = {
     "POST /my/orders/{token}/confirm-receipt": None,
     "POST /my/orders/{token}/returns/preview": None,
     "POST /my/orders/{token}/returns": None,
+    "GET /s/{token}": None,  # the customer's survey page (SVC-6)
+    "POST /s/{token}": None,
 }
 
 

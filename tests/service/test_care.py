@@ -291,3 +291,29 @@ async def test_bought_together_counts_leave_out_what_the_customer_bought(db: Dat
         found = await care.recommendations(session, mine.customer_id)
         assert await care_repository.bought_together(session, mine.customer_id, 1) == found[:1]
     assert [(code, n) for code, _, n in found] == [("SKU-2", 2)]
+
+
+async def test_the_survey_page_asks_once_in_both_languages(
+    client: httpx.AsyncClient, db: Database, now: FakeClock
+) -> None:
+    await delivered_order(db)
+    assert await run(db, "service.surveys") == 1
+    [survey] = await rows(db, Survey)
+    path = "/s/" + await link_of(db, survey.id)
+
+    zh = await client.get(path, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    en = await client.get(path + "?lang=en")
+    assert zh.status_code == en.status_code == 200
+    assert "请为我们的服务打分" in zh.text and "Please score our service" in en.text
+    assert 'name="viewport"' in en.text and en.headers["cache-control"] == "no-store"
+    assert (await client.get(path[:-2] + "xx?lang=en")).status_code == 404
+
+    bad = await client.post(path + "?lang=en", data={"comment": "no score"})
+    assert bad.status_code == 422 and "no score" in bad.text
+    sent = await client.post(path + "?lang=en", data={"score": "5", "comment": "great"})
+    assert sent.status_code == 303, sent.text
+    assert "Thank you" in (await client.get(sent.headers["location"])).text
+    again = await client.get(path + "?lang=en")
+    assert again.status_code == 409 and "Already answered" in again.text
+    [answered] = await rows(db, Survey)
+    assert (answered.score, answered.comment) == (5, {"text": "great"})
