@@ -90,6 +90,16 @@ async def mark_answered(
     return (await session.execute(stmt)).rowcount == 1  # type: ignore[attr-defined]
 
 
+async def unanswered(session: AsyncSession, kind: SurveyKind, limit: int) -> list[Survey]:
+    stmt = (
+        select(Survey)
+        .where(Survey.kind == kind, Survey.answered_at.is_(None))
+        .order_by(Survey.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def surveys_of(session: AsyncSession, *, ticket_id: int) -> list[Survey]:
     stmt = select(Survey).where(Survey.ticket_id == ticket_id).order_by(Survey.id)
     return list((await session.scalars(stmt)).all())

@@ -190,3 +190,8 @@ async def _follow_up(session: AsyncSession, survey: Survey, data: SurveyIn) -> T
 
 async def of_ticket(session: AsyncSession, ticket_id: int) -> list[Survey]:
     return await repository.surveys_of(session, ticket_id=ticket_id)
+
+
+async def unanswered(session: AsyncSession, kind: SurveyKind, limit: int) -> list[Survey]:
+    """The latest surveys of `kind` not answered yet, newest first."""
+    return await repository.unanswered(session, kind, limit)
