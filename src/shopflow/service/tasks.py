@@ -1,5 +1,7 @@
-"""What the worker does for tickets: a breached clock escalates its ticket to a supervisor
-(SLA-2, SVC-3); the sweep raises the breach's one alert (ANA-3)."""
+"""What the worker does for the service desk: a breached clock escalates its ticket to a
+supervisor (SLA-2, SVC-3; the sweep raises the breach's one alert, ANA-3); the surveys due are
+sent (SVC-6), the day's greetings and periodic call-backs made (SVC-8), and old conversation
+texts and audit rows purged (SVC-9, AUD-1)."""
 
 from __future__ import annotations
 
