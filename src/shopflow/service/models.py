@@ -369,9 +369,10 @@ class CallbackTask(Base):
 
 
 def periodic_key(customer_id: int, day: date, every_days: int) -> str:
-    """The periodic call-back of a customer in the period holding `day` (periods of `every_days`
-    counted from 1970-01-01): one task per customer per period."""
-    return f"periodic:{customer_id}:{(day - date(1970, 1, 1)).days // every_days}"
+    """The periodic call-back of a customer in the period holding `day`: one task per customer
+    per period of `every_days`, the periods of each customer shifted by their id so that the
+    tasks spread over the days instead of all falling due on one."""
+    return f"periodic:{customer_id}:{((day - date(1970, 1, 1)).days + customer_id) // every_days}"
 
 
 BIRTHDAY = "birthday"
