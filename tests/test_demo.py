@@ -165,7 +165,23 @@ def test_the_service_desk_has_tickets_in_every_state_one_late_one_escalated(load
 
     assert states == {"new", "open", "pending_customer", "resolved", "closed"}
     assert late == [("sla.breach.ticket.first_response",)]  # the email nobody answered
-    assert escalated == [("complaint", "complaint"), ("inquiry", "breach")]
+    # the phone complaint, and the follow-up of the survey scored 2 (SVC-6)
+    assert escalated == [("complaint", "complaint"), ("complaint", "complaint"), ("inquiry", "breach")]
+
+
+def test_customer_care_has_answered_surveys_a_follow_up_greetings_and_call_backs(loaded: Loaded) -> None:
+    answered = loaded.rows(
+        "SELECT kind, score, follow_up_id IS NOT NULL FROM surveys WHERE score IS NOT NULL"
+    )
+    tasks = {
+        (reason, done)
+        for reason, done in loaded.rows("SELECT reason, done_at IS NOT NULL FROM callback_tasks")
+    }
+
+    assert sorted(answered) == [("feedback", 4, False), ("satisfaction", 2, True), ("ticket", 5, False)]
+    assert loaded.count("surveys", "score IS NULL") > 0  # sent, not answered yet
+    assert loaded.count("care_greetings", "occasion = 'birthday'") == 1
+    assert ("resolved", False) in tasks and ("periodic", True) in tasks
 
 
 def test_the_knowledge_base_has_faq_and_scripts_in_both_languages_searchable_and_one_edited(

@@ -52,7 +52,9 @@ from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.service.api import router as tickets_router
+from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
+from shopflow.service.survey_console import PAGES as survey_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -133,6 +135,7 @@ def create_app(
         customers_router,
         tickets_router,
         kb_router,
+        care_router,
         analytics_router,
         personal_data_router,
         staff_router,
@@ -178,6 +181,7 @@ def create_app(
         personal_data_pages,
         customer_pages,
         kb_pages,
+        survey_pages,
     )
     install_console(app, settings, pages)
     # Outermost: a request is checked before anything reads its body.

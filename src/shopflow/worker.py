@@ -71,6 +71,9 @@ SWEEPS: dict[str, Sweep] = {
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
     "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted
     "quotes.expiry": quote_tasks.expire,  # CRM-6: approved or sent quotes past their validity
+    "service.surveys": service_tasks.surveys_due,  # SVC-6: surveys due -> sent once, call-backs
+    "service.care": service_tasks.greetings,  # SVC-8: today's greetings, periodic call-backs
+    "service.retention": service_tasks.retention_purge,  # SVC-9, AUD-1: old texts and audit rows
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
     "access.sessions": access.prune_sessions,  # console sessions ended or unused for too long

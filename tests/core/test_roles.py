@@ -142,6 +142,11 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/quotes/{quote_id}/accept": "quotes.write",
     "GET /api/v1/contracts/{contract_id}": "quotes.read",
     "GET /api/v1/contracts/{contract_id}.pdf": "quotes.read",
+    "POST /api/v1/surveys/{token}": None,  # the customer's signed survey link: no token
+    "GET /api/v1/service/callbacks": "tickets.read",
+    "POST /api/v1/service/callbacks/{task_id}/done": "tickets.write",
+    "POST /api/v1/service/callbacks/{task_id}/undone": "tickets.write",
+    "GET /api/v1/service/agents/metrics": "service.metrics.read",
     "GET /api/v1/customers": "customers.read",
     "POST /api/v1/customers": "customers.write",
     "GET /api/v1/customers/{customer_id}": "customers.read",
@@ -160,6 +165,8 @@ ROUTES: dict[str, str | None] = {
     "POST /my/orders/{token}/confirm-receipt": None,
     "POST /my/orders/{token}/returns/preview": None,
     "POST /my/orders/{token}/returns": None,
+    "GET /s/{token}": None,  # the customer's survey page (SVC-6)
+    "POST /s/{token}": None,
 }
 
 

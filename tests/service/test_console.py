@@ -13,7 +13,9 @@ from shopflow.core import clock
 from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
-from shopflow.service import service
+from shopflow.service import care, service
+from shopflow.service.models import TicketEvent
+from shopflow.service.schemas import MessageIn
 from tests.builders.console import Visitors, signed_in, visitors
 from tests.builders.tickets import cs_team, open_ticket
 
@@ -85,3 +87,38 @@ async def test_the_english_console_reads_english(db: Database, visit: Visitors, 
         page = (await supervisor.get(f"/tickets/{ticket.id}")).text
 
     assert "Negative review answer" in page and "review site" in page
+
+
+async def test_the_board_shows_the_agents_month_and_the_ticket_page_its_care(
+    db: Database, visit: Visitors, now: FakeClock
+) -> None:
+    await cs_team(db, "ann", "bob")
+    await open_ticket(db, assignee="ann")  # never answered
+    answered = await open_ticket(db, assignee="bob")
+    async with db.transaction() as session:
+        await service.add_message(session, SYSTEM, answered.id, MessageIn(body="您好"))
+    now.advance(seconds=31)
+    async with db.transaction() as session:
+        await worker.sla_breaches(session)
+        await service.step(session, SYSTEM, answered.id, TicketEvent.RESOLVED)
+        await worker.SWEEPS["service.surveys"](session)
+
+    async with await signed_in(visit, db, "cs_supervisor") as supervisor:
+        board = (await supervisor.get("/tickets/board?month=2026-12")).text
+        page = (await supervisor.get(f"/tickets/{answered.id}")).text
+    async with await signed_in(visit, db, "customer_service") as agent:
+        agent_board = (await agent.get("/tickets/board")).text
+        async with db.transaction() as session:
+            [callback] = await care.callbacks(session, ticket_id=answered.id)
+        done = await agent.post(f"/tickets/{answered.id}/callbacks/{callback.id}/done")
+        after = (await agent.get(f"/tickets/{answered.id}")).text
+
+    assert "客服月度指标" in board and "响应超时率" in board
+    agents = board[board.index('id="board-agents"') :]
+    ann_row = agents[agents.index("<td>ann</td>") :].split("</tr>")[0]
+    assert "100.0%" in ann_row and "超过 5.0%" in ann_row  # ann's one response clock breached
+    bob_row = agents[agents.index("<td>bob</td>") :].split("</tr>")[0]
+    assert "0.0%" in bob_row and "超过" not in bob_row
+    assert 'id="board-agents"' not in agent_board  # agents do not read each other's month
+    assert "工单满意度" in page and "尚未回复" in page and "工单解决后" in page
+    assert done.status_code == 303 and "回访已标记为完成" in after

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,12 +11,17 @@ from shopflow.service.models import (
     CLOCK_TABLE,
     TRANSITIONS,
     ClockRole,
+    SurveyLink,
     Ticket,
     TicketClock,
     TicketEvent,
     TicketState,
     clock_kind,
     deadline_for,
+    occasions_on,
+    periodic_key,
+    read_survey,
+    sign_survey,
 )
 from tests.builders.transitions import assert_refused, reachable_from, terminal
 
@@ -85,3 +90,36 @@ def test_a_deadline_counts_the_time_already_used_and_the_policy_overrides_a_chan
 def test_the_clock_table_names_every_event() -> None:
     assert set(CLOCK_TABLE) == set(TicketEvent)
     assert CLOCK_TABLE[TicketEvent.INTERNAL] == ()
+
+
+def test_periodic_call_backs_come_once_per_period_spread_over_the_days() -> None:
+    day = date(2026, 12, 7)
+
+    def keys(days: int) -> set[str]:
+        return {periodic_key(7, day + timedelta(days=n), 90) for n in range(days)}
+
+    assert len(keys(90)) <= 2 and len(keys(91)) >= 2  # one new task every 90 days
+
+    def turns(customer: int) -> int:
+        first = periodic_key(customer, day, 90)
+        return next(n for n in range(91) if periodic_key(customer, day + timedelta(days=n), 90) != first)
+
+    assert len({turns(customer) for customer in range(1, 30)}) > 1  # periods turn on different days
+
+
+def test_birthdays_and_holidays_are_greeted_on_their_day() -> None:
+    holiday = policy.Holiday(on=date(2027, 2, 6), occasion="spring_festival", zh="春节", en="Spring Festival")
+    assert occasions_on(date(2027, 2, 6), date(1990, 2, 6), (holiday,)) == ["birthday", "spring_festival"]
+    assert occasions_on(date(2027, 2, 28), date(2000, 2, 29), ()) == ["birthday"]  # not a leap year
+    assert occasions_on(date(2028, 2, 28), date(2000, 2, 29), ()) == []
+    assert occasions_on(date(2027, 3, 1), None, (holiday,)) == []
+
+
+def test_a_survey_token_is_refused_when_any_part_changes() -> None:
+    key = b"k" * 32
+    expires = datetime(2026, 12, 14, tzinfo=UTC)
+    token = sign_survey(5, expires, key)
+    assert read_survey(token, key) == SurveyLink(5, expires)
+    assert read_survey(token.replace("5.", "6.", 1), key) is None
+    assert read_survey(token, b"x" * 32) is None
+    assert read_survey("٥." + token.split(".", 1)[1], key) is None

@@ -1,6 +1,7 @@
 """Append-only audit rows (AUD-1): who, what, when, before and after.
 
-The table refuses UPDATE and DELETE at the database (triggers in the migration).
+The table refuses UPDATE at the database, and DELETE of rows younger than AUD-1's 3 years
+(triggers in the migrations); the retention sweep (`service.retention`) deletes older ones.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ SYSTEM = Actor(user_id=None, name="system", role="system")
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_log_entity", "entity", "entity_id", "id"),
+        Index("ix_audit_log_at", "at"),  # AUD-1: rows past retention, purged by the worker
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)

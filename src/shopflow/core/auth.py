@@ -110,6 +110,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "alerts.ack.sla.breach.ticket": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
     "alerts.ack.ticket": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
     "alerts.ack.review": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "service.metrics.read": frozenset({R.MANAGER, R.CS_SUPERVISOR}),  # STF-2: the agents' month
     # --- end of tickets ---
     # --- knowledge base (SVC-4, issue 14) ---
     "kb.read": _EVERYONE,

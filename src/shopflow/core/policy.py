@@ -202,6 +202,15 @@ class Assignment(StrEnum):
 TicketChannel = Literal["chat", "phone", "email", "review_site", "marketplace"]
 
 
+class Holiday(Section):
+    """A holiday the customers are greeted on (SVC-8): its date, its key and names."""
+
+    on: date
+    occasion: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,30}$")]
+    zh: Annotated[str, Field(min_length=1, max_length=40)]
+    en: Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class Service(Section):
     first_response_seconds: Positive = 30  # SVC-2: online (chat)
     phone_answer_rings: Positive = 3  # SVC-2 (†)
@@ -228,6 +237,23 @@ class Service(Section):
     # SVC-7 (†): a review rated at most this, or whose text holds one of these words, is negative
     # and opens a `negative_review` ticket.
     negative_rating_at_most: Annotated[int, Field(ge=0, le=5)] = 2
+    # SVC-6 (†): a survey's 1-2 score opens a follow-up ticket; at most this score does.
+    follow_up_score_at_most: Annotated[int, Field(ge=1, le=5)] = 2
+    # SVC-5 (†): the call-back task after a resolution is due this many days later.
+    callback_after_days: Positive = 3
+    # SVC-8 (†): a customer who has ordered gets a periodic call-back task every this many days.
+    callback_every_days: Positive = 90
+    # SVC-8 (†): the holidays greeted, each date with its occasion's names; birthdays are greeted too.
+    holidays: tuple[Holiday, ...] = (
+        Holiday(on=date(2027, 1, 1), occasion="new_year", zh="元旦", en="New Year's Day"),
+        Holiday(on=date(2027, 2, 6), occasion="spring_festival", zh="春节", en="Spring Festival"),
+        Holiday(on=date(2027, 6, 9), occasion="dragon_boat", zh="端午节", en="Dragon Boat Festival"),
+        Holiday(on=date(2027, 9, 15), occasion="mid_autumn", zh="中秋节", en="Mid-Autumn Festival"),
+    )
+    # SVC-8 (†): bought-together SKUs offered to the agent on a ticket's page.
+    recommendations: Annotated[int, Field(ge=0, le=50)] = 5
+    # (†) Rows a care or retention sweep handles per transaction.
+    care_batch: Annotated[int, Field(gt=0, le=10_000)] = 500
     negative_keywords: tuple[Annotated[str, Field(min_length=1, max_length=40)], ...] = (
         "差评",
         "投诉",
@@ -409,7 +435,9 @@ class Notify(Section):
 
 
 class Audit(Section):
-    retention_years: Positive = 3  # AUD-1
+    # AUD-1: kept this long, then purged by the worker (`service.retention`); never less than the
+    # spec's 3 years (the database refuses to delete younger rows).
+    retention_years: Annotated[int, Field(ge=3)] = 3
 
 
 # ANA-3: who owns each kind of alert. Keys are alert kinds or their dotted prefixes, the longest

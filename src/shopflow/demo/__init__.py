@@ -81,6 +81,8 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
         async with db.transaction() as session:
             await kb.write(session)
     async with db.transaction() as session:
+        await tickets.care_for_customers(session, now)
+    async with db.transaction() as session:
         await _mark_handled(session, queued_before)
         return await _summary(session, len(store.carriers), opened)
 

@@ -1,21 +1,24 @@
 """The demo's service desk (SVC-1..3, SVC-7): two agents and a supervisor on duty, and tickets in
 every state: an email nobody has answered for five hours (late: the first sweep escalates it),
 a phone complaint escalated at once and answered, a chat waiting for the customer, a resolved
-feedback, a closed inquiry and a fresh negative review on its one-hour clock."""
+feedback, a closed inquiry and a fresh negative review on its one-hour clock; then the customer
+care of SVC-5, SVC-6 and SVC-8 (`care_for_customers`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import auth, clock
 from shopflow.core.audit import SYSTEM, Actor
+from shopflow.crm import service as crm
+from shopflow.crm.schemas import CustomerIn
 from shopflow.orders.service import queries
-from shopflow.service import service
-from shopflow.service.models import TicketEvent
-from shopflow.service.schemas import MessageIn, TicketIn
+from shopflow.service import care, service, surveys
+from shopflow.service.models import SurveyKind, TicketEvent
+from shopflow.service.schemas import MessageIn, SurveyIn, TicketIn
 
 SUPERVISOR = "sun-supervisor"
 AGENTS = ("liu-service", "zhou-service")
@@ -100,3 +103,41 @@ async def open_desk(session: AsyncSession, now: datetime) -> int:
                 else:
                     await service.add_message(session, agent, ticket.id, MessageIn(body=step[1]))
     return len(DESK)
+
+
+async def care_for_customers(session: AsyncSession, now: datetime) -> int:
+    """SVC-5, SVC-6, SVC-8: the surveys due are sent, a few answered (the resolved feedback's 5,
+    an order's 4, another's 2 with its follow-up complaint); a customer born today greeted; the
+    call-back tasks due, one of them done. How many surveys were answered."""
+    with clock.use(clock.FakeClock(now)):
+        await crm.create_customer(
+            session,
+            SYSTEM,
+            CustomerIn(name="周小芳", phones=["13900139001"], email="zhou@example.cn", birthday=_born(now)),
+        )
+        await surveys.schedule(session)
+        while await care.greet(session):
+            pass
+        sent = {
+            kind: found[0] for kind in SurveyKind if (found := await surveys.unanswered(session, kind, 1))
+        }
+        answers = [
+            (SurveyKind.TICKET, SurveyIn(score=5, comment="小刘很耐心")),
+            (SurveyKind.SATISFACTION, SurveyIn(score=2, comment="快递太慢，外箱也压坏了")),
+            (SurveyKind.FEEDBACK, SurveyIn(score=4)),
+        ]
+        answered = 0
+        for kind, answer in answers:
+            if kind in sent:
+                await surveys.answer(session, surveys.token(sent[kind]), answer)
+                answered += 1
+        tasks = await care.callbacks(session, limit=1)
+        if tasks:
+            agent = Actor(user_id=None, name=AGENTS[0], role="customer_service")
+            await care.mark_callback(session, agent, tasks[0].id, done=True)
+    return answered
+
+
+def _born(now: datetime) -> date:
+    today = now.astimezone(clock.store_zone()).date()
+    return date(today.year - 30, today.month, 28 if (today.month, today.day) == (2, 29) else today.day)

@@ -52,6 +52,9 @@ class Facts:
     case_no: str = ""
     refunded: int = 0
     reject_reason: str = ""
+    # A survey's signed answer page (SVC-6) and a greeting's occasion, named in the language (SVC-8).
+    survey_url: str = ""
+    occasion: str = ""
 
 
 @cache
@@ -84,6 +87,8 @@ def render(language: str, event: str, facts: Facts) -> Notice:
         "case_no": facts.case_no,
         "refunded": money.fmt(facts.refunded),
         "reject_reason": facts.reject_reason,
+        "survey_url": facts.survey_url,
+        "occasion": facts.occasion,
     }
     parcels = [
         {

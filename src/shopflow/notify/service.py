@@ -40,6 +40,7 @@ from shopflow.notify.render import Facts, render, render_alert
 from shopflow.notify.schemas import WebhookIn
 from shopflow.orders.service import queries as orders
 from shopflow.portal import service as portal
+from shopflow.service import notices as care_notices
 
 log = logging.getLogger("shopflow.notify")
 
@@ -108,6 +109,8 @@ async def _customer_deliveries(
     """ORD-8: the customer's notice of an order event, by each configured channel they can be reached on."""
     rules = policy.current()
     channels = rules.notify.customer_channels
+    if event.event in care_notices.EVENTS and channels:
+        return await _care_deliveries(session, event, at)
     if event.event not in CUSTOMER_EVENTS or not channels:
         return []
     order = await orders.get_order(session, int(event.payload["order_id"]))
@@ -134,6 +137,31 @@ async def _customer_deliveries(
     if Channel.SMS in channels and phone:
         message = {"to": phone, "text": notice.sms}
         found.append(_delivery(event, Channel.SMS, CUSTOMER, mask_phone(phone), message, at))
+    return found
+
+
+async def _care_deliveries(session: AsyncSession, event: OutboxEvent, at: datetime) -> list[dict[str, Any]]:
+    """SVC-6, SVC-8: a survey's link or a greeting, to the customer it names (`service.notices`)."""
+    rules = policy.current()
+    language = rules.notify.language
+    person = await care_notices.recipient(session, event.event, event.payload, language)
+    facts = Facts(
+        store=rules.notify.store_name,
+        customer_name=person.name,
+        order_no=person.order_no,
+        total=0,
+        timezone=rules.calendar.timezone,
+        survey_url=person.survey_url,
+        occasion=person.occasion,
+    )
+    notice = render(language, event.event, facts)
+    found: list[dict[str, Any]] = []
+    if Channel.EMAIL in rules.notify.customer_channels and person.email:
+        message = {"to": person.email, "subject": notice.subject, "text": notice.text, "html": notice.html}
+        found.append(_delivery(event, Channel.EMAIL, CUSTOMER, mask_email(person.email), message, at))
+    if Channel.SMS in rules.notify.customer_channels and person.phone:
+        message = {"to": person.phone, "text": notice.sms}
+        found.append(_delivery(event, Channel.SMS, CUSTOMER, mask_phone(person.phone), message, at))
     return found
 
 

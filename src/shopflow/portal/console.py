@@ -95,7 +95,7 @@ MESSAGES = (
 # --- the door: the address's rate, the link, the form key -------------------------------------
 
 
-def _locale(request: Request) -> str:
+def locale_of(request: Request) -> str:
     """`?lang=` (zh_CN, zh, en), else the first of the browser's languages Shopflow speaks."""
     asked = request.query_params.get("lang", "")
     wanted = [asked] if asked else _accepted(request.headers.get("accept-language", ""))
@@ -161,7 +161,7 @@ async def _visit(
     request: Request, session: AsyncSession, token: str, work: Work, *, posted: bool = False
 ) -> Response:
     registry: Registry[Console] = request.app.state.console_registry
-    c = Console(request, None, _locale(request), "", registry)
+    c = Console(request, None, locale_of(request), "", registry)
     try:
         _limit(request)
         order = await service.open_link(session, token)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import audit, auth, sla
+from shopflow.core import audit, auth, policy, sla
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
 from shopflow.core.console.i18n import N_, label
@@ -18,12 +18,15 @@ from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.service import reviews, service
+from shopflow.core.errors import Invalid
+from shopflow.service import care, metrics, reviews, service, surveys
 from shopflow.service.models import (
+    CallbackReason,
     Category,
     Escalation,
     MessageKind,
     Priority,
+    SurveyKind,
     TicketChannel,
     TicketClock,
     TicketEvent,
@@ -79,6 +82,15 @@ ESCALATIONS = {
     Escalation.AUTHORITY: label("escalation", "beyond the agent's authority"),
     Escalation.MANUAL: label("escalation", "escalated by hand"),
 }
+CALLBACK_REASONS = {
+    CallbackReason.RESOLVED: label("call-back reason", "after the resolution"),
+    CallbackReason.PERIODIC: label("call-back reason", "periodic"),
+}
+SURVEY_KINDS = {
+    SurveyKind.FEEDBACK: label("survey kind", "feedback after delivery"),
+    SurveyKind.SATISFACTION: label("survey kind", "order satisfaction"),
+    SurveyKind.TICKET: label("survey kind", "ticket satisfaction"),
+}
 LABELS = {
     "states": STATES,
     "types": TYPES,
@@ -87,6 +99,8 @@ LABELS = {
     "categories": CATEGORIES,
     "kinds": KINDS,
     "escalations": ESCALATIONS,
+    "callback_reasons": CALLBACK_REASONS,
+    "survey_kinds": SURVEY_KINDS,
 }
 VIEWS = ("mine", "unassigned", "all")
 
@@ -131,9 +145,27 @@ async def inbox(
     )
 
 
+async def _agents_month(session: AsyncSession, c: Console, month: str | None) -> dict[str, Any]:
+    """The agents' month (STF-2) for those who may read it: the month asked (the current one when
+    it is not a month) and its rows."""
+    if not c.can("service.metrics.read"):
+        return {"agents": None}
+    try:
+        first, found = await metrics.agent_month(session, month)
+    except Invalid:
+        first, found = await metrics.agent_month(session, None)
+    limit = policy.current().staff.response_timeout_rate_percent
+    return {"agents": found, "month": first.strftime("%Y-%m"), "timeout_limit": limit}
+
+
 @router.get("/tickets/board")
-async def board(session: Session, c: Annotated[Console, can_view("tickets.read")]) -> HTMLResponse:
-    """The supervisor's board: late tickets, escalations with their reasons, unassigned ones."""
+async def board(
+    session: Session,
+    c: Annotated[Console, can_view("tickets.read")],
+    month: Annotated[str | None, Query(max_length=7)] = None,
+) -> HTMLResponse:
+    """The supervisor's board: late tickets, escalations with their reasons, unassigned ones, and
+    the agents' month (response-timeout rates, the flagged ones)."""
     late, _ = await service.list_tickets(session, late=True, page_size=100)
     escalated, _ = await service.list_tickets(session, escalated=True, page_size=100)
     unassigned, _ = await service.list_tickets(session, unassigned=True, page_size=100)
@@ -145,6 +177,7 @@ async def board(session: Session, c: Annotated[Console, can_view("tickets.read")
         escalated=escalated,
         unassigned=[t for t in unassigned if not t.done],
         **await _rows(session, everyone),
+        **await _agents_month(session, c, month),
         **LABELS,
     )
 
@@ -173,6 +206,9 @@ async def _ticket_page(
         messages=await service.messages(session, ticket.id),
         trail=await audit.trail(session, "ticket", ticket.id),
         agents=agents,
+        callbacks=await care.callbacks(session, ticket_id=ticket.id, open_only=False),
+        surveys=await surveys.of_ticket(session, ticket.id),
+        recommendations=await care.recommendations(session, ticket.customer_id),
         values=values or {},
         errors=errors or {},
         **LABELS,
@@ -238,6 +274,23 @@ async def escalate(
     return await _act(c, session, ticket_id, values, work, N_("The ticket was escalated."))
 
 
+@router.post("/tickets/{ticket_id}/callbacks/{task_id}/{action}")
+async def callback(
+    ticket_id: int,
+    task_id: int,
+    action: str,
+    session: Session,
+    c: Annotated[Console, can_do("tickets.write")],
+) -> Response:
+    """A call-back task of the ticket done, or undone again."""
+
+    async def work() -> None:
+        await care.mark_callback(session, c.actor, task_id, done=action == "done")  # type: ignore[arg-type]
+
+    done = N_("The call-back was marked done.") if action == "done" else N_("The call-back is open again.")
+    return await _act(c, session, ticket_id, {}, work, done)
+
+
 STEPS = {
     "pend": (TicketEvent.PENDED, N_("Waiting for the customer.")),
     "resolve": (TicketEvent.RESOLVED, N_("The ticket was resolved.")),
@@ -263,8 +316,8 @@ async def step(
 PAGES = Pages(
     router,
     nav=(NavItem("/tickets", label("nav", "Tickets"), "tickets.read", 27),),
-    states={"ticket": STATES},
     subjects={"ticket": ("/tickets/{id}", label("subject", "Ticket"))},
+    states={"ticket": STATES, "callback.reason": CALLBACK_REASONS, "survey.kind": SURVEY_KINDS},
     clocks={
         TicketClock.FIRST_RESPONSE: label("clock", "First response"),  # SVC-2
         TicketClock.NEGATIVE_REVIEW: label("clock", "Negative review answer"),  # SVC-7
@@ -285,5 +338,12 @@ PAGES = Pages(
         "ticket.resolved": label("audit action", "resolved"),
         "ticket.closed": label("audit action", "closed"),
         "ticket.reopened": label("audit action", "reopened"),
+        "survey.sent": label("audit action", "survey sent"),
+        "survey.answered": label("audit action", "survey answered"),
+        "callback.created": label("audit action", "call-back due"),
+        "callback.done": label("audit action", "call-back done"),
+        "callback.undone": label("audit action", "call-back open again"),
+        "care.greeting": label("audit action", "greeting sent"),
+        "retention.purged": label("audit action", "old conversations purged"),
     },
 )

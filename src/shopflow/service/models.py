@@ -4,11 +4,26 @@ the conversation's messages and the assignment cursor (SVC-3)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import policy
@@ -240,6 +255,7 @@ class TicketMessage(Base):
     """One message of a ticket's conversation; its text sealed ({"body": ...})."""
 
     __tablename__ = "ticket_messages"
+    __table_args__ = (Index("ix_ticket_messages_at", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -248,6 +264,8 @@ class TicketMessage(Base):
     author: Mapped[str] = mapped_column(String(80))
     content: Mapped[dict[str, Any]] = mapped_column(Sealed)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SVC-9: its text was purged at the end of the retention period (the body is empty since).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AssignmentCursor(Base):
@@ -284,3 +302,172 @@ class Review(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- surveys, call-backs, greetings, retention (SVC-5, SVC-6, SVC-8, SVC-9) ---------------------
+
+
+class SurveyKind(StrEnum):
+    FEEDBACK = "feedback"  # SVC-6: how was it, 3 days after delivery
+    SATISFACTION = "satisfaction"  # SVC-6: the order's 1-5 score, asked at delivery, within 7 days
+    TICKET = "ticket"  # a resolved ticket's own 1-5 score (STF-2's satisfaction)
+
+
+def survey_key(kind: SurveyKind, subject_id: int) -> str:
+    """The one survey of an order (by kind) or of a ticket: a unique key, so a worker running
+    twice sends it once."""
+    return f"{kind}:{subject_id}"
+
+
+def follow_up_type(kind: SurveyKind) -> TicketType:
+    """The ticket a low score opens: a complaint about a ticket's or an order's service, feedback
+    after a delivery."""
+    return TicketType.FEEDBACK if kind == SurveyKind.FEEDBACK else TicketType.COMPLAINT
+
+
+class Survey(Base):
+    """A survey sent to a customer through the outbox and answered once on `/s/{token}`."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who resolved the ticket
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[dict[str, Any] | None] = mapped_column(Sealed)  # {"text": ...}: the customer's words
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+
+
+class CallbackReason(StrEnum):
+    RESOLVED = "resolved"  # SVC-5: after a resolution
+    PERIODIC = "periodic"  # SVC-8: every `service.callback_every_days`
+
+
+class CallbackTask(Base):
+    """A call an agent owes a customer, due at `due_at`; done or undone by hand."""
+
+    __tablename__ = "callback_tasks"
+    __table_args__ = (Index("ix_callback_tasks_open", "done_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def periodic_key(customer_id: int, day: date, every_days: int) -> str:
+    """The periodic call-back of a customer in the period holding `day`: one task per customer
+    per period of `every_days`, the periods of each customer shifted by their id so that the
+    tasks spread over the days instead of all falling due on one."""
+    return f"periodic:{customer_id}:{((day - date(1970, 1, 1)).days + customer_id) // every_days}"
+
+
+BIRTHDAY = "birthday"
+
+
+class Greeting(Base):
+    """A greeting sent to a customer (SVC-8): once per customer, occasion and year."""
+
+    __tablename__ = "care_greetings"
+    __table_args__ = (UniqueConstraint("customer_id", "occasion", "year"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    occasion: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CareSweep(Base):
+    """How far the day's greeting sweep has gone through the customers (by id)."""
+
+    __tablename__ = "care_sweeps"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_customer_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def occasions_on(day: date, birthday: date | None, holidays: tuple[policy.Holiday, ...]) -> list[str]:
+    """What a customer born on `birthday` is greeted for on `day`: their birthday (29 February
+    on 28 February in other years), and the policy's holidays falling on it."""
+    found = [h.occasion for h in holidays if h.on == day]
+    if birthday is not None:
+        month, day_of = birthday.month, birthday.day
+        if (month, day_of) == (2, 29) and not _leap(day.year):
+            day_of = 28
+        if (month, day_of) == (day.month, day.day):
+            found.insert(0, BIRTHDAY)
+    return found
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+class RetentionPurge(Base):
+    """What one retention run purged (SVC-9, AUD-1): counts and the cut-offs it used."""
+
+    __tablename__ = "retention_purges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    messages_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    messages: Mapped[int] = mapped_column(Integer)
+    tickets: Mapped[int] = mapped_column(Integer)
+    audit_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    audit_rows: Mapped[int] = mapped_column(Integer)
+
+
+def years_before(at: datetime, years: int) -> datetime:
+    """`at` moved back `years` calendar years (29 February to 28 February)."""
+    try:
+        return at.replace(year=at.year - years)
+    except ValueError:
+        return at.replace(year=at.year - years, day=28)
+
+
+# A survey's token: `<survey id>.<expiry, Unix seconds>.<signature>`, the signature the URL-safe
+# base64 of HMAC-SHA256 over the first two parts under the survey link's own derived key.
+SURVEY_KEY_PURPOSE = "survey link"
+SURVEY_TOKEN = re.compile(r"([0-9]{1,18})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})")
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyLink:
+    survey_id: int
+    expires: datetime
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def sign_survey(survey_id: int, expires: datetime, key: bytes) -> str:
+    body = f"{survey_id}.{int(expires.timestamp())}"
+    return f"{body}.{_mac(key, 'survey:' + body)}"
+
+
+def read_survey(token: str, key: bytes) -> SurveyLink | None:
+    """The survey a token names, or None when this key did not sign it."""
+    found = SURVEY_TOKEN.fullmatch(token)
+    if found is None:
+        return None
+    survey_id, expires, signature = found.groups()
+    expected = _mac(key, f"survey:{survey_id}.{expires}")
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        return None
+    return SurveyLink(int(survey_id), datetime.fromtimestamp(int(expires), UTC))

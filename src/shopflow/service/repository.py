@@ -123,3 +123,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     """How many tickets in each state."""
     stmt = select(Ticket.state, func.count()).group_by(Ticket.state)
     return {s: int(n) for s, n in (await session.execute(stmt)).tuples()}
+
+
+async def staff(session: AsyncSession, role: Role) -> list[User]:
+    """The active members of `role`, on duty or not, in id order."""
+    stmt = select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)
+    return list((await session.scalars(stmt)).all())

@@ -101,3 +101,50 @@ class ReviewIn(Input):
 class ReviewOut(BaseModel):
     id: int
     ticket_id: int | None  # the negative_review ticket it opened; null when it opened none
+
+
+class SurveyIn(Input):
+    """A customer's answer to a survey (SVC-6)."""
+
+    score: int = Field(ge=1, le=5)
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class SurveyOut(BaseModel):
+    survey_id: int
+    kind: str
+    score: int
+    follow_up_ticket_id: int | None
+
+
+class CallbackOut(BaseModel):
+    id: int
+    reason: str
+    ticket_id: int | None
+    customer_id: int | None
+    assignee: str | None
+    due_at: datetime
+    done_at: datetime | None
+
+
+class AgentMonthOut(BaseModel):
+    """One agent's month (STF-2); rates are fractions 0..1 (null when nothing was counted)."""
+
+    user_id: int
+    username: str
+    handled: int
+    first_responses: int
+    first_response_breaches: int
+    response_clocks_ended: int
+    response_timeout_rate: float | None
+    resolution_rate: float | None
+    resolution_24h_rate: float | None
+    satisfaction: float | None
+    satisfaction_answers: int
+    flagged: bool
+
+
+class AgentMetricsOut(BaseModel):
+    month: str
+    timeout_rate_limit: float
+    agents: list[AgentMonthOut]
