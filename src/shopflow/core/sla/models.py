@@ -90,6 +90,15 @@ class SlaClock(Base):
         its run before a pause used it all)."""
         return timedelta(seconds=max(0, (self.budget_seconds or 0) - (self.used_seconds or 0)))
 
+    def time_used(self, duration: timedelta) -> timedelta:
+        """The time a stopped or paused clock had used when it ended (or paused, if it ended while
+        paused): its business seconds in business time; in calendar time `duration` (its budget,
+        which calendar-time clocks do not keep) less what was left to its deadline."""
+        if self.in_business_time:
+            return timedelta(seconds=self.used_seconds or 0)
+        ended = self.paused_at or self.stopped_at or clock.now()
+        return duration - (self.deadline - ended)
+
     def seconds_left(self, now: datetime) -> float | None:
         """Time to the deadline: negative when overdue, frozen while paused, None once met,
         breached or cancelled."""
