@@ -101,3 +101,14 @@ class ReviewIn(Input):
 class ReviewOut(BaseModel):
     id: int
     ticket_id: int | None  # the negative_review ticket it opened; null when it opened none
+
+
+class ScriptOut(BaseModel):
+    """A reply script rendered for one ticket (SVC-4): `text` has the customer's name and the
+    order number filled in, ready to send."""
+
+    id: int
+    title: str
+    text: str
+    language: str
+    category: str
