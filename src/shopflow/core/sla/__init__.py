@@ -187,13 +187,13 @@ async def reopen(
     """Run a stopped clock again with the time it had already used (a reopened ticket): what is
     left of `duration` counts from now, in the time the policy names now (as `start_for`), so
     used business time stays used across the nights and weekends the subject spent stopped. An
-    open clock runs on untouched; a subject without one starts it afresh. A breach alert of its
-    last run is resolved, and a new breach alerts again."""
+    open clock (or a breached one not yet stopped) runs on untouched; a subject without one
+    starts it afresh. A breach alert of its last run is resolved; a new breach alerts again."""
     found = await repository.one(session, subject, kind)
     if found is None:
         await start_for(session, subject, kind, duration, owner_id, basis)
         return
-    if found.state in OPEN_STATES:
+    if found.state in OPEN_STATES or found.stopped_at is None:
         return
     used = max(found.time_used(duration), timedelta(0))
     now = clock.now()
