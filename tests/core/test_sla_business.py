@@ -17,7 +17,7 @@ from shopflow.core import audit, clock, policy, sla
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.sla.models import ClockState, SlaClock
-from tests.builders.rows import alerts_for
+from tests.builders.rows import alerts_for, audit_rows
 
 KIND = "test.resolve"
 CALENDAR = {"hours": {"sat": [], "sun": []}}
@@ -277,3 +277,31 @@ async def test_a_breached_business_clock_reopens_due_at_once_and_its_alert_is_re
     found = await the_clock(db)
     assert (found.state, found.deadline, found.used_seconds) == (ClockState.RUNNING, now.current, 7200)
     assert [a.state for a in await alerts_for(db, "ticket:1")] == ["resolved"]
+
+
+async def test_a_business_clock_moved_to_calendar_time_keeps_its_business_time_used(
+    db: Database, now: FakeClock
+) -> None:
+    async with db.transaction() as session:
+        await sla.start_for(session, "ticket:1", KIND, timedelta(hours=2), source="before")
+        await sla.start_for(session, "ticket:2", KIND, timedelta(hours=2))  # no plan: left alone
+    now.advance(minutes=30)  # Monday 20:30: 30 min used
+    policy.install(policy.validate({"calendar": CALENDAR}))
+
+    async with db.transaction() as session:
+        stale = await sla.stale(session, [KIND], "after")
+        assert [c.subject for c in stale] == ["ticket:1"]
+        await sla.rebudget(session, [(stale[0], timedelta(hours=3), KIND)], "after")
+    async with db.transaction() as session:
+        assert await sla.stale(session, [KIND], "after") == []
+
+    found = await the_clock(db)
+    assert found.deadline == now.current + timedelta(hours=2, minutes=30)
+    assert (found.budget_seconds, found.calendar, found.planned_seconds, found.source) == (
+        None,
+        None,
+        10800,
+        "after",
+    )
+    [entry] = [e for e in await audit_rows(db, "sla_clock", found.id) if e.action == "sla.recomputed"]
+    assert (entry.before["basis"], entry.after["basis"]) == ("business", "calendar")

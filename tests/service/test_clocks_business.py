@@ -17,9 +17,10 @@ from shopflow.core import clock, policy, sla
 from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
-from shopflow.service import service
+from shopflow.service import service, tasks
 from shopflow.service.models import TicketClock, TicketEvent, ticket_subject
 from shopflow.service.schemas import InboundIn, MessageIn
+from tests.builders.rows import audit_rows
 from tests.builders.tickets import open_ticket
 
 FIRST, RESOLUTION = TicketClock.FIRST_RESPONSE, TicketClock.RESOLUTION
@@ -140,3 +141,63 @@ async def test_reopening_a_ticket_resolved_while_pending_counts_only_the_time_be
     assert found.used_seconds == 3600
     # 23 h left: Monday 10 h 30, Tuesday 10 h 30, Wednesday 2 h: Wednesday 11:00 local.
     assert found.deadline == u("2026-12-16 03:00")
+
+
+async def rebudget(db: Database) -> int:
+    async with db.transaction() as session:
+        return await tasks.rebudget(session)
+
+
+async def test_a_shorter_email_first_response_replans_the_running_clocks_keeping_the_time_used(
+    db: Database,
+) -> None:
+    install({})  # calendar time, email answered within an hour
+    now = FakeClock(u("2026-12-07 02:00"))
+    with clock.use(now):
+        email = await open_ticket(db, channel="email")
+        assert await rebudget(db) == 0  # planned under the settings in force
+        now.advance(minutes=20)
+        policy.install(policy.validate({"service": {"first_response_seconds_by_channel": {"email": 1800}}}))
+
+        assert await rebudget(db) == 2  # both clocks of the ticket: the settings changed
+        assert await rebudget(db) == 0
+
+    found = await clocks(db, email.id)
+    entries = [e for c in found.values() for e in await audit_rows(db, "sla_clock", c.id)]
+    assert found[FIRST].deadline == u("2026-12-07 02:30")  # 20 min used of 30, 10 left
+    assert found[FIRST].planned_seconds == 1800
+    assert found[RESOLUTION].deadline == u("2026-12-08 02:00")  # same 24 h
+    assert {e.action for e in entries} == {"sla.recomputed"}
+    assert {
+        (e.before["planned_seconds"], e.after["planned_seconds"]) for e in entries if e.before and e.after
+    } == {
+        (3600, 1800),
+        (86400, 86400),
+    }
+
+
+async def test_putting_resolution_in_business_time_replans_a_running_and_a_paused_clock(
+    db: Database,
+) -> None:
+    install({})
+    now = FakeClock(u("2026-12-07 02:00"))  # Monday 10:00
+    with clock.use(now):
+        running = await open_ticket(db)
+        paused = await open_ticket(db)
+        now.current = u("2026-12-07 04:00")  # 12:00: 2 h used by each
+        await step(db, paused.id, TicketEvent.PENDED)
+        now.current = u("2026-12-07 05:00")  # 13:00: in calendar time 3 h for the running one
+        install({"ticket.resolution": "business"})
+
+        assert await rebudget(db) == 4
+        now.current = u("2026-12-08 02:00")  # Tuesday 10:00: the customer answers
+        async with db.transaction() as session:
+            await service.inbound(session, SYSTEM, paused.id, InboundIn(body="在吗"))
+
+    ran = (await clocks(db, running.id))[RESOLUTION]
+    # 21 h left from Monday 13:00 (lunch until 13:30): 7 h 30 on Monday, 10 h 30 on Tuesday,
+    # 3 h on Wednesday: Wednesday 12:00 local.
+    assert (ran.deadline, ran.budget_seconds, ran.used_seconds) == (u("2026-12-09 04:00"), 86400, 3 * 3600)
+    waited = (await clocks(db, paused.id))[RESOLUTION]
+    # 22 h left from Tuesday 10:00: 9 h 30 on Tuesday, 10 h 30 on Wednesday, 2 h on Thursday.
+    assert (waited.state, waited.deadline) == ("running", u("2026-12-10 03:00"))

@@ -4,6 +4,7 @@ business time, `sla.basis`), the conversation's messages and the assignment curs
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -163,6 +164,24 @@ def clock_basis(kind: TicketClock, channel: str) -> str:
     if kind == TicketClock.FIRST_RESPONSE:
         return f"{kind}.{channel}"
     return str(kind)
+
+
+def clock_source(settings: policy.Policy) -> str:
+    """A digest of every setting a ticket clock's plan comes from (the durations, the `sla.basis`
+    keys of tickets): clocks planned under another are recomputed (`tasks.rebudget`). The
+    calendar is not in it: `sla.recompute` follows a calendar change."""
+    rules = settings.service
+    basis = sorted((k, v) for k, v in settings.sla.basis.items() if k == "ticket" or k.startswith("ticket."))
+    text = repr(
+        (
+            rules.first_response_seconds,
+            sorted(rules.first_response_seconds_by_channel.items()),
+            rules.resolution_hours,
+            rules.negative_review_response_hours,
+            basis,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def ticket_subject(ticket_id: int) -> str:

@@ -37,6 +37,7 @@ from shopflow.service.models import (
     clock_basis,
     clock_duration,
     clock_kind,
+    clock_source,
     reopen_deadline,
     ticket_subject,
 )
@@ -55,13 +56,13 @@ async def apply_clocks(session: AsyncSession, ticket: Ticket, event: TicketEvent
     """Do to the ticket's clocks what CLOCK_TABLE says the event does, now, each in the time its
     policy basis names (`core.sla` computes the deadlines)."""
     subject = ticket_subject(ticket.id)
-    rules = policy.current().service
+    rules, source = policy.current().service, clock_source(policy.current())
     for effect, role in CLOCK_TABLE[event]:
         kind = clock_kind(role, ticket.type)
         duration, basis = clock_duration(kind, ticket.channel, rules), clock_basis(kind, ticket.channel)
         match effect:
             case Effect.START:
-                await sla.start_for(session, subject, kind, duration, ticket.assignee_id, basis)
+                await sla.start_for(session, subject, kind, duration, ticket.assignee_id, basis, source)
             case Effect.STOP:
                 await sla.stop(session, subject, kind)
             case Effect.PAUSE:
@@ -69,7 +70,7 @@ async def apply_clocks(session: AsyncSession, ticket: Ticket, event: TicketEvent
             case Effect.RESUME:
                 await sla.resume(session, subject, kind)
             case Effect.RESUME_USED:
-                await sla.reopen(session, subject, kind, duration, ticket.assignee_id, basis)
+                await sla.reopen(session, subject, kind, duration, ticket.assignee_id, basis, source)
             case Effect.CANCEL:
                 await sla.cancel(session, subject, kind)
 
@@ -479,6 +480,10 @@ async def list_tickets(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
+
+
+async def by_ids(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, Ticket]:
+    return await repository.by_ids(session, set(ticket_ids))
 
 
 async def messages(session: AsyncSession, ticket_id: int) -> list[TicketMessage]:

@@ -121,6 +121,24 @@ async def lock_recomputable(session: AsyncSession, fingerprint: str, limit: int)
     return list((await session.scalars(stmt)).all())
 
 
+async def lock_stale(session: AsyncSession, kinds: Sequence[str], source: str, limit: int) -> list[SlaClock]:
+    """Open planned clocks of `kinds` computed from other policy settings than `source`; rows
+    another worker holds are skipped."""
+    stmt = (
+        select(SlaClock)
+        .where(
+            SlaClock.kind.in_(kinds),
+            SlaClock.state.in_(OPEN_STATES),
+            SlaClock.planned_seconds.is_not(None),
+            SlaClock.source != source,
+        )
+        .order_by(SlaClock.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -> None:
     """The subject's clocks not yet stopped belong to `owner_id` from now."""
     await session.execute(
