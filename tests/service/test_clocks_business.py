@@ -8,7 +8,7 @@ Policy calendar here: Asia/Shanghai (UTC+8), 09:00–12:00 and 13:30–21:00 loc
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -201,3 +201,19 @@ async def test_putting_resolution_in_business_time_replans_a_running_and_a_pause
     waited = (await clocks(db, paused.id))[RESOLUTION]
     # 22 h left from Tuesday 10:00: 9 h 30 on Tuesday, 10 h 30 on Wednesday, 2 h on Thursday.
     assert (waited.state, waited.deadline) == ("running", u("2026-12-10 03:00"))
+
+
+async def test_a_ticket_reopened_after_resolution_was_shortened_counts_the_time_it_used(db: Database) -> None:
+    install({})
+    now = FakeClock(u("2026-12-07 02:00"))
+    with clock.use(now):
+        ticket = await open_ticket(db)
+        now.advance(hours=10)
+        await step(db, ticket.id, TicketEvent.RESOLVED)  # 10 h of 24 used
+        policy.install(policy.validate({"service": {"resolution_hours": 12}}))
+        now.advance(days=1)
+
+        await step(db, ticket.id, TicketEvent.REOPENED)
+
+    found = (await clocks(db, ticket.id))[RESOLUTION]
+    assert (found.deadline, found.planned_seconds) == (now.current + timedelta(hours=2), 12 * 3600)

@@ -106,12 +106,13 @@ class SlaClock(Base):
 
     def time_used(self, duration: timedelta) -> timedelta:
         """The time a stopped or paused clock had used when it ended (or paused, if it ended while
-        paused): its business seconds in business time; in calendar time `duration` (its budget,
-        which calendar-time clocks do not keep) less what was left to its deadline."""
+        paused): its business seconds in business time; in calendar time its plan (or `duration`
+        for a clock that kept none) less what was left to its deadline."""
         if self.in_business_time:
             return timedelta(seconds=self.used_seconds or 0)
         ended = self.paused_at or self.stopped_at or clock.now()
-        return duration - (self.deadline - ended)
+        plan = duration if self.planned_seconds is None else timedelta(seconds=self.planned_seconds)
+        return plan - (self.deadline - ended)
 
     def seconds_left(self, now: datetime) -> float | None:
         """Time to the deadline: negative when overdue, frozen while paused, None once met,
