@@ -168,9 +168,17 @@ class HeldBatch:
 
 
 def _has_open(pid: int, database: str) -> bool:
-    """Whether process `pid` has the file `database` open (Linux)."""
+    """Whether process `pid` has the file `database` open (Linux). A descriptor the process closes
+    while it is being read is simply not open."""
     target = os.path.realpath(database)
-    return any(os.path.realpath(fd) == target for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return any(_target(fd) == target for fd in Path(f"/proc/{pid}/fd").iterdir())
+
+
+def _target(fd: Path) -> str | None:
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:
+        return None
 
 
 def read(log: Path) -> str:

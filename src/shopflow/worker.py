@@ -65,6 +65,7 @@ async def sla_breaches(session: AsyncSession) -> int:
 SWEEPS: dict[str, Sweep] = {
     "sla": sla_breaches,  # SLA-2: due clocks -> breached, alerted, acted on
     "sla.recompute": sla.recompute,  # SLA-1: the calendar changed -> business-time deadlines again
+    "tickets.rebudget": service_tasks.rebudget,  # SLA-1: a ticket clock's duration or basis changed
     "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture

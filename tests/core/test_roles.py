@@ -123,6 +123,7 @@ ROUTES: dict[str, str | None] = {
     "GET /api/v1/tickets": "tickets.read",
     "POST /api/v1/tickets": "tickets.write",
     "GET /api/v1/tickets/{ticket_id}": "tickets.read",
+    "GET /api/v1/tickets/{ticket_id}/scripts": "tickets.read",
     "POST /api/v1/tickets/{ticket_id}/messages": "tickets.write",
     "POST /api/v1/tickets/{ticket_id}/inbound": "tickets.write",
     "POST /api/v1/tickets/{ticket_id}/assign": "tickets.assign",

@@ -17,7 +17,7 @@ from shopflow.core import audit, clock, policy, sla
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.sla.models import ClockState, SlaClock
-from tests.builders.rows import alerts_for
+from tests.builders.rows import alerts_for, audit_rows
 
 KIND = "test.resolve"
 CALENDAR = {"hours": {"sat": [], "sun": []}}
@@ -203,3 +203,105 @@ async def test_a_clock_paused_past_its_deadline_resumes_due_at_once_and_survives
     found = await the_clock(db)
     assert found.deadline == u("2026-12-08 02:00")
     assert sla.is_late(found, now.current)
+
+
+async def test_stop_records_the_business_time_used_and_reopen_resumes_with_it(
+    db: Database, now: FakeClock
+) -> None:
+    await start(db, 2)
+    now.advance(minutes=40)  # Monday 20:40: 40 min used
+    async with db.transaction() as session:
+        await sla.stop(session, "ticket:1", KIND)
+    assert (await the_clock(db)).used_seconds == 40 * 60
+
+    now.current = u("2026-12-08 02:00")  # Tuesday 10:00
+    async with db.transaction() as session:
+        await sla.reopen(session, "ticket:1", KIND, timedelta(hours=2))
+
+    found = await the_clock(db)
+    assert (found.state, found.deadline, found.stopped_at) == (
+        ClockState.RUNNING,
+        u("2026-12-08 03:20"),
+        None,
+    )
+    assert (found.used_seconds, found.resumed_at) == (40 * 60, now.current)
+
+
+async def test_reopen_leaves_an_open_clock_and_starts_a_missing_one(db: Database, now: FakeClock) -> None:
+    await start(db, 2)
+    now.advance(minutes=30)
+    async with db.transaction() as session:
+        await sla.reopen(session, "ticket:1", KIND, timedelta(hours=2))
+        await sla.reopen(session, "ticket:1", "test.other", timedelta(hours=2))
+
+    assert (await the_clock(db)).deadline == u("2026-12-08 02:00")  # untouched
+    assert (await the_clock(db, kind="test.other")).deadline == now.current + timedelta(hours=2)
+
+
+async def test_a_calendar_clock_reopened_under_a_business_basis_keeps_its_used_time(
+    db: Database, now: FakeClock
+) -> None:
+    await start(db, 2, kind="test.other")  # calendar time
+    now.advance(minutes=30)
+    async with db.transaction() as session:
+        await sla.stop(session, "ticket:1", "test.other")
+    policy.install(
+        policy.validate(
+            {"calendar": CALENDAR, "sla": {"basis": {KIND: "business", "test.other": "business"}}}
+        )
+    )
+    now.current = u("2026-12-08 02:00")  # Tuesday 10:00
+
+    async with db.transaction() as session:
+        await sla.reopen(session, "ticket:1", "test.other", timedelta(hours=2))
+
+    found = await the_clock(db, kind="test.other")
+    assert (found.budget_seconds, found.used_seconds) == (7200, 1800)
+    assert found.deadline == u("2026-12-08 03:30")
+
+
+async def test_a_breached_business_clock_reopens_due_at_once_and_its_alert_is_resolved(
+    db: Database, now: FakeClock
+) -> None:
+    await start(db, 2)
+    now.current = u("2026-12-08 02:00")
+    await sweep(db)
+    now.current = u("2026-12-08 03:00")  # answered an hour late
+    async with db.transaction() as session:
+        await sla.stop(session, "ticket:1", KIND)
+    now.current = u("2026-12-09 02:00")
+
+    async with db.transaction() as session:
+        await sla.reopen(session, "ticket:1", KIND, timedelta(hours=2))
+
+    found = await the_clock(db)
+    assert (found.state, found.deadline, found.used_seconds) == (ClockState.RUNNING, now.current, 7200)
+    assert [a.state for a in await alerts_for(db, "ticket:1")] == ["resolved"]
+
+
+async def test_a_business_clock_moved_to_calendar_time_keeps_its_business_time_used(
+    db: Database, now: FakeClock
+) -> None:
+    async with db.transaction() as session:
+        await sla.start_for(session, "ticket:1", KIND, timedelta(hours=2), source="before")
+        await sla.start_for(session, "ticket:2", KIND, timedelta(hours=2))  # no plan: left alone
+    now.advance(minutes=30)  # Monday 20:30: 30 min used
+    policy.install(policy.validate({"calendar": CALENDAR}))
+
+    async with db.transaction() as session:
+        stale = await sla.stale(session, [KIND], "after")
+        assert [c.subject for c in stale] == ["ticket:1"]
+        await sla.rebudget(session, [(stale[0], timedelta(hours=3), KIND)], "after")
+    async with db.transaction() as session:
+        assert await sla.stale(session, [KIND], "after") == []
+
+    found = await the_clock(db)
+    assert found.deadline == now.current + timedelta(hours=2, minutes=30)
+    assert (found.budget_seconds, found.calendar, found.planned_seconds, found.source) == (
+        None,
+        None,
+        10800,
+        "after",
+    )
+    [entry] = [e for e in await audit_rows(db, "sla_clock", found.id) if e.action == "sla.recomputed"]
+    assert (entry.before["basis"], entry.after["basis"]) == ("business", "calendar")

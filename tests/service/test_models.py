@@ -16,8 +16,9 @@ from shopflow.service.models import (
     TicketClock,
     TicketEvent,
     TicketState,
+    clock_basis,
+    clock_duration,
     clock_kind,
-    deadline_for,
     occasions_on,
     periodic_key,
     read_survey,
@@ -72,19 +73,36 @@ def test_a_negative_review_answers_on_its_one_hour_clock_instead_of_first_respon
         (TicketClock.RESOLUTION, "chat", timedelta(hours=24)),  # SVC-2
     ],
 )
-def test_deadlines_come_from_the_policy(kind: TicketClock, channel: str, after: timedelta) -> None:
-    assert deadline_for(kind, channel, AT, policy.current().service) == AT + after
+def test_durations_come_from_the_policy(kind: TicketClock, channel: str, after: timedelta) -> None:
+    assert clock_duration(kind, channel, policy.current().service) == after
 
 
-def test_a_deadline_counts_the_time_already_used_and_the_policy_overrides_a_channel() -> None:
+def test_the_policy_overrides_one_channel_and_keeps_the_others() -> None:
     rules = policy.validate({"service": {"first_response_seconds_by_channel": {"email": 600}}}).service
 
-    assert deadline_for(TicketClock.RESOLUTION, "chat", AT, rules, timedelta(hours=20)) == AT + timedelta(
-        hours=4
+    assert clock_duration(TicketClock.FIRST_RESPONSE, "email", rules) == timedelta(minutes=10)
+    assert clock_duration(TicketClock.FIRST_RESPONSE, "phone", rules) == timedelta(seconds=18)
+
+
+def test_every_ticket_clock_runs_in_calendar_time_unless_the_policy_says_otherwise() -> None:
+    default = policy.current().sla
+    assert not any(
+        default.in_business_time(clock_basis(kind, channel))
+        for kind in TicketClock
+        for channel in ("chat", "phone", "email", "review_site", "marketplace")
     )
-    assert deadline_for(TicketClock.RESOLUTION, "chat", AT, rules, timedelta(hours=30)) == AT
-    assert deadline_for(TicketClock.FIRST_RESPONSE, "email", AT, rules) == AT + timedelta(minutes=10)
-    assert deadline_for(TicketClock.FIRST_RESPONSE, "phone", AT, rules) == AT + timedelta(seconds=18)
+
+
+def test_the_basis_is_found_by_channel_then_kind_then_prefix() -> None:
+    rules = policy.validate(
+        {"sla": {"basis": {"ticket": "business", "ticket.first_response.chat": "calendar"}}}
+    ).sla
+
+    assert clock_basis(TicketClock.FIRST_RESPONSE, "email") == "ticket.first_response.email"
+    assert rules.in_business_time(clock_basis(TicketClock.FIRST_RESPONSE, "email"))
+    assert not rules.in_business_time(clock_basis(TicketClock.FIRST_RESPONSE, "chat"))
+    assert rules.in_business_time(clock_basis(TicketClock.RESOLUTION, "chat"))
+    assert not rules.in_business_time("order.pay")
 
 
 def test_the_clock_table_names_every_event() -> None:

@@ -10,6 +10,7 @@ from playwright.async_api import Page, expect
 
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
+from shopflow.kb import service as kb
 from shopflow.service import service
 from shopflow.service.schemas import TicketIn
 from tests.builders.server import Server
@@ -39,3 +40,25 @@ async def test_a_chats_first_response_clock_counts_down_live_and_turns_overdue(
     await expect(countdown).to_have_text(re.compile(r"超时"), timeout=40_000)
     await expect(countdown).to_have_class(re.compile(r"\blate\b"))
     assert await page.evaluate("window.notReloaded") is True
+
+
+async def test_a_script_found_by_a_chinese_word_is_inserted_into_the_reply_at_the_caret(
+    committed: Database, server: Server, page: Page
+) -> None:
+    async with committed.transaction() as session:
+        await kb.seed_articles(session)
+        ticket = await service.create_ticket(session, SYSTEM, TicketIn.model_validate(ticket_body()))
+    await test_browser.sign_in(page, server, committed, "customer_service")
+    await page.goto(f"{server.url}/tickets/{ticket.id}")
+
+    await page.locator("#script-picker summary").click()
+    await page.locator("#script-q").fill("道歉")
+    apology = page.locator("#script-results .insert-script").first
+    await expect(apology).to_have_text("致歉：给您添麻烦了")
+    reply = page.locator("#reply-form textarea[name=body]")
+    await reply.fill("【客服小王】")
+    await apology.click()
+
+    await expect(reply).to_have_value(
+        re.compile(r"^【客服小王】顾客您好，关于订单\$\{order_no\}给您带来的不便")
+    )

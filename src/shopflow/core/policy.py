@@ -414,10 +414,20 @@ class Sla(Section):
     breach_detection_seconds: Positive = 60  # SLA-2 (†)
     # SLA-1 (issue 14): the clock kinds that run in business time (`calendar.hours`, holidays and
     # make-up days) when started with `sla.start_for`; every kind not named runs in calendar time.
+    # A key may be a kind's dotted prefix ("ticket": every ticket clock) or finer than a kind
+    # ("ticket.first_response.email": a ticket's first response by channel); the longest wins.
     basis: dict[Annotated[str, Field(min_length=1, max_length=40)], Literal["calendar", "business"]] = {}
 
     def in_business_time(self, kind: str) -> bool:
-        return self.basis.get(kind, "calendar") == "business"
+        """Whether clocks of `kind` run in business time: the longest key of `basis` that is the
+        kind or a dotted prefix of it decides ("ticket.first_response.email", then
+        "ticket.first_response", then "ticket"); calendar time when none is named."""
+        parts = kind.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.basis.get(".".join(parts[:end]))
+            if found is not None:
+                return found == "business"
+        return False
 
 
 class Notify(Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import db
@@ -64,6 +64,13 @@ def _filtered(stmt: Select[Any], kind: str | None, language: str | None, categor
     return stmt
 
 
+def _language_first(language: str | None) -> list[ColumnElement[Any]]:
+    """The ordering that puts the articles in `language` before the others (none without one)."""
+    if language is None:
+        return []
+    return [case((Article.language == language, 0), else_=1)]
+
+
 async def page(
     session: AsyncSession,
     kind: str | None,
@@ -71,13 +78,16 @@ async def page(
     category: str | None,
     number: int,
     size: int,
+    first_language: str | None = None,
 ) -> tuple[list[Article], int]:
-    """Articles by kind, language and category, by category then title."""
+    """Articles by kind, language and category, those in `first_language` first, by category
+    then title."""
     total = await session.scalar(
         _filtered(select(func.count()).select_from(Article), kind, language, category)
     )
     stmt = _filtered(select(Article), kind, language, category)
-    stmt = stmt.order_by(Article.category, Article.title, Article.id).offset((number - 1) * size).limit(size)
+    stmt = stmt.order_by(*_language_first(first_language), Article.category, Article.title, Article.id)
+    stmt = stmt.offset((number - 1) * size).limit(size)
     return list((await session.scalars(stmt)).all()), int(total or 0)
 
 
@@ -88,9 +98,10 @@ async def search(
     language: str | None,
     number: int,
     size: int,
+    first_language: str | None = None,
 ) -> tuple[list[Article], int]:
-    """Articles matching any of the terms, best first: the most terms matched, then the highest
-    sum of their weights, then the newest."""
+    """Articles matching any of the terms, those in `first_language` first, then best first: the
+    most terms matched, then the highest sum of their weights, then the newest."""
     matched = func.count().label("matched")
     score = func.sum(ArticleTerm.weight).label("score")
     ranked = (
@@ -101,7 +112,9 @@ async def search(
     )
     base = _filtered(select(Article).join(ranked, ranked.c.article_id == Article.id), kind, language, None)
     total = await session.scalar(select(func.count()).select_from(base.subquery()))
-    stmt = base.order_by(ranked.c.matched.desc(), ranked.c.score.desc(), Article.id.desc())
+    stmt = base.order_by(
+        *_language_first(first_language), ranked.c.matched.desc(), ranked.c.score.desc(), Article.id.desc()
+    )
     stmt = stmt.offset((number - 1) * size).limit(size)
     return list((await session.scalars(stmt)).all()), int(total or 0)
 

@@ -120,7 +120,7 @@ ARTICLES: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
         "apology",
         "zh_CN",
         "致歉：给您添麻烦了",
-        ("致歉",),
+        ("致歉", "道歉"),
         "${name}您好，关于订单${order_no}给您带来的不便，我们深表歉意。我已经为您加急处理，今天内给您明确答复。",
     ),
     (

@@ -12,7 +12,7 @@ from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
 from shopflow.kb import repository, seed, terms
 from shopflow.kb.errors import ArticleExists, ArticleNotFound
-from shopflow.kb.models import Article, fill_script, term_rows
+from shopflow.kb.models import Article, ArticleKind, fill_script, term_rows
 from shopflow.kb.schemas import ArticleIn, ArticlePatch
 
 ENTITY = "kb_article"
@@ -111,6 +111,19 @@ async def search(
     if not wanted:
         return [], 0
     return await repository.search(session, wanted, kind, language, number, size)
+
+
+async def reply_scripts(
+    session: AsyncSession, text: str, first_language: str, number: int, size: int
+) -> tuple[list[Article], int]:
+    """The reply scripts an agent picks from (SVC-4): those `text` finds (as `search`), or all of
+    them when it is blank; the scripts in `first_language` (the agent's) first."""
+    if not text.strip():
+        return await repository.page(session, ArticleKind.SCRIPT, None, None, number, size, first_language)
+    wanted = terms.query(text)
+    if not wanted:
+        return [], 0
+    return await repository.search(session, wanted, ArticleKind.SCRIPT, None, number, size, first_language)
 
 
 async def scripts(session: AsyncSession, language: str) -> list[Article]:

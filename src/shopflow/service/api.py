@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import clock, sla
+from shopflow.core import clock, policy, sla
 from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.personal_data import Viewer as ViewerType
 from shopflow.core.schemas import Id, Page
 from shopflow.service import reviews, service
+from shopflow.service import scripts as scripts_for
 from shopflow.service.models import (
     Category,
     MessageKind,
@@ -33,6 +35,7 @@ from shopflow.service.schemas import (
     MessageOut,
     ReviewIn,
     ReviewOut,
+    ScriptOut,
     TicketIn,
     TicketOut,
 )
@@ -134,6 +137,28 @@ async def get_ticket(
     ticket_id: Id, session: Session, viewer: Viewer, _: Annotated[Actor, require("tickets.read")]
 ) -> TicketOut:
     return await ticket_out(session, viewer, await service.get_ticket(session, ticket_id), full=True)
+
+
+@router.get(ONE + "/scripts", response_model=Page[ScriptOut], responses=problems(403, 404, 422))
+async def scripts(
+    ticket_id: Id,
+    session: Session,
+    pages: Pages,
+    viewer: Viewer,
+    _: Annotated[Actor, require("tickets.read")],
+    q: Annotated[str, Query(max_length=200, description="Words or Chinese text; blank: every script")] = "",
+    language: Literal["zh_CN", "en"] | None = None,
+) -> Page[ScriptOut]:
+    """The knowledge base's reply scripts for this ticket (SVC-4), those `q` finds (as `GET
+    /kb/search`), the ones in `language` (default: the policy's `notify.language`) first; each
+    one's `text` has the ticket's customer's name (masked unless the caller sees personal data)
+    and its order number filled in."""
+    wanted = language or policy.current().notify.language
+    found, total = await scripts_for.for_ticket(
+        session, viewer, ticket_id, q, wanted, pages.page, pages.page_size
+    )
+    items = [ScriptOut(**asdict(script)) for script in found]
+    return Page[ScriptOut](**pages.of(items, total))
 
 
 async def _full(session: AsyncSession, viewer: ViewerType, ticket_id: int) -> TicketOut:

@@ -20,6 +20,7 @@ from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import Invalid
 from shopflow.service import care, metrics, reviews, service, surveys
+from shopflow.service import scripts as scripts_for
 from shopflow.service.models import (
     CallbackReason,
     Category,
@@ -220,6 +221,19 @@ async def ticket_page(
     ticket_id: int, session: Session, c: Annotated[Console, can_view("tickets.read")]
 ) -> HTMLResponse:
     return await _ticket_page(session, c, ticket_id)
+
+
+@router.get("/tickets/{ticket_id}/scripts")
+async def scripts(
+    ticket_id: int,
+    session: Session,
+    c: Annotated[Console, can_view("tickets.read")],
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """The reply form's script picker (SVC-4), swapped in by HTMX as one types: the scripts the
+    KB search finds (all when blank), the reader's language first, each rendered for the ticket."""
+    found, _ = await scripts_for.for_ticket(session, c.viewer(), ticket_id, q, c.locale, 1, page_size())
+    return render(c, "tickets/_scripts.html", scripts=found, q=q)
 
 
 async def _act(

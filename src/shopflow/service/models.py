@@ -1,6 +1,6 @@
 """The service desk's tickets (SVC-1..3, SVC-7): types, channels, states and their TRANSITIONS
-table, the event -> clock table (SLA-1), the one function that computes a ticket's deadlines,
-the conversation's messages and the assignment cursor (SVC-3)."""
+table, the event -> clock table (SLA-1), each clock's duration and time basis (calendar or
+business time, `sla.basis`), the conversation's messages and the assignment cursor (SVC-3)."""
 
 from __future__ import annotations
 
@@ -171,14 +171,31 @@ def clock_duration(kind: TicketClock, channel: str, rules: policy.Service) -> ti
             return timedelta(hours=rules.resolution_hours)
 
 
-def deadline_for(
-    kind: TicketClock, channel: str, start: datetime, rules: policy.Service, used: timedelta = timedelta(0)
-) -> datetime:
-    """Every deadline of a ticket's clocks: the kind's duration for the channel, less the time
-    `used` already (a reopened ticket), from `start`. Calendar time for now: the one place to
-    switch to business time."""
-    left = max(clock_duration(kind, channel, rules) - used, timedelta(0))
-    return start + left
+def clock_basis(kind: TicketClock, channel: str) -> str:
+    """The policy key (`sla.basis`) saying whether the clock runs in calendar or business time:
+    first response by channel ("ticket.first_response.email", falling back to the kind and
+    "ticket"), the others by kind. `core.sla` computes every deadline from it and the duration."""
+    if kind == TicketClock.FIRST_RESPONSE:
+        return f"{kind}.{channel}"
+    return str(kind)
+
+
+def clock_source(settings: policy.Policy) -> str:
+    """A digest of every setting a ticket clock's plan comes from (the durations, the `sla.basis`
+    keys of tickets): clocks planned under another are recomputed (`tasks.rebudget`). The
+    calendar is not in it: `sla.recompute` follows a calendar change."""
+    rules = settings.service
+    basis = sorted((k, v) for k, v in settings.sla.basis.items() if k == "ticket" or k.startswith("ticket."))
+    text = repr(
+        (
+            rules.first_response_seconds,
+            sorted(rules.first_response_seconds_by_channel.items()),
+            rules.resolution_hours,
+            rules.negative_review_response_hours,
+            basis,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def ticket_subject(ticket_id: int) -> str:

@@ -107,6 +107,12 @@ async def page(
     return list((await session.scalars(stmt)).all()), int(total or 0)
 
 
+async def by_ids(session: AsyncSession, ticket_ids: Collection[int]) -> dict[int, Ticket]:
+    if not ticket_ids:
+        return {}
+    return {t.id: t for t in (await session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))).all()}
+
+
 async def messages(session: AsyncSession, ticket_id: int) -> list[TicketMessage]:
     stmt = select(TicketMessage).where(TicketMessage.ticket_id == ticket_id).order_by(TicketMessage.id)
     return list((await session.scalars(stmt)).all())

@@ -148,3 +148,14 @@ class AgentMetricsOut(BaseModel):
     month: str
     timeout_rate_limit: float
     agents: list[AgentMonthOut]
+
+
+class ScriptOut(BaseModel):
+    """A reply script rendered for one ticket (SVC-4): `text` has the customer's name and the
+    order number filled in, ready to send."""
+
+    id: int
+    title: str
+    text: str
+    language: str
+    category: str

@@ -6,7 +6,7 @@ the case's amount exceeds the agent's authority (ASV-5), or by hand."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,13 +31,13 @@ from shopflow.service.models import (
     Escalation,
     MessageKind,
     Ticket,
-    TicketClock,
     TicketEvent,
     TicketMessage,
     TicketState,
+    clock_basis,
     clock_duration,
     clock_kind,
-    deadline_for,
+    clock_source,
     reopen_deadline,
     ticket_subject,
 )
@@ -52,33 +52,17 @@ WRITE = "tickets.write"
 # --- clocks (SVC-2, SVC-7) ----------------------------------------------------------------------
 
 
-async def _resume_used(session: AsyncSession, ticket: Ticket, kind: TicketClock, at: datetime) -> None:
-    """The stopped clock runs again with the time it had used: its deadline is what was left
-    when it stopped (or paused, if it stopped while paused) from now."""
+async def apply_clocks(session: AsyncSession, ticket: Ticket, event: TicketEvent) -> None:
+    """Do to the ticket's clocks what CLOCK_TABLE says the event does, now, each in the time its
+    policy basis names (`core.sla` computes the deadlines)."""
     subject = ticket_subject(ticket.id)
-    found = next((c for c in await sla.of_subject(session, subject) if c.kind == kind), None)
-    rules = policy.current().service
-    if found is None:
-        used = timedelta(0)
-    elif found.state in sla.OPEN_STATES:
-        return
-    else:
-        ended = found.paused_at or found.stopped_at or at
-        used = clock_duration(kind, ticket.channel, rules) - (found.deadline - ended)
-    due = deadline_for(kind, ticket.channel, at, rules, used)
-    await sla.restart(session, subject, kind, due, ticket.assignee_id)
-
-
-async def apply_clocks(session: AsyncSession, ticket: Ticket, event: TicketEvent, at: datetime) -> None:
-    """Do to the ticket's clocks what CLOCK_TABLE says the event does."""
-    subject = ticket_subject(ticket.id)
-    rules = policy.current().service
+    rules, source = policy.current().service, clock_source(policy.current())
     for effect, role in CLOCK_TABLE[event]:
         kind = clock_kind(role, ticket.type)
+        duration, basis = clock_duration(kind, ticket.channel, rules), clock_basis(kind, ticket.channel)
         match effect:
             case Effect.START:
-                due = deadline_for(kind, ticket.channel, at, rules)
-                await sla.start(session, subject, kind, due, ticket.assignee_id)
+                await sla.start_for(session, subject, kind, duration, ticket.assignee_id, basis, source)
             case Effect.STOP:
                 await sla.stop(session, subject, kind)
             case Effect.PAUSE:
@@ -86,7 +70,7 @@ async def apply_clocks(session: AsyncSession, ticket: Ticket, event: TicketEvent
             case Effect.RESUME:
                 await sla.resume(session, subject, kind)
             case Effect.RESUME_USED:
-                await _resume_used(session, ticket, kind, at)
+                await sla.reopen(session, subject, kind, duration, ticket.assignee_id, basis, source)
             case Effect.CANCEL:
                 await sla.cancel(session, subject, kind)
 
@@ -223,7 +207,7 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: TicketIn) -> 
         await _give(
             session, actor, ticket, chosen, "chosen" if named else policy.current().service.assignment
         )
-    await apply_clocks(session, ticket, TicketEvent.CREATED, at)
+    await apply_clocks(session, ticket, TicketEvent.CREATED)
     if ticket.type in policy.current().service.escalate_types:
         await escalate(session, actor, ticket, Escalation.COMPLAINT, f"a {ticket.type} goes to a supervisor")
     elif case is not None and (why := over_authority(case, chosen)) is not None:
@@ -383,9 +367,9 @@ async def add_message(session: AsyncSession, actor: Actor, ticket_id: int, data:
         if ticket.state == T.NEW:
             ticket.move_to(T.OPEN, at)
         ticket.first_response_at = ticket.first_response_at or at
-        await apply_clocks(session, ticket, TicketEvent.OUTBOUND, at)
+        await apply_clocks(session, ticket, TicketEvent.OUTBOUND)
     else:
-        await apply_clocks(session, ticket, TicketEvent.INTERNAL, at)
+        await apply_clocks(session, ticket, TicketEvent.INTERNAL)
     ticket.updated_at = at
     await session.flush()
     after = {"state": ticket.state, "message_id": message.id, "kind": kind}
@@ -404,7 +388,7 @@ async def inbound(session: AsyncSession, actor: Actor, ticket_id: int, data: Inb
     before = {"state": ticket.state}
     if ticket.state == T.PENDING_CUSTOMER:
         ticket.move_to(T.OPEN, at)
-    await apply_clocks(session, ticket, TicketEvent.INBOUND, at)
+    await apply_clocks(session, ticket, TicketEvent.INBOUND)
     ticket.updated_at = at
     await session.flush()
     after = {"state": ticket.state, "message_id": message.id, "kind": MessageKind.INBOUND}
@@ -434,7 +418,7 @@ async def step(session: AsyncSession, actor: Actor, ticket_id: int, event: Ticke
         elif ticket.state not in DONE_STATES:  # only a resolved or closed ticket is reopened
             raise InvalidTransition("ticket", ticket.state, T.OPEN)
     previous = ticket.move_to(STEPS[event], at)
-    await apply_clocks(session, ticket, event, at)
+    await apply_clocks(session, ticket, event)
     await session.flush()
     after = {"state": ticket.state}
     await audit.record(
@@ -496,6 +480,10 @@ async def list_tickets(
         offset=(page - 1) * page_size,
         limit=page_size,
     )
+
+
+async def by_ids(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, Ticket]:
+    return await repository.by_ids(session, set(ticket_ids))
 
 
 async def messages(session: AsyncSession, ticket_id: int) -> list[TicketMessage]:

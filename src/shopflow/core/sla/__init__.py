@@ -24,6 +24,7 @@ from shopflow.core.sla.models import (
     after,
     breach_kind,
     is_late,
+    replanned,
     running,
     running_in_business_time,
 )
@@ -51,11 +52,14 @@ __all__ = [
     "of_subjects",
     "pause",
     "queue_running",
+    "rebudget",
     "recompute",
+    "reopen",
     "restart",
     "resume",
     "running",
     "set_owner",
+    "stale",
     "start",
     "start_for",
     "stop",
@@ -94,6 +98,7 @@ async def restart(
         "paused_at": None,
         "stopped_at": None,
         "breached_at": None,
+        **planned(None, None),
     }
     await repository.upsert(session, {"subject": subject, "kind": kind, "owner_id": owner_id, **fresh}, fresh)
     await _resolve_breaches(session, subject, [kind], ClockState.MET)
@@ -103,11 +108,26 @@ MET_LATE = "the late step happened"  # the note of a breach alert resolved by it
 ENDED_EARLY = "its subject ended early"  # … by its clock's cancellation
 
 
+async def _ended(session: AsyncSession, subject: str, ended: Sequence[SlaClock], reached: ClockState) -> None:
+    """After clocks stopped: a business-time one stopped while running keeps the business time
+    its last run used (so a reopened subject resumes with it); a breached one's alert is resolved."""
+    calendar = None
+    for found in ended:
+        if found.in_business_time and found.paused_at is None and found.stopped_at is not None:
+            calendar = calendar or businesstime.calendar_from_policy()
+            run = businesstime.business_elapsed(
+                found.resumed_at or found.started_at, found.stopped_at, calendar
+            )
+            await repository.set_used(session, found.id, (found.used_seconds or 0) + int(run.total_seconds()))
+    breached = [found.kind for found in ended if found.state == ClockState.BREACHED]
+    await _resolve_breaches(session, subject, breached, reached)
+
+
 async def _end(session: AsyncSession, subject: str, kinds: Sequence[str], reached: ClockState) -> None:
     """Stop the subject's clocks of `kinds`: a running or paused one takes the state `reached`; a
     breached one stays breached, stopped (no longer late), and its alert is resolved."""
-    breached = await repository.end(session, subject, kinds, reached, clock.now())
-    await _resolve_breaches(session, subject, breached, reached)
+    ended = await repository.end(session, subject, kinds, reached, clock.now())
+    await _ended(session, subject, ended, reached)
 
 
 async def _resolve_breaches(
@@ -135,23 +155,74 @@ async def stop_and_start(
 ) -> None:
     """`stop(subject, stopped)` then `start(subject, kind, deadline)`: one step's goal reached and
     the next one's clock running, in one round trip on PostgreSQL."""
-    if await repository.stop_and_start(session, subject, stopped, running(subject, kind, deadline)):
-        await _resolve_breaches(session, subject, [stopped], ClockState.MET)
+    ended = await repository.stop_and_start(session, subject, stopped, running(subject, kind, deadline))
+    await _ended(session, subject, ended, ClockState.MET)
+
+
+def planned(duration: timedelta | None, source: str | None) -> dict[str, Any]:
+    """A clock's plan: kept only for a domain that names its policy's fingerprint (`source`)."""
+    if source is None or duration is None:
+        return {"planned_seconds": None, "source": None}
+    return {"planned_seconds": int(duration.total_seconds()), "source": source}
 
 
 async def start_for(
-    session: AsyncSession, subject: str, kind: str, duration: timedelta, owner_id: int | None = None
+    session: AsyncSession,
+    subject: str,
+    kind: str,
+    duration: timedelta,
+    owner_id: int | None = None,
+    basis: str | None = None,
+    source: str | None = None,
 ) -> None:
     """Start the clock of `kind` for `duration` unless the subject already has one of this kind,
-    in the time its policy names (`sla.basis`): calendar time (deadline = now + duration), or
-    business time (the policy calendar's hours, holidays and make-up days; `core.businesstime`)."""
-    if not policy.current().sla.in_business_time(kind):
-        await start(session, subject, kind, clock.now() + duration, owner_id)
+    in the time its policy names (`sla.basis` of `basis`, a finer key such as
+    "ticket.first_response.email", else of `kind`): calendar time (deadline = now + duration), or
+    business time (the policy calendar's hours, holidays and make-up days; `core.businesstime`).
+    With `source` (the fingerprint of the domain's policy settings it came from) the clock keeps
+    its plan, so `rebudget` recomputes it when they change."""
+    if not policy.current().sla.in_business_time(basis or kind):
+        row = running(subject, kind, clock.now() + duration, owner_id)
+    else:
+        row = running_in_business_time(subject, kind, duration, businesstime.calendar_from_policy(), owner_id)
+    await repository.insert_new(session, row | planned(duration, source))
+
+
+async def reopen(
+    session: AsyncSession,
+    subject: str,
+    kind: str,
+    duration: timedelta,
+    owner_id: int | None = None,
+    basis: str | None = None,
+    source: str | None = None,
+) -> None:
+    """Run a stopped clock again with the time it had already used (a reopened ticket): what is
+    left of `duration` counts from now, in the time the policy names now (as `start_for`), so
+    used business time stays used across the nights and weekends the subject spent stopped. An
+    open clock (or a breached one not yet stopped) runs on untouched; a subject without one
+    starts it afresh. A breach alert of its last run is resolved; a new breach alerts again."""
+    found = await repository.one(session, subject, kind)
+    if found is None:
+        await start_for(session, subject, kind, duration, owner_id, basis, source)
         return
-    calendar = businesstime.calendar_from_policy()
-    await repository.insert_new(
-        session, running_in_business_time(subject, kind, duration, calendar, owner_id)
-    )
+    if found.state in OPEN_STATES or found.stopped_at is None:
+        return
+    used = max(found.time_used(duration), timedelta(0))
+    now = clock.now()
+    if policy.current().sla.in_business_time(basis or kind):
+        calendar = businesstime.calendar_from_policy()
+        fresh = running_in_business_time(subject, kind, duration, calendar, owner_id)
+        left = max(duration - used, timedelta(0))
+        fresh["used_seconds"] = int((duration - left).total_seconds())
+        fresh["deadline"] = businesstime.business_deadline(now, left, calendar)
+    else:
+        fresh = running(subject, kind, now + max(duration - used, timedelta(0)), owner_id)
+        fresh |= {"budget_seconds": None, "used_seconds": None, "resumed_at": None, "calendar": None}
+    fresh |= {"paused_at": None, "stopped_at": None, "breached_at": None} | planned(duration, source)
+    await repository.upsert(session, fresh, {k: v for k, v in fresh.items() if k not in ("subject", "kind")})
+    session.expire(found)  # the row was rewritten under the session's instance
+    await _resolve_breaches(session, subject, [kind], ClockState.MET)
 
 
 async def pause(session: AsyncSession, subject: str, kind: str) -> None:
@@ -181,6 +252,36 @@ async def resume(session: AsyncSession, subject: str, kind: str) -> None:
     found.state = ClockState.RUNNING
     found.paused_at = None
     await session.flush()
+
+
+async def stale(
+    session: AsyncSession, kinds: Sequence[str], source: str, limit: int = BATCH
+) -> list[SlaClock]:
+    """The open clocks of `kinds` planned under other policy settings than `source`, locked
+    (rows another worker holds are skipped): what `rebudget` recomputes."""
+    return await repository.lock_stale(session, kinds, source, limit)
+
+
+async def rebudget(
+    session: AsyncSession, plans: Sequence[tuple[SlaClock, timedelta, str]], source: str
+) -> None:
+    """After a change of a kind's duration or basis: each open clock (from `stale`) gets its
+    domain's current `duration` in the time its basis key names now, keeping the time it has
+    used (`models.replanned`); audited `sla.recomputed` with its plan before and after."""
+    now, calendar, rules = clock.now(), businesstime.calendar_from_policy(), policy.current().sla
+    rows = []
+    for found, duration, basis in plans:
+        before = {"deadline": found.deadline.isoformat(), "planned_seconds": found.planned_seconds}
+        before["basis"] = "business" if found.in_business_time else "calendar"
+        business = rules.in_business_time(basis)
+        for name, value in (replanned(found, now, duration, calendar, business) | {"source": source}).items():
+            setattr(found, name, value)
+        after = {"deadline": found.deadline.isoformat(), "planned_seconds": found.planned_seconds}
+        after["basis"] = "business" if business else "calendar"
+        rows.append(audit.row(audit.SYSTEM, "sla.recomputed", "sla_clock", found.id, before, after))
+    if rows:
+        await session.flush()
+        await audit.record(session, *rows)
 
 
 async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import clock, policy
-from shopflow.core.businesstime import BusinessCalendar, business_deadline
+from shopflow.core.businesstime import BusinessCalendar, business_deadline, business_elapsed
 from shopflow.core.db import Base, BigId, UTCDateTime
 
 
@@ -53,6 +53,15 @@ class SlaClock(Base):
             postgresql_where=text("state = 'running' AND budget_seconds IS NOT NULL"),
             sqlite_where=text("state = 'running' AND budget_seconds IS NOT NULL"),
         ),
+        # Open clocks with a planned budget, by kind and the policy fingerprint they were computed
+        # from: what a domain's sweep reads when a kind's duration or basis changes (`rebudget`).
+        Index(
+            "ix_sla_clocks_source",
+            "kind",
+            "source",
+            postgresql_where=text("state IN ('running', 'paused') AND planned_seconds IS NOT NULL"),
+            sqlite_where=text("state IN ('running', 'paused') AND planned_seconds IS NOT NULL"),
+        ),
         # Breached clocks whose goal is not reached yet: what the console shows as late.
         Index(
             "ix_sla_clocks_open_breach",
@@ -80,6 +89,11 @@ class SlaClock(Base):
     used_seconds: Mapped[int | None] = mapped_column(BigInteger)
     resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     calendar: Mapped[str | None] = mapped_column(String(16))
+    # A clock started by `start_for`/`reopen` for a domain that keeps it in step with its policy
+    # (tickets) keeps the duration it was planned with, in either basis, and the fingerprint of
+    # the policy settings it came from (`source`); NULL otherwise.
+    planned_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str | None] = mapped_column(String(16))
 
     @property
     def in_business_time(self) -> bool:
@@ -89,6 +103,16 @@ class SlaClock(Base):
         """What a business-time clock has left to run from its current run's start (none once
         its run before a pause used it all)."""
         return timedelta(seconds=max(0, (self.budget_seconds or 0) - (self.used_seconds or 0)))
+
+    def time_used(self, duration: timedelta) -> timedelta:
+        """The time a stopped or paused clock had used when it ended (or paused, if it ended while
+        paused): its business seconds in business time; in calendar time its plan (or `duration`
+        for a clock that kept none) less what was left to its deadline."""
+        if self.in_business_time:
+            return timedelta(seconds=self.used_seconds or 0)
+        ended = self.paused_at or self.stopped_at or clock.now()
+        plan = duration if self.planned_seconds is None else timedelta(seconds=self.planned_seconds)
+        return plan - (self.deadline - ended)
 
     def seconds_left(self, now: datetime) -> float | None:
         """Time to the deadline: negative when overdue, frozen while paused, None once met,
@@ -140,6 +164,41 @@ def running_in_business_time(
         "calendar": calendar.fingerprint(),
     }
     return row
+
+
+def replanned(
+    found: SlaClock, now: datetime, duration: timedelta, calendar: BusinessCalendar, business: bool
+) -> dict[str, Any]:
+    """The new values of an open clock planned with `planned_seconds` when its kind's duration
+    becomes `duration`, in business time (in `calendar`) or calendar time: the time it has
+    used by `now` is kept (business seconds, or its plan less what was left to its deadline), what
+    is left of `duration` runs from now (a running clock) or waits for its resume (a paused one)."""
+    if found.in_business_time:
+        used = timedelta(seconds=found.used_seconds or 0)
+        if found.state == ClockState.RUNNING:
+            used += business_elapsed(found.resumed_at or found.started_at, now, calendar)
+    else:
+        used = timedelta(seconds=found.planned_seconds or 0) - (found.deadline - (found.paused_at or now))
+    used = max(used, timedelta(0))
+    left = max(duration - used, timedelta(0))
+    values: dict[str, Any] = {"planned_seconds": int(duration.total_seconds())}
+    if not business:
+        base = found.paused_at if found.state == ClockState.PAUSED and found.paused_at else now
+        return values | {
+            "deadline": base + left,
+            "budget_seconds": None,
+            "used_seconds": None,
+            "resumed_at": None,
+            "calendar": None,
+        }
+    running_now = found.state == ClockState.RUNNING
+    return values | {
+        "deadline": business_deadline(now, left, calendar),
+        "budget_seconds": int(duration.total_seconds()),
+        "used_seconds": int(used.total_seconds()),
+        "resumed_at": now if running_now else found.resumed_at,
+        "calendar": calendar.fingerprint(),
+    }
 
 
 def breach_kind(kind: str) -> str:

@@ -28,9 +28,9 @@ async def upsert(session: AsyncSession, row: dict[str, Any], fresh: dict[str, An
 
 async def end(
     session: AsyncSession, subject: str, kinds: Sequence[str], reached: ClockState, at: datetime
-) -> list[str]:
+) -> list[SlaClock]:
     """Stop the subject's open or breached clocks of `kinds` at `at`: an open one takes the state
-    `reached`, a breached one stays breached. The kinds of the breached ones stopped."""
+    `reached`, a breached one stays breached. The clocks stopped, as snapshots (out of the session)."""
     stmt = (
         update(SlaClock)
         .where(
@@ -43,10 +43,10 @@ async def end(
             state=case((SlaClock.state.in_(OPEN_STATES), reached.value), else_=SlaClock.state),
             stopped_at=at,
         )
-        .returning(SlaClock.kind, SlaClock.state)
+        .returning(*SlaClock.__table__.columns)
     )
-    ended = (await session.execute(stmt.execution_options(synchronize_session="fetch"))).all()
-    return [kind for kind, state in ended if state == ClockState.BREACHED]
+    rows = await session.execute(stmt.execution_options(synchronize_session="fetch"))
+    return [loaded(SlaClock, row._mapping) for row in rows]
 
 
 # Stop the clock of kind $2 of subject $1 as `end` does and insert its clock of kind $3 (at $4,
@@ -57,30 +57,34 @@ WITH stopped AS (
     SET state = CASE WHEN state IN ('running', 'paused') THEN 'met' ELSE state END, stopped_at = $4
     WHERE subject = $1 AND kind = $2 AND state IN ('running', 'paused', 'breached')
       AND stopped_at IS NULL
-    RETURNING id, state, stopped_at
+    RETURNING *
 ), started AS (
     INSERT INTO sla_clocks (subject, kind, owner_id, state, started_at, deadline)
     VALUES ($1, $3, NULL, 'running', $4, $5)
     ON CONFLICT DO NOTHING
 )
-SELECT id, state, stopped_at FROM stopped
+SELECT * FROM stopped
 """
 
 
-async def stop_and_start(session: AsyncSession, subject: str, stopped: str, started: dict[str, Any]) -> bool:
+async def stop_and_start(
+    session: AsyncSession, subject: str, stopped: str, started: dict[str, Any]
+) -> list[SlaClock]:
     """Meet the subject's clock of kind `stopped` and insert the clock row `started` (unless one of
     its kind exists), in one round trip on PostgreSQL; the session's own instances of the stopped
-    clock are updated as `end` updates them. Whether the stopped clock had breached."""
+    clock are updated as `end` updates them. The stopped clock, as `end` returns it."""
     driver = await driver_connection(session)
     if driver is None:
-        breached = await end(session, subject, [stopped], ClockState.MET, started["started_at"])
+        ended = await end(session, subject, [stopped], ClockState.MET, started["started_at"])
         await insert_new(session, started)
-        return bool(breached)
+        return ended
     at, kind, deadline = started["started_at"], started["kind"], started["deadline"]
     rows = await driver.fetch(STOP_AND_START_PG, subject, stopped, kind, at, deadline)
     for row in rows:
-        refresh_known(session, SlaClock, {"id": row[0], "state": row[1], "stopped_at": row[2]})
-    return any(row[1] == ClockState.BREACHED for row in rows)
+        refresh_known(
+            session, SlaClock, {"id": row["id"], "state": row["state"], "stopped_at": row["stopped_at"]}
+        )
+    return [loaded(SlaClock, dict(row)) for row in rows]
 
 
 async def pause(session: AsyncSession, subject: str, kind: str, at: datetime) -> list[SlaClock]:
@@ -117,6 +121,24 @@ async def lock_recomputable(session: AsyncSession, fingerprint: str, limit: int)
     return list((await session.scalars(stmt)).all())
 
 
+async def lock_stale(session: AsyncSession, kinds: Sequence[str], source: str, limit: int) -> list[SlaClock]:
+    """Open planned clocks of `kinds` computed from other policy settings than `source`; rows
+    another worker holds are skipped."""
+    stmt = (
+        select(SlaClock)
+        .where(
+            SlaClock.kind.in_(kinds),
+            SlaClock.state.in_(OPEN_STATES),
+            SlaClock.planned_seconds.is_not(None),
+            SlaClock.source != source,
+        )
+        .order_by(SlaClock.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -> None:
     """The subject's clocks not yet stopped belong to `owner_id` from now."""
     await session.execute(
@@ -125,6 +147,10 @@ async def set_owner(session: AsyncSession, subject: str, owner_id: int | None) -
         .values(owner_id=owner_id)
         .execution_options(synchronize_session="fetch")
     )
+
+
+async def one(session: AsyncSession, subject: str, kind: str) -> SlaClock | None:
+    return await session.scalar(select(SlaClock).where(SlaClock.subject == subject, SlaClock.kind == kind))
 
 
 async def paused(session: AsyncSession, subject: str, kind: str) -> SlaClock | None:

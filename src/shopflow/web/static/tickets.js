@@ -19,3 +19,18 @@
   tick();
   setInterval(tick, 1000);
 })();
+
+// The reply form's script picker: a `.insert-script` button puts its rendered `data-text` (the
+// customer's name and order number filled in by the server) into the reply, at the caret.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".insert-script");
+    var box = document.querySelector("#reply-form textarea[name=body]");
+    if (!button || !box) return;
+    var text = button.dataset.text, at = box.selectionStart, end = box.selectionEnd;
+    box.value = box.value.slice(0, at) + text + box.value.slice(end);
+    box.focus();
+    box.selectionStart = box.selectionEnd = at + text.length;
+  });
+})();
