@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from shopflow.core import clock
 from shopflow.core.db import Database
+from shopflow.orders.models import Order, PaymentTerms
 from tests.builders.auth import bearer
 from tests.builders.orders import address
 from tests.builders.payments import pay, place_order, start_payment
@@ -207,6 +209,25 @@ async def test_a_channel_counts_its_own_traffic_and_buyers_and_days_without_anyo
         ("2030-03", "2030-03-04", "2030-03-17")
     ]
     assert counts(month["periods"][0]) == ("2030-03", 210, 27, 3, 3)
+
+
+async def test_an_order_on_credit_counts_its_buyer_from_its_confirmation_unpaid(
+    client: httpx.AsyncClient, db: Database, admin: dict[str, str]
+) -> None:
+    """ORD-5: D's unpaid order of week 10, were it a net-30 contract's, makes D a buyer of week 10."""
+    await dataset(client, admin)
+    query = {"from": "2030-03-04", "to": "2030-03-17", "period": "week"}
+    before = await funnel_of(client, admin, **query)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Order).where(Order.paid_at.is_(None)).values(payment_terms=PaymentTerms.NET30)
+        )
+
+    after = await funnel_of(client, admin, **query)
+
+    assert [counts(r)[3] for r in before["periods"]] == [2, 2]
+    assert [counts(r)[3] for r in after["periods"]] == [3, 2]
+    assert counts(after["total"])[3:] == (4, 3)
 
 
 @pytest.mark.parametrize(

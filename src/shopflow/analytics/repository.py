@@ -59,9 +59,10 @@ async def traffic_by_day(
 async def buyers(
     session: AsyncSession, bounds: Sequence[tuple[datetime, datetime]], channel: str | None, repeat_at: int
 ) -> dict[int, tuple[int, int]]:
-    """Per window of `bounds` (by its index): the customers with an order paid in it (of
-    `channel` when given), and how many of them have at least `repeat_at` orders paid (any
-    channel) before the window's end. One grouped statement for every window."""
+    """Per window of `bounds` (by its index): the customers with an order counted in it (paid, or
+    confirmed on credit: `Order.counted_at`, ORD-5; of `channel` when given), and how many of them
+    have at least `repeat_at` orders counted (any channel) before the window's end. One grouped
+    statement for every window."""
     windows = union_all(
         *(
             select(
@@ -77,7 +78,9 @@ async def buyers(
         conditions.append(Order.channel == channel)
     bought = (
         select(windows.c.idx, windows.c.ends, Order.customer_id)
-        .join_from(Order, windows, and_(Order.paid_at >= windows.c.starts, Order.paid_at < windows.c.ends))
+        .join_from(
+            Order, windows, and_(Order.counted_at >= windows.c.starts, Order.counted_at < windows.c.ends)
+        )
         .where(*conditions)
         .group_by(windows.c.idx, windows.c.ends, Order.customer_id)
         .subquery("bought")
@@ -85,7 +88,7 @@ async def buyers(
     earlier = aliased(Order)
     paid = (
         select(func.count())
-        .where(earlier.customer_id == bought.c.customer_id, earlier.paid_at < bought.c.ends)
+        .where(earlier.customer_id == bought.c.customer_id, earlier.counted_at < bought.c.ends)
         .scalar_subquery()
     )
     stmt = select(bought.c.idx, func.count(), func.sum(case((paid >= repeat_at, 1), else_=0))).group_by(

@@ -9,7 +9,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core import clock, money
@@ -195,11 +206,16 @@ class Order(Base):
         """Placed on credit terms (ORD-5): picked, packed and shipped before it is paid."""
         return self.payment_terms in CREDIT_TERMS
 
-    @property
+    @hybrid_property
     def counted_at(self) -> datetime | None:
         """When the order counts as a sale in the metrics: its payment, or, on credit (ORD-5),
-        its confirmation."""
+        its confirmation; in a query, the same as one SQL expression."""
         return self.confirmed_at if self.on_credit else self.paid_at
+
+    @counted_at.inplace.expression
+    @classmethod
+    def _counted_at(cls) -> ColumnElement[datetime | None]:
+        return case((cls.payment_terms.in_(sorted(CREDIT_TERMS)), cls.confirmed_at), else_=cls.paid_at)
 
     def move_to(self, target: OrderStatus, at: datetime) -> OrderStatus:
         """Change status if `can_move_to` allows it; returns the status left."""
