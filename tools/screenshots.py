@@ -198,7 +198,18 @@ def main() -> None:
         lead = page.locator("#leads tr.late a").first.get_attribute("href")
         page.goto(f"{url}/customers")
         customer = _repeat_buyer(page)
+        page.goto(f"{url}/tickets?view=all")
+        ticket = page.locator("table.tickets tbody tr.late a").first.get_attribute("href")
+        page.goto(f"{url}/kb")
+        article = page.locator("#articles tbody a").first.get_attribute("href")
+        page.goto(f"{url}/quotes")
+        quote = page.locator("#quotes tbody a").first.get_attribute("href")
+        page.goto(f"{url}/quotes?state=accepted")
+        accepted = page.locator("#quotes tbody a").first.get_attribute("href") or "/quotes"
+        page.goto(f"{url}{accepted}")
+        contract = page.locator("#quote-contract").first.get_attribute("href")
         for locale, suffix in LOCALES.items():
+            page.goto(f"{url}/")  # a page with the language switch (the printable contract has none)
             page.click(f"button[name=locale][value={locale}]")
             pages = {
                 "today": "/",
@@ -229,6 +240,14 @@ def main() -> None:
                 "customers": "/customers",
                 "customer": customer or "/customers",
                 "funnel": "/funnel?period=week",
+                "tickets": "/tickets?view=all",
+                "ticket": ticket or "/tickets",
+                "tickets-board": "/tickets/board",
+                "kb": "/kb?q=运费",
+                "kb-article": article or "/kb",
+                "quotes": "/quotes",
+                "quote": quote or "/quotes",
+                "contract": contract or "/quotes",
                 "staff": "/staff",
                 "personal-data-reads": "/personal-data-reads",
             }
