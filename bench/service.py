@@ -1,9 +1,10 @@
 """The service desk at size (issue 14): the agent's inbox query and the month's agent metrics
-over 100,000 tickets with 1,000,000 messages, and the SLA sweep over 1,000,000 running clocks
-touching only the due ones, with its ratio to the bare due-index query (as bench/sla_sweep.py).
+over 100,000 tickets with 1,000,000 messages, the knowledge-base search over 10,000 articles, and
+the SLA sweep over 1,000,000 running clocks touching only the due ones, with its ratio to the bare
+due-index query (as bench/sla_sweep.py).
 
     .venv/bin/python bench/service.py [--tickets 100000 --messages-per-ticket 10 --agents 20 \
-        --clocks 1000000 --due-percent 1 --repeat 3 \
+        --clocks 1000000 --due-percent 1 --articles 10000 --repeat 3 \
         --database-url postgresql://postgres@127.0.0.1:5432/shopflow_bench_service]
 
 The database named by --database-url is created when missing, then WIPED: schema public is
@@ -14,11 +15,16 @@ crosses the wire): first N running clocks for the sweep; then, after the sweep i
 clocks removed, the tickets spread over November 2026 among the agents (one in five still open,
 the rest resolved), their messages (one sealed body shared by all), a first-response clock each
 (one in ten breached, the rest met) and a resolution clock each, and an answered survey for every
-other resolved ticket; then ANALYZE.
+other resolved ticket; then ANALYZE; then the articles, half Chinese and half English, each a
+random draw of a fixed vocabulary of service phrases, stored and indexed by `kb.service` in
+batches of 500 (their terms computed in this process, as the API does).
 Measured, R times each, the median printed:
   inbox     the agent's inbox as the console asks it (`service.list_tickets`: the late ticket
             ids, then a page of 50 of the agent's tickets, late first, with its count);
   metrics   the agents' month (`service.metrics.agent_month` for 2026-11): three grouped queries;
+  kb        `kb.service.search`, a page of 20 best first with its count, for a common Chinese
+            word (运费), a rarer two-word Chinese query (退货 运费) and a stemmed English word
+            (refunds);
   sweep     bench/sla_sweep.py's sweep and bare due-index query, and their ratio.
 Nothing is pinned; a busy machine makes the figures worth little.
 """
@@ -26,6 +32,7 @@ Nothing is pinned; a busy machine makes the figures worth little.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -39,6 +46,7 @@ from sqlalchemy import text
 from shopflow.core import auth, crypto, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
+from shopflow.kb import service as kb
 from shopflow.service import metrics, service
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/shopflow_bench_service"
@@ -104,6 +112,66 @@ async def seed_tickets(db: Database, tickets: int, per_ticket: int, agents: int)
     return names
 
 
+ZH_PHRASES = (
+    "退货运费谁承担",
+    "七天无理由退货",
+    "快递什么时候到",
+    "发票怎么开",
+    "商品有质量问题",
+    "退款多久到账",
+    "如何修改收货地址",
+    "会员积分怎么用",
+    "优惠券不能使用",
+    "包裹显示已签收但没收到",
+    "换货流程",
+    "尺码不合适",
+    "客服工作时间",
+    "订单取消后退款",
+    "物流信息不更新",
+    "赠品没有收到",
+)
+EN_WORDS = (
+    "refunds",
+    "returned",
+    "shipping",
+    "delivery",
+    "invoice",
+    "coupon",
+    "points",
+    "member",
+    "exchange",
+    "damaged",
+    "parcel",
+    "tracking",
+    "address",
+    "cancelled",
+    "warranty",
+    "size",
+    "quality",
+    "payment",
+)
+KB_QUERIES = ("运费", "退货 运费", "refunds")
+
+
+async def seed_articles(db: Database, count: int, rng: random.Random) -> None:
+    at = datetime.now(UTC)
+    for start in range(0, count, 500):
+        rows = []
+        for i in range(start, min(count, start + 500)):
+            if i % 2 == 0:
+                title = rng.choice(ZH_PHRASES) + f"（{i}）"
+                body = "，".join(rng.choices(ZH_PHRASES, k=12)) + "。"
+                language = "zh_CN"
+            else:
+                title = " ".join(rng.choices(EN_WORDS, k=4)) + f" ({i})"
+                body = " ".join(rng.choices(EN_WORDS, k=60)) + "."
+                language = "en"
+            row = {"kind": "faq", "category": f"c{i % 12}", "tags": [], "language": language}
+            rows.append(row | {"title": title, "body": body, "created_at": at})
+        async with db.transaction() as session:
+            await kb.add_articles(session, rows)
+
+
 async def timed(db: Database, work: Callable[[], Awaitable[object]], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -155,6 +223,21 @@ async def measure(url: str, args: argparse.Namespace) -> None:
         await inbox()  # warm: statements prepared, caches filled
         inboxes = await timed(db, inbox, args.repeat)
         months = await timed(db, month, args.repeat)
+
+        began = time.perf_counter()
+        await seed_articles(db, args.articles, random.Random(14))
+        print(f"seeded {args.articles:,} articles with their terms in {time.perf_counter() - began:.1f} s")
+        searches: dict[str, tuple[list[float], int]] = {}
+        for wanted in KB_QUERIES:
+            found_total = [0]
+
+            async def search(wanted: str = wanted, found_total: list[int] = found_total) -> None:
+                async with db.transaction() as session:
+                    articles, found_total[0] = await kb.search(session, wanted, None, None, 1, 20)
+                    assert articles, wanted
+
+            await search()  # warm
+            searches[wanted] = (await timed(db, search, args.repeat), found_total[0])
     finally:
         await db.dispose()
     assert sum(row.counts.handled for row in rows) == args.tickets, [r.counts for r in rows]
@@ -164,6 +247,9 @@ async def measure(url: str, args: argparse.Namespace) -> None:
     print(f"agents' month ({len(rows)} agents):     {month_ms:8.1f} ms  (runs: {_ms(months)})")
     flagged = sum(row.flagged for row in rows)
     print(f"  {flagged} of {len(rows)} agents above {policy.current().staff.response_timeout_rate_percent}%")
+    for wanted, (times, total) in searches.items():
+        label = f"kb search {wanted!r} ({total:,} found):"
+        print(f"{label:<33}{statistics.median(times) * 1000:8.1f} ms  (runs: {_ms(times)})")
     print(f"bare due-index query:            {query * 1000:8.1f} ms  ({due:,} ids; runs: {_ms(bare)})")
     print(f"SLA sweep:                       {sweep * 1000:8.1f} ms  ({due:,} breached; runs: {_ms(swept)})")
     print(f"ratio sweep / bare query: {sweep / query:.1f}")
@@ -180,6 +266,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20, help="customer-service agents")
     parser.add_argument("--clocks", type=int, default=1_000_000, help="running clocks for the sweep")
     parser.add_argument("--due-percent", type=float, default=1.0, help="share of them past their deadline")
+    parser.add_argument("--articles", type=int, default=10_000, help="knowledge-base articles")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs of each")
     parser.add_argument("--database-url", default=DEFAULT_URL, help="a PostgreSQL database to WIPE and use")
     args = parser.parse_args()
