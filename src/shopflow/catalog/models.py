@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core.db import Base, BigId, UTCDateTime
@@ -17,6 +17,27 @@ class PriceBand(StrEnum):
     IMAGE = "image"  # 形象款
 
 
+class Category(Base):
+    """A node of the two-level category tree: a top-level category (no parent) or one of its
+    subcategories; a name is unique under its parent."""
+
+    __tablename__ = "categories"
+    __table_args__ = (
+        Index("ux_categories_parent_name", "parent_id", "name", unique=True),
+        Index(
+            "ux_categories_top_name",
+            "name",
+            unique=True,
+            postgresql_where=text("parent_id IS NULL"),
+            sqlite_where=text("parent_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    name: Mapped[str] = mapped_column(String(120))
+
+
 class Product(Base):
     __tablename__ = "products"
 
@@ -24,6 +45,7 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     skus: Mapped[list[Sku]] = relationship(back_populates="product", order_by="Sku.id")
 
 

@@ -20,6 +20,7 @@ class SaleFacts(NamedTuple):
     name: str
     price: int
     sellable: bool
+    cost: int
 
 
 async def sku_by_code(session: AsyncSession, code: str) -> Sku | None:
@@ -38,7 +39,7 @@ async def skus_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str
 @lru_cache(maxsize=64)
 def _sale_facts_pg(count: int) -> str:
     # One plain parameter per code (see inventory.repository on array parameters and plans).
-    return f"SELECT code, id, name, price, sellable FROM skus WHERE code IN ({placeholders(1, count)})"
+    return f"SELECT code, id, name, price, sellable, cost FROM skus WHERE code IN ({placeholders(1, count)})"
 
 
 async def sale_facts(session: AsyncSession, codes: Iterable[str]) -> dict[str, SaleFacts]:
@@ -50,9 +51,9 @@ async def sale_facts(session: AsyncSession, codes: Iterable[str]) -> dict[str, S
     if driver is not None:
         rows = await driver.fetch(_sale_facts_pg(len(wanted)), *wanted)
     else:
-        stmt = select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable).where(Sku.code.in_(wanted))
+        stmt = select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost).where(Sku.code.in_(wanted))
         rows = (await session.execute(stmt)).all()
-    return {row[0]: SaleFacts(row[1], row[2], row[3], row[4]) for row in rows}
+    return {row[0]: SaleFacts(row[1], row[2], row[3], row[4], row[5]) for row in rows}
 
 
 async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:

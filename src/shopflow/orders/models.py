@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     ForeignKey,
     Index,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    false,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -336,6 +338,10 @@ class OrderLine(Base):
     # line gives back less (ASV-4).
     discount: Mapped[int] = mapped_column(BigInteger)
     line_total: Mapped[int] = mapped_column(BigInteger)
+    # The SKU's cost when the line was placed (FIN-3's cost of goods sold); lines placed before
+    # costs were kept got the SKU's cost of the day of the migration, flagged `cost_backfilled`.
+    unit_cost: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -392,6 +398,7 @@ class SkuFacts:
     name: str
     price: int
     sellable: bool
+    cost: int = 0
 
 
 @dataclass(frozen=True, slots=True)
