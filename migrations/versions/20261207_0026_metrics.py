@@ -22,7 +22,12 @@ def upgrade() -> None:
     op.create_table(
         "categories",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
-        sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.ForeignKey("categories.id"), nullable=True),
+        sa.Column(
+            "parent_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.ForeignKey("categories.id"),
+            nullable=True,
+        ),
         sa.Column("name", sa.String(120), nullable=False),
     )
     # Unique per parent; a top-level name (parent NULL) unique among the top level.
@@ -36,7 +41,9 @@ def upgrade() -> None:
         sqlite_where=sa.text("parent_id IS NULL"),
     )
     with op.batch_alter_table("products") as batch_op:
-        batch_op.add_column(sa.Column("category_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True))
+        batch_op.add_column(
+            sa.Column("category_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
         batch_op.create_foreign_key("fk_products_category_id", "categories", ["category_id"], ["id"])
         batch_op.create_index("ix_products_category_id", ["category_id"])
     with op.batch_alter_table("order_lines") as batch_op:

@@ -155,6 +155,7 @@ ROUTES: dict[str, str | None] = {
     "PATCH /api/v1/customers/{customer_id}": "customers.write",
     "POST /api/v1/analytics/traffic": "analytics.traffic.write",
     "GET /api/v1/crm/funnel": "customers.read",
+    "GET /api/v1/analytics/metrics": "analytics.read",
     "GET /api/v1/kb/articles": "kb.read",
     "POST /api/v1/kb/articles": "kb.write",
     "GET /api/v1/kb/articles/{article_id}": "kb.read",

@@ -3,11 +3,11 @@ the funnel (CRM-5) and the daily traffic counts it starts from."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from shopflow.analytics import service
+from shopflow.analytics import metrics, service
 from shopflow.analytics.models import PeriodKind
 from shopflow.analytics.schemas import (
     AlertOut,
@@ -20,6 +20,8 @@ from shopflow.analytics.schemas import (
     FunnelOut,
     FunnelRow,
     Kind,
+    MetricRow,
+    MetricsOut,
     Minutes,
     Owner,
     ResolveIn,
@@ -182,3 +184,22 @@ async def funnel(
         periods=[_row(s) for s in found.steps],
         total=_row(found.total),
     )
+
+
+@router.get("/analytics/metrics", response_model=MetricsOut, tags=["metrics"])
+async def metric_set(
+    session: Session,
+    _: Annotated[Actor, require("analytics.read")],
+    first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
+    channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
+    period: Annotated[PeriodKind | Literal["all"], Query()] = "all",
+) -> MetricsOut:
+    """ANA-1: the metric dictionary (docs/metrics.md) per period (`day`, ISO `week`, `month`, or
+    one row `all`) over the store days `from`..`to` (both absent: all time), of `channel` when
+    given. Money as yuan strings, rates as percent strings, days and turnover with 2 places;
+    `value: null` where the metric is n/a. `from` without `to` (or the reverse), `to` before
+    `from`, a period other than `all` without a range, or an unknown channel is a 422 naming it."""
+    kind = None if period == "all" else PeriodKind(period)
+    rows = await service.metric_rows(session, first, last, channel, kind)
+    return MetricsOut(rows=[MetricRow.model_validate(metrics.as_json(r)) for r in rows])

@@ -134,3 +134,21 @@ class FunnelOut(BaseModel):
     period: str
     periods: list[FunnelRow]
     total: FunnelRow
+
+
+class MetricValue(BaseModel):
+    """One metric of a period (docs/metrics.md): counts as integers, money as yuan strings, rates
+    as percent strings, days and turnover as strings with 2 places; null where n/a."""
+
+    value: int | str | None
+    numerator: int | str | None
+    denominator: int | str | None
+
+
+class MetricRow(BaseModel):
+    period: str  # "2017-03-05", "2017-W09", "2017-03" or "all"
+    metrics: dict[str, MetricValue]
+
+
+class MetricsOut(BaseModel):
+    rows: list[MetricRow]

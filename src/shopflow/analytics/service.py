@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.analytics import repository
+from shopflow.analytics import metrics, repository
 from shopflow.analytics.models import (
     DropOff,
     Period,
@@ -172,3 +172,22 @@ async def funnel(
         }
         steps.append(FunnelStep(period, counts, drop_offs(counts)))
     return Funnel(steps[:-1], steps[-1])
+
+
+async def metric_rows(
+    session: AsyncSession, first: date | None, last: date | None, channel: str | None, kind: PeriodKind | None
+) -> list[metrics.Row]:
+    """ANA-1's metric set per period of `kind` (None: one row `all`) over `first`..`last` (both
+    None: all time); bad filters are 422s naming them."""
+    errors: list[FieldError] = []
+    if (first is None) != (last is None):
+        errors.append(FieldError("to" if last is None else "from", "give both from and to, or neither"))
+    elif first is not None and last is not None:
+        errors += range_errors(first, last, policy.current().analytics.metrics_max_days)
+    elif kind is not None:
+        errors.append(FieldError("period", "a period other than all needs from and to"))
+    if channel is not None:
+        errors += channel_errors(channel)
+    if errors:
+        raise Invalid("no metrics for these filters", errors=errors)
+    return await metrics.compute(session, first, last, channel, kind)

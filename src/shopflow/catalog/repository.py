@@ -51,7 +51,9 @@ async def sale_facts(session: AsyncSession, codes: Iterable[str]) -> dict[str, S
     if driver is not None:
         rows = await driver.fetch(_sale_facts_pg(len(wanted)), *wanted)
     else:
-        stmt = select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost).where(Sku.code.in_(wanted))
+        stmt = select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost).where(
+            Sku.code.in_(wanted)
+        )
         rows = (await session.execute(stmt)).all()
     return {row[0]: SaleFacts(row[1], row[2], row[3], row[4], row[5]) for row in rows}
 

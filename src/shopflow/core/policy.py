@@ -450,6 +450,14 @@ class Audit(Section):
     retention_years: Annotated[int, Field(ge=3)] = 3
 
 
+class Analytics(Section):
+    # ANA-1: the metric set is computed per day, week or month over at most this many store days
+    # (all-time figures, without a range, have no limit).
+    metrics_max_days: Annotated[int, Field(gt=0, le=36600)] = 3660
+    # ANA-1: `resolution_24h_rate` counts the complaints resolved within this many hours.
+    resolution_within_hours: Positive = 24
+
+
 # ANA-3: who owns each kind of alert. Keys are alert kinds or their dotted prefixes, the longest
 # matching one wins ("sla.breach.order.ship", then "sla.breach.order", "sla.breach", "sla").
 DEFAULT_ALERT_OWNERS: dict[str, str] = {
@@ -530,6 +538,7 @@ class Policy(Section):
     sla: Sla = Sla()
     notify: Notify = Notify()
     audit: Audit = Audit()
+    analytics: Analytics = Analytics()
     alerts: Alerts = Alerts()
     # `[authority.<role>]`: the keys not named keep their defaults (DEFAULT_AUTHORITY).
     authority: Annotated[

@@ -1,0 +1,188 @@
+"""The metric dictionary (ANA-1, issue 15): every metric one named definition, computed for
+periods of store days (day, ISO week, month, or all time) and a channel. `docs/metrics.md`
+documents each formula; a metric without a denominator is n/a (`value` None), never 0.
+
+An order counts in a period on the store-local date of its first captured payment (on credit
+terms, ORD-5: its confirmation), `Order.counted_at`; replacement orders (ASV-6, the exchange
+channel) never count; unpaid orders and orders cancelled before payment have no count date.
+Store days are cut in the policy's time zone in Python (`clock.local_midnight`) and queried as
+UTC ranges, so SQLite and PostgreSQL agree."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from itertools import pairwise
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.analytics import metric_queries as q
+from shopflow.analytics import repository
+from shopflow.analytics.models import Period, PeriodKind, periods
+from shopflow.core import clock, policy, sla
+from shopflow.orders.models import OrderClock
+
+ALL = "all"
+# All time: wider than any count date a store keeps.
+ALL_BOUNDS = (datetime(1900, 1, 2, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+
+
+class Unit(StrEnum):
+    COUNT = "count"  # an integer
+    MONEY = "money"  # fen; the API shows yuan with 2 places
+    RATE = "rate"  # a fraction; the API shows a percent with 2 places
+    NUMBER = "number"  # days, turnover: 2 places
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    value: int | Decimal | None  # None: n/a
+    numerator: int | Decimal | None
+    denominator: int | Decimal | None
+    unit: Unit
+    parts: tuple[Unit, Unit] = (Unit.COUNT, Unit.COUNT)  # the numerator's and denominator's
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    period: str  # "2017-03-05", "2017-W09", "2017-03" or "all"
+    metrics: dict[str, Metric]
+
+
+def ratio(
+    numerator: int | Decimal, denominator: int | Decimal, unit: Unit, parts: tuple[Unit, Unit] | None = None
+) -> Metric:
+    """numerator / denominator; n/a when the denominator is 0."""
+    value = None if not denominator else Decimal(numerator) / Decimal(denominator)
+    return Metric(value, numerator, denominator, unit, parts or (Unit.COUNT, Unit.COUNT))
+
+
+def count(value: int) -> Metric:
+    return Metric(value, value, None, Unit.COUNT)
+
+
+def money(value: int) -> Metric:
+    return Metric(value, value, None, Unit.MONEY, (Unit.MONEY, Unit.COUNT))
+
+
+def cycle_days(times: list[tuple[int, datetime]], starts: datetime, ends: datetime) -> Metric:
+    """Mean days between consecutive counted orders of a customer, over the gaps whose later
+    order counts in [starts, ends); n/a without such a gap."""
+    by_customer: dict[int, list[datetime]] = defaultdict(list)
+    for customer, at in times:
+        by_customer[customer].append(at)
+    gaps = [
+        (later - earlier).total_seconds() / 86400
+        for ats in by_customer.values()
+        for earlier, later in pairwise(ats)
+        if starts <= later < ends
+    ]
+    return ratio(Decimal(str(round(sum(gaps), 6))), len(gaps), Unit.NUMBER, (Unit.NUMBER, Unit.COUNT))
+
+
+async def compute(
+    session: AsyncSession, first: date | None, last: date | None, channel: str | None, kind: PeriodKind | None
+) -> list[Row]:
+    """The metric set per period of `kind` over the store days `first`..`last` (both given), or
+    one row `all` when `kind` is None (over the range when given, else all time)."""
+    if first is not None and last is not None:
+        cut = periods(first, last, kind) if kind is not None else [Period(ALL, first, last)]
+        bounds = [
+            (clock.local_midnight(p.first), clock.local_midnight(p.last + timedelta(days=1))) for p in cut
+        ]
+    else:
+        cut, bounds = [Period(ALL, date(1900, 1, 2), date(8999, 12, 31))], [ALL_BOUNDS]
+    figures = await q.order_figures(session, bounds, channel)
+    costs = await q.cost_of_goods(session, bounds, channel)
+    refunds = await q.refunds_settled(session, bounds, channel)
+    buyers = await q.customers(session, bounds, channel)
+    tickets = await q.complaints(session, bounds, channel)
+    times = await q.count_dates(session, max(end for _, end in bounds), channel)
+    within = timedelta(hours=policy.current().analytics.resolution_within_hours)
+    rows = []
+    for index, period in enumerate(cut):
+        starts, ends = bounds[index]
+        orders, sales, refunded, complained = figures.get(index, (0, 0, 0, 0))
+        net = sales - refunds.get(index, 0)
+        customers, repeat = buyers.get(index, (0, 0))
+        mine = [(opened, done) for i, opened, done in tickets if i == index]
+        resolved = [(opened, done) for opened, done in mine if done is not None]
+        quick = sum(1 for opened, done in resolved if done - opened <= within)
+        clocks = {c.kind: c for c in await sla.compliance(session, starts, ends, clock.now())}
+        traffic = await _traffic(session, period, channel, first is None)
+        inquirers = traffic[1]
+        metrics = {
+            "orders": count(orders),
+            "sales": money(sales),
+            "net_sales": money(net),
+            "average_order_value": ratio(sales, orders, Unit.MONEY, (Unit.MONEY, Unit.COUNT)),
+            "repurchase_rate": ratio(repeat, customers, Unit.RATE),
+            "repurchase_cycle_days": cycle_days(times, starts, ends),
+            "refund_rate": ratio(refunded, orders, Unit.RATE),
+            "complaint_rate": ratio(complained, orders, Unit.RATE),
+            "complaint_resolution_rate": ratio(len(resolved), len(mine), Unit.RATE),
+            "resolution_24h_rate": ratio(quick, len(mine), Unit.RATE),
+            "on_time_shipment_rate": _on_time(clocks.get(OrderClock.SHIP)),
+            "on_time_delivery_rate": _on_time(clocks.get(OrderClock.DELIVER)),
+            "gross_margin": ratio(net - costs.get(index, 0), net, Unit.RATE, (Unit.MONEY, Unit.MONEY)),
+            "inventory_turnover": Metric(
+                None, costs.get(index, 0), None, Unit.NUMBER, (Unit.MONEY, Unit.MONEY)
+            ),
+            "traffic_conversion": ratio(inquirers, traffic[0], Unit.RATE),
+            "order_conversion": ratio(customers, inquirers, Unit.RATE),
+            **{f"sla_compliance.{k}": _on_time(c) for k, c in sorted(clocks.items())},
+        }
+        rows.append(Row(period.label, metrics))
+    return rows
+
+
+def _on_time(found: sla.Compliance | None) -> Metric:
+    """Met / decided clocks of a kind due in the period; n/a when none is decided."""
+    if found is None:
+        return Metric(None, 0, 0, Unit.RATE)
+    return ratio(found.met, found.met + found.breached, Unit.RATE)
+
+
+async def _traffic(
+    session: AsyncSession, period: Period, channel: str | None, whole: bool
+) -> tuple[int, int]:
+    first, last = (date(1900, 1, 2), date(8999, 12, 30)) if whole else (period.first, period.last)
+    days = await repository.traffic_by_day(session, first, last, channel)
+    return sum(v for v, _ in days.values()), sum(i for _, i in days.values())
+
+
+def shown(metric: Metric) -> int | str | None:
+    """The API's value: counts as integers, money yuan and days with 2 places, rates percent."""
+    return _shown(metric.value, metric.unit)
+
+
+def _shown(value: int | Decimal | None, unit: Unit) -> int | str | None:
+    if value is None:
+        return None
+    match unit:
+        case Unit.COUNT:
+            return int(value)
+        case Unit.MONEY:
+            return str((Decimal(value) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        case Unit.RATE:
+            return str((Decimal(value) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        case Unit.NUMBER:
+            return str(Decimal(value).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def as_json(row: Row) -> dict[str, object]:
+    """A row as the API gives it: each metric's value, numerator and denominator (money as yuan)."""
+    return {
+        "period": row.period,
+        "metrics": {
+            name: {
+                "value": shown(m),
+                "numerator": _shown(m.numerator, m.parts[0]),
+                "denominator": _shown(m.denominator, m.parts[1]),
+            }
+            for name, m in row.metrics.items()
+        },
+    }

@@ -1,0 +1,207 @@
+"""The metric dictionary (ANA-1, issue 15) on a small hand-built store, each expected value worked
+out in the comments; the API's shapes, period labels, n/a as null and its 422s."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from shopflow.core import clock
+from shopflow.core.db import Database
+from shopflow.orders.models import OrderLine
+from shopflow.service.models import Ticket
+from tests.builders.auth import bearer
+from tests.builders.orders import address
+from tests.builders.payments import pay, place_order, start_payment
+from tests.builders.refunds import SKU, ask_refund, refund_store, settle
+from tests.builders.tickets import open_ticket
+
+# The store's zone is Asia/Shanghai (UTC+8). SKU-R100 sells at 100.00 and costs 50.00.
+A, B, G, D = "13900000001", "13900000002", "13900000007", "13900000004"
+
+
+def local(day: str, hour: int, minute: int = 0) -> datetime:
+    """A store-local time (UTC+8) as UTC."""
+    y, m, d = (int(p) for p in day.split("-"))
+    return datetime(y, m, d, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+
+
+async def order_at(
+    client: httpx.AsyncClient, headers: dict[str, str], phone: str, at: datetime, *, paid: bool = True
+) -> dict[str, Any]:
+    """An order of one SKU-R100 by the customer of `phone`, placed and (when `paid`) paid at `at`."""
+    customer = {"name": f"客户{phone[-2:]}", "phone": phone}
+    with clock.use(lambda: at):
+        order = await place_order(
+            client,
+            headers,
+            [(SKU, 1, "100.00")],
+            customer=customer,
+            shipping_address=address(name=customer["name"], phone=phone),
+        )
+        if paid:
+            await pay(client, await start_payment(client, headers, order["id"]))
+    return order
+
+
+@pytest.fixture
+async def store(client: httpx.AsyncClient, db: Database) -> dict[str, str]:
+    """March 2030: A buys on 03-10 10:00; B buys on 03-12 10:00 and is refunded in full on 03-13;
+    D's order of 03-15 is never paid and is cancelled. April: A buys again at 00:30 local on
+    04-01 (still 03-31 in UTC: it counts in April), the guest G (a customer by phone) on 04-02
+    and files a complaint, resolved in 2 hours. Every line keeps its cost of 50.00."""
+    await refund_store(db)
+    admin = await bearer(db, "admin")
+    await order_at(client, admin, A, local("2030-03-10", 10))
+    b = await order_at(client, admin, B, local("2030-03-12", 10))
+    cancelled = await order_at(client, admin, D, local("2030-03-15", 10), paid=False)
+    with clock.use(lambda: local("2030-03-15", 11)):
+        reply = await client.post(
+            f"/api/v1/orders/{cancelled['id']}/cancel", json={"reason": "不要了"}, headers=admin
+        )
+        assert reply.status_code == 200, reply.text
+    with clock.use(lambda: local("2030-03-13", 10)):
+        payment = (await client.get(f"/api/v1/orders/{b['id']}/payments", headers=admin)).json()
+        refund = await ask_refund(client, admin, payment["items"][0]["id"], "100.00", "refund-b")
+        assert refund.status_code in (200, 201), refund.text
+        await settle(client, admin, refund.json()["id"], "succeeded")
+    await order_at(client, admin, A, local("2030-04-01", 0, 30))
+    g = await order_at(client, admin, G, local("2030-04-02", 9))
+    with clock.use(lambda: local("2030-04-02", 12)):
+        ticket = await open_ticket(
+            db, type="complaint", phone=G, order_id=g["id"], subject="破损", body="杯子碎了"
+        )
+    async with db.transaction() as session:
+        await session.execute(
+            update(Ticket).where(Ticket.id == ticket.id).values(resolved_at=local("2030-04-02", 14))
+        )
+    return await bearer(db, "finance")
+
+
+async def metric_rows(
+    client: httpx.AsyncClient, headers: dict[str, str], **query: str
+) -> list[dict[str, Any]]:
+    reply = await client.get("/api/v1/analytics/metrics", params=query, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()["rows"])
+
+
+def values(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: m["value"] for name, m in row["metrics"].items()}
+
+
+async def test_each_metric_by_month_on_the_hand_built_store(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    march, april = await metric_rows(
+        client, store, **{"from": "2030-03-01", "to": "2030-04-30", "period": "month"}
+    )
+
+    assert march["period"] == "2030-03"
+    assert {k: v for k, v in values(march).items() if not k.startswith("sla_compliance")} == {
+        "orders": 2,  # A and B; D was never paid
+        "sales": "200.00",  # 100.00 captured each
+        "net_sales": "100.00",  # 200.00 − B's 100.00 refund settled on 03-13
+        "average_order_value": "100.00",  # 200.00 / 2 (gross)
+        "repurchase_rate": "0.00",  # A and B have one counted order each up to 03-31 (local)
+        "repurchase_cycle_days": None,  # no second order ends in March
+        "refund_rate": "50.00",  # B's of 2
+        "complaint_rate": "0.00",
+        "complaint_resolution_rate": None,  # no complaint: n/a
+        "resolution_24h_rate": None,
+        "on_time_shipment_rate": None,  # nothing shipped: no clock decided
+        "on_time_delivery_rate": None,
+        "gross_margin": "0.00",  # (100.00 net − 2 × 50.00 cost) / 100.00
+        "inventory_turnover": None,
+        "traffic_conversion": None,  # no traffic counted
+        "order_conversion": None,
+    }
+    assert march["metrics"]["net_sales"] | {"value": None} == {
+        "value": None,
+        "numerator": "100.00",
+        "denominator": None,
+    }
+    assert values(april) | {"sla_compliance.order.pay": None} == values(april) | {
+        "orders": 2,  # A at 00:30 local on 04-01 (16:30 UTC on 03-31) and G
+        "sales": "200.00",
+        "net_sales": "200.00",
+        "average_order_value": "100.00",
+        "repurchase_rate": "50.00",  # A (2 orders up to 04-30) of A and G
+        # A's gap: 03-10 10:00 → 04-01 00:30 = 21 days 14.5 hours = 21.604 days
+        "repurchase_cycle_days": "21.60",
+        "refund_rate": "0.00",
+        "complaint_rate": "50.00",  # G's of 2
+        "complaint_resolution_rate": "100.00",
+        "resolution_24h_rate": "100.00",  # resolved 2 hours after it was opened
+        "gross_margin": "50.00",  # (200.00 − 100.00) / 200.00
+        "sla_compliance.order.pay": None,
+    }
+    assert april["metrics"]["repurchase_rate"] == {"value": "50.00", "numerator": 1, "denominator": 2}
+
+
+async def test_all_time_and_the_day_cut_in_the_store_time_zone(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    (everything,) = await metric_rows(client, store)
+    days = await metric_rows(client, store, **{"from": "2030-03-31", "to": "2030-04-01", "period": "day"})
+    weeks = await metric_rows(client, store, **{"from": "2030-03-25", "to": "2030-04-07", "period": "week"})
+
+    assert everything["period"] == "all"
+    assert values(everything) | {} == values(everything) | {
+        "orders": 4,
+        "sales": "400.00",
+        "net_sales": "300.00",
+        "average_order_value": "100.00",
+        "repurchase_rate": "33.33",  # A of A, B and G
+        "refund_rate": "25.00",
+        "gross_margin": "33.33",  # (300.00 − 200.00) / 300.00
+    }
+    # 00:30 local on 04-01 is 03-31 in UTC: the store's day holds it.
+    assert [
+        (d["period"], d["metrics"]["orders"]["value"], d["metrics"]["average_order_value"]["value"])
+        for d in days
+    ] == [
+        ("2030-03-31", 0, None),
+        ("2030-04-01", 1, "100.00"),
+    ]
+    assert [(w["period"], w["metrics"]["orders"]["value"]) for w in weeks] == [
+        ("2030-W13", 0),
+        ("2030-W14", 2),
+    ]
+
+
+async def test_a_channel_counts_its_own_orders_and_lines_keep_their_cost(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    (manual,) = await metric_rows(client, store, channel="manual")
+
+    assert values(manual)["orders"] == 0
+    assert values(manual)["average_order_value"] is None  # no orders: n/a, never 0
+    async with db.transaction() as session:
+        lines = (await session.execute(select(OrderLine.unit_cost, OrderLine.cost_backfilled))).all()
+    assert set(lines) == {(5000, False)}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "2030-03-01"}, "to"),
+        ({"to": "2030-03-01"}, "from"),
+        ({"from": "2030-03-02", "to": "2030-03-01"}, "to"),
+        ({"period": "month"}, "period"),
+        ({"period": "year"}, "period"),
+        ({"channel": "tmall"}, "channel"),
+        ({"from": "2030-02-30", "to": "2030-03-01"}, "from"),
+    ],
+)
+async def test_bad_filters_are_422s_naming_the_field(
+    client: httpx.AsyncClient, db: Database, query: dict[str, str], field: str
+) -> None:
+    reply = await client.get("/api/v1/analytics/metrics", params=query, headers=await bearer(db, "manager"))
+
+    assert reply.status_code == 422, reply.text
+    assert field in reply.text
