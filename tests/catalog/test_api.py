@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from shopflow.catalog.models import PriceChange, Sku
+from shopflow.catalog.models import Category, PriceChange, Sku
 from shopflow.core import audit, clock
 from shopflow.core.auth import User
 from shopflow.core.db import Database
@@ -270,3 +270,33 @@ async def test_a_role_without_pricing_rights_cannot_change_a_price(
         assert reply.status_code == 403, (role, reply.text)
     got = (await client.get("/api/v1/skus/BELT-1", headers=await bearer(db, "sales"))).json()
     assert (got["price"], got["price_history"]) == ("99.00", [])
+
+
+async def test_a_product_filed_under_a_category_path_finds_or_creates_each_level(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    headers = await bearer(db, "admin")
+
+    cups = await client.post(
+        "/api/v1/products", json={**product(sku("CUP-1")), "category": ["家居", "杯具"]}, headers=headers
+    )
+    mugs = await client.post(
+        "/api/v1/products", json={**product(sku("CUP-2")), "category": [" 家居 ", "杯具"]}, headers=headers
+    )
+    top = await client.post(
+        "/api/v1/products", json={**product(sku("HOME-1")), "category": ["家居"]}, headers=headers
+    )
+    deep = await client.post(
+        "/api/v1/products", json={**product(sku("X-1")), "category": ["a", "b", "c"]}, headers=headers
+    )
+
+    assert cups.status_code == 201, cups.text
+    assert mugs.json()["category_id"] == cups.json()["category_id"] is not None
+    async with db.transaction() as session:
+        rows = (await session.execute(select(Category.id, Category.parent_id, Category.name))).all()
+    assert sorted(rows) == [
+        (top.json()["category_id"], None, "家居"),
+        (cups.json()["category_id"], top.json()["category_id"], "杯具"),
+    ]
+    assert deep.status_code == 422
+    assert "category" in deep.text

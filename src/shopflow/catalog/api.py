@@ -37,6 +37,7 @@ async def create_product(
         id=product.id,
         name=product.name,
         description=product.description,
+        category_id=product.category_id,
         skus=[SkuOut.model_validate(sku) for sku in product.skus],
     )
 

@@ -5,10 +5,11 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from shopflow.catalog.models import PriceChange, Product, Sku
+from shopflow.catalog.models import Category, PriceChange, Product, Sku
 from shopflow.core.auth import User
 from shopflow.core.db import driver_connection, placeholders
 
@@ -105,3 +106,20 @@ async def sku_page(
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def category_id(session: AsyncSession, parent_id: int | None, name: str) -> int | None:
+    parent = Category.parent_id.is_(None) if parent_id is None else Category.parent_id == parent_id
+    return await session.scalar(select(Category.id).where(parent, Category.name == name))
+
+
+async def add_category(session: AsyncSession, parent_id: int | None, name: str) -> int | None:
+    """The new category's id, or None when a concurrent transaction added the same one first."""
+    try:
+        async with session.begin_nested():
+            found = Category(parent_id=parent_id, name=name)
+            session.add(found)
+            await session.flush()
+    except IntegrityError:
+        return None
+    return found.id

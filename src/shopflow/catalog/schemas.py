@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shopflow.catalog.models import PriceBand
 from shopflow.core.money import Amount, AmountText
@@ -20,9 +21,14 @@ class SkuIn(Input):
     safety_stock: Int32 | None = None
 
 
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
 class ProductIn(Input):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
+    # The category path: a top-level category and optionally its subcategory (found or created).
+    category: list[CategoryName] | None = Field(default=None, min_length=1, max_length=2)
     skus: list[SkuIn] = Field(min_length=1, max_length=200)
 
 
@@ -69,4 +75,5 @@ class ProductOut(BaseModel):
     id: int
     name: str
     description: str
+    category_id: int | None
     skus: list[SkuOut]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +36,10 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -
                 if code in taken
             ],
         )
-    product = Product(name=data.name, description=data.description, created_at=clock.now())
+    category = None if data.category is None else await category_for(session, data.category)
+    product = Product(
+        name=data.name, description=data.description, category_id=category, created_at=clock.now()
+    )
     product.skus = [Sku(**sku.model_dump(), sellable=True) for sku in data.skus]
     session.add(product)
     await session.flush()
@@ -47,7 +51,7 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -
             "product",
             product.id,
             None,
-            {"name": data.name, "skus": codes},
+            {"name": data.name, "skus": codes, "category": data.category},
         ),
     )
     return product
@@ -129,3 +133,20 @@ async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sk
 async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, repository.SaleFacts]:
     """Id, name, current price and sellability per SKU code: what order intake checks (ORD-2)."""
     return await repository.sale_facts(session, codes)
+
+
+async def category_for(session: AsyncSession, path: Sequence[str]) -> int:
+    """The id of the category at `path` (a top-level name, then optionally a subcategory's) in the
+    two-level tree, each level found or created: importers file products under it."""
+    parent: int | None = None
+    for name in path:
+        found = await repository.category_id(session, parent, name)
+        if found is None:
+            found = await repository.add_category(session, parent, name)
+        if found is None:  # added meanwhile by another transaction
+            found = await repository.category_id(session, parent, name)
+        assert found is not None
+        parent = found
+    if parent is None:
+        raise ValueError("a category path names at least one category")
+    return parent
