@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from shopflow.catalog.models import Product
+from shopflow.catalog.service import category_for
 from shopflow.core import clock
 from shopflow.core.db import Database
 from shopflow.orders.models import OrderLine
@@ -205,3 +207,48 @@ async def test_bad_filters_are_422s_naming_the_field(
 
     assert reply.status_code == 422, reply.text
     assert field in reply.text
+
+
+async def test_sales_by_category_are_line_sales_of_counted_orders_largest_first(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    async with db.transaction() as session:
+        # SKU-R100's product filed under 家居 / 杯具.
+        await session.execute(
+            update(Product).values(category_id=await category_for(session, ["家居", "杯具"]))
+        )
+
+    everything = await client.get("/api/v1/analytics/categories", headers=store)
+    march = await client.get(
+        "/api/v1/analytics/categories", params={"from": "2030-03-01", "to": "2030-03-31"}, headers=store
+    )
+    bad = await client.get("/api/v1/analytics/categories", params={"from": "2030-03-01"}, headers=store)
+
+    # 4 counted orders of one 100.00 line each (D's unpaid order is not counted).
+    assert everything.json() == [{"category": "家居 / 杯具", "sales": "400.00", "orders": 4}]
+    assert march.json() == [{"category": "家居 / 杯具", "sales": "200.00", "orders": 2}]
+    assert bad.status_code == 422
+    assert "to" in bad.text
+
+
+async def test_the_pipeline_counts_each_state_and_names_those_past_their_clock(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    async with db.transaction() as session:
+        ticket_id = await session.scalar(select(Ticket.id))
+    # Long after April 2030 every paid order's ship clock has passed; D's order is cancelled.
+    with clock.use(lambda: local("2030-06-01", 10)):
+        reply = await client.get("/api/v1/analytics/pipeline", headers=store)
+
+    assert reply.status_code == 200, reply.text
+    orders = {s["state"]: s for s in reply.json()["orders"]}
+    assert {state: (s["count"], s["late"]) for state, s in orders.items()} == {
+        "paid": (4, 4),  # B's refund left the order paid, its goods never shipped
+        "cancelled": (1, 0),
+    }
+    assert len(orders["paid"]["late_items"]) == 4
+    # G's complaint is still `new` (its resolution was written by hand) and both its clocks ran out.
+    assert reply.json()["tickets"] == [
+        {"state": "new", "count": 1, "late": 1, "late_items": [str(ticket_id)]}
+    ]
+    assert reply.json()["cases"] == []

@@ -156,6 +156,8 @@ ROUTES: dict[str, str | None] = {
     "POST /api/v1/analytics/traffic": "analytics.traffic.write",
     "GET /api/v1/crm/funnel": "customers.read",
     "GET /api/v1/analytics/metrics": "analytics.read",
+    "GET /api/v1/analytics/categories": "analytics.read",
+    "GET /api/v1/analytics/pipeline": "analytics.read",
     "GET /api/v1/kb/articles": "kb.read",
     "POST /api/v1/kb/articles": "kb.write",
     "GET /api/v1/kb/articles/{article_id}": "kb.read",

@@ -13,6 +13,7 @@ from shopflow.analytics.schemas import (
     AlertOut,
     BulkAcknowledged,
     BulkAcknowledgeIn,
+    CategorySalesOut,
     ClockOut,
     ComplianceOut,
     Day,
@@ -24,11 +25,14 @@ from shopflow.analytics.schemas import (
     MetricsOut,
     Minutes,
     Owner,
+    PipelineOut,
     ResolveIn,
+    StageOut,
     SubjectClocks,
     TrafficIn,
     TrafficOut,
 )
+from shopflow.core import money
 from shopflow.core.alerts import Alert, AlertFilter, AlertState
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
@@ -203,3 +207,30 @@ async def metric_set(
     kind = None if period == "all" else PeriodKind(period)
     rows = await service.metric_rows(session, first, last, channel, kind)
     return MetricsOut(rows=[MetricRow.model_validate(metrics.as_json(r)) for r in rows])
+
+
+@router.get("/analytics/categories", response_model=list[CategorySalesOut], tags=["metrics"])
+async def category_sales(
+    session: Session,
+    _: Annotated[Actor, require("analytics.read")],
+    first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 10,
+) -> list[CategorySalesOut]:
+    """ANA-1: line sales (unit price × quantity − the line's discount) and orders per category of
+    the orders counted in `from`..`to` (both absent: all time), largest first."""
+    found = await service.category_sales(session, first, last, limit)
+    return [CategorySalesOut(category=c.category, sales=money.fmt(c.sales), orders=c.orders) for c in found]
+
+
+@router.get("/analytics/pipeline", response_model=PipelineOut, tags=["metrics"])
+async def pipeline(session: Session, _: Annotated[Actor, require("analytics.read")]) -> PipelineOut:
+    """ANA-2: orders, after-sales cases and tickets per state, most first, each with how many are
+    past a clock now and which (order and case numbers, ticket ids; the first 20)."""
+    found = await service.pipeline(session)
+    return PipelineOut(
+        **{
+            name: [StageOut.model_validate(s, from_attributes=True) for s in stages]
+            for name, stages in found.items()
+        }
+    )

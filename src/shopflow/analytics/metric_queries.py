@@ -11,6 +11,7 @@ from sqlalchemy import CTE, Integer, and_, exists, func, literal, select, union_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from shopflow.catalog.models import Category, Product, Sku
 from shopflow.core.db import UTCDateTime
 from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.payments.models import Payment, PaymentStatus, Refund, RefundStatus
@@ -162,3 +163,27 @@ async def count_dates(
     if channel is not None:
         stmt = stmt.where(Order.channel == channel)
     return [(int(c), t) for c, t in await session.execute(stmt)]
+
+
+async def category_sales(
+    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+) -> list[tuple[str | None, str | None, int, int]]:
+    """(category, its parent, line sales, orders) of the lines of orders counted in [starts, ends),
+    by line sales (unit price × quantity − the line's discount share) largest first; products
+    without a category are one group (None)."""
+    parent = aliased(Category)
+    sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
+    stmt = (
+        select(Category.name, parent.name, sales, func.count(func.distinct(Order.id)))
+        .select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Sku, Sku.id == OrderLine.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .outerjoin(Category, Category.id == Product.category_id)
+        .outerjoin(parent, parent.id == Category.parent_id)
+        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .group_by(Category.id, Category.name, parent.name)
+        .order_by(sales.desc(), Category.name)
+        .limit(limit)
+    )
+    return [(c, p, int(s or 0), int(n)) for c, p, s, n in await session.execute(stmt)]

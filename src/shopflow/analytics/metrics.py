@@ -186,3 +186,28 @@ def as_json(row: Row) -> dict[str, object]:
             for name, m in row.metrics.items()
         },
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySales:
+    category: str | None  # "Parent / Child", or None for products without a category
+    sales: int  # fen
+    orders: int
+
+
+async def categories(
+    session: AsyncSession, first: date | None, last: date | None, limit: int
+) -> list[CategorySales]:
+    """Line sales and orders per category of the orders counted over `first`..`last` (both None:
+    all time), largest first."""
+    if first is None or last is None:
+        starts, ends = ALL_BOUNDS
+    else:
+        starts, ends = clock.local_midnight(first), clock.local_midnight(last + timedelta(days=1))
+    rows = await q.category_sales(session, starts, ends, limit)
+    return [
+        CategorySales(
+            None if name is None else name if parent is None else f"{parent} / {name}", sales, orders
+        )
+        for name, parent, sales, orders in rows
+    ]

@@ -152,3 +152,22 @@ class MetricRow(BaseModel):
 
 class MetricsOut(BaseModel):
     rows: list[MetricRow]
+
+
+class CategorySalesOut(BaseModel):
+    category: str | None  # "Parent / Child"; null: products without a category
+    sales: str  # yuan, 2 places
+    orders: int
+
+
+class StageOut(BaseModel):
+    state: str
+    count: int
+    late: int  # past a clock now
+    late_items: list[str]  # their numbers (ticket ids), the first 20
+
+
+class PipelineOut(BaseModel):
+    orders: list[StageOut]
+    cases: list[StageOut]
+    tickets: list[StageOut]

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.analytics import metrics, repository
+from shopflow.analytics import pipeline as pipelines
 from shopflow.analytics.models import (
     DropOff,
     Period,
@@ -20,6 +21,7 @@ from shopflow.analytics.models import (
     periods,
     range_errors,
 )
+from shopflow.analytics.pipeline import Stage
 from shopflow.analytics.schemas import TrafficIn
 from shopflow.core import alerts, audit, clock, policy, sla
 from shopflow.core.alerts import Alert, AlertFilter
@@ -179,15 +181,34 @@ async def metric_rows(
 ) -> list[metrics.Row]:
     """ANA-1's metric set per period of `kind` (None: one row `all`) over `first`..`last` (both
     None: all time); bad filters are 422s naming them."""
-    errors: list[FieldError] = []
-    if (first is None) != (last is None):
-        errors.append(FieldError("to" if last is None else "from", "give both from and to, or neither"))
-    elif first is not None and last is not None:
-        errors += range_errors(first, last, policy.current().analytics.metrics_max_days)
-    elif kind is not None:
+    errors = _filter_errors(first, last)
+    if first is None and last is None and kind is not None:
         errors.append(FieldError("period", "a period other than all needs from and to"))
     if channel is not None:
         errors += channel_errors(channel)
     if errors:
         raise Invalid("no metrics for these filters", errors=errors)
     return await metrics.compute(session, first, last, channel, kind)
+
+
+def _filter_errors(first: date | None, last: date | None) -> list[FieldError]:
+    if (first is None) != (last is None):
+        return [FieldError("to" if last is None else "from", "give both from and to, or neither")]
+    if first is not None and last is not None:
+        return range_errors(first, last, policy.current().analytics.metrics_max_days)
+    return []
+
+
+async def category_sales(
+    session: AsyncSession, first: date | None, last: date | None, limit: int
+) -> list[metrics.CategorySales]:
+    """ANA-1's sales by category over `first`..`last` (both None: all time)."""
+    errors = _filter_errors(first, last)
+    if errors:
+        raise Invalid("no category sales for these filters", errors=errors)
+    return await metrics.categories(session, first, last, limit)
+
+
+async def pipeline(session: AsyncSession) -> dict[str, list[Stage]]:
+    """ANA-2: orders, after-sales cases and tickets per state, with those past a clock."""
+    return await pipelines.pipeline(session)

@@ -28,7 +28,7 @@ from shopflow.core.sla.models import (
     running,
     running_in_business_time,
 )
-from shopflow.core.sla.repository import late, late_by_kind, of_subject, of_subjects
+from shopflow.core.sla.repository import late, late_by_kind, late_subjects, of_subject, of_subjects
 
 __all__ = [
     "BATCH",
@@ -48,6 +48,7 @@ __all__ = [
     "is_late",
     "late",
     "late_by_kind",
+    "late_subjects",
     "of_subject",
     "of_subjects",
     "pause",

@@ -224,6 +224,15 @@ async def late(session: AsyncSession, now: datetime, limit: int) -> list[SlaCloc
     return sorted(found, key=lambda c: c.deadline)[:limit]
 
 
+async def late_subjects(session: AsyncSession, now: datetime, prefix: str) -> set[str]:
+    """The subjects starting with `prefix` ("order:") with a late clock now (ANA-2's pipeline)."""
+    found: set[str] = set()
+    for condition in _late_conditions(now):
+        stmt = select(SlaClock.subject).where(condition, SlaClock.subject.startswith(prefix)).distinct()
+        found.update((await session.scalars(stmt)).all())
+    return found
+
+
 async def lock_due(session: AsyncSession, now: datetime, limit: int) -> list[SlaClock]:
     """Running clocks past their deadline, earliest first; rows another worker holds are skipped.
 
