@@ -252,3 +252,24 @@ async def test_the_pipeline_counts_each_state_and_names_those_past_their_clock(
         {"state": "new", "count": 1, "late": 1, "late_items": [str(ticket_id)]}
     ]
     assert reply.json()["cases"] == []
+
+
+async def test_inventory_turnover_is_cost_of_goods_over_the_mean_daily_closing_stock_value(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    # The 50 units of SKU-R100 were received today (2026), before March 2030; nothing shipped,
+    # so every day of March closes with 50 × 50.00 = 2500.00 of stock. Asked on 2030-05-01.
+    with clock.use(lambda: local("2030-05-01", 10)):
+        march, april, may = await metric_rows(
+            client, store, **{"from": "2030-03-01", "to": "2030-05-31", "period": "month"}
+        )
+
+    # March's cost of goods: 2 lines × 50.00 = 100.00; 100.00 / 2500.00 = 0.04.
+    assert march["metrics"]["inventory_turnover"] == {
+        "value": "0.04",
+        "numerator": "100.00",
+        "denominator": "2500.00",
+    }
+    assert april["metrics"]["inventory_turnover"]["value"] == "0.04"
+    # May has one day so far (05-01, its stock as it stands now) and no sales: 0.00.
+    assert may["metrics"]["inventory_turnover"]["value"] == "0.00"

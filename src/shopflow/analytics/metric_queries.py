@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 
 from shopflow.catalog.models import Category, Product, Sku
 from shopflow.core.db import UTCDateTime
+from shopflow.inventory.models import LedgerEntry
 from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from shopflow.service.models import Ticket, TicketType
@@ -187,3 +188,17 @@ async def category_sales(
         .limit(limit)
     )
     return [(c, p, int(s or 0), int(n)) for c, p, s, n in await session.execute(stmt)]
+
+
+async def stock_ledger(session: AsyncSession, before: datetime) -> list[tuple[datetime, int, int, int, int]]:
+    """(time, SKU, warehouse, balance after, the SKU's current cost) of every stock movement
+    before `before`, in the order they happened: the daily closing stock's source."""
+    stmt = (
+        select(
+            LedgerEntry.at, LedgerEntry.sku_id, LedgerEntry.warehouse_id, LedgerEntry.balance_after, Sku.cost
+        )
+        .join(Sku, Sku.id == LedgerEntry.sku_id)
+        .where(LedgerEntry.at < before)
+        .order_by(LedgerEntry.at, LedgerEntry.id)
+    )
+    return [(at, int(s), int(w), int(b), int(c)) for at, s, w, b, c in await session.execute(stmt)]

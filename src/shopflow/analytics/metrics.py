@@ -83,6 +83,35 @@ def cycle_days(times: list[tuple[int, datetime]], starts: datetime, ends: dateti
     return ratio(Decimal(str(round(sum(gaps), 6))), len(gaps), Unit.NUMBER, (Unit.NUMBER, Unit.COUNT))
 
 
+def closing_values(
+    entries: list[tuple[datetime, int, int, int, int]], first: date, last: date
+) -> dict[date, int]:
+    """The inventory value (Σ closing stock × cost, fen) at the end of each store day
+    `first`..`last`, replaying the stock ledger: a (SKU, warehouse)'s closing stock is the balance
+    after its last movement up to the day's end."""
+    balances: dict[tuple[int, int], int] = {}
+    value = 0
+    values = {}
+    index = 0
+    day = first
+    while day <= last:
+        ends = clock.local_midnight(day + timedelta(days=1))
+        while index < len(entries) and entries[index][0] < ends:
+            _, sku, warehouse, after, cost = entries[index]
+            value += (after - balances.get((sku, warehouse), 0)) * cost
+            balances[(sku, warehouse)] = after
+            index += 1
+        values[day] = value
+        day += timedelta(days=1)
+    return values
+
+
+def turnover(cogs: int, values: list[int]) -> Metric:
+    """COGS / mean daily inventory value; n/a without days or with no stock at all."""
+    mean = Decimal(sum(values)) / len(values) if values else Decimal(0)
+    return ratio(cogs, mean.quantize(Decimal("1")), Unit.NUMBER, (Unit.MONEY, Unit.MONEY))
+
+
 async def compute(
     session: AsyncSession, first: date | None, last: date | None, channel: str | None, kind: PeriodKind | None
 ) -> list[Row]:
@@ -101,6 +130,11 @@ async def compute(
     buyers = await q.customers(session, bounds, channel)
     tickets = await q.complaints(session, bounds, channel)
     times = await q.count_dates(session, max(end for _, end in bounds), channel)
+    ledger = await q.stock_ledger(session, min(max(end for _, end in bounds), clock.now()))
+    if first is None or last is None:  # all time: from the first stock movement to today
+        since = ledger[0][0].astimezone(clock.store_zone()).date() if ledger else clock.today()
+        cut = [Period(ALL, since, clock.today())]
+    daily = closing_values(ledger, cut[0].first, min(cut[-1].last, clock.today()))
     within = timedelta(hours=policy.current().analytics.resolution_within_hours)
     rows = []
     for index, period in enumerate(cut):
@@ -128,8 +162,8 @@ async def compute(
             "on_time_shipment_rate": _on_time(clocks.get(OrderClock.SHIP)),
             "on_time_delivery_rate": _on_time(clocks.get(OrderClock.DELIVER)),
             "gross_margin": ratio(net - costs.get(index, 0), net, Unit.RATE, (Unit.MONEY, Unit.MONEY)),
-            "inventory_turnover": Metric(
-                None, costs.get(index, 0), None, Unit.NUMBER, (Unit.MONEY, Unit.MONEY)
+            "inventory_turnover": turnover(
+                costs.get(index, 0), [v for d, v in daily.items() if period.first <= d <= period.last]
             ),
             "traffic_conversion": ratio(inquirers, traffic[0], Unit.RATE),
             "order_conversion": ratio(customers, inquirers, Unit.RATE),
