@@ -124,3 +124,29 @@ def test_revision_0015_encrypts_the_staff_emails_kept_in_clear_and_0014_decrypts
             (1, "li@shop.example"),
             (2, None),
         ]
+
+
+def test_revision_0026_gives_old_order_lines_the_skus_current_cost_flagged_as_backfilled(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "0025_sla_budget_source")
+    with sqlite3.connect(tmp_path / "old.db") as old:
+        old.executemany(
+            "INSERT INTO skus (id, product_id, code, name, price, cost, weight_g, price_band, sellable)"
+            " VALUES (?, 1, ?, '杯', 9900, ?, 300, 'profit', 1)",
+            [(1, "CUP-1", 4000), (2, "CUP-2", 1250)],
+        )
+        old.executemany(
+            "INSERT INTO order_lines (id, order_id, sku_id, sku_code, name, quantity, unit_price, discount,"
+            " line_total) VALUES (?, 1, ?, 'x', '杯', 1, 9900, 0, 9900)",
+            [(1, 1), (2, 2), (3, 1)],
+        )
+
+    command.upgrade(config, "0026_metrics")
+
+    with sqlite3.connect(tmp_path / "old.db") as new:
+        lines = new.execute("SELECT id, unit_cost, cost_backfilled FROM order_lines ORDER BY id").fetchall()
+    assert lines == [(1, 4000, 1), (2, 1250, 1), (3, 4000, 1)]
