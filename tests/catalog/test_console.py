@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from shopflow.catalog import service as catalog
-from shopflow.catalog.models import PriceBand, PriceChange, Product, Sku
+from shopflow.catalog.models import Category, PriceBand, PriceChange, Product, Sku
 from shopflow.catalog.schemas import ProductIn, SkuPatch
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
@@ -267,6 +267,24 @@ async def test_a_new_product_is_created_with_its_skus_and_audited(db: Database, 
         assert created.action == "product.created"
         assert created.after == {"name": "秋冬围巾", "skus": ["SCARF-1", "SCARF-2"]}
         assert created.actor_name.startswith("manager-")
+
+
+async def test_a_new_product_is_filed_under_the_category_path_typed(db: Database, visit: Visitors) -> None:
+    await small_store(db)
+    async with await signed_in(visit, db, "manager") as visitor:
+        await visitor.get("/catalog/new")
+        form = _product_form({0: _sku_row("SCARF-1")})
+        made = await visitor.post("/catalog/products", {**form, "category": " 服饰 / 围巾 "})
+
+        assert made.status_code == 303
+        scarf = await _sku(db, "SCARF-1")
+        async with db.transaction() as session:
+            product = await session.get(Product, scarf.product_id)
+            assert product is not None and product.category_id is not None
+            sub = await session.get(Category, product.category_id)
+            assert sub is not None and sub.name == "围巾" and sub.parent_id is not None
+            top = await session.get(Category, sub.parent_id)
+            assert top is not None and (top.name, top.parent_id) == ("服饰", None)
 
 
 @pytest.mark.parametrize("role", ["warehouse", "sales"])

@@ -109,11 +109,14 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
         found = re.fullmatch(r"skus\[(\d+)\](.*)", name)
         return name if found is None else f"skus[{rows[int(found[1])]}]{found[2]}"
 
-    data = {
+    data: dict[str, Any] = {
         "name": values.get("name", "").strip(),
         "description": values.get("description", "").strip(),
         "skus": skus,
     }
+    category = values.get("category", "").strip()
+    if category:  # "家居 / 杯具": a category and its subcategory
+        data["category"] = [part.strip() for part in category.split("/")]
 
     async def create() -> Response:
         product = await service.create_product(session, c.actor, parsed(ProductIn, data))  # type: ignore[arg-type]

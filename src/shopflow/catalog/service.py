@@ -51,7 +51,8 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -
             "product",
             product.id,
             None,
-            {"name": data.name, "skus": codes, "category": data.category},
+            {"name": data.name, "skus": codes}
+            | ({} if data.category is None else {"category": data.category}),
         ),
     )
     return product
