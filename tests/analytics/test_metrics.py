@@ -273,3 +273,34 @@ async def test_inventory_turnover_is_cost_of_goods_over_the_mean_daily_closing_s
     assert april["metrics"]["inventory_turnover"]["value"] == "0.04"
     # May has one day so far (05-01, its stock as it stands now) and no sales: 0.00.
     assert may["metrics"]["inventory_turnover"]["value"] == "0.00"
+
+
+async def test_conversions_read_the_traffic_counts_of_the_period_and_channel(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    operations = await bearer(db, "operations")
+    for day, channel, visitors, inquiries in [
+        ("2030-03-10", "web", 100, 10),
+        ("2030-04-02", "manual", 50, 5),
+    ]:
+        body = {"date": day, "channel": channel, "visitors": visitors, "inquiries": inquiries}
+        reply = await client.post("/api/v1/analytics/traffic", json=body, headers=operations)
+        assert reply.status_code == 200, reply.text
+
+    march, april = await metric_rows(
+        client, store, **{"from": "2030-03-01", "to": "2030-04-30", "period": "month"}
+    )
+    (everything,) = await metric_rows(client, store)
+    (web,) = await metric_rows(client, store, channel="web")
+
+    assert march["metrics"]["traffic_conversion"] == {"value": "10.00", "numerator": 10, "denominator": 100}
+    assert march["metrics"]["order_conversion"] == {
+        "value": "20.00",
+        "numerator": 2,
+        "denominator": 10,
+    }  # A, B
+    assert values(april)["traffic_conversion"] == "10.00"  # 5 / 50
+    assert values(april)["order_conversion"] == "40.00"  # A and G of 5 inquiries
+    assert values(everything)["traffic_conversion"] == "10.00"  # 15 / 150
+    assert values(everything)["order_conversion"] == "20.00"  # A, B, G of 15
+    assert values(web)["order_conversion"] == "30.00"  # every order is a web order: 3 buyers of 10

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.analytics import metric_queries as q
 from shopflow.analytics import repository
-from shopflow.analytics.models import Period, PeriodKind, periods
+from shopflow.analytics.models import FIRST_DAY, LAST_DAY, Period, PeriodKind, periods
 from shopflow.core import clock, policy, sla
 from shopflow.orders.models import OrderClock
 
@@ -123,7 +123,7 @@ async def compute(
             (clock.local_midnight(p.first), clock.local_midnight(p.last + timedelta(days=1))) for p in cut
         ]
     else:
-        cut, bounds = [Period(ALL, date(1900, 1, 2), date(8999, 12, 31))], [ALL_BOUNDS]
+        cut, bounds = [Period(ALL, FIRST_DAY, LAST_DAY)], [ALL_BOUNDS]
     figures = await q.order_figures(session, bounds, channel)
     costs = await q.cost_of_goods(session, bounds, channel)
     refunds = await q.refunds_settled(session, bounds, channel)
@@ -131,10 +131,14 @@ async def compute(
     tickets = await q.complaints(session, bounds, channel)
     times = await q.count_dates(session, max(end for _, end in bounds), channel)
     ledger = await q.stock_ledger(session, min(max(end for _, end in bounds), clock.now()))
-    if first is None or last is None:  # all time: from the first stock movement to today
-        since = ledger[0][0].astimezone(clock.store_zone()).date() if ledger else clock.today()
-        cut = [Period(ALL, since, clock.today())]
-    daily = closing_values(ledger, cut[0].first, min(cut[-1].last, clock.today()))
+    stock_from = cut[0].first
+    if first is None or last is None:  # all time: stock from its first movement
+        stock_from = ledger[0][0].astimezone(clock.store_zone()).date() if ledger else clock.today()
+    daily = closing_values(ledger, stock_from, min(cut[-1].last, clock.today()))
+    traffic = await repository.traffic_by_day(session, cut[0].first, cut[-1].last, channel)
+    complaints: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for i, opened, done in tickets:
+        complaints[i].append((opened, done))
     within = timedelta(hours=policy.current().analytics.resolution_within_hours)
     rows = []
     for index, period in enumerate(cut):
@@ -142,12 +146,12 @@ async def compute(
         orders, sales, refunded, complained = figures.get(index, (0, 0, 0, 0))
         net = sales - refunds.get(index, 0)
         customers, repeat = buyers.get(index, (0, 0))
-        mine = [(opened, done) for i, opened, done in tickets if i == index]
+        mine = complaints[index]
         resolved = [(opened, done) for opened, done in mine if done is not None]
         quick = sum(1 for opened, done in resolved if done - opened <= within)
         clocks = {c.kind: c for c in await sla.compliance(session, starts, ends, clock.now())}
-        traffic = await _traffic(session, period, channel, first is None)
-        inquirers = traffic[1]
+        visitors = sum(v for d, (v, _) in traffic.items() if period.first <= d <= period.last)
+        inquirers = sum(i for d, (_, i) in traffic.items() if period.first <= d <= period.last)
         metrics = {
             "orders": count(orders),
             "sales": money(sales),
@@ -165,7 +169,7 @@ async def compute(
             "inventory_turnover": turnover(
                 costs.get(index, 0), [v for d, v in daily.items() if period.first <= d <= period.last]
             ),
-            "traffic_conversion": ratio(inquirers, traffic[0], Unit.RATE),
+            "traffic_conversion": ratio(inquirers, visitors, Unit.RATE),
             "order_conversion": ratio(customers, inquirers, Unit.RATE),
             **{f"sla_compliance.{k}": _on_time(c) for k, c in sorted(clocks.items())},
         }
@@ -178,14 +182,6 @@ def _on_time(found: sla.Compliance | None) -> Metric:
     if found is None:
         return Metric(None, 0, 0, Unit.RATE)
     return ratio(found.met, found.met + found.breached, Unit.RATE)
-
-
-async def _traffic(
-    session: AsyncSession, period: Period, channel: str | None, whole: bool
-) -> tuple[int, int]:
-    first, last = (date(1900, 1, 2), date(8999, 12, 30)) if whole else (period.first, period.last)
-    days = await repository.traffic_by_day(session, first, last, channel)
-    return sum(v for v, _ in days.values()), sum(i for _, i in days.values())
 
 
 def shown(metric: Metric) -> int | str | None:
