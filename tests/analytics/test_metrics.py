@@ -304,3 +304,24 @@ async def test_conversions_read_the_traffic_counts_of_the_period_and_channel(
     assert values(everything)["traffic_conversion"] == "10.00"  # 15 / 150
     assert values(everything)["order_conversion"] == "20.00"  # A, B, G of 15
     assert values(web)["order_conversion"] == "30.00"  # every order is a web order: 3 buyers of 10
+
+
+async def test_on_time_rates_and_sla_compliance_read_the_clocks_due_in_the_period(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    # Asked on 2030-05-01: nothing was ever shipped, so every paid order's ship clock ran out.
+    with clock.use(lambda: local("2030-05-01", 10)):
+        march, april = await metric_rows(
+            client, store, **{"from": "2030-03-01", "to": "2030-04-30", "period": "month"}
+        )
+
+    # March: A's and B's ship clocks are due in March and missed; no delivery clock started.
+    assert march["metrics"]["on_time_shipment_rate"] == {"value": "0.00", "numerator": 0, "denominator": 2}
+    assert march["metrics"]["on_time_delivery_rate"] == {"value": None, "numerator": 0, "denominator": 0}
+    # The pay clocks: A's and B's met; D's cancelled with its order, left out.
+    assert march["metrics"]["sla_compliance.order.pay"]["value"] == "100.00"
+    assert march["metrics"]["sla_compliance.order.pay"]["denominator"] == 2
+    assert march["metrics"]["sla_compliance.order.ship"]["value"] == "0.00"
+    # April: G's complaint was resolved by hand in the data, its clocks still ran out.
+    assert values(april)["sla_compliance.ticket.resolution"] == "0.00"
+    assert "sla_compliance.ticket.resolution" not in march["metrics"]  # no such clock due in March

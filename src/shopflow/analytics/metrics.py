@@ -130,6 +130,7 @@ async def compute(
     buyers = await q.customers(session, bounds, channel)
     tickets = await q.complaints(session, bounds, channel)
     times = await q.count_dates(session, max(end for _, end in bounds), channel)
+    outcomes = await sla.compliance_by_window(session, q.windows_cte(bounds), clock.now())
     ledger = await q.stock_ledger(session, min(max(end for _, end in bounds), clock.now()))
     stock_from = cut[0].first
     if first is None or last is None:  # all time: stock from its first movement
@@ -149,7 +150,7 @@ async def compute(
         mine = complaints[index]
         resolved = [(opened, done) for opened, done in mine if done is not None]
         quick = sum(1 for opened, done in resolved if done - opened <= within)
-        clocks = {c.kind: c for c in await sla.compliance(session, starts, ends, clock.now())}
+        clocks = {c.kind: c for c in outcomes.get(index, [])}
         visitors = sum(v for d, (v, _) in traffic.items() if period.first <= d <= period.last)
         inquirers = sum(i for d, (_, i) in traffic.items() if period.first <= d <= period.last)
         metrics = {

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import CTE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import alerts, audit, businesstime, clock, db, policy
@@ -45,6 +46,7 @@ __all__ = [
     "breach_kind",
     "cancel",
     "compliance",
+    "compliance_by_window",
     "is_late",
     "late",
     "late_by_kind",
@@ -313,6 +315,16 @@ async def recompute(session: AsyncSession, limit: int = BATCH) -> int:
         await session.flush()
         await audit.record(session, *rows)
     return len(found)
+
+
+async def compliance_by_window(
+    session: AsyncSession, windows: CTE, now: datetime
+) -> dict[int, list[Compliance]]:
+    """`compliance` for every window of `windows` (a CTE of idx, starts, ends), by window index."""
+    found: dict[int, list[Compliance]] = {}
+    for index, *counts in await repository.outcomes_by_window(session, windows, now):
+        found.setdefault(index, []).append(Compliance(*counts))
+    return found
 
 
 async def compliance(

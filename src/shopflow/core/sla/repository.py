@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import CTE, ColumnElement, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.db import driver_connection, insert_for, insert_rows, loaded, refresh_known
@@ -173,10 +173,8 @@ async def of_subjects(session: AsyncSession, subjects: Sequence[str]) -> list[Sl
     return list((await session.scalars(stmt)).all())
 
 
-async def outcomes(
-    session: AsyncSession, due_from: datetime, due_to: datetime, now: datetime
-) -> list[tuple[str, int, int, int]]:
-    """Per kind, of the clocks due in [from, to): how many were met in time, missed, cancelled."""
+def _outcome_counts(now: datetime) -> tuple[ColumnElement[int], ColumnElement[int], ColumnElement[int]]:
+    """How many clocks were met in time, missed, cancelled (SLA-3), as aggregates."""
     met = SlaClock.state == ClockState.MET
     in_time = SlaClock.stopped_at <= SlaClock.deadline
     missed = (
@@ -184,19 +182,42 @@ async def outcomes(
         | (met & ~in_time)
         | ((SlaClock.state == ClockState.RUNNING) & (SlaClock.deadline <= now))
     )
+    return (
+        func.count().filter(met & in_time),
+        func.count().filter(missed),
+        func.count().filter(SlaClock.state == ClockState.CANCELLED),
+    )
+
+
+async def outcomes(
+    session: AsyncSession, due_from: datetime, due_to: datetime, now: datetime
+) -> list[tuple[str, int, int, int]]:
+    """Per kind, of the clocks due in [from, to): how many were met in time, missed, cancelled."""
     stmt = (
-        select(
-            SlaClock.kind,
-            func.count().filter(met & in_time),
-            func.count().filter(missed),
-            func.count().filter(SlaClock.state == ClockState.CANCELLED),
-        )
+        select(SlaClock.kind, *_outcome_counts(now))
         .where(SlaClock.deadline >= due_from, SlaClock.deadline < due_to)
         .group_by(SlaClock.kind)
         .order_by(SlaClock.kind)
     )
     rows = await session.execute(stmt)
     return [(kind, int(on_time), int(late), int(off)) for kind, on_time, late, off in rows]
+
+
+async def outcomes_by_window(
+    session: AsyncSession, windows: CTE, now: datetime
+) -> list[tuple[int, str, int, int, int]]:
+    """`outcomes` for every window of `windows` (a CTE of idx, starts, ends) in one statement:
+    (window, kind, met in time, missed, cancelled)."""
+    stmt = (
+        select(windows.c.idx, SlaClock.kind, *_outcome_counts(now))
+        .join_from(
+            SlaClock, windows, and_(SlaClock.deadline >= windows.c.starts, SlaClock.deadline < windows.c.ends)
+        )
+        .group_by(windows.c.idx, SlaClock.kind)
+        .order_by(windows.c.idx, SlaClock.kind)
+    )
+    rows = await session.execute(stmt)
+    return [(int(i), kind, int(on_time), int(late), int(off)) for i, kind, on_time, late, off in rows]
 
 
 def _late_conditions(now: datetime) -> list[ColumnElement[bool]]:
