@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from shopflow.catalog.models import Product
 from shopflow.catalog.service import category_for
 from shopflow.core import clock
 from shopflow.core.db import Database
-from shopflow.orders.models import OrderLine
+from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.service.models import Ticket
 from tests.builders.auth import bearer
 from tests.builders.orders import address
@@ -325,3 +325,19 @@ async def test_on_time_rates_and_sla_compliance_read_the_clocks_due_in_the_perio
     # April: G's complaint was resolved by hand in the data, its clocks still ran out.
     assert values(april)["sla_compliance.ticket.resolution"] == "0.00"
     assert "sla_compliance.ticket.resolution" not in march["metrics"]  # no such clock due in March
+
+
+async def test_a_replacement_order_never_counts(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    # An exchange's replacement (ASV-6) is placed in the exchange channel; G's order (the last
+    # placed) made one here.
+    async with db.transaction() as session:
+        last = await session.scalar(select(func.max(Order.id)))
+        await session.execute(update(Order).where(Order.id == last).values(channel=EXCHANGE_CHANNEL))
+
+    (everything,) = await metric_rows(client, store)
+
+    assert values(everything)["orders"] == 3  # A twice and B
+    assert values(everything)["sales"] == "300.00"
+    assert values(everything)["complaint_rate"] == "0.00"  # G's complaint was about the replacement

@@ -45,6 +45,25 @@ PRODUCTS = [
     ("香薰蜡烛礼盒", "image", 329, ["雪松", "白茶"]),
 ]
 
+# Each product's category path (the two-level tree the metrics' sales by category read).
+CATEGORIES = {
+    "纯棉圆领T恤": ["服饰", "上装"],
+    "弹力修身牛仔裤": ["服饰", "下装"],
+    "轻薄羽绒服": ["服饰", "外套"],
+    "真丝围巾": ["配饰", "围巾"],
+    "运动速干短裤": ["服饰", "下装"],
+    "羊毛混纺大衣": ["服饰", "外套"],
+    "帆布双肩包": ["配饰", "箱包"],
+    "保温杯 500ml": ["家居", "杯具"],
+    "蓝牙降噪耳机": ["数码", "音频"],
+    "智能手环": ["数码", "穿戴"],
+    "棉麻家居服套装": ["服饰", "家居服"],
+    "防晒冰袖": ["配饰"],
+    "手工皮革钱包": ["配饰", "箱包"],
+    "儿童卡通雨伞": ["家居"],
+    "香薰蜡烛礼盒": ["家居", "香薰"],
+}
+
 # (code, name, tracking link, base fee, fee per kg); the rules below choose among them.
 CARRIERS = [
     CarrierIn(
@@ -138,7 +157,9 @@ async def set_up(session: AsyncSession, rng: random.Random) -> Store:
                 )
             )
             skus.append(sku)
-        await catalog.create_product(session, SYSTEM, ProductIn(name=name, skus=rows))
+        await catalog.create_product(
+            session, SYSTEM, ProductIn(name=name, category=CATEGORIES[name], skus=rows)
+        )
     for warehouse in WAREHOUSES:
         lines = [
             ReceiptLineIn(sku=sku.code, quantity=SCARCE_UNITS if sku is skus[-1] else rng.randint(80, 400))
