@@ -45,6 +45,7 @@ NOTICES = {
     "order.delivered": "已送达",
 }
 EVENTS = [*NOTICES, "order.completed", "order.closed"]
+SURVEYS = 2  # SVC-6: the satisfaction survey at delivery, the feedback survey 3 days later
 
 
 @dataclass
@@ -277,12 +278,17 @@ async def _place_to_closed(shop: Shop, carriers: dict[str, str], fake: FakeClock
     ]
     assert alerted == []  # nothing was late, and ORD-7's timers act without alerting
 
-    # NTF-1: each notice sent once and logged delivered, at the first attempt; nothing else sent.
+    # NTF-1: each notice sent once and logged delivered, at the first attempt; nothing else sent
+    # but the customer's two surveys (SVC-6): satisfaction at delivery, feedback 3 days later.
     assert [r.headers["x-shopflow-event"] for r in shop.receiver.received] == EVENTS
-    assert len(shop.mailbox.messages) == len(NOTICES)
+    assert len(shop.mailbox.messages) == len(NOTICES) + SURVEYS
     log = (await shop.get("/api/v1/notifications/deliveries?page_size=100"))["items"]
     assert Counter((d["event"], d["channel"]) for d in log) == Counter(
-        [*((e, c) for e in NOTICES for c in ("email", "sms")), *((e, "webhook") for e in EVENTS)]
+        [
+            *((e, c) for e in NOTICES for c in ("email", "sms")),
+            *((e, "webhook") for e in EVENTS),
+            *(("survey.sent", c) for _ in range(SURVEYS) for c in ("email", "sms")),
+        ]
     )
     assert {(d["state"], len(d["attempts"]), d["attempts"][0]["ok"]) for d in log} == {("delivered", 1, True)}
     hooks = {d["idempotency_id"] for d in log if d["channel"] == "webhook"}
