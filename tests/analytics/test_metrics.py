@@ -17,6 +17,8 @@ from shopflow.core.db import Database
 from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.service.models import Ticket
 from tests.builders.auth import bearer
+from tests.builders.catalog import add_product
+from tests.builders.inventory import receive
 from tests.builders.orders import address
 from tests.builders.payments import pay, place_order, start_payment
 from tests.builders.refunds import SKU, ask_refund, refund_store, settle
@@ -229,6 +231,38 @@ async def test_sales_by_category_are_line_sales_of_counted_orders_largest_first(
     assert march.json() == [{"category": "家居 / 杯具", "sales": "200.00", "orders": 2}]
     assert bad.status_code == 422
     assert "to" in bad.text
+
+
+async def test_sales_by_sku_are_line_sales_units_and_orders_of_counted_orders_largest_first(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    await add_product(db, {"SKU-S030": 3000}, name="杯垫")
+    await receive(db, "WH-R", {"SKU-S030": 10})
+    # A's third order, 2030-03-20: three SKU-S030 at 30.00, 90.00 of line sales.
+    with clock.use(lambda: local("2030-03-20", 10)):
+        third = await place_order(client, await bearer(db, "admin"), [("SKU-S030", 3, "30.00")])
+        await pay(client, await start_payment(client, await bearer(db, "admin"), third["id"]))
+
+    everything = await client.get("/api/v1/analytics/skus", headers=store)
+    top = await client.get("/api/v1/analytics/skus", params={"limit": 1}, headers=store)
+    april = await client.get(
+        "/api/v1/analytics/skus", params={"from": "2030-04-01", "to": "2030-04-30"}, headers=store
+    )
+    bad = await client.get("/api/v1/analytics/skus", params={"to": "2030-04-30"}, headers=store)
+
+    r100 = {
+        "sku": SKU,
+        "name": f"商品 {SKU}",
+        "sales": "400.00",
+        "quantity": 4,
+        "orders": 4,
+    }  # D's never paid
+    s030 = {"sku": "SKU-S030", "name": "商品 SKU-S030", "sales": "90.00", "quantity": 3, "orders": 1}
+    assert everything.json() == [r100, s030]
+    assert top.json() == [r100]
+    assert april.json() == [{**r100, "sales": "200.00", "quantity": 2, "orders": 2}]  # A's and G's
+    assert bad.status_code == 422
+    assert "from" in bad.text
 
 
 async def test_the_pipeline_counts_each_state_and_names_those_past_their_clock(

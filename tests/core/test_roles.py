@@ -157,6 +157,7 @@ ROUTES: dict[str, str | None] = {
     "GET /api/v1/crm/funnel": "customers.read",
     "GET /api/v1/analytics/metrics": "analytics.read",
     "GET /api/v1/analytics/categories": "analytics.read",
+    "GET /api/v1/analytics/skus": "analytics.read",
     "GET /api/v1/analytics/pipeline": "analytics.read",
     "GET /api/v1/kb/articles": "kb.read",
     "POST /api/v1/kb/articles": "kb.write",

@@ -27,6 +27,7 @@ from shopflow.analytics.schemas import (
     Owner,
     PipelineOut,
     ResolveIn,
+    SkuSalesOut,
     StageOut,
     SubjectClocks,
     TrafficIn,
@@ -221,6 +222,23 @@ async def category_sales(
     the orders counted in `from`..`to` (both absent: all time), largest first."""
     found = await service.category_sales(session, first, last, limit)
     return [CategorySalesOut(category=c.category, sales=money.fmt(c.sales), orders=c.orders) for c in found]
+
+
+@router.get("/analytics/skus", response_model=list[SkuSalesOut], tags=["metrics"])
+async def sku_sales(
+    session: Session,
+    _: Annotated[Actor, require("analytics.read")],
+    first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 10,
+) -> list[SkuSalesOut]:
+    """ANA-1: line sales (unit price × quantity − the line's discount), units and orders per SKU of
+    the orders counted in `from`..`to` (both absent: all time), largest first."""
+    found = await service.sku_sales(session, first, last, limit)
+    return [
+        SkuSalesOut(sku=s.sku, name=s.name, sales=money.fmt(s.sales), quantity=s.quantity, orders=s.orders)
+        for s in found
+    ]
 
 
 @router.get("/analytics/pipeline", response_model=PipelineOut, tags=["metrics"])

@@ -190,6 +190,25 @@ async def category_sales(
     return [(c, p, int(s or 0), int(n)) for c, p, s, n in await session.execute(stmt)]
 
 
+async def sku_sales(
+    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+) -> list[tuple[str, str, int, int, int]]:
+    """(SKU code, SKU name, line sales, units, orders) of the lines of orders counted in
+    [starts, ends), by line sales largest first (ties by code)."""
+    sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
+    stmt = (
+        select(Sku.code, Sku.name, sales, func.sum(OrderLine.quantity), func.count(func.distinct(Order.id)))
+        .select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Sku, Sku.id == OrderLine.sku_id)
+        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .group_by(Sku.id, Sku.code, Sku.name)
+        .order_by(sales.desc(), Sku.code)
+        .limit(limit)
+    )
+    return [(c, name, int(s or 0), int(u or 0), int(n)) for c, name, s, u, n in await session.execute(stmt)]
+
+
 async def stock_ledger(session: AsyncSession, before: datetime) -> list[tuple[datetime, int, int, int, int]]:
     """(time, SKU, warehouse, balance after, the SKU's current cost) of every stock movement
     before `before`, in the order they happened: the daily closing stock's source."""

@@ -226,19 +226,38 @@ class CategorySales:
     orders: int
 
 
+@dataclass(frozen=True, slots=True)
+class SkuSales:
+    sku: str
+    name: str
+    sales: int  # fen
+    quantity: int  # units sold
+    orders: int
+
+
+def _days(first: date | None, last: date | None) -> tuple[datetime, datetime]:
+    """The instants that bound the store days `first`..`last` (both None: all time)."""
+    if first is None or last is None:
+        return ALL_BOUNDS
+    return clock.local_midnight(first), clock.local_midnight(last + timedelta(days=1))
+
+
 async def categories(
     session: AsyncSession, first: date | None, last: date | None, limit: int
 ) -> list[CategorySales]:
     """Line sales and orders per category of the orders counted over `first`..`last` (both None:
     all time), largest first."""
-    if first is None or last is None:
-        starts, ends = ALL_BOUNDS
-    else:
-        starts, ends = clock.local_midnight(first), clock.local_midnight(last + timedelta(days=1))
-    rows = await q.category_sales(session, starts, ends, limit)
+    rows = await q.category_sales(session, *_days(first, last), limit)
     return [
         CategorySales(
             None if name is None else name if parent is None else f"{parent} / {name}", sales, orders
         )
         for name, parent, sales, orders in rows
     ]
+
+
+async def skus(session: AsyncSession, first: date | None, last: date | None, limit: int) -> list[SkuSales]:
+    """Line sales, units and orders per SKU of the orders counted over `first`..`last` (both None:
+    all time), largest first."""
+    rows = await q.sku_sales(session, *_days(first, last), limit)
+    return [SkuSales(*row) for row in rows]

@@ -160,6 +160,14 @@ class CategorySalesOut(BaseModel):
     orders: int
 
 
+class SkuSalesOut(BaseModel):
+    sku: str  # the SKU's code
+    name: str
+    sales: str  # yuan, 2 places
+    quantity: int  # units sold
+    orders: int
+
+
 class StageOut(BaseModel):
     state: str
     count: int

@@ -209,6 +209,16 @@ async def category_sales(
     return await metrics.categories(session, first, last, limit)
 
 
+async def sku_sales(
+    session: AsyncSession, first: date | None, last: date | None, limit: int
+) -> list[metrics.SkuSales]:
+    """ANA-1's sales by SKU over `first`..`last` (both None: all time)."""
+    errors = _filter_errors(first, last)
+    if errors:
+        raise Invalid("no SKU sales for these filters", errors=errors)
+    return await metrics.skus(session, first, last, limit)
+
+
 async def pipeline(session: AsyncSession) -> dict[str, list[Stage]]:
     """ANA-2: orders, after-sales cases and tickets per state, with those past a clock."""
     return await pipelines.pipeline(session)
