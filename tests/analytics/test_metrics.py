@@ -3,17 +3,19 @@ out in the comments; the API's shapes, period labels, n/a as null and its 422s."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from shopflow.analytics import metrics, service
 from shopflow.catalog.models import Product
 from shopflow.catalog.service import category_for
 from shopflow.core import clock
 from shopflow.core.db import Database
+from shopflow.core.errors import Invalid
 from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.service.models import Ticket
 from tests.builders.auth import bearer
@@ -263,6 +265,30 @@ async def test_sales_by_sku_are_line_sales_units_and_orders_of_counted_orders_la
     assert april.json() == [{**r100, "sales": "200.00", "quantity": 2, "orders": 2}]  # A's and G's
     assert bad.status_code == 422
     assert "from" in bad.text
+
+
+async def test_a_summary_compares_the_range_with_the_one_just_before_and_draws_its_trend(
+    db: Database, store: dict[str, str]
+) -> None:
+    async with db.transaction() as session:
+        april = await service.summary(session, date(2030, 4, 1), date(2030, 4, 30), None)
+        with pytest.raises(Invalid) as bad:
+            await service.summary(session, date(2030, 4, 30), date(2030, 4, 1), "nowhere")
+
+    assert april.before == (date(2030, 3, 2), date(2030, 3, 31))  # the 30 days before April
+    shown = {name: metrics.shown(m) for name, m in april.current.metrics.items()}
+    assert (shown["orders"], shown["sales"], shown["refund_rate"]) == (2, "200.00", "0.00")  # A, G
+    assert metrics.shown(april.previous.metrics["refund_rate"]) == "50.00"  # B's of A's and B's
+    assert april.changes["orders"] == 0  # 2 → 2
+    assert april.changes["refund_rate"] == -50  # points: 50.00 % → 0.00 %
+    assert april.changes["complaint_resolution_rate"] is None  # n/a in March
+    assert april.trend_kind == "day"
+    assert [r.period for r in april.trend][:2] == ["2030-04-01", "2030-04-02"]
+    assert len(april.trend) == 30
+    assert [metrics.shown(r.metrics["orders"]) for r in april.trend[:3]] == [1, 1, 0]
+    assert [(c.category, c.sales) for c in april.categories] == [(None, 20000)]
+    assert [(s.sku, s.quantity) for s in april.skus] == [(SKU, 2)]
+    assert {e.field for e in bad.value.errors} >= {"channel"}
 
 
 async def test_the_pipeline_counts_each_state_and_names_those_past_their_clock(

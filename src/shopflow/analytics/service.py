@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.analytics import metrics, repository
 from shopflow.analytics import pipeline as pipelines
+from shopflow.analytics import summary as summaries
 from shopflow.analytics.models import (
     DropOff,
     Period,
@@ -197,6 +198,16 @@ def _filter_errors(first: date | None, last: date | None) -> list[FieldError]:
     if first is not None and last is not None:
         return range_errors(first, last, policy.current().analytics.metrics_max_days)
     return []
+
+
+async def summary(session: AsyncSession, first: date, last: date, channel: str | None) -> summaries.Summary:
+    """The dashboard's and the reports' picture of `first`..`last`; bad filters are 422s."""
+    errors = range_errors(first, last, policy.current().analytics.metrics_max_days)
+    if channel is not None:
+        errors += channel_errors(channel)
+    if errors:
+        raise Invalid("no summary for these filters", errors=errors)
+    return await summaries.summarise(session, first, last, channel)
 
 
 async def category_sales(
