@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import CTE, Integer, and_, exists, func, literal, select, union_all
+from sqlalchemy import CTE, Integer, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shopflow.catalog.models import Category, Product, Sku
 from shopflow.core.db import UTCDateTime
 from shopflow.inventory.models import LedgerEntry
-from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
+from shopflow.orders.models import EXCHANGE_CHANNEL, UNDATED, Order, OrderLine
 from shopflow.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from shopflow.service.models import Ticket, TicketType
 
@@ -122,14 +122,15 @@ async def complaints(
 
 async def customers(session: AsyncSession, bounds: Bounds, channel: str | None) -> dict[int, tuple[int, int]]:
     """Per window: customers with a counted order in it (known customers only), and how many of
-    them have at least two counted orders (any channel, never a replacement) up to its end."""
+    them have at least two counted orders (any channel, never a replacement) up to its end;
+    orders without dates (imported history) only in the window of all time."""
     windows = windows_cte(bounds)
     join, conditions = _counted(windows, channel)
     bought = (
-        select(windows.c.idx, windows.c.ends, Order.customer_id)
+        select(windows.c.idx, windows.c.starts, windows.c.ends, Order.customer_id)
         .join_from(Order, windows, join)
         .where(Order.customer_id.is_not(None), *conditions)
-        .group_by(windows.c.idx, windows.c.ends, Order.customer_id)
+        .group_by(windows.c.idx, windows.c.starts, windows.c.ends, Order.customer_id)
         .subquery("bought")
     )
     earlier = aliased(Order)
@@ -138,6 +139,7 @@ async def customers(session: AsyncSession, bounds: Bounds, channel: str | None) 
         .where(
             earlier.customer_id == bought.c.customer_id,
             earlier.counted_at < bought.c.ends,
+            or_(earlier.undated.is_(False), bought.c.starts <= UNDATED),
             earlier.channel != EXCHANGE_CHANNEL,
         )
         .scalar_subquery()
@@ -149,13 +151,14 @@ async def customers(session: AsyncSession, bounds: Bounds, channel: str | None) 
 async def count_dates(
     session: AsyncSession, last: datetime, channel: str | None
 ) -> list[tuple[int, datetime]]:
-    """(customer, count time) of every counted order before `last`, by customer then time: the
-    repurchase cycle's input."""
+    """(customer, count time) of every counted order with a date before `last`, by customer then
+    time: the repurchase cycle's input."""
     stmt = (
         select(Order.customer_id, Order.counted_at)
         .where(
             Order.customer_id.is_not(None),
             Order.counted_at.is_not(None),
+            Order.undated.is_(False),
             Order.counted_at < last,
             Order.channel != EXCHANGE_CHANNEL,
         )

@@ -23,11 +23,12 @@ from shopflow.analytics import metric_queries as q
 from shopflow.analytics import repository
 from shopflow.analytics.models import FIRST_DAY, LAST_DAY, Period, PeriodKind, periods
 from shopflow.core import clock, policy, sla
-from shopflow.orders.models import OrderClock
+from shopflow.orders.models import UNDATED, OrderClock
 
 ALL = "all"
-# All time: wider than any count date a store keeps.
-ALL_BOUNDS = (datetime(1900, 1, 2, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+# All time: wider than any count date a store keeps, from the count time of imported history
+# without dates (`UNDATED`), which no other period holds.
+ALL_BOUNDS = (UNDATED, datetime(9000, 1, 1, tzinfo=UTC))
 
 
 class Unit(StrEnum):
