@@ -161,7 +161,8 @@ def demo(
         else:
             states = ", ".join(f"{state} {n}" for state, n in sorted(summary.orders.items()))
             console.print(
-                f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states})"
+                f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states}),"
+                f" after a year of history: {summary.history} orders"
             )
             late = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.late.items()))
             console.print(
