@@ -248,6 +248,17 @@ def test_every_order_has_its_customer_and_some_customers_came_back(loaded: Loade
     assert 0 < loaded.count("customers") < loaded.count("orders")
     assert loaded.count("customers", "order_count >= 2") > 0
     assert loaded.count("customers", "lifetime_value < 0 OR (order_count = 0 AND lifetime_value <> 0)") == 0
+    # Every customer's totals are the sum of their value entries, history's included (CRM-1).
+    assert (
+        loaded.count(
+            "customers c",
+            "lifetime_value <> (SELECT coalesce(sum(amount), 0) FROM customer_value_entries e "
+            "WHERE e.customer_id = c.id) OR order_count <> (SELECT count(DISTINCT order_id) "
+            "FROM customer_value_entries e WHERE e.customer_id = c.id AND amount > 0)",
+        )
+        == 0
+    )
+    assert loaded.count("customers", "order_count = 0") < loaded.count("customers") / 10
 
 
 def test_a_year_of_history_precedes_the_weeks_of_trading_and_starts_no_clock(loaded: Loaded) -> None:

@@ -91,7 +91,8 @@ def platform_key(platform: str, key: str) -> str:
 
 class ValueEntry(Base):
     """One step of a customer's lifetime value: a payment captured (+) or a refund settled (−),
-    once each (`source` unique: "payment:12", "refund:34")."""
+    once each (`source` unique: "payment:12", "refund:34"), or an imported order's captures
+    ("history:56")."""
 
     __tablename__ = "customer_value_entries"
 
@@ -109,6 +110,11 @@ def payment_source(payment_id: int) -> str:
 
 def refund_source(refund_id: int) -> str:
     return f"refund:{refund_id}"
+
+
+def history_source(order_id: int) -> str:
+    """The one entry of an imported order: the sum of its captures (ORD-1 history)."""
+    return f"history:{order_id}"
 
 
 def personal_errors(personal: dict[str, Any], today: date) -> list[FieldError]:

@@ -29,6 +29,7 @@ from shopflow.catalog import service as catalog
 from shopflow.catalog.models import PriceBand
 from shopflow.core import audit, clock, crypto
 from shopflow.core.audit import Actor
+from shopflow.crm import service as crm
 from shopflow.crm.models import Source, Tier, platform_key
 from shopflow.orders.models import UNDATED, OrderStatus, mobile
 from shopflow.payments.models import PaymentStatus
@@ -78,10 +79,24 @@ async def write(session: AsyncSession, actor: Actor, batch: Sequence[HistoricalO
     lines: list[dict[str, Any]] = []
     payments: list[dict[str, Any]] = []
     trail: list[dict[str, Any]] = []
+    value: list[dict[str, Any]] = []  # what each customer's order brought in (CRM-1)
     for order in unique:
         order_id = stored.get((order.channel, order.channel_order_no))
         if order_id is None:
             continue
+        customer_id = customers.get(id(order))
+        taken = sum(c.amount for c in order.captures if c.captured)
+        if customer_id is not None and taken:
+            at_paid = order.paid_at or order.placed_at or UNDATED
+            value.append(
+                {
+                    "customer_id": customer_id,
+                    "order_id": order_id,
+                    "amount": taken,
+                    "at": at_paid,
+                    "placed_at": order.placed_at,
+                }
+            )
         lines += [
             {
                 "order_id": order_id,
@@ -114,6 +129,7 @@ async def write(session: AsyncSession, actor: Actor, batch: Sequence[HistoricalO
         after = {"channel": order.channel, "channel_order_no": order.channel_order_no, "status": order.status}
         trail.append(audit.row(actor, "order.imported", "order", order_id, None, after, at))
     await repository.add_lines_and_payments(session, lines, payments)
+    await crm.history_paid(session, value, at)
     await audit.record(session, *trail)
     return Written(len(stored), len(batch) - len(stored), created_customers, created_skus)
 
