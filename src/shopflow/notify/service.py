@@ -1,20 +1,25 @@
 """Notification use cases (NTF-1, ORD-8): fan the outbox out into deliveries, send what is due,
-retry with back-off into a dead letter, and manage webhook subscribers."""
+retry with back-off into a dead letter, and manage webhook subscribers; the scheduled reports'
+emails (ANA-4)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.analytics.reports import mail as report_mail
+from shopflow.analytics.reports.report import REPORT_EVENT, Kind
 from shopflow.core import alerts, audit, auth, clock, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import AppError, FieldError, Invalid
@@ -182,6 +187,58 @@ async def _owner_deliveries(session: AsyncSession, event: OutboxEvent, at: datet
     return found
 
 
+async def _report_recipients(session: AsyncSession) -> dict[str, tuple[str, str]]:
+    """ANA-4: each address the policy's `analytics.report_recipients` reach, once, lowercased, with
+    its delivery target: the staff member ("staff:<id>") or the address as given ("email:<hash>")."""
+    found: dict[str, tuple[str, str]] = {}
+    for name in policy.current().analytics.report_recipients:
+        if "@" in name:
+            target = f"email:{hashlib.sha256(name.lower().encode()).hexdigest()[:24]}"
+            found.setdefault(name.lower(), (target, name))
+            continue
+        for person in await auth.reachable_owners(session, name):
+            found.setdefault(person.email.lower(), (f"{STAFF}:{person.user_id}", person.email))
+    return found
+
+
+def _report_key(subject: str, address: str) -> str:
+    """The idempotency id of a report's email to an address: the same for every worker that
+    queues it, so the deliveries' unique key keeps it to one (32 hex digits, as uuid4's)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"shopflow:{subject}:{address}").hex
+
+
+async def _report_deliveries(session: AsyncSession, event: OutboxEvent, at: datetime) -> list[dict[str, Any]]:
+    """ANA-4: a scheduled report, its XLSX attached, emailed once to each of its recipients who
+    has not been sent it yet (by its idempotency id)."""
+    if event.event != REPORT_EVENT:
+        return []
+    recipients = await _report_recipients(session)
+    keys = {address: _report_key(event.subject, address) for address in recipients}
+    sent = await repository.existing_idempotency_ids(session, list(keys.values()))
+    todo = {address: found for address, found in recipients.items() if keys[address] not in sent}
+    if not todo:
+        return []
+    rules = policy.current().notify
+    kind, day = Kind(event.payload["kind"]), date.fromisoformat(event.payload["first"])
+    mail = await report_mail.compose(session, kind, day, rules.language, rules.store_name)
+    attachment = {
+        "filename": mail.filename,
+        "content_type": mail.content_type,
+        "data": base64.b64encode(mail.attachment).decode(),
+    }
+    found: list[dict[str, Any]] = []
+    for address, (target, to) in todo.items():
+        message = {
+            "to": to,
+            "subject": mail.subject,
+            "text": mail.text,
+            "html": mail.html,
+            "attachments": [attachment],
+        }
+        found.append(_delivery(event, Channel.EMAIL, target, mask_email(to), message, at, keys[address]))
+    return found
+
+
 def _webhook_deliveries(event: OutboxEvent, hooks: list[Webhook], at: datetime) -> list[dict[str, Any]]:
     found = []
     for hook in hooks:
@@ -240,6 +297,7 @@ async def dispatch(session: AsyncSession, limit: int) -> int:
             fanned = [
                 *await _customer_deliveries(session, event, at),
                 *await _owner_deliveries(session, event, at),
+                *await _report_deliveries(session, event, at),
                 *_webhook_deliveries(event, hooks, at),
             ]
         except UNRENDERABLE as exc:

@@ -68,3 +68,4 @@ ATTACHED = label("report", "The full report, with its trend, categories, SKUs an
 SALES_TREND = label("report", "Sales by period")
 ORDERS_TREND = label("report", "Orders by period")
 TOP_CATEGORIES = label("report", "Top categories by sales")
+MAIL_SUBJECT = label("report", "[%(store)s] %(title)s")

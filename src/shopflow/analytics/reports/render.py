@@ -179,23 +179,6 @@ def as_html(t: Tables) -> str:
     )
 
 
-def mail_html(t: Tables) -> str:
-    """The email's body: the metric set and the top categories, no script (the XLSX is attached)."""
-    return document(
-        "analytics/report_mail.html", t.locale, t=t, labels=labels, shown=shown, change=shown_change
-    )
-
-
-def mail_text(t: Tables) -> str:
-    lines = [t.title, *t.lines, ""]
-    for f in t.figures:
-        before = shown(f.previous, f.unit, t)
-        lines.append(
-            f"{f.label}: {shown(f.value, f.unit, t)} ({before}; {shown_change(f.change, f.unit, t)})"
-        )
-    return "\n".join([*lines, "", t.text(labels.ATTACHED), t.text(labels.DEFINITIONS)])
-
-
 def content(report: Report, fmt: Format, locale: str) -> bytes:
     """The report's file in `fmt`, its texts in `locale` (zh_CN or en); CSV in UTF-8 with a byte
     order mark, which spreadsheet programs need to read Chinese."""
