@@ -2,10 +2,10 @@
 of the store's next day has come, the report is told to the outbox (`report.ready`), which the
 notify relay emails to the policy's recipients (`analytics.report_*`).
 
-Each (kind, period) is queued once: an audit row `report.scheduled` on `report:<kind>:<period>`
-says it was, read before queuing again. Two workers racing past that read queue it twice; the
-relay's deliveries then share their idempotency ids (the period and the address), a unique key,
-so each recipient still gets one email."""
+Each (kind, period) is queued once: an audit row `report.scheduled` (entity `report`, id
+`<kind>:<period>`) says it was, read before queuing again. Two workers racing past that read
+queue it twice; the relay's deliveries then share their idempotency ids (the period and the
+address), a unique key, so each recipient still gets one email."""
 
 from __future__ import annotations
 
