@@ -3,6 +3,7 @@ of `GET /api/v1/analytics/metrics` as JSON or CSV."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -93,40 +94,28 @@ def _report(
     console.print(f"wrote {escape(str(path))} ({len(content):,} bytes)")
 
 
-@report_app.command("daily")
-def daily(
-    day: DateOption = None,
-    fmt: FormatOption = FileFormat.XLSX,
-    out: OutOption = None,
-    channel: ChannelOption = None,
-    lang: LangOption = Language.ZH_CN,
-) -> None:
-    """One store day's report (default: yesterday)."""
-    _report("daily", day, fmt, out, channel, lang)
+def _command(kind: str, summary: str) -> Callable[..., None]:
+    """The command writing reports of `kind`; `summary` its help."""
+
+    def command(
+        day: DateOption = None,
+        fmt: FormatOption = FileFormat.XLSX,
+        out: OutOption = None,
+        channel: ChannelOption = None,
+        lang: LangOption = Language.ZH_CN,
+    ) -> None:
+        _report(kind, day, fmt, out, channel, lang)
+
+    command.__doc__ = summary
+    return command
 
 
-@report_app.command("weekly")
-def weekly(
-    day: DateOption = None,
-    fmt: FormatOption = FileFormat.XLSX,
-    out: OutOption = None,
-    channel: ChannelOption = None,
-    lang: LangOption = Language.ZH_CN,
-) -> None:
-    """An ISO week's report, Monday to Sunday (default: last week)."""
-    _report("weekly", day, fmt, out, channel, lang)
-
-
-@report_app.command("monthly")
-def monthly(
-    day: DateOption = None,
-    fmt: FormatOption = FileFormat.XLSX,
-    out: OutOption = None,
-    channel: ChannelOption = None,
-    lang: LangOption = Language.ZH_CN,
-) -> None:
-    """A calendar month's report (default: last month)."""
-    _report("monthly", day, fmt, out, channel, lang)
+for _kind, _summary in (
+    ("daily", "One store day's report (default: yesterday)."),
+    ("weekly", "An ISO week's report, Monday to Sunday (default: last week)."),
+    ("monthly", "A calendar month's report (default: last month)."),
+):
+    report_app.command(_kind)(_command(_kind, _summary))
 
 
 @report_app.command("metrics")
