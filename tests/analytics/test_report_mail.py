@@ -98,6 +98,19 @@ async def test_the_monthly_report_is_emailed_once_to_each_recipient_with_the_xls
     assert queued.action == "report.scheduled" and queued.after["first"] == "2030-04-01"
 
 
+async def test_a_report_nobody_would_receive_waits_for_an_address(db: Database, mailbox: Mailbox) -> None:
+    policy.install(Policy(analytics=Analytics(report_kinds=frozenset({"monthly"}))))  # finance, manager
+    await staff(db, ("boss", "manager", None, True, True))  # no address yet
+
+    await round_at(db, local("2030-05-01", 9))
+    assert await audit_rows(db, "report", "monthly:2030-04") == []
+    await staff(db, ("fang", "finance", "fang@shop.example.cn", True, True))
+    await round_at(db, local("2030-05-02", 9))
+
+    assert mailbox.recipients == [["fang@shop.example.cn"]]
+    assert mailbox.messages[0]["Subject"] == "【Shopflow】月报 2030-04"
+
+
 async def test_a_report_queued_twice_is_still_one_email_to_each(db: Database, mailbox: Mailbox) -> None:
     """Two workers that both passed the audit's read queue the period twice: the deliveries'
     idempotency ids (the period and the address) keep one email each."""

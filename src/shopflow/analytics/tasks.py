@@ -13,14 +13,16 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.analytics.reports.mail import recipients
 from shopflow.analytics.reports.report import REPORT_EVENT, Kind, last_complete
 from shopflow.core import audit, clock, events, policy
 from shopflow.core.audit import SYSTEM
 
 
 async def scheduled_reports(session: AsyncSession) -> int:
-    """Queue the reports due and not yet queued (the last period of each kind the policy sends);
-    how many."""
+    """Queue the reports due and not yet queued (the last period of each kind the policy sends),
+    unless the policy's recipients reach nobody (no address yet: queued once one is given); how
+    many."""
     rules = policy.current().analytics
     now = clock.now()
     queued = 0
@@ -28,7 +30,7 @@ async def scheduled_reports(session: AsyncSession) -> int:
         period = last_complete(kind, clock.today())
         due = clock.local_midnight(period.last + timedelta(days=1)) + timedelta(hours=rules.report_hour)
         key = f"{kind}:{period.label}"
-        if now < due or await audit.trail(session, "report", key):
+        if now < due or await audit.trail(session, "report", key) or not await recipients(session):
             continue
         payload = {
             "kind": kind,

@@ -187,18 +187,12 @@ async def _owner_deliveries(session: AsyncSession, event: OutboxEvent, at: datet
     return found
 
 
-async def _report_recipients(session: AsyncSession) -> dict[str, tuple[str, str]]:
-    """ANA-4: each address the policy's `analytics.report_recipients` reach, once, lowercased, with
-    its delivery target: the staff member ("staff:<id>") or the address as given ("email:<hash>")."""
-    found: dict[str, tuple[str, str]] = {}
-    for name in policy.current().analytics.report_recipients:
-        if "@" in name:
-            target = f"email:{hashlib.sha256(name.lower().encode()).hexdigest()[:24]}"
-            found.setdefault(name.lower(), (target, name))
-            continue
-        for person in await auth.reachable_owners(session, name):
-            found.setdefault(person.email.lower(), (f"{STAFF}:{person.user_id}", person.email))
-    return found
+def _report_target(person: report_mail.Recipient) -> str:
+    """A report's delivery target: the staff member ("staff:<id>"), or the address the policy
+    gives ("email:<digest>", the target's 40 characters hold no address)."""
+    if person.user_id is not None:
+        return f"{STAFF}:{person.user_id}"
+    return f"email:{hashlib.sha256(person.address.lower().encode()).hexdigest()[:24]}"
 
 
 def _report_key(subject: str, address: str) -> str:
@@ -212,10 +206,9 @@ async def _report_deliveries(session: AsyncSession, event: OutboxEvent, at: date
     has not been sent it yet (by its idempotency id)."""
     if event.event != REPORT_EVENT:
         return []
-    recipients = await _report_recipients(session)
-    keys = {address: _report_key(event.subject, address) for address in recipients}
+    keys = {r: _report_key(event.subject, r.address.lower()) for r in await report_mail.recipients(session)}
     sent = await repository.existing_idempotency_ids(session, list(keys.values()))
-    todo = {address: found for address, found in recipients.items() if keys[address] not in sent}
+    todo = [r for r, key in keys.items() if key not in sent]
     if not todo:
         return []
     rules = policy.current().notify
@@ -227,15 +220,18 @@ async def _report_deliveries(session: AsyncSession, event: OutboxEvent, at: date
         "data": base64.b64encode(mail.attachment).decode(),
     }
     found: list[dict[str, Any]] = []
-    for address, (target, to) in todo.items():
+    for person in todo:
         message = {
-            "to": to,
+            "to": person.address,
             "subject": mail.subject,
             "text": mail.text,
             "html": mail.html,
             "attachments": [attachment],
         }
-        found.append(_delivery(event, Channel.EMAIL, target, mask_email(to), message, at, keys[address]))
+        target = _report_target(person)
+        found.append(
+            _delivery(event, Channel.EMAIL, target, mask_email(person.address), message, at, keys[person])
+        )
     return found
 
 

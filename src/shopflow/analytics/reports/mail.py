@@ -12,7 +12,28 @@ from shopflow.analytics.reports import labels
 from shopflow.analytics.reports.report import MEDIA_TYPES, Format, Kind, build, filename
 from shopflow.analytics.reports.tables import Tables, shown, shown_change, tables
 from shopflow.analytics.reports.xlsx import as_xlsx
+from shopflow.core import auth, policy
 from shopflow.core.console.render import document
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    address: str
+    user_id: int | None  # the staff member it is the address of; None for an address the policy gives
+
+
+async def recipients(session: AsyncSession) -> list[Recipient]:
+    """Each address the policy's `analytics.report_recipients` reach, once (in any case): the
+    addresses it gives, and those of the users it names and of the on-duty members of its roles
+    (`auth.reachable_owners`: active users with an address)."""
+    found: dict[str, Recipient] = {}
+    for name in policy.current().analytics.report_recipients:
+        if "@" in name:
+            found.setdefault(name.lower(), Recipient(name, None))
+            continue
+        for person in await auth.reachable_owners(session, name):
+            found.setdefault(person.email.lower(), Recipient(person.email, person.user_id))
+    return list(found.values())
 
 
 @dataclass(frozen=True, slots=True)
