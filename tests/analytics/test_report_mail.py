@@ -19,7 +19,7 @@ from shopflow.analytics import tasks
 from shopflow.analytics.reports.report import REPORT_EVENT
 from shopflow.core import clock, events, policy
 from shopflow.core.db import Database
-from shopflow.core.policy import Analytics, Policy
+from shopflow.core.policy import Analytics, Policy, PolicyError
 from tests.builders.analytics import local
 from tests.builders.notify import Mailbox, body_of, deliveries, local_channels, sweep
 from tests.builders.rows import audit_rows
@@ -147,3 +147,15 @@ async def test_two_workers_racing_send_each_recipient_the_report_once(
         "owner@example.com": 1,
     }
     assert [d.state for d in await deliveries(committed, event=REPORT_EVENT)] == ["delivered"] * 3
+
+
+def test_the_policy_names_each_recipient_that_is_neither_a_role_a_user_nor_an_address() -> None:
+    with pytest.raises(PolicyError) as refused:
+        policy.validate(
+            {"analytics": {"report_recipients": ["finance", "chef", "a@b", "user:li.na", "x@shop.cn"]}}
+        )
+
+    assert [e.field for e in refused.value.errors] == [
+        "analytics.report_recipients.1",  # no such role
+        "analytics.report_recipients.2",  # no domain
+    ]
