@@ -159,6 +159,7 @@ ROUTES: dict[str, str | None] = {
     "GET /api/v1/analytics/categories": "analytics.read",
     "GET /api/v1/analytics/skus": "analytics.read",
     "GET /api/v1/analytics/pipeline": "analytics.read",
+    "GET /api/v1/reports/{kind}": "analytics.read",
     "GET /api/v1/kb/articles": "kb.read",
     "POST /api/v1/kb/articles": "kb.write",
     "GET /api/v1/kb/articles/{article_id}": "kb.read",

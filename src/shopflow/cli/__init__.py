@@ -1,4 +1,4 @@
-"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales."""
+"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales, report."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shopflow.cli.leads import leads_app
+from shopflow.cli.reports import report_app
 from shopflow.cli.run import check_database, console, err, failed, run, shown
 from shopflow.cli.staff import tokens_app, users_app
 from shopflow.cli.traffic import import_traffic
@@ -37,6 +38,7 @@ import_app.command("traffic")(import_traffic)
 aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
 app.add_typer(aftersales_app, name="aftersales")
 app.add_typer(leads_app, name="leads")
+app.add_typer(report_app, name="report")
 
 
 def _served_url(host: str, port: int) -> str:
