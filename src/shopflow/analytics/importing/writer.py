@@ -154,7 +154,7 @@ async def _skus(
                 "barcode": None,
                 "price_band": PriceBand.PROFIT,
                 "sellable": False,  # history names it; selling it again is set up in the catalog
-                "safety_stock": None,
+                "safety_stock": 0,  # no stock is kept for it: no low-stock alert (INV-4)
             }
             for product_id, line in zip(products, missing, strict=True)
         ],
