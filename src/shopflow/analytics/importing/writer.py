@@ -273,7 +273,7 @@ def _order_row(order: HistoricalOrder, customer_id: int | None, actor: Actor, at
         "created_by": actor.user_id,
         "created_at": placed,
         "updated_at": at,
-        "confirmed_at": None if status in (OrderStatus.PENDING,) else (paid or order.placed_at),
+        "confirmed_at": None if status is OrderStatus.PENDING else (paid or order.placed_at),
         "paid_at": paid,
         "shipped_at": order.shipped_at,
         "delivered_at": order.delivered_at,
