@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -213,3 +215,55 @@ def test_the_whole_olist_dataset_gives_the_figures_its_files_give(store: Store) 
     assert store.get("/api/v1/analytics/categories?limit=10") == [
         {"category": c, "sales": _rounded(by_category[c]), "orders": len(orders_of[c])} for c in top
     ]
+
+
+@pytest.mark.slow
+def test_the_re_saved_sample_of_5000_orders_counts_each_on_its_approval_day(
+    store: Store, tmp_path: Path
+) -> None:
+    """The shared sample's orders and items (re-saved: `M/D/YYYY H:MM`, prices without trailing
+    zeros) with the full customers, products and translation files and the payments of those
+    orders: every order with an approval time counts on it (São Paulo's time, the store's
+    Shanghai day); the ten cancelled without one never count. Expected figures summed here."""
+    sample = shared("olist", "samples", "first5000_orders_consistent")
+    full = shared("olist")
+    directory = tmp_path / "olist"
+    directory.mkdir()
+    for name in ("olist_orders_dataset.csv", "olist_order_items_dataset.csv"):
+        (directory / name).symlink_to(sample / name)
+    for name in (
+        "olist_customers_dataset.csv",
+        "olist_products_dataset.csv",
+        "product_category_name_translation.csv",
+    ):
+        (directory / name).symlink_to(full / name)
+    with (sample / "olist_orders_dataset.csv").open(encoding="utf-8-sig", newline="") as handle:
+        orders = {o["order_id"]: o for o in csv.DictReader(handle)}
+    with (full / "olist_order_payments_dataset.csv").open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        payments = [p for p in reader if p["order_id"] in orders]
+        with (directory / "olist_order_payments_dataset.csv").open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, reader.fieldnames or [])
+            writer.writeheader()
+            writer.writerows(payments)
+    sao_paulo, shanghai = ZoneInfo("America/Sao_Paulo"), ZoneInfo("Asia/Shanghai")
+
+    def month(text: str) -> str:
+        approved = datetime.strptime(text, "%m/%d/%Y %H:%M").replace(tzinfo=sao_paulo)
+        return approved.astimezone(shanghai).strftime("%Y-%m")
+
+    approved = {i: month(o["order_approved_at"]) for i, o in orders.items() if o["order_approved_at"]}
+    sales = sum(Decimal(p["payment_value"]) for p in payments if p["order_id"] in approved)
+    january = {i for i, m in approved.items() if m == "2018-01"}
+    january_sales = sum(Decimal(p["payment_value"]) for p in payments if p["order_id"] in january)
+
+    result = store.ok("import", "olist", str(directory))
+
+    assert summary(result.output) == {"loaded": len(orders), "already present": 0, "rows rejected": 0}
+    metrics = store.all_time()
+    assert (metrics["orders"], metrics["sales"]) == (len(approved), _rounded(sales))
+    assert len(orders) - len(approved) == 10
+    row = store.get("/api/v1/analytics/metrics?from=2018-01-01&to=2018-01-31")["rows"][0]["metrics"]
+    assert (row["orders"]["value"], row["sales"]["value"]) == (len(january), _rounded(january_sales))
+    with (sample / "olist_order_items_dataset.csv").open(encoding="utf-8-sig", newline="") as handle:
+        assert store.one("SELECT count(*) FROM order_lines") == sum(1 for _ in csv.DictReader(handle))

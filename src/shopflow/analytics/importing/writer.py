@@ -70,7 +70,10 @@ async def write(session: AsyncSession, actor: Actor, batch: Sequence[HistoricalO
     never commits. ValueError for an order no parser yields (a bad channel, number or currency)."""
     _checked(batch)
     at = clock.now()
-    unique = list({(o.channel, o.channel_order_no): o for o in reversed(batch)}.values())[::-1]
+    first: dict[tuple[str, str], HistoricalOrder] = {}
+    for order in batch:
+        first.setdefault((order.channel, order.channel_order_no), order)
+    unique = list(first.values())
     skus, created_skus = await _skus(session, unique, at)
     customers, created_customers = await _customers(session, unique, at)
     rows = [_order_row(order, customers.get(id(order)), actor, at) for order in unique]
