@@ -71,7 +71,10 @@ async def write(session: AsyncSession, actor: Actor, batch: Sequence[HistoricalO
     never commits. ValueError for an order no parser yields (a bad channel, number or currency)."""
     _checked(batch)
     at = clock.now()
-    unique = list({(o.channel, o.channel_order_no): o for o in reversed(batch)}.values())[::-1]
+    first: dict[tuple[str, str], HistoricalOrder] = {}
+    for order in batch:
+        first.setdefault((order.channel, order.channel_order_no), order)
+    unique = list(first.values())
     skus, created_skus = await _skus(session, unique, at)
     customers, created_customers = await _customers(session, unique, at)
     rows = [_order_row(order, customers.get(id(order)), actor, at) for order in unique]
@@ -170,7 +173,7 @@ async def _skus(
                 "barcode": None,
                 "price_band": PriceBand.PROFIT,
                 "sellable": False,  # history names it; selling it again is set up in the catalog
-                "safety_stock": None,
+                "safety_stock": 0,  # no stock is kept for it: no low-stock alert (INV-4)
             }
             for product_id, line in zip(products, missing, strict=True)
         ],
@@ -289,7 +292,7 @@ def _order_row(order: HistoricalOrder, customer_id: int | None, actor: Actor, at
         "created_by": actor.user_id,
         "created_at": placed,
         "updated_at": at,
-        "confirmed_at": None if status in (OrderStatus.PENDING,) else (paid or order.placed_at),
+        "confirmed_at": None if status is OrderStatus.PENDING else (paid or order.placed_at),
         "paid_at": paid,
         "shipped_at": order.shipped_at,
         "delivered_at": order.delivered_at,
