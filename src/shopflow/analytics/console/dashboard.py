@@ -118,7 +118,7 @@ def change_text(c: Console, unit: Unit, change: Decimal | None) -> tuple[str, st
     if change is None:
         return c.gettext("n/a"), ""
     rounded = change.quantize(Decimal("0.1"), ROUND_HALF_UP)
-    number = f"{'+' if rounded > 0 else ''}{rounded}"
+    number = f"{'+' if rounded > 0 else ''}{rounded}" if rounded else f"{abs(rounded)}"  # never "-0.0"
     text = c.gettext("%(n)s pp", n=number) if unit is Unit.RATE else f"{number}%"
     return text, "up" if rounded > 0 else "down" if rounded < 0 else "flat"
 
@@ -157,8 +157,8 @@ def _chart(title: str, periods: list[str], series: list[dict[str, Any]], axes: i
         "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 14, "fontWeight": 600}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"top": 24},
-        "grid": {"left": 56, "right": 56 if axes > 1 else 16, "top": 64, "bottom": 56},
+        "legend": {"top": 30},
+        "grid": {"left": 56, "right": 56 if axes > 1 else 16, "top": 72, "bottom": 56},
         "xAxis": {"type": "category", "data": periods, "axisLabel": {"rotate": 30}},
         "yAxis": [{"type": "value"} for _ in range(axes)],
         "series": series,
