@@ -157,7 +157,7 @@ def _chart(title: str, periods: list[str], series: list[dict[str, Any]], axes: i
         "animation": False,
         "title": {"text": title, "textStyle": {"fontSize": 14, "fontWeight": 600}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"top": 30},
+        "legend": {"top": 30, "type": "scroll"},
         "grid": {"left": 56, "right": 56 if axes > 1 else 16, "top": 72, "bottom": 56},
         "xAxis": {"type": "category", "data": periods, "axisLabel": {"rotate": 30}},
         "yAxis": [{"type": "value"} for _ in range(axes)],
