@@ -20,6 +20,7 @@ from shopflow.analytics.console.definitions import DEFINITIONS, SLA_FAMILY, anch
 from shopflow.core.db import Database
 from tests.builders.analytics import march_april_store
 from tests.builders.console import Visitors, signed_in, table_row, visitors
+from tests.conftest import ROOT
 
 APRIL = "/dashboard?from=2030-04-01&to=2030-04-30"
 
@@ -232,5 +233,7 @@ async def test_the_definitions_page_has_an_anchor_for_every_metric_of_the_dictio
     anchors = set(re.findall(r'<div class="card definition" id="([^"]+)">', page))
     assert {anchor(name) for name in names} <= anchors  # a new metric without a definition fails
     assert anchors == set(DEFINITIONS)  # and no definition of a metric that is gone
+    documented = (ROOT / "docs" / "metrics.md").read_text()
+    assert all(f"| `{name}" in documented for name in DEFINITIONS)  # the long form has each one
     assert "毛利率" in page and "退款率" in page
     assert "Gross margin" in english and "Sales / orders." in english
