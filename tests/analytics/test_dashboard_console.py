@@ -198,6 +198,17 @@ async def test_bad_filters_are_named_on_the_page_and_the_last_30_days_shown(
     assert 'id="metric-orders"' in reply.text  # the default range is shown
 
 
+async def test_a_range_longer_than_the_funnel_draws_leaves_the_funnel_out_and_trends_by_month(
+    db: Database, visit: Visitors
+) -> None:
+    async with await signed_in(visit, db, "manager") as manager:
+        reply = await manager.get("/dashboard?from=2029-01-01&to=2030-04-30")
+
+    assert reply.status_code == 200
+    assert 'id="no-funnel"' in reply.text and 'id="funnel-chart"' not in reply.text  # 485 days > 366
+    assert chart(reply.text, "chart-orders-sales")["xAxis"]["data"][:2] == ["2029-01", "2029-02"]
+
+
 async def test_only_roles_holding_analytics_read_see_the_dashboard_and_its_entry(
     db: Database, visit: Visitors
 ) -> None:
