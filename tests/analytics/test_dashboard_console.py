@@ -153,9 +153,31 @@ async def test_the_trend_pipeline_funnel_top_lists_and_exports_read_the_services
     # Exports: the reports of the day, week and month holding 2030-04-30, and the metrics API.
     for kind in ("daily", "weekly", "monthly"):
         for fmt in ("csv", "xlsx", "html"):
-            assert f'href="/api/v1/reports/{kind}?date=2030-04-30&amp;format={fmt}"' in page
-    assert 'href="/api/v1/analytics/metrics?from=2030-04-01&amp;to=2030-04-30"' in page
-    assert 'href="/api/v1/analytics/metrics?from=2030-04-01&amp;to=2030-04-30&amp;period=day"' in page
+            assert f'href="/dashboard/reports/{kind}?date=2030-04-30&amp;format={fmt}"' in page
+    assert 'href="/dashboard/metrics?from=2030-04-01&amp;to=2030-04-30"' in page
+    assert 'href="/dashboard/metrics?from=2030-04-01&amp;to=2030-04-30&amp;period=day"' in page
+
+
+async def test_the_exports_download_what_the_api_gives_to_a_signed_in_user(
+    client: httpx.AsyncClient, db: Database, visit: Visitors, store: dict[str, str]
+) -> None:
+    query = "date=2030-04-30&format=csv"
+    metric_query = "from=2030-04-01&to=2030-04-30&period=day"
+    async with await signed_in(visit, db, "manager") as manager:
+        csv = await manager.get(f"/dashboard/reports/monthly?{query}")
+        trend = await manager.get(f"/dashboard/metrics?{metric_query}")
+        bad = await manager.get("/dashboard/reports/monthly?date=2030-04-30&format=pdf")
+    async with await signed_in(visit, db, "sales") as sales:
+        refused = await sales.get(f"/dashboard/reports/monthly?{query}")
+    api_csv = await client.get(f"/api/v1/reports/monthly?{query}&lang=zh_CN", headers=store)
+    api_trend = await client.get(f"/api/v1/analytics/metrics?{metric_query}", headers=store)
+
+    assert csv.status_code == 200, csv.text
+    assert csv.headers["content-disposition"] == 'attachment; filename="shopflow-monthly-2030-04.csv"'
+    assert csv.content == api_csv.content
+    assert trend.json() == api_trend.json()
+    assert bad.status_code == 422 and "format" in bad.text
+    assert refused.status_code in (302, 303, 403)
 
 
 async def test_a_channel_filters_the_cards_and_a_channel_without_orders_shows_n_a(

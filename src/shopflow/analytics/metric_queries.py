@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import CTE, Integer, and_, exists, func, literal, or_, select, union_all
+from sqlalchemy import CTE, Integer, and_, exists, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -170,7 +170,7 @@ async def count_dates(
 
 
 async def category_sales(
-    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+    session: AsyncSession, starts: datetime, ends: datetime, channel: str | None, limit: int
 ) -> list[tuple[str | None, str | None, int, int]]:
     """(category, its parent, line sales, orders) of the lines of orders counted in [starts, ends),
     by line sales (unit price × quantity − the line's discount share) largest first; products
@@ -185,7 +185,12 @@ async def category_sales(
         .join(Product, Product.id == Sku.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .outerjoin(parent, parent.id == Category.parent_id)
-        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .where(
+            Order.counted_at >= starts,
+            Order.counted_at < ends,
+            Order.channel != EXCHANGE_CHANNEL,
+            Order.channel == channel if channel is not None else true(),
+        )
         .group_by(Category.id, Category.name, parent.name)
         .order_by(sales.desc(), Category.name)
         .limit(limit)
@@ -194,17 +199,22 @@ async def category_sales(
 
 
 async def sku_sales(
-    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+    session: AsyncSession, starts: datetime, ends: datetime, channel: str | None, limit: int
 ) -> list[tuple[str, str, int, int, int]]:
     """(SKU code, SKU name, line sales, units, orders) of the lines of orders counted in
-    [starts, ends), by line sales largest first (ties by code)."""
+    [starts, ends) (of `channel` when given), by line sales largest first (ties by code)."""
     sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
     stmt = (
         select(Sku.code, Sku.name, sales, func.sum(OrderLine.quantity), func.count(func.distinct(Order.id)))
         .select_from(Order)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .where(
+            Order.counted_at >= starts,
+            Order.counted_at < ends,
+            Order.channel != EXCHANGE_CHANNEL,
+            Order.channel == channel if channel is not None else true(),
+        )
         .group_by(Sku.id, Sku.code, Sku.name)
         .order_by(sales.desc(), Sku.code)
         .limit(limit)

@@ -14,12 +14,15 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from shopflow.analytics import metrics, service, summary
 from shopflow.analytics.console.definitions import DEFINITIONS, SLA_FAMILY, anchor
 from shopflow.analytics.console.monitoring import funnel_values, typed_range
 from shopflow.analytics.metrics import Metric, Unit
+from shopflow.analytics.models import PeriodKind
+from shopflow.analytics.reports import render as reports
+from shopflow.analytics.reports.report import Format, Kind
 from shopflow.core import clock, policy
 from shopflow.core.api import Session
 from shopflow.core.console.forms import form_errors
@@ -32,7 +35,6 @@ from shopflow.core.errors import Invalid
 router = APIRouter(include_in_schema=False)
 PERMISSION = "analytics.read"
 DEFAULT_DAYS = 30  # the range shown when none is chosen: the last 30 days
-REPORTS = ("daily", "weekly", "monthly")  # GET /api/v1/reports/{kind}?date=&format=
 REPORT_FORMATS = ("csv", "xlsx", "html")
 # Metrics whose rise is bad news: their change is marked as a worsening.
 LOWER_IS_BETTER = frozenset({"refund_rate", "complaint_rate", "repurchase_cycle_days"})
@@ -195,16 +197,17 @@ def exports(found: summary.Summary) -> dict[str, Any]:
     metric_query = {"from": found.first.isoformat(), "to": day} | (
         {"channel": found.channel} if found.channel else {}
     )
+    report_query = {"date": day} | ({"channel": found.channel} if found.channel else {})
     return {
         "reports": {
             kind: {
-                fmt: f"/api/v1/reports/{kind}?{urlencode({'date': day, 'format': fmt})}"
+                fmt: f"/dashboard/reports/{kind}?{urlencode(report_query | {'format': fmt})}"
                 for fmt in REPORT_FORMATS
             }
-            for kind in REPORTS
+            for kind in Kind
         },
-        "metrics": f"/api/v1/analytics/metrics?{urlencode(metric_query)}",
-        "trend": f"/api/v1/analytics/metrics?{urlencode(metric_query | {'period': found.trend_kind})}",
+        "metrics": f"/dashboard/metrics?{urlencode(metric_query)}",
+        "trend": f"/dashboard/metrics?{urlencode(metric_query | {'period': found.trend_kind})}",
     }
 
 
@@ -256,6 +259,36 @@ async def dashboard(
         filters={"channel": chosen_channel or ""},
         errors=errors,
     )
+
+
+@router.get("/dashboard/reports/{kind}")
+async def report_file(
+    session: Session,
+    c: Annotated[Console, can_view(PERMISSION)],
+    kind: Kind,
+    day: Annotated[date | None, Query(alias="date")] = None,
+    format: Format = Format.XLSX,
+    channel: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """The report `GET /api/v1/reports/{kind}` hands out, downloaded by the signed-in user in
+    their language."""
+    made = await reports.download(session, kind, day, format, channel, c.locale)
+    return Response(made.body, media_type=made.media_type, headers={"Content-Disposition": made.disposition})
+
+
+@router.get("/dashboard/metrics")
+async def metric_file(
+    session: Session,
+    _: Annotated[Console, can_view(PERMISSION)],
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    channel: Annotated[str | None, Query(max_length=40)] = None,
+    period: PeriodKind | None = None,
+) -> JSONResponse:
+    """The metric set `GET /api/v1/analytics/metrics` answers (the same JSON), for the signed-in
+    user: per `period` of the range, or one row `all` without one."""
+    rows = await service.metric_rows(session, first, last, channel, period)
+    return JSONResponse({"rows": [metrics.as_json(r) for r in rows]})
 
 
 @router.get("/dashboard/definitions")
