@@ -17,7 +17,9 @@ import pytest
 
 from shopflow.analytics import metrics
 from shopflow.analytics.console.definitions import DEFINITIONS, SLA_FAMILY, anchor
+from shopflow.core import clock
 from shopflow.core.db import Database
+from tests.builders.analytics import local
 from tests.builders.console import Visitors, signed_in, table_row, visitors
 from tests.conftest import ROOT
 
@@ -163,14 +165,15 @@ async def test_the_exports_download_what_the_api_gives_to_a_signed_in_user(
 ) -> None:
     query = "date=2030-04-30&format=csv"
     metric_query = "from=2030-04-01&to=2030-04-30&period=day"
-    async with await signed_in(visit, db, "manager") as manager:
-        csv = await manager.get(f"/dashboard/reports/monthly?{query}")
-        trend = await manager.get(f"/dashboard/metrics?{metric_query}")
-        bad = await manager.get("/dashboard/reports/monthly?date=2030-04-30&format=pdf")
-    async with await signed_in(visit, db, "sales") as sales:
-        refused = await sales.get(f"/dashboard/reports/monthly?{query}")
-    api_csv = await client.get(f"/api/v1/reports/monthly?{query}&lang=zh_CN", headers=store)
-    api_trend = await client.get(f"/api/v1/analytics/metrics?{metric_query}", headers=store)
+    with clock.use(lambda: local("2030-05-01", 10)):  # one time for both files' "made at"
+        async with await signed_in(visit, db, "manager") as manager:
+            csv = await manager.get(f"/dashboard/reports/monthly?{query}")
+            trend = await manager.get(f"/dashboard/metrics?{metric_query}")
+            bad = await manager.get("/dashboard/reports/monthly?date=2030-04-30&format=pdf")
+        async with await signed_in(visit, db, "sales") as sales:
+            refused = await sales.get(f"/dashboard/reports/monthly?{query}")
+        api_csv = await client.get(f"/api/v1/reports/monthly?{query}&lang=zh_CN", headers=store)
+        api_trend = await client.get(f"/api/v1/analytics/metrics?{metric_query}", headers=store)
 
     assert csv.status_code == 200, csv.text
     assert csv.headers["content-disposition"] == 'attachment; filename="shopflow-monthly-2030-04.csv"'
