@@ -126,11 +126,17 @@ EXPORT: dict[str, list[tuple[str, pa.DataType]]] = {
 
 # --- DuckDB: the metric set, each from the definitions of docs/metrics.md ------------------------
 
+# Every time is placed in its window by an ASOF join on the windows' starts (then cut at their ends).
 COUNTED = """
 CREATE OR REPLACE TEMP VIEW counted AS
 SELECT id, customer_id,
     CASE WHEN payment_terms IN ('net30', 'net60') THEN confirmed_at ELSE paid_at END AS counted_at
 FROM orders WHERE channel <> 'exchange'
+"""
+PLACED = """
+CREATE OR REPLACE TEMP VIEW placed AS
+SELECT w.idx, w.ends, c.* FROM counted AS c ASOF JOIN windows AS w ON c.counted_at >= w.starts
+WHERE c.counted_at < w.ends
 """
 ORDER_FIGURES = """
 WITH captured AS (SELECT order_id, sum(amount) AS amount FROM payments WHERE status = 'succeeded'
@@ -138,20 +144,20 @@ WITH captured AS (SELECT order_id, sum(amount) AS amount FROM payments WHERE sta
      refunded AS (SELECT DISTINCT order_id FROM refunds WHERE status = 'succeeded'),
      complained AS (SELECT DISTINCT order_id FROM tickets WHERE type = 'complaint'),
      costs AS (SELECT order_id, sum(unit_cost * quantity) AS cost FROM order_lines GROUP BY order_id)
-SELECT w.idx, count(*), coalesce(sum(captured.amount), 0), count(refunded.order_id),
+SELECT c.idx, count(*), coalesce(sum(captured.amount), 0), count(refunded.order_id),
     count(complained.order_id), coalesce(sum(costs.cost), 0)
-FROM counted AS c JOIN windows AS w ON c.counted_at >= w.starts AND c.counted_at < w.ends
+FROM placed AS c
 LEFT JOIN captured ON captured.order_id = c.id
 LEFT JOIN refunded ON refunded.order_id = c.id
 LEFT JOIN complained ON complained.order_id = c.id
 LEFT JOIN costs ON costs.order_id = c.id
-GROUP BY w.idx
+GROUP BY c.idx
 """
 REFUNDS_SETTLED = """
 SELECT w.idx, sum(r.amount)
 FROM refunds AS r JOIN orders AS o ON o.id = r.order_id
-JOIN windows AS w ON r.settled_at >= w.starts AND r.settled_at < w.ends
-WHERE r.status = 'succeeded' AND o.channel <> 'exchange'
+ASOF JOIN windows AS w ON r.settled_at >= w.starts
+WHERE r.status = 'succeeded' AND o.channel <> 'exchange' AND r.settled_at < w.ends
 GROUP BY w.idx
 """
 CUSTOMERS = """
@@ -162,8 +168,7 @@ WITH known AS (SELECT customer_id, counted_at FROM counted
              row_number() OVER (PARTITION BY customer_id ORDER BY counted_at) AS n
          FROM known
      ) WHERE n = 2),
-     bought AS (SELECT DISTINCT w.idx, w.ends, k.customer_id
-                FROM known AS k JOIN windows AS w ON k.counted_at >= w.starts AND k.counted_at < w.ends)
+     bought AS (SELECT DISTINCT idx, ends, customer_id FROM placed WHERE customer_id IS NOT NULL)
 SELECT b.idx, count(*), count(*) FILTER (WHERE s.counted_at < b.ends)
 FROM bought AS b LEFT JOIN second AS s ON s.customer_id = b.customer_id
 GROUP BY b.idx
@@ -176,23 +181,23 @@ WITH gaps AS (
     FROM counted WHERE customer_id IS NOT NULL AND counted_at < (SELECT max(ends) FROM windows)
 )
 SELECT w.idx, sum(g.us / 86400e6), count(*)
-FROM gaps AS g JOIN windows AS w ON g.counted_at >= w.starts AND g.counted_at < w.ends
-WHERE g.us IS NOT NULL
+FROM gaps AS g ASOF JOIN windows AS w ON g.counted_at >= w.starts
+WHERE g.us IS NOT NULL AND g.counted_at < w.ends
 GROUP BY w.idx
 """
 COMPLAINTS = """
-SELECT w.idx, count(*), count(t.resolved_at),
+SELECT c.idx, count(*), count(t.resolved_at),
     count(*) FILTER (WHERE t.resolved_at - t.created_at <= to_hours(CAST($hours AS BIGINT)))
-FROM counted AS c JOIN windows AS w ON c.counted_at >= w.starts AND c.counted_at < w.ends
-JOIN tickets AS t ON t.order_id = c.id AND t.type = 'complaint'
-GROUP BY w.idx
+FROM placed AS c JOIN tickets AS t ON t.order_id = c.id AND t.type = 'complaint'
+GROUP BY c.idx
 """
 CLOCKS = """
 SELECT w.idx, k.kind,
     count(*) FILTER (WHERE k.state = 'met' AND k.stopped_at <= k.deadline),
     count(*) FILTER (WHERE k.state = 'breached' OR (k.state = 'met' AND NOT (k.stopped_at <= k.deadline))
                      OR (k.state = 'running' AND k.deadline <= $now))
-FROM sla_clocks AS k JOIN windows AS w ON k.deadline >= w.starts AND k.deadline < w.ends
+FROM sla_clocks AS k ASOF JOIN windows AS w ON k.deadline >= w.starts
+WHERE k.deadline < w.ends
 GROUP BY w.idx, k.kind
 """
 TRAFFIC = """
@@ -201,17 +206,19 @@ FROM traffic_counts AS t JOIN windows AS w ON t.day BETWEEN w.first_day AND w.la
 GROUP BY w.idx
 """
 # The closing inventory value of each store day: every movement's change of its (SKU, warehouse)
-# balance valued at the SKU's cost, summed up to the day's end (the first day also takes every
-# movement before it).
+# balance valued at the SKU's cost, placed on its store day (an ASOF join on the days' starts; the
+# first day also takes every movement before it) and summed up to each day's end.
 INVENTORY = """
 WITH moves AS (
     SELECT l."at", (l.balance_after - coalesce(lag(l.balance_after) OVER (
         PARTITION BY l.sku_id, l.warehouse_id ORDER BY l."at", l.id), 0)) * s.cost AS delta
     FROM stock_ledger AS l JOIN skus AS s ON s.id = l.sku_id
     WHERE l."at" < $before
+), placed AS (
+    SELECT d.day, m.delta FROM moves AS m ASOF JOIN days AS d ON m."at" >= d.starts
 ), daily AS (
-    SELECT d.day, coalesce(sum(m.delta), 0) AS delta
-    FROM days AS d LEFT JOIN moves AS m ON m."at" >= d.starts AND m."at" < d.ends
+    SELECT d.day, coalesce(sum(p.delta), 0) AS delta
+    FROM days AS d LEFT JOIN placed AS p ON p.day = d.day
     GROUP BY d.day
 )
 SELECT day, CAST(sum(delta) OVER (ORDER BY day) AS BIGINT) FROM daily ORDER BY day
@@ -282,6 +289,7 @@ def duck_figures(
         ],
     )
     con.execute(COUNTED)
+    con.execute(PLACED)
     orders = {i: rest for i, *rest in con.execute(ORDER_FIGURES).fetchall()}
     refunds = dict(con.execute(REFUNDS_SETTLED).fetchall())
     buyers = {i: (n, r) for i, n, r in con.execute(CUSTOMERS).fetchall()}

@@ -64,11 +64,16 @@ async def test_the_sums_of_daily_closing_values_equal_the_ledger_replayed(db: Da
     with clock.use(lambda: now):
         async with db.transaction() as session:
             daily = metrics.closing_values(await q.stock_ledger(session, now), spans[0][0], spans[-1][1])
-            held = await q.held_values(session, spans, now, clock.store_zone().key)
+            zone = clock.store_zone().key
+            held = await q.held_values(session, spans, clock.local_midnight(spans[0][0]), now, zone)
+            # From 03-02 on: 03-01's movements before it give their pair's opening balance.
+            later = await q.held_values(session, spans[2:], clock.local_midnight(spans[2][0]), now, zone)
             cut = [Period(f"span {i}", first, last) for i, (first, last) in enumerate(spans)]
             found = await metrics.stock_values(session, cut, now, all_time=False)
 
     assert [sum(v for d, v in daily.items() if first <= d <= last) for first, last in spans] == expected
     if held is not None:  # PostgreSQL
         assert [held.get(i, 0) for i in range(len(spans))] == expected
+        assert later is not None
+        assert [later.get(i, 0) for i in range(2)] == expected[2:]
     assert found == [(v, (last - first).days + 1) for v, (first, last) in zip(expected, spans, strict=True)]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 
 from shopflow.catalog.models import Category, Product, Sku
 from shopflow.core.db import UTCDateTime
-from shopflow.inventory.models import LedgerEntry
+from shopflow.inventory.models import LedgerEntry, Stock
 from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from shopflow.service.models import Ticket, TicketType
@@ -264,28 +264,51 @@ async def first_movement(session: AsyncSession, before: datetime) -> datetime | 
 
 
 async def held_values(
-    session: AsyncSession, spans: Sequence[tuple[date, date]], before: datetime, zone: str
+    session: AsyncSession, spans: Sequence[tuple[date, date]], since: datetime, before: datetime, zone: str
 ) -> dict[int, int] | None:
-    """PostgreSQL: per span of store days `first`..`last` (by its index), the sum over its days of
-    the closing inventory value (`metrics.closing_values`, from the movements before `before`),
-    in one statement: each movement's balance × its SKU's cost is the closing value of its
-    (SKU, warehouse) from its store day up to the day of the pair's next movement, if it is its
-    day's last; these are summed by (day, next day) before being spread over the spans. The
-    movements are read in the order of `ix_stock_ledger_pair_at`, which holds the balance: no
-    sort. None elsewhere: the caller replays the ledger (`stock_ledger`)."""
+    """PostgreSQL: per span of store days `first`..`last` (by its index; none begins before the
+    store day starting at `since`), the sum over its days of the closing inventory value
+    (`metrics.closing_values`, from the movements before `before`), in one statement: each
+    movement's balance × its SKU's cost is the closing value of its (SKU, warehouse) from its
+    store day up to the day of the pair's next movement, if it is its day's last; these are summed
+    by (day, next day) before being spread over the spans. Read: the movements from `since` on,
+    and each pair's last one before it (one probe of `ix_stock_ledger_pair_at` per stock row),
+    in the index's order, which holds the balance. None elsewhere: the caller replays the ledger
+    (`stock_ledger`)."""
     if session.get_bind().dialect.name != "postgresql":
         return None
+    columns = (
+        LedgerEntry.sku_id,
+        LedgerEntry.warehouse_id,
+        LedgerEntry.at,
+        LedgerEntry.id,
+        LedgerEntry.balance_after,
+    )
+    opening = (
+        select(*columns)
+        .where(
+            LedgerEntry.sku_id == Stock.sku_id,
+            LedgerEntry.warehouse_id == Stock.warehouse_id,
+            LedgerEntry.at < since,
+        )
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())
+        .limit(1)
+        .lateral("opening")
+    )
+    ledger = union_all(
+        select(*columns).where(LedgerEntry.at >= since, LedgerEntry.at < before),
+        select(*opening.c).select_from(Stock).join(opening, true()),
+    ).subquery("ledger")
     moved = (
         select(
-            LedgerEntry.sku_id,
-            LedgerEntry.warehouse_id,
-            LedgerEntry.at,
-            LedgerEntry.id,
-            (LedgerEntry.balance_after * Sku.cost).label("value"),
-            cast(func.timezone(zone, LedgerEntry.at), Date).label("day"),
+            ledger.c.sku_id,
+            ledger.c.warehouse_id,
+            ledger.c.at,
+            ledger.c.id,
+            (ledger.c.balance_after * Sku.cost).label("value"),
+            cast(func.timezone(zone, ledger.c.at), Date).label("day"),
         )
-        .join(Sku, Sku.id == LedgerEntry.sku_id)
-        .where(LedgerEntry.at < before)
+        .join(Sku, Sku.id == ledger.c.sku_id)
         .subquery("moved")
     )
     pair = (moved.c.sku_id, moved.c.warehouse_id)

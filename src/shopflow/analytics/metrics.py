@@ -111,7 +111,8 @@ async def stock_values(
         stock_from = found.astimezone(clock.store_zone()).date() if found is not None else today
     spans = [(max(p.first, stock_from), min(p.last, today)) for p in cut]
     days = [max(0, (last - first).days + 1) for first, last in spans]
-    held = await q.held_values(session, spans, before, clock.store_zone().key)
+    since = clock.local_midnight(min(first for first, _ in spans))
+    held = await q.held_values(session, spans, since, before, clock.store_zone().key)
     if held is not None:
         return [(held.get(i, 0), n) for i, n in enumerate(days)]
     daily = closing_values(await q.stock_ledger(session, before), stock_from, min(cut[-1].last, today))
