@@ -81,7 +81,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
 
 
 def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded: Loaded) -> None:
-    found = dict(loaded.rows("SELECT status, count(*) FROM orders GROUP BY status"))
+    found = dict(loaded.rows("SELECT status, count(*) FROM orders WHERE imported_at IS NULL GROUP BY status"))
     holds = {reason for (reason,) in loaded.rows("SELECT hold_reason FROM orders WHERE status = 'on_hold'")}
 
     assert set(found) == STATES, found
@@ -248,6 +248,48 @@ def test_every_order_has_its_customer_and_some_customers_came_back(loaded: Loade
     assert 0 < loaded.count("customers") < loaded.count("orders")
     assert loaded.count("customers", "order_count >= 2") > 0
     assert loaded.count("customers", "lifetime_value < 0 OR (order_count = 0 AND lifetime_value <> 0)") == 0
+    # Every customer's totals are the sum of their value entries, history's included (CRM-1).
+    assert (
+        loaded.count(
+            "customers c",
+            "lifetime_value <> (SELECT coalesce(sum(amount), 0) FROM customer_value_entries e "
+            "WHERE e.customer_id = c.id) OR order_count <> (SELECT count(DISTINCT order_id) "
+            "FROM customer_value_entries e WHERE e.customer_id = c.id AND amount > 0)",
+        )
+        == 0
+    )
+    assert loaded.count("customers", "order_count = 0") < loaded.count("customers") / 10
+
+
+def test_a_year_of_history_precedes_the_weeks_of_trading_and_starts_no_clock(loaded: Loaded) -> None:
+    months = loaded.rows(
+        "SELECT substr(paid_at, 1, 7), count(*) FROM orders WHERE imported_at IS NOT NULL "
+        "AND status = 'completed' GROUP BY 1 ORDER BY 1"
+    )
+    first_live = loaded.rows("SELECT min(created_at) FROM orders WHERE imported_at IS NULL")[0][0]
+    last_past = loaded.rows("SELECT max(created_at) FROM orders WHERE imported_at IS NOT NULL")[0][0]
+    by_day = dict(
+        loaded.rows(
+            "SELECT substr(created_at, 6, 5), count(*) FROM orders WHERE imported_at IS NOT NULL GROUP BY 1"
+        )
+    )
+
+    assert len(months) in (12, 13)  # a year of days over 12 or 13 calendar months, every one sold
+    assert all(n >= 90 for _, n in months[1:-1]), months
+    assert str(last_past) < str(first_live)
+    usual = sorted(by_day.values())[len(by_day) // 2]
+    assert by_day["11-11"] > 2.5 * usual  # Double 11 against the median day
+    assert loaded.count("orders", "imported_at IS NOT NULL AND status = 'cancelled' AND paid_at IS NULL") > 0
+    assert (
+        loaded.count(
+            "sla_clocks", "subject IN (SELECT 'order:' || id FROM orders WHERE imported_at IS NOT NULL)"
+        )
+        == 0
+    )
+    assert (
+        loaded.count("outbox", "subject IN (SELECT 'order:' || id FROM orders WHERE imported_at IS NOT NULL)")
+        == 0
+    )
 
 
 def test_the_funnel_has_sixty_days_of_traffic_on_the_web_and_a_marketplace(loaded: Loaded) -> None:

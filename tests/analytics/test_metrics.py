@@ -1,87 +1,30 @@
-"""The metric dictionary (ANA-1, issue 15) on a small hand-built store, each expected value worked
-out in the comments; the API's shapes, period labels, n/a as null and its 422s."""
+"""The metric dictionary (ANA-1, issue 15) on a small hand-built store (`store`: conftest.py), each
+expected value worked out in the comments; the API's shapes, period labels, n/a as null and its
+422s."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from shopflow.analytics import metrics, service
 from shopflow.catalog.models import Product
 from shopflow.catalog.service import category_for
 from shopflow.core import clock
 from shopflow.core.db import Database
+from shopflow.core.errors import Invalid
 from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
 from shopflow.service.models import Ticket
+from tests.builders.analytics import local
 from tests.builders.auth import bearer
-from tests.builders.orders import address
+from tests.builders.catalog import add_product
+from tests.builders.inventory import receive
 from tests.builders.payments import pay, place_order, start_payment
-from tests.builders.refunds import SKU, ask_refund, refund_store, settle
-from tests.builders.tickets import open_ticket
-
-# The store's zone is Asia/Shanghai (UTC+8). SKU-R100 sells at 100.00 and costs 50.00.
-A, B, G, D = "13900000001", "13900000002", "13900000007", "13900000004"
-
-
-def local(day: str, hour: int, minute: int = 0) -> datetime:
-    """A store-local time (UTC+8) as UTC."""
-    y, m, d = (int(p) for p in day.split("-"))
-    return datetime(y, m, d, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-
-
-async def order_at(
-    client: httpx.AsyncClient, headers: dict[str, str], phone: str, at: datetime, *, paid: bool = True
-) -> dict[str, Any]:
-    """An order of one SKU-R100 by the customer of `phone`, placed and (when `paid`) paid at `at`."""
-    customer = {"name": f"客户{phone[-2:]}", "phone": phone}
-    with clock.use(lambda: at):
-        order = await place_order(
-            client,
-            headers,
-            [(SKU, 1, "100.00")],
-            customer=customer,
-            shipping_address=address(name=customer["name"], phone=phone),
-        )
-        if paid:
-            await pay(client, await start_payment(client, headers, order["id"]))
-    return order
-
-
-@pytest.fixture
-async def store(client: httpx.AsyncClient, db: Database) -> dict[str, str]:
-    """March 2030: A buys on 03-10 10:00; B buys on 03-12 10:00 and is refunded in full on 03-13;
-    D's order of 03-15 is never paid and is cancelled. April: A buys again at 00:30 local on
-    04-01 (still 03-31 in UTC: it counts in April), the guest G (a customer by phone) on 04-02
-    and files a complaint, resolved in 2 hours. Every line keeps its cost of 50.00."""
-    await refund_store(db)
-    admin = await bearer(db, "admin")
-    await order_at(client, admin, A, local("2030-03-10", 10))
-    b = await order_at(client, admin, B, local("2030-03-12", 10))
-    cancelled = await order_at(client, admin, D, local("2030-03-15", 10), paid=False)
-    with clock.use(lambda: local("2030-03-15", 11)):
-        reply = await client.post(
-            f"/api/v1/orders/{cancelled['id']}/cancel", json={"reason": "不要了"}, headers=admin
-        )
-        assert reply.status_code == 200, reply.text
-    with clock.use(lambda: local("2030-03-13", 10)):
-        payment = (await client.get(f"/api/v1/orders/{b['id']}/payments", headers=admin)).json()
-        refund = await ask_refund(client, admin, payment["items"][0]["id"], "100.00", "refund-b")
-        assert refund.status_code in (200, 201), refund.text
-        await settle(client, admin, refund.json()["id"], "succeeded")
-    await order_at(client, admin, A, local("2030-04-01", 0, 30))
-    g = await order_at(client, admin, G, local("2030-04-02", 9))
-    with clock.use(lambda: local("2030-04-02", 12)):
-        ticket = await open_ticket(
-            db, type="complaint", phone=G, order_id=g["id"], subject="破损", body="杯子碎了"
-        )
-    async with db.transaction() as session:
-        await session.execute(
-            update(Ticket).where(Ticket.id == ticket.id).values(resolved_at=local("2030-04-02", 14))
-        )
-    return await bearer(db, "finance")
+from tests.builders.refunds import SKU
 
 
 async def metric_rows(
@@ -229,6 +172,62 @@ async def test_sales_by_category_are_line_sales_of_counted_orders_largest_first(
     assert march.json() == [{"category": "家居 / 杯具", "sales": "200.00", "orders": 2}]
     assert bad.status_code == 422
     assert "to" in bad.text
+
+
+async def test_sales_by_sku_are_line_sales_units_and_orders_of_counted_orders_largest_first(
+    client: httpx.AsyncClient, db: Database, store: dict[str, str]
+) -> None:
+    await add_product(db, {"SKU-S030": 3000}, name="杯垫")
+    await receive(db, "WH-R", {"SKU-S030": 10})
+    # A's third order, 2030-03-20: three SKU-S030 at 30.00, 90.00 of line sales.
+    with clock.use(lambda: local("2030-03-20", 10)):
+        third = await place_order(client, await bearer(db, "admin"), [("SKU-S030", 3, "30.00")])
+        await pay(client, await start_payment(client, await bearer(db, "admin"), third["id"]))
+
+    everything = await client.get("/api/v1/analytics/skus", headers=store)
+    top = await client.get("/api/v1/analytics/skus", params={"limit": 1}, headers=store)
+    april = await client.get(
+        "/api/v1/analytics/skus", params={"from": "2030-04-01", "to": "2030-04-30"}, headers=store
+    )
+    bad = await client.get("/api/v1/analytics/skus", params={"to": "2030-04-30"}, headers=store)
+
+    r100 = {
+        "sku": SKU,
+        "name": f"商品 {SKU}",
+        "sales": "400.00",
+        "quantity": 4,
+        "orders": 4,
+    }  # D's never paid
+    s030 = {"sku": "SKU-S030", "name": "商品 SKU-S030", "sales": "90.00", "quantity": 3, "orders": 1}
+    assert everything.json() == [r100, s030]
+    assert top.json() == [r100]
+    assert april.json() == [{**r100, "sales": "200.00", "quantity": 2, "orders": 2}]  # A's and G's
+    assert bad.status_code == 422
+    assert "from" in bad.text
+
+
+async def test_a_summary_compares_the_range_with_the_one_just_before_and_draws_its_trend(
+    db: Database, store: dict[str, str]
+) -> None:
+    async with db.transaction() as session:
+        april = await service.summary(session, date(2030, 4, 1), date(2030, 4, 30), None)
+        with pytest.raises(Invalid) as bad:
+            await service.summary(session, date(2030, 4, 30), date(2030, 4, 1), "nowhere")
+
+    assert april.before == (date(2030, 3, 2), date(2030, 3, 31))  # the 30 days before April
+    shown = {name: metrics.shown(m) for name, m in april.current.metrics.items()}
+    assert (shown["orders"], shown["sales"], shown["refund_rate"]) == (2, "200.00", "0.00")  # A, G
+    assert metrics.shown(april.previous.metrics["refund_rate"]) == "50.00"  # B's of A's and B's
+    assert april.changes["orders"] == 0  # 2 → 2
+    assert april.changes["refund_rate"] == -50  # points: 50.00 % → 0.00 %
+    assert april.changes["complaint_resolution_rate"] is None  # n/a in March
+    assert april.trend_kind == "day"
+    assert [r.period for r in april.trend][:2] == ["2030-04-01", "2030-04-02"]
+    assert len(april.trend) == 30
+    assert [metrics.shown(r.metrics["orders"]) for r in april.trend[:3]] == [1, 1, 0]
+    assert [(c.category, c.sales) for c in april.categories] == [(None, 20000)]
+    assert [(s.sku, s.quantity) for s in april.skus] == [(SKU, 2)]
+    assert {e.field for e in bad.value.errors} >= {"channel"}
 
 
 async def test_the_pipeline_counts_each_state_and_names_those_past_their_clock(

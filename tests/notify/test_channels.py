@@ -1,9 +1,11 @@
 """The SMS and email providers (NTF-1, issue 10): the log providers keep no personal data in
 clear and their files are their owner's only; the HTTP SMS adapter posts signed, referenced
-requests to a real local gateway and retries like webhooks."""
+requests to a real local gateway and retries like webhooks; an email carries its attachments (a
+scheduled report's XLSX)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,10 +17,12 @@ from shopflow.core.audit import SYSTEM
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.core.settings import Settings, get_settings
+from shopflow.notify.channels import Senders
+from shopflow.notify.models import Delivery
 from shopflow.orders.models import Order
 from shopflow.orders.schemas import OrderIn
 from shopflow.orders.service import intake
-from tests.builders.notify import Receiver, deliveries, sms_lines, sweep
+from tests.builders.notify import Receiver, body_of, deliveries, sms_lines, sweep
 from tests.builders.orders import order_body
 from tests.builders.store import small_store
 from tests.notify.conftest import START, Outside
@@ -94,3 +98,28 @@ def test_the_http_sms_provider_needs_its_gateway_and_secret() -> None:
     with pytest.raises(ValidationError, match="sms_url"):
         Settings(sms_provider="http", sms_url="ftp://sms.example.cn", sms_secret=GATEWAY_SECRET)
     assert Settings(sms_provider="http", sms_url="https://sms.example.cn/send", sms_secret=GATEWAY_SECRET)
+
+
+async def test_an_email_carries_its_attachments_beside_its_text_and_html(outside: Outside) -> None:
+    content = b"PK\x03\x04 a workbook"
+    attachment = {"filename": "shopflow-monthly-2030-03.xlsx", "content_type": "application/zip", "data": ""}
+    attachment["data"] = base64.b64encode(content).decode()
+    message = {"to": "fang@shop.example.cn", "subject": "月报", "text": "见附件", "html": "<p>见附件</p>"}
+    delivery = Delivery(
+        channel="email",
+        event="report.ready",
+        idempotency_id="0" * 32,
+        message=message | {"attachments": [attachment]},
+    )
+
+    [outcome] = await Senders(get_settings()).send_all([delivery], {})
+
+    assert outcome.ok, outcome.error
+    [mail] = outside.mailbox.messages
+    assert (body_of(mail, "plain").strip(), body_of(mail, "html").strip()) == ("见附件", "<p>见附件</p>")
+    [part] = list(mail.iter_attachments())
+    assert (part.get_filename(), part.get_content_type(), part.get_content()) == (
+        "shopflow-monthly-2030-03.xlsx",
+        "application/zip",
+        content,
+    )

@@ -1,14 +1,19 @@
 """Analytics and monitoring (ANA-1..5): alerts, SLA clocks of a subject, compliance per clock kind;
-the funnel (CRM-5) and the daily traffic counts it starts from."""
+the funnel (CRM-5) and the daily traffic counts it starts from; the metric dictionary, the
+pipeline and the reports (ANA-1, ANA-2, ANA-4)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from shopflow.analytics import metrics, service
 from shopflow.analytics.models import PeriodKind
+from shopflow.analytics.reports import render as reports
+from shopflow.analytics.reports.report import MEDIA_TYPES, Format, build, filename, last_complete
+from shopflow.analytics.reports.report import Kind as ReportKind
 from shopflow.analytics.schemas import (
     AlertOut,
     BulkAcknowledged,
@@ -26,16 +31,19 @@ from shopflow.analytics.schemas import (
     Minutes,
     Owner,
     PipelineOut,
+    ReportOut,
     ResolveIn,
+    SkuSalesOut,
     StageOut,
     SubjectClocks,
     TrafficIn,
     TrafficOut,
 )
-from shopflow.core import money
+from shopflow.core import clock, money
 from shopflow.core.alerts import Alert, AlertFilter, AlertState
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
+from shopflow.core.console.i18n import locale_of
 from shopflow.core.schemas import AwareWhen, Id, Page
 
 router = APIRouter(tags=["monitoring"], responses=problems(401, 403))
@@ -223,6 +231,23 @@ async def category_sales(
     return [CategorySalesOut(category=c.category, sales=money.fmt(c.sales), orders=c.orders) for c in found]
 
 
+@router.get("/analytics/skus", response_model=list[SkuSalesOut], tags=["metrics"])
+async def sku_sales(
+    session: Session,
+    _: Annotated[Actor, require("analytics.read")],
+    first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
+    last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 10,
+) -> list[SkuSalesOut]:
+    """ANA-1: line sales (unit price × quantity − the line's discount), units and orders per SKU of
+    the orders counted in `from`..`to` (both absent: all time), largest first."""
+    found = await service.sku_sales(session, first, last, limit)
+    return [
+        SkuSalesOut(sku=s.sku, name=s.name, sales=money.fmt(s.sales), quantity=s.quantity, orders=s.orders)
+        for s in found
+    ]
+
+
 @router.get("/analytics/pipeline", response_model=PipelineOut, tags=["metrics"])
 async def pipeline(session: Session, _: Annotated[Actor, require("analytics.read")]) -> PipelineOut:
     """ANA-2: orders, after-sales cases and tickets per state, most first, each with how many are
@@ -234,3 +259,38 @@ async def pipeline(session: Session, _: Annotated[Actor, require("analytics.read
             for name, stages in found.items()
         }
     )
+
+
+@router.get(
+    "/reports/{kind}",
+    response_model=ReportOut,
+    tags=["reports"],
+    responses={200: {"content": {MEDIA_TYPES[f]: {} for f in (Format.CSV, Format.XLSX, Format.HTML)}}},
+)
+async def report(
+    request: Request,
+    kind: ReportKind,
+    session: Session,
+    _: Annotated[Actor, require("analytics.read")],
+    day: Annotated[
+        Day | None,
+        Query(alias="date", description="a day of the period; default: the last one that has ended"),
+    ] = None,
+    format: Format = Format.JSON,
+    channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
+    lang: Annotated[
+        Literal["zh_CN", "en"] | None, Query(description="the texts' language; default: the console's")
+    ] = None,
+) -> Response:
+    """ANA-4: the daily, weekly (ISO, Monday to Sunday) or monthly report of the period holding
+    `date` (default: yesterday, last week, last month in the store's days), as a file to download
+    (`Content-Disposition: attachment; filename="shopflow-monthly-2030-03.xlsx"`): `json` (this
+    schema: the metric set of the period and of the same-length range before it, the changes,
+    the trend, top categories and SKUs, the pipeline; the metrics' shapes as
+    `/analytics/metrics`), `csv`, `xlsx` (native charts) or `html` (standalone, its charts drawn
+    by ECharts inlined in it). A bad kind, date, format or channel is a 422 naming it."""
+    chosen = day if day is not None else last_complete(kind, clock.today()).first
+    made = await build(session, kind, chosen, channel)
+    body = reports.content(made, format, lang or locale_of(request))
+    disposition = f'attachment; filename="{filename(kind, made.period, format)}"'
+    return Response(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": disposition})

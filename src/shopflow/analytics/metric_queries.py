@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 from shopflow.catalog.models import Category, Product, Sku
 from shopflow.core.db import UTCDateTime
 from shopflow.inventory.models import LedgerEntry, Stock
-from shopflow.orders.models import EXCHANGE_CHANNEL, Order, OrderLine
+from shopflow.orders.models import EXCHANGE_CHANNEL, UNDATED, Order, OrderLine
 from shopflow.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from shopflow.service.models import Ticket, TicketType
 
@@ -157,12 +157,14 @@ async def customer_figures(
 ) -> dict[int, tuple[int, int, Decimal, int]]:
     """Per window, over known customers only, in one statement:
     - the customers with a counted order in it (of `channel` when given), and how many of them
-      have at least two counted orders (any channel, never a replacement) up to its end: those
-      with an order counted in the window (any channel) that has an earlier one;
-    - the repurchase cycle: the days between each of its counted orders (of `channel`) and the
-      customer's previous counted order (of `channel`), summed, and how many such orders.
-    Each order's previous count time comes from a window function over the counted orders before
-    the last window's end."""
+      have at least two counted orders (any channel, never a replacement) up to its end, orders
+      without dates (imported history) only in the window of all time: those whose latest order
+      in the window is at least their second (a running count per customer);
+    - the repurchase cycle: the days between each of its counted orders with a date (of
+      `channel`) and the customer's previous one (with a date, of `channel`), summed, and how
+      many such orders.
+    The running counts and each order's previous count time come from window functions over the
+    counted orders before the last window's end."""
     windows = windows_cte(bounds)
     conditions = [
         Order.customer_id.is_not(None),
@@ -171,32 +173,36 @@ async def customer_figures(
         Order.channel != EXCHANGE_CHANNEL,
     ]
     mine = true() if channel is None else Order.channel == channel
-    in_channel = [Order.customer_id] if channel is None else [Order.customer_id, Order.channel]
+    in_channel = [Order.customer_id, Order.undated]
+    if channel is not None:
+        in_channel.append(Order.channel)
+    so_far = {"partition_by": Order.customer_id, "order_by": Order.counted_at, "rows": (None, 0)}
     counted = (
         select(
             Order.customer_id,
             Order.counted_at.label("at"),
+            Order.undated,
             case((mine, 1), else_=0).label("mine"),
-            func.lag(Order.counted_at)
-            .over(partition_by=Order.customer_id, order_by=Order.counted_at)
-            .label("previous"),
+            func.count().over(**so_far).label("orders"),
+            func.sum(case((Order.undated.is_(False), 1), else_=0)).over(**so_far).label("dated"),
             func.lag(Order.counted_at)
             .over(partition_by=in_channel, order_by=Order.counted_at)
-            .label("previous_mine"),
+            .label("previous"),
         )
         .where(*conditions)
         .subquery("counted")
     )
-    gap = and_(counted.c.mine == 1, counted.c.previous_mine.is_not(None))
+    gap = and_(counted.c.mine == 1, counted.c.undated.is_(False), counted.c.previous.is_not(None))
     if session.get_bind().dialect.name == "postgresql":
-        seconds = extract("epoch", counted.c.at - counted.c.previous_mine)
+        seconds = extract("epoch", counted.c.at - counted.c.previous)
     else:  # SQLite keeps UTC times as text; julianday reads them
-        seconds = (func.julianday(counted.c.at) - func.julianday(counted.c.previous_mine)) * 86400.0
+        seconds = (func.julianday(counted.c.at) - func.julianday(counted.c.previous)) * 86400.0
+    all_time = windows.c.starts <= literal(UNDATED, UTCDateTime())
     per_customer = (
         select(
             windows.c.idx,
             func.max(counted.c.mine).label("bought"),
-            func.max(case((counted.c.previous.is_not(None), 1), else_=0)).label("again"),
+            func.max(case((all_time, counted.c.orders), else_=counted.c.dated)).label("so_far"),
             func.sum(case((gap, seconds), else_=None)).label("seconds"),
             func.count().filter(gap).label("gaps"),
         )
@@ -208,7 +214,7 @@ async def customer_figures(
     stmt = select(
         per_customer.c.idx,
         func.count().filter(bought),
-        func.count().filter(bought & (per_customer.c.again == 1)),
+        func.count().filter(bought & (per_customer.c.so_far >= 2)),
         func.sum(per_customer.c.seconds),
         func.sum(per_customer.c.gaps),
     ).group_by(per_customer.c.idx)
@@ -242,6 +248,25 @@ async def category_sales(
         .limit(limit)
     )
     return [(c, p, int(s or 0), int(n)) for c, p, s, n in await session.execute(stmt)]
+
+
+async def sku_sales(
+    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+) -> list[tuple[str, str, int, int, int]]:
+    """(SKU code, SKU name, line sales, units, orders) of the lines of orders counted in
+    [starts, ends), by line sales largest first (ties by code)."""
+    sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
+    stmt = (
+        select(Sku.code, Sku.name, sales, func.sum(OrderLine.quantity), func.count(func.distinct(Order.id)))
+        .select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Sku, Sku.id == OrderLine.sku_id)
+        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .group_by(Sku.id, Sku.code, Sku.name)
+        .order_by(sales.desc(), Sku.code)
+        .limit(limit)
+    )
+    return [(c, name, int(s or 0), int(u or 0), int(n)) for c, name, s, u, n in await session.execute(stmt)]
 
 
 async def stock_ledger(session: AsyncSession, before: datetime) -> list[tuple[datetime, int, int, int, int]]:

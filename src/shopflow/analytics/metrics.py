@@ -22,11 +22,12 @@ from shopflow.analytics import metric_queries as q
 from shopflow.analytics import repository
 from shopflow.analytics.models import FIRST_DAY, LAST_DAY, Period, PeriodKind, periods
 from shopflow.core import clock, policy, sla
-from shopflow.orders.models import OrderClock
+from shopflow.orders.models import UNDATED, OrderClock
 
 ALL = "all"
-# All time: wider than any count date a store keeps.
-ALL_BOUNDS = (datetime(1900, 1, 2, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+# All time: wider than any count date a store keeps, from the count time of imported history
+# without dates (`UNDATED`), which no other period holds.
+ALL_BOUNDS = (UNDATED, datetime(9000, 1, 1, tzinfo=UTC))
 
 
 class Unit(StrEnum):
@@ -231,20 +232,39 @@ class CategorySales:
     orders: int
 
 
+@dataclass(frozen=True, slots=True)
+class SkuSales:
+    sku: str
+    name: str
+    sales: int  # fen
+    quantity: int  # units sold
+    orders: int
+
+
+def _days(first: date | None, last: date | None) -> tuple[datetime, datetime]:
+    """The instants that bound the store days `first`..`last` (both None: all time)."""
+    if first is None or last is None:
+        return ALL_BOUNDS
+    return clock.local_midnight(first), clock.local_midnight(last + timedelta(days=1))
+
+
 async def categories(
     session: AsyncSession, first: date | None, last: date | None, limit: int
 ) -> list[CategorySales]:
     """Line sales and orders per category of the orders counted over `first`..`last` (both None:
     all time), largest first."""
-    if first is None or last is None:
-        starts, ends = ALL_BOUNDS
-    else:
-        starts, ends = clock.local_midnight(first), clock.local_midnight(last + timedelta(days=1))
     await q.without_jit(session)
-    rows = await q.category_sales(session, starts, ends, limit)
+    rows = await q.category_sales(session, *_days(first, last), limit)
     return [
         CategorySales(
             None if name is None else name if parent is None else f"{parent} / {name}", sales, orders
         )
         for name, parent, sales, orders in rows
     ]
+
+
+async def skus(session: AsyncSession, first: date | None, last: date | None, limit: int) -> list[SkuSales]:
+    """Line sales, units and orders per SKU of the orders counted over `first`..`last` (both None:
+    all time), largest first."""
+    rows = await q.sku_sales(session, *_days(first, last), limit)
+    return [SkuSales(*row) for row in rows]

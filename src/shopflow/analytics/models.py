@@ -74,6 +74,19 @@ def _period_end(day: date, kind: PeriodKind) -> date:
             return following - timedelta(days=1)
 
 
+def period_of(day: date, kind: PeriodKind) -> Period:
+    """The whole period of `kind` holding `day`: the day, its ISO week (Monday to Sunday) or its
+    calendar month."""
+    match kind:
+        case PeriodKind.DAY:
+            first = day
+        case PeriodKind.WEEK:
+            first = day - timedelta(days=day.weekday())
+        case PeriodKind.MONTH:
+            first = day.replace(day=1)
+    return Period(period_label(first, kind), first, _period_end(first, kind))
+
+
 def periods(first: date, last: date, kind: PeriodKind) -> list[Period]:
     """The periods of `kind` covering `first`..`last` (both included), the first and last cut to
     the range: a week from Wednesday counts from Wednesday."""

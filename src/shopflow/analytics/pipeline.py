@@ -1,6 +1,7 @@
 """The pipeline (ANA-2): how many orders, after-sales cases and tickets are in each state, how
 many of them are past a clock (a running clock past its deadline, or a breached one not yet
-stopped: `core.sla`'s late clocks) and which, by number, up to a cap."""
+stopped: `core.sla`'s late clocks) and which, by number, up to a cap. Imported order history is
+no live work: it is left out."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales.models import Case
@@ -28,11 +29,11 @@ class Stage:
 
 
 # Each pipeline: its name, its model, the column holding the state, the number shown, the clocks'
-# subject prefix (`order_subject`, `case_subject`, `ticket_subject`).
-PIPELINES: tuple[tuple[str, Any, Any, Any, str], ...] = (
-    ("orders", Order, Order.status, Order.order_no, "order:"),
-    ("cases", Case, Case.state, Case.case_no, "case:"),
-    ("tickets", Ticket, Ticket.state, Ticket.id, "ticket:"),
+# subject prefix (`order_subject`, `case_subject`, `ticket_subject`), which of its rows are live.
+PIPELINES: tuple[tuple[str, Any, Any, Any, str, Any], ...] = (
+    ("orders", Order, Order.status, Order.order_no, "order:", Order.imported_at.is_(None)),
+    ("cases", Case, Case.state, Case.case_no, "case:", true()),
+    ("tickets", Ticket, Ticket.state, Ticket.id, "ticket:", true()),
 )
 
 
@@ -46,8 +47,8 @@ async def pipeline(session: AsyncSession) -> dict[str, list[Stage]]:
     """Per pipeline, its states (most items first) with their late items."""
     now = clock.now()
     found: dict[str, list[Stage]] = {}
-    for name, model, state, number, prefix in PIPELINES:
-        counts = await session.execute(select(state, func.count()).group_by(state))
+    for name, model, state, number, prefix, live in PIPELINES:
+        counts = await session.execute(select(state, func.count()).where(live).group_by(state))
         stages = {s: Stage(s, int(n)) for s, n in counts}
         ids = _ids(await sla.late_subjects(session, now, prefix), prefix)
         late: dict[str, list[str]] = defaultdict(list)

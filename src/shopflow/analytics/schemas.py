@@ -160,6 +160,14 @@ class CategorySalesOut(BaseModel):
     orders: int
 
 
+class SkuSalesOut(BaseModel):
+    sku: str  # the SKU's code
+    name: str
+    sales: str  # yuan, 2 places
+    quantity: int  # units sold
+    orders: int
+
+
 class StageOut(BaseModel):
     state: str
     count: int
@@ -171,3 +179,27 @@ class PipelineOut(BaseModel):
     orders: list[StageOut]
     cases: list[StageOut]
     tickets: list[StageOut]
+
+
+class ReportOut(BaseModel):
+    """A report (ANA-4) in the API's shapes: the period's metric set (`current`, period `all`),
+    the same-length range just before it (`previous`), each metric's change (percent of the value
+    before, or percentage points for a rate; 2 places, null where n/a), the trend per day, week
+    or month, the top categories and SKUs, and the pipeline as it stood when it was made."""
+
+    kind: str  # daily, weekly, monthly
+    period: str  # "2030-03-05", "2030-W10", "2030-03"
+    first: date
+    last: date
+    channel: str | None
+    previous_first: date
+    previous_last: date
+    made_at: datetime
+    current: MetricRow
+    previous: MetricRow
+    changes: dict[str, str | None]
+    trend_period: str  # day, week, month
+    trend: list[MetricRow]
+    categories: list[CategorySalesOut]
+    skus: list[SkuSalesOut]
+    pipeline: PipelineOut

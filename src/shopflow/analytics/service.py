@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.analytics import metrics, repository
 from shopflow.analytics import pipeline as pipelines
+from shopflow.analytics import summary as summaries
 from shopflow.analytics.models import (
     DropOff,
     Period,
@@ -199,6 +200,16 @@ def _filter_errors(first: date | None, last: date | None) -> list[FieldError]:
     return []
 
 
+async def summary(session: AsyncSession, first: date, last: date, channel: str | None) -> summaries.Summary:
+    """The dashboard's and the reports' picture of `first`..`last`; bad filters are 422s."""
+    errors = range_errors(first, last, policy.current().analytics.metrics_max_days)
+    if channel is not None:
+        errors += channel_errors(channel)
+    if errors:
+        raise Invalid("no summary for these filters", errors=errors)
+    return await summaries.summarise(session, first, last, channel)
+
+
 async def category_sales(
     session: AsyncSession, first: date | None, last: date | None, limit: int
 ) -> list[metrics.CategorySales]:
@@ -207,6 +218,16 @@ async def category_sales(
     if errors:
         raise Invalid("no category sales for these filters", errors=errors)
     return await metrics.categories(session, first, last, limit)
+
+
+async def sku_sales(
+    session: AsyncSession, first: date | None, last: date | None, limit: int
+) -> list[metrics.SkuSales]:
+    """ANA-1's sales by SKU over `first`..`last` (both None: all time)."""
+    errors = _filter_errors(first, last)
+    if errors:
+        raise Invalid("no SKU sales for these filters", errors=errors)
+    return await metrics.skus(session, first, last, limit)
 
 
 async def pipeline(session: AsyncSession) -> dict[str, list[Stage]]:

@@ -1,4 +1,4 @@
-"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales."""
+"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales, report."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from shopflow.cli.history import import_olist, import_orders
 from shopflow.cli.leads import leads_app
+from shopflow.cli.reports import report_app
 from shopflow.cli.run import check_database, console, err, failed, run, shown
 from shopflow.cli.staff import tokens_app, users_app
 from shopflow.cli.traffic import import_traffic
@@ -30,13 +32,18 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policy_app, name="policy")
 import_app = typer.Typer(
-    help="Files: carriers' tracking events, freight bills; reviews; traffic counts.", no_args_is_help=True
+    help="Files: order history (other platforms, Olist); carriers' tracking events, freight bills; reviews;"
+    " traffic counts.",
+    no_args_is_help=True,
 )
 app.add_typer(import_app, name="import")
 import_app.command("traffic")(import_traffic)
+import_app.command("orders")(import_orders)
+import_app.command("olist")(import_olist)
 aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_help=True)
 app.add_typer(aftersales_app, name="aftersales")
 app.add_typer(leads_app, name="leads")
+app.add_typer(report_app, name="report")
 
 
 def _served_url(host: str, port: int) -> str:
@@ -161,7 +168,8 @@ def demo(
         else:
             states = ", ".join(f"{state} {n}" for state, n in sorted(summary.orders.items()))
             console.print(
-                f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states})"
+                f"[green]demo store loaded[/green]: {sum(summary.orders.values())} orders ({states}),"
+                f" after a year of history: {summary.history} orders"
             )
             late = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.late.items()))
             console.print(

@@ -450,12 +450,28 @@ class Audit(Section):
     retention_years: Annotated[int, Field(ge=3)] = 3
 
 
+def _report_recipient(name: str) -> str:
+    """An email address, a role (its on-duty members with an address) or "user:<username>"."""
+    if "@" in name:
+        local, _, domain = name.partition("@")
+        if not local or "." not in domain or any(c.isspace() for c in name):
+            raise ValueError(f"{name!r} is not an email address")
+        return name
+    return _owner(name)
+
+
 class Analytics(Section):
     # ANA-1: the metric set is computed per day, week or month over at most this many store days
     # (all-time figures, without a range, have no limit).
     metrics_max_days: Annotated[int, Field(gt=0, le=36600)] = 3660
     # ANA-1: `resolution_24h_rate` counts the complaints resolved within this many hours.
     resolution_within_hours: Positive = 24
+    # ANA-4 (†): the reports the worker emails (XLSX attached) once their period has ended, at
+    # this hour of the store's next day, to each recipient: an email address, a role (its on-duty
+    # members with an address) or "user:<username>".
+    report_kinds: frozenset[Literal["daily", "weekly", "monthly"]] = frozenset({"weekly", "monthly"})
+    report_hour: Annotated[int, Field(ge=0, le=23)] = 8
+    report_recipients: tuple[Annotated[str, AfterValidator(_report_recipient)], ...] = ("finance", "manager")
 
 
 # ANA-3: who owns each kind of alert. Keys are alert kinds or their dotted prefixes, the longest

@@ -29,7 +29,7 @@ class Source(StrEnum):
 
 # The tables whose rows belong to a customer through a `customer_id` column: a merge repoints
 # every one of them to the profile kept (the leads and tickets of later issues add theirs).
-OWNERS: list[str] = ["orders", "customer_value_entries"]
+OWNERS: list[str] = ["orders", "customer_value_entries", "customer_keys"]
 
 
 class Customer(Base):
@@ -70,9 +70,29 @@ class CustomerPhone(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CustomerKey(Base):
+    """A customer's id on another platform, for imported history whose customer has no mobile
+    phone (an Olist `customer_unique_id`, a Shopify or WooCommerce email): its keyed hash
+    (`platform_key`), unique, so such an id names one customer."""
+
+    __tablename__ = "customer_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def platform_key(platform: str, key: str) -> str:
+    """The text whose keyed hash is a `CustomerKey`: the platform and its id, an email in lower
+    case ("olist:861eff47…", "email:ann@example.com")."""
+    return f"{platform}:{key.strip().lower()}"
+
+
 class ValueEntry(Base):
     """One step of a customer's lifetime value: a payment captured (+) or a refund settled (−),
-    once each (`source` unique: "payment:12", "refund:34")."""
+    once each (`source` unique: "payment:12", "refund:34"), or an imported order's captures
+    ("history:56")."""
 
     __tablename__ = "customer_value_entries"
 
@@ -90,6 +110,11 @@ def payment_source(payment_id: int) -> str:
 
 def refund_source(refund_id: int) -> str:
     return f"refund:{refund_id}"
+
+
+def history_source(order_id: int) -> str:
+    """The one entry of an imported order: the sum of its captures (ORD-1 history)."""
+    return f"history:{order_id}"
 
 
 def personal_errors(personal: dict[str, Any], today: date) -> list[FieldError]:

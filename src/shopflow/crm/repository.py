@@ -6,13 +6,13 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, delete, func, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import crypto
 from shopflow.core.db import driver_connection, insert_for, insert_rows
 from shopflow.crm.leads.models import Lead
-from shopflow.crm.models import Customer, CustomerPhone, Source, Tier, ValueEntry
+from shopflow.crm.models import Customer, CustomerPhone, Source, Tier, ValueEntry, history_source
 from shopflow.orders.models import Order
 
 # Order intake's customer (PostgreSQL, through the driver): a phone seen before is one indexed
@@ -243,6 +243,58 @@ async def enter_refund(
     )
     found = await session.scalar(stmt)
     return None if found is None else int(found)
+
+
+async def enter_history_value(session: AsyncSession, entries: list[dict[str, Any]], at: datetime) -> None:
+    """Value entries of imported orders (`customer_id`, `order_id`, `amount` captured, `at`, and
+    `placed_at`: None for an undated order), once per order (source `history:ID`), and the totals
+    of those customers raised by the entries made: lifetime value, order count, first and last
+    order times. Two statements however many customers: history loads in batches."""
+    placed = {e["order_id"]: e["placed_at"] for e in entries}
+    rows = [
+        {k: e[k] for k in ("customer_id", "order_id", "amount", "at")}
+        | {"source": history_source(e["order_id"])}
+        for e in entries
+    ]
+    if not rows:
+        return
+    stmt = (
+        insert_for(session, ValueEntry)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(ValueEntry.customer_id, ValueEntry.order_id, ValueEntry.amount)
+    )
+    totals: dict[int, list[Any]] = {}
+    for customer_id, order_id, amount in await session.execute(stmt):
+        found = totals.setdefault(customer_id, [0, 0, None, None])
+        found[0] += amount
+        found[1] += 1
+        when = placed[order_id]
+        if when is not None:
+            found[2] = when if found[2] is None else min(found[2], when)
+            found[3] = when if found[3] is None else max(found[3], when)
+    if not totals:
+        return
+    customers = Customer.__table__.c  # a Core UPDATE, executed once per customer in one call
+    first = bindparam("first", type_=customers.first_order_at.type)
+    last = bindparam("last", type_=customers.last_order_at.type)
+    earlier = or_(customers.first_order_at.is_(None), customers.first_order_at > first)
+    later = or_(customers.last_order_at.is_(None), customers.last_order_at < last)
+    await session.execute(
+        update(Customer.__table__)
+        .where(customers.id == bindparam("customer"))
+        .values(
+            lifetime_value=customers.lifetime_value + bindparam("amount"),
+            order_count=customers.order_count + bindparam("orders"),
+            first_order_at=case((and_(first.is_not(None), earlier), first), else_=customers.first_order_at),
+            last_order_at=case((and_(last.is_not(None), later), last), else_=customers.last_order_at),
+            updated_at=at,
+        ),
+        [
+            {"customer": c, "amount": amount, "orders": n, "first": first_at, "last": last_at}
+            for c, (amount, n, first_at, last_at) in totals.items()
+        ],
+    )
 
 
 async def add_value(

@@ -278,6 +278,13 @@ async def order_paid(session: AsyncSession, order: Order, payment_id: int, amoun
         await repository.add_value(session, order.customer_id, amount, 1, order.created_at, at)
 
 
+async def history_paid(session: AsyncSession, entries: list[dict[str, Any]], at: datetime) -> None:
+    """Imported orders' captures (ORD-1 history: `customer_id`, `order_id`, `amount`, `at`,
+    `placed_at`) counted into their customers' lifetime value and order count (CRM-1), once per
+    order, as `order_paid` counts a live one."""
+    await repository.enter_history_value(session, entries, at)
+
+
 async def refund_settled(
     session: AsyncSession, refund_id: int, payment_id: int, amount: int, at: datetime
 ) -> None:

@@ -1,4 +1,5 @@
-"""The demo store (`shopflow demo`): a department that has been trading for four weeks.
+"""The demo store (`shopflow demo`): a department that has been trading for four weeks, with a
+year of history before them (`year`, written as an import of the store's past would be).
 
 Its history is made by the real use cases under a simulated clock (`history`), following a plan
 (`plan`): orders in every state, carriers with their rules, parcels with their tracking events,
@@ -21,7 +22,7 @@ from shopflow import wiring
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import cases, kb, leads, plan, quotes, tickets, traffic
+from shopflow.demo import cases, kb, leads, plan, quotes, tickets, traffic, year
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -39,6 +40,7 @@ class Summary:
     late: dict[str, int]  # clocks late now, per kind
     alerts: int  # raised while loading
     cases: int  # after-sales cases opened (ASV)
+    history: int  # orders of the year before the four weeks
 
 
 async def load(db: Database, order_count: int, progress_to: Console, seed: int = 7) -> Summary | None:
@@ -53,11 +55,20 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
     start = now - plan.HISTORY
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=progress_to) as progress:
+        past = progress.add_task("demo store: a year of history", total=year.DAYS)
         days = progress.add_task("demo store: days of trading", total=plan.HISTORY.days)
         with clock.use(clock.FakeClock(start - timedelta(days=1))):  # set up the day before opening
             async with db.transaction() as session:
                 queued_before = await session.scalar(select(func.max(OutboxEvent.id))) or 0
                 store = await set_up(session, rng)
+            async with db.transaction() as session:
+                history = await year.write_year(
+                    session,
+                    random.Random(seed + 1),  # the weeks of trading draw from `rng` as before
+                    start.astimezone(clock.store_zone()).date(),
+                    store.skus,
+                    lambda done: progress.update(past, completed=done),
+                )
         replay = Replay(rng, store, now)
         for fate in plan.plan(rng, order_count, now, store.plentiful, store.scarce):
             replay.at(fate.placed, replay.place(fate))
@@ -84,7 +95,7 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
         await tickets.care_for_customers(session, now)
     async with db.transaction() as session:
         await _mark_handled(session, queued_before)
-        return await _summary(session, len(store.carriers), opened)
+        return await _summary(session, len(store.carriers), opened, history)
 
 
 async def _mark_handled(session: AsyncSession, queued_before: int) -> None:
@@ -97,7 +108,7 @@ async def _mark_handled(session: AsyncSession, queued_before: int) -> None:
     await session.execute(stmt)
 
 
-async def _summary(session: AsyncSession, carriers: int, opened: int) -> Summary:
+async def _summary(session: AsyncSession, carriers: int, opened: int, history: int) -> Summary:
     _, raised = await alerts.page(session, alerts.AlertFilter(), 0, 1)
     return Summary(
         orders=await queries.status_counts(session),
@@ -106,4 +117,5 @@ async def _summary(session: AsyncSession, carriers: int, opened: int) -> Summary
         late=await sla.late_by_kind(session, clock.now()),
         alerts=raised,
         cases=opened,
+        history=history,
     )

@@ -118,6 +118,8 @@ class Sku:
     code: str
     price: int  # fen
     weight_g: int
+    name: str
+    cost: int  # fen
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +146,20 @@ async def set_up(session: AsyncSession, rng: random.Random) -> Store:
     for p, (name, band, base, variants) in enumerate(PRODUCTS, start=1):
         rows = []
         for v, variant in enumerate(variants, start=1):
-            sku = Sku(f"SF-{p:03d}-{v:02d}", base * 100, rng.randint(80, 1800))
+            price = base * 100
+            sku = Sku(
+                f"SF-{p:03d}-{v:02d}",
+                price,
+                rng.randint(80, 1800),
+                f"{name} {variant}",
+                price * rng.randint(35, 60) // 100,
+            )
             rows.append(
                 SkuIn(
                     code=sku.code,
-                    name=f"{name} {variant}",
+                    name=sku.name,
                     price=money.fmt(sku.price),
-                    cost=money.fmt(sku.price * rng.randint(35, 60) // 100),
+                    cost=money.fmt(sku.cost),
                     weight_g=sku.weight_g,
                     price_band=band,
                     barcode=f"69{rng.randint(10**10, 10**11 - 1)}",

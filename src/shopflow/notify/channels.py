@@ -3,8 +3,9 @@
 Each send turns into an `Outcome`; nothing here touches the database. Every send carries the
 delivery's idempotency id, the same on every attempt, so a receiver can drop a repeat: a webhook
 as `X-Shopflow-Delivery`, an email in its Message-ID, an SMS as the gateway's client reference.
-A webhook body and an HTTP SMS request are signed with HMAC-SHA256 over their exact bytes
-(`X-Shopflow-Signature: sha256=<hex>`).
+An email may carry attachments (`message["attachments"]`: filename, content type and the
+content in base64), as a scheduled report's XLSX. A webhook body and an HTTP SMS request are
+signed with HMAC-SHA256 over their exact bytes (`X-Shopflow-Signature: sha256=<hex>`).
 
 The `log` providers write no personal data in clear: a masked recipient, the event and the
 reference, never the text (it carries the customer's name and address), in files only their
@@ -14,6 +15,7 @@ owner can read (0600).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -170,6 +172,10 @@ class Senders:
         email["Message-ID"] = message_id(delivery, self.settings.smtp_from)
         email.set_content(message["text"])
         email.add_alternative(message["html"], subtype="html")
+        for attached in message.get("attachments", ()):  # a report's XLSX (ANA-4)
+            maintype, _, subtype = attached["content_type"].partition("/")
+            content = base64.b64decode(attached["data"])
+            email.add_attachment(content, maintype=maintype, subtype=subtype, filename=attached["filename"])
         s = self.settings
         await aiosmtplib.send(
             email,

@@ -33,12 +33,18 @@ async def mark_outbox_delivered(session: AsyncSession, ids: list[int], at: datet
 
 
 async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert deliveries; one that exists for its (outbox event, channel, target) is left alone."""
+    """Insert deliveries; one that exists for its (outbox event, channel, target), or under its
+    idempotency id (a scheduled report's email queued twice), is left alone."""
     if rows:
-        stmt = insert_for(session, Delivery).on_conflict_do_nothing(
-            index_elements=["outbox_id", "channel", "target"]
-        )
-        await session.execute(stmt, rows)
+        await session.execute(insert_for(session, Delivery).on_conflict_do_nothing(), rows)
+
+
+async def existing_idempotency_ids(session: AsyncSession, ids: Collection[str]) -> set[str]:
+    """Those of `ids` some delivery already has."""
+    if not ids:
+        return set()
+    found = await session.scalars(select(Delivery.idempotency_id).where(Delivery.idempotency_id.in_(ids)))
+    return set(found)
 
 
 async def lock_due_deliveries(session: AsyncSession, now: datetime, limit: int) -> list[Delivery]:

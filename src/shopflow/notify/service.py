@@ -1,20 +1,25 @@
 """Notification use cases (NTF-1, ORD-8): fan the outbox out into deliveries, send what is due,
-retry with back-off into a dead letter, and manage webhook subscribers."""
+retry with back-off into a dead letter, and manage webhook subscribers; the scheduled reports'
+emails (ANA-4)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.analytics.reports import mail as report_mail
+from shopflow.analytics.reports.report import REPORT_EVENT, Kind
 from shopflow.core import alerts, audit, auth, clock, money, policy
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.errors import AppError, FieldError, Invalid
@@ -182,6 +187,54 @@ async def _owner_deliveries(session: AsyncSession, event: OutboxEvent, at: datet
     return found
 
 
+def _report_target(person: report_mail.Recipient) -> str:
+    """A report's delivery target: the staff member ("staff:<id>"), or the address the policy
+    gives ("email:<digest>", the target's 40 characters hold no address)."""
+    if person.user_id is not None:
+        return f"{STAFF}:{person.user_id}"
+    return f"email:{hashlib.sha256(person.address.lower().encode()).hexdigest()[:24]}"
+
+
+def _report_key(subject: str, address: str) -> str:
+    """The idempotency id of a report's email to an address: the same for every worker that
+    queues it, so the deliveries' unique key keeps it to one (32 hex digits, as uuid4's)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"shopflow:{subject}:{address}").hex
+
+
+async def _report_deliveries(session: AsyncSession, event: OutboxEvent, at: datetime) -> list[dict[str, Any]]:
+    """ANA-4: a scheduled report, its XLSX attached, emailed once to each of its recipients who
+    has not been sent it yet (by its idempotency id)."""
+    if event.event != REPORT_EVENT:
+        return []
+    keys = {r: _report_key(event.subject, r.address.lower()) for r in await report_mail.recipients(session)}
+    sent = await repository.existing_idempotency_ids(session, list(keys.values()))
+    todo = [r for r, key in keys.items() if key not in sent]
+    if not todo:
+        return []
+    rules = policy.current().notify
+    kind, day = Kind(event.payload["kind"]), date.fromisoformat(event.payload["first"])
+    mail = await report_mail.compose(session, kind, day, rules.language, rules.store_name)
+    attachment = {
+        "filename": mail.filename,
+        "content_type": mail.content_type,
+        "data": base64.b64encode(mail.attachment).decode(),
+    }
+    found: list[dict[str, Any]] = []
+    for person in todo:
+        message = {
+            "to": person.address,
+            "subject": mail.subject,
+            "text": mail.text,
+            "html": mail.html,
+            "attachments": [attachment],
+        }
+        target = _report_target(person)
+        found.append(
+            _delivery(event, Channel.EMAIL, target, mask_email(person.address), message, at, keys[person])
+        )
+    return found
+
+
 def _webhook_deliveries(event: OutboxEvent, hooks: list[Webhook], at: datetime) -> list[dict[str, Any]]:
     found = []
     for hook in hooks:
@@ -240,6 +293,7 @@ async def dispatch(session: AsyncSession, limit: int) -> int:
             fanned = [
                 *await _customer_deliveries(session, event, at),
                 *await _owner_deliveries(session, event, at),
+                *await _report_deliveries(session, event, at),
                 *_webhook_deliveries(event, hooks, at),
             ]
         except UNRENDERABLE as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     false,
+    literal,
     literal_column,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core import clock, money
 from shopflow.core.crypto import Sealed
-from shopflow.core.db import Base, BigId, UTCDateTime
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
 from shopflow.core.policy import Aftersales as AftersalesRules
 from shopflow.core.policy import Orders as OrderRules
@@ -113,6 +114,11 @@ class AgreedTerms:
         return self.terms in CREDIT_TERMS
 
 
+# The count time (`Order.counted_at`) of imported history whose dates its file does not give: before
+# the first day any period can name (analytics' FIRST_DAY, in every time zone), inside all time.
+UNDATED = datetime(1900, 1, 1, tzinfo=UTC)
+
+
 class HoldReason(StrEnum):
     STOCK_SHORTAGE = "stock_shortage"
     RISK_REVIEW = "risk_review"
@@ -189,6 +195,15 @@ class Order(Base):
     # for every other order. Finance's receivables read them.
     payment_terms: Mapped[str | None] = mapped_column(String(10))
     payment_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Imported history (ORD-1, `analytics.importing`): its currency as the file gave it (NULL: the
+    # store's), when it was imported (NULL for every order placed here: no clock, reservation,
+    # notification or sweep takes an imported one up), whether its file gives no dates (it then
+    # counts in all-time figures only), and the values it was recorded with though bad
+    # ({"customer.email": "is not an email address"}).
+    currency: Mapped[str | None] = mapped_column(String(3))
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    import_flags: Mapped[dict[str, str] | None] = mapped_column(JSONType)
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", lazy="raise"
@@ -211,17 +226,24 @@ class Order(Base):
 
     @hybrid_property
     def counted_at(self) -> datetime | None:
-        """When the order counts as a sale in the metrics: its payment, or, on credit (ORD-5),
-        its confirmation; in a query, the same as one SQL expression."""
-        return self.confirmed_at if self.on_credit else self.paid_at
+        """When the order counts as a sale in the metrics: its first captured payment, or, on
+        credit (ORD-5), its confirmation; imported history without dates: `UNDATED` (all time
+        only); in a query, the same as one SQL expression."""
+        if self.on_credit:
+            return self.confirmed_at
+        return UNDATED if self.undated else self.paid_at
 
     @counted_at.inplace.expression
     @classmethod
     def _counted_at(cls) -> ColumnElement[datetime | None]:
-        # The terms as literals, so the statement matches the index on this expression
-        # (`ix_orders_counted_at`) whatever the driver binds.
+        # The terms and UNDATED as literals, so the statement matches the index on this expression
+        # (`ix_orders_counted_at`, migration 0028) whatever the driver binds.
         terms = [literal_column(f"'{t}'") for t in sorted(CREDIT_TERMS)]
-        return case((cls.payment_terms.in_(terms), cls.confirmed_at), else_=cls.paid_at)
+        return case(
+            (cls.payment_terms.in_(terms), cls.confirmed_at),
+            (cls.undated, literal(UNDATED, UTCDateTime(), literal_execute=True)),
+            else_=cls.paid_at,
+        )
 
     def move_to(self, target: OrderStatus, at: datetime) -> OrderStatus:
         """Change status if `can_move_to` allows it; returns the status left."""

@@ -304,6 +304,7 @@ async def cancelled_unrefunded(session: AsyncSession, retry_before: datetime, li
         .join(Order, Order.id == Payment.order_id)
         .where(
             Order.status == OrderStatus.CANCELLED,
+            Order.imported_at.is_(None),  # imported history: what the platform did stands
             Payment.status == PaymentStatus.SUCCEEDED,
             Payment.amount > Payment.refund_reserved,
             ~cancel_refunds.exists(),

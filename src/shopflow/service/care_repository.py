@@ -15,7 +15,7 @@ from shopflow.core import db
 from shopflow.core.audit import AuditEntry
 from shopflow.core.sla import SlaClock
 from shopflow.core.sla.models import ClockState
-from shopflow.crm.models import Customer
+from shopflow.crm.models import Customer, Source
 from shopflow.orders.models import Order, OrderLine
 from shopflow.service.models import (
     DONE_STATES,
@@ -35,10 +35,12 @@ from shopflow.service.models import (
 async def delivered_without(
     session: AsyncSession, kind: SurveyKind, since: datetime, until: datetime, limit: int
 ) -> list[Order]:
-    """Orders delivered in [since, until] that have no survey of `kind` yet, oldest first."""
+    """Orders delivered in [since, until] that have no survey of `kind` yet, oldest first;
+    imported history is never surveyed."""
     stmt = (
         select(Order)
         .where(
+            Order.imported_at.is_(None),
             Order.delivered_at >= since,
             Order.delivered_at <= until,
             ~exists().where(Survey.order_id == Order.id, Survey.kind == kind),
@@ -147,10 +149,11 @@ async def move_sweep(session: AsyncSession, day: date, last_id: int) -> None:
 
 
 async def customers_after(session: AsyncSession, last_id: int, limit: int) -> list[Customer]:
-    """The next customers by id, merged profiles left out."""
+    """The next customers by id, merged profiles and those of imported history left out (history
+    sends nothing)."""
     stmt = (
         select(Customer)
-        .where(Customer.id > last_id, Customer.merged_into.is_(None))
+        .where(Customer.id > last_id, Customer.merged_into.is_(None), Customer.source != Source.IMPORT)
         .order_by(Customer.id)
         .limit(limit)
     )

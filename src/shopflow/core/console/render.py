@@ -43,9 +43,10 @@ def fragment(c: Console, template: str, **values: Any) -> Markup:
     return Markup(page.render(c=c, live_seconds=LIVE_SECONDS, **values))
 
 
-def document(template: str, **values: Any) -> str:
-    """A printable document, the same for every reader (its texts are bilingual)."""
-    return environment(DEFAULT_LOCALE).get_template(template).render(**values)
+def document(template: str, locale: str = DEFAULT_LOCALE, **values: Any) -> str:
+    """A document outside a page: printable (its texts bilingual, the same for every reader), or
+    a report or email in `locale`."""
+    return environment(locale).get_template(template).render(**values)
 
 
 async def panels(session: AsyncSession, c: Console, page: str, subject_id: int) -> list[str]:

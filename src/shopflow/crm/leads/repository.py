@@ -121,10 +121,11 @@ async def set_conversion_mark(session: AsyncSession, name: str, last_order_id: i
 
 
 async def orders_after(session: AsyncSession, after_id: int, limit: int) -> list[tuple[int, str, Any]]:
-    """Orders newer than `after_id` (id, phone hash, created_at), oldest first."""
+    """Orders newer than `after_id` (id, phone hash, created_at), oldest first; imported history
+    converts no lead."""
     stmt = (
         select(Order.id, Order.phone_hash, Order.created_at)
-        .where(Order.id > after_id)
+        .where(Order.id > after_id, Order.imported_at.is_(None))
         .order_by(Order.id)
         .limit(limit)
     )

@@ -100,7 +100,7 @@ async def delivered_since(session: AsyncSession, since: datetime, limit: int = 5
 
 
 async def status_counts(session: AsyncSession) -> dict[str, int]:
-    """How many orders sit in each state (ANA-2)."""
+    """How many orders sit in each state (ANA-2); imported history is not counted."""
     return await repository.status_counts(session)
 
 
