@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from shopflow.cli import DEMO_PASSWORD
+from shopflow.core import clock
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -208,11 +210,15 @@ def main() -> None:
         accepted = page.locator("#quotes tbody a").first.get_attribute("href") or "/quotes"
         page.goto(f"{url}{accepted}")
         contract = page.locator("#quote-contract").first.get_attribute("href")
+        today = clock.today()
+        week = (today - timedelta(days=6)).isoformat(), today.isoformat()  # the last 7 days and the 7 before
         for locale, suffix in LOCALES.items():
             page.goto(f"{url}/")  # a page with the language switch (the printable contract has none)
             page.click(f"button[name=locale][value={locale}]")
             pages = {
                 "today": "/",
+                "dashboard": f"/dashboard?from={week[0]}&to={week[1]}",
+                "definitions": "/dashboard/definitions",
                 "orders": "/orders",
                 "order": first or "/orders",
                 "inventory": "/inventory",

@@ -190,6 +190,8 @@ async def test_sales_by_sku_are_line_sales_units_and_orders_of_counted_orders_la
         "/api/v1/analytics/skus", params={"from": "2030-04-01", "to": "2030-04-30"}, headers=store
     )
     bad = await client.get("/api/v1/analytics/skus", params={"to": "2030-04-30"}, headers=store)
+    manual = await client.get("/api/v1/analytics/skus", params={"channel": "manual"}, headers=store)
+    nowhere = await client.get("/api/v1/analytics/categories", params={"channel": "nowhere"}, headers=store)
 
     r100 = {
         "sku": SKU,
@@ -204,6 +206,8 @@ async def test_sales_by_sku_are_line_sales_units_and_orders_of_counted_orders_la
     assert april.json() == [{**r100, "sales": "200.00", "quantity": 2, "orders": 2}]  # A's and G's
     assert bad.status_code == 422
     assert "from" in bad.text
+    assert manual.json() == []  # every order came through the web
+    assert nowhere.status_code == 422 and "channel" in nowhere.text
 
 
 async def test_a_summary_compares_the_range_with_the_one_just_before_and_draws_its_trend(

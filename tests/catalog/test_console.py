@@ -97,6 +97,7 @@ async def test_the_sku_list_finds_by_code_or_name_and_filters_by_band_and_sellab
             '<a href="/catalog/SKU-1">SKU-1</a>',
             "商品 SKU-1",
             "测试商品",
+            "—",  # no category
             "¥99.00",
             "¥49.50",
             "利润款",
@@ -287,6 +288,42 @@ async def test_a_new_product_is_filed_under_the_category_path_typed(db: Database
             assert top is not None and (top.name, top.parent_id) == ("服饰", None)
 
 
+async def test_a_products_category_is_shown_on_its_skus_and_changed_on_the_sku_page_audited(
+    db: Database, visit: Visitors
+) -> None:
+    await small_store(db)
+    product_id = (await _sku(db, "SKU-1")).product_id
+    async with await signed_in(visit, db, "operations") as visitor:
+        assert "—" in table_row((await visitor.get("/catalog")).text, "sku-SKU-1")  # none yet
+        page = (await visitor.get("/catalog/SKU-1")).text
+        assert '<dd id="sku-category">—</dd>' in page and 'id="category-form"' in page
+
+        moved = await visitor.post("/catalog/SKU-1/category", {"category": " 家居 / 杯具 "})
+        assert moved.status_code == 303 and moved.headers["location"] == "/catalog/SKU-1"
+        page = (await visitor.get("/catalog/SKU-2")).text  # the product's other SKU
+        assert '<dd id="sku-category">家居 / 杯具</dd>' in page and "已归入" in page
+        assert "家居 / 杯具" in table_row((await visitor.get("/catalog")).text, "sku-SKU-3")
+        # The same path again changes nothing and records nothing; a path too deep is refused.
+        await visitor.post("/catalog/SKU-1/category", {"category": "家居/杯具"})
+        deep = await visitor.post("/catalog/SKU-1/category", {"category": "家居 / 杯具 / 马克杯"})
+        assert deep.status_code == 422 and "至多" in deep.text and 'value="家居 / 杯具 / 马克杯"' in deep.text
+        await visitor.post("/language", {"locale": "en", "next": "/catalog/SKU-1"})
+        english = (await visitor.get("/catalog/SKU-1")).text
+        assert "Change the category" in english and "Product changed" in english
+        cleared = await visitor.post("/catalog/SKU-1/category", {"category": ""})
+        assert cleared.status_code == 303
+
+    async with db.transaction() as session:
+        product = await session.get(Product, product_id)
+        assert product is not None and product.category_id is None
+    changed = [row for row in await audit_rows(db, "product", product_id) if row.action == "product.updated"]
+    assert [(row.before, row.after) for row in changed] == [
+        ({"category": None}, {"category": "家居 / 杯具"}),
+        ({"category": "家居 / 杯具"}, {"category": None}),
+    ]
+    assert changed[0].actor_name.startswith("operations-")
+
+
 @pytest.mark.parametrize("role", ["warehouse", "sales"])
 async def test_a_role_without_the_permission_sees_no_entry_and_is_refused_403(
     db: Database, visit: Visitors, role: str
@@ -297,7 +334,8 @@ async def test_a_role_without_the_permission_sees_no_entry_and_is_refused_403(
         assert 'href="/payments/receipts"' not in listing and 'href="/catalog/new"' not in listing
         assert '<a href="/catalog" class="active">商品</a>' in listing
         detail = (await visitor.get("/catalog/SKU-1")).text
-        assert 'id="price-form"' not in detail
+        assert 'id="price-form"' not in detail and 'id="category-form"' not in detail
+        assert (await visitor.post("/catalog/SKU-1/category", {"category": "家居"})).status_code == 403
         assert (await visitor.get("/payments/receipts")).status_code == 403
         assert (await visitor.get("/catalog/new")).status_code == 403
         refused = await visitor.post("/catalog/SKU-1/price", {"price": "1.00"})

@@ -173,8 +173,8 @@ async def test_switching_to_english_and_back_relabels_everything_and_lasts_acros
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.locator("header nav")).to_have_text(
         re.compile(
-            r"Today\s+Orders\s+Customers\s+Leads\s+Quotes\s+Catalog\s+After-sales\s+Tickets\s+Knowledge base"
-            r"\s+Inventory\s+Fulfillment\s+Receipts\s+Notifications\s+Alerts"
+            r"Today\s+Dashboard\s+Orders\s+Customers\s+Leads\s+Quotes\s+Catalog\s+After-sales\s+Tickets"
+            r"\s+Knowledge base\s+Inventory\s+Fulfillment\s+Receipts\s+Notifications\s+Alerts"
         )
     )
     await page.goto(f"{server.url}/inventory")

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from shopflow.analytics import metrics, service
 from shopflow.analytics.models import PeriodKind
 from shopflow.analytics.reports import render as reports
-from shopflow.analytics.reports.report import MEDIA_TYPES, Format, build, filename, last_complete
+from shopflow.analytics.reports.report import MEDIA_TYPES, Format
 from shopflow.analytics.reports.report import Kind as ReportKind
 from shopflow.analytics.schemas import (
     AlertOut,
@@ -39,7 +39,7 @@ from shopflow.analytics.schemas import (
     TrafficIn,
     TrafficOut,
 )
-from shopflow.core import clock, money
+from shopflow.core import money
 from shopflow.core.alerts import Alert, AlertFilter, AlertState
 from shopflow.core.api import Pages, Session, problems, require
 from shopflow.core.audit import Actor
@@ -224,10 +224,11 @@ async def category_sales(
     first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
     last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
+    channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
 ) -> list[CategorySalesOut]:
     """ANA-1: line sales (unit price × quantity − the line's discount) and orders per category of
     the orders counted in `from`..`to` (both absent: all time), largest first."""
-    found = await service.category_sales(session, first, last, limit)
+    found = await service.category_sales(session, first, last, limit, channel)
     return [CategorySalesOut(category=c.category, sales=money.fmt(c.sales), orders=c.orders) for c in found]
 
 
@@ -238,10 +239,11 @@ async def sku_sales(
     first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
     last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
+    channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
 ) -> list[SkuSalesOut]:
     """ANA-1: line sales (unit price × quantity − the line's discount), units and orders per SKU of
     the orders counted in `from`..`to` (both absent: all time), largest first."""
-    found = await service.sku_sales(session, first, last, limit)
+    found = await service.sku_sales(session, first, last, limit, channel)
     return [
         SkuSalesOut(sku=s.sku, name=s.name, sales=money.fmt(s.sales), quantity=s.quantity, orders=s.orders)
         for s in found
@@ -289,8 +291,5 @@ async def report(
     the trend, top categories and SKUs, the pipeline; the metrics' shapes as
     `/analytics/metrics`), `csv`, `xlsx` (native charts) or `html` (standalone, its charts drawn
     by ECharts inlined in it). A bad kind, date, format or channel is a 422 naming it."""
-    chosen = day if day is not None else last_complete(kind, clock.today()).first
-    made = await build(session, kind, chosen, channel)
-    body = reports.content(made, format, lang or locale_of(request))
-    disposition = f'attachment; filename="{filename(kind, made.period, format)}"'
-    return Response(body, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": disposition})
+    made = await reports.download(session, kind, day, format, channel, lang or locale_of(request))
+    return Response(made.body, media_type=made.media_type, headers={"Content-Disposition": made.disposition})

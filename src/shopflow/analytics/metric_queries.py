@@ -227,7 +227,7 @@ def _days(seconds: float | Decimal | None) -> Decimal:
 
 
 async def category_sales(
-    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+    session: AsyncSession, starts: datetime, ends: datetime, channel: str | None, limit: int
 ) -> list[tuple[str | None, str | None, int, int]]:
     """(category, its parent, line sales, orders) of the lines of orders counted in [starts, ends),
     by line sales (unit price × quantity − the line's discount share) largest first; products
@@ -242,7 +242,12 @@ async def category_sales(
         .join(Product, Product.id == Sku.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .outerjoin(parent, parent.id == Category.parent_id)
-        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .where(
+            Order.counted_at >= starts,
+            Order.counted_at < ends,
+            Order.channel != EXCHANGE_CHANNEL,
+            Order.channel == channel if channel is not None else true(),
+        )
         .group_by(Category.id, Category.name, parent.name)
         .order_by(sales.desc(), Category.name)
         .limit(limit)
@@ -251,17 +256,22 @@ async def category_sales(
 
 
 async def sku_sales(
-    session: AsyncSession, starts: datetime, ends: datetime, limit: int
+    session: AsyncSession, starts: datetime, ends: datetime, channel: str | None, limit: int
 ) -> list[tuple[str, str, int, int, int]]:
     """(SKU code, SKU name, line sales, units, orders) of the lines of orders counted in
-    [starts, ends), by line sales largest first (ties by code)."""
+    [starts, ends) (of `channel` when given), by line sales largest first (ties by code)."""
     sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
     stmt = (
         select(Sku.code, Sku.name, sales, func.sum(OrderLine.quantity), func.count(func.distinct(Order.id)))
         .select_from(Order)
         .join(OrderLine, OrderLine.order_id == Order.id)
         .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(Order.counted_at >= starts, Order.counted_at < ends, Order.channel != EXCHANGE_CHANNEL)
+        .where(
+            Order.counted_at >= starts,
+            Order.counted_at < ends,
+            Order.channel != EXCHANGE_CHANNEL,
+            Order.channel == channel if channel is not None else true(),
+        )
         .group_by(Sku.id, Sku.code, Sku.name)
         .order_by(sales.desc(), Sku.code)
         .limit(limit)

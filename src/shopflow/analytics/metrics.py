@@ -249,12 +249,12 @@ def _days(first: date | None, last: date | None) -> tuple[datetime, datetime]:
 
 
 async def categories(
-    session: AsyncSession, first: date | None, last: date | None, limit: int
+    session: AsyncSession, first: date | None, last: date | None, limit: int, channel: str | None = None
 ) -> list[CategorySales]:
     """Line sales and orders per category of the orders counted over `first`..`last` (both None:
-    all time), largest first."""
+    all time; of `channel` when given), largest first."""
     await q.without_jit(session)
-    rows = await q.category_sales(session, *_days(first, last), limit)
+    rows = await q.category_sales(session, *_days(first, last), channel, limit)
     return [
         CategorySales(
             None if name is None else name if parent is None else f"{parent} / {name}", sales, orders
@@ -263,8 +263,10 @@ async def categories(
     ]
 
 
-async def skus(session: AsyncSession, first: date | None, last: date | None, limit: int) -> list[SkuSales]:
+async def skus(
+    session: AsyncSession, first: date | None, last: date | None, limit: int, channel: str | None = None
+) -> list[SkuSales]:
     """Line sales, units and orders per SKU of the orders counted over `first`..`last` (both None:
-    all time), largest first."""
-    rows = await q.sku_sales(session, *_days(first, last), limit)
+    all time; of `channel` when given), largest first."""
+    rows = await q.sku_sales(session, *_days(first, last), channel, limit)
     return [SkuSales(*row) for row in rows]

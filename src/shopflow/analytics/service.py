@@ -211,23 +211,23 @@ async def summary(session: AsyncSession, first: date, last: date, channel: str |
 
 
 async def category_sales(
-    session: AsyncSession, first: date | None, last: date | None, limit: int
+    session: AsyncSession, first: date | None, last: date | None, limit: int, channel: str | None = None
 ) -> list[metrics.CategorySales]:
-    """ANA-1's sales by category over `first`..`last` (both None: all time)."""
-    errors = _filter_errors(first, last)
+    """ANA-1's sales by category over `first`..`last` (both None: all time), of `channel` when given."""
+    errors = _filter_errors(first, last) + (channel_errors(channel) if channel is not None else [])
     if errors:
         raise Invalid("no category sales for these filters", errors=errors)
-    return await metrics.categories(session, first, last, limit)
+    return await metrics.categories(session, first, last, limit, channel)
 
 
 async def sku_sales(
-    session: AsyncSession, first: date | None, last: date | None, limit: int
+    session: AsyncSession, first: date | None, last: date | None, limit: int, channel: str | None = None
 ) -> list[metrics.SkuSales]:
-    """ANA-1's sales by SKU over `first`..`last` (both None: all time)."""
-    errors = _filter_errors(first, last)
+    """ANA-1's sales by SKU over `first`..`last` (both None: all time), of `channel` when given."""
+    errors = _filter_errors(first, last) + (channel_errors(channel) if channel is not None else [])
     if errors:
         raise Invalid("no SKU sales for these filters", errors=errors)
-    return await metrics.skus(session, first, last, limit)
+    return await metrics.skus(session, first, last, limit, channel)
 
 
 async def pipeline(session: AsyncSession) -> dict[str, list[Stage]]:

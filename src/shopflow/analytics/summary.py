@@ -75,6 +75,6 @@ async def summarise(
         },
         trend_kind=kind,
         trend=await metrics.compute(session, first, last, channel, kind),
-        categories=await metrics.categories(session, first, last, limit),
-        skus=await metrics.skus(session, first, last, limit),
+        categories=await metrics.categories(session, first, last, limit, channel),
+        skus=await metrics.skus(session, first, last, limit, channel),
     )

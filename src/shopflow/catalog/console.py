@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service
 from shopflow.catalog.models import PriceBand, Sku
-from shopflow.catalog.schemas import ProductIn, SkuPatch
+from shopflow.catalog.schemas import CategoryIn, ProductIn, SkuPatch
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
 from shopflow.core.console.i18n import N_, label
@@ -46,6 +46,8 @@ MESSAGES = (
         N_("letters, digits, dots, hyphens and underscores only"),
     ),
     (r"Input should be 'traffic', 'profit' or 'image'", N_("choose a price band")),
+    (r"List should have at most 2 items.*", N_("a category and at most one subcategory, as Home / Cups")),
+    ("String should have at least 1 character", N_("a name is missing")),
 )
 
 
@@ -71,6 +73,7 @@ async def sku_list(
         c,
         "catalog/list.html",
         skus=skus,
+        categories=await service.category_paths(session, {sku.product.category_id for sku in skus}),
         columns=await columns(session, c, "sku", {sku.id: sku.code for sku in skus}),
         filters={"q": q, "band": band, "sellable": sellable},
         bands=BANDS,
@@ -114,9 +117,9 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
         "description": values.get("description", "").strip(),
         "skus": skus,
     }
-    category = values.get("category", "").strip()
-    if category:  # "家居 / 杯具": a category and its subcategory
-        data["category"] = [part.strip() for part in category.split("/")]
+    category = typed_category(values)
+    if category is not None:
+        data["category"] = category
 
     async def create() -> Response:
         product = await service.create_product(session, c.actor, parsed(ProductIn, data))  # type: ignore[arg-type]
@@ -133,10 +136,20 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
     return await attempt(c, session, create, refused, address="/catalog/new")
 
 
+def typed_category(values: dict[str, str]) -> list[str] | None:
+    """The category path typed as "家居 / 杯具": a category and its subcategory (blank: none)."""
+    typed = values.get("category", "").strip()
+    return [part.strip() for part in typed.split("/")] if typed else None
+
+
 async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]:
+    product = await service.product_of(session, sku)
     return {
         "sku": sku,
-        "product": await service.product_of(session, sku),
+        "product": product,
+        "category": (await service.category_paths(session, [product.category_id])).get(
+            product.category_id or 0
+        ),
         "columns": await columns(session, c, "sku", {sku.id: sku.code}),
         "price_changes": await service.price_changes(session, sku),
         "trail": await service.history(session, sku),
@@ -193,11 +206,36 @@ async def change_price(
     return await attempt(c, session, change, refused, address=f"/catalog/{code}")
 
 
+@router.post("/catalog/{code}/category")
+async def change_category(
+    code: str, session: Session, c: Annotated[Console, can_do("catalog.write")]
+) -> Response:
+    """File the SKU's product under the category path typed ("家居 / 杯具"; blank: none), audited;
+    on an error nothing changes and the form comes back as typed."""
+    values = await form_values(c.request)
+
+    async def change() -> Response:
+        sku = await service.get_sku(session, code)
+        chosen = parsed(CategoryIn, {"category": typed_category(values)})
+        product = await service.set_category(session, c.actor, sku.product_id, chosen.category)  # type: ignore[arg-type]
+        shown = " / ".join(chosen.category) if chosen.category else c.gettext("no category")
+        c.flash(c.gettext("%(product)s is filed under %(category)s.", product=product.name, category=shown))
+        return redirect(f"/catalog/{sku.code}")
+
+    async def refused(exc: AppError) -> Response:
+        details = await _detail(session, c, await service.get_sku(session, code))
+        details.update(values=values, errors=form_errors(exc, c, lambda _: "category"))
+        return render(c, "catalog/sku.html", exc.status, **details)
+
+    return await attempt(c, session, change, refused, address=f"/catalog/{code}")
+
+
 PAGES = Pages(
     router,
     nav=(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25),),
     actions={
         "product.created": label("audit action", "Product created"),
+        "product.updated": label("audit action", "Product changed"),
         "sku.updated": label("audit action", "SKU changed"),
     },
     fields={

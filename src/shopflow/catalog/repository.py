@@ -7,7 +7,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import aliased, contains_eager
 
 from shopflow.catalog.models import Category, PriceChange, Product, Sku
 from shopflow.core.auth import User
@@ -123,3 +123,19 @@ async def add_category(session: AsyncSession, parent_id: int | None, name: str) 
     except IntegrityError:
         return None
     return found.id
+
+
+async def category_names(
+    session: AsyncSession, category_ids: Iterable[int]
+) -> dict[int, tuple[str, str | None]]:
+    """Each category's name and its parent's (None for a top-level one), by id."""
+    wanted = set(category_ids)
+    if not wanted:
+        return {}
+    parent = aliased(Category)
+    stmt = (
+        select(Category.id, Category.name, parent.name)
+        .outerjoin(parent, parent.id == Category.parent_id)
+        .where(Category.id.in_(wanted))
+    )
+    return {found: (name, above) for found, name, above in (await session.execute(stmt)).all()}

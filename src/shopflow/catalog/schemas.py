@@ -32,6 +32,11 @@ class ProductIn(Input):
     skus: list[SkuIn] = Field(min_length=1, max_length=200)
 
 
+class CategoryIn(Input):
+    # The category path to file a product under (found or created); None: no category.
+    category: list[CategoryName] | None = Field(default=None, min_length=1, max_length=2)
+
+
 class SkuPatch(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     price: AmountText | None = None

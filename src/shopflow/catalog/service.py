@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,7 @@ from shopflow.catalog.models import PriceBand, PriceChange, Product, Sku
 from shopflow.catalog.schemas import ProductIn, SkuPatch
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
-from shopflow.core.errors import FieldError, Invalid
+from shopflow.core.errors import FieldError, Invalid, NotFound
 
 
 async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -> Product:
@@ -134,6 +134,39 @@ async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sk
 async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, repository.SaleFacts]:
     """Id, name, current price and sellability per SKU code: what order intake checks (ORD-2)."""
     return await repository.sale_facts(session, codes)
+
+
+def category_path(name: str, parent: str | None) -> str:
+    """A category as people write its path: "家居 / 杯具", or a top-level one's name alone."""
+    return name if parent is None else f"{parent} / {name}"
+
+
+async def category_paths(session: AsyncSession, category_ids: Iterable[int | None]) -> dict[int, str]:
+    """The path of each category (ids of products without one are skipped), by id."""
+    found = await repository.category_names(session, (i for i in category_ids if i is not None))
+    return {i: category_path(name, parent) for i, (name, parent) in found.items()}
+
+
+async def set_category(
+    session: AsyncSession, actor: Actor, product_id: int, path: Sequence[str] | None
+) -> Product:
+    """File the product under the category at `path` (found or created; None: under none), audited
+    `product.updated` with the path before and after; nothing is recorded when it stays."""
+    product = await repository.product(session, product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}")
+    category = None if path is None else await category_for(session, path)
+    if category == product.category_id:
+        return product
+    paths = await category_paths(session, (product.category_id, category))
+    before, after = paths.get(product.category_id or 0), paths.get(category or 0)
+    product.category_id = category
+    await session.flush()
+    await audit.record(
+        session,
+        audit.row(actor, "product.updated", "product", product.id, {"category": before}, {"category": after}),
+    )
+    return product
 
 
 async def category_for(session: AsyncSession, path: Sequence[str]) -> int:

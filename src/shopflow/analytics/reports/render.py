@@ -6,13 +6,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP
 from functools import cache
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from shopflow.analytics import metrics
 from shopflow.analytics.reports import labels
-from shopflow.analytics.reports.report import Format, Report
+from shopflow.analytics.reports.report import (
+    MEDIA_TYPES,
+    Format,
+    Kind,
+    Report,
+    build,
+    filename,
+    last_complete,
+)
 from shopflow.analytics.reports.tables import CENT, Tables, shown, shown_change, tables
 from shopflow.analytics.reports.xlsx import as_xlsx
 from shopflow.analytics.schemas import (
@@ -23,7 +35,7 @@ from shopflow.analytics.schemas import (
     SkuSalesOut,
     StageOut,
 )
-from shopflow.core import money
+from shopflow.core import clock, money
 from shopflow.core.console.i18n import WEB
 from shopflow.core.console.render import document
 
@@ -191,3 +203,24 @@ def content(report: Report, fmt: Format, locale: str) -> bytes:
             return as_xlsx(tables(report, locale))
         case Format.HTML:
             return as_html(tables(report, locale)).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    body: bytes
+    media_type: str
+    filename: str  # "shopflow-monthly-2030-03.xlsx"
+
+    @property
+    def disposition(self) -> str:
+        return f'attachment; filename="{self.filename}"'
+
+
+async def download(
+    session: AsyncSession, kind: Kind, day: date | None, fmt: Format, channel: str | None, locale: str
+) -> Download:
+    """The report of `kind` for the period holding `day` (None: the last one that has ended) as
+    the file the API and the console hand out."""
+    chosen = day if day is not None else last_complete(kind, clock.today()).first
+    made = await build(session, kind, chosen, channel)
+    return Download(content(made, fmt, locale), MEDIA_TYPES[fmt], filename(kind, made.period, fmt))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, chosen, form_errors, form_values, page_size
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import ROLES, Console
-from shopflow.core.console.registry import ALERT_STATES, NavItem, Pages
+from shopflow.core.console.registry import ALERT_STATES
 from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, Invalid
@@ -189,7 +189,7 @@ PERIOD_LABELS = {
 }
 
 
-def _funnel_chart(c: Console, counts: dict[str, int]) -> str:
+def funnel_chart(c: Console, counts: dict[str, int]) -> str:
     """An ECharts option as JSON, drawn by static/console.js: the stages as bars centred on one
     axis (a funnel from the bar series the vendored build has), each as wide as the logarithm of
     its count, so that a few buyers among thousands of visitors still show; labels the counts."""
@@ -230,8 +230,32 @@ def _funnel_chart(c: Console, counts: dict[str, int]) -> str:
     return json.dumps(option, ensure_ascii=False)
 
 
-def _percent(rate: float | None) -> str:
+def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def funnel_values(c: Console, found: service.Funnel) -> dict[str, Any]:
+    """What the funnel's chart and stage table (`funnel/_stages.html`) need, on the funnel's page
+    and on the dashboard."""
+    return {
+        "funnel": found,
+        "chart": funnel_chart(c, found.total.counts),
+        "stages": STAGES,
+        "stage_labels": STAGE_LABELS,
+        "percent": percent,
+        "repeat_at": policy.current().crm.repeat_orders_at_least,
+    }
+
+
+def typed_range(c: Console, first: str, last: str) -> tuple[date | None, date | None, dict[str, str]]:
+    """The days typed as `from` and `to` (blank: None), and the errors of those that are no day a
+    range may hold, by field."""
+    (start, start_error), (end, end_error) = c.typed_day(first), c.typed_day(last)
+    errors = {name: text for name, text in (("from", start_error), ("to", end_error)) if text}
+    for name, typed, day in (("from", first, start), ("to", last, end)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            errors[name] = c.gettext("%(value)s is not a date.", value=typed.strip())
+    return start, end, errors
 
 
 @router.get("/funnel")
@@ -247,11 +271,7 @@ async def funnel_page(
     channel (all by default); bad filters are named and the default range shown."""
     today = clock.today()
     default = today - timedelta(days=FUNNEL_DAYS - 1), today
-    (start, start_error), (end, end_error) = c.typed_day(first), c.typed_day(last)
-    errors = {name: text for name, text in (("from", start_error), ("to", end_error)) if text}
-    for name, typed, day in (("from", first, start), ("to", last, end)):
-        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-            errors[name] = c.gettext("%(value)s is not a date.", value=typed.strip())
+    start, end, errors = typed_range(c, first, last)
     kind = period if period in PeriodKind.__members__.values() else PeriodKind.WEEK
     chosen_channel = channel or None
     try:
@@ -266,23 +286,11 @@ async def funnel_page(
         c,
         "funnel/index.html",
         422 if errors else 200,
-        funnel=found,
-        chart=_funnel_chart(c, found.total.counts),
-        stages=STAGES,
-        stage_labels=STAGE_LABELS,
+        **funnel_values(c, found),
         period_labels=PERIOD_LABELS,
         channels=policy.current().orders.channels,
-        percent=_percent,
-        repeat_at=policy.current().crm.repeat_orders_at_least,
         values={"from": shown.first.isoformat(), "to": shown.last.isoformat()}
         | ({"from": first, "to": last} if errors else {}),
         filters={"channel": chosen_channel or "", "period": kind},
         errors=errors,
     )
-
-
-PAGES = Pages(
-    router,
-    nav=(NavItem("/alerts", label("nav", "Alerts"), "alerts.read", 90),),
-    messages=MESSAGES,
-)
