@@ -55,14 +55,17 @@ screenshots: $(STAMP)
 	$(BIN)/python tools/screenshots.py
 
 # Every benchmark with its default sizes (docs/performance.md); each creates the PostgreSQL
-# database it names when missing and WIPES it.
+# database it names when missing and WIPES it (bench/analytics.py keeps its data for the next run
+# and needs the `bench` extra: DuckDB and pyarrow).
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
 	$(BIN)/python bench/order_intake.py
 	$(BIN)/python bench/place_and_pay.py
 	$(BIN)/python bench/refunds.py
 	$(BIN)/python bench/fulfillment.py
 	$(BIN)/python bench/sla_sweep.py
 	$(BIN)/python bench/console_pages.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis shopflow.db shopflow.db-wal shopflow.db-shm

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -18,12 +19,23 @@ from shopflow.core.settings import get_settings
 from shopflow.schema import metadata
 from tests.conftest import ROOT
 
+# Indexes on an expression: SQLite's reflection skips them (with a warning) and PostgreSQL's gives
+# the expression as the server rewrote it, so autogenerate cannot compare them (migration 0028
+# writes it as the model's hybrid does).
+EXPRESSION_INDEXES = frozenset({"ix_orders_counted_at"})
+
+
+def _compared(found: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    return not (type_ == "index" and name in EXPRESSION_INDEXES)
+
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": _compared})
     return list(compare_metadata(context, metadata))
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         differences = await connection.run_sync(_diff)

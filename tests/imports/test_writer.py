@@ -4,12 +4,14 @@ ANA-1 pins it in Python and in SQL, nothing stored twice, and no sweep taking hi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
+from shopflow.analytics import metrics
 from shopflow.analytics.importing.records import Capture, HistoricalLine, HistoricalOrder, Identity
 from shopflow.analytics.importing.writer import history_order_no, write
+from shopflow.analytics.models import PeriodKind
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.crm.models import Customer
@@ -76,3 +78,24 @@ async def test_an_imported_order_cancelled_after_payment_is_not_refunded_by_the_
     async with db.transaction() as session:
         await write(session, SYSTEM, [history("c", None, status=OrderStatus.CANCELLED)])
         assert await refund_cancelled_orders(session) == 0
+
+
+async def test_undated_history_makes_a_repeat_customer_in_all_time_only_and_no_repurchase_cycle(
+    db: Database,
+) -> None:
+    ann = Identity("import", "ann-1", "Ann", phone="+86 139-0000-0001")
+    async with db.transaction() as session:
+        await write(session, SYSTEM, [history("u", ann, dated=False), history("d", ann)])
+        month = PeriodKind.MONTH
+        march = (await metrics.compute(session, date(2026, 3, 1), date(2026, 3, 31), None, month))[0]
+        whole = (await metrics.compute(session, None, None, None, None))[0]
+
+    def figures(row: metrics.Row, name: str) -> tuple[object, object]:
+        return row.metrics[name].numerator, row.metrics[name].denominator
+
+    # March holds Ann's dated order only; her undated one counts in all time, where she has two.
+    assert figures(march, "repurchase_rate") == (0, 1)
+    assert figures(whole, "repurchase_rate") == (1, 1)
+    # No gap: the undated order has no time to measure from.
+    assert figures(march, "repurchase_cycle_days")[1] == 0
+    assert figures(whole, "repurchase_cycle_days")[1] == 0

@@ -5,15 +5,31 @@ request is computed in one statement per metric family, the same on SQLite and P
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import CTE, Integer, and_, exists, func, literal, or_, select, true, union_all
+from sqlalchemy import (
+    CTE,
+    Date,
+    Integer,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from shopflow.catalog.models import Category, Product, Sku
 from shopflow.core.db import UTCDateTime
-from shopflow.inventory.models import LedgerEntry
+from shopflow.inventory.models import LedgerEntry, Stock
 from shopflow.orders.models import EXCHANGE_CHANNEL, UNDATED, Order, OrderLine
 from shopflow.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from shopflow.service.models import Ticket, TicketType
@@ -44,11 +60,21 @@ def _counted(windows: CTE, channel: str | None) -> tuple[object, list[object]]:
     return join, conditions
 
 
+async def without_jit(session: AsyncSession) -> None:
+    """PostgreSQL: no JIT compilation for the rest of the transaction. The metric statements'
+    estimated costs start it, and compiling took longer than running them (EXPLAIN ANALYZE over
+    1,000,000 orders, bench/analytics.py: JIT 1.7–2.4 s of a 5.9 s statement)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL jit = off"))
+
+
 async def order_figures(
     session: AsyncSession, bounds: Bounds, channel: str | None
 ) -> dict[int, tuple[int, ...]]:
     """Per window: counted orders, their captured amount, how many have a settled refund, how
-    many a complaint ticket."""
+    many a complaint ticket. The orders with a refund or a complaint (few) are joined as sets;
+    each order's captured amount is read by its index (the payments' sums grouped beforehand
+    would read every payment ever made)."""
     windows = windows_cte(bounds)
     join, conditions = _counted(windows, channel)
     captured = (
@@ -56,17 +82,23 @@ async def order_figures(
         .where(Payment.order_id == Order.id, Payment.status == PaymentStatus.SUCCEEDED)
         .scalar_subquery()
     )
-    refunded = exists().where(Refund.order_id == Order.id, Refund.status == RefundStatus.SUCCEEDED)
-    complained = exists().where(Ticket.order_id == Order.id, Ticket.type == TicketType.COMPLAINT)
+    refunded = (
+        select(Refund.order_id).where(Refund.status == RefundStatus.SUCCEEDED).distinct().subquery("refunded")
+    )
+    complained = (
+        select(Ticket.order_id).where(Ticket.type == TicketType.COMPLAINT).distinct().subquery("complained")
+    )
     stmt = (
         select(
             windows.c.idx,
             func.count(),
             func.sum(captured),
-            func.count().filter(refunded),
-            func.count().filter(complained),
+            func.count(refunded.c.order_id),
+            func.count(complained.c.order_id),
         )
         .join_from(Order, windows, join)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .outerjoin(complained, complained.c.order_id == Order.id)
         .where(*conditions)
         .group_by(windows.c.idx)
     )
@@ -120,53 +152,78 @@ async def complaints(
     return [(int(i), o, r) for i, o, r in await session.execute(stmt)]
 
 
-async def customers(session: AsyncSession, bounds: Bounds, channel: str | None) -> dict[int, tuple[int, int]]:
-    """Per window: customers with a counted order in it (known customers only), and how many of
-    them have at least two counted orders (any channel, never a replacement) up to its end;
-    orders without dates (imported history) only in the window of all time."""
+async def customer_figures(
+    session: AsyncSession, bounds: Bounds, channel: str | None
+) -> dict[int, tuple[int, int, Decimal, int]]:
+    """Per window, over known customers only, in one statement:
+    - the customers with a counted order in it (of `channel` when given), and how many of them
+      have at least two counted orders (any channel, never a replacement) up to its end, orders
+      without dates (imported history) only in the window of all time: those whose latest order
+      in the window is at least their second (a running count per customer);
+    - the repurchase cycle: the days between each of its counted orders with a date (of
+      `channel`) and the customer's previous one (with a date, of `channel`), summed, and how
+      many such orders.
+    The running counts and each order's previous count time come from window functions over the
+    counted orders before the last window's end."""
     windows = windows_cte(bounds)
-    join, conditions = _counted(windows, channel)
-    bought = (
-        select(windows.c.idx, windows.c.starts, windows.c.ends, Order.customer_id)
-        .join_from(Order, windows, join)
-        .where(Order.customer_id.is_not(None), *conditions)
-        .group_by(windows.c.idx, windows.c.starts, windows.c.ends, Order.customer_id)
-        .subquery("bought")
-    )
-    earlier = aliased(Order)
-    counted = (
-        select(func.count())
-        .where(
-            earlier.customer_id == bought.c.customer_id,
-            earlier.counted_at < bought.c.ends,
-            or_(earlier.undated.is_(False), bought.c.starts <= UNDATED),
-            earlier.channel != EXCHANGE_CHANNEL,
-        )
-        .scalar_subquery()
-    )
-    stmt = select(bought.c.idx, func.count(), func.count().filter(counted >= 2)).group_by(bought.c.idx)
-    return {int(i): (int(n), int(r)) for i, n, r in await session.execute(stmt)}
-
-
-async def count_dates(
-    session: AsyncSession, last: datetime, channel: str | None
-) -> list[tuple[int, datetime]]:
-    """(customer, count time) of every counted order with a date before `last`, by customer then
-    time: the repurchase cycle's input."""
-    stmt = (
-        select(Order.customer_id, Order.counted_at)
-        .where(
-            Order.customer_id.is_not(None),
-            Order.counted_at.is_not(None),
-            Order.undated.is_(False),
-            Order.counted_at < last,
-            Order.channel != EXCHANGE_CHANNEL,
-        )
-        .order_by(Order.customer_id, Order.counted_at)
-    )
+    conditions = [
+        Order.customer_id.is_not(None),
+        Order.counted_at.is_not(None),
+        Order.counted_at < max(end for _, end in bounds),
+        Order.channel != EXCHANGE_CHANNEL,
+    ]
+    mine = true() if channel is None else Order.channel == channel
+    in_channel = [Order.customer_id, Order.undated]
     if channel is not None:
-        stmt = stmt.where(Order.channel == channel)
-    return [(int(c), t) for c, t in await session.execute(stmt)]
+        in_channel.append(Order.channel)
+    so_far = {"partition_by": Order.customer_id, "order_by": Order.counted_at, "rows": (None, 0)}
+    counted = (
+        select(
+            Order.customer_id,
+            Order.counted_at.label("at"),
+            Order.undated,
+            case((mine, 1), else_=0).label("mine"),
+            func.count().over(**so_far).label("orders"),
+            func.sum(case((Order.undated.is_(False), 1), else_=0)).over(**so_far).label("dated"),
+            func.lag(Order.counted_at)
+            .over(partition_by=in_channel, order_by=Order.counted_at)
+            .label("previous"),
+        )
+        .where(*conditions)
+        .subquery("counted")
+    )
+    gap = and_(counted.c.mine == 1, counted.c.undated.is_(False), counted.c.previous.is_not(None))
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = extract("epoch", counted.c.at - counted.c.previous)
+    else:  # SQLite keeps UTC times as text; julianday reads them
+        seconds = (func.julianday(counted.c.at) - func.julianday(counted.c.previous)) * 86400.0
+    all_time = windows.c.starts <= literal(UNDATED, UTCDateTime())
+    per_customer = (
+        select(
+            windows.c.idx,
+            func.max(counted.c.mine).label("bought"),
+            func.max(case((all_time, counted.c.orders), else_=counted.c.dated)).label("so_far"),
+            func.sum(case((gap, seconds), else_=None)).label("seconds"),
+            func.count().filter(gap).label("gaps"),
+        )
+        .join_from(counted, windows, and_(counted.c.at >= windows.c.starts, counted.c.at < windows.c.ends))
+        .group_by(windows.c.idx, counted.c.customer_id)
+        .subquery("per_customer")
+    )
+    bought = per_customer.c.bought == 1
+    stmt = select(
+        per_customer.c.idx,
+        func.count().filter(bought),
+        func.count().filter(bought & (per_customer.c.so_far >= 2)),
+        func.sum(per_customer.c.seconds),
+        func.sum(per_customer.c.gaps),
+    ).group_by(per_customer.c.idx)
+    return {int(i): (int(n), int(r), _days(s), int(g or 0)) for i, n, r, s, g in await session.execute(stmt)}
+
+
+def _days(seconds: float | Decimal | None) -> Decimal:
+    """Seconds as days to 6 places."""
+    return (Decimal(str(seconds or 0)) / 86400).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
 
 
 async def category_sales(
@@ -234,3 +291,88 @@ async def stock_ledger(session: AsyncSession, before: datetime) -> list[tuple[da
         .order_by(LedgerEntry.at, LedgerEntry.id)
     )
     return [(at, int(s), int(w), int(b), int(c)) for at, s, w, b, c in await session.execute(stmt)]
+
+
+async def first_movement(session: AsyncSession, before: datetime) -> datetime | None:
+    """The time of the first stock movement before `before`, if any."""
+    return await session.scalar(select(func.min(LedgerEntry.at)).where(LedgerEntry.at < before))
+
+
+async def held_values(
+    session: AsyncSession, spans: Sequence[tuple[date, date]], since: datetime, before: datetime, zone: str
+) -> dict[int, int] | None:
+    """PostgreSQL: per span of store days `first`..`last` (by its index; none begins before the
+    store day starting at `since`), the sum over its days of the closing inventory value
+    (`metrics.closing_values`, from the movements before `before`), in one statement: each
+    movement's balance × its SKU's cost is the closing value of its (SKU, warehouse) from its
+    store day up to the day of the pair's next movement, if it is its day's last; these are summed
+    by (day, next day) before being spread over the spans. Read: the movements from `since` on,
+    and each pair's last one before it (one probe of `ix_stock_ledger_pair_at` per stock row),
+    in the index's order, which holds the balance. None elsewhere: the caller replays the ledger
+    (`stock_ledger`)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    columns = (
+        LedgerEntry.sku_id,
+        LedgerEntry.warehouse_id,
+        LedgerEntry.at,
+        LedgerEntry.id,
+        LedgerEntry.balance_after,
+    )
+    opening = (
+        select(*columns)
+        .where(
+            LedgerEntry.sku_id == Stock.sku_id,
+            LedgerEntry.warehouse_id == Stock.warehouse_id,
+            LedgerEntry.at < since,
+        )
+        .order_by(LedgerEntry.at.desc(), LedgerEntry.id.desc())
+        .limit(1)
+        .lateral("opening")
+    )
+    ledger = union_all(
+        select(*columns).where(LedgerEntry.at >= since, LedgerEntry.at < before),
+        select(*opening.c).select_from(Stock).join(opening, true()),
+    ).subquery("ledger")
+    moved = (
+        select(
+            ledger.c.sku_id,
+            ledger.c.warehouse_id,
+            ledger.c.at,
+            ledger.c.id,
+            (ledger.c.balance_after * Sku.cost).label("value"),
+            cast(func.timezone(zone, ledger.c.at), Date).label("day"),
+        )
+        .join(Sku, Sku.id == ledger.c.sku_id)
+        .subquery("moved")
+    )
+    pair = (moved.c.sku_id, moved.c.warehouse_id)
+    entries = select(
+        moved.c.value,
+        moved.c.day,
+        func.lead(moved.c.day).over(partition_by=pair, order_by=(moved.c.at, moved.c.id)).label("next_day"),
+    ).subquery("entries")
+    held = (
+        select(entries.c.day, entries.c.next_day, func.sum(entries.c.value).label("value"))
+        .where(or_(entries.c.next_day.is_(None), entries.c.next_day > entries.c.day))
+        .group_by(entries.c.day, entries.c.next_day)
+        .subquery("held")
+    )
+    days = union_all(
+        *(
+            select(
+                literal(i, Integer).label("idx"),
+                literal(first, Date).label("first"),
+                literal(last + timedelta(days=1), Date).label("after"),
+            )
+            for i, (first, last) in enumerate(spans)
+        )
+    ).cte("spans")
+    until = func.coalesce(held.c.next_day, days.c.after)
+    overlap = func.least(until, days.c.after) - func.greatest(held.c.day, days.c.first)
+    stmt = (
+        select(days.c.idx, func.sum(held.c.value * overlap))
+        .join_from(held, days, and_(held.c.day < days.c.after, until > days.c.first))
+        .group_by(days.c.idx)
+    )
+    return {int(i): int(v or 0) for i, v in await session.execute(stmt)}

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from itertools import pairwise
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,21 +68,6 @@ def money(value: int) -> Metric:
     return Metric(value, value, None, Unit.MONEY, (Unit.MONEY, Unit.COUNT))
 
 
-def cycle_days(times: list[tuple[int, datetime]], starts: datetime, ends: datetime) -> Metric:
-    """Mean days between consecutive counted orders of a customer, over the gaps whose later
-    order counts in [starts, ends); n/a without such a gap."""
-    by_customer: dict[int, list[datetime]] = defaultdict(list)
-    for customer, at in times:
-        by_customer[customer].append(at)
-    gaps = [
-        (later - earlier).total_seconds() / 86400
-        for ats in by_customer.values()
-        for earlier, later in pairwise(ats)
-        if starts <= later < ends
-    ]
-    return ratio(Decimal(str(round(sum(gaps), 6))), len(gaps), Unit.NUMBER, (Unit.NUMBER, Unit.COUNT))
-
-
 def closing_values(
     entries: list[tuple[datetime, int, int, int, int]], first: date, last: date
 ) -> dict[date, int]:
@@ -107,10 +91,36 @@ def closing_values(
     return values
 
 
-def turnover(cogs: int, values: list[int]) -> Metric:
-    """COGS / mean daily inventory value; n/a without days or with no stock at all."""
-    mean = Decimal(sum(values)) / len(values) if values else Decimal(0)
+def turnover(cogs: int, total: int, days: int) -> Metric:
+    """COGS / mean daily inventory value (`total` of the closing values of `days` days); n/a
+    without days or with no stock at all."""
+    mean = Decimal(total) / days if days else Decimal(0)
     return ratio(cogs, mean.quantize(Decimal("1")), Unit.NUMBER, (Unit.MONEY, Unit.MONEY))
+
+
+async def stock_values(
+    session: AsyncSession, cut: list[Period], before: datetime, all_time: bool
+) -> list[tuple[int, int]]:
+    """Per period of `cut`: the sum of the closing inventory values of its store days up to
+    today (all time: from the first stock movement) and how many such days; the movements are
+    those before `before`. PostgreSQL sums them in SQL (`held_values`); elsewhere the ledger is
+    replayed day by day (`closing_values`)."""
+    today = clock.today()
+    stock_from = cut[0].first
+    if all_time:
+        found = await q.first_movement(session, before)
+        stock_from = found.astimezone(clock.store_zone()).date() if found is not None else today
+    spans = [(max(p.first, stock_from), min(p.last, today)) for p in cut]
+    days = [max(0, (last - first).days + 1) for first, last in spans]
+    since = clock.local_midnight(min(first for first, _ in spans))
+    held = await q.held_values(session, spans, since, before, clock.store_zone().key)
+    if held is not None:
+        return [(held.get(i, 0), n) for i, n in enumerate(days)]
+    daily = closing_values(await q.stock_ledger(session, before), stock_from, min(cut[-1].last, today))
+    return [
+        (sum(v for d, v in daily.items() if first <= d <= last), n)
+        for (first, last), n in zip(spans, days, strict=True)
+    ]
 
 
 async def compute(
@@ -125,18 +135,16 @@ async def compute(
         ]
     else:
         cut, bounds = [Period(ALL, FIRST_DAY, LAST_DAY)], [ALL_BOUNDS]
+    await q.without_jit(session)
     figures = await q.order_figures(session, bounds, channel)
     costs = await q.cost_of_goods(session, bounds, channel)
     refunds = await q.refunds_settled(session, bounds, channel)
-    buyers = await q.customers(session, bounds, channel)
+    buyers = await q.customer_figures(session, bounds, channel)
     tickets = await q.complaints(session, bounds, channel)
-    times = await q.count_dates(session, max(end for _, end in bounds), channel)
     outcomes = await sla.compliance_by_window(session, q.windows_cte(bounds), clock.now())
-    ledger = await q.stock_ledger(session, min(max(end for _, end in bounds), clock.now()))
-    stock_from = cut[0].first
-    if first is None or last is None:  # all time: stock from its first movement
-        stock_from = ledger[0][0].astimezone(clock.store_zone()).date() if ledger else clock.today()
-    daily = closing_values(ledger, stock_from, min(cut[-1].last, clock.today()))
+    stock = await stock_values(
+        session, cut, min(max(end for _, end in bounds), clock.now()), first is None or last is None
+    )
     traffic = await repository.traffic_by_day(session, cut[0].first, cut[-1].last, channel)
     complaints: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for i, opened, done in tickets:
@@ -144,10 +152,9 @@ async def compute(
     within = timedelta(hours=policy.current().analytics.resolution_within_hours)
     rows = []
     for index, period in enumerate(cut):
-        starts, ends = bounds[index]
         orders, sales, refunded, complained = figures.get(index, (0, 0, 0, 0))
         net = sales - refunds.get(index, 0)
-        customers, repeat = buyers.get(index, (0, 0))
+        customers, repeat, gap_days, gaps = buyers.get(index, (0, 0, Decimal(0), 0))
         mine = complaints[index]
         resolved = [(opened, done) for opened, done in mine if done is not None]
         quick = sum(1 for opened, done in resolved if done - opened <= within)
@@ -160,7 +167,7 @@ async def compute(
             "net_sales": money(net),
             "average_order_value": ratio(sales, orders, Unit.MONEY, (Unit.MONEY, Unit.COUNT)),
             "repurchase_rate": ratio(repeat, customers, Unit.RATE),
-            "repurchase_cycle_days": cycle_days(times, starts, ends),
+            "repurchase_cycle_days": ratio(gap_days, gaps, Unit.NUMBER, (Unit.NUMBER, Unit.COUNT)),
             "refund_rate": ratio(refunded, orders, Unit.RATE),
             "complaint_rate": ratio(complained, orders, Unit.RATE),
             "complaint_resolution_rate": ratio(len(resolved), len(mine), Unit.RATE),
@@ -168,9 +175,7 @@ async def compute(
             "on_time_shipment_rate": _on_time(clocks.get(OrderClock.SHIP)),
             "on_time_delivery_rate": _on_time(clocks.get(OrderClock.DELIVER)),
             "gross_margin": ratio(net - costs.get(index, 0), net, Unit.RATE, (Unit.MONEY, Unit.MONEY)),
-            "inventory_turnover": turnover(
-                costs.get(index, 0), [v for d, v in daily.items() if period.first <= d <= period.last]
-            ),
+            "inventory_turnover": turnover(costs.get(index, 0), *stock[index]),
             "traffic_conversion": ratio(inquirers, visitors, Unit.RATE),
             "order_conversion": ratio(customers, inquirers, Unit.RATE),
             **{f"sla_compliance.{k}": _on_time(c) for k, c in sorted(clocks.items())},
@@ -248,6 +253,7 @@ async def categories(
 ) -> list[CategorySales]:
     """Line sales and orders per category of the orders counted over `first`..`last` (both None:
     all time; of `channel` when given), largest first."""
+    await q.without_jit(session)
     rows = await q.category_sales(session, *_days(first, last), channel, limit)
     return [
         CategorySales(

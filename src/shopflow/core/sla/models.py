@@ -62,6 +62,8 @@ class SlaClock(Base):
             postgresql_where=text("state IN ('running', 'paused') AND planned_seconds IS NOT NULL"),
             sqlite_where=text("state IN ('running', 'paused') AND planned_seconds IS NOT NULL"),
         ),
+        # Every clock by its deadline: compliance over a period (SLA-3, ANA-1's on-time rates).
+        Index("ix_sla_clocks_deadline", "deadline"),
         # Breached clocks whose goal is not reached yet: what the console shows as late.
         Index(
             "ix_sla_clocks_open_breach",
