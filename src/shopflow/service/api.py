@@ -127,7 +127,7 @@ async def list_tickets(
         page=pages.page,
         page_size=pages.page_size,
     )
-    overdue = set(await service.late_ids(session)) if found else set()
+    overdue = await service.late_among(session, [t.id for t in found])
     items = [await ticket_out(session, viewer, t, late=t.id in overdue) for t in found]
     return Page[TicketOut](**pages.of(items, total))
 

@@ -110,7 +110,7 @@ async def _rows(session: AsyncSession, found: list[Any]) -> dict[str, Any]:
     """What a list of tickets shows beside them: the late ones and the people's names."""
     return {
         "tickets": found,
-        "late_ids": set(await service.late_ids(session)),
+        "late_ids": await service.late_among(session, [t.id for t in found]),
         "names": await service.usernames(
             session, [t.assignee_id for t in found] + [t.escalated_to for t in found]
         ),

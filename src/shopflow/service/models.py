@@ -198,12 +198,15 @@ def clock_source(settings: policy.Policy) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+SUBJECT_PREFIX = "ticket:"  # a ticket's clocks' and alerts' subject: "ticket:42"
+
+
 def ticket_subject(ticket_id: int) -> str:
-    return f"ticket:{ticket_id}"
+    return f"{SUBJECT_PREFIX}{ticket_id}"
 
 
 def ticket_of_subject(subject: str) -> int:
-    return int(subject.removeprefix("ticket:"))
+    return int(subject.removeprefix(SUBJECT_PREFIX))
 
 
 def reopen_deadline(resolved_at: datetime, rules: policy.Service) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import db
@@ -79,12 +79,13 @@ async def page(
     assignee_id: int | None,
     unassigned: bool,
     escalated: bool,
-    ids: Collection[int] | None,
-    late_first: Collection[int],
+    ids: Select[tuple[int]] | None,
+    late_first: Select[tuple[int]],
     offset: int,
     limit: int,
 ) -> tuple[list[Ticket], int]:
-    """A page of tickets by the filters given; the ids in `late_first` first, then newest first."""
+    """A page of tickets by the filters given (`ids`: only those the query selects); the ids
+    `late_first` selects first, then newest first."""
     conditions = []
     if type_ is not None:
         conditions.append(Ticket.type == type_)
@@ -100,11 +101,17 @@ async def page(
     if ids is not None:
         conditions.append(Ticket.id.in_(ids))
     total = await session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
-    order = [Ticket.id.desc()]
-    if late_first:
-        order.insert(0, case((Ticket.id.in_(late_first), 0), else_=1))
+    order = [case((Ticket.id.in_(late_first), 0), else_=1), Ticket.id.desc()]
     stmt = select(Ticket).where(*conditions).order_by(*order).offset(offset).limit(limit)
     return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def among(session: AsyncSession, ticket_ids: Collection[int], chosen: Select[tuple[int]]) -> set[int]:
+    """Which of `ticket_ids` the query `chosen` selects."""
+    if not ticket_ids:
+        return set()
+    stmt = select(Ticket.id).where(Ticket.id.in_(ticket_ids), Ticket.id.in_(chosen))
+    return set((await session.scalars(stmt)).all())
 
 
 async def by_ids(session: AsyncSession, ticket_ids: Collection[int]) -> dict[int, Ticket]:

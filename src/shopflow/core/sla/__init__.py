@@ -29,7 +29,14 @@ from shopflow.core.sla.models import (
     running,
     running_in_business_time,
 )
-from shopflow.core.sla.repository import late, late_by_kind, late_subjects, of_subject, of_subjects
+from shopflow.core.sla.repository import (
+    late,
+    late_by_kind,
+    late_subject_ids,
+    late_subjects,
+    of_subject,
+    of_subjects,
+)
 
 __all__ = [
     "BATCH",
@@ -50,6 +57,7 @@ __all__ = [
     "is_late",
     "late",
     "late_by_kind",
+    "late_subject_ids",
     "late_subjects",
     "of_subject",
     "of_subjects",

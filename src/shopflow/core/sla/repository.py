@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, and_, case, func, select, update
+from sqlalchemy import CTE, BigInteger, ColumnElement, Select, and_, case, cast, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.db import driver_connection, insert_for, insert_rows, loaded, refresh_known
@@ -243,6 +243,19 @@ async def late(session: AsyncSession, now: datetime, limit: int) -> list[SlaCloc
         stmt = select(SlaClock).where(condition).order_by(SlaClock.deadline).limit(limit)
         found.extend((await session.scalars(stmt)).all())
     return sorted(found, key=lambda c: c.deadline)[:limit]
+
+
+def late_subject_ids(now: datetime, prefix: str) -> Select[tuple[int]]:
+    """A SELECT of the ids of the subjects starting with `prefix` ("ticket:") with a late clock
+    now, the part after the prefix as an integer: for use inside another query, so the late set
+    never leaves the database."""
+    subjects = union(
+        *(
+            select(SlaClock.subject).where(c, SlaClock.subject.startswith(prefix))
+            for c in _late_conditions(now)
+        )
+    ).subquery()
+    return select(cast(func.substr(subjects.c.subject, len(prefix) + 1), BigInteger))
 
 
 async def late_subjects(session: AsyncSession, now: datetime, prefix: str) -> set[str]:
