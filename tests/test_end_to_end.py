@@ -45,6 +45,7 @@ NOTICES = {
     "order.delivered": "已送达",
 }
 EVENTS = [*NOTICES, "order.completed", "order.closed"]
+SURVEY_TITLE = "请为我们的服务打分"  # the survey's subject after the store's name
 SURVEYS = 2  # SVC-6: the satisfaction survey at delivery, the feedback survey 3 days later
 
 
@@ -74,6 +75,16 @@ class Shop:
 
     def hooks(self, event: str) -> list[Received]:
         return [r for r in self.receiver.received if r.headers.get("x-shopflow-event") == event]
+
+    async def surveyed(self, count: int) -> None:
+        """Wait until the worker has mailed the customer `count` surveys (SVC-6)."""
+
+        async def sent() -> bool:
+            return sum(m["Subject"].endswith(SURVEY_TITLE) for m in self.mailbox.messages) == count
+
+        await until(
+            sent, lambda: f"{count} survey(s) expected; got {[m['Subject'] for m in self.mailbox.messages]}"
+        )
 
     def mails(self, subject: str) -> list[EmailMessage]:
         return [m for m in self.mailbox.messages if m["Subject"] == subject]
@@ -214,6 +225,9 @@ async def _place_to_closed(shop: Shop, carriers: dict[str, str], fake: FakeClock
     assert await shop.status(oid) == "delivered"
     delivered_at = fake()
     await shop.announced(order, "order.delivered")
+    # SVC-6: each survey goes out while its window is open (satisfaction: from delivery, for
+    # `satisfaction_within_days`), so the worker must send it before the clock jumps past.
+    await shop.surveyed(1)
 
     # ORD-7: nobody confirms receipt; when the policy's window ends the worker assumes it.
     receipt = (await shop.clocks(oid))["order.receipt"]
@@ -228,6 +242,7 @@ async def _place_to_closed(shop: Shop, carriers: dict[str, str], fake: FakeClock
 
     await until(completed, "the worker never completed the order")
     await shop.announced(order, "order.completed")
+    await shop.surveyed(2)  # the feedback survey, `survey_after_delivery_days` after delivery
 
     # ORD-7/ASV-1: the after-sales window, the longest return window, counted in store days from
     # delivery to 23:59 of its last day, ends: the worker closes it.
