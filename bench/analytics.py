@@ -17,9 +17,15 @@ migrated anew) and builds it again. The time the data was made (its anchor) is t
 for every measurement, so a rerun measures the same thing.
 
 Measured, R times each after one warm-up run, min and median printed, in-process (no HTTP):
+  rollups     the worker's sweep (`analytics.rollups.refresh`) computing and storing the whole
+              months the policy keeps (24), from none stored (timed once);
   metrics     `analytics.service.metric_rows` by month over the last M months (the last one cut
               at the anchor's day), and the rows rendered as the API renders them (`as_json`):
-              what `GET /api/v1/analytics/metrics?from=&to=&period=month` runs;
+              what `GET /api/v1/analytics/metrics?from=&to=&period=month` runs, the whole past
+              months read from the rollups, the current month computed; and the same computed
+              directly (`metrics.compute`), which must give equal rows;
+  dashboard   `analytics.service.summary` of the last whole month (the console's dashboard: the
+              month, the 30 days before it, its trend by day, top categories and SKUs);
   categories  `analytics.service.category_sales` (top 10) over the same range
               (`GET /api/v1/analytics/categories`);
   pipeline    `analytics.service.pipeline` (`GET /api/v1/analytics/pipeline`).
@@ -55,10 +61,11 @@ import asyncpg
 from _analytics_seed import CHANNELS, marker, seed
 from common import CONTACT, ensure_database, fresh_database, run
 from cryptography.fernet import Fernet
+from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
-from shopflow.analytics import metrics, service
-from shopflow.analytics.models import PeriodKind, periods
+from shopflow.analytics import metrics, rollups, service, summary
+from shopflow.analytics.models import MetricMonth, PeriodKind, periods
 from shopflow.core import clock, crypto, policy
 from shopflow.core.db import Database, upgrade_schema
 
@@ -484,14 +491,29 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
     for _ in range(args.months - 1):
         first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
     cut = windows(first, last, zone)
+    before = date(last.year, last.month, 1) - timedelta(days=1)
+    last_month = (before.replace(day=1), before)  # the dashboard of the last whole month
     db = Database.from_url(url)
     try:
         with clock.use(lambda: anchor):
+
+            async def refresh() -> int:
+                async with db.transaction() as session:
+                    await session.execute(delete(MetricMonth))
+                    return await rollups.refresh(session)
 
             async def monthly() -> tuple[list[metrics.Row], list[dict[str, object]]]:
                 async with db.transaction() as session:
                     rows = await service.metric_rows(session, first, last, None, PeriodKind.MONTH)
                 return rows, [metrics.as_json(r) for r in rows]
+
+            async def direct() -> list[metrics.Row]:
+                async with db.transaction() as session:
+                    return await metrics.compute(session, first, last, None, PeriodKind.MONTH)
+
+            async def dashboard() -> summary.Summary:
+                async with db.transaction() as session:
+                    return await service.summary(session, *last_month, None)
 
             async def categories() -> list[metrics.CategorySales]:
                 async with db.transaction() as session:
@@ -501,7 +523,10 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
                 async with db.transaction() as session:
                     return await service.pipeline(session)
 
+            refresh_times, kept = await timed(refresh, 1)
             metric_times, (rows, _) = await timed(monthly, args.repeat)
+            direct_times, computed = await timed(direct, args.repeat)
+            dashboard_times, _ = await timed(dashboard, args.repeat)
             category_times, top = await timed(categories, args.repeat)
             pipeline_times, stages = await timed(pipeline, args.repeat)
     finally:
@@ -531,9 +556,16 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
     )
     late = {name: sum(s.late for s in found) for name, found in stages.items()}
     print(
-        f"PostgreSQL  metric set by month:   {_ms(metric_times)}  "
-        f"({len(rows)} rows x {len(rows[0].metrics)} metrics)"
+        f"PostgreSQL  worker's rollup sweep:  {_ms(refresh_times)}  ({kept} whole months before "
+        f"{last:%Y-%m}, computed and stored once)"
     )
+    print(
+        f"PostgreSQL  metric set by month:   {_ms(metric_times)}  "
+        f"({len(rows)} rows x {len(rows[0].metrics)} metrics; "
+        f"{len(rows) - 1} from rollups, {last:%Y-%m} computed)"
+    )
+    print(f"PostgreSQL  the same, all computed: {_ms(direct_times)}")
+    print(f"PostgreSQL  dashboard of {last_month[0]:%Y-%m}:  {_ms(dashboard_times)}  (service.summary)")
     print(f"PostgreSQL  top {TOP_CATEGORIES} categories:     {_ms(category_times)}")
     print(f"PostgreSQL  pipeline:              {_ms(pipeline_times)}  (late: {late})")
     print(f"DuckDB      metric set + categories: {_ms(duck_times)}  (from Parquet, {duckdb.__version__})")
@@ -544,6 +576,8 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
     print(f"target: metric set under {TARGET_SECONDS:.0f} s on PostgreSQL: {verdict}")
 
     wrong = mismatches(shopflow_figures(rows), duck, cut)
+    if rows != computed:
+        wrong.append("the metric set read from rollups differs from the one computed directly")
     ours_top = [(c.category, c.sales, c.orders) for c in top]
     theirs_top = [(None if c is None else c if p is None else f"{p} / {c}", s, n) for c, p, s, n in duck_top]
     if ours_top != theirs_top:

@@ -21,6 +21,7 @@ from contextlib import suppress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales import tasks as aftersales_tasks
+from shopflow.analytics import rollups
 from shopflow.analytics import tasks as analytics_tasks
 from shopflow.core import access, policy, sla
 from shopflow.core.db import Database
@@ -77,6 +78,7 @@ SWEEPS: dict[str, Sweep] = {
     "service.care": service_tasks.greetings,  # SVC-8: today's greetings, periodic call-backs
     "service.retention": service_tasks.retention_purge,  # SVC-9, AUD-1: old texts and audit rows
     "analytics.reports": analytics_tasks.scheduled_reports,  # ANA-4: a period ended -> its report queued
+    "analytics.rollups": rollups.refresh,  # ANA-1: whole past months' metric sets kept fresh
     "notify.dispatch": notify_tasks.dispatch,  # outbox events -> deliveries (NTF-1)
     "notify.deliver": notify_tasks.deliver,  # send, retry with back-off, dead letter (NTF-1)
     "access.sessions": access.prune_sessions,  # console sessions ended or unused for too long

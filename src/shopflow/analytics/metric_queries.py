@@ -164,15 +164,29 @@ async def customer_figures(
       `channel`) and the customer's previous one (with a date, of `channel`), summed, and how
       many such orders.
     The running counts and each order's previous count time come from window functions over the
-    counted orders before the last window's end."""
+    counted orders before the last window's end of the customers with an order of `channel` in a
+    window (no other customer is counted: a recent month reads its own customers' histories, not
+    every order ever counted)."""
     windows = windows_cte(bounds)
+    mine = true() if channel is None else Order.channel == channel
+    buyer = aliased(Order)
+    present = (
+        select(buyer.customer_id)
+        .join_from(
+            buyer, windows, and_(buyer.counted_at >= windows.c.starts, buyer.counted_at < windows.c.ends)
+        )
+        .where(
+            buyer.customer_id.is_not(None),
+            buyer.channel != EXCHANGE_CHANNEL,
+            true() if channel is None else buyer.channel == channel,
+        )
+    )
     conditions = [
-        Order.customer_id.is_not(None),
+        Order.customer_id.in_(present),
         Order.counted_at.is_not(None),
         Order.counted_at < max(end for _, end in bounds),
         Order.channel != EXCHANGE_CHANNEL,
     ]
-    mine = true() if channel is None else Order.channel == channel
     in_channel = [Order.customer_id, Order.undated]
     if channel is not None:
         in_channel.append(Order.channel)

@@ -128,13 +128,28 @@ async def compute(
 ) -> list[Row]:
     """The metric set per period of `kind` over the store days `first`..`last` (both given), or
     one row `all` when `kind` is None (over the range when given, else all time)."""
-    if first is not None and last is not None:
-        cut = periods(first, last, kind) if kind is not None else [Period(ALL, first, last)]
+    if first is None or last is None:
+        return await for_periods(session, [Period(ALL, FIRST_DAY, LAST_DAY)], channel, all_time=True)
+    return await for_periods(session, cut_into(first, last, kind), channel)
+
+
+def cut_into(first: date, last: date, kind: PeriodKind | None) -> list[Period]:
+    """The periods of `kind` over `first`..`last`, or one period `all` when `kind` is None."""
+    return periods(first, last, kind) if kind is not None else [Period(ALL, first, last)]
+
+
+async def for_periods(
+    session: AsyncSession, cut: list[Period], channel: str | None, all_time: bool = False
+) -> list[Row]:
+    """The metric set of each period of `cut` (in order, none overlapping), computed from the
+    stored orders, payments, tickets, clocks and stock ledger; `all_time`: the one period of all
+    time, undated history included."""
+    if all_time:
+        bounds = [ALL_BOUNDS]
+    else:
         bounds = [
             (clock.local_midnight(p.first), clock.local_midnight(p.last + timedelta(days=1))) for p in cut
         ]
-    else:
-        cut, bounds = [Period(ALL, FIRST_DAY, LAST_DAY)], [ALL_BOUNDS]
     await q.without_jit(session)
     figures = await q.order_figures(session, bounds, channel)
     costs = await q.cost_of_goods(session, bounds, channel)
@@ -142,9 +157,7 @@ async def compute(
     buyers = await q.customer_figures(session, bounds, channel)
     tickets = await q.complaints(session, bounds, channel)
     outcomes = await sla.compliance_by_window(session, q.windows_cte(bounds), clock.now())
-    stock = await stock_values(
-        session, cut, min(max(end for _, end in bounds), clock.now()), first is None or last is None
-    )
+    stock = await stock_values(session, cut, min(max(end for _, end in bounds), clock.now()), all_time)
     traffic = await repository.traffic_by_day(session, cut[0].first, cut[-1].last, channel)
     complaints: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for i, opened, done in tickets:

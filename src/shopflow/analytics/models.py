@@ -1,5 +1,5 @@
 """The funnel's data (CRM-5): daily traffic counts per channel, the periods a funnel is cut into
-and the drop-off between its stages, as pure functions."""
+and the drop-off between its stages, as pure functions; the metric set's monthly rollups (ANA-1)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopflow.core.db import Base, BigId, UTCDateTime
+from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 from shopflow.core.errors import FieldError
 
 # The store days an input may name: within the years times may name (core.schemas.EARLIEST ..
@@ -36,6 +37,17 @@ class TrafficCount(Base):
     inquiries: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MetricMonth(Base):
+    """A whole store month's metric set for all channels, as the direct computation gave it at
+    `computed_at` (`analytics.rollups`): each metric's value, numerator, denominator and units."""
+
+    __tablename__ = "metric_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first store day
+    metrics: Mapped[list[list[Any]]] = mapped_column(JSONType)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PeriodKind(StrEnum):

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, and_, case, func, literal, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shopflow.analytics.models import TrafficCount
+from shopflow.analytics.models import MetricMonth, TrafficCount
 from shopflow.core.db import UTCDateTime, insert_for
 from shopflow.orders.models import Order
 
@@ -36,6 +36,27 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     stmt = insert_for(session, TrafficCount).values(list(rows))
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "channel"], set_={name: stmt.excluded[name] for name in COUNTS}
+    )
+    await session.execute(stmt, execution_options={"synchronize_session": False})
+
+
+async def rollups(
+    session: AsyncSession, months: Sequence[date], since: datetime
+) -> dict[date, list[list[Any]]]:
+    """The stored metric sets of `months` computed at `since` or later, by month."""
+    stmt = select(MetricMonth.month, MetricMonth.metrics).where(
+        MetricMonth.month.in_(list(months)), MetricMonth.computed_at >= since
+    )
+    return {month: stored for month, stored in (await session.execute(stmt)).all()}
+
+
+async def store_rollups(session: AsyncSession, computed: dict[date, list[list[Any]]], at: datetime) -> None:
+    """Store each month's metric set as computed at `at`, replacing what was stored."""
+    rows = [{"month": month, "metrics": stored, "computed_at": at} for month, stored in computed.items()]
+    stmt = insert_for(session, MetricMonth).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["month"],
+        set_={"metrics": stmt.excluded.metrics, "computed_at": stmt.excluded.computed_at},
     )
     await session.execute(stmt, execution_options={"synchronize_session": False})
 

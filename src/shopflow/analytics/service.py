@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.analytics import metrics, repository
+from shopflow.analytics import metrics, repository, rollups
 from shopflow.analytics import pipeline as pipelines
 from shopflow.analytics import summary as summaries
 from shopflow.analytics.models import (
@@ -189,7 +189,7 @@ async def metric_rows(
         errors += channel_errors(channel)
     if errors:
         raise Invalid("no metrics for these filters", errors=errors)
-    return await metrics.compute(session, first, last, channel, kind)
+    return await rollups.compute(session, first, last, channel, kind)
 
 
 def _filter_errors(first: date | None, last: date | None) -> list[FieldError]:

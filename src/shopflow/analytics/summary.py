@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.analytics import metrics
+from shopflow.analytics import metrics, rollups
 from shopflow.analytics.models import PeriodKind
 
 TREND_DAYS = 31  # a range up to a month is drawn per day,
@@ -59,8 +59,8 @@ async def summarise(
     """The picture of the store days `first`..`last` (of `channel` when given)."""
     length = last - first
     before = (first - length - timedelta(days=1), first - timedelta(days=1))
-    (current,) = await metrics.compute(session, first, last, channel, None)
-    (previous,) = await metrics.compute(session, *before, channel, None)
+    (current,) = await rollups.compute(session, first, last, channel, None)
+    (previous,) = await rollups.compute(session, *before, channel, None)
     kind = trend_kind(first, last)
     return Summary(
         first=first,
@@ -74,7 +74,7 @@ async def summarise(
             for name, m in current.metrics.items()
         },
         trend_kind=kind,
-        trend=await metrics.compute(session, first, last, channel, kind),
+        trend=await rollups.compute(session, first, last, channel, kind),
         categories=await metrics.categories(session, first, last, limit, channel),
         skus=await metrics.skus(session, first, last, limit, channel),
     )
