@@ -21,6 +21,7 @@ from shopflow.analytics.console.definitions import DEFINITIONS, SLA_FAMILY, anch
 from shopflow.analytics.console.monitoring import funnel_values, typed_range
 from shopflow.analytics.metrics import Metric, Unit
 from shopflow.analytics.models import PeriodKind
+from shopflow.analytics.reports import labels
 from shopflow.analytics.reports import render as reports
 from shopflow.analytics.reports.report import Format, Kind
 from shopflow.core import clock, policy
@@ -47,21 +48,11 @@ PIPELINES: dict[str, tuple[str, str | None, str | None]] = {
     "cases": ("case", "/aftersales?state={state}", None),
     "tickets": ("ticket", None, "/tickets/{item}"),
 }
-PIPELINE_TITLES = {
-    "orders": label("pipeline", "Orders"),
-    "cases": label("pipeline", "After-sales cases"),
-    "tickets": label("pipeline", "Tickets"),
-}
 PRESETS = {
     "last7": label("range", "Last 7 days"),
     "last30": label("range", "Last 30 days"),
     "this_month": label("range", "This month"),
     "last_month": label("range", "Last month"),
-}
-REPORT_NAMES = {
-    "daily": label("report", "Daily report"),
-    "weekly": label("report", "Weekly report"),
-    "monthly": label("report", "Monthly report"),
 }
 
 
@@ -246,11 +237,11 @@ async def dashboard(
         charts=trend_charts(c, found),
         pipeline=await service.pipeline(session),
         pipelines=PIPELINES,
-        pipeline_titles=PIPELINE_TITLES,
+        pipeline_titles=labels.PIPELINES,
         **funnel,
         funnel_days=policy.current().crm.funnel_max_days,
         exports=exports(found),
-        report_names=REPORT_NAMES,
+        report_names=labels.KINDS,
         presets={name: (PRESETS[name], days) for name, days in choices.items()},
         chosen_range=(found.first, found.last),
         channels=policy.current().orders.channels,

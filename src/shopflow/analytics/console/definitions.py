@@ -1,12 +1,14 @@
-"""The metric dictionary's definitions as the console shows them (ANA-1): each metric's name,
-formula, which orders count, which date, gross or net, and when it is n/a, in the reader's
-language. `docs/metrics.md` is the long form; the formulas here say the same thing in short, and
-every metric `metrics.compute` gives has an entry (the `sla_compliance.<kind>` family one)."""
+"""The metric dictionary's definitions as the console shows them (ANA-1): each metric's name
+(the reports' own, `reports.labels.METRICS`), formula, which orders count, which date, gross or
+net, and when it is n/a, in the reader's language. `docs/metrics.md` is the long form; the
+formulas here say the same thing in short, and every metric `metrics.compute` gives has an entry
+(the `sla_compliance.<kind>` family one)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shopflow.analytics.reports.labels import METRICS
 from shopflow.core.console.i18n import N_, Label, label
 
 SLA_FAMILY = "sla_compliance"
@@ -45,7 +47,7 @@ TRAFFIC_DAY = N_("The day the traffic was counted.")
 
 DEFINITIONS: dict[str, Definition] = {
     "orders": Definition(
-        label("metric", "Orders"),
+        METRICS["orders"],
         N_("Number of counted orders in the period."),
         COUNTED,
         COUNT_DAY,
@@ -53,7 +55,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("Never n/a: 0 when nothing counted."),
     ),
     "sales": Definition(
-        label("metric", "Sales"),
+        METRICS["sales"],
         N_("Σ captured payment amounts of the period's counted orders."),
         COUNTED,
         COUNT_DAY,
@@ -61,7 +63,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("Never n/a. Credit orders add only what was captured so far."),
     ),
     "net_sales": Definition(
-        label("metric", "Net sales"),
+        METRICS["net_sales"],
         N_("Sales − Σ refunds settled in the period."),
         COUNTED,
         N_(
@@ -72,7 +74,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("Never n/a; may be negative when refunds exceed the period's sales."),
     ),
     "average_order_value": Definition(
-        label("metric", "Average order value"),
+        METRICS["average_order_value"],
         N_("Sales / orders."),
         COUNTED,
         COUNT_DAY,
@@ -80,7 +82,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no order counted."),
     ),
     "repurchase_rate": Definition(
-        label("metric", "Repurchase rate"),
+        METRICS["repurchase_rate"],
         N_(
             "Customers of the period with ≥ 2 counted orders (any channel) up to the period's end "
             "÷ customers with a counted order in the period."
@@ -91,7 +93,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no customer bought."),
     ),
     "repurchase_cycle_days": Definition(
-        label("metric", "Repurchase cycle (days)"),
+        METRICS["repurchase_cycle_days"],
         N_(
             "Mean days between consecutive counted orders of a customer, over the gaps whose later "
             "order counts in the period."
@@ -102,7 +104,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no customer's second order counts in the period."),
     ),
     "refund_rate": Definition(
-        label("metric", "Refund rate"),
+        METRICS["refund_rate"],
         N_("Counted orders with a settled refund / orders."),
         COUNTED,
         COUNT_DAY,
@@ -110,7 +112,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no order counted."),
     ),
     "complaint_rate": Definition(
-        label("metric", "Complaint rate"),
+        METRICS["complaint_rate"],
         N_("Counted orders with a complaint ticket / orders."),
         COUNTED,
         COUNT_DAY,
@@ -118,7 +120,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no order counted."),
     ),
     "complaint_resolution_rate": Definition(
-        label("metric", "Complaint resolution rate"),
+        METRICS["complaint_resolution_rate"],
         N_("Complaint tickets resolved / complaint tickets."),
         COMPLAINTS,
         COUNT_DAY,
@@ -126,7 +128,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when there is no complaint."),
     ),
     "resolution_24h_rate": Definition(
-        label("metric", "Resolved within 24 h"),
+        METRICS["resolution_24h_rate"],
         N_("Complaint tickets resolved within 24 hours of being opened / complaint tickets."),
         COMPLAINTS,
         COUNT_DAY,
@@ -134,7 +136,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when there is no complaint."),
     ),
     "on_time_shipment_rate": Definition(
-        label("metric", "On-time shipment rate"),
+        METRICS["on_time_shipment_rate"],
         N_("Ship clocks met by their deadline / decided ship clocks (met or breached)."),
         CLOCKS,
         CLOCK_DAY,
@@ -142,7 +144,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no clock was decided."),
     ),
     "on_time_delivery_rate": Definition(
-        label("metric", "On-time delivery rate"),
+        METRICS["on_time_delivery_rate"],
         N_("Delivery clocks met by their deadline / decided delivery clocks (met or breached)."),
         CLOCKS,
         CLOCK_DAY,
@@ -150,7 +152,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no clock was decided."),
     ),
     "gross_margin": Definition(
-        label("metric", "Gross margin"),
+        METRICS["gross_margin"],
         N_("(Net sales − cost of goods sold) / net sales; COGS = Σ line cost at sale × quantity."),
         COUNTED,
         COUNT_DAY,
@@ -158,7 +160,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when net sales are 0."),
     ),
     "inventory_turnover": Definition(
-        label("metric", "Inventory turnover"),
+        METRICS["inventory_turnover"],
         N_("Cost of goods sold / mean daily inventory value (Σ closing stock × current cost)."),
         COUNTED,
         N_("COGS on the count day; stock at the close of each store day of the period up to today."),
@@ -166,7 +168,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no day has closed yet or there is no stock."),
     ),
     "traffic_conversion": Definition(
-        label("metric", "Traffic conversion"),
+        METRICS["traffic_conversion"],
         N_("Inquiries / visitors."),
         TRAFFIC,
         TRAFFIC_DAY,
@@ -174,7 +176,7 @@ DEFINITIONS: dict[str, Definition] = {
         N_("n/a when no visitor was counted."),
     ),
     "order_conversion": Definition(
-        label("metric", "Order conversion"),
+        METRICS["order_conversion"],
         N_("Buyers (customers with a counted order in the period) / inquiries."),
         CUSTOMERS,
         N_("Buyers on the count day; inquiries on the day they were counted."),
