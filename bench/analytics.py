@@ -18,14 +18,16 @@ for every measurement, so a rerun measures the same thing.
 
 Measured, R times each after one warm-up run, min and median printed, in-process (no HTTP):
   rollups     the worker's sweep (`analytics.rollups.refresh`) computing and storing the whole
-              months the policy keeps (24), from none stored (timed once);
+              days, weeks and months the policy keeps (62, 27, 24), from none stored (timed once);
   metrics     `analytics.service.metric_rows` by month over the last M months (the last one cut
               at the anchor's day), and the rows rendered as the API renders them (`as_json`):
               what `GET /api/v1/analytics/metrics?from=&to=&period=month` runs, the whole past
               months read from the rollups, the current month computed; and the same computed
               directly (`metrics.compute`), which must give equal rows;
   dashboard   `analytics.service.summary` of the last whole month (the console's dashboard: the
-              month, the 30 days before it, its trend by day, top categories and SKUs);
+              month, the month before it, its trend by day, top categories and SKUs), and its
+              parts apart: the metric set (the month, the month before, the trend: rollups)
+              and the top categories and SKUs (computed);
   categories  `analytics.service.category_sales` (top 10) over the same range
               (`GET /api/v1/analytics/categories`);
   pipeline    `analytics.service.pipeline` (`GET /api/v1/analytics/pipeline`).
@@ -65,7 +67,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from shopflow.analytics import metrics, rollups, service, summary
-from shopflow.analytics.models import MetricMonth, PeriodKind, periods
+from shopflow.analytics.models import MetricRollup, PeriodKind, periods
 from shopflow.core import clock, crypto, policy
 from shopflow.core.db import Database, upgrade_schema
 
@@ -499,7 +501,7 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
 
             async def refresh() -> int:
                 async with db.transaction() as session:
-                    await session.execute(delete(MetricMonth))
+                    await session.execute(delete(MetricRollup))
                     return await rollups.refresh(session)
 
             async def monthly() -> tuple[list[metrics.Row], list[dict[str, object]]]:
@@ -515,6 +517,11 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
                 async with db.transaction() as session:
                     return await service.summary(session, *last_month, None)
 
+            async def sellers() -> None:
+                async with db.transaction() as session:
+                    await service.category_sales(session, *last_month, TOP_CATEGORIES)
+                    await service.sku_sales(session, *last_month, TOP_CATEGORIES)
+
             async def categories() -> list[metrics.CategorySales]:
                 async with db.transaction() as session:
                     return await service.category_sales(session, first, last, TOP_CATEGORIES)
@@ -527,6 +534,7 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
             metric_times, (rows, _) = await timed(monthly, args.repeat)
             direct_times, computed = await timed(direct, args.repeat)
             dashboard_times, _ = await timed(dashboard, args.repeat)
+            seller_times, _ = await timed(sellers, args.repeat)
             category_times, top = await timed(categories, args.repeat)
             pipeline_times, stages = await timed(pipeline, args.repeat)
     finally:
@@ -556,8 +564,8 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
     )
     late = {name: sum(s.late for s in found) for name, found in stages.items()}
     print(
-        f"PostgreSQL  worker's rollup sweep:  {_ms(refresh_times)}  ({kept} whole months before "
-        f"{last:%Y-%m}, computed and stored once)"
+        f"PostgreSQL  worker's rollup sweep:  {_ms(refresh_times)}  ({kept} whole days, weeks and "
+        "months, computed and stored once)"
     )
     print(
         f"PostgreSQL  metric set by month:   {_ms(metric_times)}  "
@@ -566,6 +574,7 @@ async def measure(args: argparse.Namespace, anchor: datetime) -> int:
     )
     print(f"PostgreSQL  the same, all computed: {_ms(direct_times)}")
     print(f"PostgreSQL  dashboard of {last_month[0]:%Y-%m}:  {_ms(dashboard_times)}  (service.summary)")
+    print(f"PostgreSQL    of which top categories and SKUs: {_ms(seller_times)}")
     print(f"PostgreSQL  top {TOP_CATEGORIES} categories:     {_ms(category_times)}")
     print(f"PostgreSQL  pipeline:              {_ms(pipeline_times)}  (late: {late})")
     print(f"DuckDB      metric set + categories: {_ms(duck_times)}  (from Parquet, {duckdb.__version__})")

@@ -83,8 +83,8 @@ async def test_every_card_shows_the_apis_number_the_range_before_and_the_change(
     client: httpx.AsyncClient, db: Database, visit: Visitors, store: dict[str, str]
 ) -> None:
     april = await api_values(client, store, "2030-04-01", "2030-04-30")
-    # The 30 days before April: 2030-03-02 .. 2030-03-31.
-    march = await api_values(client, store, "2030-03-02", "2030-03-31")
+    # April, a whole month, is compared with March.
+    march = await api_values(client, store, "2030-03-01", "2030-03-31")
 
     async with await signed_in(visit, db, "manager") as manager:
         page = (await manager.get(APRIL)).text
@@ -94,7 +94,7 @@ async def test_every_card_shows_the_apis_number_the_range_before_and_the_change(
             assert shown["value"] == as_card(name, value, "不适用"), name
             assert shown["previous"] == as_card(name, march.get(name), "不适用"), name
             assert shown["href"] == f"/dashboard/definitions#{anchor(name)}"
-        assert "2030-04-01 至 2030-04-30" in page and "2030-03-02 至 2030-03-31" in page
+        assert "2030-04-01 至 2030-04-30" in page and "2030-03-01 至 2030-03-31" in page
 
         # Orders 2 → 2 and sales 200.00 → 200.00: no change, in percent.
         assert (card(page, "orders")["change"], card(page, "orders")["class"]) == ("0.0%", "flat")

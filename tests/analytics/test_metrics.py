@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from shopflow.analytics import metrics, service
+from shopflow.analytics.models import PeriodKind
 from shopflow.catalog.models import Product
 from shopflow.catalog.service import category_for
 from shopflow.core import clock
@@ -218,7 +219,7 @@ async def test_a_summary_compares_the_range_with_the_one_just_before_and_draws_i
         with pytest.raises(Invalid) as bad:
             await service.summary(session, date(2030, 4, 30), date(2030, 4, 1), "nowhere")
 
-    assert april.before == (date(2030, 3, 2), date(2030, 3, 31))  # the 30 days before April
+    assert april.before == (date(2030, 3, 1), date(2030, 3, 31))  # a whole month: the month before
     shown = {name: metrics.shown(m) for name, m in april.current.metrics.items()}
     assert (shown["orders"], shown["sales"], shown["refund_rate"]) == (2, "200.00", "0.00")  # A, G
     assert metrics.shown(april.previous.metrics["refund_rate"]) == "50.00"  # B's of A's and B's
@@ -344,3 +345,19 @@ async def test_a_replacement_order_never_counts(
     assert values(everything)["orders"] == 3  # A twice and B
     assert values(everything)["sales"] == "300.00"
     assert values(everything)["complaint_rate"] == "0.00"  # G's complaint was about the replacement
+
+
+async def test_a_short_range_and_a_long_one_count_the_same_customers(
+    db: Database, store: dict[str, str]
+) -> None:
+    """April alone (30 days: on PostgreSQL each buyer's history read by the customer index) and
+    April as the second month of two (61 days: the buyers joined as a set) agree."""
+    async with db.transaction() as session:
+        (alone,) = await metrics.compute(session, date(2030, 4, 1), date(2030, 4, 30), None, None)
+        _, second = await metrics.compute(
+            session, date(2030, 3, 1), date(2030, 4, 30), None, PeriodKind.MONTH
+        )
+
+    assert alone.metrics == second.metrics
+    assert metrics.shown(alone.metrics["repurchase_rate"]) == "50.00"  # A (2 orders) of A and G
+    assert metrics.shown(alone.metrics["repurchase_cycle_days"]) == "21.60"

@@ -81,10 +81,10 @@ async def test_the_json_report_holds_the_metric_apis_figures_for_the_month_and_t
         "2030-04-01",
         "2030-04-30",
     )
-    # April has 30 days: the range before it is the 30 days 03-02..03-31 (A's and B's orders).
-    assert (found["previous_first"], found["previous_last"]) == ("2030-03-02", "2030-03-31")
+    # A calendar month is compared with the month before: March (A's and B's orders).
+    assert (found["previous_first"], found["previous_last"]) == ("2030-03-01", "2030-03-31")
     april = await metric_values(client, store, "2030-04-01", "2030-04-30")
-    before = await metric_values(client, store, "2030-03-02", "2030-03-31")
+    before = await metric_values(client, store, "2030-03-01", "2030-03-31")
     assert found["current"] == april
     assert found["previous"] == before
     assert {k: found["changes"][k] for k in ("orders", "sales", "net_sales", "refund_rate")} == {
@@ -117,7 +117,7 @@ async def test_the_csv_report_lists_the_metric_set_trend_categories_skus_and_pip
     assert head[:3] == [
         ["Monthly report 2030-04"],
         ["2030-04-01 to 2030-04-30"],
-        ["Compared with 2030-03-02 to 2030-03-31"],
+        ["Compared with 2030-03-01 to 2030-03-31"],
     ]
     assert figures[0] == ["metric", "Metric", "Value", "Previous period", "Change"]
     rows = {row[0]: row[1:] for row in figures[1:]}

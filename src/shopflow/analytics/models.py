@@ -1,5 +1,5 @@
 """The funnel's data (CRM-5): daily traffic counts per channel, the periods a funnel is cut into
-and the drop-off between its stages, as pure functions; the metric set's monthly rollups (ANA-1)."""
+and the drop-off between its stages, as pure functions; the metric set's rollups (ANA-1)."""
 
 from __future__ import annotations
 
@@ -39,13 +39,15 @@ class TrafficCount(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class MetricMonth(Base):
-    """A whole store month's metric set for all channels, as the direct computation gave it at
-    `computed_at` (`analytics.rollups`): each metric's value, numerator, denominator and units."""
+class MetricRollup(Base):
+    """A whole store day, ISO week or month's metric set for all channels, as the direct
+    computation gave it at `computed_at` (`analytics.rollups`): each metric's name, value,
+    numerator, denominator and units."""
 
-    __tablename__ = "metric_months"
+    __tablename__ = "metric_rollups"
 
-    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first store day
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # a PeriodKind
+    first: Mapped[date] = mapped_column(Date, primary_key=True)  # the period's first store day
     metrics: Mapped[list[list[Any]]] = mapped_column(JSONType)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, and_, case, func, literal, select, tuple_, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from shopflow.analytics.models import MetricMonth, TrafficCount
+from shopflow.analytics.models import MetricRollup, TrafficCount
 from shopflow.core.db import UTCDateTime, insert_for
 from shopflow.orders.models import Order
 
@@ -41,21 +41,27 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
 
 
 async def rollups(
-    session: AsyncSession, months: Sequence[date], since: datetime
-) -> dict[date, list[list[Any]]]:
-    """The stored metric sets of `months` computed at `since` or later, by month."""
-    stmt = select(MetricMonth.month, MetricMonth.metrics).where(
-        MetricMonth.month.in_(list(months)), MetricMonth.computed_at >= since
+    session: AsyncSession, keys: Sequence[tuple[str, date]], since: datetime
+) -> dict[tuple[str, date], list[list[Any]]]:
+    """The stored metric sets of the (period kind, first day) `keys` computed at `since` or later."""
+    stmt = select(MetricRollup.kind, MetricRollup.first, MetricRollup.metrics).where(
+        tuple_(MetricRollup.kind, MetricRollup.first).in_(list(keys)), MetricRollup.computed_at >= since
     )
-    return {month: stored for month, stored in (await session.execute(stmt)).all()}
+    return {(kind, first): stored for kind, first, stored in (await session.execute(stmt)).all()}
 
 
-async def store_rollups(session: AsyncSession, computed: dict[date, list[list[Any]]], at: datetime) -> None:
-    """Store each month's metric set as computed at `at`, replacing what was stored."""
-    rows = [{"month": month, "metrics": stored, "computed_at": at} for month, stored in computed.items()]
-    stmt = insert_for(session, MetricMonth).values(rows)
+async def store_rollups(
+    session: AsyncSession, computed: dict[tuple[str, date], list[list[Any]]], at: datetime
+) -> None:
+    """Store each (period kind, first day)'s metric set as computed at `at`, replacing what was
+    stored."""
+    rows = [
+        {"kind": kind, "first": first, "metrics": stored, "computed_at": at}
+        for (kind, first), stored in computed.items()
+    ]
+    stmt = insert_for(session, MetricRollup).values(rows)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["month"],
+        index_elements=["kind", "first"],
         set_={"metrics": stmt.excluded.metrics, "computed_at": stmt.excluded.computed_at},
     )
     await session.execute(stmt, execution_options={"synchronize_session": False})

@@ -1,14 +1,16 @@
-"""The metric set's monthly rollups (ANA-1 at size, issue 15): the worker stores the metric set of
-each whole store month of the last `analytics.rollup_months` for all channels, exactly as the
-direct computation (`metrics.for_periods`) gave it, and computes it again once it is older than
-half `analytics.rollup_max_age_minutes`. A request's period that is such a whole month, ended
-before today, with a rollup younger than that age, is read from it; every other period (the
-current month, a part of a month, a week, a channel's figures) is computed from the stored rows.
+"""The metric set's rollups (ANA-1 at size, issue 15): the worker stores the metric set of each
+whole store day, ISO week and month of the last `analytics.rollup_days`, `rollup_weeks` and
+`rollup_months` for all channels, exactly as the direct computation (`metrics.for_periods`) gave
+it, and computes it again once it is older than half `analytics.rollup_max_age_minutes`. A
+request's period that is such a whole day, week or month, ended before today, with a rollup
+younger than that age, is read from it; every other period (today, this week and month, a part of
+a period, a range of several, a channel's figures) is computed from the stored rows.
 
-Months, not days: the customer metrics (repurchase rate and cycle) count distinct customers of a
-period and are not sums of days. What a rollup cannot see is a change to its month after it was
-computed (a refund settled now for an order counted then, a complaint, a merged customer, a new
-cost): it shows once the worker recomputes the month, within the maximum age."""
+Each period is rolled up whole, not summed from days: the customer metrics (repurchase rate and
+cycle) count distinct customers of a period and are no sums of days. What a rollup cannot see is
+a change to its period after it was computed (a refund settled now for an order counted then, a
+complaint, a merged customer, a new cost): it shows once the worker computes the period again,
+within the maximum age."""
 
 from __future__ import annotations
 
@@ -58,10 +60,16 @@ def decode(label: str, stored: Stored) -> Row:
     )
 
 
-def whole_month(period: Period, today: date) -> bool:
-    """`period` is one whole store month that ended before `today`."""
-    month = period_of(period.first, PeriodKind.MONTH)
-    return (period.first, period.last) == (month.first, month.last) and period.last < today
+def _whole(period: Period, today: date) -> PeriodKind | None:
+    """The kind of whole store period `period` is (a day, an ISO week or a calendar month), if it
+    ended before `today`."""
+    if period.last >= today:
+        return None
+    for kind in PeriodKind:
+        whole = period_of(period.first, kind)
+        if (period.first, period.last) == (whole.first, whole.last):
+            return kind
+    return None
 
 
 def _max_age() -> timedelta:
@@ -71,48 +79,53 @@ def _max_age() -> timedelta:
 async def compute(
     session: AsyncSession, first: date | None, last: date | None, channel: str | None, kind: PeriodKind | None
 ) -> list[Row]:
-    """`metrics.compute`'s rows, each whole past month of all channels read from its rollup
-    while fresh."""
+    """`metrics.compute`'s rows, each whole past day, week or month of all channels read from its
+    rollup while fresh."""
     if first is None or last is None or channel is not None or not _max_age():
         return await metrics.compute(session, first, last, channel, kind)
     cut = metrics.cut_into(first, last, kind)
     today = clock.today()
-    months = [p.first for p in cut if whole_month(p, today)]
-    stored = await repository.rollups(session, months, clock.now() - _max_age()) if months else {}
-    rest = [p for p in cut if p.first not in stored or not whole_month(p, today)]
+    keys = {p: (whole, p.first) for p in cut if (whole := _whole(p, today)) is not None}
+    stored = await repository.rollups(session, list(keys.values()), clock.now() - _max_age()) if keys else {}
+    rest = [p for p in cut if keys.get(p) not in stored]
     computed = iter(await metrics.for_periods(session, rest, channel) if rest else [])
-    return [
-        decode(p.label, stored[p.first]) if whole_month(p, today) and p.first in stored else next(computed)
-        for p in cut
-    ]
+    return [decode(p.label, stored[keys[p]]) if keys.get(p) in stored else next(computed) for p in cut]
 
 
-def _months_kept(today: date, count: int) -> list[date]:
-    """The first days of the `count` whole months before `today`'s, oldest first."""
+def kept(kind: PeriodKind, today: date, count: int) -> list[Period]:
+    """The `count` whole periods of `kind` before the one holding `today`, oldest first."""
     found = []
-    month = today.replace(day=1)
+    day = period_of(today, kind).first
     for _ in range(count):
-        month = (month - timedelta(days=1)).replace(day=1)
-        found.append(month)
+        found.append(period_of(day - timedelta(days=1), kind))
+        day = found[-1].first
     return found[::-1]
 
 
 async def refresh(session: AsyncSession) -> int:
-    """The worker's sweep: compute and store the kept months whose rollup is missing or older than
-    half the maximum age, in one computation from the oldest of them to the newest (the months
-    between, fresh or not, stored anew as well); how many months it stored."""
+    """The worker's sweep: per kind, compute and store the kept periods whose rollup is missing or
+    older than half the maximum age, in one computation from the oldest of them to the newest
+    (those between, fresh or not, stored anew as well); how many periods it stored."""
     rules = policy.current().analytics
-    if not rules.rollup_months or not _max_age():
+    if not _max_age():
         return 0
     now = clock.now()
-    kept = _months_kept(clock.today(), rules.rollup_months)
-    fresh = await repository.rollups(session, kept, now - _max_age() / 2)
-    due = [m for m in kept if m not in fresh]
-    if not due:
-        return 0
-    last = period_of(due[-1], PeriodKind.MONTH).last
-    rows = await metrics.for_periods(session, metrics.cut_into(due[0], last, PeriodKind.MONTH), None)
-    span = kept[kept.index(due[0]) : kept.index(due[-1]) + 1]
-    computed = {month: encode(row) for month, row in zip(span, rows, strict=True)}
-    await repository.store_rollups(session, computed, now)
-    return len(computed)
+    counts = {
+        PeriodKind.DAY: rules.rollup_days,
+        PeriodKind.WEEK: rules.rollup_weeks,
+        PeriodKind.MONTH: rules.rollup_months,
+    }
+    stored = 0
+    for kind, count in counts.items():
+        periods = kept(kind, clock.today(), count)
+        fresh = await repository.rollups(session, [(kind, p.first) for p in periods], now - _max_age() / 2)
+        due = [i for i, p in enumerate(periods) if (kind, p.first) not in fresh]
+        if not due:
+            continue
+        span = periods[due[0] : due[-1] + 1]
+        rows = await metrics.for_periods(session, span, None)
+        await repository.store_rollups(
+            session, {(kind, p.first): encode(row) for p, row in zip(span, rows, strict=True)}, now
+        )
+        stored += len(span)
+    return stored

@@ -1,5 +1,6 @@
 """One range's picture, read by the dashboard and by the reports (ANA-1, ANA-4): the metric set
-over the range and over the range of the same length just before it, each metric's change, the
+over the range and over the range before it (a calendar month's the month before; any other
+range's the range of the same length just before it), each metric's change, the
 trend per day, week or month, and the top categories and SKUs. Every number is the metric
 dictionary's (metrics.py): no screen or report computes one of its own."""
 
@@ -12,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.analytics import metrics, rollups
-from shopflow.analytics.models import PeriodKind
+from shopflow.analytics.models import PeriodKind, period_of
 
 TREND_DAYS = 31  # a range up to a month is drawn per day,
 TREND_WEEKS = 26 * 7  # up to half a year per ISO week, longer ones per month
@@ -23,7 +24,7 @@ class Summary:
     first: date
     last: date
     channel: str | None
-    before: tuple[date, date]  # the range of the same length just before `first`
+    before: tuple[date, date]  # the range compared with: `previous_range`
     current: metrics.Row
     previous: metrics.Row
     changes: dict[str, Decimal | None]  # per metric: see `change`
@@ -39,6 +40,18 @@ def trend_kind(first: date, last: date) -> PeriodKind:
     if days <= TREND_DAYS:
         return PeriodKind.DAY
     return PeriodKind.WEEK if days <= TREND_WEEKS else PeriodKind.MONTH
+
+
+def previous_range(first: date, last: date) -> tuple[date, date]:
+    """The range `first`..`last` is compared with: the calendar month before a whole month, else
+    the range of the same length just before it (a week's the week before, a day's the day
+    before)."""
+    month = period_of(first, PeriodKind.MONTH)
+    if (first, last) == (month.first, month.last):
+        before = period_of(first - timedelta(days=1), PeriodKind.MONTH)
+        return before.first, before.last
+    length = last - first
+    return first - length - timedelta(days=1), first - timedelta(days=1)
 
 
 def change(now: metrics.Metric, before: metrics.Metric) -> Decimal | None:
@@ -57,8 +70,7 @@ async def summarise(
     session: AsyncSession, first: date, last: date, channel: str | None, limit: int = 10
 ) -> Summary:
     """The picture of the store days `first`..`last` (of `channel` when given)."""
-    length = last - first
-    before = (first - length - timedelta(days=1), first - timedelta(days=1))
+    before = previous_range(first, last)
     (current,) = await rollups.compute(session, first, last, channel, None)
     (previous,) = await rollups.compute(session, *before, channel, None)
     kind = trend_kind(first, last)

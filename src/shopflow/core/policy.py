@@ -387,10 +387,13 @@ class Analytics(Section):
     metrics_max_days: Annotated[int, Field(gt=0, le=36600)] = 3660
     # ANA-1: `resolution_24h_rate` counts the complaints resolved within this many hours.
     resolution_within_hours: Positive = 24
-    # ANA-1 at size: the worker keeps the metric set of each whole store month of the last
-    # `rollup_months` (all channels), computed anew once older than half `rollup_max_age_minutes`;
-    # a request reads a month's rollup while it is younger than that, else computes the month.
-    # A change to an earlier month (a late refund, a complaint) shows within that age. 0: never.
+    # ANA-1 at size: the worker keeps the metric set of each whole store day, ISO week and month
+    # of the last `rollup_days`, `rollup_weeks`, `rollup_months` (all channels), computed anew once
+    # older than half `rollup_max_age_minutes`; a request reads a period's rollup while it is
+    # younger than that, else computes the period. A change to an earlier period (a late refund, a
+    # complaint) shows within that age. 0 (days, weeks, months or age): none kept, or never read.
+    rollup_days: Annotated[int, Field(ge=0, le=366)] = 62
+    rollup_weeks: Annotated[int, Field(ge=0, le=106)] = 27
     rollup_months: Annotated[int, Field(ge=0, le=120)] = 24
     rollup_max_age_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
     # ANA-4 (†): the reports the worker emails (XLSX attached) once their period has ended, at

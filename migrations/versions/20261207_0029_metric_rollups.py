@@ -1,7 +1,7 @@
-"""The metric set's monthly rollups (issue 15, ANA-1 at size): a whole store month's figures for
-all channels, kept by the worker and read while fresh (`analytics.rollups`)
+"""The metric set's rollups (issue 15, ANA-1 at size): a whole store day, ISO week or month's
+figures for all channels, kept by the worker and read while fresh (`analytics.rollups`)
 
-Revision ID: 0029_metric_months
+Revision ID: 0029_metric_rollups
 Revises: 0028_metric_indexes
 Create Date: 2026-12-07
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0029_metric_months"
+revision: str = "0029_metric_rollups"
 down_revision: str | None = "0028_metric_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -22,13 +22,14 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "post
 
 def upgrade() -> None:
     op.create_table(
-        "metric_months",
-        sa.Column("month", sa.Date(), nullable=False),
+        "metric_rollups",
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("first", sa.Date(), nullable=False),
         sa.Column("metrics", JSONType, nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("month"),
+        sa.PrimaryKeyConstraint("kind", "first"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("metric_months")
+    op.drop_table("metric_rollups")
