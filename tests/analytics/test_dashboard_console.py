@@ -267,3 +267,5 @@ async def test_the_definitions_page_has_an_anchor_for_every_metric_of_the_dictio
     assert all(f"| `{name}" in documented for name in DEFINITIONS)  # the long form has each one
     assert "毛利率" in page and "退款率" in page
     assert "Gross margin" in english and "Sales / orders." in english
+    # The policy's rollup age, so a reader knows how fresh a past period's figures are.
+    assert "最多 60 分钟前计算" in page and "at most 60 minutes old" in english

@@ -286,4 +286,9 @@ async def metric_file(
 async def definitions(c: Annotated[Console, can_view(PERMISSION)]) -> HTMLResponse:
     """Every metric of the dictionary: formula, which orders count, which date, gross or net, and
     when it is n/a; anchored by the metric's name (`#sales`)."""
-    return render(c, "dashboard/definitions.html", definitions=DEFINITIONS)
+    return render(
+        c,
+        "dashboard/definitions.html",
+        definitions=DEFINITIONS,
+        rollup_minutes=policy.current().analytics.rollup_max_age_minutes,
+    )
