@@ -20,7 +20,7 @@ from tests.builders.auth import bearer
 from tests.builders.inventory import all_stock, ledger_sums
 from tests.builders.lifecycle import clocks
 from tests.builders.refunds import settle
-from tests.builders.rows import audit_rows, outbox
+from tests.builders.rows import audit_rows, late_crowd, outbox
 
 
 async def on_hand(client: httpx.AsyncClient, headers: dict[str, str], sku: str) -> dict[str, int]:
@@ -424,6 +424,21 @@ async def test_cases_are_listed_by_state_type_and_order(client: httpx.AsyncClien
     assert [c["id"] for c in requested["items"]] == [first["id"]]
     assert (refund_only["total"], refund_only["items"][0]["state"]) == (1, "approved")
     assert bad.status_code == 422
+
+
+async def test_the_late_filter_finds_a_late_case_behind_any_number_of_other_late_clocks(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    order_id = await delivered_order(db)
+    agent = await bearer(db, "customer_service")
+    case = await open_case(client, agent, case_body(order_id))
+    await late_crowd(db, 10_001, clock.now())  # longer overdue than it will be, of other subjects
+    later = clock.now() + timedelta(days=60)  # its review is long late
+
+    with clock.use(lambda: later):
+        late = (await client.get(CASES, params={"late": True}, headers=agent)).json()
+
+    assert ([c["id"] for c in late["items"]], late["total"]) == ([case["id"]], 1)
 
 
 async def test_an_inspection_into_an_unknown_warehouse_or_of_other_quantities_changes_nothing(

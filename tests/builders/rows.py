@@ -1,16 +1,18 @@
 """Reading what a test needs straight from the database: row counts, an order's status, outbox,
-audit and alert rows."""
+audit and alert rows; and writing a crowd of late clocks."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from shopflow.core.alerts import Alert
 from shopflow.core.audit import AuditEntry
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
+from shopflow.core.sla.models import ClockState, SlaClock
 from shopflow.inventory.models import Reservation
 from shopflow.orders.models import Order, OrderLine
 from shopflow.payments.models import Payment, PaymentCallback, PaymentReceipt
@@ -62,3 +64,21 @@ async def alerts_for(db: Database, subject: str) -> list[Alert]:
     async with db.transaction() as session:
         stmt = select(Alert).where(Alert.subject == subject).order_by(Alert.id)
         return list((await session.scalars(stmt)).all())
+
+
+async def late_crowd(db: Database, count: int, before: datetime) -> None:
+    """`count` running clocks of orders that do not exist, each past its deadline well `before`
+    (the longest overdue of any late set): what a late filter must see past."""
+    started = before - timedelta(days=30)
+    rows = [
+        {
+            "subject": f"order:{900_000_000 + i}",
+            "kind": "order.ship",
+            "state": ClockState.RUNNING,
+            "started_at": started,
+            "deadline": started + timedelta(seconds=i),
+        }
+        for i in range(count)
+    ]
+    async with db.transaction() as session:
+        await session.execute(insert(SlaClock), rows)

@@ -25,6 +25,7 @@ from tests.builders.auth import bearer
 from tests.builders.leads import A_LEAD, lead_body, sales_team
 from tests.builders.lifecycle import stocked_store
 from tests.builders.orders import order_body
+from tests.builders.rows import late_crowd
 from tests.conftest import IS_POSTGRES
 
 INTAKE = "/api/v1/leads/intake"
@@ -119,6 +120,20 @@ async def test_staff_see_a_leads_phone_and_the_read_is_logged(
             await session.scalars(select(PersonalDataRead).where(PersonalDataRead.subject == "lead"))
         ).all()
     assert [(r.subject_id, r.endpoint) for r in reads][-1] == (lead_id, "GET /api/v1/leads/{lead_id}")
+
+
+async def test_the_late_filter_finds_a_late_lead_behind_any_number_of_other_late_clocks(
+    client: httpx.AsyncClient, db: Database, now: FakeClock
+) -> None:
+    await sales_team(db, "ann", manager="meg")
+    sales = await bearer(db, "sales", "sally")
+    lead_id = (await client.post(INTAKE, json=lead_body("13800138000", **A_LEAD))).json()["id"]
+    now.advance(days=1, minutes=1)  # its first contact is late
+    await late_crowd(db, 10_001, now.current)  # longer overdue than it, of other subjects
+
+    late = (await client.get("/api/v1/leads", params={"late": True}, headers=sales)).json()
+
+    assert ([item["id"] for item in late["items"]], late["total"]) == ([lead_id], 1)
 
 
 async def test_a_form_lead_from_grade_a_to_the_order_that_converts_it(

@@ -233,9 +233,9 @@ async def test_a_late_lead_alerts_its_owner_and_their_manager_once(db: Database,
                 select(Alert).where(Alert.kind == "sla.breach.lead.first_contact").order_by(Alert.id)
             )
         ).all()
-        late = await service.late_ids(session)
+        late = await service.late_among(session, [lead.id])
     assert [a.owner for a in found] == ["user:ann", "user:meg"]
-    assert late == [lead.id]
+    assert late == {lead.id}
 
     await _follow_up(db, lead.id)  # the late step happened: the alerts are resolved
 
@@ -243,7 +243,7 @@ async def test_a_late_lead_alerts_its_owner_and_their_manager_once(db: Database,
         states = (
             await session.scalars(select(Alert.state).where(Alert.subject == lead_subject(lead.id)))
         ).all()
-        assert await service.late_ids(session) == []
+        assert await service.late_among(session, [lead.id]) == set()
     assert sorted(states) == ["open", "resolved", "resolved"]  # the assignment alert stays for ann
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -55,10 +55,11 @@ async def page(
     state: str | None,
     case_type: str | None,
     order_id: int | None,
-    ids: Collection[int] | None,
+    late: Select[tuple[int]] | None,
     offset: int,
     limit: int,
 ) -> tuple[list[Case], int]:
+    """A page of cases, newest first, and how many there are; `late`: only the ids it selects."""
     conditions = []
     if state is not None:
         conditions.append(Case.state == state)
@@ -66,8 +67,8 @@ async def page(
         conditions.append(Case.type == case_type)
     if order_id is not None:
         conditions.append(Case.order_id == order_id)
-    if ids is not None:
-        conditions.append(Case.id.in_(ids))
+    if late is not None:
+        conditions.append(Case.id.in_(late))
     total = await session.scalar(select(func.count()).select_from(Case).where(*conditions))
     stmt = (
         select(Case)

@@ -85,7 +85,7 @@ def list_leads(
         async with db.transaction() as session:
             found, total = await service.list_leads(session, grade, state, None, late, 1, limit)
             owners = await service.usernames(session, [lead.owner_id for lead in found])
-            return found, total, owners, set(await service.late_ids(session))
+            return found, total, owners, await service.late_among(session, [lead.id for lead in found])
 
     found, total, owners, late_ids = run(work)
     table = Table(title=f"{total} leads")

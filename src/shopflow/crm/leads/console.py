@@ -98,7 +98,7 @@ async def board(
     found, total = await service.list_leads(
         session, chosen(Grade, grade), chosen(LeadState, state), owner, late == "1", page, size
     )
-    late_ids = set(await service.late_ids(session))
+    late_ids = await service.late_among(session, [lead.id for lead in found])
     viewer = c.viewer()
     return render(
         c,

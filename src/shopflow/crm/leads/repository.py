@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import db
@@ -39,10 +39,11 @@ async def page(
     grade: str | None,
     state: str | None,
     owner_id: int | None,
-    ids: Collection[int] | None,
+    late: Select[tuple[int]] | None,
     offset: int,
     limit: int,
 ) -> tuple[list[Lead], int]:
+    """A page of leads, newest first, and how many there are; `late`: only the ids it selects."""
     conditions = []
     if grade is not None:
         conditions.append(Lead.grade == grade)
@@ -50,11 +51,19 @@ async def page(
         conditions.append(Lead.state == state)
     if owner_id is not None:
         conditions.append(Lead.owner_id == owner_id)
-    if ids is not None:
-        conditions.append(Lead.id.in_(ids))
+    if late is not None:
+        conditions.append(Lead.id.in_(late))
     total = await session.scalar(select(func.count()).select_from(Lead).where(*conditions))
     stmt = select(Lead).where(*conditions).order_by(Lead.id.desc()).offset(offset).limit(limit)
     return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def among(session: AsyncSession, lead_ids: Collection[int], chosen: Select[tuple[int]]) -> set[int]:
+    """Which of `lead_ids` the query `chosen` selects."""
+    if not lead_ids:
+        return set()
+    stmt = select(Lead.id).where(Lead.id.in_(lead_ids), Lead.id.in_(chosen))
+    return set((await session.scalars(stmt)).all())
 
 
 async def follow_ups(session: AsyncSession, lead_id: int) -> list[tuple[FollowUp, str | None]]:

@@ -3,12 +3,13 @@ assign it, log follow-ups on its clocks, override its grade, convert it when its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import takewhile
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import alerts, audit, auth, clock, crypto, db, events, policy, sla
@@ -381,13 +382,15 @@ async def get_lead(session: AsyncSession, lead_id: int, *, lock: bool = False) -
     return lead
 
 
-async def late_ids(session: AsyncSession) -> list[int]:
-    """The leads with a late clock (past its deadline, its goal not reached)."""
-    return [
-        int(found.subject.removeprefix("lead:"))
-        for found in await sla.late(session, clock.now(), 10_000)
-        if found.subject.startswith("lead:")
-    ]
+def _late() -> Select[tuple[int]]:
+    """The ids of the leads with a late clock (past its deadline, its goal not reached), as a
+    query the lead queries nest: however many are late, none is read into Python."""
+    return sla.late_subject_ids(clock.now(), "lead:")
+
+
+async def late_among(session: AsyncSession, lead_ids: Collection[int]) -> set[int]:
+    """Which of `lead_ids` have a late clock now."""
+    return await repository.among(session, lead_ids, _late())
 
 
 async def list_leads(
@@ -400,8 +403,10 @@ async def list_leads(
     page_size: int,
 ) -> tuple[list[Lead], int]:
     owner_id = None if owner is None else (await auth.find_user(session, owner)).id
-    ids = await late_ids(session) if late else None
-    return await repository.page(session, grade_, state, owner_id, ids, (page - 1) * page_size, page_size)
+    late_ids = _late() if late else None
+    return await repository.page(
+        session, grade_, state, owner_id, late_ids, (page - 1) * page_size, page_size
+    )
 
 
 async def follow_ups(session: AsyncSession, lead_id: int) -> list[tuple[FollowUp, str | None]]:
