@@ -161,6 +161,17 @@ def _repeat_buyer(page: Page) -> str | None:
     return page.locator("#customers tbody a").first.get_attribute("href")
 
 
+def _listing(page: Page, url: str) -> str:
+    """The page of the demo's draft listing with banned words highlighted (CAT-4), else of the
+    first SKU's product."""
+    for sku in ("SF-DRAFT-01", "SF-001-01"):
+        page.goto(f"{url}/catalog/{sku}")
+        link = page.locator("#sku-product a")
+        if link.count():
+            return link.first.get_attribute("href") or "/catalog"
+    return "/catalog"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="demo orders to place (default: as `make run`)")
@@ -204,6 +215,7 @@ def main() -> None:
         ticket = page.locator("table.tickets tbody tr.late a").first.get_attribute("href")
         page.goto(f"{url}/kb")
         article = page.locator("#articles tbody a").first.get_attribute("href")
+        product = _listing(page, url)
         page.goto(f"{url}/quotes")
         quote = page.locator("#quotes tbody a").first.get_attribute("href")
         page.goto(f"{url}/quotes?state=accepted")
@@ -238,6 +250,7 @@ def main() -> None:
                 "scorecards": "/fulfillment/scorecards",
                 "catalog": "/catalog",
                 "sku": "/catalog/SF-001-01",
+                "product": product,
                 "receipts": "/payments/receipts",
                 "aftersales": "/aftersales",
                 "case": case or "/aftersales",

@@ -266,7 +266,7 @@ async def test_a_new_product_is_created_with_its_skus_and_audited(db: Database, 
         )
         [created] = await audit_rows(db, "product", scarf.product_id)
         assert created.action == "product.created"
-        assert created.after == {"name": "秋冬围巾", "skus": ["SCARF-1", "SCARF-2"]}
+        assert created.after == {"name": "秋冬围巾", "skus": ["SCARF-1", "SCARF-2"], "status": "published"}
         assert created.actor_name.startswith("manager-")
 
 

@@ -1,5 +1,6 @@
 """Console pages of the catalog: the SKU list, a SKU with its price history and price-change form,
-and new products with their SKUs (CAT-1, CAT-2)."""
+new products with their SKUs (CAT-1, CAT-2), and a product's listing with its banned words
+highlighted, edited and published (CAT-4)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.catalog import service
-from shopflow.catalog.models import PriceBand, Sku
-from shopflow.catalog.schemas import CategoryIn, ProductIn, SkuPatch
+from shopflow.catalog import compliance, listing, service
+from shopflow.catalog.compliance import Hit
+from shopflow.catalog.errors import BannedWords
+from shopflow.catalog.models import ListingStatus, PriceBand, Sku
+from shopflow.catalog.schemas import CategoryIn, ProductIn, ProductPatch, PublishIn, SkuPatch
+from shopflow.core import audit
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
 from shopflow.core.console.i18n import N_, label
@@ -33,6 +37,12 @@ BANDS = {
     PriceBand.IMAGE: label("price band", "image"),
 }
 SELLABLE = {"yes": True, "no": False}
+ProductId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # what a BIGINT id holds
+LISTING = {
+    ListingStatus.DRAFT: label("listing status", "draft"),
+    ListingStatus.PUBLISHED: label("listing status", "published"),
+}
+LISTING_FIELDS = ("name", "description")
 MESSAGES = (
     (r"['\"](?P<value>.*)['\"] is not an amount", N_("%(value)s is not an amount")),
     (r"['\"].*['\"] is negative", N_("must not be negative")),
@@ -48,6 +58,19 @@ MESSAGES = (
     (r"Input should be 'traffic', 'profit' or 'image'", N_("choose a price band")),
     (r"List should have at most 2 items.*", N_("a category and at most one subcategory, as Home / Cups")),
     ("String should have at least 1 character", N_("a name is missing")),
+    (r"no product (?P<product>\d+)", N_("There is no product %(product)s.")),
+    (
+        r"banned word ['\"](?P<word>.*)['\"] at position (?P<position>\d+)",
+        N_("banned word “%(word)s” at position %(position)s"),
+    ),
+    (
+        r"product \d+ uses banned words \(CAT-4\): edit it, or a manager gives a reason",
+        N_("The listing uses banned words: edit them out, or a manager publishes it with a reason."),
+    ),
+    (
+        r"product \d+ is published: its listing may not use banned words \(CAT-4\)",
+        N_("The listing is published: it may not use banned words. Nothing was changed."),
+    ),
 )
 
 
@@ -77,6 +100,7 @@ async def sku_list(
         columns=await columns(session, c, "sku", {sku.id: sku.code for sku in skus}),
         filters={"q": q, "band": band, "sellable": sellable},
         bands=BANDS,
+        statuses=LISTING,
         pager=Pager(page, size, total),
     )
 
@@ -123,6 +147,14 @@ async def create_product(session: Session, c: Annotated[Console, can_do("catalog
 
     async def create() -> Response:
         product = await service.create_product(session, c.actor, parsed(ProductIn, data))  # type: ignore[arg-type]
+        if product.status == ListingStatus.DRAFT:  # CAT-4: its banned words keep it off sale
+            c.flash(
+                c.gettext(
+                    "Product %(name)s created as a draft: its listing uses banned words.", name=product.name
+                ),
+                "error",
+            )
+            return redirect(f"/catalog/products/{product.id}")
         c.flash(
             c.gettext(
                 "Product %(name)s created with %(skus)d SKUs.", name=product.name, skus=len(product.skus)
@@ -154,9 +186,117 @@ async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]
         "price_changes": await service.price_changes(session, sku),
         "trail": await service.history(session, sku),
         "bands": BANDS,
+        "statuses": LISTING,
         "values": {},
         "errors": {},
     }
+
+
+def highlighted(text: str, found: list[Hit]) -> list[tuple[str, Hit | None]]:
+    """`text` in pieces (`compliance.marked`), each banned word with its hit (the page marks it
+    and names the word and its position), the rest with None."""
+    hits = iter(sorted(found, key=lambda hit: hit.position))
+    return [(piece, next(hits) if is_hit else None) for piece, is_hit in compliance.marked(text, found)]
+
+
+def refusal_errors(exc: AppError, c: Console) -> dict[str, str]:
+    """A refusal at the fields it names, every error of a field shown (a listing's banned words
+    are several at one field), or for the whole form (`form`) when it names none."""
+    shown: dict[str, list[str]] = {}
+    for error in exc.errors:
+        shown.setdefault(error.field, []).append(c.message(error.message))
+    return {field: "; ".join(messages) for field, messages in shown.items()} or {"form": c.error(exc)}
+
+
+async def _listing(session: AsyncSession, c: Console, product_id: int, **shown: Any) -> dict[str, Any]:
+    """What the product page shows (CAT-4): its listing with its banned words, its SKUs, its
+    history; `shown` adds what a refused form typed and why it was refused."""
+    product = await listing.get_product(session, product_id)
+    found = listing.findings(product.name, product.description)
+    paths = await service.category_paths(session, [product.category_id])
+    return {
+        "product": product,
+        "hits": found,
+        "pieces": {
+            field: highlighted(getattr(product, field), [hit for hit in found if hit.field == field])
+            for field in LISTING_FIELDS
+        },
+        "statuses": LISTING,
+        "category": paths.get(product.category_id or 0),
+        "skus": product.skus,
+        "trail": await audit.trail(session, "product", product.id),
+        "values": {},
+        "errors": {},
+        "publish_values": {},
+        "publish_errors": {},
+    } | shown
+
+
+@router.get("/catalog/products/{product_id}")
+async def product_detail(
+    product_id: ProductId, session: Session, c: Annotated[Console, can_view("catalog.read")]
+) -> HTMLResponse:
+    return render(c, "catalog/product.html", **await _listing(session, c, product_id))
+
+
+@router.post("/catalog/products/{product_id}/edit")
+async def edit_product(
+    product_id: ProductId, session: Session, c: Annotated[Console, can_do("catalog.write")]
+) -> Response:
+    """Change the listing's title or description (CAT-4: a published one is refused a banned word,
+    each named at its field); on an error nothing changes and the form comes back as typed."""
+    values = await form_values(c.request)
+    typed = {field: values[field].strip() for field in LISTING_FIELDS if field in values}
+    address = f"/catalog/products/{product_id}"
+
+    async def change() -> Response:
+        product = await listing.get_product(session, product_id)
+        changed = {field: text for field, text in typed.items() if text != getattr(product, field)}
+        if not changed:
+            c.flash(c.gettext("Nothing was changed."))
+            return redirect(address)
+        product = await listing.edit(session, c.actor, product_id, parsed(ProductPatch, changed))  # type: ignore[arg-type]
+        c.flash(c.gettext("The listing of %(product)s is changed.", product=product.name))
+        return redirect(address)
+
+    async def refused(exc: AppError) -> Response:
+        errors = refusal_errors(exc, c)
+        if isinstance(exc, BannedWords):  # why the words named at their fields are refused
+            errors["form"] = c.error(exc)
+        shown = await _listing(session, c, product_id, values=typed, errors=errors)
+        return render(c, "catalog/product.html", exc.status, **shown)
+
+    return await attempt(c, session, change, refused, address=address)
+
+
+@router.post("/catalog/products/{product_id}/publish")
+async def publish_product(
+    product_id: ProductId, session: Session, c: Annotated[Console, can_do("catalog.write")]
+) -> Response:
+    """Publish a draft (CAT-4): refused with its banned words named, unless a manager gives a
+    reason (another role giving one: refused, 403); nothing changes when refused."""
+    values = await form_values(c.request)
+    reason = values.get("reason", "").strip()
+    address = f"/catalog/products/{product_id}"
+
+    async def publish() -> Response:
+        given = parsed(PublishIn, {"reason": reason or None})
+        product = await listing.publish(session, c.actor, product_id, given.reason)  # type: ignore[arg-type]
+        c.flash(c.gettext("%(product)s is published: its SKUs are for sale.", product=product.name))
+        return redirect(address)
+
+    async def refused(exc: AppError) -> Response:
+        errors = {"form": c.error(exc)}
+        if isinstance(exc, BannedWords):
+            errors["words"] = "; ".join(c.message(error.message) for error in exc.errors)
+        elif exc.errors:
+            errors = refusal_errors(exc, c)
+        shown = await _listing(
+            session, c, product_id, publish_values={"reason": reason}, publish_errors=errors
+        )
+        return render(c, "catalog/product.html", exc.status, **shown)
+
+    return await attempt(c, session, publish, refused, address=address)
 
 
 @router.get("/catalog/{code}")
@@ -233,8 +373,10 @@ async def change_category(
 PAGES = Pages(
     router,
     nav=(NavItem("/catalog", label("nav", "Catalog"), "catalog.read", 25),),
+    states={"product": LISTING},
     actions={
         "product.created": label("audit action", "Product created"),
+        "product.published": label("audit action", "Listing published"),
         "product.updated": label("audit action", "Product changed"),
         "sku.updated": label("audit action", "SKU changed"),
     },
@@ -243,6 +385,8 @@ PAGES = Pages(
         "cost": AuditField(label("audit field", "Cost"), money=True),
         "sellable": AuditField(label("audit field", "For sale")),
         "skus": AuditField(label("audit field", "SKUs")),
+        "description": AuditField(label("audit field", "Description")),
+        "hits": AuditField(label("audit field", "Banned words")),
     },
     messages=MESSAGES,
 )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shopflow.core.errors import Conflict, NotFound
+from shopflow.core.errors import Conflict, Invalid, NotFound
 
 
 class SkuNotFound(NotFound):
@@ -9,3 +9,13 @@ class SkuNotFound(NotFound):
 
 class DuplicateSku(Conflict):
     code = "duplicate_sku"
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+
+
+class BannedWords(Invalid):
+    """CAT-4: a listing uses banned words; each is a field error naming the word and position."""
+
+    code = "banned_words"

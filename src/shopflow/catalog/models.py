@@ -1,4 +1,4 @@
-"""Products, SKUs and price changes (CAT-1, CAT-2)."""
+"""Products and their listing status, SKUs and price changes (CAT-1, CAT-2, CAT-4)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ class PriceBand(StrEnum):
     TRAFFIC = "traffic"  # 引流款
     PROFIT = "profit"  # 利润款
     IMAGE = "image"  # 形象款
+
+
+class ListingStatus(StrEnum):
+    """A product's listing (CAT-4): a draft is not for sale; publishing checks the banned words."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
 
 
 class Category(Base):
@@ -46,6 +53,10 @@ class Product(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'published'"))  # ListingStatus
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # CAT-4: why a manager published it despite banned words (None: published clean, or a draft).
+    override_reason: Mapped[str | None] = mapped_column(String(200))
     skus: Mapped[list[Sku]] = relationship(back_populates="product", order_by="Sku.id")
 
 

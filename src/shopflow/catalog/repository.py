@@ -7,9 +7,9 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 
-from shopflow.catalog.models import Category, PriceChange, Product, Sku
+from shopflow.catalog.models import Category, ListingStatus, PriceChange, Product, Sku
 from shopflow.core.auth import User
 from shopflow.core.db import driver_connection, placeholders
 
@@ -22,14 +22,25 @@ class SaleFacts(NamedTuple):
     price: int
     sellable: bool
     cost: int
+    published: bool  # CAT-4: its product's listing is published
 
 
 async def sku_by_code(session: AsyncSession, code: str) -> Sku | None:
     return await session.scalar(select(Sku).where(Sku.code == code))
 
 
-async def product(session: AsyncSession, product_id: int) -> Product | None:
-    return await session.get(Product, product_id)
+async def product(session: AsyncSession, product_id: int, *, lock: bool = False) -> Product | None:
+    return await session.get(Product, product_id, with_for_update=lock, options=[selectinload(Product.skus)])
+
+
+async def products_page(session: AsyncSession, after: int, limit: int) -> list[Product]:
+    """Products with an id above `after`, in id order (the catalog check's batches)."""
+    stmt = select(Product).where(Product.id > after).order_by(Product.id).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def product_count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Product)) or 0)
 
 
 async def skus_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Sku]:
@@ -40,7 +51,10 @@ async def skus_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str
 @lru_cache(maxsize=64)
 def _sale_facts_pg(count: int) -> str:
     # One plain parameter per code (see inventory.repository on array parameters and plans).
-    return f"SELECT code, id, name, price, sellable, cost FROM skus WHERE code IN ({placeholders(1, count)})"
+    return (
+        "SELECT s.code, s.id, s.name, s.price, s.sellable, s.cost, p.status = 'published' FROM skus s"
+        f" JOIN products p ON p.id = s.product_id WHERE s.code IN ({placeholders(1, count)})"
+    )
 
 
 async def sale_facts(session: AsyncSession, codes: Iterable[str]) -> dict[str, SaleFacts]:
@@ -52,11 +66,14 @@ async def sale_facts(session: AsyncSession, codes: Iterable[str]) -> dict[str, S
     if driver is not None:
         rows = await driver.fetch(_sale_facts_pg(len(wanted)), *wanted)
     else:
-        stmt = select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost).where(
-            Sku.code.in_(wanted)
+        published = Product.status == ListingStatus.PUBLISHED
+        stmt = (
+            select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost, published)
+            .join(Product, Product.id == Sku.product_id)
+            .where(Sku.code.in_(wanted))
         )
         rows = (await session.execute(stmt)).all()
-    return {row[0]: SaleFacts(row[1], row[2], row[3], row[4], row[5]) for row in rows}
+    return {row[0]: SaleFacts(row[1], row[2], row[3], row[4], row[5], bool(row[6])) for row in rows}
 
 
 async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:

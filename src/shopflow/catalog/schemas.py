@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shopflow.catalog.models import PriceBand
+from shopflow.catalog.models import ListingStatus, PriceBand
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import Input, Int32
 
@@ -30,6 +30,19 @@ class ProductIn(Input):
     # The category path: a top-level category and optionally its subcategory (found or created).
     category: list[CategoryName] | None = Field(default=None, min_length=1, max_length=2)
     skus: list[SkuIn] = Field(min_length=1, max_length=200)
+    # CAT-4: published at once when its title and description use no banned word (else a draft,
+    # its words named); false: a draft either way.
+    publish: bool = True
+
+
+class ProductPatch(Input):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class PublishIn(Input):
+    # CAT-4: a manager's reason to publish a listing that uses banned words.
+    reason: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class CategoryIn(Input):
@@ -43,6 +56,12 @@ class SkuPatch(Input):
     cost: AmountText | None = None
     sellable: bool | None = None
     reason: str = Field(default="", max_length=200)
+
+
+class HitOut(BaseModel):
+    field: str  # "name" or "description"
+    word: str
+    position: int  # the character offset in the field, from 0
 
 
 class PriceChangeOut(BaseModel):
@@ -81,4 +100,8 @@ class ProductOut(BaseModel):
     name: str
     description: str
     category_id: int | None
+    status: ListingStatus
+    published_at: datetime | None
+    override_reason: str | None
+    hits: list[HitOut]  # CAT-4: the banned words its title and description use now
     skus: list[SkuOut]

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.catalog import repository
+from shopflow.catalog import listing, repository
 from shopflow.catalog.errors import DuplicateSku, SkuNotFound
-from shopflow.catalog.models import PriceBand, PriceChange, Product, Sku
+from shopflow.catalog.models import ListingStatus, PriceBand, PriceChange, Product, Sku
 from shopflow.catalog.schemas import ProductIn, SkuPatch
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
@@ -37,8 +37,16 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -
             ],
         )
     category = None if data.category is None else await category_for(session, data.category)
+    at = clock.now()
+    clean = not listing.findings(data.name, data.description)
+    published = data.publish and clean
     product = Product(
-        name=data.name, description=data.description, category_id=category, created_at=clock.now()
+        name=data.name,
+        description=data.description,
+        category_id=category,
+        created_at=at,
+        status=ListingStatus.PUBLISHED if published else ListingStatus.DRAFT,
+        published_at=at if published else None,
     )
     product.skus = [Sku(**sku.model_dump(), sellable=True) for sku in data.skus]
     session.add(product)
@@ -51,7 +59,7 @@ async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -
             "product",
             product.id,
             None,
-            {"name": data.name, "skus": codes}
+            {"name": data.name, "skus": codes, "status": product.status}
             | ({} if data.category is None else {"category": data.category}),
         ),
     )

@@ -1,4 +1,5 @@
-"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales, report."""
+"""The `shopflow` command: serve, migrate, demo, users, tokens, policy, import, aftersales, report,
+catalog."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from shopflow.cli.catalog import catalog_app
 from shopflow.cli.history import import_olist, import_orders
 from shopflow.cli.leads import leads_app
 from shopflow.cli.reports import report_app
@@ -29,6 +31,7 @@ from shopflow.core.settings import get_settings
 app = typer.Typer(help="Shopflow: e-commerce operations, by the book.", no_args_is_help=True)
 policy_app = typer.Typer(help="The effective policy (POL-1).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(policy_app, name="policy")
 import_app = typer.Typer(

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from shopflow.core.calendar import Calendar
 from shopflow.core.errors import FieldError, Invalid, pydantic_message
@@ -40,9 +40,36 @@ class BandFloors(Section):
     image: Percent = 90.0
 
 
+# CAT-4: words a listing must not use (the advertising law's absolutes), checked on product titles
+# and descriptions; Latin words match whole, in any case.
+DEFAULT_BANNED_WORDS = (
+    "最",
+    "第一",
+    "唯一",
+    "首个",
+    "首选",
+    "顶级",
+    "极品",
+    "国家级",
+    "世界级",
+    "独家",
+    "绝无仅有",
+    "史无前例",
+    "万能",
+    "best",
+    "No.1",
+    "number one",
+    "world-class",
+)
+BannedWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
 class Catalog(Section):
     # CAT-2: lowest price as a percent of list price per band before a supervisor must approve.
     band_floor_percent: BandFloors = BandFloors()
+    # CAT-4: the banned words of a listing; a product using one is not published until
+    # edited, or published by a manager with a reason.
+    banned_words: tuple[BannedWord, ...] = DEFAULT_BANNED_WORDS
 
 
 # ORD-1: the channels every store has; a store adds its marketplaces (taobao, jd, douyin, ...).

@@ -46,6 +46,24 @@ PRODUCTS = [
 ]
 
 # Each product's category path (the two-level tree the metrics' sales by category read).
+# CAT-4: a listing the banned-words check holds as a draft (最, 国家级, 顶级), so the demo shows it;
+# its SKU is stocked but not sold until it is edited or a manager publishes it with a reason.
+DRAFT_UNITS = 60
+DRAFT = ProductIn(
+    name="真丝围巾（全网最低价）",
+    description="国家级非遗工艺，顶级桑蚕丝。",
+    category=["服饰", "配饰"],
+    skus=[
+        SkuIn(
+            code="SF-DRAFT-01",
+            name="真丝围巾 藏青",
+            price="299.00",
+            cost="120.00",
+            weight_g=120,
+            price_band="profit",
+        )
+    ],
+)
 CATEGORIES = {
     "纯棉圆领T恤": ["服饰", "上装"],
     "弹力修身牛仔裤": ["服饰", "下装"],
@@ -169,11 +187,13 @@ async def set_up(session: AsyncSession, rng: random.Random) -> Store:
         await catalog.create_product(
             session, SYSTEM, ProductIn(name=name, category=CATEGORIES[name], skus=rows)
         )
+    await catalog.create_product(session, SYSTEM, DRAFT)
     for warehouse in WAREHOUSES:
         lines = [
             ReceiptLineIn(sku=sku.code, quantity=SCARCE_UNITS if sku is skus[-1] else rng.randint(80, 400))
             for sku in skus
         ]
+        lines.append(ReceiptLineIn(sku=DRAFT.skus[0].code, quantity=DRAFT_UNITS))  # in stock, not on sale
         receipt = ReceiptIn(warehouse=warehouse.code, reference=f"PO-OPEN-{warehouse.code}", lines=lines)
         await inventory.receive(session, SYSTEM, receipt)
     codes, secrets = {}, {}

@@ -429,6 +429,7 @@ class SkuFacts:
     price: int
     sellable: bool
     cost: int = 0
+    published: bool = True  # CAT-4: its product's listing is published
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,6 +495,12 @@ def intake_errors(
             errors.append(FieldError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}"))
         elif not facts.sellable:
             errors.append(FieldError(f"lines[{i}].sku", f"SKU {line.sku!r} is not for sale"))
+        elif not facts.published:
+            errors.append(
+                FieldError(
+                    f"lines[{i}].sku", f"SKU {line.sku!r} is not for sale: its product is not published"
+                )
+            )
         elif replacement and line.unit_price != 0:
             errors.append(FieldError(f"lines[{i}].unit_price", "a replacement is priced at 0"))
         elif agreed_prices and line.unit_price < 0:

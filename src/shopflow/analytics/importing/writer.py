@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.analytics.importing import repository
 from shopflow.analytics.importing.records import CHANNEL, CURRENCY, MAX_ORDER_NO, HistoricalOrder, Identity
 from shopflow.catalog import service as catalog
-from shopflow.catalog.models import PriceBand
+from shopflow.catalog.models import ListingStatus, PriceBand
 from shopflow.core import audit, clock, crypto
 from shopflow.core.audit import Actor
 from shopflow.crm import service as crm
@@ -156,6 +156,8 @@ async def _skus(
             "description": "",
             "created_at": at,
             "category_id": categories.get(line.category),
+            "status": ListingStatus.PUBLISHED,  # history's products were on sale (CAT-4 not applied)
+            "published_at": at,
         }
         for line in missing
     ]

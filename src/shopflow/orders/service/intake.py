@@ -81,7 +81,9 @@ async def place_order(
     rules = policy.current()
     requests = [LineRequest(line.sku, line.quantity, line.unit_price) for line in data.lines]
     skus = await catalog.sale_facts(session, [r.sku for r in requests])
-    facts = {code: SkuFacts(s.id, s.name, s.price, s.sellable, s.cost) for code, s in skus.items()}
+    facts = {
+        code: SkuFacts(s.id, s.name, s.price, s.sellable, s.cost, s.published) for code, s in skus.items()
+    }
     customer = data.customer.model_dump()
     address = data.shipping_address.model_dump()
     errors = intake_errors(
