@@ -51,6 +51,9 @@ def test_a_shopify_export_loads_every_order_with_its_lines_totals_and_payments(s
     metrics = store.all_time()
     assert metrics["orders"] == len(paid)
     assert metrics["sales"] == _money(sum(Decimal(o["Total"]) for o in paid))
+    # Its channel is no channel of the policy, but its orders are stored: a filter may name it.
+    assert store.all_time("shopify") == metrics
+    assert store.get("/api/v1/analytics/categories?channel=shopify&limit=3")
     # Customers by email (the phones are redacted): as many as the distinct emails; an order
     # without one has no customer.
     emails = {o["Email"] for o in orders.values() if o["Email"]}

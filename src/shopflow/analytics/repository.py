@@ -67,6 +67,11 @@ async def store_rollups(
     await session.execute(stmt, execution_options={"synchronize_session": False})
 
 
+async def has_orders_of(session: AsyncSession, channel: str) -> bool:
+    """Whether any stored order came through `channel` (one probe of its index)."""
+    return await session.scalar(select(Order.id).where(Order.channel == channel).limit(1)) is not None
+
+
 async def traffic_by_day(
     session: AsyncSession, first: date, last: date, channel: str | None
 ) -> dict[date, tuple[int, int]]:

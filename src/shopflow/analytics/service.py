@@ -72,6 +72,14 @@ def channel_errors(channel: str, field: str = "channel") -> list[FieldError]:
     return [FieldError(field, f"unknown channel {channel!r}: one of {', '.join(known)}")]
 
 
+async def filter_errors(session: AsyncSession, channel: str | None) -> list[FieldError]:
+    """A figure's channel filter: one of the policy's channels, or one that stored orders have
+    (imported history: olist, shopify, woocommerce …); else an error."""
+    if channel is None or not channel_errors(channel) or await repository.has_orders_of(session, channel):
+        return []
+    return channel_errors(channel)
+
+
 async def record_traffic(session: AsyncSession, actor: Actor, rows: Sequence[TrafficIn]) -> int:
     """Store each row's visitors and inquiries for its (date, channel), replacing counts posted
     before (one upsert), each audited with the counts it replaced; how many rows. A row naming an
@@ -151,8 +159,7 @@ async def funnel(
     drop-off between consecutive stages. Bad ranges and unknown channels are 422s naming them."""
     rules = policy.current().crm
     errors = range_errors(first, last, rules.funnel_max_days)
-    if channel is not None:
-        errors += channel_errors(channel)
+    errors += await filter_errors(session, channel)
     if errors:
         raise Invalid("no funnel for these filters", errors=errors)
     cut = periods(first, last, kind)
@@ -185,8 +192,7 @@ async def metric_rows(
     errors = _filter_errors(first, last)
     if first is None and last is None and kind is not None:
         errors.append(FieldError("period", "a period other than all needs from and to"))
-    if channel is not None:
-        errors += channel_errors(channel)
+    errors += await filter_errors(session, channel)
     if errors:
         raise Invalid("no metrics for these filters", errors=errors)
     return await rollups.compute(session, first, last, channel, kind)
@@ -203,8 +209,7 @@ def _filter_errors(first: date | None, last: date | None) -> list[FieldError]:
 async def summary(session: AsyncSession, first: date, last: date, channel: str | None) -> summaries.Summary:
     """The dashboard's and the reports' picture of `first`..`last`; bad filters are 422s."""
     errors = range_errors(first, last, policy.current().analytics.metrics_max_days)
-    if channel is not None:
-        errors += channel_errors(channel)
+    errors += await filter_errors(session, channel)
     if errors:
         raise Invalid("no summary for these filters", errors=errors)
     return await summaries.summarise(session, first, last, channel)
@@ -214,7 +219,7 @@ async def category_sales(
     session: AsyncSession, first: date | None, last: date | None, limit: int, channel: str | None = None
 ) -> list[metrics.CategorySales]:
     """ANA-1's sales by category over `first`..`last` (both None: all time), of `channel` when given."""
-    errors = _filter_errors(first, last) + (channel_errors(channel) if channel is not None else [])
+    errors = _filter_errors(first, last) + await filter_errors(session, channel)
     if errors:
         raise Invalid("no category sales for these filters", errors=errors)
     return await metrics.categories(session, first, last, limit, channel)
@@ -224,7 +229,7 @@ async def sku_sales(
     session: AsyncSession, first: date | None, last: date | None, limit: int, channel: str | None = None
 ) -> list[metrics.SkuSales]:
     """ANA-1's sales by SKU over `first`..`last` (both None: all time), of `channel` when given."""
-    errors = _filter_errors(first, last) + (channel_errors(channel) if channel is not None else [])
+    errors = _filter_errors(first, last) + await filter_errors(session, channel)
     if errors:
         raise Invalid("no SKU sales for these filters", errors=errors)
     return await metrics.skus(session, first, last, limit, channel)
