@@ -4,9 +4,10 @@ pipeline and the reports (ANA-1, ANA-2, ANA-4)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from shopflow.analytics import metrics, service
@@ -217,18 +218,38 @@ async def metric_set(
     return MetricsOut(rows=[MetricRow.model_validate(metrics.as_json(r)) for r in rows])
 
 
-@router.get("/analytics/categories", response_model=list[CategorySalesOut], tags=["metrics"])
-async def category_sales(
-    session: Session,
-    _: Annotated[Actor, require("analytics.read")],
+@dataclass(frozen=True, slots=True)
+class TopSellers:
+    """The query of the top categories and SKUs: the store days `from`..`to` (both absent: all
+    time), how many, and a channel."""
+
+    first: Day | None
+    last: Day | None
+    limit: int
+    channel: str | None
+
+
+def top_sellers(
     first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
     last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
     channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
+) -> TopSellers:
+    return TopSellers(first, last, limit, channel)
+
+
+Sellers = Annotated[TopSellers, Depends(top_sellers)]
+
+
+@router.get("/analytics/categories", response_model=list[CategorySalesOut], tags=["metrics"])
+async def category_sales(
+    session: Session,
+    _: Annotated[Actor, require("analytics.read")],
+    asked: Sellers,
 ) -> list[CategorySalesOut]:
     """ANA-1: line sales (unit price × quantity − the line's discount) and orders per category of
     the orders counted in `from`..`to` (both absent: all time), largest first."""
-    found = await service.category_sales(session, first, last, limit, channel)
+    found = await service.category_sales(session, asked.first, asked.last, asked.limit, asked.channel)
     return [CategorySalesOut(category=c.category, sales=money.fmt(c.sales), orders=c.orders) for c in found]
 
 
@@ -236,14 +257,11 @@ async def category_sales(
 async def sku_sales(
     session: Session,
     _: Annotated[Actor, require("analytics.read")],
-    first: Annotated[Day | None, Query(alias="from", description="the first store day")] = None,
-    last: Annotated[Day | None, Query(alias="to", description="the last store day, included")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 10,
-    channel: Annotated[str | None, Query(max_length=40, description="only this channel")] = None,
+    asked: Sellers,
 ) -> list[SkuSalesOut]:
     """ANA-1: line sales (unit price × quantity − the line's discount), units and orders per SKU of
     the orders counted in `from`..`to` (both absent: all time), largest first."""
-    found = await service.sku_sales(session, first, last, limit, channel)
+    found = await service.sku_sales(session, asked.first, asked.last, asked.limit, asked.channel)
     return [
         SkuSalesOut(sku=s.sku, name=s.name, sales=money.fmt(s.sales), quantity=s.quantity, orders=s.orders)
         for s in found

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from sqlalchemy import (
     CTE,
     Date,
     Integer,
+    Select,
     and_,
     case,
     cast,
@@ -246,6 +248,26 @@ def _days(seconds: float | Decimal | None) -> Decimal:
     return (Decimal(str(seconds or 0)) / 86400).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
 
 
+# A line's sales: unit price × quantity − its share of the order's discount.
+LINE_SALES = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
+
+
+def _sold_lines(columns: Select[Any], starts: datetime, ends: datetime, channel: str | None) -> Select[Any]:
+    """`columns` over the lines (with their SKUs) of the orders counted in [starts, ends), never a
+    replacement, of `channel` when given."""
+    return (
+        columns.select_from(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .join(Sku, Sku.id == OrderLine.sku_id)
+        .where(
+            Order.counted_at >= starts,
+            Order.counted_at < ends,
+            Order.channel != EXCHANGE_CHANNEL,
+            Order.channel == channel if channel is not None else true(),
+        )
+    )
+
+
 async def category_sales(
     session: AsyncSession, starts: datetime, ends: datetime, channel: str | None, limit: int
 ) -> list[tuple[str | None, str | None, int, int]]:
@@ -253,23 +275,18 @@ async def category_sales(
     by line sales (unit price × quantity − the line's discount share) largest first; products
     without a category are one group (None)."""
     parent = aliased(Category)
-    sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
     stmt = (
-        select(Category.name, parent.name, sales, func.count(func.distinct(Order.id)))
-        .select_from(Order)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Sku, Sku.id == OrderLine.sku_id)
+        _sold_lines(
+            select(Category.name, parent.name, LINE_SALES, func.count(func.distinct(Order.id))),
+            starts,
+            ends,
+            channel,
+        )
         .join(Product, Product.id == Sku.product_id)
         .outerjoin(Category, Category.id == Product.category_id)
         .outerjoin(parent, parent.id == Category.parent_id)
-        .where(
-            Order.counted_at >= starts,
-            Order.counted_at < ends,
-            Order.channel != EXCHANGE_CHANNEL,
-            Order.channel == channel if channel is not None else true(),
-        )
         .group_by(Category.id, Category.name, parent.name)
-        .order_by(sales.desc(), Category.name)
+        .order_by(LINE_SALES.desc(), Category.name)
         .limit(limit)
     )
     return [(c, p, int(s or 0), int(n)) for c, p, s, n in await session.execute(stmt)]
@@ -280,20 +297,13 @@ async def sku_sales(
 ) -> list[tuple[str, str, int, int, int]]:
     """(SKU code, SKU name, line sales, units, orders) of the lines of orders counted in
     [starts, ends) (of `channel` when given), by line sales largest first (ties by code)."""
-    sales = func.sum(OrderLine.unit_price * OrderLine.quantity - OrderLine.discount)
+    columns = select(
+        Sku.code, Sku.name, LINE_SALES, func.sum(OrderLine.quantity), func.count(func.distinct(Order.id))
+    )
     stmt = (
-        select(Sku.code, Sku.name, sales, func.sum(OrderLine.quantity), func.count(func.distinct(Order.id)))
-        .select_from(Order)
-        .join(OrderLine, OrderLine.order_id == Order.id)
-        .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(
-            Order.counted_at >= starts,
-            Order.counted_at < ends,
-            Order.channel != EXCHANGE_CHANNEL,
-            Order.channel == channel if channel is not None else true(),
-        )
+        _sold_lines(columns, starts, ends, channel)
         .group_by(Sku.id, Sku.code, Sku.name)
-        .order_by(sales.desc(), Sku.code)
+        .order_by(LINE_SALES.desc(), Sku.code)
         .limit(limit)
     )
     return [(c, name, int(s or 0), int(u or 0), int(n)) for c, name, s, u, n in await session.execute(stmt)]

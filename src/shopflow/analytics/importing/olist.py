@@ -190,26 +190,26 @@ class OlistDirectory:
         self.errors: list[RowError] = []
         self.found = [name for name, file in FILES.items() if (directory / file).is_file()]
         self._tmp = tempfile.TemporaryDirectory(prefix="shopflow-olist-")
-        self._db = sqlite3.connect(Path(self._tmp.name) / "staging.db")
-        self._db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
+        self._staging = sqlite3.connect(Path(self._tmp.name) / "staging.db")
+        self._staging.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;" + SCHEMA)
 
     def __enter__(self) -> OlistDirectory:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._db.close()
+        self._staging.close()
         self._tmp.cleanup()
 
     def stage(self, progress: Callable[[int], None] | None = None) -> int:
         """Copy each file found into the staging database, row by row; how many orders there
         are. `progress` is told the bytes read after each file."""
-        for name in STAGING:
-            if name in self.found:
-                self._stage(name)
-                if progress is not None:
-                    progress((self.directory / FILES[name]).stat().st_size)
-        self._db.commit()
-        return int(self._db.execute(f"SELECT count(*) FROM ({ORDER_IDS})").fetchone()[0])
+        with self._staging:  # the staging file's own transaction (stdlib sqlite3), not the store's
+            for name in STAGING:
+                if name in self.found:
+                    self._stage(name)
+                    if progress is not None:
+                        progress((self.directory / FILES[name]).stat().st_size)
+        return int(self._staging.execute(f"SELECT count(*) FROM ({ORDER_IDS})").fetchone()[0])
 
     def _stage(self, name: str) -> None:
         table, required, read, with_line = STAGING[name]
@@ -228,7 +228,7 @@ class OlistDirectory:
                     if with_line:
                         values = (*values, start)
                     width = len(values)
-                    self._db.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", values)
+                    self._staging.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * width)})", values)
                 except Bad as exc:
                     self.errors.append(RowError(start, str(exc), file))
                 except sqlite3.IntegrityError:
@@ -239,7 +239,7 @@ class OlistDirectory:
 
     def orders(self) -> Iterator[HistoricalOrder]:
         """Every order, by order id, read back a batch at a time."""
-        ids = self._db.cursor()
+        ids = self._staging.cursor()
         ids.execute(f"{ORDER_IDS} ORDER BY order_id")
         while batch := [row[0] for row in ids.fetchmany(BATCH)]:
             yield from self._batch(batch)
@@ -247,7 +247,7 @@ class OlistDirectory:
     def _batch(self, ids: list[str]) -> Iterator[HistoricalOrder]:
         marks = ", ".join("?" * len(ids))
         items: dict[str, list[tuple[Any, ...]]] = {i: [] for i in ids}
-        for row in self._db.execute(
+        for row in self._staging.execute(
             "SELECT i.order_id, i.product_id, i.price, i.freight, i.line, p.category, t.english"
             " FROM items i LEFT JOIN products p ON p.product_id = i.product_id"
             " LEFT JOIN translation t ON t.name = p.category"
@@ -256,7 +256,7 @@ class OlistDirectory:
         ):
             items[row[0]].append(row[1:])
         payments: dict[str, list[tuple[Any, ...]]] = {i: [] for i in ids}
-        for row in self._db.execute(
+        for row in self._staging.execute(
             f"SELECT order_id, type, installments, value, line FROM payments WHERE order_id IN ({marks})"
             " ORDER BY order_id, seq",
             ids,
@@ -264,7 +264,7 @@ class OlistDirectory:
             payments[row[0]].append(row[1:])
         orders = {
             row[0]: row[1:]
-            for row in self._db.execute(
+            for row in self._staging.execute(
                 "SELECT o.order_id, o.status, o.purchase, o.approved, o.carrier, o.delivered, o.line,"
                 " c.unique_id FROM orders o LEFT JOIN customers c ON c.customer_id = o.customer_id"
                 f" WHERE o.order_id IN ({marks})",
