@@ -43,6 +43,7 @@ from shopflow.inventory.api import router as inventory_router
 from shopflow.inventory.console import PAGES as inventory_pages
 from shopflow.kb.api import router as kb_router
 from shopflow.kb.console import PAGES as kb_pages
+from shopflow.loyalty.api import router as coupons_router
 from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
@@ -125,6 +126,7 @@ def create_app(
         orders_router,
         core_router,
         catalog_router,
+        coupons_router,
         inventory_router,
         payments_router,
         notify_router,

@@ -1,5 +1,5 @@
 """ASV-4: order lines keep their share of order-level discounts, allocated at intake by largest
-remainder so the shares add up to the fen (coupons come later: a test builder gives the discount)."""
+remainder so the shares add up to the fen (a coupon gives the discount, LOY-4)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import httpx
 import pytest
 
 from shopflow.core.db import Database
-from shopflow.orders.models import LineRequest, Totals, discount_shares
-from shopflow.orders.service import intake
+from shopflow.orders.models import discount_shares
 from tests.builders.auth import bearer
 from tests.builders.payments import place_order
 from tests.builders.store import small_store
@@ -56,20 +55,21 @@ def test_a_discount_beyond_the_goods_or_below_zero_cannot_be_shared(values: list
 
 
 async def test_intake_stores_each_lines_share_of_an_order_discount(
-    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, db: Database
 ) -> None:
     await small_store(db)
-    plain = intake.totals
-
-    def discounted(lines: list[LineRequest], shipping_fee: int, free_threshold: int) -> Totals:
-        money = plain(lines, shipping_fee, free_threshold)
-        return Totals(money.subtotal, money.shipping, 1000, money.total - 1000)  # 10.00 off the order
-
-    monkeypatch.setattr(intake, "totals", discounted)
+    ops = await bearer(db, "operations")
+    made = await client.post(
+        "/api/v1/coupons", json={"code": "TEN", "kind": "fixed", "value": "10.00"}, headers=ops
+    )
+    assert made.status_code == 201, made.text
     headers = await bearer(db, "sales")
 
     order = await place_order(
-        client, headers, [("SKU-1", 1, "99.00"), ("SKU-2", 1, "45.50"), ("SKU-3", 1, "12.00")]
+        client,
+        headers,
+        [("SKU-1", 1, "99.00"), ("SKU-2", 1, "45.50"), ("SKU-3", 1, "12.00")],
+        coupons=["TEN"],
     )
 
     assert (order["totals"]["discount"], order["totals"]["total"]) == ("10.00", "146.50")

@@ -23,6 +23,7 @@ class SaleFacts(NamedTuple):
     sellable: bool
     cost: int
     published: bool  # CAT-4: its product's listing is published
+    category_id: int | None  # its product's category (what coupons of a category cover, LOY-4)
 
 
 async def sku_by_code(session: AsyncSession, code: str) -> Sku | None:
@@ -52,7 +53,8 @@ async def skus_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str
 def _sale_facts_pg(count: int) -> str:
     # One plain parameter per code (see inventory.repository on array parameters and plans).
     return (
-        "SELECT s.code, s.id, s.name, s.price, s.sellable, s.cost, p.status = 'published' FROM skus s"
+        "SELECT s.code, s.id, s.name, s.price, s.sellable, s.cost, p.status = 'published', p.category_id"
+        " FROM skus s"
         f" JOIN products p ON p.id = s.product_id WHERE s.code IN ({placeholders(1, count)})"
     )
 
@@ -68,12 +70,14 @@ async def sale_facts(session: AsyncSession, codes: Iterable[str]) -> dict[str, S
     else:
         published = Product.status == ListingStatus.PUBLISHED
         stmt = (
-            select(Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost, published)
+            select(
+                Sku.code, Sku.id, Sku.name, Sku.price, Sku.sellable, Sku.cost, published, Product.category_id
+            )
             .join(Product, Product.id == Sku.product_id)
             .where(Sku.code.in_(wanted))
         )
         rows = (await session.execute(stmt)).all()
-    return {row[0]: SaleFacts(row[1], row[2], row[3], row[4], row[5], bool(row[6])) for row in rows}
+    return {row[0]: SaleFacts(row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7]) for row in rows}
 
 
 async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
@@ -156,3 +160,12 @@ async def category_names(
         .where(Category.id.in_(wanted))
     )
     return {found: (name, above) for found, name, above in (await session.execute(stmt)).all()}
+
+
+async def category_parents(session: AsyncSession, category_ids: Iterable[int]) -> dict[int, int | None]:
+    """Each existing category's parent (None for a top-level one), by id."""
+    wanted = set(category_ids)
+    if not wanted:
+        return {}
+    stmt = select(Category.id, Category.parent_id).where(Category.id.in_(wanted))
+    return dict((await session.execute(stmt)).tuples().all())

@@ -144,6 +144,11 @@ async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, repos
     return await repository.sale_facts(session, codes)
 
 
+async def category_parents(session: AsyncSession, category_ids: Iterable[int]) -> dict[int, int | None]:
+    """The parent of each of the categories that exist (None: top-level), by id."""
+    return await repository.category_parents(session, category_ids)
+
+
 def category_path(name: str, parent: str | None) -> str:
     """A category as people write its path: "家居 / 杯具", or a top-level one's name alone."""
     return name if parent is None else f"{parent} / {name}"

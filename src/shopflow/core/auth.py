@@ -33,6 +33,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "catalog.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "catalog.price": frozenset({R.MANAGER, R.OPERATIONS}),
     "catalog.override": frozenset({R.MANAGER}),  # CAT-4: publish a listing despite banned words
+    # LOY-4: coupons, their codes and uses
+    "coupons.read": frozenset(
+        {R.MANAGER, R.OPERATIONS, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.FINANCE}
+    ),
+    "coupons.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "warehouses.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "inventory.read": _EVERYONE,
     "inventory.receive": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -72,3 +73,22 @@ _SCHEMA = WithJsonSchema(
 AmountText = Annotated[int, BeforeValidator(_from_text), _AS_TEXT, _SCHEMA]
 # Money shown to the outside: integer fen -> yuan as text in JSON.
 Amount = Annotated[int, _AS_TEXT, _SCHEMA]
+
+
+def largest_remainder(values: Sequence[int], amount: int) -> list[int]:
+    """`amount` (fen) shared by `values` (fen) in proportion, by largest remainder, so the shares
+    add up to `amount` to the fen (ASV-4): each value first gets the whole fen of its exact share
+    (amount × value / total); the fen left over go one each to the largest remainders, and between
+    equal remainders to the earlier value. No share exceeds its value when `amount` ≤ the total.
+    E.g. 10.00 over three equal values: 3.34, 3.33, 3.33."""
+    total = sum(values)
+    if amount == 0 or total == 0:
+        return [0] * len(values)
+    shares, remainders = [], []
+    for index, value in enumerate(values):
+        whole, remainder = divmod(amount * value, total)
+        shares.append(whole)
+        remainders.append((-remainder, index))
+    for _, index in sorted(remainders)[: amount - sum(shares)]:
+        shares[index] += 1
+    return shares

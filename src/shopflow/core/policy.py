@@ -296,6 +296,11 @@ class Crm(Section):
 
 class Loyalty(Section):
     points_per_yuan: Annotated[float, Field(ge=0)] = 1.0  # LOY-1
+    # LOY-4 (†): the most coupons one order may name (the best combination of them is chosen).
+    coupons_per_order: Annotated[int, Field(gt=0, le=10)] = 5
+    # LOY-4 (†): how many codes one batch may generate, and the random part's length of each.
+    coupon_batch_max: Annotated[int, Field(gt=0, le=1_000_000)] = 100_000
+    coupon_code_length: Annotated[int, Field(ge=8, le=20)] = 10
 
 
 class Risk(Section):

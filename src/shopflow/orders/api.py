@@ -8,6 +8,9 @@ from shopflow.core import auth
 from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Id, Page, Text, When
+from shopflow.loyalty import service as loyalty
+from shopflow.loyalty.models import explained
+from shopflow.loyalty.schemas import DiscountOut
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.orders.schemas import (
     AddressIn,
@@ -46,8 +49,11 @@ def _summary_fields(order: Order) -> dict[str, object]:
     }
 
 
-def _out_fields(order: Order, contact: dict[str, Any]) -> dict[str, object]:
-    """The order's fields with `contact`: as stored, or masked for a viewer without personal data."""
+def _out_fields(
+    order: Order, contact: dict[str, Any], discounts: list[DiscountOut], note: str | None
+) -> dict[str, object]:
+    """The order's fields with `contact` (as stored, or masked for a viewer without personal data)
+    and its discount lines with their `note`."""
     return {
         **_summary_fields(order),
         "customer": CustomerIn(**contact["customer"]),
@@ -70,7 +76,17 @@ def _out_fields(order: Order, contact: dict[str, Any]) -> dict[str, object]:
         "cancel_reason": order.cancel_reason,
         "payment_terms": order.payment_terms,
         "payment_due_at": order.payment_due_at,
+        "discounts": discounts,
+        "discount_note": note,
     }
+
+
+async def _discounts(session: Session, order: Order) -> tuple[list[DiscountOut], str | None]:
+    """The order's discount lines as stored (LOY-4): the coupons it used."""
+    if order.discount == 0:
+        return [], None
+    uses = [(use.code, use.discount) for use in await loyalty.discounts_of(session, order.id)]
+    return [DiscountOut(kind="coupon", code=code, amount=fen) for code, fen in uses], explained(uses)
 
 
 def _history(entry: AuditEntry) -> HistoryEntry:
@@ -91,7 +107,11 @@ async def _detail(session: Session, viewer: Viewer, order: Order) -> OrderDetail
     held = await queries.reservations(session, order.id)
     after = await queries.aftersales_of(session, order.id)
     return OrderDetail(
-        **_out_fields(order, viewer.contact(session, "order", order.id, order.contact)),
+        **_out_fields(
+            order,
+            viewer.contact(session, "order", order.id, order.contact),
+            *await _discounts(session, order),
+        ),
         history=[_history(entry) for entry in trail],
         reservations=[
             ReservationOut(sku_id=r.sku_id, warehouse_id=r.warehouse_id, quantity=r.quantity, state=r.state)
@@ -122,7 +142,18 @@ async def place_order(
     if not placed.created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    return OrderOut(**_out_fields(placed.order, placed.order.contact))  # an echo of the input, not a read
+    chosen = placed.coupons
+    discounts = (
+        await _discounts(session, placed.order)
+        if chosen is None
+        else (
+            [DiscountOut(kind="coupon", code=p.offer.code, amount=p.discount) for p in chosen.applied],
+            chosen.explanation(),
+        )
+    )
+    return OrderOut(
+        **_out_fields(placed.order, placed.order.contact, *discounts)
+    )  # an echo of the input, not a read
 
 
 @router.get("/orders", response_model=Page[OrderSummary])

@@ -543,35 +543,24 @@ class Totals:
     total: int
 
 
-def totals(lines: list[LineRequest], shipping_fee: int, free_threshold: int) -> Totals:
-    """Order totals in fen; shipping is free from the threshold up (FUL-3)."""
+def totals(lines: list[LineRequest], shipping_fee: int, free_threshold: int, discount: int = 0) -> Totals:
+    """Order totals in fen with the goods' `discount` (coupons, LOY-4); shipping is free from the
+    threshold up (FUL-3), counted on the goods before their discount."""
     subtotal = sum(line.unit_price * line.quantity for line in lines)
     shipping = 0 if subtotal >= free_threshold else shipping_fee
-    return Totals(subtotal=subtotal, shipping=shipping, discount=0, total=subtotal + shipping)
+    return Totals(
+        subtotal=subtotal, shipping=shipping, discount=discount, total=subtotal + shipping - discount
+    )
 
 
 def discount_shares(line_values: Sequence[int], discount: int) -> list[int]:
     """An order-level `discount` (fen) shared by lines worth `line_values` (fen), in proportion to
-    their value, by largest remainder, so the shares add up to the discount to the fen (ASV-4).
-
-    Each line first gets the whole fen of its exact share (discount × value / total); the fen left
-    over go one each to the lines with the largest remainders, and between equal remainders to
-    the earlier line. No share exceeds its line's value. E.g. 10.00 over three equal lines:
-    3.34, 3.33, 3.33.
-    """
+    their value, by largest remainder (`money.largest_remainder`), so the shares add up to the
+    discount to the fen (ASV-4). No share exceeds its line's value."""
     total = sum(line_values)
     if discount < 0 or any(value < 0 for value in line_values) or discount > total:
         raise ValueError(f"cannot share a discount of {discount} over lines worth {total}")
-    if discount == 0:
-        return [0] * len(line_values)
-    shares, remainders = [], []
-    for index, value in enumerate(line_values):
-        whole, remainder = divmod(discount * value, total)
-        shares.append(whole)
-        remainders.append((-remainder, index))
-    for _, index in sorted(remainders)[: discount - sum(shares)]:
-        shares[index] += 1
-    return shares
+    return money.largest_remainder(line_values, discount)
 
 
 def aftersales_closes(delivered_at: datetime, rules: AftersalesRules) -> datetime:

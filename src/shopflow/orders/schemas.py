@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import Input
+from shopflow.loyalty.schemas import DiscountOut
 from shopflow.orders.models import AftersalesStanding, HoldReason, OrderStatus, PaymentTerms
 
 
@@ -40,6 +42,10 @@ class OrderIn(Input):
     lines: list[LineIn] = Field(max_length=200)
     buyer_ip: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=1000)
+    # LOY-4: coupon codes (any case); the best combination of them is applied.
+    coupons: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default=[], max_length=10
+    )
 
 
 class LineOut(BaseModel):
@@ -80,6 +86,8 @@ class OrderOut(OrderSummary):
     cancel_reason: str | None
     payment_terms: PaymentTerms | None  # a contract's order (CRM-6); net30/net60 on credit (ORD-5)
     payment_due_at: datetime | None
+    discounts: list[DiscountOut]  # its discount lines: the coupons it used (LOY-4)
+    discount_note: str | None  # which coupons applied and why the others did not
 
 
 class HistoryEntry(BaseModel):

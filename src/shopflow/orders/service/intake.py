@@ -19,6 +19,8 @@ from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
+from shopflow.loyalty import service as loyalty
+from shopflow.loyalty.models import Choice
 from shopflow.orders import repository
 from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
 from shopflow.orders.models import (
@@ -58,6 +60,7 @@ def customers_from(source: CustomerOf) -> None:
 class Placed:
     order: Order
     created: bool  # False: a repeated submission returned the first order (ORD-1)
+    coupons: Choice | None = None  # the coupons a new order applied, and why others not (LOY-4)
 
 
 async def place_order(
@@ -99,11 +102,19 @@ async def place_order(
     if errors:
         raise Invalid("the order has errors; nothing was stored", errors=errors)
 
+    phone_hash = crypto.vault().lookup_hash(data.customer.phone)
+    coupons = None
+    if data.coupons:  # ORD-2, LOY-4: every coupon valid, the best combination of them chosen
+        sales = [loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests]
+        coupons = await loyalty.choose_for(session, data.coupons, phone_hash, sales)
     at = clock.now()
     fee = 0 if replacement else rules.fulfillment.shipping_fee
-    money = totals(requests, fee, rules.fulfillment.free_shipping_threshold)
+    money = totals(
+        requests, fee, rules.fulfillment.free_shipping_threshold, 0 if coupons is None else coupons.discount
+    )
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
-    fields = _fields(actor, data, key, {"customer": customer, "shipping_address": address}, money, agreed)
+    contact = {"customer": customer, "shipping_address": address}
+    fields = _fields(actor, data, key, contact, phone_hash, money, agreed)
     # CRM-1: the phone's customer, created when new (one indexed statement).
     fields["customer_id"] = (
         await _CUSTOMERS[0](session, fields["phone_hash"], customer, address, at) if _CUSTOMERS else None
@@ -112,6 +123,8 @@ async def place_order(
     if not placed.created:
         return placed
     order = placed.order
+    if coupons is not None:  # one use of each reserved, or the whole order refused (LOY-4)
+        await loyalty.reserve(session, order.id, phone_hash, coupons)
     demand = Counter[int]()
     for r in requests:
         demand[facts[r.sku].id] += r.quantity
@@ -122,10 +135,15 @@ async def place_order(
         _queue_held(session, actor, order, demand, at)
     else:
         _queue_confirmed(session, actor, order, at, on_credit=agreed is not None and agreed.on_credit)
-    shares = discount_shares([r.unit_price * r.quantity for r in requests], money.discount)
+    shares = (
+        discount_shares([r.unit_price * r.quantity for r in requests], money.discount)
+        if coupons is None
+        else coupons.line_discounts
+    )
     lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
-    # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8) and the pay clock.
-    return Placed(await repository.insert_lines(session, order, lines), created=True)
+    # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8), the pay clock
+    # and the coupon uses.
+    return Placed(await repository.insert_lines(session, order, lines), created=True, coupons=coupons)
 
 
 def _fields(
@@ -133,6 +151,7 @@ def _fields(
     data: OrderIn,
     idempotency_key: str | None,
     contact: dict[str, Any],
+    phone_hash: str,
     money: Totals,
     agreed: AgreedTerms | None,
 ) -> dict[str, Any]:
@@ -143,7 +162,7 @@ def _fields(
         "idempotency_key": idempotency_key,
         "request_hash": None if idempotency_key is None else request_digest(data),
         "contact": contact,
-        "phone_hash": crypto.vault().lookup_hash(data.customer.phone),
+        "phone_hash": phone_hash,
         "ship_province": data.shipping_address.province,
         "buyer_ip": data.buyer_ip,
         "note": data.note,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, clock, db, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.inventory import service as inventory
+from shopflow.loyalty import service as loyalty
 from shopflow.orders import repository
 from shopflow.orders.errors import OutOfStock
 from shopflow.orders.models import (
@@ -31,7 +32,7 @@ PAID_ON_HOLD = "order.paid_on_hold"  # the audit action of a payment captured du
 
 
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
-    """Cancel before picking (ORD-3) and release the order's stock (INV-2)."""
+    """Cancel before picking (ORD-3) and release the order's stock (INV-2) and coupon uses (LOY-4)."""
     order = await get_order(session, order_id, lock=True)
     await _cancel(session, actor, order, reason)
     return order
@@ -41,6 +42,7 @@ async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str
     at = clock.now()
     await move(session, actor, order, order.cancel(reason, at), at, reason)
     await inventory.release_for_order(session, order.id)
+    await loyalty.release_for_order(session, order.id)  # its coupon uses come back (LOY-4)
     subject = order_subject(order.id)
     # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
     await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP)

@@ -1,0 +1,203 @@
+"""Every query of coupons (LOY-4): reading codes with their coupons, and the conditional
+statements that reserve and release a use inside the order's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core.db import insert_for
+from shopflow.loyalty.models import Coupon, CouponAllowance, CouponCode, CouponUse
+
+OFFER_COLUMNS = (
+    Coupon.id.label("coupon_id"),
+    CouponCode.id.label("code_id"),
+    CouponCode.code,
+    Coupon.kind,
+    Coupon.value,
+    Coupon.min_spend,
+    Coupon.limit_total,
+    Coupon.limit_per_customer,
+    Coupon.starts_at,
+    Coupon.ends_at,
+    Coupon.skus,
+    Coupon.categories,
+    Coupon.stacking_group,
+    Coupon.combines_with,
+    Coupon.used,
+    CouponCode.max_uses.label("code_max_uses"),
+    CouponCode.used.label("code_used"),
+)
+
+
+async def offers(session: AsyncSession, codes: Collection[str]) -> dict[str, Mapping[str, Any]]:
+    """The coupon of each code that exists (one statement), by code."""
+    stmt = (
+        select(*OFFER_COLUMNS)
+        .join(Coupon, Coupon.id == CouponCode.coupon_id)
+        .where(CouponCode.code.in_(codes))
+    )
+    return {row.code: row._mapping for row in await session.execute(stmt)}
+
+
+async def allowances_used(session: AsyncSession, buyer: str, coupon_ids: Collection[int]) -> dict[int, int]:
+    """How many of each coupon's per-customer uses `buyer` holds."""
+    stmt = select(CouponAllowance.coupon_id, CouponAllowance.used).where(
+        CouponAllowance.buyer == buyer, CouponAllowance.coupon_id.in_(coupon_ids)
+    )
+    return dict((await session.execute(stmt)).tuples().all())
+
+
+async def take_uses(session: AsyncSession, coupon_ids: Sequence[int]) -> set[int]:
+    """One use of each coupon reserved by one conditional UPDATE (`used < limit_total`): the ids
+    that had one left. Rows are locked in primary-key order (callers pass them sorted)."""
+    stmt = (
+        update(Coupon)
+        .where(Coupon.id.in_(coupon_ids), or_(Coupon.limit_total.is_(None), Coupon.used < Coupon.limit_total))
+        .values(used=Coupon.used + 1)
+        .returning(Coupon.id)
+    )
+    return set((await session.scalars(stmt, execution_options={"synchronize_session": False})).all())
+
+
+async def take_codes(session: AsyncSession, code_ids: Sequence[int]) -> set[int]:
+    """One use of each limited code (a batch's) reserved by one conditional UPDATE."""
+    stmt = (
+        update(CouponCode)
+        .where(CouponCode.id.in_(code_ids), CouponCode.used < CouponCode.max_uses)
+        .values(used=CouponCode.used + 1)
+        .returning(CouponCode.id)
+    )
+    return set((await session.scalars(stmt, execution_options={"synchronize_session": False})).all())
+
+
+async def take_allowances(session: AsyncSession, buyer: str, coupon_ids: Sequence[int]) -> set[int]:
+    """One of `buyer`'s per-customer uses of each coupon reserved by one conditional upsert (a new
+    row, or `used + 1` while under the coupon's `limit_per_customer`): the ids that had one left."""
+    limit = select(Coupon.limit_per_customer).where(Coupon.id == CouponAllowance.coupon_id).scalar_subquery()
+    insert = insert_for(session, CouponAllowance).values(
+        [{"coupon_id": coupon_id, "buyer": buyer, "used": 1} for coupon_id in coupon_ids]
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=["coupon_id", "buyer"],
+        set_={"used": CouponAllowance.used + 1},
+        where=CouponAllowance.used < limit,
+    ).returning(CouponAllowance.coupon_id)
+    return set((await session.scalars(stmt)).all())
+
+
+async def release_uses(session: AsyncSession, order_id: int, at: datetime) -> list[tuple[int, int, str]]:
+    """The order's uses not yet released, marked released at `at`: (coupon, code, buyer) of each."""
+    stmt = (
+        update(CouponUse)
+        .where(CouponUse.order_id == order_id, CouponUse.released_at.is_(None))
+        .values(released_at=at)
+        .returning(CouponUse.coupon_id, CouponUse.code_id, CouponUse.buyer)
+    )
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return [tuple(row) for row in result.all()]  # type: ignore[misc]
+
+
+async def give_back(
+    session: AsyncSession, coupon_ids: Sequence[int], code_ids: Sequence[int], buyer: str
+) -> None:
+    """The counters of released uses brought down: the coupons', the limited codes' and the
+    buyer's allowances (rows in primary-key order)."""
+    options = {"synchronize_session": False}
+    await session.execute(
+        update(Coupon).where(Coupon.id.in_(coupon_ids)).values(used=Coupon.used - 1),
+        execution_options=options,
+    )
+    await session.execute(
+        update(CouponCode)
+        .where(CouponCode.id.in_(code_ids), CouponCode.max_uses.is_not(None))
+        .values(used=CouponCode.used - 1),
+        execution_options=options,
+    )
+    await session.execute(
+        update(CouponAllowance)
+        .where(
+            CouponAllowance.buyer == buyer,
+            CouponAllowance.coupon_id.in_(coupon_ids),
+            CouponAllowance.used > 0,
+        )
+        .values(used=CouponAllowance.used - 1),
+        execution_options=options,
+    )
+
+
+async def uses_of_order(session: AsyncSession, order_id: int) -> list[CouponUse]:
+    stmt = select(CouponUse).where(CouponUse.order_id == order_id).order_by(CouponUse.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def get(session: AsyncSession, coupon_id: int) -> Coupon | None:
+    return await session.get(Coupon, coupon_id)
+
+
+async def by_code(session: AsyncSession, code: str) -> Coupon | None:
+    stmt = select(Coupon).join(CouponCode, CouponCode.coupon_id == Coupon.id).where(CouponCode.code == code)
+    return (await session.scalars(stmt)).first()
+
+
+async def page(session: AsyncSession, offset: int, limit: int) -> tuple[list[Coupon], int]:
+    """Coupons newest first, and how many there are."""
+    total = await session.scalar(select(func.count()).select_from(Coupon))
+    stmt = select(Coupon).order_by(Coupon.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def code_counts(session: AsyncSession, coupon_ids: Iterable[int]) -> dict[int, int]:
+    """How many codes each coupon has (its own and generated ones)."""
+    stmt = (
+        select(CouponCode.coupon_id, func.count())
+        .where(CouponCode.coupon_id.in_(set(coupon_ids)))
+        .group_by(CouponCode.coupon_id)
+    )
+    return dict((await session.execute(stmt)).tuples().all())
+
+
+async def insert_codes(
+    session: AsyncSession, coupon_id: int, codes: Iterable[str], max_uses: int | None
+) -> set[str]:
+    """The codes not taken yet inserted (a taken one is skipped, in batches of many rows): the
+    ones that were."""
+    rows = [{"coupon_id": coupon_id, "code": code, "max_uses": max_uses, "used": 0} for code in codes]
+    if not rows:
+        return set()
+    stmt = insert_for(session, CouponCode).on_conflict_do_nothing(index_elements=["code"])
+    return set((await session.scalars(stmt.returning(CouponCode.code), rows)).all())
+
+
+async def codes_of(session: AsyncSession, coupon_id: int, after: int, limit: int) -> list[CouponCode]:
+    stmt = (
+        select(CouponCode)
+        .where(CouponCode.coupon_id == coupon_id, CouponCode.id > after)
+        .order_by(CouponCode.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def uses_page(
+    session: AsyncSession, coupon_id: int, offset: int, limit: int
+) -> tuple[list[CouponUse], int]:
+    """A coupon's uses newest first (released ones too), and how many there are."""
+    condition = CouponUse.coupon_id == coupon_id
+    total = await session.scalar(select(func.count()).select_from(CouponUse).where(condition))
+    stmt = select(CouponUse).where(condition).order_by(CouponUse.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def uses_held(session: AsyncSession, coupon_ids: Iterable[int]) -> dict[int, int]:
+    """How many uses of each coupon are not released (the ledger's side of `Coupon.used`)."""
+    stmt = (
+        select(CouponUse.coupon_id, func.count())
+        .where(CouponUse.coupon_id.in_(set(coupon_ids)), CouponUse.released_at.is_(None))
+        .group_by(CouponUse.coupon_id)
+    )
+    return dict((await session.execute(stmt)).tuples().all())
