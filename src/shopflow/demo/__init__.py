@@ -22,7 +22,7 @@ from shopflow import wiring
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import cases, kb, leads, plan, quotes, tickets, traffic, year
+from shopflow.demo import cases, coupons, kb, leads, plan, quotes, tickets, traffic, year
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -61,6 +61,7 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
             async with db.transaction() as session:
                 queued_before = await session.scalar(select(func.max(OutboxEvent.id))) or 0
                 store = await set_up(session, rng)
+                await coupons.open_offers(session, start, now)
             async with db.transaction() as session:
                 history = await year.write_year(
                     session,

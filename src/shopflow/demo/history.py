@@ -20,6 +20,7 @@ from shopflow import worker
 from shopflow.core import clock, money
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.db import Database
+from shopflow.demo import coupons
 from shopflow.demo.plan import PUSH_EVERY, Fate, minutes
 from shopflow.demo.store import Store, customer
 from shopflow.fulfillment.models.shipments import TrackingStatus
@@ -72,6 +73,7 @@ class Replay:
         # Returning buyers (CRM-1): their own generator, so the rest of the history stays the same.
         self.buyers: list[tuple[CustomerIn, AddressIn]] = []
         self.returning = random.Random(RETURNING_SEED)
+        self.coupons = random.Random(coupons.SEED)  # LOY-4: which web orders name a coupon
 
     def at(self, when: datetime, action: Action) -> None:
         if when < self.end:
@@ -106,6 +108,7 @@ class Replay:
                 shipping_address=address,
                 lines=[LineIn(sku=s.code, quantity=q, unit_price=money.fmt(s.price)) for s, q in fate.lines],
                 buyer_ip=f"10.{ip}",
+                coupons=coupons.named(self.coupons, fate),
             )
             order = (await intake.place_order(session, SYSTEM, data, None)).order
             if order.status != OrderStatus.CONFIRMED:
