@@ -10,6 +10,8 @@ import httpx
 from shopflow.core import clock, money
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
+from shopflow.loyalty import service as coupons
+from shopflow.loyalty.schemas import CouponIn
 from shopflow.orders.service import lifecycle
 from shopflow.payments import sandbox
 from shopflow.payments import service as payments
@@ -23,11 +25,17 @@ CASES = "/api/v1/aftersales/cases"
 TWO_LINES = [("SKU-1", 1, "99.00"), ("SKU-2", 2, "45.50")]
 
 
-async def delivered_order(db: Database, lines: list[tuple[str, int, str]] | None = None) -> int:
+async def delivered_order(
+    db: Database, lines: list[tuple[str, int, str]] | None = None, coupon: CouponIn | None = None
+) -> int:
     """An order of the small store (SKU-1 x1 and SKU-2 x2 unless told) paid through the sandbox
-    gateway (its money captured, so it can be refunded), shipped and delivered."""
+    gateway (its money captured, so it can be refunded), shipped and delivered; naming `coupon`,
+    created first, when given."""
     await small_store(db)
-    order_id = await place(db, lines or TWO_LINES)
+    if coupon is not None:
+        async with db.transaction() as session:
+            await coupons.create_coupon(session, SYSTEM, coupon)
+    order_id = await place(db, lines or TWO_LINES, None if coupon is None else [coupon.code])
     async with db.transaction() as session:
         payment = await payments.start_payment(session, SYSTEM, order_id, "alipay")
         callback = CallbackIn(

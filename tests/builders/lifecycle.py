@@ -20,10 +20,13 @@ from tests.builders.orders import order_body
 ONE_UNIT = [("SKU-1", 1, "99.00")]
 
 
-async def place(db: Database, lines: list[tuple[str, int, str]] | None = None) -> int:
-    """A confirmed order (stock reserved, pay clock running); one SKU-1 unless told otherwise."""
+async def place(
+    db: Database, lines: list[tuple[str, int, str]] | None = None, coupons: list[str] | None = None
+) -> int:
+    """A confirmed order (stock reserved, pay clock running); one SKU-1 unless told otherwise,
+    naming `coupons` when given."""
     async with db.transaction() as session:
-        body = OrderIn.model_validate(order_body(lines or ONE_UNIT))
+        body = OrderIn.model_validate(order_body(lines or ONE_UNIT, coupons=coupons or []))
         return (await intake.place_order(session, SYSTEM, body, None)).order.id
 
 

@@ -12,8 +12,11 @@ from sqlalchemy import func, select
 
 from shopflow.core import clock
 from shopflow.core.db import Database
-from shopflow.loyalty.models import Coupon, CouponUse
+from shopflow.core.money import parse
+from shopflow.loyalty.models import Coupon, CouponKind, CouponUse
+from shopflow.loyalty.schemas import CouponIn
 from shopflow.orders.models import Order
+from tests.builders.aftersales import case_body, delivered_order, open_case
 from tests.builders.auth import bearer
 from tests.builders.catalog import add_product
 from tests.builders.inventory import add_warehouse, receive
@@ -287,3 +290,19 @@ async def test_of_several_coupons_the_best_combination_applies_and_is_explained(
     assert [d["code"] for d in order["discounts"]] == ["PLAT8", "STORE20"]
     assert order["totals"]["discount"] == "28.00"
     assert "STORE5 not applied: only one coupon of the group 'store' applies" in order["discount_note"]
+
+
+async def test_a_refund_of_one_of_three_discounted_lines_gives_back_that_lines_share_only(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # 10.00 off 99.00 + 45.50 + 12.00 (156.50): shares 6.32, 2.91, 0.77 by largest remainder.
+    ten = CouponIn(code="TEN", kind=CouponKind.FIXED, value="10.00")
+    lines = [("SKU-1", 1, "99.00"), ("SKU-2", 1, "45.50"), ("SKU-3", 1, "12.00")]
+    order_id = await delivered_order(db, lines, ten)
+    agent = await bearer(db, "customer_service")
+
+    case = await open_case(client, agent, case_body(order_id, lines=[{"sku": "SKU-2", "quantity": 1}]))
+
+    refund = case["refund"]
+    assert (refund["items"], refund["discount_share"]) == ("45.50", "2.91")
+    assert parse(refund["total"]) == 4550 - 291 + parse(refund["shipping"]) - parse(refund["return_shipping"])
