@@ -1,7 +1,7 @@
 """Order intake: confirmed orders per second through the real HTTP server, and the ratio to a baseline.
 
     .venv/bin/python bench/order_intake.py [--seconds 20 --clients 64 --workers 2 \
-        --database-url postgresql://postgres@127.0.0.1:5432/shopflow_bench] [--quick]
+        --database-url postgresql://postgres@127.0.0.1:5432/shopflow_bench] [--quick] [--coupon]
 
 The database named by --database-url is WIPED: schema public is dropped and migrated anew.
 
@@ -13,8 +13,16 @@ Baseline: the same writes by raw SQL from this process (asyncpg on uvloop, no HT
 insert the order, its 3 lines in one INSERT, one conditional UPDATE of the 3 stock rows (locked in
 primary-key order), the reservations, 2 audit rows and the outbox row, in one transaction. (The
 service also reads the SKUs and the stock levels, and starts the order's pay clock.)
-After both runs the database is checked: no oversold stock row, reservations add up to reserved
-stock, and every order has its lines, reservations, audit trail and outbox row.
+--coupon (issue 16): after the plain run, the same server is measured again with every order
+naming one coupon (fixed 10.00 off, no minimum spend, no limits: created by `POST /coupons` just
+before that run), and the ratio coupon/plain is printed (target >= 0.80). Each such order reads the
+code (1 SELECT), reserves a use (1 conditional UPDATE of the coupon's row: every order of that run
+updates the same row) and writes a coupon_uses row with its lines.
+After the runs the database is checked: no oversold stock row, reservations add up to reserved
+stock, and every order has its lines, reservations, audit trail and outbox row; with --coupon
+also: the coupon's `used` = its coupon_uses rows = the orders of the coupon run = the confirmed
+orders its clients saw, every one of those orders has its use and no plain order one, and each
+coupon order's discount is the sum of its lines' discounts and its use's discount.
 Nothing is pinned: the server, PostgreSQL and this client share the machine's cores as the
 kernel schedules them. The cores each used and their CPU per order are printed (other = any other
 process on the machine: a busy neighbour makes the figures of that run worth little).
@@ -61,6 +69,8 @@ WAREHOUSES = (("BW-1", "上海"), ("BW-2", "广东"), ("BW-3", "北京"))
 SKUS_PER_PRODUCT = 20
 UNITS = 1_000_000  # per SKU per warehouse: no order ever runs short
 BODIES = 4096  # distinct request bodies, drawn at random
+COUPON = "BENCH10"  # --coupon: the code every order of the coupon run names
+COUPON_OFF = 1000  # fen: its fixed value, less than any order's goods (3 SKUs of 10.00 or more)
 T = TypeVar("T")
 
 
@@ -282,12 +292,20 @@ async def drive(
     await asyncio.gather(*(loop(i) for i in range(workers)))
 
 
-def order_bodies(store: Store, rng: random.Random) -> list[bytes]:
+def order_bodies(store: Store, rng: random.Random, coupon: str | None = None) -> list[bytes]:
+    """Valid 3-line orders, each naming `coupon` when given."""
     bodies = []
     for _ in range(BODIES):
         picked = rng.sample(store.skus, LINES)
         lines = [{"sku": s.code, "quantity": 1, "unit_price": money.fmt(s.price)} for s in picked]
-        body = {"channel": "web", "customer": CUSTOMER, "shipping_address": ADDRESS, "lines": lines}
+        body: dict[str, object] = {
+            "channel": "web",
+            "customer": CUSTOMER,
+            "shipping_address": ADDRESS,
+            "lines": lines,
+        }
+        if coupon is not None:
+            body["coupons"] = [coupon]
         bodies.append(json.dumps(body, ensure_ascii=False).encode())
     return bodies
 
@@ -347,9 +365,16 @@ def _fresh_key(keys: bool) -> str | None:
 
 
 async def http_load(
-    kind: str, port: int, store: Store, clients: int, window: Window, rng: random.Random, keys: bool
+    kind: str,
+    port: int,
+    store: Store,
+    clients: int,
+    window: Window,
+    rng: random.Random,
+    keys: bool,
+    coupon: str | None = None,
 ) -> Tally:
-    bodies = order_bodies(store, rng)
+    bodies = order_bodies(store, rng, coupon)
     tally = Tally()
     if kind == "raw":
         loop = asyncio.get_running_loop()
@@ -448,6 +473,76 @@ class Checks:
             and self.reserved == self.reservations
             and not any(self.incomplete.values())
         )
+
+
+def create_coupon(port: int, store: Store) -> None:
+    """--coupon: the run's coupon, created through the API (fixed, no minimum spend, no limits)."""
+    reply = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/coupons",
+        headers={"Authorization": f"Bearer {store.token}"},
+        json={"code": COUPON, "name": "bench", "kind": "fixed", "value": money.fmt(COUPON_OFF)},
+        timeout=30,
+    )
+    if reply.status_code != 201:
+        raise SystemExit(f"could not create the coupon: HTTP {reply.status_code} {reply.text[:300]}")
+
+
+async def last_order_id(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM orders"))
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class CouponChecks:
+    """--coupon: the coupon's counter, its ledger and the orders of the coupon run agree."""
+
+    used: int  # coupons.used
+    uses: int  # its coupon_uses rows
+    orders: int  # orders stored by the coupon run (web orders after the plain run)
+    seen: int  # confirmed orders the coupon run's clients saw (warm-up and tail included)
+    broken: dict[str, int]  # rule -> orders breaking it
+
+    @property
+    def ok(self) -> bool:
+        return self.used == self.uses == self.orders == self.seen and not any(self.broken.values())
+
+    def describe(self) -> str:
+        return (
+            f"coupon: used {self.used}, coupon_uses rows {self.uses}, orders of the coupon run "
+            f"{self.orders}, confirmed as the clients saw {self.seen}: "
+            f"{self.used == self.uses == self.orders == self.seen}; orders breaking a rule: "
+            + ", ".join(f"{name} {n}" for name, n in self.broken.items())
+        )
+
+
+async def check_coupon(url: str, after: int, seen: int) -> CouponChecks:
+    """The coupon run's orders are the web orders with an id above `after` (the raw baseline's
+    are channel bench_raw)."""
+    conn = await asyncpg.connect(url)
+    run_orders = f"SELECT id, discount FROM orders WHERE channel = 'web' AND id > {after}"
+    try:
+        coupon_id, used = await conn.fetchrow("SELECT id, used FROM coupons WHERE code = $1", COUPON)
+        uses = await conn.fetchval("SELECT count(*) FROM coupon_uses WHERE coupon_id = $1", coupon_id)
+        orders = await conn.fetchval(f"SELECT count(*) FROM ({run_orders}) o")
+        rules = {
+            "no use": f"SELECT count(*) FROM ({run_orders}) o WHERE NOT EXISTS"
+            " (SELECT 1 FROM coupon_uses u WHERE u.order_id = o.id)",
+            "plain order with a use": "SELECT count(*) FROM coupon_uses u JOIN orders o ON o.id = u.order_id"
+            f" WHERE o.id <= {after}",
+            "discount <> sum of lines' discounts": f"SELECT count(*) FROM ({run_orders}) o WHERE o.discount"
+            " <> (SELECT coalesce(sum(l.discount), 0) FROM order_lines l WHERE l.order_id = o.id)",
+            "discount <> its use's": f"SELECT count(*) FROM ({run_orders}) o JOIN coupon_uses u"
+            " ON u.order_id = o.id WHERE u.discount <> o.discount",
+            f"discount <> {money.fmt(COUPON_OFF)}": f"SELECT count(*) FROM ({run_orders}) o"
+            f" WHERE o.discount <> {COUPON_OFF}",
+        }
+        broken = {name: await conn.fetchval(sql) for name, sql in rules.items()}
+    finally:
+        await conn.close()
+    return CouponChecks(used, uses, orders, seen, broken)
 
 
 async def check(url: str) -> Checks:
@@ -584,6 +679,11 @@ def main() -> None:
     parser.add_argument(
         "--keys", action="store_true", help="each order carries a fresh Idempotency-Key, as a checkout's does"
     )
+    parser.add_argument(
+        "--coupon",
+        action="store_true",
+        help="also measure orders naming a coupon (fixed, no limits), and the ratio coupon/plain",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup = 3.0, 1.0
@@ -600,6 +700,8 @@ def main() -> None:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="shopflow-bench-") as data_dir:
         server = start_server(url, port, args.workers, Path(data_dir))
+        coupon: Measured | None = None
+        plain_last = 0  # the last order of the plain run
         try:
             http = run(
                 measure(
@@ -610,9 +712,23 @@ def main() -> None:
                     server.pid,
                 )
             )
+            if args.coupon:
+                create_coupon(port, store)
+                plain_last = run(last_order_id(url))
+                coupon = run(
+                    measure(
+                        lambda w: http_load(
+                            args.client, port, store, args.clients, w, rng, args.keys, COUPON
+                        ),
+                        url,
+                        args.warmup,
+                        args.seconds,
+                        server.pid,
+                    )
+                )
         finally:
             stop_server(server)
-        if http.tally.errors:
+        if http.tally.errors or (coupon is not None and coupon.tally.errors):
             print("server log (end):\n" + (Path(data_dir) / "server.log").read_text()[-3000:])
     raw = run(
         measure(
@@ -624,6 +740,9 @@ def main() -> None:
         )
     )
     checks = run(check(url))
+    coupon_checks = (
+        None if coupon is None else run(check_coupon(url, plain_last, coupon.tally.confirmed_total))
+    )
 
     t = http.tally
     print(
@@ -635,6 +754,17 @@ def main() -> None:
     print(f"  {http.cpu.describe(t.ok + t.held)}")
     if t.first_error:
         print(f"  first error: {t.first_error}")
+    if coupon is not None:
+        c = coupon.tally
+        print(
+            f"http with coupon {COUPON} ({args.client} client, {args.clients} clients, {args.workers} workers"
+            f"{', Idempotency-Key' if args.keys else ''}): "
+            f"{coupon.rate:.0f} orders/s p50 {c.percentile(0.5):.1f} ms p99 {c.percentile(0.99):.1f} ms "
+            f"errors {c.errors} not confirmed {c.held}"
+        )
+        print(f"  {coupon.cpu.describe(c.ok + c.held)}")
+        if c.first_error:
+            print(f"  first error: {c.first_error}")
     r = raw.tally
     print(
         f"raw SQL ({args.raw_connections} connections): {raw.rate:.0f} orders/s "
@@ -649,11 +779,22 @@ def main() -> None:
         f"confirmed orders {checks.confirmed}; orders missing "
         + ", ".join(f"{name} {n}" for name, n in checks.incomplete.items())
     )
+    if coupon_checks is not None:
+        print(f"checks: {coupon_checks.describe()}")
     print(
         f"http: {http.rate:.0f} orders/s p50 {t.percentile(0.5):.0f} ms p99 {t.percentile(0.99):.0f} ms "
         f"errors {t.errors} | raw SQL: {raw.rate:.0f} orders/s | ratio {http.rate / raw.rate:.2f}"
     )
-    if not checks.ok or t.errors or r.errors:
+    if coupon is not None:
+        c = coupon.tally
+        print(
+            f"http with coupon: {coupon.rate:.0f} orders/s p50 {c.percentile(0.5):.0f} ms "
+            f"p99 {c.percentile(0.99):.0f} ms errors {c.errors} | ratio to raw SQL "
+            f"{coupon.rate / raw.rate:.2f} | ratio coupon/plain {coupon.rate / http.rate:.2f}"
+            " (target >= 0.80)"
+        )
+    coupon_failed = coupon is not None and (coupon.tally.errors or not (coupon_checks and coupon_checks.ok))
+    if not checks.ok or t.errors or r.errors or coupon_failed:
         sys.exit(1)
 
 
