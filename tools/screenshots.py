@@ -172,6 +172,16 @@ def _listing(page: Page, url: str) -> str:
     return "/catalog"
 
 
+def _coupon(page: Page, url: str) -> str:
+    """The page of the demo's spring promotion (its uses, a cancelled order's released), else of
+    the first coupon listed."""
+    page.goto(f"{url}/coupons")
+    for link in (page.locator("#coupon-SPRING15 a"), page.locator("#coupons tbody a")):
+        if link.count():
+            return link.first.get_attribute("href") or "/coupons"
+    return "/coupons"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="demo orders to place (default: as `make run`)")
@@ -216,6 +226,7 @@ def main() -> None:
         page.goto(f"{url}/kb")
         article = page.locator("#articles tbody a").first.get_attribute("href")
         product = _listing(page, url)
+        coupon = _coupon(page, url)
         page.goto(f"{url}/quotes")
         quote = page.locator("#quotes tbody a").first.get_attribute("href")
         page.goto(f"{url}/quotes?state=accepted")
@@ -251,6 +262,8 @@ def main() -> None:
                 "catalog": "/catalog",
                 "sku": "/catalog/SF-001-01",
                 "product": product,
+                "coupons": "/coupons",
+                "coupon": coupon,
                 "receipts": "/payments/receipts",
                 "aftersales": "/aftersales",
                 "case": case or "/aftersales",

@@ -44,6 +44,7 @@ from shopflow.inventory.console import PAGES as inventory_pages
 from shopflow.kb.api import router as kb_router
 from shopflow.kb.console import PAGES as kb_pages
 from shopflow.loyalty.api import router as coupons_router
+from shopflow.loyalty.console import PAGES as coupon_pages
 from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
@@ -170,6 +171,7 @@ def create_app(
         order_pages,
         crm_pages,
         catalog_pages,
+        coupon_pages,
         inventory_pages,
         fulfillment_pages,
         payment_pages,

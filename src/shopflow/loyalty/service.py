@@ -4,6 +4,8 @@ conditional UPDATE in the order's own transaction, and given back when the order
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import secrets
 from collections import Counter
@@ -309,6 +311,22 @@ async def add_codes(session: AsyncSession, actor: Actor, coupon_id: int, count: 
 
 def _draw(prefix: str, length: int) -> str:
     return f"{prefix}-{''.join(secrets.choice(CODE_ALPHABET) for _ in range(length))}"
+
+
+async def codes_csv(session: AsyncSession, coupon_id: int, batch: int = 5_000) -> str:
+    """Every code of the coupon as CSV, oldest first: its own code (no use limit of its own) and
+    each generated one, with how many uses each may take and has taken (the console's download)."""
+    await get_coupon(session, coupon_id)
+    out = io.StringIO()
+    rows = csv.writer(out, lineterminator="\n")
+    rows.writerow(("code", "max_uses", "used"))
+    after = 0
+    while found := await repository.codes_of(session, coupon_id, after, batch):
+        rows.writerows(
+            (code.code, "" if code.max_uses is None else code.max_uses, code.used) for code in found
+        )
+        after = found[-1].id
+    return out.getvalue()
 
 
 async def uses_page(
