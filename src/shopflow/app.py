@@ -35,6 +35,7 @@ from shopflow.crm.api import router as customers_router
 from shopflow.crm.console import PAGES as crm_pages
 from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
+from shopflow.crm.members_api import router as members_router
 from shopflow.crm.quotes.api import router as quotes_router
 from shopflow.crm.quotes.console import PAGES as quote_pages
 from shopflow.fulfillment.api import router as fulfillment_router
@@ -136,6 +137,7 @@ def create_app(
         leads_router,
         quotes_router,
         customers_router,
+        members_router,
         tickets_router,
         kb_router,
         care_router,

@@ -30,6 +30,7 @@ from shopflow.crm.leads import tasks as lead_tasks
 from shopflow.crm.quotes import tasks as quote_tasks
 from shopflow.fulfillment import tasks as fulfillment_tasks
 from shopflow.inventory import tasks as inventory_tasks
+from shopflow.loyalty import tasks as loyalty_tasks
 from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
@@ -74,6 +75,7 @@ SWEEPS: dict[str, Sweep] = {
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
     "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted
     "quotes.expiry": quote_tasks.expire,  # CRM-6: approved or sent quotes past their validity
+    "points.expiry": loyalty_tasks.expire_points,  # LOY-1: credits past their date, FIFO
     "service.surveys": service_tasks.surveys_due,  # SVC-6: surveys due -> sent once, call-backs
     "service.care": service_tasks.greetings,  # SVC-8: today's greetings, periodic call-backs
     "service.retention": service_tasks.retention_purge,  # SVC-9, AUD-1: old texts and audit rows

@@ -127,7 +127,7 @@ async def test_an_order_with_a_coupon_has_its_discount_line_shared_by_its_lines(
         "discount": "10.00",
         "total": "190.00",
     }
-    assert order["discounts"] == [{"kind": "coupon", "code": "TEN", "amount": "10.00"}]
+    assert order["discounts"] == [{"kind": "coupon", "code": "TEN", "points": None, "amount": "10.00"}]
     # 10.00 over 30/50/120 by largest remainder: 1.50, 2.50, 6.00, summing to the fen.
     assert [line["discount"] for line in order["lines"]] == ["1.50", "2.50", "6.00"]
     detail = (await client.get(f"/api/v1/orders/{order['id']}", headers=sales)).json()

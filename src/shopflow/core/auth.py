@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         {R.MANAGER, R.OPERATIONS, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.FINANCE}
     ),
     "coupons.write": frozenset({R.MANAGER, R.OPERATIONS}),
+    # LOY-1: a member's points adjusted by hand, with a reason
+    "members.adjust": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
     "warehouses.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "inventory.read": _EVERYONE,
     "inventory.receive": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING}),

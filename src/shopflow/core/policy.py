@@ -295,7 +295,12 @@ class Crm(Section):
 
 
 class Loyalty(Section):
-    points_per_yuan: Annotated[float, Field(ge=0)] = 1.0  # LOY-1
+    points_per_yuan: Annotated[float, Field(ge=0)] = 1.0  # LOY-1: earned on completion, after discounts
+    point_value_fen: Positive = 1  # LOY-1 (†): what one point takes off at checkout (100 points, ¥1)
+    points_max_share_percent: Percent = 50.0  # LOY-1 (†): the most of an order's goods points pay
+    # LOY-1 (†): credits expire at the end of this many years after the year they were earned in
+    # (1: points of 2026 expire when 2027 ends); 0: never.
+    points_expire_years: Annotated[int, Field(ge=0, le=10)] = 1
     # LOY-4 (†): the most coupons one order may name (the best combination of them is chosen).
     coupons_per_order: Annotated[int, Field(gt=0, le=10)] = 5
     # LOY-4 (†): how many codes one batch may generate, and the random part's length of each.

@@ -303,3 +303,104 @@ def offer_from(row: Mapping[str, Any]) -> Offer:
         code_max_uses=row["code_max_uses"],
         code_used=row["code_used"],
     )
+
+
+# --- points (LOY-1) ------------------------------------------------------------------------------
+
+
+class PointKind(StrEnum):
+    EARN = "earn"  # on completion, per line, at the policy's rate
+    REVERSE = "reverse"  # earned points of refunded units taken back
+    BURN = "burn"  # redeemed at checkout
+    RETURN = "return"  # redeemed points given back (the order cancelled or refunded)
+    EXPIRE = "expire"  # credits past their date not spent
+    ADJUST = "adjust"  # by hand, with a reason
+
+
+# Credits that expire: what a member earned or was given; a return only undoes a burn.
+EXPIRING = (PointKind.EARN, PointKind.ADJUST)
+
+
+class PointAccount(Base):
+    """A member's balance: the reservation counter of their points, brought down only by one
+    conditional UPDATE (`… WHERE balance >= n`); it always equals the sum of their entries."""
+
+    __tablename__ = "point_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    # The expiry sweep has taken every credit expiring up to this moment into account.
+    expired_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PointEntry(Base):
+    """The points ledger (LOY-1): one signed row per earn, reversal, burn, return, expiry or
+    adjustment, tied to an order (and line) or a reason."""
+
+    __tablename__ = "point_entries"
+    __table_args__ = (
+        Index("ix_point_entries_customer", "customer_id", "id"),
+        Index("ix_point_entries_order", "order_id"),
+        Index("ix_point_entries_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # PointKind
+    points: Mapped[int] = mapped_column(BigInteger)  # signed
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
+    quantity: Mapped[int | None] = mapped_column(Integer)  # units earned on, or refunded
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # fen a burn took off its order
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class LineValue:
+    """An order line as points see it: its id, units, and value after its discounts (fen)."""
+
+    line_id: int
+    quantity: int
+    net: int
+
+
+def points_for(net: int, per_yuan: float) -> int:
+    """LOY-1: whole points for `net` fen paid (1 per yuan by default), fractions dropped."""
+    return int(net * per_yuan) // 100
+
+
+def share_by_line(lines: Sequence[LineValue], total: int) -> list[int]:
+    """`total` points (earned or burned by the order) shared by its lines by their value, to the
+    point (largest remainder), so a refund of a line finds its part."""
+    return money.largest_remainder([line.net for line in lines], total)
+
+
+def with_points(values: Sequence[int], shares: Sequence[int], amount: int) -> list[int]:
+    """Lines' discount `shares` (fen, of coupons) with redeemed points worth `amount` fen shared by
+    what the coupons left of each line (largest remainder)."""
+    left = [value - share for value, share in zip(values, shares, strict=True)]
+    return [share + extra for share, extra in zip(shares, money.largest_remainder(left, amount), strict=True)]
+
+
+def taken_back(points: int, units: int, refunded: int, already: int) -> int:
+    """How many more of a line's `points` (earned, or burned, on `units` units) a refund of
+    `refunded` units in all takes back or gives back, `already` having been: in proportion,
+    whole points, all of them when every unit is refunded."""
+    return points * min(refunded, units) // units - already if units else 0
+
+
+def redeemable(value_fen: int, goods_left: int, max_share_percent: float) -> int:
+    """The most points an order with `goods_left` fen of goods (after coupons) may redeem."""
+    return int(goods_left * max_share_percent) // 100 // value_fen if value_fen else 0
+
+
+def expiring(credits_due: int, debits: int, expired: int) -> int:
+    """Points to expire now (FIFO: spending uses the oldest credits first): of the credits whose
+    date has passed (`credits_due`), what spending (`debits`, net of returns) has not used, less
+    what has expired already; never negative."""
+    return max(0, credits_due - debits - expired)

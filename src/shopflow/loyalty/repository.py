@@ -7,11 +7,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core.db import insert_for
-from shopflow.loyalty.models import Coupon, CouponAllowance, CouponCode, CouponUse
+from shopflow.loyalty.models import (
+    EXPIRING,
+    Coupon,
+    CouponAllowance,
+    CouponCode,
+    CouponUse,
+    PointAccount,
+    PointEntry,
+    PointKind,
+)
 
 OFFER_COLUMNS = (
     Coupon.id.label("coupon_id"),
@@ -201,3 +210,91 @@ async def uses_held(session: AsyncSession, coupon_ids: Iterable[int]) -> dict[in
         .group_by(CouponUse.coupon_id)
     )
     return dict((await session.execute(stmt)).tuples().all())
+
+
+# --- points (LOY-1) ------------------------------------------------------------------------------
+
+
+async def account(session: AsyncSession, customer_id: int, *, lock: bool = False) -> PointAccount | None:
+    stmt = select(PointAccount).where(PointAccount.customer_id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def credit(session: AsyncSession, customer_id: int, points: int, at: datetime) -> None:
+    """`points` added to the member's balance (the account made on their first credit)."""
+    stmt = insert_for(session, PointAccount).values(customer_id=customer_id, balance=points, updated_at=at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={"balance": PointAccount.balance + points, "updated_at": at},
+    )
+    await session.execute(stmt)
+
+
+async def debit(session: AsyncSession, customer_id: int, points: int, at: datetime) -> bool:
+    """`points` taken from the balance by one conditional UPDATE (`balance >= points`): whether
+    there were enough."""
+    stmt = (
+        update(PointAccount)
+        .where(PointAccount.customer_id == customer_id, PointAccount.balance >= points)
+        .values(balance=PointAccount.balance - points, updated_at=at)
+        .returning(PointAccount.customer_id)
+    )
+    return (await session.scalar(stmt, execution_options={"synchronize_session": False})) is not None
+
+
+async def entries_page(
+    session: AsyncSession, customer_id: int, offset: int, limit: int
+) -> tuple[list[PointEntry], int]:
+    """A member's ledger, newest first, and how many entries it has."""
+    condition = PointEntry.customer_id == customer_id
+    total = await session.scalar(select(func.count()).select_from(PointEntry).where(condition))
+    stmt = select(PointEntry).where(condition).order_by(PointEntry.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def entries_of_order(session: AsyncSession, order_id: int) -> list[PointEntry]:
+    stmt = select(PointEntry).where(PointEntry.order_id == order_id).order_by(PointEntry.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def ledger_sum(session: AsyncSession, customer_id: int) -> int:
+    stmt = select(func.coalesce(func.sum(PointEntry.points), 0)).where(PointEntry.customer_id == customer_id)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def claim_expiring(session: AsyncSession, now: datetime, limit: int) -> list[PointAccount]:
+    """Accounts with a credit expiring by `now` that the sweep has not taken into account, locked;
+    accounts another worker holds skipped."""
+    due = (
+        select(PointEntry.customer_id)
+        .where(
+            PointEntry.customer_id == PointAccount.customer_id,
+            PointEntry.expires_at <= now,
+            or_(PointAccount.expired_through.is_(None), PointEntry.expires_at > PointAccount.expired_through),
+        )
+        .exists()
+    )
+    stmt = (
+        select(PointAccount)
+        .where(due)
+        .order_by(PointAccount.customer_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def expiry_sums(session: AsyncSession, customer_id: int, now: datetime) -> tuple[int, int, int]:
+    """(credits whose date has passed, spending net of returns, expired so far) of a member."""
+    kind, points = PointEntry.kind, PointEntry.points
+    due = (kind.in_([k.value for k in EXPIRING])) & (points > 0) & (PointEntry.expires_at <= now)
+    spent = (kind != PointKind.EXPIRE) & ((points < 0) | (kind == PointKind.RETURN))
+    stmt = select(
+        func.coalesce(func.sum(case((due, points), else_=0)), 0),
+        func.coalesce(func.sum(case((spent, -points), else_=0)), 0),
+        func.coalesce(func.sum(case((kind == PointKind.EXPIRE, -points), else_=0)), 0),
+    ).where(PointEntry.customer_id == customer_id)
+    credits, debits, expired = (await session.execute(stmt)).one()
+    return int(credits), int(debits), int(expired)

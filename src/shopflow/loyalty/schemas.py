@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from shopflow.core.money import Amount, AmountText
-from shopflow.core.schemas import Input, When
+from shopflow.core.schemas import Input, Page, When
 from shopflow.loyalty.models import CouponKind
 
 # A code as people type it: letters, digits, - and _ (stored in upper case).
@@ -100,8 +100,33 @@ class UseOut(BaseModel):
 
 
 class DiscountOut(BaseModel):
-    """A discount line of an order (LOY-4): what a coupon took off."""
+    """A discount line of an order: what a coupon (LOY-4) or redeemed points (LOY-1) took off."""
 
-    kind: str
-    code: str
+    kind: str  # "coupon" | "points"
+    code: str | None = None  # the coupon's code
+    points: int | None = None  # the points redeemed
     amount: Amount
+
+
+class PointEntryOut(BaseModel):
+    id: int
+    kind: str  # earn, reverse, burn, return, expire, adjust
+    points: int  # signed
+    order_id: int | None
+    order_line_id: int | None
+    quantity: int | None
+    reason: str
+    expires_at: datetime | None
+    at: datetime
+
+
+class MemberOut(BaseModel):
+    customer_id: int
+    tier: str
+    balance: int  # the sum of the ledger
+    ledger: Page[PointEntryOut]  # newest first
+
+
+class AdjustIn(Input):
+    points: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]  # added (positive) or taken (negative)
+    reason: str = Field(min_length=1, max_length=200)

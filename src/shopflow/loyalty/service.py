@@ -20,7 +20,7 @@ from shopflow.catalog import service as catalog
 from shopflow.core import audit, clock, crypto, db, money, policy
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid
-from shopflow.loyalty import repository
+from shopflow.loyalty import points, repository
 from shopflow.loyalty.errors import CouponCodeTaken, CouponInvalid, CouponNotFound
 from shopflow.loyalty.models import (
     Choice,
@@ -150,7 +150,8 @@ async def reserve(session: AsyncSession, order_id: int, buyer: str, choice: Choi
 async def release_for_order(session: AsyncSession, order_id: int) -> None:
     """The cancelled order's coupon uses given back (LOY-4): released in the ledger, and each
     coupon's, limited code's and buyer's counter brought down, so a cancelled order never
-    consumes a use or a per-customer allowance."""
+    consumes a use or a per-customer allowance; and its redeemed points returned (LOY-1)."""
+    await points.return_for_order(session, order_id)
     released = await repository.release_uses(session, order_id, clock.now())
     if released:
         buyer = released[0][2]

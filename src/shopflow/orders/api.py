@@ -8,6 +8,7 @@ from shopflow.core import auth
 from shopflow.core.api import Pages, Session, Viewer, problems, require
 from shopflow.core.audit import Actor, AuditEntry
 from shopflow.core.schemas import Id, Page, Text, When
+from shopflow.loyalty import points
 from shopflow.loyalty import service as loyalty
 from shopflow.loyalty.models import explained
 from shopflow.loyalty.schemas import DiscountOut
@@ -82,11 +83,18 @@ def _out_fields(
 
 
 async def _discounts(session: Session, order: Order) -> tuple[list[DiscountOut], str | None]:
-    """The order's discount lines as stored (LOY-4): the coupons it used."""
+    """The order's discount lines as stored: the coupons it used (LOY-4), the points it redeemed
+    (LOY-1)."""
     if order.discount == 0:
         return [], None
     uses = [(use.code, use.discount) for use in await loyalty.discounts_of(session, order.id)]
-    return [DiscountOut(kind="coupon", code=code, amount=fen) for code, fen in uses], explained(uses)
+    burned, fen = points.burned_of(await points.order_entries(session, order.id))
+    return _lines(uses, burned, fen), explained(uses) if uses else None
+
+
+def _lines(uses: list[tuple[str, int]], burned: int, fen: int) -> list[DiscountOut]:
+    found = [DiscountOut(kind="coupon", code=code, amount=amount) for code, amount in uses]
+    return found + ([DiscountOut(kind="points", points=burned, amount=fen)] if burned else [])
 
 
 def _history(entry: AuditEntry) -> HistoryEntry:
@@ -142,18 +150,14 @@ async def place_order(
     if not placed.created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    chosen = placed.coupons
-    discounts = (
-        await _discounts(session, placed.order)
-        if chosen is None
-        else (
-            [DiscountOut(kind="coupon", code=p.offer.code, amount=p.discount) for p in chosen.applied],
-            chosen.explanation(),
-        )
-    )
-    return OrderOut(
-        **_out_fields(placed.order, placed.order.contact, *discounts)
-    )  # an echo of the input, not a read
+    if placed.created:  # an echo of the input, not a read
+        chosen, redeemed = placed.coupons, placed.redeemed
+        uses = [] if chosen is None else [(p.offer.code, p.discount) for p in chosen.applied]
+        lines = _lines(uses, *((0, 0) if redeemed is None else (redeemed.points, redeemed.amount)))
+        discounts = (lines, None if chosen is None else chosen.explanation())
+    else:
+        discounts = await _discounts(session, placed.order)
+    return OrderOut(**_out_fields(placed.order, placed.order.contact, *discounts))
 
 
 @router.get("/orders", response_model=Page[OrderSummary])

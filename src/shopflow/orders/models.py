@@ -33,6 +33,7 @@ from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
 from shopflow.core.policy import Aftersales as AftersalesRules
 from shopflow.core.policy import Orders as OrderRules
+from shopflow.loyalty.models import LineValue
 
 
 class OrderStatus(StrEnum):
@@ -561,6 +562,11 @@ def discount_shares(line_values: Sequence[int], discount: int) -> list[int]:
     if discount < 0 or any(value < 0 for value in line_values) or discount > total:
         raise ValueError(f"cannot share a discount of {discount} over lines worth {total}")
     return money.largest_remainder(line_values, discount)
+
+
+def line_values(order: Order) -> list[LineValue]:
+    """The order's lines as points see them (LOY-1): units and value after discounts."""
+    return [LineValue(line.id, line.quantity, line.line_total - line.discount) for line in order.lines]
 
 
 def aftersales_closes(delivered_at: datetime, rules: AftersalesRules) -> datetime:

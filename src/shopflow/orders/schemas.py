@@ -46,6 +46,8 @@ class OrderIn(Input):
     coupons: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
         default=[], max_length=10
     )
+    # LOY-1: points the member redeems (the policy's value each, at most its share of the goods).
+    points: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
 
 
 class LineOut(BaseModel):
@@ -86,7 +88,7 @@ class OrderOut(OrderSummary):
     cancel_reason: str | None
     payment_terms: PaymentTerms | None  # a contract's order (CRM-6); net30/net60 on credit (ORD-5)
     payment_due_at: datetime | None
-    discounts: list[DiscountOut]  # its discount lines: the coupons it used (LOY-4)
+    discounts: list[DiscountOut]  # its discount lines: coupons it used (LOY-4), points redeemed (LOY-1)
     discount_note: str | None  # which coupons applied and why the others did not
 
 

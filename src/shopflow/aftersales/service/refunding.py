@@ -3,6 +3,8 @@ part for each captured payment, and the case settled when the ledger says every 
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales.errors import NothingToRefund
@@ -10,7 +12,9 @@ from shopflow.aftersales.models import Case, CaseClock, case_subject, refund_par
 from shopflow.aftersales.service.steps import C, get_case, notice, release_order, step
 from shopflow.core import audit, clock, events, money, sla
 from shopflow.core.audit import SYSTEM, Actor
-from shopflow.orders.models import order_subject
+from shopflow.loyalty import points
+from shopflow.orders.models import line_values, order_subject
+from shopflow.orders.service import queries
 from shopflow.payments import refunds
 from shopflow.payments import service as payments
 from shopflow.payments.models import Refund as LedgerRefund
@@ -92,6 +96,12 @@ async def refund_settled(session: AsyncSession, case_id: int, refunded_fen: int)
     await step(session, SYSTEM, case, C.REFUNDED, clock.now(), refunded=money.fmt(refunded_fen))
     await sla.stop(session, case_subject(case.id), CaseClock.REFUND)
     await release_order(session, case)
+    # LOY-1: the points earned on the refunded units taken back, the points redeemed for them returned.
+    order = await queries.get_order(session, case.order_id)
+    units = Counter[int]()
+    for line in case.lines:
+        units[line.order_line_id] += line.quantity
+    await points.refunded(session, order.id, order.customer_id, line_values(order), dict(units))
     await events.record(
         session,
         "aftersales.refunded",

@@ -19,8 +19,10 @@ from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
+from shopflow.loyalty import points
 from shopflow.loyalty import service as loyalty
-from shopflow.loyalty.models import Choice
+from shopflow.loyalty.models import Choice, with_points
+from shopflow.loyalty.points import Redemption
 from shopflow.orders import repository
 from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
 from shopflow.orders.models import (
@@ -61,6 +63,7 @@ class Placed:
     order: Order
     created: bool  # False: a repeated submission returned the first order (ORD-1)
     coupons: Choice | None = None  # the coupons a new order applied, and why others not (LOY-4)
+    redeemed: Redemption | None = None  # the points it redeemed (LOY-1)
 
 
 async def place_order(
@@ -108,23 +111,33 @@ async def place_order(
         sales = [loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests]
         coupons = await loyalty.choose_for(session, data.coupons, phone_hash, sales)
     at = clock.now()
+    # CRM-1: the phone's customer, created when new (one indexed statement).
+    customer_id = await _CUSTOMERS[0](session, phone_hash, customer, address, at) if _CUSTOMERS else None
+    goods = sum(r.unit_price * r.quantity for r in requests)
+    off = 0 if coupons is None else coupons.discount
+    # LOY-1: points redeemed within the member's balance and the policy's share of the goods.
+    redeemed = (
+        None if not data.points else await points.redemption(session, customer_id, data.points, goods - off)
+    )
     fee = 0 if replacement else rules.fulfillment.shipping_fee
     money = totals(
-        requests, fee, rules.fulfillment.free_shipping_threshold, 0 if coupons is None else coupons.discount
+        requests,
+        fee,
+        rules.fulfillment.free_shipping_threshold,
+        off + (0 if redeemed is None else redeemed.amount),
     )
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
     contact = {"customer": customer, "shipping_address": address}
     fields = _fields(actor, data, key, contact, phone_hash, money, agreed)
-    # CRM-1: the phone's customer, created when new (one indexed statement).
-    fields["customer_id"] = (
-        await _CUSTOMERS[0](session, fields["phone_hash"], customer, address, at) if _CUSTOMERS else None
-    )
+    fields["customer_id"] = customer_id
     placed = await _insert(session, actor, new_order_row(fields, at), data)
     if not placed.created:
         return placed
     order = placed.order
     if coupons is not None:  # one use of each reserved, or the whole order refused (LOY-4)
         await loyalty.reserve(session, order.id, phone_hash, coupons)
+    if redeemed is not None and customer_id is not None:  # taken from the balance, or refused
+        await points.burn(session, order.id, customer_id, redeemed)
     demand = Counter[int]()
     for r in requests:
         demand[facts[r.sku].id] += r.quantity
@@ -135,15 +148,16 @@ async def place_order(
         _queue_held(session, actor, order, demand, at)
     else:
         _queue_confirmed(session, actor, order, at, on_credit=agreed is not None and agreed.on_credit)
-    shares = (
-        discount_shares([r.unit_price * r.quantity for r in requests], money.discount)
-        if coupons is None
-        else coupons.line_discounts
-    )
+    values = [r.unit_price * r.quantity for r in requests]
+    shares = discount_shares(values, money.discount) if coupons is None else list(coupons.line_discounts)
+    if redeemed is not None and coupons is not None:  # the points' share of what coupons left
+        shares = with_points(values, shares, redeemed.amount)
     lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
     # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8), the pay clock
     # and the coupon uses.
-    return Placed(await repository.insert_lines(session, order, lines), created=True, coupons=coupons)
+    return Placed(
+        await repository.insert_lines(session, order, lines), created=True, coupons=coupons, redeemed=redeemed
+    )
 
 
 def _fields(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, clock, db, events, policy, sla
 from shopflow.core.audit import SYSTEM, Actor
 from shopflow.inventory import service as inventory
+from shopflow.loyalty import points
 from shopflow.loyalty import service as loyalty
 from shopflow.orders import repository
 from shopflow.orders.errors import OutOfStock
@@ -21,6 +22,7 @@ from shopflow.orders.models import (
     OrderClock,
     OrderStatus,
     aftersales_closes,
+    line_values,
     order_subject,
 )
 from shopflow.orders.service.queries import get_order
@@ -42,7 +44,8 @@ async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str
     at = clock.now()
     await move(session, actor, order, order.cancel(reason, at), at, reason)
     await inventory.release_for_order(session, order.id)
-    await loyalty.release_for_order(session, order.id)  # its coupon uses come back (LOY-4)
+    if order.discount:  # its coupon uses and redeemed points come back (LOY-4, LOY-1)
+        await loyalty.release_for_order(session, order.id)
     subject = order_subject(order.id)
     # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
     await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP)
@@ -203,6 +206,7 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, *, assume
     """
     reason = "receipt_assumed" if assumed else "receipt_confirmed"
     order, at = await _advance(session, actor, order_id, Order.complete, reason)
+    await points.earn(session, order.id, order.customer_id, line_values(order))  # LOY-1
     closes = aftersales_closes(order.delivered_at or at, policy.current().aftersales)
     subject = order_subject(order.id)
     await sla.stop_and_start(session, subject, OrderClock.RECEIPT, OrderClock.AFTERSALES, closes)

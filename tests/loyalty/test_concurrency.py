@@ -1,7 +1,7 @@
-"""LOY-4 and ORD-2 under real concurrency (issue 16's proof): many orders at once against a real
-server (two processes on PostgreSQL), real commits. A coupon's limit is reserved by one
-conditional UPDATE in each order's transaction, so no interleaving takes more uses than the
-limit; a cancelled order's use comes back."""
+"""LOY-4, LOY-1 and ORD-2 under real concurrency (issue 16's proof): many orders at once against a
+real server (two processes on PostgreSQL), real commits. A coupon's limit and a member's points
+are reserved by one conditional UPDATE in each order's transaction, so no interleaving takes more
+uses than the limit or more points than the balance; a cancelled order's use and points come back."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from shopflow.core.db import Database
 from shopflow.core.money import parse
-from shopflow.loyalty.models import Coupon, CouponAllowance, CouponUse
+from shopflow.loyalty.models import Coupon, CouponAllowance, CouponUse, PointAccount, PointEntry
 from shopflow.orders.models import Order
 from tests.builders.auth import bearer
 from tests.builders.catalog import add_product
@@ -126,3 +126,45 @@ async def test_concurrent_orders_of_one_buyer_take_the_per_customer_limit_once(
     async with committed.transaction() as session:
         assert list((await session.execute(select(CouponAllowance.used))).scalars()) == [1]
     assert await _ledger(committed) == (1, 1, 1)
+
+
+async def test_fifty_concurrent_orders_of_one_member_never_burn_more_than_the_balance(
+    committed: Database, server: Server
+) -> None:
+    ops, sales = await _store(committed, 100)
+    manager = await bearer(committed, "manager")
+    buyer = _buyer(42)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        first = await client.post(
+            "/api/v1/orders", json=order_body([("TEA-1", 1, "30.00")], customer=buyer), headers=sales
+        )
+        async with committed.transaction() as session:
+            customer_id = await session.scalar(
+                select(Order.customer_id).where(Order.id == first.json()["id"])
+            )
+        given = await client.post(
+            f"/api/v1/members/{customer_id}/points", json={"points": 1000, "reason": "test"}, headers=manager
+        )
+        assert given.status_code == 201, given.text
+    # 50 orders of 300 points each: 15,000 asked of a balance of 1,000.
+    bodies = [order_body([("TEA-1", 1, "30.00")], customer=buyer, points=300)] * 50
+
+    replies = await _post_all(server, bodies, sales)
+
+    assert Counter(r.status_code for r in replies) == {201: 3, 422: 47}
+    async with committed.transaction() as session:
+        balance = await session.scalar(select(PointAccount.balance))
+        burned = await session.scalar(select(func.sum(PointEntry.points)).where(PointEntry.kind == "burn"))
+        total = await session.scalar(select(func.sum(PointEntry.points)))
+    assert (balance, burned, total) == (100, -900, 100)  # never below zero; the ledger agrees
+
+    # A cancelled order's points come back.
+    order_id = next(r.json()["id"] for r in replies if r.status_code == 201)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        cancelled = await client.post(
+            f"/api/v1/orders/{order_id}/cancel", json={"reason": "test"}, headers=ops
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    async with committed.transaction() as session:
+        assert await session.scalar(select(PointAccount.balance)) == 400
+        assert await session.scalar(select(func.sum(PointEntry.points))) == 400

@@ -1,0 +1,68 @@
+"""Members over HTTP (LOY-1): a customer's tier, points balance and ledger, and adjustments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+
+from shopflow.core.api import Pages, Session, problems, require
+from shopflow.core.audit import Actor
+from shopflow.core.schemas import Id, Page
+from shopflow.crm import service
+from shopflow.loyalty import points
+from shopflow.loyalty.models import PointEntry
+from shopflow.loyalty.schemas import AdjustIn, MemberOut, PointEntryOut
+
+router = APIRouter(tags=["members"], responses=problems(401, 403, 404))
+
+
+def _entry(entry: PointEntry) -> PointEntryOut:
+    return PointEntryOut(
+        id=entry.id,
+        kind=entry.kind,
+        points=entry.points,
+        order_id=entry.order_id,
+        order_line_id=entry.order_line_id,
+        quantity=entry.quantity,
+        reason=entry.reason,
+        expires_at=entry.expires_at,
+        at=entry.at,
+    )
+
+
+async def _member(session: Session, customer_id: int, pages: Pages) -> MemberOut:
+    customer = await service.get_customer(session, customer_id)
+    entries, total = await points.ledger(session, customer.id, pages.page, pages.page_size)
+    return MemberOut(
+        customer_id=customer.id,
+        tier=customer.tier,
+        balance=await points.balance(session, customer.id),
+        ledger=Page[PointEntryOut](**pages.of([_entry(e) for e in entries], total)),
+    )
+
+
+@router.get("/members/{customer_id}", response_model=MemberOut)
+async def get_member(
+    customer_id: Id, session: Session, pages: Pages, _: Annotated[Actor, require("customers.read")]
+) -> MemberOut:
+    """The member's tier, points balance (the sum of the ledger) and a page of the ledger, newest
+    first: each earn, reversal, burn, return, expiry and adjustment with its order or reason."""
+    return await _member(session, customer_id, pages)
+
+
+@router.post(
+    "/members/{customer_id}/points", status_code=201, response_model=MemberOut, responses=problems(422)
+)
+async def adjust_points(
+    customer_id: Id,
+    data: AdjustIn,
+    session: Session,
+    pages: Pages,
+    actor: Annotated[Actor, require("members.adjust")],
+) -> MemberOut:
+    """A manual adjustment with its reason, audited: points added (expiring as earned ones do) or
+    taken (never below zero: 422 naming `points`)."""
+    customer = await service.get_customer(session, customer_id)
+    await points.adjust(session, actor, customer.id, data.points, data.reason)
+    return await _member(session, customer.id, pages)
