@@ -82,11 +82,10 @@ async def balance(session: AsyncSession, customer_id: int) -> int:
 # --- at checkout ---------------------------------------------------------------------------------
 
 
-async def redemption(
-    session: AsyncSession, customer_id: int | None, points: int, goods_left: int
-) -> Redemption:
+def redemption(customer_id: int | None, points: int, goods_left: int) -> Redemption:
     """What redeeming `points` takes off an order with `goods_left` fen of goods after coupons, or
-    PointsRefused (422 naming `points`): not a member, beyond the policy's share, beyond the balance."""
+    PointsRefused (422 naming `points`): not a member, or beyond the policy's share. The balance is
+    checked by the burn itself (`burn`)."""
     rules = policy.current().loyalty
     if customer_id is None:
         raise PointsRefused("only a member (a customer with a profile) redeems points")
@@ -96,9 +95,6 @@ async def redemption(
         raise PointsRefused(
             f"at most {most} points on this order ({share} of its goods, {money.fmt(goods_left)})"
         )
-    held = await balance(session, customer_id)
-    if held < points:
-        raise PointsRefused(f"the member has {held} points, not {points}")
     return Redemption(points, points * rules.point_value_fen)
 
 
@@ -108,7 +104,9 @@ async def burn(session: AsyncSession, order_id: int, customer_id: int, redeemed:
     holds), the burn queued to be written with the order's lines; PointsRefused otherwise."""
     at = clock.now()
     if not await repository.debit(session, customer_id, redeemed.points, at):
-        raise PointsRefused(f"the member has fewer than {redeemed.points} points")
+        raise PointsRefused(
+            f"the member has {await balance(session, customer_id)} points, not {redeemed.points}"
+        )
     db.queue(
         session,
         PointEntry,

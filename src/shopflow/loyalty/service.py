@@ -32,7 +32,9 @@ from shopflow.loyalty.models import (
     choose,
     offer_error,
     offer_from,
+    with_points,
 )
+from shopflow.loyalty.points import Redemption
 from shopflow.loyalty.schemas import CheckIn, CouponIn
 
 # Batch codes avoid look-alike characters (0/O, 1/I/L).
@@ -59,6 +61,58 @@ def buyer_of(phone: str) -> str:
 
 
 # --- redemption by order intake ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """What an order takes off its goods: the coupons applied (LOY-4) and the points redeemed (LOY-1)."""
+
+    coupons: Choice | None = None
+    redeemed: Redemption | None = None
+
+    @property
+    def discount(self) -> int:
+        return (0 if self.coupons is None else self.coupons.discount) + (
+            0 if self.redeemed is None else self.redeemed.amount
+        )
+
+    def line_discounts(self, values: Sequence[int]) -> list[int]:
+        """Each line's share (fen) of the discount: the coupons' on the lines they cover, the
+        points' on what the coupons left, each by largest remainder (ASV-4)."""
+        shares = [0] * len(values) if self.coupons is None else list(self.coupons.line_discounts)
+        return shares if self.redeemed is None else with_points(values, shares, self.redeemed.amount)
+
+
+NO_DEAL = Deal()
+
+
+async def deal(
+    session: AsyncSession,
+    codes: Sequence[str],
+    asked: int | None,
+    buyer: str,
+    customer_id: int | None,
+    sales: Sequence[Sale],
+) -> Deal:
+    """An order's coupons (every one valid, the best combination chosen) and `asked` points
+    (within the policy's share of what the coupons leave); CouponInvalid or PointsRefused (422)."""
+    if not codes and not asked:
+        return NO_DEAL
+    coupons = await choose_for(session, codes, buyer, sales) if codes else None
+    goods = sum(sale.value for sale in sales) - (0 if coupons is None else coupons.discount)
+    return Deal(coupons, points.redemption(customer_id, asked, goods) if asked else None)
+
+
+async def redeem(
+    session: AsyncSession, order_id: int, buyer: str, customer_id: int | None, deal: Deal
+) -> None:
+    """The new order's coupon uses reserved and points taken, each by a conditional UPDATE in its
+    transaction (`reserve`, `points.burn`); refused (422, the transaction rolled back) when another
+    order took the last use or points meanwhile."""
+    if deal.coupons is not None:
+        await reserve(session, order_id, buyer, deal.coupons)
+    if deal.redeemed is not None and customer_id is not None:
+        await points.burn(session, order_id, customer_id, deal.redeemed)
 
 
 async def choose_for(

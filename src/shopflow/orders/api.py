@@ -151,7 +151,7 @@ async def place_order(
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     if placed.created:  # an echo of the input, not a read
-        chosen, redeemed = placed.coupons, placed.redeemed
+        chosen, redeemed = placed.deal.coupons, placed.deal.redeemed
         uses = [] if chosen is None else [(p.offer.code, p.discount) for p in chosen.applied]
         lines = _lines(uses, *((0, 0) if redeemed is None else (redeemed.points, redeemed.amount)))
         discounts = (lines, None if chosen is None else chosen.explanation())

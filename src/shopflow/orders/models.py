@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -365,8 +365,8 @@ class OrderLine(Base):
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
-    # This line's share of the order-level discounts (`discount_shares`), what a refund of the
-    # line gives back less (ASV-4).
+    # This line's share of the order's discounts (coupons and points, `loyalty.service.Deal`),
+    # what a refund of the line gives back less (ASV-4).
     discount: Mapped[int] = mapped_column(BigInteger)
     line_total: Mapped[int] = mapped_column(BigInteger)
     # The SKU's cost when the line was placed (FIN-3's cost of goods sold); lines placed before
@@ -552,16 +552,6 @@ def totals(lines: list[LineRequest], shipping_fee: int, free_threshold: int, dis
     return Totals(
         subtotal=subtotal, shipping=shipping, discount=discount, total=subtotal + shipping - discount
     )
-
-
-def discount_shares(line_values: Sequence[int], discount: int) -> list[int]:
-    """An order-level `discount` (fen) shared by lines worth `line_values` (fen), in proportion to
-    their value, by largest remainder (`money.largest_remainder`), so the shares add up to the
-    discount to the fen (ASV-4). No share exceeds its line's value."""
-    total = sum(line_values)
-    if discount < 0 or any(value < 0 for value in line_values) or discount > total:
-        raise ValueError(f"cannot share a discount of {discount} over lines worth {total}")
-    return money.largest_remainder(line_values, discount)
 
 
 def line_values(order: Order) -> list[LineValue]:

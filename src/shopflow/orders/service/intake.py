@@ -19,10 +19,8 @@ from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
-from shopflow.loyalty import points
 from shopflow.loyalty import service as loyalty
-from shopflow.loyalty.models import Choice, with_points
-from shopflow.loyalty.points import Redemption
+from shopflow.loyalty.service import NO_DEAL, Deal
 from shopflow.orders import repository
 from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
 from shopflow.orders.models import (
@@ -33,7 +31,6 @@ from shopflow.orders.models import (
     OrderStatus,
     SkuFacts,
     Totals,
-    discount_shares,
     intake_errors,
     new_order_row,
     order_subject,
@@ -62,8 +59,7 @@ def customers_from(source: CustomerOf) -> None:
 class Placed:
     order: Order
     created: bool  # False: a repeated submission returned the first order (ORD-1)
-    coupons: Choice | None = None  # the coupons a new order applied, and why others not (LOY-4)
-    redeemed: Redemption | None = None  # the points it redeemed (LOY-1)
+    deal: Deal = NO_DEAL  # a new order's coupons and points (LOY-4, LOY-1)
 
 
 async def place_order(
@@ -106,26 +102,17 @@ async def place_order(
         raise Invalid("the order has errors; nothing was stored", errors=errors)
 
     phone_hash = crypto.vault().lookup_hash(data.customer.phone)
-    coupons = None
-    if data.coupons:  # ORD-2, LOY-4: every coupon valid, the best combination of them chosen
-        sales = [loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests]
-        coupons = await loyalty.choose_for(session, data.coupons, phone_hash, sales)
     at = clock.now()
     # CRM-1: the phone's customer, created when new (one indexed statement).
     customer_id = await _CUSTOMERS[0](session, phone_hash, customer, address, at) if _CUSTOMERS else None
-    goods = sum(r.unit_price * r.quantity for r in requests)
-    off = 0 if coupons is None else coupons.discount
-    # LOY-1: points redeemed within the member's balance and the policy's share of the goods.
-    redeemed = (
-        None if not data.points else await points.redemption(session, customer_id, data.points, goods - off)
-    )
+    # ORD-2, LOY-4, LOY-1: every coupon valid (the best combination chosen), points within the policy.
+    asks = bool(data.coupons or data.points)
+    sales = [
+        loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests if asks
+    ]
+    deal = await loyalty.deal(session, data.coupons, data.points, phone_hash, customer_id, sales)
     fee = 0 if replacement else rules.fulfillment.shipping_fee
-    money = totals(
-        requests,
-        fee,
-        rules.fulfillment.free_shipping_threshold,
-        off + (0 if redeemed is None else redeemed.amount),
-    )
+    money = totals(requests, fee, rules.fulfillment.free_shipping_threshold, deal.discount)
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
     contact = {"customer": customer, "shipping_address": address}
     fields = _fields(actor, data, key, contact, phone_hash, money, agreed)
@@ -134,10 +121,6 @@ async def place_order(
     if not placed.created:
         return placed
     order = placed.order
-    if coupons is not None:  # one use of each reserved, or the whole order refused (LOY-4)
-        await loyalty.reserve(session, order.id, phone_hash, coupons)
-    if redeemed is not None and customer_id is not None:  # taken from the balance, or refused
-        await points.burn(session, order.id, customer_id, redeemed)
     demand = Counter[int]()
     for r in requests:
         demand[facts[r.sku].id] += r.quantity
@@ -148,16 +131,13 @@ async def place_order(
         _queue_held(session, actor, order, demand, at)
     else:
         _queue_confirmed(session, actor, order, at, on_credit=agreed is not None and agreed.on_credit)
-    values = [r.unit_price * r.quantity for r in requests]
-    shares = discount_shares(values, money.discount) if coupons is None else list(coupons.line_discounts)
-    if redeemed is not None and coupons is not None:  # the points' share of what coupons left
-        shares = with_points(values, shares, redeemed.amount)
+    # Last before the final write: a coupon's and a member's row stay locked only until the commit.
+    await loyalty.redeem(session, order.id, phone_hash, customer_id, deal)
+    shares = deal.line_discounts([r.unit_price * r.quantity for r in requests])
     lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
     # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8), the pay clock
     # and the coupon uses.
-    return Placed(
-        await repository.insert_lines(session, order, lines), created=True, coupons=coupons, redeemed=redeemed
-    )
+    return Placed(await repository.insert_lines(session, order, lines), created=True, deal=deal)
 
 
 def _fields(
