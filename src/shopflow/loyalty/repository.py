@@ -3,7 +3,6 @@ statements that reserve and release a use inside the order's transaction."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -45,9 +44,6 @@ OFFER_COLUMNS = (
 )
 
 
-JSON_COLUMNS = ("skus", "categories", "combines_with")
-
-
 @lru_cache(maxsize=16)
 def _offers_pg(count: int) -> str:
     """`OFFER_COLUMNS`' statement as SQL for the driver."""
@@ -66,10 +62,8 @@ async def offers(session: AsyncSession, codes: Collection[str]) -> dict[str, Map
     wanted = sorted(codes)
     driver = await driver_connection(session)
     if driver is not None:
-        rows = [dict(row) for row in await driver.fetch(_offers_pg(len(wanted)), *wanted)]
-        for row in rows:  # the driver hands JSON over as text
-            row.update({name: json.loads(row[name]) for name in JSON_COLUMNS})
-        return {row["code"]: row for row in rows}
+        # JSON arrives decoded: SQLAlchemy's asyncpg dialect sets the connection's JSON codecs.
+        return {row["code"]: row for row in await driver.fetch(_offers_pg(len(wanted)), *wanted)}
     stmt = (
         select(*OFFER_COLUMNS)
         .join(Coupon, Coupon.id == CouponCode.coupon_id)
