@@ -16,12 +16,12 @@ service also reads the SKUs and the stock levels, and starts the order's pay clo
 --coupon (issue 16): after the plain run, the same server is measured again with every order
 naming one coupon (fixed 10.00 off, no minimum spend, no limits: created by `POST /coupons` just
 before that run), and the ratio coupon/plain is printed (target >= 0.80). Each such order reads the
-code (1 SELECT), reserves a use (1 conditional UPDATE of the coupon's row: every order of that run
-updates the same row) and writes a coupon_uses row with its lines.
+code (1 SELECT) and writes a coupon_uses row with its lines; a coupon without a total limit
+reserves nothing (a limited one adds 1 conditional UPDATE of its row, last before the commit).
 After the runs the database is checked: no oversold stock row, reservations add up to reserved
 stock, and every order has its lines, reservations, audit trail and outbox row; with --coupon
-also: the coupon's `used` = its coupon_uses rows = the orders of the coupon run = the confirmed
-orders its clients saw, every one of those orders has its use and no plain order one, and each
+also: the coupon's counter stayed 0, its coupon_uses rows = the orders of the coupon run = the
+confirmed orders its clients saw, every one of those orders has its use and no plain order one, and each
 coupon order's discount is the sum of its lines' discounts and its use's discount.
 Nothing is pinned: the server, PostgreSQL and this client share the machine's cores as the
 kernel schedules them. The cores each used and their CPU per order are printed (other = any other
@@ -497,7 +497,8 @@ async def last_order_id(url: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class CouponChecks:
-    """--coupon: the coupon's counter, its ledger and the orders of the coupon run agree."""
+    """--coupon: the coupon's ledger and the orders of the coupon run agree, and its counter stayed
+    0 (a coupon without a total limit reserves nothing: LOY-4)."""
 
     used: int  # coupons.used
     uses: int  # its coupon_uses rows
@@ -507,13 +508,13 @@ class CouponChecks:
 
     @property
     def ok(self) -> bool:
-        return self.used == self.uses == self.orders == self.seen and not any(self.broken.values())
+        return self.used == 0 and self.uses == self.orders == self.seen and not any(self.broken.values())
 
     def describe(self) -> str:
         return (
-            f"coupon: used {self.used}, coupon_uses rows {self.uses}, orders of the coupon run "
-            f"{self.orders}, confirmed as the clients saw {self.seen}: "
-            f"{self.used == self.uses == self.orders == self.seen}; orders breaking a rule: "
+            f"coupon: counter {self.used} (no limit: 0), coupon_uses rows {self.uses}, orders of the"
+            f" coupon run {self.orders}, confirmed as the clients saw {self.seen}: "
+            f"{self.used == 0 and self.uses == self.orders == self.seen}; orders breaking a rule: "
             + ", ".join(f"{name} {n}" for name, n in self.broken.items())
         )
 

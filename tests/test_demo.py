@@ -302,14 +302,15 @@ def test_coupons_are_in_use_stacked_and_given_back_by_cancelled_orders(loaded: L
     per_order = loaded.rows("SELECT order_id, count(*) FROM coupon_uses GROUP BY order_id")
     released = loaded.count("coupon_uses", "released_at IS NOT NULL")
     counters = loaded.rows(
-        "SELECT c.code, c.used, (SELECT count(*) FROM coupon_uses u WHERE u.coupon_id = c.id"
+        "SELECT c.code, c.limit_total, c.used, (SELECT count(*) FROM coupon_uses u WHERE u.coupon_id = c.id"
         " AND u.released_at IS NULL) FROM coupons c ORDER BY c.code"
     )
 
     assert {n for _, n in per_order} == {1, 2}  # alone and stacked
     assert released >= 1  # a cancelled order's use, given back (LOY-4)
-    assert all(used == held for _, used, held in counters)  # the counter is the ledger's count
-    assert [code for code, _, _ in counters] == ["FLASH100", "FREESHIP6", "NEW10", "SPRING15", "WINTER5"]
+    # A limited coupon's counter is its ledger's count; one without a limit reserves nothing.
+    assert all(used == (held if limit is not None else 0) for _, limit, used, held in counters)
+    assert [code for code, *_ in counters] == ["FLASH100", "FREESHIP6", "NEW10", "SPRING15", "WINTER5"]
     assert loaded.count("coupon_codes", "code LIKE 'FLASH100-%'") == 20
     # Each coupon order's discount is its lines' shares and its uses' amounts, to the fen.
     assert not loaded.rows(

@@ -24,7 +24,7 @@ router = APIRouter(tags=["coupons"], responses=problems(401, 403))
 CouponId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def coupon_out(coupon: Coupon, codes: int) -> CouponOut:
+def coupon_out(coupon: Coupon, tally: service.Tally) -> CouponOut:
     return CouponOut(
         id=coupon.id,
         code=coupon.code,
@@ -40,8 +40,8 @@ def coupon_out(coupon: Coupon, codes: int) -> CouponOut:
         categories=coupon.categories,
         stacking_group=coupon.stacking_group,
         combines_with=coupon.combines_with,
-        used=coupon.used,
-        codes=codes,
+        used=tally.used,
+        codes=tally.codes,
         created_at=coupon.created_at,
     )
 
@@ -53,15 +53,15 @@ async def create_coupon(
     """A coupon (LOY-4): `kind` fixed ("10.00" off) or percent ("15" percent off), with its
     minimum spend, limits, window, SKUs or categories and stacking rules; its code is stored in
     upper case and redeems it in any case."""
-    return coupon_out(await service.create_coupon(session, actor, data), 1)
+    return coupon_out(await service.create_coupon(session, actor, data), service.Tally(codes=1, used=0))
 
 
 @router.get("/coupons", response_model=Page[CouponOut])
 async def list_coupons(
     session: Session, pages: Pages, _: Annotated[Actor, require("coupons.read")]
 ) -> Page[CouponOut]:
-    coupons, total, codes = await service.coupons_page(session, pages.page, pages.page_size)
-    return Page[CouponOut](**pages.of([coupon_out(c, codes.get(c.id, 0)) for c in coupons], total))
+    coupons, total, tallies = await service.coupons_page(session, pages.page, pages.page_size)
+    return Page[CouponOut](**pages.of([coupon_out(c, tallies[c.id]) for c in coupons], total))
 
 
 @router.post("/coupons/check", response_model=CheckOut, responses=problems(422))
@@ -89,7 +89,7 @@ async def get_coupon(
     coupon_id: CouponId, session: Session, _: Annotated[Actor, require("coupons.read")]
 ) -> CouponOut:
     coupon = await service.get_coupon(session, coupon_id)
-    return coupon_out(coupon, await service.code_count(session, coupon_id))
+    return coupon_out(coupon, await service.tally(session, coupon_id))
 
 
 @router.post("/coupons/{coupon_id}/codes", status_code=201, response_model=CodesOut, responses=problems(404))

@@ -128,13 +128,13 @@ async def _list(
     status: int = 200,
 ) -> HTMLResponse:
     size = page_size()
-    coupons, total, codes = await service.coupons_page(session, page, size)
+    coupons, total, tallies = await service.coupons_page(session, page, size)
     return render(
         c,
         "coupons/list.html",
         status,
         coupons=coupons,
-        codes=codes,
+        tallies=tallies,
         offers={coupon.id: offered(c, coupon) for coupon in coupons},
         kinds=KINDS,
         values=values if values is not None else {"kind": CouponKind.FIXED},
@@ -186,7 +186,7 @@ async def _detail(
         coupon=coupon,
         offer=offered(c, coupon),
         kinds=KINDS,
-        codes=await service.code_count(session, coupon_id),
+        tally=await service.tally(session, coupon_id),
         categories=await catalog.category_paths(session, coupon.categories),
         uses=uses,
         use_states=USE_STATES,

@@ -23,9 +23,10 @@ class CouponKind(StrEnum):
 
 
 class Coupon(Base):
-    """A coupon and its limits. `used` is the reservation counter of its uses (one conditional
-    UPDATE per order, `… WHERE used < limit_total`); the ledger is `coupon_uses`, and `used`
-    equals the count of its uses not released."""
+    """A coupon and its limits. For a coupon with a total limit, `used` is the reservation counter
+    of its uses (one conditional UPDATE per order, `… WHERE used < limit_total`) and equals the
+    count of its uses not released; a coupon without one keeps 0 there (nothing to reserve). The
+    ledger is `coupon_uses`: what the API and console show as used."""
 
     __tablename__ = "coupons"
     __table_args__ = (

@@ -145,11 +145,13 @@ async def release_uses(session: AsyncSession, order_id: int, at: datetime) -> li
 async def give_back(
     session: AsyncSession, coupon_ids: Sequence[int], code_ids: Sequence[int], buyer: str
 ) -> None:
-    """The counters of released uses brought down: the coupons', the limited codes' and the
-    buyer's allowances (rows in primary-key order)."""
+    """The counters of released uses brought down: the limited coupons', the limited codes' and
+    the buyer's allowances (rows in primary-key order)."""
     options = {"synchronize_session": False}
     await session.execute(
-        update(Coupon).where(Coupon.id.in_(coupon_ids)).values(used=Coupon.used - 1),
+        update(Coupon)
+        .where(Coupon.id.in_(coupon_ids), Coupon.limit_total.is_not(None))
+        .values(used=Coupon.used - 1),
         execution_options=options,
     )
     await session.execute(

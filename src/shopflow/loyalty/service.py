@@ -159,9 +159,14 @@ async def reserve(session: AsyncSession, order_id: int, buyer: str, choice: Choi
     if not choice.applied:
         return
     offers = sorted((p.offer for p in choice.applied), key=lambda o: o.coupon_id)
-    taken = await repository.take_uses(session, [o.coupon_id for o in offers])
+    # A coupon without a total limit has nothing to reserve: its uses are counted in the ledger,
+    # and its row is not made a hot spot that every order of a busy sale waits on.
+    limited = [o.coupon_id for o in offers if o.limit_total is not None]
+    taken = await repository.take_uses(session, limited) if limited else set()
     short = [
-        f"coupon {o.code!r}: limit reached ({o.limit_total} uses)" for o in offers if o.coupon_id not in taken
+        f"coupon {o.code!r}: limit reached ({o.limit_total} uses)"
+        for o in offers
+        if o.limit_total is not None and o.coupon_id not in taken
     ]
     codes = sorted(o.code_id for o in offers if o.code_max_uses is not None)
     if codes and not short:
@@ -332,16 +337,28 @@ async def get_coupon(session: AsyncSession, coupon_id: int) -> Coupon:
     return coupon
 
 
+@dataclass(frozen=True, slots=True)
+class Tally:
+    codes: int  # its own code and the generated ones
+    used: int  # uses held by orders not cancelled (the ledger's count)
+
+
+async def tallies(session: AsyncSession, coupon_ids: Sequence[int]) -> dict[int, Tally]:
+    codes = await repository.code_counts(session, coupon_ids)
+    held = await repository.uses_held(session, coupon_ids)
+    return {i: Tally(codes.get(i, 0), held.get(i, 0)) for i in coupon_ids}
+
+
 async def coupons_page(
     session: AsyncSession, page: int, size: int
-) -> tuple[list[Coupon], int, dict[int, int]]:
-    """Coupons newest first, how many there are, and each one's number of codes."""
+) -> tuple[list[Coupon], int, dict[int, Tally]]:
+    """Coupons newest first, how many there are, and each one's codes and uses."""
     coupons, total = await repository.page(session, (page - 1) * size, size)
-    return coupons, total, await repository.code_counts(session, (c.id for c in coupons))
+    return coupons, total, await tallies(session, [c.id for c in coupons])
 
 
-async def code_count(session: AsyncSession, coupon_id: int) -> int:
-    return (await repository.code_counts(session, [coupon_id])).get(coupon_id, 0)
+async def tally(session: AsyncSession, coupon_id: int) -> Tally:
+    return (await tallies(session, [coupon_id]))[coupon_id]
 
 
 async def add_codes(session: AsyncSession, actor: Actor, coupon_id: int, count: int) -> list[str]:
