@@ -71,6 +71,7 @@ SWEEPS: dict[str, Sweep] = {
     "tickets.rebudget": service_tasks.rebudget,  # SLA-1: a ticket clock's duration or basis changed
     "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
     "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
+    "inventory.markdowns": inventory_tasks.markdowns,  # CAT-3: markdowns' stock trigger
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
     "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted

@@ -152,8 +152,10 @@ async def test_an_unknown_sku_is_404(client: httpx.AsyncClient, db: Database) ->
 async def test_a_price_change_is_recorded_with_who_when_old_and_new(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    await client.post("/api/v1/products", json=product(sku("JEANS-30")), headers=await bearer(db, "manager"))
-    headers = await bearer(db, "operations", username="li.na")
+    # A traffic SKU (floor 60%) cut by 20.2% by a manager (authority 30%): no approval (CAT-2).
+    jeans = sku("JEANS-30", price_band="traffic")
+    await client.post("/api/v1/products", json=product(jeans), headers=await bearer(db, "manager"))
+    headers = await bearer(db, "manager", username="li.na")
     when = datetime(2026, 3, 8, 2, 0, tzinfo=UTC)
 
     with clock.use(clock.FakeClock(when)):
@@ -203,7 +205,9 @@ async def test_successive_price_changes_keep_the_full_history(
 
 async def test_a_price_change_is_audited(client: httpx.AsyncClient, db: Database) -> None:
     await client.post(
-        "/api/v1/products", json=product(sku("CUP-1", "89.00")), headers=await bearer(db, "admin")
+        "/api/v1/products",
+        json=product(sku("CUP-1", "89.00", price_band="traffic")),
+        headers=await bearer(db, "admin"),
     )
     headers = await bearer(db, "manager", username="zhao.min")
 

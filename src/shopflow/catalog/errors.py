@@ -19,3 +19,7 @@ class BannedWords(Invalid):
     """CAT-4: a listing uses banned words; each is a field error naming the word and position."""
 
     code = "banned_words"
+
+
+class PriceRuleNotFound(NotFound):
+    code = "price_rule_not_found"

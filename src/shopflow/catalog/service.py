@@ -1,4 +1,4 @@
-"""Catalog use cases (CAT-1, CAT-2 price-change record)."""
+"""Catalog use cases (CAT-1, CAT-2 price-change record and its approval)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.catalog import listing, repository
+from shopflow.catalog import listing, pricing, repository
 from shopflow.catalog.errors import DuplicateSku, SkuNotFound
 from shopflow.catalog.models import ListingStatus, PriceBand, PriceChange, Product, Sku
 from shopflow.catalog.schemas import ProductIn, SkuPatch
@@ -110,10 +110,19 @@ async def list_skus(
 
 
 async def update_sku(session: AsyncSession, actor: Actor, code: str, patch: SkuPatch) -> Sku:
-    """Change name, cost, sellability or price; a price change is recorded (CAT-2)."""
+    """Change name, cost, sellability or price; a price change is recorded (CAT-2). A new price
+    below the band's floor or cut beyond the actor's authority waits for a supervisor
+    (`pricing.request_price_change`): the old price holds, the other changes apply."""
     sku = await get_sku(session, code)
     asked = patch.model_dump(exclude_unset=True, exclude={"reason"}, exclude_none=True)
     changes = {key: value for key, value in asked.items() if getattr(sku, key) != value}
+    if "price" in changes:
+        reasons, discount = pricing.change_reasons(actor, sku, changes["price"])
+        if reasons:
+            new_price = changes.pop("price")
+            await pricing.request_price_change(
+                session, actor, sku, new_price, patch.reason, reasons, discount
+            )
     if not changes:
         return sku  # nothing changes, so nothing is recorded
     before = {key: getattr(sku, key) for key in changes}

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "catalog.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "catalog.price": frozenset({R.MANAGER, R.OPERATIONS}),
     "catalog.override": frozenset({R.MANAGER}),  # CAT-4: publish a listing despite banned words
+    "catalog.approve": frozenset({R.MANAGER}),  # CAT-2: decide a pending price (within authority)
     # LOY-4: coupons, their codes and uses
     "coupons.read": frozenset(
         {R.MANAGER, R.OPERATIONS, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.FINANCE}

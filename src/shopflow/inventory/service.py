@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.catalog import pricing
 from shopflow.catalog import service as catalog
 from shopflow.catalog.models import Sku
 from shopflow.core import alerts, audit, clock, policy
@@ -335,3 +336,23 @@ async def available_of(session: AsyncSession, sku_ids: list[int]) -> dict[int, i
     for stock in await repository.stock_of_skus(session, sku_ids):
         available[stock.sku_id] += stock.on_hand - stock.reserved
     return available
+
+
+async def watch_markdowns(session: AsyncSession) -> int:
+    """CAT-3: each round, the on-hand stock of every markdown rule's SKU over all warehouses,
+    noted on the rule (`catalog.pricing.note_stock`): when it went above the threshold, cleared
+    when it falls to it or below. How many rules changed (the worker's sweep)."""
+    at = clock.now()
+    rules = await pricing.markdown_rules(session, at)
+    sku_ids = sorted({rule.sku_id for rule in rules if rule.sku_id is not None})
+    on_hand = dict.fromkeys(sku_ids, 0)
+    for stock in await repository.stock_of_skus(session, sku_ids) if sku_ids else []:
+        on_hand[stock.sku_id] += stock.on_hand
+    changed = [
+        rule
+        for rule in rules
+        if rule.sku_id is not None and pricing.note_stock(rule, on_hand[rule.sku_id], at)
+    ]
+    if changed:
+        await session.flush()
+    return len(changed)
