@@ -182,6 +182,19 @@ def _coupon(page: Page, url: str) -> str:
     return "/coupons"
 
 
+def _member(page: Page, url: str, customer: str | None) -> str:
+    """The points page of the repeat buyer photographed (their completed orders earned points),
+    else of the first customer listed with entries in their ledger."""
+    page.goto(f"{url}/customers")
+    listed = page.locator("#customers tbody td:first-child a")
+    links = [customer] + [listed.nth(n).get_attribute("href") for n in range(listed.count())]
+    for link in filter(None, links):
+        page.goto(f"{url}{link}/points")
+        if page.locator("#ledger tbody tr[id^=entry-]").count():
+            return f"{link}/points"
+    return "/customers"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, help="demo orders to place (default: as `make run`)")
@@ -221,6 +234,7 @@ def main() -> None:
         lead = page.locator("#leads tr.late a").first.get_attribute("href")
         page.goto(f"{url}/customers")
         customer = _repeat_buyer(page)
+        member = _member(page, url, customer)
         page.goto(f"{url}/tickets?view=all")
         ticket = page.locator("table.tickets tbody tr.late a").first.get_attribute("href")
         page.goto(f"{url}/kb")
@@ -271,6 +285,7 @@ def main() -> None:
                 "lead": lead or "/leads",
                 "customers": "/customers",
                 "customer": customer or "/customers",
+                "points": member,
                 "funnel": "/funnel?period=week",
                 "tickets": "/tickets?view=all",
                 "ticket": ticket or "/tickets",

@@ -36,6 +36,7 @@ from shopflow.crm.console import PAGES as crm_pages
 from shopflow.crm.leads.api import router as leads_router
 from shopflow.crm.leads.console import PAGES as lead_pages
 from shopflow.crm.members_api import router as members_router
+from shopflow.crm.members_console import PAGES as member_pages
 from shopflow.crm.quotes.api import router as quotes_router
 from shopflow.crm.quotes.console import PAGES as quote_pages
 from shopflow.fulfillment.api import router as fulfillment_router
@@ -172,6 +173,7 @@ def create_app(
         today_pages,
         order_pages,
         crm_pages,
+        member_pages,
         catalog_pages,
         coupon_pages,
         inventory_pages,

@@ -25,6 +25,7 @@ from shopflow.crm import service
 from shopflow.crm.errors import CustomerMerged
 from shopflow.crm.models import seen
 from shopflow.crm.schemas import CustomerPatch, MergeIn
+from shopflow.loyalty import points
 from shopflow.orders.models import mobile
 
 router = APIRouter(include_in_schema=False)
@@ -161,6 +162,7 @@ async def _profile_page(
         shown=shown,
         phones=list(zip(shown["phones"], profile.phones, strict=True)),
         moments=timeline(c, profile),
+        balance=await points.balance(session, customer_id),
         sources=SOURCES,
         can_merge=c.can("customers.write"),
         can_edit=can_edit,
