@@ -15,9 +15,11 @@ primary-key order), the reservations, 2 audit rows and the outbox row, in one tr
 service also reads the SKUs and the stock levels, and starts the order's pay clock.)
 --coupon (issue 16): after the plain run, the same server is measured again with every order
 naming one coupon (fixed 10.00 off, no minimum spend, no limits: created by `POST /coupons` just
-before that run), and the ratio coupon/plain is printed (target >= 0.80). Each such order reads the
-code (1 SELECT) and writes a coupon_uses row with its lines; a coupon without a total limit
-reserves nothing (a limited one adds 1 conditional UPDATE of its row, last before the commit).
+before that run) and redeeming 100 points as one of 256 members (customers made and given points
+through the API), and the ratio coupon/plain is printed (target >= 0.80). Each such order reads the
+code (1 SELECT), takes the points (1 conditional UPDATE of the member's balance, last before the
+commit) and writes a coupon_uses and a point_entries row with its lines; a coupon without a total
+limit reserves nothing (a limited one adds 1 conditional UPDATE of its row).
 After the runs the database is checked: no oversold stock row, reservations add up to reserved
 stock, and every order has its lines, reservations, audit trail and outbox row; with --coupon
 also: the coupon's counter stayed 0, its coupon_uses rows = the orders of the coupon run = the
@@ -71,6 +73,8 @@ UNITS = 1_000_000  # per SKU per warehouse: no order ever runs short
 BODIES = 4096  # distinct request bodies, drawn at random
 COUPON = "BENCH10"  # --coupon: the code every order of the coupon run names
 COUPON_OFF = 1000  # fen: its fixed value, less than any order's goods (3 SKUs of 10.00 or more)
+MEMBERS = 256  # --coupon: buyers of the coupon run, each a member holding plenty of points
+POINTS = 100  # points each order of the coupon run redeems (1.00 at the default value)
 T = TypeVar("T")
 
 
@@ -292,9 +296,15 @@ async def drive(
     await asyncio.gather(*(loop(i) for i in range(workers)))
 
 
+def member_phones() -> list[str]:
+    return [f"139{n:08d}" for n in range(MEMBERS)]
+
+
 def order_bodies(store: Store, rng: random.Random, coupon: str | None = None) -> list[bytes]:
-    """Valid 3-line orders, each naming `coupon` when given."""
+    """Valid 3-line orders; with `coupon`, each naming it and redeeming POINTS as one of the
+    MEMBERS."""
     bodies = []
+    phones = member_phones()
     for _ in range(BODIES):
         picked = rng.sample(store.skus, LINES)
         lines = [{"sku": s.code, "quantity": 1, "unit_price": money.fmt(s.price)} for s in picked]
@@ -305,7 +315,11 @@ def order_bodies(store: Store, rng: random.Random, coupon: str | None = None) ->
             "lines": lines,
         }
         if coupon is not None:
-            body["coupons"] = [coupon]
+            body |= {
+                "coupons": [coupon],
+                "points": POINTS,
+                "customer": {**CUSTOMER, "phone": rng.choice(phones)},
+            }
         bodies.append(json.dumps(body, ensure_ascii=False).encode())
     return bodies
 
@@ -487,6 +501,19 @@ def create_coupon(port: int, store: Store) -> None:
         raise SystemExit(f"could not create the coupon: HTTP {reply.status_code} {reply.text[:300]}")
 
 
+def create_members(port: int, store: Store) -> None:
+    """--coupon: the MEMBERS, each a customer given plenty of points through the API."""
+    headers = {"Authorization": f"Bearer {store.token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers=headers, timeout=30) as client:
+        for n, phone in enumerate(member_phones()):
+            made = client.post("/customers", json={"name": f"会员{n}", "phones": [phone]})
+            given = client.post(
+                f"/members/{made.json().get('id')}/points", json={"points": 10**8, "reason": "bench"}
+            )
+            if made.status_code != 201 or given.status_code != 201:
+                raise SystemExit(f"could not make member {phone}: {made.text[:200]} {given.text[:200]}")
+
+
 async def last_order_id(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:
@@ -535,10 +562,16 @@ async def check_coupon(url: str, after: int, seen: int) -> CouponChecks:
             f" WHERE o.id <= {after}",
             "discount <> sum of lines' discounts": f"SELECT count(*) FROM ({run_orders}) o WHERE o.discount"
             " <> (SELECT coalesce(sum(l.discount), 0) FROM order_lines l WHERE l.order_id = o.id)",
-            "discount <> its use's": f"SELECT count(*) FROM ({run_orders}) o JOIN coupon_uses u"
-            " ON u.order_id = o.id WHERE u.discount <> o.discount",
-            f"discount <> {money.fmt(COUPON_OFF)}": f"SELECT count(*) FROM ({run_orders}) o"
-            f" WHERE o.discount <> {COUPON_OFF}",
+            "discount <> its use's and burn's": f"SELECT count(*) FROM ({run_orders}) o JOIN coupon_uses u"
+            " ON u.order_id = o.id JOIN point_entries p ON p.order_id = o.id AND p.kind = 'burn'"
+            " WHERE u.discount + p.amount <> o.discount",
+            f"no burn of {POINTS} points": f"SELECT count(*) FROM ({run_orders}) o WHERE NOT EXISTS"
+            " (SELECT 1 FROM point_entries p WHERE p.order_id = o.id AND p.kind = 'burn'"
+            f" AND p.points = -{POINTS})",
+            f"discount <> {money.fmt(COUPON_OFF + POINTS)}": f"SELECT count(*) FROM ({run_orders}) o"
+            f" WHERE o.discount <> {COUPON_OFF + POINTS}",
+            "member's balance <> its ledger's sum": "SELECT count(*) FROM point_accounts a WHERE a.balance <>"
+            " (SELECT sum(p.points) FROM point_entries p WHERE p.customer_id = a.customer_id)",
         }
         broken = {name: await conn.fetchval(sql) for name, sql in rules.items()}
     finally:
@@ -715,6 +748,7 @@ def main() -> None:
             )
             if args.coupon:
                 create_coupon(port, store)
+                create_members(port, store)
                 plain_last = run(last_order_id(url))
                 coupon = run(
                     measure(

@@ -12,7 +12,7 @@ from shopflow.core.schemas import Id, Page
 from shopflow.crm import service
 from shopflow.loyalty import points
 from shopflow.loyalty.models import PointEntry
-from shopflow.loyalty.schemas import AdjustIn, MemberOut, PointEntryOut
+from shopflow.loyalty.schemas import AdjustedOut, AdjustIn, MemberOut, PointEntryOut
 
 router = APIRouter(tags=["members"], responses=problems(401, 403, 404))
 
@@ -52,17 +52,14 @@ async def get_member(
 
 
 @router.post(
-    "/members/{customer_id}/points", status_code=201, response_model=MemberOut, responses=problems(422)
+    "/members/{customer_id}/points", status_code=201, response_model=AdjustedOut, responses=problems(422)
 )
 async def adjust_points(
-    customer_id: Id,
-    data: AdjustIn,
-    session: Session,
-    pages: Pages,
-    actor: Annotated[Actor, require("members.adjust")],
-) -> MemberOut:
+    customer_id: Id, data: AdjustIn, session: Session, actor: Annotated[Actor, require("members.adjust")]
+) -> AdjustedOut:
     """A manual adjustment with its reason, audited: points added (expiring as earned ones do) or
-    taken (never below zero: 422 naming `points`)."""
+    taken (never below zero: 422 naming `points`); the balance after it and the ledger's entry."""
     customer = await service.get_customer(session, customer_id)
-    await points.adjust(session, actor, customer.id, data.points, data.reason)
-    return await _member(session, customer.id, pages)
+    entry = await points.adjust(session, actor, customer.id, data.points, data.reason)
+    balance = await points.balance(session, customer.id)
+    return AdjustedOut(customer_id=customer.id, balance=balance, entry=_entry(entry))

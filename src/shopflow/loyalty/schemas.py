@@ -127,6 +127,12 @@ class MemberOut(BaseModel):
     ledger: Page[PointEntryOut]  # newest first
 
 
+class AdjustedOut(BaseModel):
+    customer_id: int
+    balance: int
+    entry: PointEntryOut  # the adjustment as the ledger keeps it
+
+
 class AdjustIn(Input):
     points: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]  # added (positive) or taken (negative)
     reason: str = Field(min_length=1, max_length=200)
