@@ -18,6 +18,7 @@ from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
 from shopflow.crm import service as crm
 from shopflow.crm.schemas import CustomerIn
+from shopflow.loyalty import points
 from shopflow.notify.models import Delivery
 from shopflow.orders.models import Order
 from shopflow.service import care, care_repository, service, surveys
@@ -198,6 +199,13 @@ async def test_greetings_go_once_per_customer_occasion_and_year(db: Database, no
 
     greetings = await rows(db, Greeting)
     assert [(g.customer_id, g.occasion, g.year) for g in greetings] == [(born, "birthday", 2026)]
+    async with db.transaction() as session:  # LOY-1: the birthday bonus, once however often it ran
+        bonus = [
+            (e.kind, e.points, e.expires_at is not None)
+            for e in (await points.ledger(session, born, 1, 10))[0]
+        ]
+        assert bonus == [("birthday", policy.current().loyalty.birthday_bonus_points, True)]
+        assert await points.balance(session, born) == await points.ledger_sum(session, born) == 100
     assert [e.payload["customer_id"] for e in await rows(db, OutboxEvent) if e.event == "care.greeting"] == [
         born
     ]

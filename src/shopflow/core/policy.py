@@ -301,6 +301,8 @@ class Loyalty(Section):
     # LOY-1 (†): credits expire at the end of this many years after the year they were earned in
     # (1: points of 2026 expire when 2027 ends); 0: never.
     points_expire_years: Annotated[int, Field(ge=0, le=10)] = 1
+    # LOY-1 (†): points a member gets with their birthday greeting (SVC-8), once a year; 0: none.
+    birthday_bonus_points: Annotated[int, Field(ge=0, le=1_000_000)] = 100
     # LOY-4 (†): the most coupons one order may name (the best combination of them is chosen).
     coupons_per_order: Annotated[int, Field(gt=0, le=10)] = 5
     # LOY-4 (†): how many codes one batch may generate, and the random part's length of each.

@@ -316,10 +316,11 @@ class PointKind(StrEnum):
     RETURN = "return"  # redeemed points given back (the order cancelled or refunded)
     EXPIRE = "expire"  # credits past their date not spent
     ADJUST = "adjust"  # by hand, with a reason
+    BIRTHDAY = "birthday"  # the policy's bonus with the birthday greeting
 
 
 # Credits that expire: what a member earned or was given; a return only undoes a burn.
-EXPIRING = (PointKind.EARN, PointKind.ADJUST)
+EXPIRING = (PointKind.EARN, PointKind.ADJUST, PointKind.BIRTHDAY)
 
 
 class PointAccount(Base):

@@ -329,6 +329,23 @@ async def adjust(
     return entry
 
 
+async def birthday_bonus(session: AsyncSession, customer_ids: Sequence[int]) -> None:
+    """LOY-1: the policy's birthday points for each customer greeted for their birthday today
+    (the greeting's unique key makes it once a year), expiring as earned points do."""
+    bonus = policy.current().loyalty.birthday_bonus_points
+    if bonus <= 0 or not customer_ids:
+        return
+    at = clock.now()
+    until = expires(at)
+    for customer_id in customer_ids:
+        await repository.credit(session, customer_id, bonus, at)
+    db.queue(
+        session,
+        PointEntry,
+        *(_entry(c, K.BIRTHDAY, bonus, at, reason="birthday", expires_at=until) for c in customer_ids),
+    )
+
+
 async def ledger(
     session: AsyncSession, customer_id: int, page: int, size: int
 ) -> tuple[list[PointEntry], int]:

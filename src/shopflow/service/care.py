@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, auth, clock, events, policy
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid, NotFound
+from shopflow.loyalty import points
 from shopflow.service import care_repository as repository
 from shopflow.service.errors import CallbackNotFound
 from shopflow.service.models import (
+    BIRTHDAY,
     CallbackReason,
     CallbackTask,
     Greeting,
@@ -66,6 +68,7 @@ async def greet(session: AsyncSession) -> int:
                 }
             )
     sent: list[Greeting] = await repository.insert_new(session, Greeting, greetings)
+    await points.birthday_bonus(session, [g.customer_id for g in sent if g.occasion == BIRTHDAY])  # LOY-1
     for greeting in sent:
         payload = {
             "greeting_id": greeting.id,
