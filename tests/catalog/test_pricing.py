@@ -87,8 +87,9 @@ def test_the_lowest_rule_wins_never_under_its_floor_never_above_the_list_price()
 
 
 @pytest.mark.parametrize(("text", "bp"), [("10", 1000), ("12.5", 1250), ("0.01", 1), ("99.99", 9999)])
-def test_a_percent_is_read_in_basis_points(text: str, bp: int) -> None:
+def test_a_percent_is_read_in_basis_points_and_written_back(text: str, bp: int) -> None:
     assert pricing.parse_percent(text) == bp
+    assert pricing.percent_text(bp) == text
 
 
 @pytest.mark.parametrize("text", ["0", "100", "-5", "12.345", "ten", "nan", "inf"])

@@ -75,7 +75,11 @@ def floor_of(sku: Sku) -> tuple[int, float]:
 
 
 def percent_text(percent_bp: int | None) -> str | None:
-    return None if percent_bp is None else f"{Decimal(percent_bp) / 100:f}".rstrip("0").rstrip(".")
+    """Basis points as people write the percent: 1000 -> "10", 1250 -> "12.5"."""
+    if percent_bp is None:
+        return None
+    whole, part = divmod(percent_bp, 100)
+    return str(whole) if part == 0 else f"{whole}.{part:02d}".rstrip("0")
 
 
 def describe(rule: PriceRule) -> str:

@@ -206,3 +206,13 @@ async def category_for(session: AsyncSession, path: Sequence[str]) -> int:
     if parent is None:
         raise ValueError("a category path names at least one category")
     return parent
+
+
+async def find_category(session: AsyncSession, path: Sequence[str]) -> int | None:
+    """The id of the category at `path` ("服装", then optionally "T恤") if it exists; never adds."""
+    parent: int | None = None
+    for name in path:
+        parent = await repository.category_id(session, parent, name)
+        if parent is None:
+            return None
+    return parent
