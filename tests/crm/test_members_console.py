@@ -83,7 +83,7 @@ async def test_the_page_shows_the_tier_balance_and_an_earned_entry_in_chinese_an
         zh = await visitor.get(f"/customers/{customer_id}/points")
         assert zh.status_code == 200, zh.text
         assert f'<dd id="points-balance">{EARNED}</dd>' in zh.text
-        assert '<dd id="member-tier">普通会员</dd>' in zh.text
+        assert '<dd id="member-tier">银卡</dd>' in zh.text  # reviewed at completion (LOY-2)
         row = table_row(zh.text, f"entry-{earned.id}")
         assert f'<a href="/orders/{placed.id}">{placed.order_no}</a>' in row
         cells = _cells(zh.text, f"entry-{earned.id}")

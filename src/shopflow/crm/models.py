@@ -17,7 +17,12 @@ from shopflow.core.privacy import mask_email, mask_name, mask_phone, mask_street
 
 
 class Tier(StrEnum):
-    NONE = "none"  # the loyalty issue sets the others
+    """LOY-2: a member's tier by rolling net spend (the policy's `loyalty.tiers`)."""
+
+    NONE = "none"  # not reviewed yet, or below the first tier
+    SILVER = "silver"  # 银卡
+    GOLD = "gold"  # 金卡
+    DIAMOND = "diamond"  # 钻石卡
 
 
 class Source(StrEnum):

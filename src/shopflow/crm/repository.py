@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -39,28 +39,36 @@ WITH known AS (
 )
 SELECT customer_id FROM known UNION ALL SELECT customer_id FROM phone
 """
-KNOWN_PG = "SELECT customer_id FROM customer_phones WHERE phone_hash = $1"
+KNOWN_PG = (
+    "SELECT p.customer_id, c.tier FROM customer_phones p JOIN customers c ON c.id = p.customer_id"
+    " WHERE p.phone_hash = $1"
+)
 
 
 async def link(
     session: AsyncSession, phone_hash: str, phone: str, personal: dict[str, Any], at: datetime
-) -> int:
-    """The id of the customer whose phone has `phone_hash`, created (with `personal`, the phone
-    primary) when there is none: on PostgreSQL one indexed read for a phone seen before, one more
-    statement for a new one."""
+) -> tuple[int, str]:
+    """The id and tier of the customer whose phone has `phone_hash`, created (with `personal`,
+    the phone primary, no tier yet) when there is none: on PostgreSQL one indexed read for a phone
+    seen before, one more statement for a new one."""
     driver = await driver_connection(session)
     if driver is not None:
-        known: int | None = await driver.fetchval(KNOWN_PG, phone_hash)
+        known = await driver.fetchrow(KNOWN_PG, phone_hash)
         if known is not None:
-            return known
+            return known[0], known[1]
         vault = crypto.vault()
         found: int = await driver.fetchval(LINK_PG, phone_hash, vault.seal(phone), vault.seal(personal), at)
-        return found
+        return found, Tier.NONE
     # SQLite: writers are serialised (BEGIN IMMEDIATE), so reading first is safe.
-    existing = await by_phone_hash(session, phone_hash)
+    stmt = (
+        select(CustomerPhone.customer_id, Customer.tier)
+        .join(Customer, Customer.id == CustomerPhone.customer_id)
+        .where(CustomerPhone.phone_hash == phone_hash)
+    )
+    existing = (await session.execute(stmt)).first()
     if existing is not None:
-        return existing
-    return await create(session, personal, Source.ORDER, [], [(phone_hash, phone)], at)
+        return existing[0], existing[1]
+    return await create(session, personal, Source.ORDER, [], [(phone_hash, phone)], at), Tier.NONE
 
 
 async def create(
@@ -368,3 +376,31 @@ async def leads_of(session: AsyncSession, customer_id: int, limit: int) -> list[
     hashes = select(CustomerPhone.phone_hash).where(CustomerPhone.customer_id == customer_id)
     stmt = select(Lead).where(Lead.phone_hash.in_(hashes)).order_by(Lead.id.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def spend_since(session: AsyncSession, customer_ids: Iterable[int], since: datetime) -> dict[int, int]:
+    """Each customer's net spend (payments less refunds, their value entries) since `since` (LOY-2)."""
+    stmt = (
+        select(ValueEntry.customer_id, func.sum(ValueEntry.amount))
+        .where(ValueEntry.customer_id.in_(set(customer_ids)), ValueEntry.at >= since)
+        .group_by(ValueEntry.customer_id)
+    )
+    return {customer_id: int(total) for customer_id, total in (await session.execute(stmt)).all()}
+
+
+async def tiers_of(session: AsyncSession, customer_ids: Iterable[int]) -> dict[int, str]:
+    """The tier of each customer not merged into another, locked (a review writes it)."""
+    stmt = (
+        select(Customer.id, Customer.tier)
+        .where(Customer.id.in_(set(customer_ids)), Customer.merged_into.is_(None))
+        .order_by(Customer.id)
+        .with_for_update()
+    )
+    return dict((await session.execute(stmt)).tuples().all())
+
+
+async def set_tier(session: AsyncSession, customer_id: int, tier: str, at: datetime) -> None:
+    await session.execute(
+        update(Customer).where(Customer.id == customer_id).values(tier=tier, updated_at=at),
+        execution_options={"synchronize_session": False},
+    )

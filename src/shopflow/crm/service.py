@@ -3,7 +3,7 @@ phone or number, their value kept current by payments and refunds, two profiles 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, clock, crypto
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid
-from shopflow.crm import repository
+from shopflow.crm import repository, tiers
 from shopflow.crm.errors import CustomerMerged, CustomerNotFound, PhoneTaken
 from shopflow.crm.models import (
     OWNERS,
@@ -37,10 +37,10 @@ PROFILE_VALUE_ENTRIES = 50
 
 async def for_order(
     session: AsyncSession, phone_hash: str, customer: dict[str, Any], address: dict[str, Any], at: datetime
-) -> int:
-    """Order intake: the id of the customer with the order's phone (`phone_hash`, the order's
-    blind index), created from the order's contact when the phone is new. One statement on
-    PostgreSQL; concurrent orders of a new phone get one customer."""
+) -> tuple[int, str]:
+    """Order intake: the id and tier (LOY-2) of the customer with the order's phone (`phone_hash`,
+    the order's blind index), created from the order's contact when the phone is new. One
+    statement on PostgreSQL; concurrent orders of a new phone get one customer."""
     personal = {"name": customer["name"], "email": customer.get("email"), "addresses": [address]}
     return await repository.link(session, phone_hash, customer["phone"], personal, at)
 
@@ -278,6 +278,17 @@ async def order_paid(session: AsyncSession, order: Order, payment_id: int, amoun
         await repository.add_value(session, order.customer_id, amount, 1, order.created_at, at)
 
 
+async def order_completed(session: AsyncSession, order: Order) -> None:
+    """An order completed (ORD-7): its customer's tier reviewed (LOY-2)."""
+    if order.customer_id is not None:
+        await tiers.review(session, [order.customer_id])
+
+
+async def review_tiers(session: AsyncSession, customer_ids: Collection[int]) -> None:
+    """LOY-2: the customers' tiers set from their net spend in the policy's window (`tiers.review`)."""
+    await tiers.review(session, customer_ids)
+
+
 async def history_paid(session: AsyncSession, entries: list[dict[str, Any]], at: datetime) -> None:
     """Imported orders' captures (ORD-1 history: `customer_id`, `order_id`, `amount`, `at`,
     `placed_at`) counted into their customers' lifetime value and order count (CRM-1), once per
@@ -296,6 +307,7 @@ async def refund_settled(
     )
     if customer_id is not None:
         await repository.add_value(session, customer_id, -amount, 0, None, at)
+        await tiers.review(session, [customer_id])  # LOY-2: the spend fell
 
 
 async def merge(session: AsyncSession, actor: Actor, customer_id: int, other_id: int) -> Customer:

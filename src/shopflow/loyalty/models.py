@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from itertools import combinations
 from typing import Any
@@ -371,6 +372,11 @@ class LineValue:
     net: int
 
 
+def tier_cut(goods: int, percent: float) -> int:
+    """LOY-2: a tier's discount of `percent` on `goods` fen (after coupons), in whole fen."""
+    return int(Decimal(goods) * Decimal(str(percent)) / 100)
+
+
 def points_for(net: int, per_yuan: float) -> int:
     """LOY-1: whole points for `net` fen paid (1 per yuan by default), fractions dropped."""
     return int(net * per_yuan) // 100
@@ -382,9 +388,9 @@ def share_by_line(lines: Sequence[LineValue], total: int) -> list[int]:
     return money.largest_remainder([line.net for line in lines], total)
 
 
-def with_points(values: Sequence[int], shares: Sequence[int], amount: int) -> list[int]:
-    """Lines' discount `shares` (fen, of coupons) with redeemed points worth `amount` fen shared by
-    what the coupons left of each line (largest remainder)."""
+def on_top(values: Sequence[int], shares: Sequence[int], amount: int) -> list[int]:
+    """Lines' discount `shares` (fen) with `amount` fen more shared by what the earlier discounts
+    left of each line (largest remainder): a tier's discount after the coupons, points last."""
     left = [value - share for value, share in zip(values, shares, strict=True)]
     return [share + extra for share, extra in zip(shares, money.largest_remainder(left, amount), strict=True)]
 

@@ -100,10 +100,11 @@ class UseOut(BaseModel):
 
 
 class DiscountOut(BaseModel):
-    """A discount line of an order: what a coupon (LOY-4) or redeemed points (LOY-1) took off."""
+    """A discount line of an order: what a coupon (LOY-4), the member's tier (LOY-2) or redeemed
+    points (LOY-1) took off."""
 
-    kind: str  # "coupon" | "points"
-    code: str | None = None  # the coupon's code
+    kind: str  # "coupon" | "tier" | "points"
+    code: str | None = None  # the coupon's code; the tier's name (on the order's first answer)
     points: int | None = None  # the points redeemed
     amount: Amount
 

@@ -32,7 +32,8 @@ from shopflow.loyalty.models import (
     choose,
     offer_error,
     offer_from,
-    with_points,
+    on_top,
+    tier_cut,
 )
 from shopflow.loyalty.points import Redemption
 from shopflow.loyalty.schemas import CheckIn, CouponIn
@@ -65,22 +66,26 @@ def buyer_of(phone: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Deal:
-    """What an order takes off its goods: the coupons applied (LOY-4) and the points redeemed (LOY-1)."""
+    """What an order takes off its goods: the coupons applied (LOY-4), the member's tier discount
+    (LOY-2) and the points redeemed (LOY-1), in that order."""
 
     coupons: Choice | None = None
     redeemed: Redemption | None = None
+    tier: str | None = None
+    tier_cut: int = 0  # fen
 
     @property
     def discount(self) -> int:
-        return (0 if self.coupons is None else self.coupons.discount) + (
-            0 if self.redeemed is None else self.redeemed.amount
-        )
+        coupons = 0 if self.coupons is None else self.coupons.discount
+        return coupons + self.tier_cut + (0 if self.redeemed is None else self.redeemed.amount)
 
     def line_discounts(self, values: Sequence[int]) -> list[int]:
-        """Each line's share (fen) of the discount: the coupons' on the lines they cover, the
-        points' on what the coupons left, each by largest remainder (ASV-4)."""
+        """Each line's share (fen) of the discount: the coupons' on the lines they cover, then the
+        tier's and the points' on what was left, each by largest remainder (ASV-4)."""
         shares = [0] * len(values) if self.coupons is None else list(self.coupons.line_discounts)
-        return shares if self.redeemed is None else with_points(values, shares, self.redeemed.amount)
+        if self.tier_cut:
+            shares = on_top(values, shares, self.tier_cut)
+        return shares if self.redeemed is None else on_top(values, shares, self.redeemed.amount)
 
 
 NO_DEAL = Deal()
@@ -91,16 +96,22 @@ async def deal(
     codes: Sequence[str],
     asked: int | None,
     buyer: str,
-    customer_id: int | None,
+    customer: tuple[int, str] | None,
     sales: Sequence[Sale],
 ) -> Deal:
-    """An order's coupons (every one valid, the best combination chosen) and `asked` points
-    (within the policy's share of what the coupons leave); CouponInvalid or PointsRefused (422)."""
-    if not codes and not asked:
+    """An order's coupons (every one valid, the best combination chosen), its `customer`'s (id,
+    tier) tier discount on what they leave, and `asked` points (within the policy's share of what
+    is left then); CouponInvalid or PointsRefused (422)."""
+    tier = None if customer is None else customer[1]
+    percent = next((t.discount_percent for t in policy.current().loyalty.tiers if t.name == tier), 0.0)
+    if not codes and not asked and not percent:
         return NO_DEAL
     coupons = await choose_for(session, codes, buyer, sales) if codes else None
     goods = sum(sale.value for sale in sales) - (0 if coupons is None else coupons.discount)
-    return Deal(coupons, points.redemption(customer_id, asked, goods) if asked else None)
+    cut = tier_cut(goods, percent)
+    customer_id = None if customer is None else customer[0]
+    redeemed = points.redemption(customer_id, asked, goods - cut) if asked else None
+    return Deal(coupons, redeemed, tier if cut else None, cut)
 
 
 async def redeem(

@@ -55,6 +55,8 @@ class Facts:
     # A survey's signed answer page (SVC-6) and a greeting's occasion, named in the language (SVC-8).
     survey_url: str = ""
     occasion: str = ""
+    # A member's new tier (LOY-2), named in the language.
+    tier: str = ""
 
 
 @cache
@@ -89,6 +91,7 @@ def render(language: str, event: str, facts: Facts) -> Notice:
         "reject_reason": facts.reject_reason,
         "survey_url": facts.survey_url,
         "occasion": facts.occasion,
+        "tier": facts.tier,
     }
     parcels = [
         {

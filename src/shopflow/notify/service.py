@@ -146,7 +146,8 @@ async def _customer_deliveries(
 
 
 async def _care_deliveries(session: AsyncSession, event: OutboxEvent, at: datetime) -> list[dict[str, Any]]:
-    """SVC-6, SVC-8: a survey's link or a greeting, to the customer it names (`service.notices`)."""
+    """SVC-6, SVC-8, LOY-2: a survey's link, a greeting or a new tier, to the customer it names
+    (`service.notices`)."""
     rules = policy.current()
     language = rules.notify.language
     person = await care_notices.recipient(session, event.event, event.payload, language)
@@ -158,6 +159,7 @@ async def _care_deliveries(session: AsyncSession, event: OutboxEvent, at: dateti
         timezone=rules.calendar.timezone,
         survey_url=person.survey_url,
         occasion=person.occasion,
+        tier=person.tier,
     )
     notice = render(language, event.event, facts)
     found: list[dict[str, Any]] = []

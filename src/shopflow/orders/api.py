@@ -83,17 +83,21 @@ def _out_fields(
 
 
 async def _discounts(session: Session, order: Order) -> tuple[list[DiscountOut], str | None]:
-    """The order's discount lines as stored: the coupons it used (LOY-4), the points it redeemed
-    (LOY-1)."""
+    """The order's discount lines as stored: the coupons it used (LOY-4), its tier discount
+    (LOY-2: what its discount holds beyond them) and the points it redeemed (LOY-1)."""
     if order.discount == 0:
         return [], None
     uses = [(use.code, use.discount) for use in await loyalty.discounts_of(session, order.id)]
     burned, fen = points.burned_of(await points.order_entries(session, order.id))
-    return _lines(uses, burned, fen), explained(uses) if uses else None
+    tier = order.discount - sum(amount for _, amount in uses) - fen
+    return _lines(uses, None, tier, burned, fen), explained(uses) if uses else None
 
 
-def _lines(uses: list[tuple[str, int]], burned: int, fen: int) -> list[DiscountOut]:
+def _lines(
+    uses: list[tuple[str, int]], tier: str | None, cut: int, burned: int, fen: int
+) -> list[DiscountOut]:
     found = [DiscountOut(kind="coupon", code=code, amount=amount) for code, amount in uses]
+    found += [DiscountOut(kind="tier", code=tier, amount=cut)] if cut else []
     return found + ([DiscountOut(kind="points", points=burned, amount=fen)] if burned else [])
 
 
@@ -151,9 +155,11 @@ async def place_order(
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     if placed.created:  # an echo of the input, not a read
-        chosen, redeemed = placed.deal.coupons, placed.deal.redeemed
+        deal = placed.deal
+        chosen, redeemed = deal.coupons, deal.redeemed
         uses = [] if chosen is None else [(p.offer.code, p.discount) for p in chosen.applied]
-        lines = _lines(uses, *((0, 0) if redeemed is None else (redeemed.points, redeemed.amount)))
+        burned = (0, 0) if redeemed is None else (redeemed.points, redeemed.amount)
+        lines = _lines(uses, deal.tier, deal.tier_cut, *burned)
         discounts = (lines, None if chosen is None else chosen.explanation())
     else:
         discounts = await _discounts(session, placed.order)

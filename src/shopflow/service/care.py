@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.core import audit, auth, clock, events, policy
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid, NotFound
+from shopflow.crm import service as crm
 from shopflow.loyalty import points
 from shopflow.service import care_repository as repository
 from shopflow.service.errors import CallbackNotFound
@@ -86,6 +87,7 @@ async def greet(session: AsyncSession) -> int:
         audit.queue(
             session, audit.row(audit.SYSTEM, "callback.created", "callback", task.id, None, after, at)
         )
+    await crm.review_tiers(session, [c.id for c in customers])  # LOY-2: spend entering or leaving the window
     await repository.move_sweep(session, day, customers[-1].id)
     await session.flush()
     return len(customers)

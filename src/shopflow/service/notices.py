@@ -10,11 +10,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.crm import service as crm
+from shopflow.crm import tiers
 from shopflow.orders.service import queries as orders
 from shopflow.service import care, care_repository, repository, surveys
 from shopflow.service.errors import SurveyNotFound
 
-EVENTS = frozenset({surveys.SENT_EVENT, care.GREETING_EVENT})
+EVENTS = frozenset({surveys.SENT_EVENT, care.GREETING_EVENT, tiers.TIER_EVENT})
+# LOY-2: a tier as the member reads it.
+TIER_NAMES = {
+    "zh_CN": {"none": "普通会员", "silver": "银卡", "gold": "金卡", "diamond": "钻石卡"},
+    "en": {"none": "member", "silver": "Silver", "gold": "Gold", "diamond": "Diamond"},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,7 @@ class Recipient:
     order_no: str = ""
     survey_url: str = ""
     occasion: str = ""
+    tier: str = ""
 
 
 async def _profile(session: AsyncSession, customer_id: int) -> tuple[str, str | None, str | None]:
@@ -35,7 +42,11 @@ async def _profile(session: AsyncSession, customer_id: int) -> tuple[str, str | 
 
 
 async def recipient(session: AsyncSession, event: str, payload: dict[str, Any], language: str) -> Recipient:
-    """The person a `survey.sent` or `care.greeting` event is for, and what their notice says."""
+    """The person a `survey.sent`, `care.greeting` or `member.tier_changed` event is for, and
+    what their notice says."""
+    if event == tiers.TIER_EVENT:
+        name, email, phone = await _profile(session, int(payload["customer_id"]))
+        return Recipient(name, email, phone, tier=TIER_NAMES[language][str(payload["to"])])
     if event == care.GREETING_EVENT:
         name, email, phone = await _profile(session, int(payload["customer_id"]))
         return Recipient(name, email, phone, occasion=care.occasion_name(str(payload["occasion"]), language))

@@ -43,7 +43,9 @@ S = OrderStatus
 ORDER_NO_ATTEMPTS = 5
 
 
-CustomerOf = Callable[[AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[int]]
+CustomerOf = Callable[
+    [AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[tuple[int, str]]
+]
 # Who finds or creates the customer of an order's phone (CRM-1): the customers' domain (a later
 # one, which orders cannot import) registers its `for_order` by `customers_from` when the app is
 # made (`shopflow.wiring.connect`); until then an order is placed without a customer.
@@ -103,14 +105,15 @@ async def place_order(
 
     phone_hash = crypto.vault().lookup_hash(data.customer.phone)
     at = clock.now()
-    # CRM-1: the phone's customer, created when new (one indexed statement).
-    customer_id = await _CUSTOMERS[0](session, phone_hash, customer, address, at) if _CUSTOMERS else None
-    # ORD-2, LOY-4, LOY-1: every coupon valid (the best combination chosen), points within the policy.
-    asks = bool(data.coupons or data.points)
-    sales = [
-        loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests if asks
-    ]
-    deal = await loyalty.deal(session, data.coupons, data.points, phone_hash, customer_id, sales)
+    # CRM-1: the phone's customer (id, tier), created when new (one indexed statement).
+    member = await _CUSTOMERS[0](session, phone_hash, customer, address, at) if _CUSTOMERS else None
+    customer_id = None if member is None else member[0]
+    # ORD-2, LOY-4, LOY-2, LOY-1: every coupon valid (the best combination chosen), the member's
+    # tier discount, points within the policy.
+    sales = [loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests]
+    # A contract's or an exchange's prices are as agreed: no tier discount on them.
+    buyer = member if agreed is None and not replacement else None
+    deal = await loyalty.deal(session, data.coupons, data.points, phone_hash, buyer, sales)
     fee = 0 if replacement else rules.fulfillment.shipping_fee
     money = totals(requests, fee, rules.fulfillment.free_shipping_threshold, deal.discount)
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)

@@ -4,7 +4,7 @@ closing (ORD-3, ORD-5..7), and the worker's actions when an order's clock runs o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +29,18 @@ from shopflow.orders.service.queries import get_order
 from shopflow.orders.service.transitions import move, notice
 
 S = OrderStatus
+Completed = Callable[[AsyncSession, Order], Awaitable[None]]
+# Who is told of a completed order (LOY-2): the customers' domain, a later one which orders cannot
+# import, registers its tier review by `when_completed` (`shopflow.wiring.connect`).
+ON_COMPLETED: list[Completed] = []
 UNPAID_TIMEOUT = "unpaid_timeout"  # ORD-5's cancel reason
 PAID_ON_HOLD = "order.paid_on_hold"  # the audit action of a payment captured during a hold (ORD-3)
+
+
+def when_completed(hook: Completed) -> None:
+    """Tell `hook` of every order completed from now on, in the completing transaction."""
+    if hook not in ON_COMPLETED:
+        ON_COMPLETED.append(hook)
 
 
 async def cancel(session: AsyncSession, actor: Actor, order_id: int, reason: str) -> Order:
@@ -207,6 +217,8 @@ async def complete(session: AsyncSession, actor: Actor, order_id: int, *, assume
     reason = "receipt_assumed" if assumed else "receipt_confirmed"
     order, at = await _advance(session, actor, order_id, Order.complete, reason)
     await points.earn(session, order.id, order.customer_id, line_values(order))  # LOY-1
+    for told in ON_COMPLETED:  # the customer's tier reviewed (LOY-2)
+        await told(session, order)
     closes = aftersales_closes(order.delivered_at or at, policy.current().aftersales)
     subject = order_subject(order.id)
     await sla.stop_and_start(session, subject, OrderClock.RECEIPT, OrderClock.AFTERSALES, closes)
