@@ -17,6 +17,8 @@ from shopflow import __version__, wiring
 from shopflow.aftersales.api import router as aftersales_router
 from shopflow.aftersales.console import PAGES as aftersales_pages
 from shopflow.analytics.api import router as analytics_router
+from shopflow.analytics.campaigns_api import router as campaigns_router
+from shopflow.analytics.campaigns_console import PAGES as campaign_pages
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
@@ -130,6 +132,7 @@ def create_app(
         core_router,
         catalog_router,
         coupons_router,
+        campaigns_router,
         inventory_router,
         payments_router,
         notify_router,
@@ -176,6 +179,7 @@ def create_app(
         member_pages,
         catalog_pages,
         coupon_pages,
+        campaign_pages,
         inventory_pages,
         fulfillment_pages,
         payment_pages,

@@ -14,6 +14,7 @@ from shopflow.fulfillment.models import picking as picking_models
 from shopflow.fulfillment.models import shipments as shipment_models
 from shopflow.inventory import models as inventory_models
 from shopflow.kb import models as kb_models
+from shopflow.loyalty import campaign_models
 from shopflow.loyalty import models as loyalty_models
 from shopflow.notify import models as notify_models
 from shopflow.orders import models as order_models
@@ -32,6 +33,7 @@ MODULES = (
     catalog_models,
     inventory_models,
     loyalty_models,
+    campaign_models,
     order_models,
     payment_models,
     notify_models,

@@ -1,0 +1,130 @@
+"""A campaign's figures (LOY-3): the orders attributed to it, their sales, discounts, coupon uses,
+new members, gross margin, cost and ROI, and a daily series for the chart.
+
+Queried here, above orders, because they read the orders' tables with their models; the campaign
+itself is loyalty's (`shopflow.loyalty.campaigns`), which sits below orders and may not import them.
+
+Attribution: an order is the campaign's when it was created in the window [starts_at, ends_at), in
+one of its channels (all when it names none), is not cancelled, and holds a use of one of its
+coupons not released (`coupon_uses.released_at IS NULL`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from shopflow.core import clock
+from shopflow.loyalty.campaign_models import Campaign, Day, Metrics
+from shopflow.loyalty.models import CouponUse
+from shopflow.orders.models import Order, OrderLine, OrderStatus
+
+
+def _held_use(campaign: Campaign) -> ColumnElement[bool]:
+    """A use of one of the campaign's coupons by the order, not released."""
+    return and_(
+        CouponUse.order_id == Order.id,
+        CouponUse.coupon_id.in_(campaign.coupon_ids),
+        CouponUse.released_at.is_(None),
+    )
+
+
+def attributed(campaign: Campaign) -> Select[tuple[int]]:
+    """The ids of the orders attributed to the campaign (the module's rule)."""
+    stmt = select(Order.id).where(
+        Order.created_at >= campaign.starts_at,
+        Order.created_at < campaign.ends_at,
+        Order.status != OrderStatus.CANCELLED,
+        exists().where(_held_use(campaign)),
+    )
+    if campaign.channels:
+        stmt = stmt.where(Order.channel.in_(campaign.channels))
+    return stmt
+
+
+async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
+    """The campaign's figures over the orders attributed so far (during the window and after it)."""
+    if not campaign.coupon_ids or not campaign.has_started(clock.now()):
+        return Metrics(0, 0, 0, 0, 0, 0, 0, [])
+    ids = attributed(campaign).subquery()
+    orders = (
+        await session.execute(
+            select(Order.id, Order.created_at, Order.total)
+            .where(Order.id.in_(select(ids.c.id)))
+            .order_by(Order.id)
+        )
+    ).all()
+    if not orders:
+        return Metrics(0, 0, 0, 0, 0, 0, 0, [])
+    uses = dict(
+        (int(order_id), (int(discount), int(count)))
+        for order_id, discount, count in (
+            await session.execute(
+                select(CouponUse.order_id, func.sum(CouponUse.discount), func.count())
+                .where(
+                    CouponUse.order_id.in_(select(ids.c.id)),
+                    CouponUse.coupon_id.in_(campaign.coupon_ids),
+                    CouponUse.released_at.is_(None),
+                )
+                .group_by(CouponUse.order_id)
+            )
+        ).all()
+    )
+    line_margin = (
+        OrderLine.unit_price * OrderLine.quantity
+        - OrderLine.discount
+        - OrderLine.unit_cost * OrderLine.quantity
+    )
+    margins = {
+        int(order_id): int(margin)
+        for order_id, margin in (
+            await session.execute(
+                select(OrderLine.order_id, func.sum(line_margin))
+                .where(OrderLine.order_id.in_(select(ids.c.id)))
+                .group_by(OrderLine.order_id)
+            )
+        ).all()
+    }
+    days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for order_id, created_at, total in orders:
+        figures = days[_local_day(created_at)]
+        figures[0] += 1
+        figures[1] += int(total)
+        figures[2] += uses.get(order_id, (0, 0))[0]
+        figures[3] += margins.get(order_id, 0)
+    return Metrics(
+        orders=len(orders),
+        sales=sum(int(total) for _, _, total in orders),
+        discounts=sum(discount for discount, _ in uses.values()),
+        coupon_uses=sum(count for _, count in uses.values()),
+        new_members=await _new_members(session, ids),
+        gross_margin=sum(margins.values()),
+        gift_cost=0,  # gifts are recorded with the campaign, not given by order intake yet
+        days=[Day(day, *figures) for day, figures in sorted(days.items())],
+    )
+
+
+def _local_day(at: datetime) -> str:
+    return at.astimezone(clock.store_zone()).date().isoformat()
+
+
+async def _new_members(session: AsyncSession, ids: Subquery) -> int:
+    """Customers whose first order not cancelled (by time, then id) is an attributed order."""
+    earlier = aliased(Order)
+    first = ~exists().where(
+        earlier.customer_id == Order.customer_id,
+        earlier.status != OrderStatus.CANCELLED,
+        or_(
+            earlier.created_at < Order.created_at,
+            and_(earlier.created_at == Order.created_at, earlier.id < Order.id),
+        ),
+    )
+    stmt = select(func.count(func.distinct(Order.customer_id))).where(
+        Order.id.in_(select(ids.c.id)),
+        Order.customer_id.is_not(None),
+        first,
+    )
+    return int(await session.scalar(stmt) or 0)

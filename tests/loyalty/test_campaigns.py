@@ -1,0 +1,188 @@
+"""Campaigns through the API (LOY-3, issue 16 items 4 and 8): created with their window, channels
+and coupons (refused by field), and their figures: the orders attributed through the coupons
+(a cancelled one not counted), sales, discounts, uses, new members, gross margin and ROI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from shopflow.core import clock, money
+from shopflow.core.db import Database
+from shopflow.loyalty.campaign_models import Campaign
+from tests.builders.auth import bearer
+from tests.builders.catalog import add_product
+from tests.builders.inventory import add_warehouse, receive
+from tests.builders.orders import order_body
+from tests.builders.rows import audit_rows
+
+
+async def _store(db: Database) -> tuple[dict[str, str], dict[str, str]]:
+    """Three SKUs in stock (cost: half the price); an operations user's and a sales user's headers."""
+    await add_product(db, {"TEA-1": 3000, "CUP-1": 5000, "POT-1": 12000})
+    await add_warehouse(db, "WH-A", 1)
+    await receive(db, "WH-A", {"TEA-1": 100, "CUP-1": 100, "POT-1": 100})
+    return await bearer(db, "operations"), await bearer(db, "sales")
+
+
+async def _coupon(client: httpx.AsyncClient, headers: dict[str, str], code: str, value: str) -> int:
+    reply = await client.post(
+        "/api/v1/coupons", json={"code": code, "kind": "fixed", "value": value}, headers=headers
+    )
+    assert reply.status_code == 201, reply.text
+    return int(reply.json()["id"])
+
+
+def _window(**fields: Any) -> dict[str, Any]:
+    now = clock.now()
+    return {
+        "name": "双十二",
+        "theme": "年终大促",
+        "kind": "holiday",
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(),
+        **fields,
+    }
+
+
+async def _order(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    phone: str,
+    lines: list[tuple[str, int, str]],
+    **fields: Any,
+) -> dict[str, Any]:
+    customer = {"name": "李四", "phone": phone, "email": f"{phone}@example.cn"}
+    reply = await client.post(
+        "/api/v1/orders", json=order_body(lines, customer=customer, **fields), headers=headers
+    )
+    assert reply.status_code == 201, reply.text
+    return dict(reply.json())
+
+
+async def test_a_campaign_is_created_listed_read_and_audited(client: httpx.AsyncClient, db: Database) -> None:
+    ops, _ = await _store(db)
+    ten = await _coupon(client, ops, "TEN", "10.00")
+
+    reply = await client.post(
+        "/api/v1/campaigns",
+        json=_window(
+            channels=["web"], coupon_ids=[ten], gift_sku="CUP-1", gift_min_spend="299.00", budget="5000"
+        ),
+        headers=ops,
+    )
+
+    assert reply.status_code == 201, reply.text
+    made = reply.json()
+    assert (made["kind"], made["channels"], made["coupon_ids"]) == ("holiday", ["web"], [ten])
+    assert (made["gift_sku"], made["gift_min_spend"], made["budget"]) == ("CUP-1", "299.00", "5000.00")
+    listed = (await client.get("/api/v1/campaigns", headers=ops)).json()
+    assert ([c["id"] for c in listed["items"]], listed["total"]) == ([made["id"]], 1)
+    assert (await client.get(f"/api/v1/campaigns/{made['id']}", headers=ops)).json() == made
+    assert (await client.get("/api/v1/campaigns/999999", headers=ops)).status_code == 404
+    assert [r.action for r in await audit_rows(db, "campaign", made["id"])] == ["campaign.created"]
+
+
+async def test_bad_campaigns_are_refused_by_field_and_nothing_is_stored(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    ops, sales = await _store(db)
+    now = clock.now()
+    cases = [
+        (_window(ends_at=(now - timedelta(days=2)).isoformat()), "ends_at"),
+        (_window(coupon_ids=[424242]), "coupon_ids"),
+        (_window(channels=["nowhere"]), "channels"),
+        (_window(gift_sku="NOPE"), "gift_sku"),
+        (_window(gift_min_spend="10.00"), "gift_sku"),
+        (_window(kind="flash"), "kind"),
+        (_window(budget="-1"), "budget"),
+    ]
+    for body, field in cases:
+        reply = await client.post("/api/v1/campaigns", json=body, headers=ops)
+        assert reply.status_code == 422, (body, reply.text)
+        assert field in [e["field"] for e in reply.json()["errors"]], (body, reply.text)
+    assert (await client.post("/api/v1/campaigns", json=_window(), headers=sales)).status_code == 403
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+async def test_the_figures_count_the_coupon_orders_of_the_window_and_channels_but_not_a_cancelled_one(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    ops, sales = await _store(db)
+    ten, five, other = (
+        await _coupon(client, ops, "TEN", "10.00"),
+        await _coupon(client, ops, "FIVE", "5.00"),
+        await _coupon(client, ops, "OTHER", "3.00"),
+    )
+    made = (
+        await client.post(
+            "/api/v1/campaigns", json=_window(channels=["web"], coupon_ids=[ten, five]), headers=ops
+        )
+    ).json()
+    # A returning buyer: an order before, without a coupon (not attributed; B is no new member).
+    await _order(client, sales, "13900000002", [("TEA-1", 1, "30.00")])
+    first = await _order(
+        client, sales, "13900000001", [("TEA-1", 1, "30.00"), ("CUP-1", 1, "50.00")], coupons=["TEN"]
+    )
+    second = await _order(client, sales, "13900000002", [("POT-1", 1, "120.00")], coupons=["FIVE"])
+    cancelled = await _order(client, sales, "13900000003", [("CUP-1", 2, "50.00")], coupons=["TEN"])
+    await _order(client, sales, "13900000004", [("CUP-1", 1, "50.00")], coupons=["OTHER"])  # not its coupon
+    await _order(client, sales, "13900000005", [("CUP-1", 1, "50.00")], coupons=["FIVE"], channel="manual")
+    reply = await client.post(
+        f"/api/v1/orders/{cancelled['id']}/cancel", json={"reason": "changed mind"}, headers=ops
+    )
+    assert reply.status_code == 200, reply.text
+    assert other
+
+    figures = (await client.get(f"/api/v1/campaigns/{made['id']}/metrics", headers=ops)).json()
+
+    assert (figures["state"], figures["orders"], figures["coupon_uses"], figures["new_members"]) == (
+        "running",
+        2,
+        2,
+        1,
+    )
+    assert figures["sales"] == money.fmt(
+        money.parse(first["totals"]["total"]) + money.parse(second["totals"]["total"])
+    )
+    # Goods 80.00 − 10.00 and 120.00 − 5.00: discounts 15.00; margin (80 − 10 − 40) + (120 − 5 − 60) = 85.00.
+    assert (figures["discounts"], figures["gross_margin"], figures["gift_cost"], figures["cost"]) == (
+        "15.00",
+        "85.00",
+        "0.00",
+        "15.00",
+    )
+    assert figures["roi"] == "4.6667"  # (85.00 − 15.00) / 15.00
+    assert [(d["orders"], d["discounts"], d["gross_margin"]) for d in figures["days"]] == [
+        (2, "15.00", "85.00")
+    ]
+    sales_user = await client.get(f"/api/v1/campaigns/{made['id']}/metrics", headers=sales)
+    assert sales_user.status_code in (200, 403)
+
+
+async def test_a_campaign_not_begun_or_without_uses_has_no_roi(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    ops, _ = await _store(db)
+    ten = await _coupon(client, ops, "TEN", "10.00")
+    now = clock.now()
+    later = _window(
+        coupon_ids=[ten],
+        starts_at=(now + timedelta(days=1)).isoformat(),
+        ends_at=(now + timedelta(days=2)).isoformat(),
+    )
+    made = (await client.post("/api/v1/campaigns", json=later, headers=ops)).json()
+
+    figures = (await client.get(f"/api/v1/campaigns/{made['id']}/metrics", headers=ops)).json()
+
+    assert (figures["state"], figures["orders"], figures["cost"], figures["roi"], figures["days"]) == (
+        "scheduled",
+        0,
+        "0.00",
+        None,
+        [],
+    )
