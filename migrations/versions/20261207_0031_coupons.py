@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("code_id", BigId, nullable=False),
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column("order_id", BigId, nullable=False),
+        sa.Column("order_no", sa.String(length=32), nullable=False),
         sa.Column("buyer", sa.String(length=64), nullable=False),
         sa.Column("discount", sa.BigInteger(), nullable=False),
         sa.Column("used_at", When, nullable=False),

@@ -23,7 +23,6 @@ from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.loyalty import service
 from shopflow.loyalty.models import Coupon, CouponKind
 from shopflow.loyalty.schemas import CodesIn, CouponIn
-from shopflow.orders.service import queries as orders
 
 router = APIRouter(include_in_schema=False)
 CouponId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # what a BIGINT id holds
@@ -190,7 +189,6 @@ async def _detail(
         categories=await catalog.category_paths(session, coupon.categories),
         uses=uses,
         use_states=USE_STATES,
-        order_numbers=await orders.order_numbers(session, {use.order_id for use in uses}),
         values=values or {},
         errors=errors or {},
         pager=Pager(page, size, total),

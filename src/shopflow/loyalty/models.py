@@ -86,6 +86,7 @@ class CouponUse(Base):
     code_id: Mapped[int] = mapped_column(ForeignKey("coupon_codes.id"))
     code: Mapped[str] = mapped_column(String(40))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    order_no: Mapped[str] = mapped_column(String(32))  # the order's number, as its uses list it
     buyer: Mapped[str] = mapped_column(String(64))  # the order's phone hash: who used it
     discount: Mapped[int] = mapped_column(BigInteger)  # fen taken off the order
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)

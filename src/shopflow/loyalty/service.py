@@ -115,13 +115,13 @@ async def deal(
 
 
 async def redeem(
-    session: AsyncSession, order_id: int, buyer: str, customer_id: int | None, deal: Deal
+    session: AsyncSession, order_id: int, order_no: str, buyer: str, customer_id: int | None, deal: Deal
 ) -> None:
     """The new order's coupon uses reserved and points taken, each by a conditional UPDATE in its
     transaction (`reserve`, `points.burn`); refused (422, the transaction rolled back) when another
     order took the last use or points meanwhile."""
     if deal.coupons is not None:
-        await reserve(session, order_id, buyer, deal.coupons)
+        await reserve(session, order_id, order_no, buyer, deal.coupons)
     if deal.redeemed is not None and customer_id is not None:
         await points.burn(session, order_id, customer_id, deal.redeemed)
 
@@ -162,7 +162,7 @@ async def _goods(session: AsyncSession, sales: Sequence[Sale], offers: Sequence[
     return goods
 
 
-async def reserve(session: AsyncSession, order_id: int, buyer: str, choice: Choice) -> None:
+async def reserve(session: AsyncSession, order_id: int, order_no: str, buyer: str, choice: Choice) -> None:
     """One use of each applied coupon reserved for the order in its transaction: the coupons' and
     limited codes' counters and the buyer's allowances by conditional UPDATEs (`… < limit`), and
     the uses queued to be written with the order's lines. A limit used up meanwhile by another
@@ -207,6 +207,7 @@ async def reserve(session: AsyncSession, order_id: int, buyer: str, choice: Choi
                 "code_id": p.offer.code_id,
                 "code": p.offer.code,
                 "order_id": order_id,
+                "order_no": order_no,
                 "buyer": buyer,
                 "discount": p.discount,
                 "used_at": at,

@@ -135,7 +135,7 @@ async def place_order(
     else:
         _queue_confirmed(session, actor, order, at, on_credit=agreed is not None and agreed.on_credit)
     # Last before the final write: a coupon's and a member's row stay locked only until the commit.
-    await loyalty.redeem(session, order.id, phone_hash, customer_id, deal)
+    await loyalty.redeem(session, order.id, order.order_no, phone_hash, customer_id, deal)
     shares = deal.line_discounts([r.unit_price * r.quantity for r in requests])
     lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
     # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8), the pay clock
