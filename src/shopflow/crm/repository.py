@@ -99,13 +99,6 @@ async def create(
     return customer_id
 
 
-async def by_phone_hash(session: AsyncSession, phone_hash: str) -> int | None:
-    found = await session.scalar(
-        select(CustomerPhone.customer_id).where(CustomerPhone.phone_hash == phone_hash)
-    )
-    return None if found is None else int(found)
-
-
 async def taken_hashes(session: AsyncSession, hashes: Collection[str]) -> dict[str, int]:
     """Which of the phone `hashes` a customer has, and whose."""
     stmt = select(CustomerPhone.phone_hash, CustomerPhone.customer_id).where(
