@@ -5,7 +5,7 @@ days with the ROI. Here, above orders, because the figures read orders (`analyti
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.analytics import campaigns as figures
 from shopflow.core import clock, policy
 from shopflow.core.api import Session
-from shopflow.core.console.forms import Pager, attempt, form_errors, form_values, page_size, parsed
+from shopflow.core.console.forms import (
+    Pager,
+    attempt,
+    day_window,
+    form_errors,
+    form_values,
+    page_size,
+    parsed,
+    words,
+)
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
@@ -68,40 +77,18 @@ MESSAGES = (
 )
 
 
-def _words(text: str) -> list[str]:
-    return [word.strip() for word in text.replace("，", ",").split(",") if word.strip()]
-
-
 def _form_field(name: str) -> str:
     """A service's field as the form names it: `channels[1]` -> `channels`, `ends_at` -> `ends_on`."""
     name = name.split("[", 1)[0]
     return FORM_FIELDS.get(name, name)
 
 
-def _window(c: Console, values: dict[str, str]) -> tuple[dict[str, datetime], list[FieldError]]:
-    """The window of the days typed (the store's days, the last one included), or why not."""
-    window: dict[str, datetime] = {}
-    errors = []
-    for field, typed, after in (("starts_at", "starts_on", 0), ("ends_at", "ends_on", 1)):
-        day, error = c.typed_day(values.get(typed, ""))
-        if error:
-            errors.append(FieldError(field, error))
-        elif day is None:
-            errors.append(FieldError(field, "Field required"))
-        else:
-            try:
-                window[field] = clock.local_midnight(day + timedelta(days=after))
-            except (OverflowError, ValueError):
-                errors.append(FieldError(field, "must lie between the dates the store can keep"))
-    return window, errors
-
-
 async def _campaign_in(session: AsyncSession, c: Console, values: dict[str, str]) -> CampaignIn:
     """The form as the service's input (coupons typed by their codes); every error at its field."""
     data: dict[str, Any] = {name: text for name in FIELDS if (text := values.get(name, "").strip())}
-    window, errors = _window(c, values)
-    data["channels"] = _words(values.get("channels", ""))
-    codes = _words(values.get("coupons", ""))
+    window, errors = day_window(c, values, required=True)
+    data["channels"] = words(values.get("channels", ""))
+    codes = words(values.get("coupons", ""))
     ids = await service.coupon_ids_by_code(session, codes)
     unknown = [code for code in codes if code.upper() not in ids]
     if unknown:

@@ -3,7 +3,6 @@ its rules, its codes (generated in batches, downloaded as CSV) and the ledger of
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -11,15 +10,24 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service as catalog
-from shopflow.core import clock
 from shopflow.core.api import Session
-from shopflow.core.console.forms import Pager, attempt, filled, form_errors, form_values, page_size, parsed
+from shopflow.core.console.forms import (
+    Pager,
+    attempt,
+    day_window,
+    filled,
+    form_errors,
+    form_values,
+    page_size,
+    parsed,
+    words,
+)
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import NavItem, Pages
 from shopflow.core.console.render import redirect, render
 from shopflow.core.console.session import can_do, can_view
-from shopflow.core.errors import AppError, FieldError, Invalid
+from shopflow.core.errors import AppError, Invalid
 from shopflow.loyalty import service
 from shopflow.loyalty.models import Coupon, CouponKind
 from shopflow.loyalty.schemas import CodesIn, CouponIn
@@ -78,37 +86,17 @@ def offered(c: Console, coupon: Coupon) -> str:
     return c.gettext("%(percent)s%% off", percent=service.shown_value(coupon))
 
 
-def _words(text: str) -> list[str]:
-    return [word.strip() for word in text.replace("，", ",").split(",") if word.strip()]
-
-
 def _form_field(name: str) -> str:
     """A service's field as the form names it: `skus[1]` -> `skus`, `ends_at` -> `ends_on`."""
     name = name.split("[", 1)[0]
     return FORM_FIELDS.get(name, name)
 
 
-def _window(c: Console, values: dict[str, str]) -> tuple[dict[str, datetime], list[FieldError]]:
-    """The window of the days typed (the store's days, the last one included), or why not."""
-    window: dict[str, datetime] = {}
-    errors = []
-    for field, typed, after in (("starts_at", "starts_on", 0), ("ends_at", "ends_on", 1)):
-        day, error = c.typed_day(values.get(typed, ""))
-        if error:
-            errors.append(FieldError(field, error))
-        elif day is not None:
-            try:
-                window[field] = clock.local_midnight(day + timedelta(days=after))
-            except (OverflowError, ValueError):
-                errors.append(FieldError(field, "must lie between the dates the store can keep"))
-    return window, errors
-
-
 def _coupon_in(c: Console, values: dict[str, str]) -> CouponIn:
     """The form as the service's input; every error of it at its field (422)."""
     data: dict[str, Any] = {name: text for name in FIELDS if (text := values.get(name, "").strip())}
-    data |= {name: words for name in LISTS if (words := _words(values.get(name, "")))}
-    window, errors = _window(c, values)
+    data |= {name: found for name in LISTS if (found := words(values.get(name, "")))}
+    window, errors = day_window(c, values)
     try:
         coupon = parsed(CouponIn, data | window)
     except Invalid as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -13,7 +14,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import policy
+from shopflow.core import clock, policy
 from shopflow.core.console.page import Console
 from shopflow.core.console.render import redirect
 from shopflow.core.errors import AppError, FieldError, Invalid, field_error
@@ -102,6 +103,34 @@ async def step_back(
         return redirect(address)
 
     return await attempt(c, session, run, refused, address=address)
+
+
+def words(text: str) -> list[str]:
+    """The comma-separated words of a text field (a Chinese comma too), blanks dropped."""
+    return [word.strip() for word in text.replace("，", ",").split(",") if word.strip()]
+
+
+def day_window(
+    c: Console, values: Mapping[str, str], *, required: bool = False
+) -> tuple[dict[str, datetime], list[FieldError]]:
+    """The window of the store days typed as `starts_on` and `ends_on` (the last one included) as
+    `starts_at` and `ends_at`, or why not, at those fields; a day left empty is no bound unless
+    `required`."""
+    window: dict[str, datetime] = {}
+    errors = []
+    for field, typed, after in (("starts_at", "starts_on", 0), ("ends_at", "ends_on", 1)):
+        day, error = c.typed_day(values.get(typed, ""))
+        if error:
+            errors.append(FieldError(field, error))
+        elif day is None:
+            if required:
+                errors.append(FieldError(field, "Field required"))
+        else:
+            try:
+                window[field] = clock.local_midnight(day + timedelta(days=after))
+            except (OverflowError, ValueError):
+                errors.append(FieldError(field, "must lie between the dates the store can keep"))
+    return window, errors
 
 
 def page_size() -> int:
