@@ -22,6 +22,7 @@ from shopflow.analytics.campaigns_console import PAGES as campaign_pages
 from shopflow.analytics.console import PAGES as alert_pages
 from shopflow.catalog.api import router as catalog_router
 from shopflow.catalog.console import PAGES as catalog_pages
+from shopflow.catalog.pricing_console import PAGES as price_rule_pages
 from shopflow.core import access, crypto, policy
 from shopflow.core.api import RequestGuard, Session, SlidingWindow, install_error_handlers, problems, require
 from shopflow.core.audit import Actor
@@ -178,6 +179,7 @@ def create_app(
         crm_pages,
         member_pages,
         catalog_pages,
+        price_rule_pages,
         coupon_pages,
         campaign_pages,
         inventory_pages,
