@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, events, money, policy
 from shopflow.core.audit import SYSTEM
-from shopflow.core.policy import TierRule
+from shopflow.core.loyalty_policy import TierRule
 from shopflow.crm import repository
 from shopflow.crm.models import Tier
 
