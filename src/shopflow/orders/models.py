@@ -174,6 +174,8 @@ class Order(Base):
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     # The customer whose phone placed it (CRM-1), found or created by intake.
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # LOY-2: placed by a member whose tier is picked first (diamond); waves take it first.
+    pick_first: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     ship_province: Mapped[str] = mapped_column(String(40))
     buyer_ip: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
