@@ -21,14 +21,13 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def upgrade() -> None:
     op.add_column("orders", sa.Column("pick_first", sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("agent_id", BigId, nullable=True))
-        batch.create_foreign_key(op.f("fk_customers_agent_id_users"), "users", ["agent_id"], ["id"])
+    # A user's id without a foreign key: SQLite could only drop a referencing column by rebuilding
+    # `customers`, which the enforced keys of its children refuse; users are deactivated, never
+    # deleted.
+    op.add_column("customers", sa.Column("agent_id", BigId, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_constraint(op.f("fk_customers_agent_id_users"), type_="foreignkey")
-        batch.drop_column("agent_id")
-    # Not by a batch: on SQLite it would copy the orders table and lose its expression indexes.
+    op.drop_column("customers", "agent_id")
+    # Not by a batch: on SQLite it would rebuild the orders table (losing its expression index).
     op.drop_column("orders", "pick_first")

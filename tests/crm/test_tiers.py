@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from shopflow import worker
-from shopflow.core import clock, policy
+from shopflow.core import auth, clock, policy
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
 from shopflow.crm.models import Customer, Tier, ValueEntry
@@ -24,6 +24,8 @@ from tests.builders.auth import bearer
 from tests.builders.orders import order_body
 from tests.builders.refunds import settle
 from tests.builders.rows import audit_rows
+from tests.builders.store import small_store
+from tests.builders.tickets import cs_team, ticket_body
 
 THREE_LINES = [("SKU-1", 1, "99.00"), ("SKU-2", 1, "45.50"), ("SKU-3", 1, "12.00")]  # 156.50
 # Gold from 100.00 spent with 2% off, diamond from 1,000.00 with 5%.
@@ -152,3 +154,77 @@ async def test_joining_the_entry_tier_is_audited_but_nobody_is_told(
     assert [
         r.after["to"] for r in await audit_rows(db, "customer", customer_id) if r.after and "to" in r.after
     ] == ["silver"]
+
+
+async def test_a_new_diamond_member_gets_the_least_busy_agent_who_takes_their_tickets_while_on_duty(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """LOY-2: reaching a tier with dedicated agents gives the member the agent with the fewest
+    such members (audited); their tickets go to that agent while on duty, else the usual way."""
+    policy.install(
+        policy.Policy.model_validate(
+            {
+                "loyalty": {
+                    "tiers": [
+                        {"name": "silver", "min_spend": "0.00"},
+                        {"name": "diamond", "min_spend": "100.00", "dedicated_agent": True},
+                    ]
+                }
+            }
+        )
+    )
+    order_id = await delivered_order(db, THREE_LINES)
+    await cs_team(db, "ann", "bob")
+    supervisor, sales = await bearer(db, "cs_supervisor"), await bearer(db, "sales")
+    other = await client.post(
+        "/api/v1/orders",
+        json=order_body([("SKU-2", 1, "45.50")], customer={"name": "李四", "phone": "13900139000"}),
+        headers=sales,
+    )
+    other_id, _ = await _tier(db, other.json()["id"])
+    named = await client.put(f"/api/v1/members/{other_id}/agent", json={"agent": "ann"}, headers=supervisor)
+    assert named.status_code == 200, named.text
+    assert named.json()["agent"] == "ann"
+    agent = await bearer(db, "customer_service")
+
+    await client.post(f"/api/v1/orders/{order_id}/confirm-receipt", headers=agent)
+
+    customer_id, tier = await _tier(db, order_id)
+    assert tier == Tier.DIAMOND
+    member = (await client.get(f"/api/v1/members/{customer_id}", headers=agent)).json()
+    assert member["agent"] == "bob"  # ann serves one member already
+    async with db.transaction() as session:
+        bob = (await auth.find_user(session, "bob")).id
+    [row] = [
+        r for r in await audit_rows(db, "customer", customer_id) if r.action == "customer.agent_assigned"
+    ]
+    assert (row.before, row.after) == ({"agent_id": None}, {"agent_id": bob})
+    ticket = await client.post("/api/v1/tickets", json=ticket_body(customer_id=customer_id), headers=agent)
+    assert ticket.status_code == 201, ticket.text
+    assert ticket.json()["assignee"] == "bob"
+    async with db.transaction() as session:
+        (await auth.find_user(session, "bob")).on_duty = False
+    usual = await client.post("/api/v1/tickets", json=ticket_body(customer_id=customer_id), headers=agent)
+    assert usual.json()["assignee"] != "bob"
+
+
+@pytest.mark.parametrize(
+    ("agent", "status", "field"),
+    [("nobody", 422, "agent"), ("sue", 422, "agent"), ("ann", 403, None)],
+)
+async def test_only_a_supervisor_names_a_dedicated_agent_and_only_an_active_agent(
+    client: httpx.AsyncClient, db: Database, agent: str, status: int, field: str | None
+) -> None:
+    await small_store(db)
+    await cs_team(db, "ann", supervisors=("sue",))
+    sales = await bearer(db, "sales")
+    order = await client.post("/api/v1/orders", json=order_body([("SKU-2", 1, "45.50")]), headers=sales)
+    customer_id, _ = await _tier(db, order.json()["id"])
+    who = await bearer(db, "customer_service" if status == 403 else "manager")
+
+    reply = await client.put(f"/api/v1/members/{customer_id}/agent", json={"agent": agent}, headers=who)
+
+    assert reply.status_code == status, reply.text
+    if field is not None:
+        assert [e["field"] for e in reply.json()["errors"]] == [field]
+    assert (await client.get(f"/api/v1/members/{customer_id}", headers=sales)).json()["agent"] is None

@@ -1,14 +1,18 @@
-"""FUL-1: waves take paid orders by their ship-by deadline, which a hold pushes back."""
+"""FUL-1: waves take paid orders by their ship-by deadline, which a hold pushes back; a diamond
+member's orders first (LOY-2)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import httpx
+from sqlalchemy import select, update
 
 from shopflow.core import clock
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
+from shopflow.crm.models import Customer, Tier
+from shopflow.orders.models import Order
 from tests.builders import fulfillment as ful
 from tests.builders.auth import bearer
 from tests.builders.payments import pay, place_order, start_payment
@@ -51,3 +55,37 @@ async def test_the_earliest_ship_by_deadline_is_picked_first_and_a_hold_pushes_i
 
     assert [w["orders"] for w in rest] == [1]
     assert nothing == []
+
+
+async def _tier_of_the_phone(db: Database, order_id: int, tier: Tier) -> None:
+    async with db.transaction() as session:
+        customer_id = select(Order.customer_id).where(Order.id == order_id).scalar_subquery()
+        await session.execute(update(Customer).where(Customer.id == customer_id).values(tier=tier))
+
+
+async def test_a_diamond_members_order_is_picked_before_earlier_ones_of_other_customers(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """LOY-2: the diamond tier's orders go into waves first, whatever their ship-by deadline; a
+    gold member's order waits its turn as everyone's does."""
+    await small_store(db)
+    team = await ful.crew(db)
+    diamond = {"name": "李四", "phone": "13900139000"}
+    gold = {"name": "王五", "phone": "13700137000"}
+    walk_in = {"name": "张三", "phone": "13800138000"}  # no tier yet
+    for customer, tier in ((diamond, Tier.DIAMOND), (gold, Tier.GOLD)):  # their profiles, tiers set
+        await _tier_of_the_phone(db, (await place_order(client, team.sales, customer=customer))["id"], tier)
+    fake = FakeClock(START)
+    with clock.use(fake):
+        placed = [
+            await place_order(client, team.sales, customer=customer) for customer in (gold, walk_in, diamond)
+        ]
+        for order in placed:  # paid an hour apart: the diamond member's last
+            await pay(client, await start_payment(client, team.sales, order["id"]))
+            fake.advance(hours=1)
+        built = await client.post("/api/v1/waves", json={"max_orders": 2}, headers=team.warehouse)
+
+    [wave] = built.json()
+    detail = (await client.get(f"/api/v1/waves/{wave['id']}", headers=team.warehouse)).json()
+    gold_order, _, diamond_order = placed
+    assert [t["order_id"] for t in detail["tasks"]] == [diamond_order["id"], gold_order["id"]]

@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "coupons.write": frozenset({R.MANAGER, R.OPERATIONS}),
     # LOY-1: a member's points adjusted by hand, with a reason
     "members.adjust": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
+    # LOY-2: a member's dedicated agent named by hand
+    "members.assign_agent": frozenset({R.MANAGER, R.CS_SUPERVISOR}),
     "warehouses.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "inventory.read": _EVERYONE,
     "inventory.receive": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING}),

@@ -11,11 +11,14 @@ from shopflow.core.sections import Percent, Positive, Section
 
 
 class TierRule(Section):
-    """LOY-2: a member tier, reached at a rolling 12-month net spend, with its discount at intake."""
+    """LOY-2: a member tier, reached at a rolling 12-month net spend, with its benefits: a discount
+    at intake, orders picked before others', a dedicated service agent."""
 
     name: Literal["silver", "gold", "diamond"]
     min_spend: AmountText  # net spend (payments less refunds) within `tier_window_days`
     discount_percent: Percent = 0.0
+    picked_first: bool = False  # its members' orders go into waves before the others' (FUL-1)
+    dedicated_agent: bool = False  # its members' tickets go to the agent assigned to them (SVC-1)
 
 
 def _ascending(tiers: tuple[TierRule, ...]) -> tuple[TierRule, ...]:
@@ -26,11 +29,14 @@ def _ascending(tiers: tuple[TierRule, ...]) -> tuple[TierRule, ...]:
 
 
 # (†) LOY-2's tiers: every member silver from the first yuan, gold from ¥2,000 and diamond from
-# ¥10,000 spent in the last 12 months, with 0%, 2% and 5% off at checkout.
+# ¥10,000 spent in the last 12 months, with 0%, 2% and 5% off at checkout; diamond members' orders
+# are picked first and their tickets go to their dedicated agent.
 DEFAULT_TIERS = (
     TierRule(name="silver", min_spend="0.00", discount_percent=0.0),
     TierRule(name="gold", min_spend="2000.00", discount_percent=2.0),
-    TierRule(name="diamond", min_spend="10000.00", discount_percent=5.0),
+    TierRule(
+        name="diamond", min_spend="10000.00", discount_percent=5.0, picked_first=True, dedicated_agent=True
+    ),
 )
 
 
@@ -50,3 +56,11 @@ class Loyalty(Section):
     # LOY-4 (†): how many codes one batch may generate, and the random part's length of each.
     coupon_batch_max: Annotated[int, Field(gt=0, le=1_000_000)] = 100_000
     coupon_code_length: Annotated[int, Field(ge=8, le=20)] = 10
+
+    def picked_first(self, tier: str | None) -> bool:
+        """LOY-2: whether a member of `tier` has their orders picked before others'."""
+        return any(t.picked_first for t in self.tiers if t.name == tier)
+
+    def has_dedicated_agent(self, tier: str | None) -> bool:
+        """LOY-2: whether a member of `tier` has their tickets routed to their own agent."""
+        return any(t.dedicated_agent for t in self.tiers if t.name == tier)

@@ -19,7 +19,7 @@ from shopflow.core.console.registry import Pages
 from shopflow.core.console.render import fragment, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError
-from shopflow.crm import service
+from shopflow.crm import service, tiers
 from shopflow.crm.errors import CustomerMerged
 from shopflow.loyalty import points
 from shopflow.loyalty.schemas import AdjustIn
@@ -51,6 +51,7 @@ async def _page(
         "customers/points.html",
         status,
         customer=customer,
+        agent=await tiers.agent_name(session, customer),
         balance=await points.balance(session, customer.id),
         entries=entries,
         order_numbers=await orders.order_numbers(session, {e.order_id for e in entries if e.order_id}),

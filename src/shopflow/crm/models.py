@@ -45,8 +45,9 @@ class Customer(Base):
     personal: Mapped[dict[str, Any]] = mapped_column(Sealed)
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     tier: Mapped[str] = mapped_column(String(20), default=Tier.NONE)
-    # LOY-2: the service agent the member's tickets go to, while their tier has one.
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # LOY-2: the service agent (a user's id) the member's tickets go to while their tier has one.
+    # No foreign key (migration 0035): users are deactivated, never deleted.
+    agent_id: Mapped[int | None] = mapped_column(BigId)
     source: Mapped[str] = mapped_column(String(20))
     # Kept current by one conditional UPDATE per payment captured or refund settled, never summed.
     lifetime_value: Mapped[int] = mapped_column(BigInteger, default=0)  # fen

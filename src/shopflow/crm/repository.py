@@ -10,6 +10,7 @@ from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import crypto
+from shopflow.core.auth import User
 from shopflow.core.db import driver_connection, insert_for, insert_rows
 from shopflow.crm.leads.models import Lead
 from shopflow.crm.models import Customer, CustomerPhone, Source, Tier, ValueEntry, history_source
@@ -397,3 +398,41 @@ async def set_tier(session: AsyncSession, customer_id: int, tier: str, at: datet
         update(Customer).where(Customer.id == customer_id).values(tier=tier, updated_at=at),
         execution_options={"synchronize_session": False},
     )
+
+
+async def agent_of(session: AsyncSession, customer_id: int) -> int | None:
+    """The member's dedicated agent (LOY-2), if they have one."""
+    return await session.scalar(select(Customer.agent_id).where(Customer.id == customer_id))
+
+
+async def tier_and_agent(session: AsyncSession, customer_id: int) -> tuple[str | None, int | None]:
+    found = (
+        await session.execute(select(Customer.tier, Customer.agent_id).where(Customer.id == customer_id))
+    ).first()
+    return (None, None) if found is None else (found.tier, found.agent_id)
+
+
+async def set_agent(session: AsyncSession, customer_id: int, agent_id: int | None, at: datetime) -> None:
+    await session.execute(
+        update(Customer).where(Customer.id == customer_id).values(agent_id=agent_id, updated_at=at),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def agent_with_fewest_members(session: AsyncSession, role: str) -> int | None:
+    """The active user of `role` who is the dedicated agent of the fewest members (LOY-2), the
+    first by id on a tie; None when the role has nobody."""
+    members = (
+        select(Customer.agent_id, func.count().label("members"))
+        .where(Customer.agent_id.is_not(None))
+        .group_by(Customer.agent_id)
+        .subquery()
+    )
+    stmt = (
+        select(User.id)
+        .outerjoin(members, members.c.agent_id == User.id)
+        .where(User.role == role, User.active.is_(True))
+        .order_by(func.coalesce(members.c.members, 0), User.id)
+        .limit(1)
+    )
+    return await session.scalar(stmt)

@@ -1,20 +1,25 @@
 """Member tiers (LOY-2): silver, gold and diamond by a member's net spend (payments less refunds)
 over the policy's rolling window, reviewed when an order completes, when a refund settles, and
 once a day for every customer (the care sweep's walk, which also catches spend leaving the
-window). A change is audited and told to the member through the outbox."""
+window). A change is audited and told to the member through the outbox. A member reaching a tier
+with a dedicated agent gets one (the customer-service agent with the fewest such members), whom
+the service desk gives their tickets."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import audit, clock, events, money, policy
-from shopflow.core.audit import SYSTEM
+from shopflow.core import audit, auth, clock, events, money, policy
+from shopflow.core.audit import SYSTEM, Actor
+from shopflow.core.auth import User
+from shopflow.core.errors import FieldError, Invalid, NotFound
 from shopflow.core.loyalty_policy import TierRule
+from shopflow.core.roles import Role
 from shopflow.crm import repository
-from shopflow.crm.models import Tier
+from shopflow.crm.models import Customer, Tier
 
 TIER_EVENT = "member.tier_changed"
 
@@ -50,5 +55,68 @@ async def review(session: AsyncSession, customer_ids: Collection[int]) -> dict[i
         )
         if not (tier == Tier.NONE and reached == entry):
             events.queue(session, TIER_EVENT, f"customer:{customer_id}", facts)
+        if rules.has_dedicated_agent(reached) and await repository.agent_of(session, customer_id) is None:
+            agent_id = await repository.agent_with_fewest_members(session, AGENT_ROLE)
+            if agent_id is not None:
+                await _set_agent(session, SYSTEM, customer_id, None, agent_id, at)
         changed[customer_id] = reached
     return changed
+
+
+# The role whose people serve members as their dedicated agent (the service desk's agents).
+AGENT_ROLE = Role.CUSTOMER_SERVICE
+
+
+async def _set_agent(
+    session: AsyncSession, actor: Actor, customer_id: int, before: int | None, after: int | None, at: datetime
+) -> None:
+    await repository.set_agent(session, customer_id, after, at)
+    audit.queue(
+        session,
+        audit.row(
+            actor,
+            "customer.agent_assigned",
+            "customer",
+            customer_id,
+            {"agent_id": before},
+            {"agent_id": after},
+            at,
+        ),
+    )
+
+
+async def _agent(session: AsyncSession, username: str) -> User:
+    try:
+        user = await auth.find_user(session, username)
+    except NotFound:
+        raise Invalid("no such user", errors=[FieldError("agent", f"no user {username!r}")]) from None
+    if not user.active or user.role != AGENT_ROLE:
+        raise Invalid(
+            "not an agent",
+            errors=[FieldError("agent", f"{username!r} is not an active customer-service agent")],
+        )
+    return user
+
+
+async def assign_agent(session: AsyncSession, actor: Actor, customer_id: int, username: str | None) -> None:
+    """LOY-2: the member's dedicated agent set by hand (an active customer-service agent, else 422
+    naming `agent`), or removed (None); audited."""
+    agent_id = None if username is None else (await _agent(session, username)).id
+    before = await repository.agent_of(session, customer_id)
+    if before != agent_id:
+        await _set_agent(session, actor, customer_id, before, agent_id, clock.now())
+
+
+async def agent_name(session: AsyncSession, customer: Customer) -> str | None:
+    """The username of the member's dedicated agent (LOY-2), if they have one."""
+    return None if customer.agent_id is None else (await auth.get_user(session, customer.agent_id)).username
+
+
+async def dedicated_agent(session: AsyncSession, customer_id: int) -> User | None:
+    """LOY-2: the agent a member's new ticket goes to: theirs, while their tier has dedicated
+    agents and the agent is active and on duty (else None: the desk's usual assignment)."""
+    tier, agent_id = await repository.tier_and_agent(session, customer_id)
+    if agent_id is None or not policy.current().loyalty.has_dedicated_agent(tier):
+        return None
+    agent = await auth.get_user(session, agent_id)
+    return agent if agent.active and agent.on_duty else None

@@ -124,8 +124,15 @@ class PointEntryOut(BaseModel):
 class MemberOut(BaseModel):
     customer_id: int
     tier: str
+    agent: str | None  # their dedicated agent's username (LOY-2)
     balance: int  # the sum of the ledger
     ledger: Page[PointEntryOut]  # newest first
+
+
+class AgentIn(Input):
+    """LOY-2: a member's dedicated agent (an active customer-service agent's username), or null."""
+
+    agent: str | None = Field(max_length=64)
 
 
 class AdjustedOut(BaseModel):

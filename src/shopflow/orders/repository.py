@@ -236,8 +236,9 @@ async def status_counts(session: AsyncSession) -> dict[str, int]:
 
 
 async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
-    """Paid orders (on-hold ones are not `paid`) and confirmed ones on credit (ORD-5), the earliest
-    ship-by deadline first (FUL-1); rows another wave builder holds are skipped."""
+    """Paid orders (on-hold ones are not `paid`) and confirmed ones on credit (ORD-5): those of
+    members picked first (LOY-2: diamond) before the others, then the earliest ship-by deadline
+    first (FUL-1); rows another wave builder holds are skipped."""
     ship_by = (
         select(SlaClock.deadline)
         .where(
@@ -252,7 +253,9 @@ async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
             (Order.status == OrderStatus.PAID)
             | ((Order.status == OrderStatus.CONFIRMED) & Order.payment_terms.in_(CREDIT_TERMS))
         )
-        .order_by(func.coalesce(ship_by, Order.paid_at, Order.confirmed_at), Order.id)
+        .order_by(
+            Order.pick_first.desc(), func.coalesce(ship_by, Order.paid_at, Order.confirmed_at), Order.id
+        )
         .limit(limit)
         .with_for_update(skip_locked=True, of=Order)
     )

@@ -21,6 +21,7 @@ from shopflow.core.errors import AppError, FieldError, Invalid, InvalidTransitio
 from shopflow.core.policy import Assignment
 from shopflow.core.roles import USER_OWNER, Role
 from shopflow.crm import service as crm
+from shopflow.crm import tiers
 from shopflow.orders.models import Order
 from shopflow.orders.service import queries as orders
 from shopflow.service import repository
@@ -204,11 +205,12 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: TicketIn) -> 
     }
     audit.queue(session, audit.row(actor, "ticket.created", "ticket", ticket.id, None, after, at))
     events.queue(session, "ticket.created", ticket_subject(ticket.id), {"ticket_id": ticket.id, **after})
-    chosen = named or await choose_agent(session)
+    # LOY-2: a member with a dedicated agent on duty gets them; else the desk's usual way (SVC-3).
+    dedicated = None if named or customer_id is None else await tiers.dedicated_agent(session, customer_id)
+    chosen = named or dedicated or await choose_agent(session)
     if chosen is not None:
-        await _give(
-            session, actor, ticket, chosen, "chosen" if named else policy.current().service.assignment
-        )
+        how = "chosen" if named else ("dedicated" if dedicated else policy.current().service.assignment)
+        await _give(session, actor, ticket, chosen, how)
     await apply_clocks(session, ticket, TicketEvent.CREATED)
     if ticket.type in policy.current().service.escalate_types:
         await escalate(session, actor, ticket, Escalation.COMPLAINT, f"a {ticket.type} goes to a supervisor")

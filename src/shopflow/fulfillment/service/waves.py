@@ -48,8 +48,9 @@ async def _new_wave(session: AsyncSession, actor: Actor, warehouse_id: int, at: 
 
 
 async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | None = None) -> list[Wave]:
-    """FUL-1: take up to `max_orders` paid orders (earliest ship-by first), move each to
-    `picking`, and give every warehouse holding stock for them one wave with a task per order."""
+    """FUL-1: take up to `max_orders` paid orders (diamond members' first, LOY-2, then the earliest
+    ship-by), move each to `picking`, and give every warehouse holding stock for them one wave
+    with a task per order."""
     order_ids = await fulfillment_steps.ready_to_pick(
         session, max_orders or policy.current().fulfillment.wave_size
     )
@@ -64,7 +65,7 @@ async def build_waves(session: AsyncSession, actor: Actor, max_orders: int | Non
     for warehouse_id in sorted(plan):
         per_order = plan[warehouse_id]
         wave = await _new_wave(session, actor, warehouse_id, at)
-        ranked = [order_id for order_id in order_ids if order_id in per_order]  # ship-by order
+        ranked = [order_id for order_id in order_ids if order_id in per_order]  # the order they were taken in
         task_ids = await picking_repository.insert_tasks(
             session,
             [

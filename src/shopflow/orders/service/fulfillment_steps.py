@@ -25,7 +25,8 @@ S = OrderStatus
 
 
 async def ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
-    """FUL-1: up to `limit` paid orders, earliest ship-by deadline first, locked for a wave."""
+    """FUL-1: up to `limit` paid orders, those picked first (LOY-2) and then the earliest ship-by
+    deadline first, locked for a wave."""
     return await repository.lock_ready_to_pick(session, limit)
 
 

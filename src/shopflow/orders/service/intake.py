@@ -120,6 +120,7 @@ async def place_order(
     contact = {"customer": customer, "shipping_address": address}
     fields = _fields(actor, data, key, contact, phone_hash, money, agreed)
     fields["customer_id"] = customer_id
+    fields["pick_first"] = member is not None and rules.loyalty.picked_first(member[1])  # LOY-2
     placed = await _insert(session, actor, new_order_row(fields, at), data)
     if not placed.created:
         return placed
