@@ -1,6 +1,7 @@
-"""Campaigns through the API (LOY-3, issue 16 items 4 and 8): created with their window, channels
-and coupons (refused by field), and their figures: the orders attributed through the coupons
-(a cancelled one not counted), sales, discounts, uses, new members, gross margin and ROI."""
+"""Campaigns through the API (LOY-3, issue 16 items 4 and 8): created with their window, channels,
+coupons and price rules (refused by field), and their figures: the orders attributed through the
+coupons (a cancelled one not counted) or the price rules, sales, discounts, uses, new members,
+gross margin and ROI."""
 
 from __future__ import annotations
 
@@ -94,6 +95,7 @@ async def test_bad_campaigns_are_refused_by_field_and_nothing_is_stored(
     cases = [
         (_window(ends_at=(now - timedelta(days=2)).isoformat()), "ends_at"),
         (_window(coupon_ids=[424242]), "coupon_ids"),
+        (_window(price_rule_ids=[424242]), "price_rule_ids"),
         (_window(channels=["nowhere"]), "channels"),
         (_window(gift_sku="NOPE"), "gift_sku"),
         (_window(gift_min_spend="10.00"), "gift_sku"),
@@ -162,6 +164,41 @@ async def test_the_figures_count_the_coupon_orders_of_the_window_and_channels_bu
     ]
     sales_user = await client.get(f"/api/v1/campaigns/{made['id']}/metrics", headers=sales)
     assert sales_user.status_code in (200, 403)
+
+
+async def test_an_order_its_price_rule_priced_is_attributed_with_the_cut_as_the_cost(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """LOY-3, CAT-3: a campaign running a price rule counts the orders with a line the rule priced
+    (below the list price while in force), not one of a SKU it does not cover."""
+    ops, sales = await _store(db)
+    manager = await bearer(db, "manager")
+    start = (clock.now() - timedelta(hours=1)).isoformat()
+    tea = await client.post(
+        "/api/v1/price-rules",
+        json={"name": "茶九折", "sku": "TEA-1", "percent": "10", "starts_at": start},
+        headers=manager,
+    )
+    assert tea.status_code == 201, tea.text
+    assert tea.json()["state"] == "active"
+    made = await client.post(
+        "/api/v1/campaigns", json=_window(price_rule_ids=[tea.json()["id"]]), headers=ops
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["price_rule_ids"] == [tea.json()["id"]]
+    await _order(client, sales, "13900000001", [("TEA-1", 2, "27.00"), ("CUP-1", 1, "50.00")])
+    await _order(client, sales, "13900000002", [("CUP-1", 1, "50.00")])  # nothing the rule covers
+
+    figures = (await client.get(f"/api/v1/campaigns/{made.json()['id']}/metrics", headers=ops)).json()
+
+    # One order: its teas 2 × 3.00 under the list price; margin (54.00 − 30.00) + (50.00 − 25.00).
+    assert (figures["orders"], figures["coupon_uses"], figures["discounts"], figures["gross_margin"]) == (
+        1,
+        0,
+        "6.00",
+        "49.00",
+    )
+    assert figures["roi"] == "7.1667"  # (49.00 − 6.00) / 6.00
 
 
 async def test_a_campaign_not_begun_or_without_uses_has_no_roi(

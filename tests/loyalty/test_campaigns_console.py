@@ -121,6 +121,8 @@ async def test_bad_fields_are_refused_at_their_field_and_a_sales_user_reads_with
         await visitor.get("/campaigns")
         cases = [
             ({"coupons": "TEN, NOPE"}, "coupons", "未知的优惠券：NOPE"),
+            ({"price_rules": "12345"}, "price_rules", "未知的价格规则：12345"),
+            ({"price_rules": "7, x"}, "price_rules", "未知的价格规则：x"),
             ({"channels": "nowhere"}, "channels", None),
             ({"ends_on": (today - timedelta(days=3)).isoformat()}, "ends_on", None),
             ({"gift_sku": "NOPE"}, "gift_sku", None),

@@ -5,8 +5,11 @@ Queried here, above orders, because they read the orders' tables with their mode
 itself is loyalty's (`shopflow.loyalty.campaigns`), which sits below orders and may not import them.
 
 Attribution: an order is the campaign's when it was created in the window [starts_at, ends_at), in
-one of its channels (all when it names none), is not cancelled, and holds a use of one of its
-coupons not released (`coupon_uses.released_at IS NULL`)."""
+one of its channels (all when it names none), is not cancelled, and either holds a use of one of
+its coupons not released (`coupon_uses.released_at IS NULL`) or has a line its price rules priced:
+a SKU a rule covers (the SKU, its product's category or that category's parent), sold below the
+SKU's list price while the rule was in force (CAT-3). A rule's cost is that cut, against the list
+price the SKU has now (lines keep the price paid, not the list price of their day)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, func, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from shopflow.catalog.models import Category, PriceRule, PriceRuleState, Product, Sku
 from shopflow.core import clock
 from shopflow.loyalty.campaign_models import Campaign, Day, Metrics
 from shopflow.loyalty.models import CouponUse
@@ -32,13 +36,39 @@ def _held_use(campaign: Campaign) -> ColumnElement[bool]:
     )
 
 
+def _ruled_lines(campaign: Campaign) -> Select[tuple[int, int]]:
+    """The order lines (order id, price cut in fen) one of the campaign's price rules priced."""
+    parent, placed = aliased(Category), aliased(Order)
+    covered = or_(
+        PriceRule.sku_id == OrderLine.sku_id,
+        PriceRule.category_id == Product.category_id,
+        PriceRule.category_id == parent.parent_id,
+    )
+    in_force = and_(
+        PriceRule.id.in_(campaign.price_rule_ids),
+        PriceRule.state == PriceRuleState.ACTIVE,
+        PriceRule.starts_at <= placed.created_at,
+        or_(PriceRule.ends_at.is_(None), placed.created_at < PriceRule.ends_at),
+    )
+    return (
+        select(OrderLine.order_id, (Sku.price - OrderLine.unit_price) * OrderLine.quantity)
+        .join(placed, placed.id == OrderLine.order_id)
+        .join(Sku, Sku.id == OrderLine.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .outerjoin(parent, parent.id == Product.category_id)
+        .where(OrderLine.unit_price < Sku.price, exists().where(covered, in_force))
+    )
+
+
 def attributed(campaign: Campaign) -> Select[tuple[int]]:
     """The ids of the orders attributed to the campaign (the module's rule)."""
+    ruled = _ruled_lines(campaign).with_only_columns(OrderLine.order_id).where(OrderLine.order_id == Order.id)
+    via = [exists().where(_held_use(campaign))] if campaign.coupon_ids else []
     stmt = select(Order.id).where(
         Order.created_at >= campaign.starts_at,
         Order.created_at < campaign.ends_at,
         Order.status != OrderStatus.CANCELLED,
-        exists().where(_held_use(campaign)),
+        or_(*via, *([ruled.exists()] if campaign.price_rule_ids else [])),
     )
     if campaign.channels:
         stmt = stmt.where(Order.channel.in_(campaign.channels))
@@ -47,7 +77,7 @@ def attributed(campaign: Campaign) -> Select[tuple[int]]:
 
 async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
     """The campaign's figures over the orders attributed so far (during the window and after it)."""
-    if not campaign.coupon_ids or not campaign.has_started(clock.now()):
+    if not (campaign.coupon_ids or campaign.price_rule_ids) or not campaign.has_started(clock.now()):
         return Metrics(0, 0, 0, 0, 0, 0, 0, [])
     ids = attributed(campaign).subquery()
     orders = (
@@ -73,6 +103,12 @@ async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
             )
         ).all()
     )
+    cuts: dict[int, int] = defaultdict(int)
+    if campaign.price_rule_ids:
+        for order_id, cut in (
+            await session.execute(_ruled_lines(campaign).where(OrderLine.order_id.in_(select(ids.c.id))))
+        ).all():
+            cuts[int(order_id)] += int(cut)
     line_margin = (
         OrderLine.unit_price * OrderLine.quantity
         - OrderLine.discount
@@ -93,12 +129,12 @@ async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
         figures = days[_local_day(created_at)]
         figures[0] += 1
         figures[1] += int(total)
-        figures[2] += uses.get(order_id, (0, 0))[0]
+        figures[2] += uses.get(order_id, (0, 0))[0] + cuts.get(order_id, 0)
         figures[3] += margins.get(order_id, 0)
     return Metrics(
         orders=len(orders),
         sales=sum(int(total) for _, _, total in orders),
-        discounts=sum(discount for discount, _ in uses.values()),
+        discounts=sum(discount for discount, _ in uses.values()) + sum(cuts.values()),
         coupon_uses=sum(count for _, count in uses.values()),
         new_members=await _new_members(session, ids),
         gross_margin=sum(margins.values()),

@@ -30,6 +30,7 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
         ends_at=campaign.ends_at,
         channels=campaign.channels,
         coupon_ids=campaign.coupon_ids,
+        price_rule_ids=campaign.price_rule_ids,
         gift_sku=campaign.gift_sku,
         gift_min_spend=campaign.gift_min_spend,
         budget=campaign.budget,
@@ -71,9 +72,9 @@ async def create_campaign(
     data: CampaignIn, session: Session, actor: Annotated[Actor, require("coupons.write")]
 ) -> CampaignOut:
     """A campaign (LOY-3): `kind` promotion, holiday or new_product; its window [starts_at,
-    ends_at); its channels (none: every channel); its coupons, through which orders are attributed
-    to it; optionally a gift SKU over a minimum spend (recorded, not given by order intake) and a
-    budget."""
+    ends_at); its channels (none: every channel); its coupons and price rules (`price_rule_ids`,
+    CAT-3), through which orders are attributed to it; optionally a gift SKU over a minimum spend
+    (recorded, not given by order intake) and a budget."""
     return campaign_out(await service.create_campaign(session, actor, data))
 
 

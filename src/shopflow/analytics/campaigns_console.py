@@ -39,7 +39,12 @@ router = APIRouter(include_in_schema=False)
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FIELDS = ("name", "theme", "kind", "gift_sku", "gift_min_spend", "budget")
 # The form's fields of the service's: its days (the last one included) stand for its window.
-FORM_FIELDS = {"starts_at": "starts_on", "ends_at": "ends_on", "coupon_ids": "coupons"}
+FORM_FIELDS = {
+    "starts_at": "starts_on",
+    "ends_at": "ends_on",
+    "coupon_ids": "coupons",
+    "price_rule_ids": "price_rules",
+}
 # How often an open campaign's figures are asked for again (HTMX polling), in seconds.
 LIVE_SECONDS = 30
 
@@ -67,6 +72,7 @@ MESSAGES = (
         N_("unknown channels %(channels)s: one of %(known)s"),
     ),
     (r"unknown coupons: (?P<coupons>.+)", N_("unknown coupons: %(coupons)s")),
+    (r"unknown price rules: (?P<rules>.+)", N_("unknown price rules: %(rules)s")),
     (r"unknown SKU: (?P<sku>.+)", N_("unknown SKU: %(sku)s")),
     (
         "a minimum spend for a gift needs the gift's SKU",
@@ -84,7 +90,8 @@ def _form_field(name: str) -> str:
 
 
 async def _campaign_in(session: AsyncSession, c: Console, values: dict[str, str]) -> CampaignIn:
-    """The form as the service's input (coupons typed by their codes); every error at its field."""
+    """The form as the service's input (coupons typed by their codes, price rules by their
+    numbers); every error at its field."""
     data: dict[str, Any] = {name: text for name in FIELDS if (text := values.get(name, "").strip())}
     window, errors = day_window(c, values, required=True)
     data["channels"] = words(values.get("channels", ""))
@@ -94,6 +101,10 @@ async def _campaign_in(session: AsyncSession, c: Console, values: dict[str, str]
     if unknown:
         errors.append(FieldError("coupon_ids", f"unknown coupons: {', '.join(unknown)}"))
     data["coupon_ids"] = sorted(set(ids.values()))
+    rules = words(values.get("price_rules", ""))
+    if not_numbers := [rule for rule in rules if not rule.isdecimal()]:
+        errors.append(FieldError("price_rule_ids", f"unknown price rules: {', '.join(not_numbers)}"))
+    data["price_rule_ids"] = [int(rule) for rule in rules if rule.isdecimal()]
     try:
         campaign = parsed(CampaignIn, data | window)
     except Invalid as exc:

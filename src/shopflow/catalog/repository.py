@@ -280,6 +280,13 @@ async def rules_covering(session: AsyncSession, sku_id: int, category_ids: Itera
     return list((await session.scalars(stmt)).all())
 
 
+async def existing_rule_ids(session: AsyncSession, rule_ids: Iterable[int]) -> set[int]:
+    wanted = set(rule_ids)
+    if not wanted:
+        return set()
+    return set(await session.scalars(select(PriceRule.id).where(PriceRule.id.in_(wanted))))
+
+
 async def rules_page(session: AsyncSession, offset: int, limit: int) -> tuple[list[PriceRule], int]:
     """Price rules, newest first, and how many there are."""
     total = await session.scalar(select(func.count()).select_from(PriceRule))

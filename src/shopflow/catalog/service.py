@@ -153,6 +153,11 @@ async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, repos
     return await repository.sale_facts(session, codes)
 
 
+async def existing_rule_ids(session: AsyncSession, rule_ids: Iterable[int]) -> set[int]:
+    """Those of `rule_ids` that name a price rule (CAT-3)."""
+    return await repository.existing_rule_ids(session, rule_ids)
+
+
 async def category_parents(session: AsyncSession, category_ids: Iterable[int]) -> dict[int, int | None]:
     """The parent of each of the categories that exist (None: top-level), by id."""
     return await repository.category_parents(session, category_ids)

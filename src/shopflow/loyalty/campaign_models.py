@@ -1,5 +1,5 @@
-"""Campaigns (LOY-3): a theme with a window, the channels it runs in and its offers (coupons, a gift
-over a minimum spend), and the pure rules of its figures: attribution window and ROI."""
+"""Campaigns (LOY-3): a theme with a window, the channels it runs in and its offers (coupons, price
+rules, a gift over a minimum spend), and the pure rules of its figures: attribution window and ROI."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ class CampaignKind(StrEnum):
 
 
 class Campaign(Base):
-    """A campaign and its offers. Orders are attributed to it through its coupons (`coupon_ids`);
-    the gift (a SKU given over a minimum spend) is recorded, not applied by order intake."""
+    """A campaign and its offers. Orders are attributed to it through its coupons (`coupon_ids`)
+    and its price rules (`price_rule_ids`, CAT-3); the gift (a SKU given over a minimum spend) is
+    recorded, not applied by order intake."""
 
     __tablename__ = "campaigns"
     __table_args__ = (
@@ -40,6 +41,7 @@ class Campaign(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)  # exclusive
     channels: Mapped[list[str]] = mapped_column(JSONType, default=list)  # empty: every channel
     coupon_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    price_rule_ids: Mapped[list[int]] = mapped_column(JSONType, default=list, server_default="[]")
     gift_sku: Mapped[str | None] = mapped_column(String(64))
     gift_min_spend: Mapped[int | None] = mapped_column(BigInteger)  # fen
     budget: Mapped[int | None] = mapped_column(BigInteger)  # fen: the cost estimated beforehand

@@ -22,6 +22,7 @@ class CampaignIn(Input):
     ends_at: When  # exclusive
     channels: list[Word] = Field(default=[], max_length=50)  # empty: every channel
     coupon_ids: list[Id] = Field(default=[], max_length=100)
+    price_rule_ids: list[Id] = Field(default=[], max_length=100)  # CAT-3's rules it runs
     gift_sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = (
         None
     )
@@ -38,6 +39,7 @@ class CampaignOut(BaseModel):
     ends_at: datetime
     channels: list[str]
     coupon_ids: list[int]
+    price_rule_ids: list[int]
     gift_sku: str | None
     gift_min_spend: Amount | None
     budget: Amount | None

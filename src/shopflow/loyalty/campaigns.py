@@ -36,6 +36,13 @@ async def create_campaign(session: AsyncSession, actor: Actor, data: CampaignIn)
     unknown_coupons = sorted(set(data.coupon_ids) - set(codes))
     if unknown_coupons:
         errors.append(FieldError("coupon_ids", f"unknown coupons: {', '.join(map(str, unknown_coupons))}"))
+    unknown_rules = sorted(
+        set(data.price_rule_ids) - await catalog.existing_rule_ids(session, data.price_rule_ids)
+    )
+    if unknown_rules:
+        errors.append(
+            FieldError("price_rule_ids", f"unknown price rules: {', '.join(map(str, unknown_rules))}")
+        )
     if data.gift_sku is not None and not await catalog.sale_facts(session, [data.gift_sku]):
         errors.append(FieldError("gift_sku", f"unknown SKU: {data.gift_sku}"))
     if data.gift_min_spend is not None and data.gift_sku is None:
@@ -51,6 +58,7 @@ async def create_campaign(session: AsyncSession, actor: Actor, data: CampaignIn)
         ends_at=data.ends_at,
         channels=sorted(set(data.channels)),
         coupon_ids=sorted(set(data.coupon_ids)),
+        price_rule_ids=sorted(set(data.price_rule_ids)),
         gift_sku=data.gift_sku,
         gift_min_spend=data.gift_min_spend if data.gift_sku is None else (data.gift_min_spend or 0),
         budget=data.budget,
@@ -74,6 +82,7 @@ def _trail(campaign: Campaign) -> dict[str, object]:
         "ends_at": campaign.ends_at.isoformat(),
         "channels": campaign.channels,
         "coupon_ids": campaign.coupon_ids,
+        "price_rule_ids": campaign.price_rule_ids,
         "gift_sku": campaign.gift_sku,
         "gift_min_spend": None if campaign.gift_min_spend is None else money.fmt(campaign.gift_min_spend),
         "budget": None if campaign.budget is None else money.fmt(campaign.budget),
