@@ -18,6 +18,7 @@ from shopflow.core.calendar import Calendar
 from shopflow.core.errors import FieldError, Invalid, pydantic_message
 from shopflow.core.loyalty_policy import Loyalty
 from shopflow.core.money import AmountText
+from shopflow.core.risk_policy import Risk
 from shopflow.core.roles import USER_OWNER, Role
 from shopflow.core.sections import Percent, Positive, Section
 
@@ -289,10 +290,6 @@ class Crm(Section):
     # CRM-6, ORD-5: an order on credit terms is due this many days after its contract.
     net30_days: Positive = 30
     net60_days: Positive = 60
-
-
-class Risk(Section):
-    review_response_hours: Positive = 2  # RSK-2
 
 
 class Staff(Section):

@@ -77,6 +77,7 @@ class OrderClock(StrEnum):
     DELIVER = "order.deliver"  # ORD-6: shipped -> delivered
     RECEIPT = "order.receipt"  # ORD-7: delivered -> completed (assumed after the window)
     AFTERSALES = "order.aftersales"  # ORD-7/ASV-1: completed -> closed when the window ends
+    RISK_REVIEW = "order.risk_review"  # RSK-2: held for risk -> approved or rejected (the risk domain's)
 
 
 class AftersalesStanding(StrEnum):

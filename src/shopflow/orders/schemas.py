@@ -41,6 +41,9 @@ class OrderIn(Input):
     shipping_address: AddressIn = AddressIn()
     lines: list[LineIn] = Field(max_length=200)
     buyer_ip: str | None = Field(default=None, max_length=64)
+    # RSK-1: the buyer's device as the storefront identifies it, for the risk rules only; left out
+    # of the request's digest (ORD-1), so a repeat is the same request whatever device sent it.
+    device_id: str | None = Field(default=None, max_length=64, exclude=True)
     note: str | None = Field(default=None, max_length=1000)
     # LOY-4: coupon codes (any case); the best combination of them is applied.
     coupons: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(

@@ -57,6 +57,17 @@ def customers_from(source: CustomerOf) -> None:
     _CUSTOMERS[:] = [source]
 
 
+RiskOf = Callable[[AsyncSession, Actor, Order, OrderIn], Awaitable[str | None]]
+# Who scores a new order in its transaction (RSK-1): the risk domain (a later one) registers its
+# `score_order` by `risk_from` (`shopflow.wiring.connect`); a hold reason it returns holds the order.
+_RISK: list[RiskOf] = []
+
+
+def risk_from(source: RiskOf) -> None:
+    """Ask `source` to score every order placed from now on (an exchange's replacement is not)."""
+    _RISK[:] = [source]
+
+
 @dataclass(slots=True)
 class Placed:
     order: Order
@@ -125,14 +136,19 @@ async def place_order(
     if not placed.created:
         return placed
     order = placed.order
+    # RSK-1: scored here; a hold reason returned holds the order from pending, its stock reserved.
+    risk_hold = await _RISK[0](session, actor, order, data) if _RISK and not replacement else None
     demand = Counter[int]()
     for r in requests:
         demand[facts[r.sku].id] += r.quantity
-    if await inventory.reserve_for_order(session, order.id, demand) is None:
-        if rules.orders.on_shortage is Shortage.REJECT:
-            raise OutOfStock("not enough stock for this order; nothing was stored")
-        order = await repository.mark_held(session, order, new_order_row(fields, at, short=True))
-        _queue_held(session, actor, order, demand, at)
+    short = await inventory.reserve_for_order(session, order.id, demand) is None
+    if short and rules.orders.on_shortage is Shortage.REJECT:
+        raise OutOfStock("not enough stock for this order; nothing was stored")
+    if short or risk_hold is not None:
+        held = new_order_row(fields, at, short=True)
+        held["hold_reason"] = risk_hold or held["hold_reason"]
+        order = await repository.mark_held(session, order, held)
+        _queue_held(session, actor, order, demand if short else Counter(), at)
     else:
         _queue_confirmed(session, actor, order, at, on_credit=agreed is not None and agreed.on_credit)
     # Last before the final write: a coupon's and a member's row stay locked only until the commit.
@@ -236,7 +252,8 @@ def _queue_confirmed(
 def _queue_held(
     session: AsyncSession, actor: Actor, order: Order, demand: Counter[int], at: datetime
 ) -> None:
-    """A short order's audit trail, the customer's notice and the replenishment request."""
+    """A held order's audit trail, the customer's notice and, short of stock, the replenishment
+    request."""
     reason = order.hold_reason
     subject = order_subject(order.id)
     audit.queue(
@@ -245,8 +262,9 @@ def _queue_held(
         status_row(actor, order.id, S.PENDING, S.ON_HOLD, at, reason),
     )
     events.queue(session, "order.on_hold", subject, notice(order, reason=reason))
-    skus = {str(sku_id): quantity for sku_id, quantity in demand.items()}
-    events.queue(session, "inventory.replenishment_requested", subject, {"order_id": order.id, "skus": skus})
+    if demand:  # short of stock (an order held for risk keeps its reservation: `demand` is empty)
+        wanted = {"order_id": order.id, "skus": {str(sku): quantity for sku, quantity in demand.items()}}
+        events.queue(session, "inventory.replenishment_requested", subject, wanted)
 
 
 def _line_row(order_id: int, request: LineRequest, facts: SkuFacts, discount_share: int) -> dict[str, Any]:

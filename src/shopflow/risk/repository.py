@@ -1,0 +1,253 @@
+"""Every query of the risk domain. Intake's facts (velocity counters, blocklist, the customer's
+profile and history) are read by one statement (`intake_facts`); on PostgreSQL the velocity
+counters are upserted by the same statement."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core.db import insert_for
+from shopflow.crm.models import Customer
+from shopflow.orders.models import Order, OrderStatus
+from shopflow.risk.models import (
+    BlockEntry,
+    CounterKind,
+    ReviewState,
+    RiskCounter,
+    RiskReview,
+    RiskRule,
+    RiskScore,
+)
+
+# A customer's orders that count as a clean completed history (the blocklist's exemption).
+COMPLETED = (OrderStatus.COMPLETED, OrderStatus.CLOSED)
+
+
+async def current_rules(session: AsyncSession) -> list[RiskRule]:
+    """The latest version of every rule that has rows (and of the thresholds)."""
+    latest = select(func.max(RiskRule.id)).group_by(RiskRule.code)
+    return list((await session.scalars(select(RiskRule).where(RiskRule.id.in_(latest)))).all())
+
+
+async def rule_versions(session: AsyncSession, code: str) -> list[RiskRule]:
+    stmt = select(RiskRule).where(RiskRule.code == code).order_by(RiskRule.version.desc())
+    return list((await session.scalars(stmt)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A velocity counter to read over its window (`since`) and count this order in (`minute`)."""
+
+    kind: CounterKind
+    key: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    counts: dict[CounterKind, int]  # before this order
+    blocked: tuple[str, ...]  # the kinds found on the blocklist
+    profile: dict[str, Any] | None  # the customer's personal data (None: no customer)
+    earlier_orders: bool  # the customer placed an order before this one
+    completed: int  # the customer's completed orders, counted up to the exemption's number
+
+
+def _counted_sum(counted: Counted) -> ScalarSelect[Any]:
+    return (
+        select(func.coalesce(func.sum(RiskCounter.count), 0))
+        .where(
+            RiskCounter.kind == counted.kind,
+            RiskCounter.key == counted.key,
+            RiskCounter.minute >= counted.since,
+        )
+        .scalar_subquery()
+    )
+
+
+def _blocked(kind: str, value_key: str, at: datetime) -> ColumnElement[bool]:
+    return (
+        select(BlockEntry.id)
+        .where(
+            BlockEntry.kind == kind,
+            BlockEntry.value_key == value_key,
+            BlockEntry.removed_at.is_(None),
+            BlockEntry.expires_at > at,
+        )
+        .exists()
+    )
+
+
+def _upsert(session: AsyncSession, counted: Sequence[Counted], minute: datetime) -> Any:
+    rows = [{"kind": c.kind, "key": c.key, "minute": minute, "count": 1} for c in counted]
+    stmt = insert_for(session, RiskCounter).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=["kind", "key", "minute"], set_={"count": RiskCounter.count + stmt.excluded.count}
+    )
+
+
+async def intake_facts(
+    session: AsyncSession,
+    *,
+    counted: Sequence[Counted],
+    minute: datetime,
+    blocks: Sequence[tuple[str, str]],
+    customer_id: int | None,
+    order_id: int,
+    completed_enough: int,
+    at: datetime,
+) -> Facts:
+    """RSK-1's facts of a new order in one statement: each velocity counter's sum over its window
+    (before this order), which of `blocks` (kind, value key) are blocked, and the customer's
+    profile, earlier orders and completed orders (up to `completed_enough`). Every counter of
+    `counted` is then counted for this order at `minute`: in the same statement on PostgreSQL
+    (its sums read the rows as they were before it), by a second one elsewhere."""
+    columns: list[Any] = [_counted_sum(c).label(f"n{i}") for i, c in enumerate(counted)]
+    columns += [_blocked(kind, key, at).label(f"b{i}") for i, (kind, key) in enumerate(blocks)]
+    if customer_id is not None:
+        done = select(Order.id).where(Order.customer_id == customer_id, Order.status.in_(COMPLETED))
+        columns += [
+            select(Customer.personal).where(Customer.id == customer_id).scalar_subquery().label("profile"),
+            select(Order.id)
+            .where(Order.customer_id == customer_id, Order.id != order_id)
+            .exists()
+            .label("earlier"),
+            select(func.count())
+            .select_from(done.limit(completed_enough).subquery())
+            .scalar_subquery()
+            .label("done"),
+        ]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if counted and postgres:
+        upserted = _upsert(session, counted, minute).returning(RiskCounter.kind).cte("upserted")
+        columns.append(select(func.count()).select_from(upserted).scalar_subquery().label("upserted"))
+    if not columns:
+        return Facts({}, (), None, False, 0)
+    row = (await session.execute(select(*columns))).one()._mapping
+    if counted and not postgres:
+        await session.execute(_upsert(session, counted, minute))
+    return Facts(
+        counts={c.kind: int(row[f"n{i}"]) for i, c in enumerate(counted)},
+        blocked=tuple(kind for i, (kind, _) in enumerate(blocks) if row[f"b{i}"]),
+        profile=row["profile"] if customer_id is not None else None,
+        earlier_orders=bool(row["earlier"]) if customer_id is not None else False,
+        completed=int(row["done"] or 0) if customer_id is not None else 0,
+    )
+
+
+async def delete_counters_before(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(delete(RiskCounter).where(RiskCounter.minute < before))
+    return int(result.rowcount)
+
+
+async def scores_of(session: AsyncSession, order_id: int) -> list[RiskScore]:
+    stmt = select(RiskScore).where(RiskScore.order_id == order_id).order_by(RiskScore.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def scores_of_orders(session: AsyncSession, order_ids: Collection[int]) -> dict[int, RiskScore]:
+    stmt = select(RiskScore).where(RiskScore.order_id.in_(sorted(order_ids))).order_by(RiskScore.id)
+    return {score.order_id: score for score in (await session.scalars(stmt)).all()}
+
+
+async def review_of(session: AsyncSession, order_id: int, *, lock: bool = False) -> RiskReview | None:
+    stmt = select(RiskReview).where(RiskReview.order_id == order_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+def _queue_conditions(state: ReviewState | None) -> list[ColumnElement[bool]]:
+    """An open review counts only while its order is still held: a held order cancelled by other
+    means (ORD-3: it can always be cancelled) leaves the queue."""
+    if state is None:
+        return []
+    if state is ReviewState.OPEN:
+        return [RiskReview.state == state, Order.status == OrderStatus.ON_HOLD]
+    return [RiskReview.state == state]
+
+
+async def queue_page(
+    session: AsyncSession, state: ReviewState | None, offset: int, limit: int
+) -> tuple[list[tuple[RiskReview, Order]], int]:
+    """Reviews in `state` with their orders, the oldest first (RSK-2), and how many there are."""
+    conditions = _queue_conditions(state)
+    joined = select(RiskReview, Order).join(Order, Order.id == RiskReview.order_id).where(*conditions)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(RiskReview)
+        .join(Order, Order.id == RiskReview.order_id)
+        .where(*conditions)
+    )
+    stmt = joined.order_by(RiskReview.opened_at, RiskReview.id).offset(offset).limit(limit)
+    rows = [(review, order) for review, order in (await session.execute(stmt)).all()]
+    return rows, int(total or 0)
+
+
+async def customer_orders(session: AsyncSession, customer_id: int, limit: int) -> list[Order]:
+    """The customer's latest orders (the review page's history)."""
+    stmt = select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc()).limit(limit)
+    return list((await session.scalars(stmt)).all())
+
+
+async def set_assignee(session: AsyncSession, order_id: int, assignee_id: int | None) -> int:
+    stmt = update(RiskReview).where(RiskReview.order_id == order_id).values(assignee_id=assignee_id)
+    return int((await session.execute(stmt)).rowcount)
+
+
+async def shadow_holds(session: AsyncSession, since: datetime, limit: int) -> list[RiskScore]:
+    """Scores since `since` that passed but that the shadow rules would have held (RSK-1)."""
+    stmt = (
+        select(RiskScore)
+        .where(
+            RiskScore.created_at >= since, RiskScore.decision == "pass", RiskScore.shadow_decision != "pass"
+        )
+        .order_by(RiskScore.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def shadow_counts(session: AsyncSession, since: datetime) -> dict[str, int]:
+    """How many orders each shadow rule scored since `since`, read from the scores' reasons."""
+    counts: dict[str, int] = {}
+    stmt = select(RiskScore.reasons).where(RiskScore.created_at >= since, RiskScore.shadow_score > 0)
+    for reasons in (await session.scalars(stmt)).all():
+        for reason in reasons:
+            if reason.get("mode") == "shadow":
+                counts[reason["rule"]] = counts.get(reason["rule"], 0) + 1
+    return counts
+
+
+async def block_page(
+    session: AsyncSession, at: datetime, kind: str | None, offset: int, limit: int
+) -> tuple[list[BlockEntry], int]:
+    """Entries in force at `at` (not removed, not expired), the newest first."""
+    conditions = [BlockEntry.removed_at.is_(None), BlockEntry.expires_at > at]
+    if kind is not None:
+        conditions.append(BlockEntry.kind == kind)
+    total = await session.scalar(select(func.count()).select_from(BlockEntry).where(*conditions))
+    stmt = select(BlockEntry).where(*conditions).order_by(BlockEntry.id.desc()).offset(offset).limit(limit)
+    return list((await session.scalars(stmt)).all()), int(total or 0)
+
+
+async def block(session: AsyncSession, block_id: int, *, lock: bool = False) -> BlockEntry | None:
+    stmt = select(BlockEntry).where(BlockEntry.id == block_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def block_in_force(session: AsyncSession, kind: str, value_key: str, at: datetime) -> BlockEntry | None:
+    stmt = select(BlockEntry).where(
+        BlockEntry.kind == kind,
+        BlockEntry.value_key == value_key,
+        BlockEntry.removed_at.is_(None),
+        BlockEntry.expires_at > at,
+    )
+    return (await session.scalars(stmt)).first()

@@ -1,0 +1,192 @@
+"""RSK-1 at intake: a new order scored in its own transaction by the rules in force, its score
+recorded with the rules' versions, and, held, its review opened on the RSK-2 clock.
+
+Registered with order intake by `shopflow.wiring.connect` (`intake.risk_from`): orders cannot
+import this domain. One statement reads every fact the rules need (`repository.intake_facts`);
+the score, review, clock and audit rows go out with the order's own last write."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shopflow.core import audit, crypto, db, policy, sla
+from shopflow.core.audit import Actor
+from shopflow.core.policy import Policy
+from shopflow.orders.models import HoldReason, Order, OrderClock, mobile, order_subject
+from shopflow.orders.schemas import OrderIn
+from shopflow.risk import repository
+from shopflow.risk.models import BlockKind, CounterKind, ReviewState, RiskReview, RiskScore, Stage
+from shopflow.risk.repository import Counted
+from shopflow.risk.rules import (
+    Assessment,
+    RuleSet,
+    Signals,
+    assess,
+    default_rules,
+    in_force,
+    normalised_address,
+    order_fingerprint,
+)
+
+# The rules in force are read at most this often per process; a change made here is seen at once,
+# one made by another process within this time.
+RULES_TTL_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class _Cached:
+    rules: RuleSet | None = None
+    policy: Policy | None = None
+    read_at: float = 0.0
+
+
+_CACHE = _Cached()
+
+
+def forget_rules() -> None:
+    """Read the rules afresh at the next order (after a change of a rule)."""
+    _CACHE.rules = None
+
+
+async def rules_in_force(session: AsyncSession) -> RuleSet:
+    """The policy's defaults overridden by the latest row of each rule (RSK-1)."""
+    rules = policy.current()
+    now = time.monotonic()
+    cached = _CACHE.rules
+    if cached is not None and _CACHE.policy is rules and now - _CACHE.read_at < RULES_TTL_SECONDS:
+        return cached
+    found = in_force(default_rules(rules.risk), await repository.current_rules(session))
+    _CACHE.rules, _CACHE.policy, _CACHE.read_at = found, rules, now
+    return found
+
+
+def _since(minute: datetime, minutes: int) -> datetime:
+    """The first minute of a window of `minutes` ending with `minute` (counted by whole minutes)."""
+    return minute - timedelta(minutes=minutes - 1)
+
+
+def address_key(normalised: str) -> str:
+    """The blocklist's key of a normalised address: its keyed hash (the address is personal)."""
+    return crypto.vault().lookup_hash(f"address:{normalised}")
+
+
+def phone_key(phone: str) -> str:
+    """The blocklist's key of a phone: the keyed hash of the mobile however written."""
+    return crypto.vault().lookup_hash(mobile(phone) or phone)
+
+
+async def score_order(session: AsyncSession, actor: Actor, order: Order, data: OrderIn) -> str | None:
+    """Score the new `order` (RSK-1) and record it; the hold reason (`risk_review`) when it is to
+    be held, its review then opened with its clock (RSK-2). Shadow rules change nothing."""
+    rule_set = await rules_in_force(session)
+    risk = policy.current().risk
+    at = order.created_at
+    minute = at.replace(second=0, microsecond=0)
+    shipping = data.shipping_address
+    address = normalised_address(
+        {
+            "province": shipping.province,
+            "city": shipping.city,
+            "district": shipping.district,
+            "street": shipping.street,
+        }
+    )
+    velocity = rule_set.rule("velocity_ip").params, rule_set.rule("velocity_device").params
+    counted = [
+        Counted(
+            CounterKind.DUPLICATE,
+            order_fingerprint(order.phone_hash, [(line.sku, line.quantity) for line in data.lines], address),
+            _since(minute, int(rule_set.rule("duplicate").params["window_minutes"])),
+        )
+    ]
+    blocks = [(BlockKind.PHONE.value, phone_key(data.customer.phone))]
+    if address:
+        blocks.append((BlockKind.ADDRESS.value, address_key(address)))
+    if data.buyer_ip:
+        counted.append(
+            Counted(CounterKind.IP, data.buyer_ip, _since(minute, int(velocity[0]["window_minutes"])))
+        )
+        blocks.append((BlockKind.IP.value, data.buyer_ip))
+    if data.device_id:
+        counted.append(
+            Counted(CounterKind.DEVICE, data.device_id, _since(minute, int(velocity[1]["window_minutes"])))
+        )
+        blocks.append((BlockKind.DEVICE.value, data.device_id))
+    facts = await repository.intake_facts(
+        session,
+        counted=counted,
+        minute=minute,
+        blocks=blocks,
+        customer_id=order.customer_id,
+        order_id=order.id,
+        completed_enough=risk.exempt_after_completed_orders,
+        at=at,
+    )
+    counts = facts.counts
+    known = order.customer_id is not None
+    signals = Signals(
+        total=order.total,
+        ip_orders=counts[CounterKind.IP] + 1 if CounterKind.IP in counts else None,
+        device_orders=counts[CounterKind.DEVICE] + 1 if CounterKind.DEVICE in counts else None,
+        duplicates=counts.get(CounterKind.DUPLICATE),
+        address=address or None,
+        order_name=data.customer.name or None,
+        profile_name=(facts.profile or {}).get("name") or None,
+        first_order=not facts.earlier_orders if known else None,
+        blocked=facts.blocked,
+        exempt=facts.completed >= risk.exempt_after_completed_orders,
+    )
+    found = assess(rule_set, signals)
+    _queue(session, actor, order, rule_set, found, at)
+    return HoldReason.RISK_REVIEW if found.holds else None
+
+
+def _queue(
+    session: AsyncSession, actor: Actor, order: Order, rule_set: RuleSet, found: Assessment, at: datetime
+) -> None:
+    """The score's row; held, the review's row, its clock (RSK-2) and its audit row (AUD-1): all
+    written with the order's next write (`db.PendingRows`)."""
+    db.queue(session, RiskScore, score_row(order.id, Stage.INTAKE, rule_set, found, at))
+    if not found.holds:
+        return
+    due = at + timedelta(hours=policy.current().risk.review_response_hours)
+    db.queue(
+        session,
+        RiskReview,
+        {
+            "order_id": order.id,
+            "state": ReviewState.OPEN,
+            "decision": found.decision,
+            "score": found.score,
+            "assignee_id": None,
+            "opened_at": at,
+            "due_at": due,
+            "decided_at": None,
+            "decided_by": None,
+            "reason": None,
+        },
+    )
+    sla.queue_running(session, order_subject(order.id), OrderClock.RISK_REVIEW, due)
+    after = {"state": ReviewState.OPEN, "decision": found.decision, "score": found.score}
+    audit.queue(session, audit.row(actor, "risk_review.opened", "risk_review", order.id, None, after, at))
+
+
+def score_row(
+    order_id: int, stage: Stage, rule_set: RuleSet, found: Assessment, at: datetime
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "stage": stage,
+        "score": found.score,
+        "decision": found.decision,
+        "shadow_score": found.shadow_score,
+        "shadow_decision": found.shadow_decision,
+        "reasons": found.reasons,
+        "rules_version": rule_set.version,
+        "created_at": at,
+    }
