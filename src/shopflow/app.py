@@ -58,6 +58,7 @@ from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
+from shopflow.risk.api import router as risk_router
 from shopflow.service.api import router as tickets_router
 from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
@@ -139,6 +140,7 @@ def create_app(
         notify_router,
         fulfillment_router,
         aftersales_router,
+        risk_router,
         leads_router,
         quotes_router,
         customers_router,

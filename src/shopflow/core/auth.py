@@ -54,6 +54,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "orders.confirm_receipt": frozenset(
         {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}
     ),
+    # RSK-1, RSK-2 (issue 17): the review queue and its decisions, the rules, the blocklists
+    "risk.read": frozenset({R.MANAGER, R.OPERATIONS, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.FINANCE}),
+    "risk.review": frozenset({R.MANAGER, R.OPERATIONS, R.CS_SUPERVISOR}),
+    "risk.rules": frozenset({R.MANAGER}),
+    "risk.blocklist": frozenset({R.MANAGER, R.OPERATIONS, R.CS_SUPERVISOR}),
     "payments.create": frozenset(
         {R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS, R.FINANCE}
     ),

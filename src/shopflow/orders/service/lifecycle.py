@@ -57,8 +57,8 @@ async def _cancel(session: AsyncSession, actor: Actor, order: Order, reason: str
     if order.discount:  # its coupon uses and redeemed points come back (LOY-4, LOY-1)
         await loyalty.release_for_order(session, order.id)
     subject = order_subject(order.id)
-    # Its pay and ship clocks never reach their goal: cancelled, out of compliance (SLA-1).
-    await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP)
+    # Its pay, ship and review clocks never reach their goal: cancelled, out of compliance (SLA-1).
+    await sla.cancel(session, subject, OrderClock.PAY, OrderClock.SHIP, OrderClock.RISK_REVIEW)
     # Captured money goes back through the refund ledger (PAY-3): the payments worker's sweep.
     events.queue(session, "order.cancelled", subject, notice(order, reason=reason))
     await db.write(session)
@@ -74,14 +74,16 @@ async def hold(session: AsyncSession, actor: Actor, order_id: int, reason: HoldR
     return order
 
 
-async def release(session: AsyncSession, actor: Actor, order_id: int) -> Order:
+async def release(session: AsyncSession, actor: Actor, order_id: int, *, reserve: bool = False) -> Order:
     """End a hold (ORD-3): back to the state it left, or `paid` if its payment was captured during
-    the hold (the ship clock starts now). An order held at intake for a stock shortage has its
-    stock reserved first, or stays held (OutOfStock); unpaid, it is confirmed and its pay clock
-    starts (on credit, ORD-5: its ship clock)."""
+    the hold (the ship clock starts now). An order held at intake for a stock shortage (or, by
+    `reserve`, one held at intake for another reason whose stock was short then) has its stock
+    reserved first, or stays held (OutOfStock); unpaid, it is confirmed and its pay clock starts
+    (on credit, ORD-5: its ship clock)."""
     order = await get_order(session, order_id, lock=True)
     at = clock.now()
-    if order.hold_reason == HoldReason.STOCK_SHORTAGE and order.held_from == S.PENDING:
+    short = reserve or order.hold_reason == HoldReason.STOCK_SHORTAGE
+    if short and order.held_from == S.PENDING:
         demand = Counter[int]()
         for line in order.lines:
             demand[line.sku_id] += line.quantity
