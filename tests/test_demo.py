@@ -318,3 +318,28 @@ def test_coupons_are_in_use_stacked_and_given_back_by_cancelled_orders(loaded: L
         " (SELECT sum(l.discount) FROM order_lines l WHERE l.order_id = o.id) OR o.discount <>"
         " (SELECT sum(u.discount) FROM coupon_uses u WHERE u.order_id = o.id))"
     )
+
+
+def test_price_rules_wait_scheduled_pending_and_untriggered_and_campaigns_run_wait_and_end(
+    loaded: Loaded,
+) -> None:
+    """CAT-3, CAT-2, LOY-3: the console's price rules and campaigns show each state, and the
+    running campaign has orders attributed through its coupons."""
+    assert loaded.rows("SELECT kind, state FROM price_rules ORDER BY id") == [
+        ("promotion", "active"),
+        ("promotion", "pending"),
+        ("markdown", "active"),
+    ]
+    # The markdown's stock is above its threshold: in force when it has stayed there 90 days.
+    assert loaded.count("price_rules", "kind = 'markdown' AND marked_from > datetime('now', '+60 days')") == 1
+    windows = loaded.rows(
+        "SELECT name, starts_at <= CURRENT_TIMESTAMP, ends_at > CURRENT_TIMESTAMP FROM campaigns"
+    )
+    assert sorted(windows) == [("冬季清仓", 1, 0), ("双十二", 0, 1), ("春季焕新", 1, 1)]
+    assert (
+        loaded.rows(
+            "SELECT count(*) FROM coupon_uses u JOIN campaigns c ON c.name = '春季焕新' JOIN coupons k"
+            " ON k.id = u.coupon_id AND k.code IN ('SPRING15', 'FREESHIP6') WHERE u.released_at IS NULL"
+        )[0][0]
+        > 0
+    )
