@@ -241,6 +241,9 @@ def main() -> None:
         article = page.locator("#articles tbody a").first.get_attribute("href")
         product = _listing(page, url)
         coupon = _coupon(page, url)
+        page.goto(f"{url}/campaigns")
+        running = page.locator("#campaigns tbody tr:has-text('春季焕新') a")  # the demo's running one
+        campaign = running.first.get_attribute("href") or "/campaigns"
         page.goto(f"{url}/quotes")
         quote = page.locator("#quotes tbody a").first.get_attribute("href")
         page.goto(f"{url}/quotes?state=accepted")
@@ -278,6 +281,10 @@ def main() -> None:
                 "product": product,
                 "coupons": "/coupons",
                 "coupon": coupon,
+                "price-rules": "/price-rules",
+                "price-calendar": "/price-rules/calendar",
+                "campaigns": "/campaigns",
+                "campaign": campaign,
                 "receipts": "/payments/receipts",
                 "aftersales": "/aftersales",
                 "case": case or "/aftersales",
