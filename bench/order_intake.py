@@ -20,6 +20,11 @@ through the API), and the ratio coupon/plain is printed (target >= 0.80). Each s
 code (1 SELECT), takes the points (1 conditional UPDATE of the member's balance, last before the
 commit) and writes a coupon_uses and a point_entries row with its lines; a coupon without a total
 limit reserves nothing (a limited one adds 1 conditional UPDATE of its row).
+--risk (issue 17): the plain run is made with risk scoring off (the policy's `risk.scoring =
+false`), then the same load on a fresh server with it on (RSK-1: the rules' facts read by one
+statement that also upserts the velocity counters, a score row written with the lines), and the
+ratio on/off is printed (target >= 0.85). Each order of both runs carries a buyer IP and a device id
+of its own (RISK_BODIES distinct bodies), so the IP, device and duplicate counters all count.
 After the runs the database is checked: no oversold stock row, reservations add up to reserved
 stock, and every order has its lines, reservations, audit trail and outbox row; with --coupon
 also: the coupon's counter stayed 0, its coupon_uses rows = the orders of the coupon run = the
@@ -71,6 +76,11 @@ WAREHOUSES = (("BW-1", "上海"), ("BW-2", "广东"), ("BW-3", "北京"))
 SKUS_PER_PRODUCT = 20
 UNITS = 1_000_000  # per SKU per warehouse: no order ever runs short
 BODIES = 4096  # distinct request bodies, drawn at random
+# --risk: distinct bodies, each with its own buyer IP and device: at the rates measured here a body
+# comes back a few times a minute at most, so no IP or device passes the velocity rule's 5 orders in
+# 10 minutes and the orders are confirmed (a body that comes back scores as a duplicate, below review).
+RISK_BODIES = 65536
+NO_SCORING = "[risk]\nscoring = false\n"  # --risk: the policy of the run without scoring
 COUPON = "BENCH10"  # --coupon: the code every order of the coupon run names
 COUPON_OFF = 1000  # fen: its fixed value, less than any order's goods (3 SKUs of 10.00 or more)
 # --coupon: buyers of the coupon run, each a member holding plenty of points. A member's balance row
@@ -303,12 +313,14 @@ def member_phones() -> list[str]:
     return [f"139{n:08d}" for n in range(MEMBERS)]
 
 
-def order_bodies(store: Store, rng: random.Random, coupon: str | None = None) -> list[bytes]:
+def order_bodies(
+    store: Store, rng: random.Random, coupon: str | None = None, *, risk: bool = False
+) -> list[bytes]:
     """Valid 3-line orders; with `coupon`, each naming it and redeeming POINTS as one of the
-    MEMBERS."""
+    MEMBERS; with `risk`, RISK_BODIES of them, each from a buyer IP and a device of its own."""
     bodies = []
     phones = member_phones()
-    for _ in range(BODIES):
+    for n in range(RISK_BODIES if risk else BODIES):
         picked = rng.sample(store.skus, LINES)
         lines = [{"sku": s.code, "quantity": 1, "unit_price": money.fmt(s.price)} for s in picked]
         body: dict[str, object] = {
@@ -317,6 +329,8 @@ def order_bodies(store: Store, rng: random.Random, coupon: str | None = None) ->
             "shipping_address": ADDRESS,
             "lines": lines,
         }
+        if risk:
+            body |= {"buyer_ip": f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}", "device_id": f"bench-device-{n}"}
         if coupon is not None:
             body |= {
                 "coupons": [coupon],
@@ -390,8 +404,9 @@ async def http_load(
     rng: random.Random,
     keys: bool,
     coupon: str | None = None,
+    risk: bool = False,
 ) -> Tally:
-    bodies = order_bodies(store, rng, coupon)
+    bodies = order_bodies(store, rng, coupon, risk=risk)
     tally = Tally()
     if kind == "raw":
         loop = asyncio.get_running_loop()
@@ -621,9 +636,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, port: int, workers: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, workers: int, data_dir: Path, policy_text: str | None = None
+) -> subprocess.Popen[bytes]:
+    """The server; with `policy_text`, under that policy file."""
+    policy_file = data_dir / "policy.toml"
+    if policy_text is not None:
+        policy_file.write_text(policy_text, encoding="utf-8")
     env = {
         **os.environ,
+        **({"SHOPFLOW_POLICY_FILE": str(policy_file)} if policy_text is not None else {}),
         "SHOPFLOW_DATABASE_URL": url,
         "SHOPFLOW_SECRET_KEY": Fernet.generate_key().decode(),
         "SHOPFLOW_SANDBOX_SECRET": secrets.token_urlsafe(32),
@@ -721,6 +743,11 @@ def main() -> None:
         action="store_true",
         help="also measure orders naming a coupon (fixed, no limits), and the ratio coupon/plain",
     )
+    parser.add_argument(
+        "--risk",
+        action="store_true",
+        help="the plain run without risk scoring, then one with it on a fresh server, and the ratio on/off",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup = 3.0, 1.0
@@ -736,19 +763,36 @@ def main() -> None:
 
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="shopflow-bench-") as data_dir:
-        server = start_server(url, port, args.workers, Path(data_dir))
+        server = start_server(url, port, args.workers, Path(data_dir), NO_SCORING if args.risk else None)
         coupon: Measured | None = None
+        scored: Measured | None = None
         plain_last = 0  # the last order of the plain run
         try:
             http = run(
                 measure(
-                    lambda w: http_load(args.client, port, store, args.clients, w, rng, args.keys),
+                    lambda w: http_load(
+                        args.client, port, store, args.clients, w, rng, args.keys, risk=args.risk
+                    ),
                     url,
                     args.warmup,
                     args.seconds,
                     server.pid,
                 )
             )
+            if args.risk:
+                stop_server(server)
+                server = start_server(url, port, args.workers, Path(data_dir))
+                scored = run(
+                    measure(
+                        lambda w: http_load(
+                            args.client, port, store, args.clients, w, rng, args.keys, risk=True
+                        ),
+                        url,
+                        args.warmup,
+                        args.seconds,
+                        server.pid,
+                    )
+                )
             if args.coupon:
                 create_coupon(port, store)
                 create_members(port, store)
@@ -766,7 +810,7 @@ def main() -> None:
                 )
         finally:
             stop_server(server)
-        if http.tally.errors or (coupon is not None and coupon.tally.errors):
+        if http.tally.errors or any(m is not None and m.tally.errors for m in (coupon, scored)):
             print("server log (end):\n" + (Path(data_dir) / "server.log").read_text()[-3000:])
     raw = run(
         measure(
@@ -803,6 +847,16 @@ def main() -> None:
         print(f"  {coupon.cpu.describe(c.ok + c.held)}")
         if c.first_error:
             print(f"  first error: {c.first_error}")
+    if scored is not None:
+        k = scored.tally
+        print(
+            f"http with risk scoring ({args.client} client, {args.clients} clients, {args.workers} workers): "
+            f"{scored.rate:.0f} orders/s p50 {k.percentile(0.5):.1f} ms p99 {k.percentile(0.99):.1f} ms "
+            f"errors {k.errors} not confirmed {k.held}"
+        )
+        print(f"  {scored.cpu.describe(k.ok + k.held)}")
+        if k.first_error:
+            print(f"  first error: {k.first_error}")
     r = raw.tally
     print(
         f"raw SQL ({args.raw_connections} connections): {raw.rate:.0f} orders/s "
@@ -831,8 +885,15 @@ def main() -> None:
             f"{coupon.rate / raw.rate:.2f} | ratio coupon/plain {coupon.rate / http.rate:.2f}"
             " (target >= 0.80)"
         )
+    if scored is not None:
+        k = scored.tally
+        print(
+            f"http with risk scoring: {scored.rate:.0f} orders/s p50 {k.percentile(0.5):.0f} ms "
+            f"p99 {k.percentile(0.99):.0f} ms errors {k.errors} held {k.held} | scoring off: {http.rate:.0f} "
+            f"orders/s | ratio on/off {scored.rate / http.rate:.2f} (target >= 0.85)"
+        )
     coupon_failed = coupon is not None and (coupon.tally.errors or not (coupon_checks and coupon_checks.ok))
-    if not checks.ok or t.errors or r.errors or coupon_failed:
+    if not checks.ok or t.errors or r.errors or coupon_failed or (scored is not None and scored.tally.errors):
         sys.exit(1)
 
 

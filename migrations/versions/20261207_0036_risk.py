@@ -1,5 +1,5 @@
 """Risk (issue 17, RSK-1, RSK-2): the rules' versioned rows, each order's scores, the reviews of
-held orders, the velocity counters and the blocklists
+held orders, the velocity counters and the blocklists; orders indexed by customer and status
 
 Revision ID: 0036_risk
 Revises: 0035_member_benefits
@@ -105,9 +105,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_blocks")),
     )
     op.create_index("ix_risk_blocks_value", "risk_blocks", ["kind", "value_key"])
+    # RSK-1: a customer's completed orders, counted at intake up to the blocklist's exemption.
+    op.create_index("ix_orders_customer_status", "orders", ["customer_id", "status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orders_customer_status", table_name="orders")
     op.drop_index("ix_risk_blocks_value", table_name="risk_blocks")
     op.drop_table("risk_blocks")
     op.drop_table("risk_counters")

@@ -15,6 +15,9 @@ Weight = Annotated[int, Field(ge=0, le=1000)]
 
 
 class Risk(Section):
+    # RSK-1: every new order is scored at intake; false only where orders are screened elsewhere
+    # (or to measure scoring's cost: `bench/order_intake.py --risk`).
+    scoring: bool = True
     review_response_hours: Positive = 2  # RSK-2: the customer hears back within 2 hours
     # RSK-1: a total score at `review` or more holds the order for review; at `reject` or more it is
     # held and marked for cancellation review. Cancelled without a person only when

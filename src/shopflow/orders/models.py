@@ -154,6 +154,8 @@ class Order(Base):
         # The console: orders by date alone, and found by the channel's own order number.
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_channel_order_no", "channel_order_no"),
+        # RSK-1: a customer's completed orders, counted at intake up to the blocklist's exemption.
+        Index("ix_orders_customer_status", "customer_id", "status"),
         # Found by a prefix of its number (LIKE 'SF2611%'): PostgreSQL's default operator class
         # serves LIKE only under the C collation, which a database rarely has.
         Index("ix_orders_order_no_pattern", "order_no", postgresql_ops={"order_no": "text_pattern_ops"}),

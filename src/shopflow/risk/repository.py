@@ -4,15 +4,17 @@ counters are upserted by the same statement."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core.db import insert_for
+from shopflow.core import crypto
+from shopflow.core.db import driver_connection, insert_for
 from shopflow.crm.models import Customer
 from shopflow.orders.models import Order, OrderStatus
 from shopflow.risk.models import (
@@ -83,6 +85,44 @@ def _blocked(kind: str, value_key: str, at: datetime) -> ColumnElement[bool]:
     )
 
 
+@lru_cache(maxsize=64)
+def _facts_pg(counters: int, blocks: int, customer: bool) -> str:
+    """`intake_facts` on PostgreSQL for `counters` counters (at least one), `blocks` values and,
+    if `customer`, the customer's facts: one statement whose CTE upserts the counters (its
+    subqueries read the rows as they were before it). Parameters: $1 the minute, $2 now, then
+    kind, key, since of each counter, kind, key of each value, then the customer, the order and
+    the completed orders' limit."""
+    sums, rows = [], []
+    for i in range(counters):
+        kind, key, since = (f"${3 + 3 * i + n}" for n in range(3))
+        sums.append(
+            f"(SELECT coalesce(sum(count), 0) FROM risk_counters"
+            f" WHERE kind = {kind} AND key = {key} AND minute >= {since}) AS n{i}"
+        )
+        rows.append(f"({kind}, {key}, $1, 1)")
+    first = 3 + 3 * counters
+    found = [
+        f"EXISTS (SELECT 1 FROM risk_blocks WHERE kind = ${first + 2 * i}"
+        f" AND value_key = ${first + 2 * i + 1} AND removed_at IS NULL AND expires_at > $2) AS b{i}"
+        for i in range(blocks)
+    ]
+    facts = []
+    if customer:
+        c, o, limit = (f"${first + 2 * blocks + n}" for n in range(3))
+        done = ", ".join(f"'{status}'" for status in COMPLETED)
+        facts = [
+            f"(SELECT personal FROM customers WHERE id = {c}) AS profile",
+            f"EXISTS (SELECT 1 FROM orders WHERE customer_id = {c} AND id <> {o}) AS earlier",
+            f"(SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_id = {c} AND status IN ({done})"
+            f" LIMIT {limit}) d) AS done",
+        ]
+    return (
+        f"WITH upserted AS (INSERT INTO risk_counters (kind, key, minute, count) VALUES {', '.join(rows)}"
+        " ON CONFLICT (kind, key, minute) DO UPDATE SET count = risk_counters.count + 1 RETURNING 1) "
+        f"SELECT {', '.join([*sums, *found, *facts, '(SELECT count(*) FROM upserted) AS upserted'])}"
+    )
+
+
 def _upsert(session: AsyncSession, counted: Sequence[Counted], minute: datetime) -> Any:
     rows = [{"kind": c.kind, "key": c.key, "minute": minute, "count": 1} for c in counted]
     stmt = insert_for(session, RiskCounter).values(rows)
@@ -105,8 +145,22 @@ async def intake_facts(
     """RSK-1's facts of a new order in one statement: each velocity counter's sum over its window
     (before this order), which of `blocks` (kind, value key) are blocked, and the customer's
     profile, earlier orders and completed orders (up to `completed_enough`). Every counter of
-    `counted` is then counted for this order at `minute`: in the same statement on PostgreSQL
-    (its sums read the rows as they were before it), by a second one elsewhere."""
+    `counted` is then counted for this order at `minute`: on PostgreSQL by the same statement,
+    sent through the driver (a measured hot path: SQLAlchemy compiles this statement anew each
+    time); elsewhere by SQLAlchemy, and a second statement."""
+    driver = await driver_connection(session)
+    if driver is not None:
+        parameters: list[Any] = [minute, at]
+        for c in counted:
+            parameters += [c.kind.value, c.key, c.since]
+        for kind, key in blocks:
+            parameters += [kind, key]
+        if customer_id is not None:
+            parameters += [customer_id, order_id, completed_enough]
+        sql = _facts_pg(len(counted), len(blocks), customer_id is not None)
+        row: Mapping[str, Any] = await driver.fetchrow(sql, *parameters)
+        profile = row["profile"] if customer_id is not None else None
+        return _facts(row, counted, blocks, None if profile is None else crypto.vault().open(profile))
     columns: list[Any] = [_counted_sum(c).label(f"n{i}") for i, c in enumerate(counted)]
     columns += [_blocked(kind, key, at).label(f"b{i}") for i, (kind, key) in enumerate(blocks)]
     if customer_id is not None:
@@ -122,21 +176,26 @@ async def intake_facts(
             .scalar_subquery()
             .label("done"),
         ]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if counted and postgres:
-        upserted = _upsert(session, counted, minute).returning(RiskCounter.kind).cte("upserted")
-        columns.append(select(func.count()).select_from(upserted).scalar_subquery().label("upserted"))
-    if not columns:
-        return Facts({}, (), None, False, 0)
-    row = (await session.execute(select(*columns))).one()._mapping
-    if counted and not postgres:
+    columns.append(literal(1).label("one"))
+    found = (await session.execute(select(*columns))).one()._mapping
+    if counted:
         await session.execute(_upsert(session, counted, minute))
+    return _facts(found, counted, blocks, found["profile"] if customer_id is not None else None)
+
+
+def _facts(
+    row: Mapping[str, Any],
+    counted: Sequence[Counted],
+    blocks: Sequence[tuple[str, str]],
+    profile: dict[str, Any] | None,
+) -> Facts:
+    known = "earlier" in row
     return Facts(
         counts={c.kind: int(row[f"n{i}"]) for i, c in enumerate(counted)},
         blocked=tuple(kind for i, (kind, _) in enumerate(blocks) if row[f"b{i}"]),
-        profile=row["profile"] if customer_id is not None else None,
-        earlier_orders=bool(row["earlier"]) if customer_id is not None else False,
-        completed=int(row["done"] or 0) if customer_id is not None else 0,
+        profile=profile,
+        earlier_orders=bool(row["earlier"]) if known else False,
+        completed=int(row["done"] or 0) if known else 0,
     )
 
 

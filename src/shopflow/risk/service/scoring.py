@@ -82,9 +82,12 @@ def phone_key(phone: str) -> str:
 
 async def score_order(session: AsyncSession, actor: Actor, order: Order, data: OrderIn) -> str | None:
     """Score the new `order` (RSK-1) and record it; the hold reason (`risk_review`) when it is to
-    be held, its review then opened with its clock (RSK-2). Shadow rules change nothing."""
-    rule_set = await rules_in_force(session)
+    be held, its review then opened with its clock (RSK-2). Shadow rules change nothing; with the
+    policy's `risk.scoring` off, nothing is scored."""
     risk = policy.current().risk
+    if not risk.scoring:
+        return None
+    rule_set = await rules_in_force(session)
     at = order.created_at
     minute = at.replace(second=0, microsecond=0)
     shipping = data.shipping_address
