@@ -59,6 +59,7 @@ from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.risk.api import router as risk_router
+from shopflow.risk.console import PAGES as risk_pages
 from shopflow.service.api import router as tickets_router
 from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
@@ -188,6 +189,7 @@ def create_app(
         fulfillment_pages,
         payment_pages,
         aftersales_pages,
+        risk_pages,
         lead_pages,
         ticket_pages,
         quote_pages,
