@@ -20,6 +20,7 @@ from shopflow.core.alerts import Alert
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
 from shopflow.core.settings import get_settings
+from shopflow.demo import risk
 from shopflow.demo.plan import FIRST_SWEEP_ALERTS, MIN_ORDERS
 from shopflow.orders.models import OrderStatus
 from tests.conftest import SETTINGS
@@ -85,12 +86,13 @@ def test_the_demo_has_orders_in_every_state_including_both_kinds_of_hold(loaded:
     holds = {reason for (reason,) in loaded.rows("SELECT hold_reason FROM orders WHERE status = 'on_hold'")}
 
     assert set(found) == STATES, found
-    assert sum(found.values()) == MIN_ORDERS + 9 + 1  # type: ignore[arg-type]  # + the contract's order
+    # + the contract's order and the risk desk's
+    assert sum(found.values()) == MIN_ORDERS + 9 + 1 + risk.ORDERS  # type: ignore[arg-type]
     terms = loaded.rows("SELECT payment_terms FROM orders WHERE payment_terms IS NOT NULL")
     assert terms == [("net30",)]  # the accepted quote's contract, on 30 days' credit (CRM-6, ORD-5)
     quotes = dict(loaded.rows("SELECT state, count(*) FROM quotes GROUP BY state"))
     assert quotes == {"draft": 1, "pending_approval": 1, "sent": 1, "accepted": 1}
-    assert {"stock_shortage", "manual"} <= holds
+    assert {"stock_shortage", "manual", "risk_review"} <= holds
 
 
 def test_carriers_have_rules_and_every_shipped_parcel_has_tracking_events(loaded: Loaded) -> None:
@@ -129,7 +131,8 @@ def test_clocks_are_met_but_for_a_handful_the_first_sweep_alerts(loaded: Loaded)
     )
     late_ship = loaded.count("sla_clocks", "kind = 'order.ship' AND state = 'breached'")
     breached = loaded.count(
-        "sla_clocks", "state = 'breached' AND kind IN ('order.pay', 'order.ship', 'order.deliver')"
+        "sla_clocks",
+        "state = 'breached' AND kind IN ('order.pay', 'order.ship', 'order.deliver', 'order.risk_review')",
     )
 
     assert loaded.alerts_after_load <= 1  # the parcel reported damaged hours ago, its case open
