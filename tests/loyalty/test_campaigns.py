@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from shopflow.catalog.models import Sku
 from shopflow.core import clock, money
 from shopflow.core.db import Database
+from shopflow.inventory.models import Reservation
 from shopflow.loyalty.campaign_models import Campaign
 from tests.builders.auth import bearer
 from tests.builders.catalog import add_product
@@ -151,16 +153,16 @@ async def test_the_figures_count_the_coupon_orders_of_the_window_and_channels_bu
     assert figures["sales"] == money.fmt(
         money.parse(first["totals"]["total"]) + money.parse(second["totals"]["total"])
     )
-    # Goods 80.00 − 10.00 and 120.00 − 5.00: discounts 15.00; margin (80 − 10 − 40) + (120 − 5 − 60) = 85.00.
+    # Discounts 10.00 + 5.00; the margin before them (80 − 40) + (120 − 60) = 100.00.
     assert (figures["discounts"], figures["gross_margin"], figures["gift_cost"], figures["cost"]) == (
         "15.00",
-        "85.00",
+        "100.00",
         "0.00",
         "15.00",
     )
-    assert figures["roi"] == "4.6667"  # (85.00 − 15.00) / 15.00
+    assert figures["roi"] == "5.6667"  # (100.00 − 15.00) / 15.00: what the orders earned, per yuan spent
     assert [(d["orders"], d["discounts"], d["gross_margin"]) for d in figures["days"]] == [
-        (2, "15.00", "85.00")
+        (2, "15.00", "100.00")
     ]
     sales_user = await client.get(f"/api/v1/campaigns/{made['id']}/metrics", headers=sales)
     assert sales_user.status_code in (200, 403)
@@ -191,14 +193,15 @@ async def test_an_order_its_price_rule_priced_is_attributed_with_the_cut_as_the_
 
     figures = (await client.get(f"/api/v1/campaigns/{made.json()['id']}/metrics", headers=ops)).json()
 
-    # One order: its teas 2 × 3.00 under the list price; margin (54.00 − 30.00) + (50.00 − 25.00).
+    # One order: its teas 2 × 3.00 under the list price; the margin before that cut
+    # (60.00 − 30.00) + (50.00 − 25.00).
     assert (figures["orders"], figures["coupon_uses"], figures["discounts"], figures["gross_margin"]) == (
         1,
         0,
         "6.00",
-        "49.00",
+        "55.00",
     )
-    assert figures["roi"] == "7.1667"  # (49.00 − 6.00) / 6.00
+    assert figures["roi"] == "8.1667"  # (55.00 − 6.00) / 6.00
 
 
 async def test_a_campaign_not_begun_or_without_uses_has_no_roi(
@@ -223,3 +226,54 @@ async def test_a_campaign_not_begun_or_without_uses_has_no_roi(
         None,
         [],
     )
+
+
+async def _reserved(db: Database, order_id: int) -> dict[str, int]:
+    async with db.transaction() as session:
+        stmt = (
+            select(Sku.code, func.sum(Reservation.quantity))
+            .join(Sku, Sku.id == Reservation.sku_id)
+            .where(Reservation.order_id == order_id)
+            .group_by(Sku.code)
+        )
+        return {str(code): int(n) for code, n in (await session.execute(stmt)).all()}
+
+
+async def test_an_order_reaching_the_gifts_minimum_gets_it_free_while_in_stock_and_its_cost_counts(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """LOY-3: goods after discounts at or over the minimum spend, in the campaign's channel, get the
+    gift SKU as a free line, reserved with the order; under it, in another channel or once the gift
+    is out of stock, the order goes on without it. The gifts' cost is the campaign's."""
+    await add_product(db, {"TEA-1": 3000, "CUP-1": 5000, "GIFT-1": 8000})
+    await add_warehouse(db, "WH-A", 1)
+    await receive(db, "WH-A", {"TEA-1": 100, "CUP-1": 100, "GIFT-1": 1})
+    ops, sales = await bearer(db, "operations"), await bearer(db, "sales")
+    await _coupon(client, ops, "TEN", "10.00")
+    body = _window(channels=["web"], gift_sku="GIFT-1", gift_min_spend="100.00")
+    made = (await client.post("/api/v1/campaigns", json=body, headers=ops)).json()
+
+    under = await _order(client, sales, "13900000001", [("CUP-1", 2, "50.00")], coupons=["TEN"])  # 90.00
+    elsewhere = await _order(client, sales, "13900000002", [("CUP-1", 2, "50.00")], channel="manual")
+    given = await _order(client, sales, "13900000003", [("CUP-1", 2, "50.00")])  # 100.00: the gift
+    none_left = await _order(client, sales, "13900000004", [("TEA-1", 4, "30.00")])
+
+    assert [(line["sku"], line["unit_price"]) for line in given["lines"]] == [
+        ("CUP-1", "50.00"),
+        ("GIFT-1", "0.00"),
+    ]
+    assert given["totals"]["subtotal"] == "100.00"
+    assert await _reserved(db, given["id"]) == {"CUP-1": 2, "GIFT-1": 1}
+    for order in (under, elsewhere, none_left):
+        assert "GIFT-1" not in [line["sku"] for line in order["lines"]]
+        assert order["status"] == "confirmed"
+    assert await _reserved(db, none_left["id"]) == {"TEA-1": 4}
+    figures = (await client.get(f"/api/v1/campaigns/{made['id']}/metrics", headers=ops)).json()
+    # The gift's order: margin before the gift (100.00 − 50.00); the gift's cost 40.00 (half its price).
+    assert (figures["orders"], figures["gift_cost"], figures["gross_margin"], figures["cost"]) == (
+        1,
+        "40.00",
+        "50.00",
+        "40.00",
+    )
+    assert figures["roi"] == "0.2500"

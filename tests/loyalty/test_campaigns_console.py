@@ -87,13 +87,13 @@ async def test_a_campaign_made_through_the_form_shows_its_live_figures_and_chart
         assert 'hx-trigger="every 30s"' in zh.text  # the window is open: the figures refresh
         assert '<dd id="figure-orders">1</dd>' in zh.text
         assert '<dd id="figure-discounts">¥10.00</dd>' in zh.text
-        # Goods 91.00 − 10.00 − cost 45.50 = 35.50; ROI (35.50 − 10.00) / 10.00 = 255.00%.
-        assert '<dd id="figure-margin">¥35.50</dd>' in zh.text
-        assert '<dd id="figure-roi">255.00%</dd>' in zh.text
+        # Goods 91.00 − cost 45.50 = 45.50 before the coupon; ROI (45.50 − 10.00) / 10.00 = 355.00%.
+        assert '<dd id="figure-margin">¥45.50</dd>' in zh.text
+        assert '<dd id="figure-roi">355.00%</dd>' in zh.text
         chart = json.loads(unescape(re.search(r'data-chart="([^"]*)"', zh.text)[1]))  # type: ignore[index]
-        assert chart["title"]["text"] == "按日 · ROI 255.00%"
+        assert chart["title"]["text"] == "按日 · ROI 355.00%"
         assert [(s["name"], s["data"]) for s in chart["series"][1:]] == [
-            ("毛利", [35.5]),
+            ("毛利", [45.5]),
             ("让利", [10.0]),
             ("订单", [1]),
         ]

@@ -8,8 +8,13 @@ Attribution: an order is the campaign's when it was created in the window [start
 one of its channels (all when it names none), is not cancelled, and either holds a use of one of
 its coupons not released (`coupon_uses.released_at IS NULL`) or has a line its price rules priced:
 a SKU a rule covers (the SKU, its product's category or that category's parent), sold below the
-SKU's list price while the rule was in force (CAT-3). A rule's cost is that cut, against the list
-price the SKU has now (lines keep the price paid, not the list price of their day)."""
+SKU's list price while the rule was in force (CAT-3), or has its gift (a free line of the gift SKU
+in an order with paid goods). A rule's cost is that cut, against the list price the SKU has now
+(lines keep the price paid, not the list price of their day); a gift's is its unit cost.
+
+Gross margin: what the attributed orders' paid lines bring after their other discounts (a member's
+tier, points) and their goods' cost, before the campaign's own cost (its coupons' discounts, price
+cuts and gifts), so that margin − cost is what the orders earned and ROI = (margin − cost) / cost."""
 
 from __future__ import annotations
 
@@ -60,10 +65,23 @@ def _ruled_lines(campaign: Campaign) -> Select[tuple[int, int]]:
     )
 
 
+def _gift_line(campaign: Campaign) -> ColumnElement[bool]:
+    """A free line of the campaign's gift SKU in an order with paid goods (an exchange's
+    replacement lines are free too, its goods not paid)."""
+    return and_(
+        OrderLine.order_id == Order.id,
+        OrderLine.sku_code == campaign.gift_sku,
+        OrderLine.unit_price == 0,
+        Order.subtotal > 0,
+    )
+
+
 def attributed(campaign: Campaign) -> Select[tuple[int]]:
     """The ids of the orders attributed to the campaign (the module's rule)."""
     ruled = _ruled_lines(campaign).with_only_columns(OrderLine.order_id).where(OrderLine.order_id == Order.id)
     via = [exists().where(_held_use(campaign))] if campaign.coupon_ids else []
+    if campaign.gift_sku is not None:
+        via.append(exists().where(_gift_line(campaign)))
     stmt = select(Order.id).where(
         Order.created_at >= campaign.starts_at,
         Order.created_at < campaign.ends_at,
@@ -77,7 +95,8 @@ def attributed(campaign: Campaign) -> Select[tuple[int]]:
 
 async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
     """The campaign's figures over the orders attributed so far (during the window and after it)."""
-    if not (campaign.coupon_ids or campaign.price_rule_ids) or not campaign.has_started(clock.now()):
+    offers = campaign.coupon_ids or campaign.price_rule_ids or campaign.gift_sku is not None
+    if not offers or not campaign.has_started(clock.now()):
         return Metrics(0, 0, 0, 0, 0, 0, 0, [])
     ids = attributed(campaign).subquery()
     orders = (
@@ -114,15 +133,17 @@ async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
         - OrderLine.discount
         - OrderLine.unit_cost * OrderLine.quantity
     )
+    paid_lines = select(OrderLine.order_id, func.sum(line_margin)).where(
+        OrderLine.order_id.in_(select(ids.c.id))
+    )
+    if campaign.gift_sku is not None:  # a gift's cost is the campaign's, not the order's margin
+        paid_lines = paid_lines.where(
+            ~and_(OrderLine.sku_code == campaign.gift_sku, OrderLine.unit_price == 0)
+        )
+    # Before the campaign's own costs (its coupons' discounts and price cuts): those are its cost.
     margins = {
-        int(order_id): int(margin)
-        for order_id, margin in (
-            await session.execute(
-                select(OrderLine.order_id, func.sum(line_margin))
-                .where(OrderLine.order_id.in_(select(ids.c.id)))
-                .group_by(OrderLine.order_id)
-            )
-        ).all()
+        int(order_id): int(margin) + uses.get(int(order_id), (0, 0))[0] + cuts.get(int(order_id), 0)
+        for order_id, margin in (await session.execute(paid_lines.group_by(OrderLine.order_id))).all()
     }
     days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for order_id, created_at, total in orders:
@@ -138,9 +159,21 @@ async def metrics(session: AsyncSession, campaign: Campaign) -> Metrics:
         coupon_uses=sum(count for _, count in uses.values()),
         new_members=await _new_members(session, ids),
         gross_margin=sum(margins.values()),
-        gift_cost=0,  # gifts are recorded with the campaign, not given by order intake yet
+        gift_cost=await _gift_cost(session, campaign, ids),
         days=[Day(day, *figures) for day, figures in sorted(days.items())],
     )
+
+
+async def _gift_cost(session: AsyncSession, campaign: Campaign, ids: Subquery) -> int:
+    """What the gifts given with the attributed orders cost (their unit cost)."""
+    if campaign.gift_sku is None:
+        return 0
+    stmt = (
+        select(func.sum(OrderLine.unit_cost * OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.id.in_(select(ids.c.id)), _gift_line(campaign))
+    )
+    return int(await session.scalar(stmt) or 0)
 
 
 def _local_day(at: datetime) -> str:

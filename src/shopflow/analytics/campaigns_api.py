@@ -74,7 +74,7 @@ async def create_campaign(
     """A campaign (LOY-3): `kind` promotion, holiday or new_product; its window [starts_at,
     ends_at); its channels (none: every channel); its coupons and price rules (`price_rule_ids`,
     CAT-3), through which orders are attributed to it; optionally a gift SKU over a minimum spend
-    (recorded, not given by order intake) and a budget."""
+    (added free by order intake while in stock) and a budget."""
     return campaign_out(await service.create_campaign(session, actor, data))
 
 

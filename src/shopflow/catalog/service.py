@@ -15,6 +15,8 @@ from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid, NotFound
 
+SaleFacts = repository.SaleFacts  # what order intake checks of a SKU (ORD-2)
+
 
 async def create_product(session: AsyncSession, actor: Actor, data: ProductIn) -> Product:
     codes = [sku.code for sku in data.skus]
@@ -148,7 +150,7 @@ async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sk
     return await repository.skus_by_codes(session, codes)
 
 
-async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, repository.SaleFacts]:
+async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, SaleFacts]:
     """Id, name, current price and sellability per SKU code: what order intake checks (ORD-2)."""
     return await repository.sale_facts(session, codes)
 

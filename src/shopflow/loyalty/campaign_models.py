@@ -22,8 +22,8 @@ class CampaignKind(StrEnum):
 
 class Campaign(Base):
     """A campaign and its offers. Orders are attributed to it through its coupons (`coupon_ids`)
-    and its price rules (`price_rule_ids`, CAT-3); the gift (a SKU given over a minimum spend) is
-    recorded, not applied by order intake."""
+    and its price rules (`price_rule_ids`, CAT-3), and through its gift (a SKU order intake adds
+    free to an order whose goods after discounts reach `gift_min_spend`, while in stock)."""
 
     __tablename__ = "campaigns"
     __table_args__ = (

@@ -4,6 +4,8 @@ orders, in `shopflow.analytics.campaigns`."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service as catalog
@@ -99,6 +101,16 @@ async def get_campaign(session: AsyncSession, campaign_id: int) -> Campaign:
 async def campaigns_page(session: AsyncSession, page: int, size: int) -> tuple[list[Campaign], int]:
     """Campaigns, the latest start first, and how many there are."""
     return await repository.page(session, (page - 1) * size, size)
+
+
+async def gift_for(session: AsyncSession, channel: str, at: datetime, goods: int) -> str | None:
+    """LOY-3: the SKU an order in `channel` placed at `at` gets free, its goods worth `goods` (fen,
+    after discounts): the gift of a campaign open then in that channel whose minimum spend the
+    goods reach, the highest such minimum first; None when there is none."""
+    for gift in await repository.gifts_open(session, at):
+        if goods >= gift["gift_min_spend"] and (not gift["channels"] or channel in gift["channels"]):
+            return str(gift["gift_sku"])
+    return None
 
 
 async def coupon_codes(session: AsyncSession, coupon_ids: list[int]) -> dict[int, str]:

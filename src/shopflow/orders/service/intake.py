@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service as catalog
+from shopflow.catalog.service import SaleFacts
 from shopflow.core import audit, clock, crypto, events, policy, sla
 from shopflow.core.audit import Actor
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
+from shopflow.loyalty import campaigns
 from shopflow.loyalty import service as loyalty
 from shopflow.loyalty.service import NO_DEAL, Deal
 from shopflow.orders import repository
@@ -96,9 +98,7 @@ async def place_order(
     rules = policy.current()
     requests = [LineRequest(line.sku, line.quantity, line.unit_price) for line in data.lines]
     skus = await catalog.sale_facts(session, [r.sku for r in requests])
-    facts = {
-        code: SkuFacts(s.id, s.name, s.price, s.sellable, s.cost, s.published) for code, s in skus.items()
-    }
+    facts = _facts(skus)
     customer = data.customer.model_dump()
     address = data.shipping_address.model_dump()
     errors = intake_errors(
@@ -141,7 +141,15 @@ async def place_order(
     demand = Counter[int]()
     for r in requests:
         demand[facts[r.sku].id] += r.quantity
-    short = await inventory.reserve_for_order(session, order.id, demand) is None
+    # LOY-3: a campaign's gift over its minimum spend, reserved with the order; out of stock, the
+    # order goes on without it.
+    retail = not replacement and agreed is None
+    gift = await _gift(session, data.channel, at, money.subtotal - money.discount, facts) if retail else None
+    reserved = None
+    if gift is not None:
+        reserved = await inventory.reserve_for_order(session, order.id, demand + Counter({gift[1].id: 1}))
+        gift = gift if reserved is not None else None
+    short = reserved is None and await inventory.reserve_for_order(session, order.id, demand) is None
     if short and rules.orders.on_shortage is Shortage.REJECT:
         raise OutOfStock("not enough stock for this order; nothing was stored")
     if short or risk_hold is not None:
@@ -155,9 +163,28 @@ async def place_order(
     await loyalty.redeem(session, order.id, order.order_no, phone_hash, customer_id, deal)
     shares = deal.line_discounts([r.unit_price * r.quantity for r in requests])
     lines = [_line_row(order.id, r, facts[r.sku], share) for r, share in zip(requests, shares, strict=True)]
+    if gift is not None:
+        lines.append(_line_row(order.id, LineRequest(gift[0], 1, 0), gift[1], 0))
     # One round trip for the lines, the audit trail (AUD-1), the outbox rows (ORD-8), the pay clock
     # and the coupon uses.
     return Placed(await repository.insert_lines(session, order, lines), created=True, deal=deal)
+
+
+def _facts(skus: Mapping[str, SaleFacts]) -> dict[str, SkuFacts]:
+    return {
+        code: SkuFacts(s.id, s.name, s.price, s.sellable, s.cost, s.published) for code, s in skus.items()
+    }
+
+
+async def _gift(
+    session: AsyncSession, channel: str, at: datetime, goods: int, facts: Mapping[str, SkuFacts]
+) -> tuple[str, SkuFacts] | None:
+    """The gift SKU (code, facts) an order gets (LOY-3), if there is one and it is on sale."""
+    code = await campaigns.gift_for(session, channel, at, goods)
+    if code is None:
+        return None
+    found = facts.get(code) or _facts(await catalog.sale_facts(session, [code])).get(code)
+    return (code, found) if found is not None and found.sellable and found.published else None
 
 
 def _fields(
