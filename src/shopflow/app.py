@@ -58,6 +58,7 @@ from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
+from shopflow.privacy.api import router as privacy_router
 from shopflow.risk.api import router as risk_router
 from shopflow.risk.console import PAGES as risk_pages
 from shopflow.service.api import router as tickets_router
@@ -146,6 +147,7 @@ def create_app(
         quotes_router,
         customers_router,
         members_router,
+        privacy_router,
         tickets_router,
         kb_router,
         care_router,

@@ -136,6 +136,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "users.manage": frozenset(),  # staff accounts, their passwords and API tokens: admin only
     # RSK-3: customers' names, phones, emails and streets unmasked (every read logged), and that log.
     "personal_data.read": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR}),
+    "customers.erase": frozenset({R.MANAGER}),  # RSK-3: a customer's personal data erased on request
     "personal_data.reads": frozenset(),  # admin only
 }
 

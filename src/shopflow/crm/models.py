@@ -56,6 +56,8 @@ class Customer(Base):
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A profile merged into another (the same person) is kept, pointing at the one that stays.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # RSK-3: when the person's data was erased on request (their records keep their rows).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
