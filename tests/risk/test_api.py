@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from shopflow import worker
 from shopflow.core import clock, money
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
@@ -19,9 +20,10 @@ from shopflow.payments.models import Refund
 from shopflow.risk.models import RiskRule, RiskScore
 from tests.builders.auth import bearer
 from tests.builders.fulfillment import build_waves, tasks_of
+from tests.builders.inventory import receive
 from tests.builders.lifecycle import stocked_store
 from tests.builders.orders import address, order_body
-from tests.builders.payments import pay, start_payment
+from tests.builders.payments import gateway, pay, start_payment
 
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 IP = "203.0.113.7"
@@ -273,3 +275,91 @@ async def test_the_velocity_window_is_counted_by_counter_rows_not_orders(
             assert (await post_order(client, admin, f"1390013900{i}", buyer_ip=IP))["status"] == "confirmed"
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(RiskScore)) == 6
+
+
+async def test_an_order_paid_after_three_failed_payments_is_held_paid_then_approved_to_ship(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await stocked_store(db, 20)
+    admin = await bearer(db, "admin")
+    order = await post_order(client, admin, "13800138111")
+    assert order["status"] == "confirmed"
+    for _ in range(3):
+        failed = await start_payment(client, admin, order["id"])
+        await gateway(client, admin, failed["payment_id"], "failure")
+    payment = await start_payment(client, admin, order["id"])
+    await pay(client, payment)
+
+    held = (await client.get(f"/api/v1/orders/{order['id']}", headers=admin)).json()
+    assert (held["status"], held["hold_reason"]) == ("on_hold", "risk_review")
+    risk = (await client.get(f"/api/v1/orders/{order['id']}/risk", headers=admin)).json()
+    assert [(s["stage"], s["score"], s["decision"]) for s in risk["scores"]] == [
+        ("intake", 0, "pass"),
+        ("payment", 50, "review"),
+    ]
+    assert risk["scores"][1]["reasons"][0]["reason"] == "3 failed payments (the limit is 3)"
+    assert await clocks_of(db, order["id"]) == {
+        "order.pay": "met",
+        "order.ship": "paused",
+        "order.risk_review": "running",
+    }
+    reply = await client.post(
+        f"/api/v1/risk/reviews/{order['id']}/approve", json={"reason": "ok"}, headers=admin
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["order_status"] == "paid"
+    assert await order_events(db, order["id"], "order.paid") == 1
+    assert await order_events(db, order["id"], "order.confirmed") == 1
+    assert (await clocks_of(db, order["id"]))["order.ship"] == "running"
+
+
+async def test_a_blocked_address_matches_with_or_without_its_province_and_an_ip_however_written(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await stocked_store(db, 20)
+    admin = await bearer(db, "admin")
+    for kind, value in (("address", "上海市 浦东新区 世纪大道１００号"), ("ip", "2001:DB8:0::1")):
+        added = await client.post(
+            "/api/v1/risk/blocklist", json={"kind": kind, "value": value, "reason": "x"}, headers=admin
+        )
+        assert added.status_code == 201, added.text
+    assert (await post_order(client, admin, "13100131000"))[
+        "status"
+    ] == "on_hold"  # 上海 上海市 浦东新区 世纪大道100号
+    risk = (await client.get("/api/v1/orders?page_size=1", headers=admin)).json()["items"][0]
+    reasons = (await client.get(f"/api/v1/orders/{risk['id']}/risk", headers=admin)).json()["reasons"]
+    assert [r["reason"] for r in reasons] == ["its address is on the blocklist"]
+    elsewhere = await post_order(
+        client, admin, "13100131001", shipping_address=address(street="世纪大道200号")
+    )
+    assert elsewhere["status"] == "confirmed"
+    by_ip = await post_order(
+        client, admin, "13100131002", shipping_address=address(street="世纪大道300号"), buyer_ip="2001:db8::1"
+    )
+    assert by_ip["status"] == "on_hold"
+
+
+async def test_a_risky_order_short_of_stock_is_reviewed_first_and_reserved_when_approved(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await stocked_store(db, 1)
+    admin = await bearer(db, "admin")
+    assert (await post_order(client, admin, "13200132999"))["status"] == "confirmed"  # the last unit
+    await client.post(
+        "/api/v1/risk/blocklist", json={"kind": "ip", "value": IP, "reason": "x"}, headers=admin
+    )
+    order = await post_order(client, admin, "13200132000", buyer_ip=IP)
+    assert (order["status"], order["hold_reason"]) == ("on_hold", "risk_review")  # not stock_shortage
+    async with db.transaction() as session:  # INV-5's sweep leaves it to the reviewer
+        assert await worker.SWEEPS["orders.shortages"](session) == 0
+    short = await client.post(
+        f"/api/v1/risk/reviews/{order['id']}/approve", json={"reason": "ok"}, headers=admin
+    )
+    assert (short.status_code, short.json()["code"]) == (409, "out_of_stock")
+    await receive(db, "WH-A", {"SKU-1": 5})
+    reply = await client.post(
+        f"/api/v1/risk/reviews/{order['id']}/approve", json={"reason": "ok"}, headers=admin
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["order_status"] == "confirmed"
+    assert await order_events(db, order["id"], "order.confirmed") == 1

@@ -66,7 +66,7 @@ CASES: list[tuple[str, str, Signals, dict[str, object], int, str]] = [
      "its ip, device is on the blocklist"),
     ("blocked, but exempt", "blocked", Signals(blocked=("phone",), exempt=True), {}, 0, ""),
     ("nothing blocked", "blocked", Signals(), {}, 0, ""),
-    ("3 failed payments", "failed_payments", Signals(failed_payments=3), {"limit": 3}, 40,
+    ("3 failed payments", "failed_payments", Signals(failed_payments=3), {"limit": 3}, 50,
      "3 failed payments (the limit is 3)"),
     ("2 failed payments", "failed_payments", Signals(failed_payments=2), {"limit": 3}, 0, ""),
     ("payments unknown", "failed_payments", Signals(failed_payments=None), {"limit": 3}, 0, ""),

@@ -44,8 +44,8 @@ class Risk(Section):
     first_order_over: AmountText = 300_000  # fen: ¥3,000
     # A phone, address, IP or device on the blocklist.
     blocked_weight: Weight = 100
-    # Failed payments of one order (scored at payment).
-    failed_payments_weight: Weight = 40
+    # Failed payments of one order (scored at payment, added to its intake score): enough alone.
+    failed_payments_weight: Weight = 50
     failed_payments_limit: Positive = 3
     # Blocklist entries expire after this many days unless given another expiry; a customer with at
     # least this many completed orders is exempt from the blocklist and velocity rules.

@@ -108,6 +108,12 @@ async def of_order(session: AsyncSession, order_id: int) -> list[Payment]:
     return list((await session.scalars(stmt)).all())
 
 
+async def failed_count(session: AsyncSession, order_id: int) -> int:
+    """How many of the order's payments failed (RSK-1's failed-payments rule)."""
+    stmt = select(func.count()).where(Payment.order_id == order_id, Payment.status == PaymentStatus.FAILED)
+    return int(await session.scalar(stmt) or 0)
+
+
 async def record_callback(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Store a callback once per (provider, event id); None when it was seen before."""
     stored = await insert_rows(session, PaymentCallback, [values], returning="id", skip_conflicts=True)

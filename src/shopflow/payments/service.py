@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +23,17 @@ from shopflow.payments.models import (
     PaymentStatus,
 )
 from shopflow.payments.schemas import CallbackIn
+
+PaidRisk = Callable[[AsyncSession, Order, int], Awaitable[None]]
+# Who scores an order when its payment is captured (RSK-1's payment rules, with the order's failed
+# payments): the risk domain (a later one) registers by `risk_from` (`shopflow.wiring.connect`); it
+# holds the paid order for review when the score says so.
+_RISK: list[PaidRisk] = []
+
+
+def risk_from(source: PaidRisk) -> None:
+    """Ask `source` to score every order paid from now on."""
+    _RISK[:] = [source]
 
 
 async def start_payment(session: AsyncSession, actor: Actor, order_id: int, method: str) -> Payment:
@@ -185,6 +196,8 @@ async def _captured(session: AsyncSession, payment: Payment, order: Order, at: d
             f"payment_for_unpayable_order:{payment.id}",
         )
         return CallbackResult.ORDER_NOT_PAYABLE
+    if _RISK:  # RSK-1: scored again with the payment rules; a risky order is held, paid, for review
+        await _RISK[0](session, order, await repository.failed_count(session, order.id))
     await customers.order_paid(session, order, payment.id, payment.amount, at)  # lifetime value (CRM-1)
     await session.flush()
     return CallbackResult.APPLIED

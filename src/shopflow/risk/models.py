@@ -27,6 +27,7 @@ class Decision(StrEnum):
 
 class Stage(StrEnum):
     INTAKE = "intake"
+    PAYMENT = "payment"  # the payment rules, when the order's payment is captured
 
 
 class ReviewState(StrEnum):

@@ -192,7 +192,7 @@ def _facts(
     known = "earlier" in row
     return Facts(
         counts={c.kind: int(row[f"n{i}"]) for i, c in enumerate(counted)},
-        blocked=tuple(kind for i, (kind, _) in enumerate(blocks) if row[f"b{i}"]),
+        blocked=tuple(dict.fromkeys(kind for i, (kind, _) in enumerate(blocks) if row[f"b{i}"])),
         profile=profile,
         earlier_orders=bool(row["earlier"]) if known else False,
         completed=int(row["done"] or 0) if known else 0,
@@ -207,6 +207,11 @@ async def delete_counters_before(session: AsyncSession, before: datetime) -> int
 async def scores_of(session: AsyncSession, order_id: int) -> list[RiskScore]:
     stmt = select(RiskScore).where(RiskScore.order_id == order_id).order_by(RiskScore.id)
     return list((await session.scalars(stmt)).all())
+
+
+async def score_of(session: AsyncSession, order_id: int, stage: str) -> RiskScore | None:
+    stmt = select(RiskScore).where(RiskScore.order_id == order_id, RiskScore.stage == stage)
+    return (await session.scalars(stmt)).first()
 
 
 async def scores_of_orders(session: AsyncSession, order_ids: Collection[int]) -> dict[int, RiskScore]:

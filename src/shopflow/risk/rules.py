@@ -8,6 +8,7 @@ The rules' defaults come from the policy (`default_rules`); their database rows 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -128,8 +129,9 @@ RULES: dict[str, Rule] = {
     "blocked": blocked,
     "failed_payments": failed_payments,
 }
-# Scored at payment, not at intake (RSK-1).
+# Scored at payment, not at intake (RSK-1); the others at intake only.
 PAYMENT_RULES = frozenset({"failed_payments"})
+INTAKE_RULES = frozenset(RULES) - PAYMENT_RULES
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,15 @@ def normalised_address(address: Mapping[str, Any]) -> str:
     (by its keyed hash) and the address words are found in."""
     parts = (str(address.get(name) or "") for name in ("province", "city", "district", "street"))
     return normalised("".join(parts))
+
+
+def normalised_ip(text: str) -> str:
+    """An IP address as the blocklist keeps it (`ipaddress`'s form: 2001:db8::1, not 2001:DB8:0::1);
+    anything else trimmed, as given."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return text.strip()
 
 
 def order_fingerprint(phone_hash: str, items: Iterable[tuple[str, int]], address: str) -> str:

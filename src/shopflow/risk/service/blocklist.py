@@ -41,11 +41,12 @@ def _keyed(kind: BlockKind, value: str) -> tuple[str, str]:
             return address_key(text), mask_street(value.strip())
         case BlockKind.IP:
             try:
-                return str(ipaddress.ip_address(value.strip())), value.strip()
+                ip = str(ipaddress.ip_address(value.strip()))
             except ValueError:
                 raise Invalid(
                     "not an IP address", errors=[FieldError("value", "must be an IP address")]
                 ) from None
+            return ip, ip
         case BlockKind.DEVICE:
             device = value.strip()
             if not device or len(device) > 64:

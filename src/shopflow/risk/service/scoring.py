@@ -14,22 +14,26 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core import audit, crypto, db, policy, sla
-from shopflow.core.audit import Actor
+from shopflow.core import audit, clock, crypto, db, policy, sla
+from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.policy import Policy
-from shopflow.orders.models import HoldReason, Order, OrderClock, mobile, order_subject
+from shopflow.orders.models import HoldReason, Order, OrderClock, OrderStatus, mobile, order_subject
 from shopflow.orders.schemas import OrderIn
+from shopflow.orders.service import lifecycle
 from shopflow.risk import repository
 from shopflow.risk.models import BlockKind, CounterKind, ReviewState, RiskReview, RiskScore, Stage
 from shopflow.risk.repository import Counted
 from shopflow.risk.rules import (
+    INTAKE_RULES,
     Assessment,
     RuleSet,
     Signals,
     assess,
+    decide,
     default_rules,
     in_force,
     normalised_address,
+    normalised_ip,
     order_fingerprint,
 )
 
@@ -91,14 +95,9 @@ async def score_order(session: AsyncSession, actor: Actor, order: Order, data: O
     at = order.created_at
     minute = at.replace(second=0, microsecond=0)
     shipping = data.shipping_address
-    address = normalised_address(
-        {
-            "province": shipping.province,
-            "city": shipping.city,
-            "district": shipping.district,
-            "street": shipping.street,
-        }
-    )
+    parts = {"city": shipping.city, "district": shipping.district, "street": shipping.street}
+    address = normalised_address({"province": shipping.province, **parts})
+    ip = None if not data.buyer_ip else normalised_ip(data.buyer_ip)
     velocity = rule_set.rule("velocity_ip").params, rule_set.rule("velocity_device").params
     counted = [
         Counted(
@@ -108,13 +107,13 @@ async def score_order(session: AsyncSession, actor: Actor, order: Order, data: O
         )
     ]
     blocks = [(BlockKind.PHONE.value, phone_key(data.customer.phone))]
-    if address:
-        blocks.append((BlockKind.ADDRESS.value, address_key(address)))
-    if data.buyer_ip:
-        counted.append(
-            Counted(CounterKind.IP, data.buyer_ip, _since(minute, int(velocity[0]["window_minutes"])))
-        )
-        blocks.append((BlockKind.IP.value, data.buyer_ip))
+    # A blocked address matches with or without its province (上海 上海市 … or 上海市 …).
+    for written in dict.fromkeys((address, normalised_address(parts))):
+        if written:
+            blocks.append((BlockKind.ADDRESS.value, address_key(written)))
+    if ip:
+        counted.append(Counted(CounterKind.IP, ip, _since(minute, int(velocity[0]["window_minutes"]))))
+        blocks.append((BlockKind.IP.value, ip))
     if data.device_id:
         counted.append(
             Counted(CounterKind.DEVICE, data.device_id, _since(minute, int(velocity[1]["window_minutes"])))
@@ -152,17 +151,21 @@ async def score_order(session: AsyncSession, actor: Actor, order: Order, data: O
 def _queue(
     session: AsyncSession, actor: Actor, order: Order, rule_set: RuleSet, found: Assessment, at: datetime
 ) -> None:
-    """The score's row; held, the review's row, its clock (RSK-2) and its audit row (AUD-1): all
-    written with the order's next write (`db.PendingRows`)."""
+    """The score's row; held, the review's rows (`_open_review`): all written with the order's
+    next write (`db.PendingRows`)."""
     db.queue(session, RiskScore, score_row(order.id, Stage.INTAKE, rule_set, found, at))
-    if not found.holds:
-        return
+    if found.holds:
+        _open_review(session, actor, order.id, found, at)
+
+
+def _open_review(session: AsyncSession, actor: Actor, order_id: int, found: Assessment, at: datetime) -> None:
+    """The review's row, its clock (RSK-2) and its audit row (AUD-1), queued (`db.PendingRows`)."""
     due = at + timedelta(hours=policy.current().risk.review_response_hours)
     db.queue(
         session,
         RiskReview,
         {
-            "order_id": order.id,
+            "order_id": order_id,
             "state": ReviewState.OPEN,
             "decision": found.decision,
             "score": found.score,
@@ -174,9 +177,39 @@ def _queue(
             "reason": None,
         },
     )
-    sla.queue_running(session, order_subject(order.id), OrderClock.RISK_REVIEW, due)
+    sla.queue_running(session, order_subject(order_id), OrderClock.RISK_REVIEW, due)
     after = {"state": ReviewState.OPEN, "decision": found.decision, "score": found.score}
-    audit.queue(session, audit.row(actor, "risk_review.opened", "risk_review", order.id, None, after, at))
+    audit.queue(session, audit.row(actor, "risk_review.opened", "risk_review", order_id, None, after, at))
+
+
+async def score_payment(session: AsyncSession, order: Order, failed: int) -> None:
+    """RSK-1 when the order's payment is captured (registered by `shopflow.wiring.connect` with
+    `payments.service.risk_from`): the payment rules (its `failed` payments) are scored and their
+    hits added to its intake score, recorded as its `payment` score. When the total reaches
+    `review` and the order was never reviewed, the paid order is held (`risk_review`, ORD-3: its
+    ship clock waits) and its review opened; an order a reviewer already decided is not held again."""
+    if not policy.current().risk.scoring or order.status != OrderStatus.PAID:
+        return  # not scored, or held already (paid during the hold)
+    rule_set = await rules_in_force(session)
+    found = assess(rule_set, Signals(total=order.total, failed_payments=failed), skip=INTAKE_RULES)
+    if not found.reasons:
+        return  # nothing scored at payment: the intake score stands
+    intake = await repository.score_of(session, order.id, Stage.INTAKE)
+    score = (0 if intake is None else intake.score) + found.score
+    total = Assessment(
+        score,
+        decide(score, rule_set.review, rule_set.reject),
+        found.shadow_score,
+        decide(score + found.shadow_score, rule_set.review, rule_set.reject),
+        found.reasons,
+    )
+    at = clock.now()
+    db.queue(session, RiskScore, score_row(order.id, Stage.PAYMENT, rule_set, total, at))
+    if not total.holds or await repository.review_of(session, order.id) is not None:
+        await db.write(session)
+        return
+    _open_review(session, SYSTEM, order.id, total, at)
+    await lifecycle.hold(session, SYSTEM, order.id, HoldReason.RISK_REVIEW)
 
 
 def score_row(
