@@ -59,6 +59,7 @@ from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.privacy.api import router as privacy_router
+from shopflow.privacy.console import PAGES as privacy_pages
 from shopflow.risk.api import router as risk_router
 from shopflow.risk.console import PAGES as risk_pages
 from shopflow.service.api import router as tickets_router
@@ -183,6 +184,7 @@ def create_app(
         order_pages,
         crm_pages,
         member_pages,
+        privacy_pages,
         catalog_pages,
         price_rule_pages,
         coupon_pages,
