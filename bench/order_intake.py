@@ -23,8 +23,9 @@ limit reserves nothing (a limited one adds 1 conditional UPDATE of its row).
 --risk (issue 17): the plain run is made with risk scoring off (the policy's `risk.scoring =
 false`), then the same load on a fresh server with it on (RSK-1: the rules' facts read by one
 statement that also upserts the velocity counters, a score row written with the lines), and the
-ratio on/off is printed (target >= 0.85). Each order of both runs carries a buyer IP and a device id
-of its own (RISK_BODIES distinct bodies), so the IP, device and duplicate counters all count.
+ratio on/off is printed (target >= 0.85); --rounds N makes N such pairs in turn and prints the
+ratio over all of them. Each order of these runs carries a buyer IP and a device id of its own
+(RISK_BODIES distinct bodies), so the IP, device and duplicate counters all count.
 After the runs the database is checked: no oversold stock row, reservations add up to reserved
 stock, and every order has its lines, reservations, audit trail and outbox row; with --coupon
 also: the coupon's counter stayed 0, its coupon_uses rows = the orders of the coupon run = the
@@ -719,6 +720,12 @@ async def measure(
     return Measured(tally, seconds, cpu)
 
 
+def _cpu_per_order(runs: list[Measured]) -> float:
+    """The server's and PostgreSQL's CPU milliseconds per order over `runs`."""
+    used = sum(m.cpu.parts["server"] + m.cpu.parts["postgres"] for m in runs)
+    return used / max(sum(m.tally.ok + m.tally.held for m in runs), 1) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of each run")
@@ -748,6 +755,12 @@ def main() -> None:
         action="store_true",
         help="the plain run without risk scoring, then one with it on a fresh server, and the ratio on/off",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --risk: pairs of runs (off, on) in turn, so a busy neighbour weighs on both alike",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup = 3.0, 1.0
@@ -767,32 +780,24 @@ def main() -> None:
         coupon: Measured | None = None
         scored: Measured | None = None
         plain_last = 0  # the last order of the plain run
+        offs: list[Measured] = []  # --risk: the runs without scoring, then with it (`ons`), in turn
+        ons: list[Measured] = []
+
+        def plain(w: Window) -> Awaitable[Tally]:
+            return http_load(args.client, port, store, args.clients, w, rng, args.keys, risk=args.risk)
+
         try:
-            http = run(
-                measure(
-                    lambda w: http_load(
-                        args.client, port, store, args.clients, w, rng, args.keys, risk=args.risk
-                    ),
-                    url,
-                    args.warmup,
-                    args.seconds,
-                    server.pid,
-                )
-            )
-            if args.risk:
+            http = run(measure(plain, url, args.warmup, args.seconds, server.pid))
+            offs.append(http)
+            for round_no in range(args.rounds if args.risk else 0):
+                if round_no:  # scoring off again, for the next pair
+                    stop_server(server)
+                    server = start_server(url, port, args.workers, Path(data_dir), NO_SCORING)
+                    offs.append(run(measure(plain, url, args.warmup, args.seconds, server.pid)))
                 stop_server(server)
                 server = start_server(url, port, args.workers, Path(data_dir))
-                scored = run(
-                    measure(
-                        lambda w: http_load(
-                            args.client, port, store, args.clients, w, rng, args.keys, risk=True
-                        ),
-                        url,
-                        args.warmup,
-                        args.seconds,
-                        server.pid,
-                    )
-                )
+                ons.append(run(measure(plain, url, args.warmup, args.seconds, server.pid)))
+            scored = ons[0] if ons else None
             if args.coupon:
                 create_coupon(port, store)
                 create_members(port, store)
@@ -810,7 +815,7 @@ def main() -> None:
                 )
         finally:
             stop_server(server)
-        if http.tally.errors or any(m is not None and m.tally.errors for m in (coupon, scored)):
+        if any(m is not None and m.tally.errors for m in (http, coupon, *ons, *offs)):
             print("server log (end):\n" + (Path(data_dir) / "server.log").read_text()[-3000:])
     raw = run(
         measure(
@@ -892,8 +897,21 @@ def main() -> None:
             f"p99 {k.percentile(0.99):.0f} ms errors {k.errors} held {k.held} | scoring off: {http.rate:.0f} "
             f"orders/s | ratio on/off {scored.rate / http.rate:.2f} (target >= 0.85)"
         )
+    if len(ons) > 1:
+        pairs = ", ".join(f"{off.rate:.0f}/{on.rate:.0f}" for off, on in zip(offs, ons, strict=True))
+        ratio = sum(on.rate for on in ons) / sum(off.rate for off in offs)
+        print(
+            f"risk scoring, {len(ons)} rounds off then on (orders/s off/on): {pairs} | held "
+            f"{sum(on.tally.held for on in ons)} | ratio on/off over the rounds {ratio:.2f} (target >= 0.85)"
+        )
+        # What a neighbour's load moves least: the server's and PostgreSQL's CPU per order.
+        off_cpu, on_cpu = _cpu_per_order(offs), _cpu_per_order(ons)
+        print(
+            f"  CPU ms per order (server + postgres): off {off_cpu:.2f}, on {on_cpu:.2f} | "
+            f"ratio off/on {off_cpu / on_cpu:.2f} (the rate on/off when the cores are the limit)"
+        )
     coupon_failed = coupon is not None and (coupon.tally.errors or not (coupon_checks and coupon_checks.ok))
-    if not checks.ok or t.errors or r.errors or coupon_failed or (scored is not None and scored.tally.errors):
+    if not checks.ok or t.errors or r.errors or coupon_failed or any(m.tally.errors for m in (*ons, *offs)):
         sys.exit(1)
 
 

@@ -154,7 +154,8 @@ class Order(Base):
         # The console: orders by date alone, and found by the channel's own order number.
         Index("ix_orders_created_at", "created_at"),
         Index("ix_orders_channel_order_no", "channel_order_no"),
-        # RSK-1: a customer's completed orders, counted at intake up to the blocklist's exemption.
+        # A customer's orders, and (RSK-1) their completed ones, counted at intake up to the
+        # blocklist's exemption.
         Index("ix_orders_customer_status", "customer_id", "status"),
         # Found by a prefix of its number (LIKE 'SF2611%'): PostgreSQL's default operator class
         # serves LIKE only under the C collation, which a database rarely has.
@@ -176,7 +177,7 @@ class Order(Base):
     contact: Mapped[dict[str, Any]] = mapped_column(Sealed)
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     # The customer whose phone placed it (CRM-1), found or created by intake.
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # ix_orders_customer_status
     # LOY-2: placed by a member whose tier is picked first (diamond); waves take it first.
     pick_first: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     ship_province: Mapped[str] = mapped_column(String(40))
