@@ -56,7 +56,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_scores")),
         sa.UniqueConstraint("order_id", "stage", name=op.f("uq_risk_scores_order_id_stage")),
     )
-    op.create_index("ix_risk_scores_created_at", "risk_scores", ["created_at"])
+    op.create_index(
+        "ix_risk_scores_shadow",
+        "risk_scores",
+        ["created_at"],
+        postgresql_where=sa.text("shadow_score > 0"),
+        sqlite_where=sa.text("shadow_score > 0"),
+    )
     op.create_table(
         "risk_reviews",
         sa.Column("id", BigId, nullable=False),
@@ -119,6 +125,6 @@ def downgrade() -> None:
     op.drop_table("risk_counters")
     op.drop_index("ix_risk_reviews_state_opened", table_name="risk_reviews")
     op.drop_table("risk_reviews")
-    op.drop_index("ix_risk_scores_created_at", table_name="risk_scores")
+    op.drop_index("ix_risk_scores_shadow", table_name="risk_scores")
     op.drop_table("risk_scores")
     op.drop_table("risk_rules")

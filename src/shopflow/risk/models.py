@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
@@ -90,7 +90,14 @@ class RiskScore(Base):
     __tablename__ = "risk_scores"
     __table_args__ = (
         UniqueConstraint("order_id", "stage"),
-        Index("ix_risk_scores_created_at", "created_at"),
+        # The shadow results of the last days: only the scores a shadow rule added to (an order
+        # scored by active rules alone writes no entry here).
+        Index(
+            "ix_risk_scores_shadow",
+            "created_at",
+            postgresql_where=text("shadow_score > 0"),
+            sqlite_where=text("shadow_score > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

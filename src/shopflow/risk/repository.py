@@ -269,9 +269,12 @@ async def shadow_holds(session: AsyncSession, since: datetime, limit: int) -> li
     stmt = (
         select(RiskScore)
         .where(
-            RiskScore.created_at >= since, RiskScore.decision == "pass", RiskScore.shadow_decision != "pass"
+            RiskScore.shadow_score > 0,  # the partial index's condition (ix_risk_scores_shadow)
+            RiskScore.created_at >= since,
+            RiskScore.decision == "pass",
+            RiskScore.shadow_decision != "pass",
         )
-        .order_by(RiskScore.id.desc())
+        .order_by(RiskScore.created_at.desc())
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from shopflow.core import money
@@ -88,7 +89,13 @@ def remote_area(signals: Signals, params: Mapping[str, Any], weight: int) -> Hit
 def _found(address: str | None, words: Iterable[str]) -> list[str]:
     if not address:
         return []
-    return [word for word in words if word and normalised(word) in address]
+    return [word for word in words if word and _normalised_word(word) in address]
+
+
+@lru_cache(maxsize=1024)
+def _normalised_word(word: str) -> str:
+    """A listed word as addresses are compared (`normalised`), worked out once per word."""
+    return normalised(word)
 
 
 def name_mismatch(signals: Signals, params: Mapping[str, Any], weight: int) -> Hit:
