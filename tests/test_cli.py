@@ -21,6 +21,7 @@ from shopflow.cli import app, staff
 from shopflow.core.auth import Role
 from shopflow.core.db import async_url
 from shopflow.core.settings import Settings, get_settings
+from shopflow.demo import risk
 from tests.builders.console import csrf_of
 from tests.conftest import ROOT, SETTINGS
 
@@ -416,8 +417,8 @@ def test_demo_loads_a_store_with_orders_in_several_states_and_prints_a_token(sho
 
     assert shop.count("warehouses") == 3
     assert shop.count("skus") >= 10
-    # and the accepted quote's contract order (CRM-6), after a year of imported history
-    assert shop.count("orders", "imported_at IS NULL") == 40 + 1
+    # and the accepted quote's contract order (CRM-6) and the risk desk's, after a year of history
+    assert shop.count("orders", "imported_at IS NULL") == 40 + 1 + risk.ORDERS
     assert shop.count("orders", "imported_at IS NOT NULL") > 1000
     for status in ("confirmed", "paid", "cancelled", "on_hold"):
         assert shop.count("orders", f"status = '{status}'") > 0, status
