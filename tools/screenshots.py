@@ -241,6 +241,8 @@ def main() -> None:
         article = page.locator("#articles tbody a").first.get_attribute("href")
         product = _listing(page, url)
         coupon = _coupon(page, url)
+        page.goto(f"{url}/risk")
+        review = page.locator("#risk-queue tbody a").first.get_attribute("href") or "/risk"
         page.goto(f"{url}/campaigns")
         running = page.locator("#campaigns tbody tr:has-text('春季焕新') a")  # the demo's running one
         campaign = running.first.get_attribute("href") or "/campaigns"
@@ -293,6 +295,11 @@ def main() -> None:
                 "customers": "/customers",
                 "customer": customer or "/customers",
                 "points": member,
+                "privacy": (customer or "/customers") + "/privacy",
+                "risk": "/risk",
+                "risk-review": review,
+                "risk-rules": "/risk/rules",
+                "risk-blocklist": "/risk/blocklist",
                 "funnel": "/funnel?period=week",
                 "tickets": "/tickets?view=all",
                 "ticket": ticket or "/tickets",
