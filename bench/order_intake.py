@@ -314,6 +314,12 @@ def member_phones() -> list[str]:
     return [f"139{n:08d}" for n in range(MEMBERS)]
 
 
+def member_name(n: int) -> str:
+    """The profile name of member `n`: its orders carry it, so the risk rule `name_mismatch`
+    (issue 17) does not hold them as a stranger's orders placed on a member's phone."""
+    return f"会员{n}"
+
+
 def order_bodies(
     store: Store, rng: random.Random, coupon: str | None = None, *, risk: bool = False
 ) -> list[bytes]:
@@ -333,10 +339,11 @@ def order_bodies(
         if risk:
             body |= {"buyer_ip": f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}", "device_id": f"bench-device-{n}"}
         if coupon is not None:
+            member = rng.randrange(MEMBERS)
             body |= {
                 "coupons": [coupon],
                 "points": POINTS,
-                "customer": {**CUSTOMER, "phone": rng.choice(phones)},
+                "customer": {**CUSTOMER, "phone": phones[member], "name": member_name(member)},
             }
         bodies.append(json.dumps(body, ensure_ascii=False).encode())
     return bodies
@@ -525,7 +532,7 @@ def create_members(port: int, store: Store) -> None:
     headers = {"Authorization": f"Bearer {store.token}"}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers=headers, timeout=30) as client:
         for n, phone in enumerate(member_phones()):
-            made = client.post("/customers", json={"name": f"会员{n}", "phones": [phone]})
+            made = client.post("/customers", json={"name": member_name(n), "phones": [phone]})
             given = client.post(
                 f"/members/{made.json().get('id')}/points", json={"points": 10**8, "reason": "bench"}
             )
