@@ -42,6 +42,9 @@ async def _person(client: httpx.AsyncClient, db: Database) -> dict[str, Any]:
     )
     assert ticket.status_code == 201, ticket.text
     lead, _ = await submit(db, PHONE)
+    block = {"kind": "phone", "value": PHONE, "reason": "chargebacks"}
+    blocked = await client.post("/api/v1/risk/blocklist", json=block, headers=await bearer(db, "admin"))
+    assert blocked.status_code == 201, blocked.text
     return {
         "customer": customer["id"],
         "orders": sorted([delivered, second.json()["id"]]),
@@ -150,7 +153,7 @@ async def test_erasure_leaves_no_trace_of_the_phone_keeps_the_books_and_is_audit
     )
 
     assert reply.status_code == 200, reply.text
-    assert reply.json()["records"]["orders"] == 2
+    assert (reply.json()["records"]["orders"], reply.json()["records"]["phone_blocks"]) == (2, 1)
     assert await _traces(db, [PHONE, hashed, NAME]) == []
     total, paid, audited = await _books(db)
     assert (total, paid) == books[:2] and audited == books[2] + 1

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales.models import Case, CaseLine
@@ -19,6 +19,7 @@ from shopflow.loyalty.models import CouponAllowance, CouponUse, PointEntry
 from shopflow.notify.models import Delivery
 from shopflow.orders.models import Order, OrderLine
 from shopflow.payments.models import PaymentReceipt
+from shopflow.risk.models import BlockEntry, BlockKind
 from shopflow.service.models import Review, Survey, Ticket, TicketMessage
 
 # What a sealed record holds once erased: the row stays (its money, its history), its person not.
@@ -114,8 +115,8 @@ async def erase(
 ) -> dict[str, int]:
     """Erase the person from every record (RSK-3): sealed personal data replaced by `ERASED` (or
     emptied), every blind index of their phones replaced by `token` (the person's own, not
-    derived from the phone), their phones and platform keys deleted; rows, amounts and history
-    kept. How many rows of each kind were erased."""
+    derived from the phone; a block of their phone so ends), their phones and platform keys
+    deleted; rows, amounts and history kept. How many rows of each kind were erased."""
     orders = _orders(customer_ids, hashes)
     tickets = _tickets(customer_ids, hashes)
     order_ids = list(await session.scalars(orders))
@@ -149,6 +150,10 @@ async def erase(
         "lead_intakes": update(Intake).where(Intake.lead_id.in_(leads)).values(details=ERASED),
         "quotes": update(Quote).where(Quote.customer_id.in_(customer_ids)).values(contact=ERASED),
         "contracts": update(Contract).where(Contract.customer_id.in_(customer_ids)).values(contact=ERASED),
+        # A block of their phone holds its keyed hash: it ends, listed with its reason and author.
+        "phone_blocks": update(BlockEntry)
+        .where(BlockEntry.kind == BlockKind.PHONE, BlockEntry.value_key.in_(hashes))
+        .values(value_key=token, removed_at=func.coalesce(BlockEntry.removed_at, at)),
         "phones": delete(CustomerPhone).where(CustomerPhone.customer_id.in_(customer_ids)),
         "platform_keys": delete(CustomerKey).where(CustomerKey.customer_id.in_(customer_ids)),
         "customers": update(Customer)
