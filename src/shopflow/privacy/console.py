@@ -62,13 +62,8 @@ async def export(
 ) -> Response:
     """The export as a download, logged as a read of the customer's personal data."""
     sections = await service.export(session, customer_id)
-    log(
-        session,
-        c.actor,
-        f"GET /customers/{{customer_id}}/privacy/export?format={format}",
-        "customer",
-        [customer_id],
-    )
+    viewer = c.viewer()
+    log(session, viewer.actor, viewer.endpoint, "customer", [customer_id])
     name = f"customer-{customer_id}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "zip":
