@@ -400,12 +400,8 @@ async def set_tier(session: AsyncSession, customer_id: int, tier: str, at: datet
     )
 
 
-async def agent_of(session: AsyncSession, customer_id: int) -> int | None:
-    """The member's dedicated agent (LOY-2), if they have one."""
-    return await session.scalar(select(Customer.agent_id).where(Customer.id == customer_id))
-
-
 async def tier_and_agent(session: AsyncSession, customer_id: int) -> tuple[str | None, int | None]:
+    """The member's tier and dedicated agent (LOY-2), each None when they have none."""
     found = (
         await session.execute(select(Customer.tier, Customer.agent_id).where(Customer.id == customer_id))
     ).first()

@@ -55,16 +55,22 @@ async def review(session: AsyncSession, customer_ids: Collection[int]) -> dict[i
         )
         if not (tier == Tier.NONE and reached == entry):
             events.queue(session, TIER_EVENT, f"customer:{customer_id}", facts)
-        if rules.has_dedicated_agent(reached) and await repository.agent_of(session, customer_id) is None:
-            agent_id = await repository.agent_with_fewest_members(session, AGENT_ROLE)
-            if agent_id is not None:
-                await _set_agent(session, SYSTEM, customer_id, None, agent_id, at)
+        if rules.has_dedicated_agent(reached):
+            await _give_agent(session, customer_id, at)
         changed[customer_id] = reached
     return changed
 
 
 # The role whose people serve members as their dedicated agent (the service desk's agents).
 AGENT_ROLE = Role.CUSTOMER_SERVICE
+
+
+async def _give_agent(session: AsyncSession, customer_id: int, at: datetime) -> None:
+    """A member reaching a tier with dedicated agents gets the agent with the fewest members,
+    unless they have one already (LOY-2)."""
+    _, agent_id = await repository.tier_and_agent(session, customer_id)
+    if agent_id is None and (chosen := await repository.agent_with_fewest_members(session, AGENT_ROLE)):
+        await _set_agent(session, SYSTEM, customer_id, None, chosen, at)
 
 
 async def _set_agent(
@@ -102,7 +108,7 @@ async def assign_agent(session: AsyncSession, actor: Actor, customer_id: int, us
     """LOY-2: the member's dedicated agent set by hand (an active customer-service agent, else 422
     naming `agent`), or removed (None); audited."""
     agent_id = None if username is None else (await _agent(session, username)).id
-    before = await repository.agent_of(session, customer_id)
+    _, before = await repository.tier_and_agent(session, customer_id)
     if before != agent_id:
         await _set_agent(session, actor, customer_id, before, agent_id, clock.now())
 
