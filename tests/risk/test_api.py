@@ -11,13 +11,15 @@ import httpx
 from sqlalchemy import func, select
 
 from shopflow import worker
-from shopflow.core import clock, money
+from shopflow.core import clock, money, policy
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
+from shopflow.core.risk_policy import Risk
 from shopflow.core.sla.models import SlaClock
 from shopflow.payments import refunds
 from shopflow.payments.models import Refund
 from shopflow.risk.models import RiskRule, RiskScore
+from shopflow.risk.service.scoring import forget_rules
 from tests.builders.auth import bearer
 from tests.builders.fulfillment import build_waves, tasks_of
 from tests.builders.inventory import receive
@@ -363,3 +365,34 @@ async def test_a_risky_order_short_of_stock_is_reviewed_first_and_reserved_when_
     assert reply.status_code == 200, reply.text
     assert reply.json()["order_status"] == "confirmed"
     assert await order_events(db, order["id"], "order.confirmed") == 1
+
+
+async def test_a_first_order_is_unusual_against_the_stores_own_orders_once_it_has_enough(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """RSK-1: with `min_orders` orders placed, "unusual" is above the store's `quantile` of their
+    totals (here the median, 99.00), not the fixed ¥3,000; a repeat customer's order is not a first."""
+    policy.install(policy.Policy(risk=Risk(first_order_min_orders=4, first_order_quantile=0.5)))
+    await stocked_store(db, 40)
+    sales, admin = await bearer(db, "sales"), await bearer(db, "admin")
+    phones = [f"1390013{n:04d}" for n in range(6)]
+    for phone in phones[:4]:
+        placed = await post_order(client, sales, phone)
+        reasons = (await client.get(f"/api/v1/orders/{placed['id']}/risk", headers=admin)).json()["reasons"]
+        assert [r["rule"] for r in reasons if r["rule"] == "first_order_value"] == []
+    forget_rules()  # the store's usual most is read again (a process reads it every 10 minutes)
+    three = [{"sku": "SKU-1", "quantity": 3, "unit_price": "99.00"}]
+
+    newcomer = await post_order(client, sales, phones[4], lines=three)
+    regular = await post_order(client, sales, phones[0], lines=three)
+
+    risk = (await client.get(f"/api/v1/orders/{newcomer['id']}/risk", headers=admin)).json()
+    assert [(r["rule"], r["score"], r["reason"]) for r in risk["reasons"]] == [
+        (
+            "first_order_value",
+            30,
+            "a first order worth 297.00, more than 50% of the store's orders (99.00)",
+        )
+    ]
+    risk = (await client.get(f"/api/v1/orders/{regular['id']}/risk", headers=admin)).json()
+    assert "first_order_value" not in [r["rule"] for r in risk["reasons"]]

@@ -61,6 +61,15 @@ CASES: list[tuple[str, str, Signals, dict[str, object], int, str]] = [
      {"over": "3000.00"}, 0, ""),
     ("no customer: missing", "first_order_value", Signals(first_order=None, total=900_000),
      {"over": "3000.00"}, 0, ""),
+    ("a first order above 99% of the store's", "first_order_value",
+     Signals(first_order=True, total=80_000, usual_most=60_000), {"over": "3000.00", "quantile": 0.99}, 30,
+     "a first order worth 800.00, more than 99% of the store's orders (600.00)"),
+    ("a first order at the store's usual most", "first_order_value",
+     Signals(first_order=True, total=60_000, usual_most=60_000), {"over": "3000.00", "quantile": 0.99}, 0,
+     ""),
+    ("a store whose usual most is above the fixed amount", "first_order_value",
+     Signals(first_order=True, total=500_000, usual_most=800_000), {"over": "3000.00", "quantile": 0.99},
+     0, ""),
     ("a blocked phone", "blocked", Signals(blocked=("phone",)), {}, 100, "its phone is on the blocklist"),
     ("a blocked IP and device", "blocked", Signals(blocked=("ip", "device")), {}, 100,
      "its ip, device is on the blocklist"),
@@ -155,6 +164,22 @@ def test_rows_override_the_policy_defaults_and_name_the_version() -> None:
     )
     assert (found.review, found.reject, found.version) == (30, 80, 9)
     assert found.rule("velocity_ip") == DEFAULTS.rule("velocity_ip")
+
+
+def test_a_row_saved_before_a_parameter_existed_reads_the_policys() -> None:
+    """first_order_value's rows of before the store's distribution count keep their `over` and
+    take the policy's quantile, days and least number of orders."""
+    rows = [Row(3, "first_order_value", 1, 30, "active", {"over": "5000.00"})]
+    assert in_force(DEFAULTS, rows).rule("first_order_value").params == {
+        "over": "5000.00",
+        "quantile": 0.99,
+        "days": 90,
+        "min_orders": 200,
+    }
+    edited = {"over": "5000.00", "quantile": 0.9, "days": None}
+    rows = [Row(5, "first_order_value", 2, 30, "active", edited)]
+    rule = in_force(DEFAULTS, rows).rule("first_order_value")
+    assert (rule.params["quantile"], rule.params["days"]) == (0.9, 90)
 
 
 def test_addresses_and_fingerprints_are_normalised() -> None:

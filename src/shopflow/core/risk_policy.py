@@ -12,6 +12,7 @@ from shopflow.core.money import AmountText
 from shopflow.core.sections import Positive, Section
 
 Weight = Annotated[int, Field(ge=0, le=1000)]
+Quantile = Annotated[float, Field(gt=0, lt=1)]  # a share of the store's orders, e.g. 0.99
 
 
 class Risk(Section):
@@ -39,9 +40,13 @@ class Risk(Section):
     remote_areas: tuple[str, ...] = ("西藏", "新疆", "青海", "阿里地区", "那曲")
     # The order's name differs from the customer profile of its phone.
     name_mismatch_weight: Weight = 20
-    # A customer's first order worth more than this.
+    # A customer's first order worth more than the store's usual: more than this share of its
+    # orders of the last days, once it has enough orders to say; until then more than `over`.
     first_order_weight: Weight = 30
     first_order_over: AmountText = 300_000  # fen: ¥3,000
+    first_order_quantile: Quantile = 0.99
+    first_order_days: Positive = 90
+    first_order_min_orders: Positive = 200
     # A phone, address, IP or device on the blocklist.
     blocked_weight: Weight = 100
     # Failed payments of one order (scored at payment, added to its intake score): enough alone.

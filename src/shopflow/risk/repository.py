@@ -253,6 +253,19 @@ async def queue_page(
     return rows, int(total or 0)
 
 
+async def total_at_quantile(
+    session: AsyncSession, since: datetime, quantile: float, least: int
+) -> int | None:
+    """The order total below which `quantile` of the orders placed since `since` lie (the first
+    order value rule's usual most, RSK-1); None with fewer than `least` such orders."""
+    placed = Order.created_at >= since
+    count = int(await session.scalar(select(func.count()).select_from(Order).where(placed)) or 0)
+    if count < least:
+        return None
+    stmt = select(Order.total).where(placed).order_by(Order.total)
+    return await session.scalar(stmt.offset(int(quantile * (count - 1))).limit(1))
+
+
 async def customer_orders(session: AsyncSession, customer_id: int, limit: int) -> list[Order]:
     """The customer's latest orders (the review page's history)."""
     stmt = select(Order).where(Order.customer_id == customer_id).order_by(Order.id.desc()).limit(limit)

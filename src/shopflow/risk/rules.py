@@ -35,6 +35,7 @@ class Signals:
     order_name: str | None = None
     profile_name: str | None = None  # the name on the customer profile of the order's phone
     first_order: bool | None = None  # None: no customer profile
+    usual_most: int | None = None  # fen: the store's `quantile` of order totals; None: too few orders
     blocked: tuple[str, ...] = ()  # the kinds of the order's values found on the blocklist
     exempt: bool = False  # a customer with enough completed orders (policy)
     failed_payments: int | None = None
@@ -106,10 +107,19 @@ def name_mismatch(signals: Signals, params: Mapping[str, Any], weight: int) -> H
 
 
 def first_order_value(signals: Signals, params: Mapping[str, Any], weight: int) -> Hit:
-    over = money.parse(str(params["over"]))
+    """Against the store's distribution (`usual_most`) when it has enough orders, else `over`."""
+    usual = signals.usual_most
+    over = money.parse(str(params["over"])) if usual is None else usual
     if not signals.first_order or signals.total <= over:
         return NO_HIT
-    return Hit(weight, f"a first order worth {money.fmt(signals.total)} (more than {money.fmt(over)})")
+    if usual is None:
+        return Hit(weight, f"a first order worth {money.fmt(signals.total)} (more than {money.fmt(over)})")
+    share = f"{float(params['quantile']):.0%}"
+    return Hit(
+        weight,
+        f"a first order worth {money.fmt(signals.total)}, more than {share} of the store's orders"
+        f" ({money.fmt(over)})",
+    )
 
 
 def blocked(signals: Signals, params: Mapping[str, Any], weight: int) -> Hit:
@@ -174,7 +184,16 @@ def default_rules(risk: Risk) -> RuleSet:
         ("sensitive_words", risk.sensitive_words_weight, {"words": list(risk.sensitive_words)}),
         ("remote_area", risk.remote_area_weight, {"areas": list(risk.remote_areas)}),
         ("name_mismatch", risk.name_mismatch_weight, {}),
-        ("first_order_value", risk.first_order_weight, {"over": money.fmt(risk.first_order_over)}),
+        (
+            "first_order_value",
+            risk.first_order_weight,
+            {
+                "over": money.fmt(risk.first_order_over),
+                "quantile": risk.first_order_quantile,
+                "days": risk.first_order_days,
+                "min_orders": risk.first_order_min_orders,
+            },
+        ),
         ("blocked", risk.blocked_weight, {}),
         ("failed_payments", risk.failed_payments_weight, {"limit": risk.failed_payments_limit}),
     ]
@@ -269,7 +288,8 @@ def order_fingerprint(phone_hash: str, items: Iterable[tuple[str, int]], address
 
 def in_force(defaults: RuleSet, rows: Iterable[Any]) -> RuleSet:
     """The policy's `defaults` with each rule's latest row (`risk.models.RiskRule`, by `code`)
-    in their place, and the thresholds' latest row; `version` is the latest row's id."""
+    in their place, and the thresholds' latest row; `version` is the latest row's id. A parameter
+    a row leaves out (None, or saved before the parameter existed) is the policy's."""
     latest = {row.code: row for row in rows}
     rules = [
         rule
@@ -278,7 +298,7 @@ def in_force(defaults: RuleSet, rows: Iterable[Any]) -> RuleSet:
             rule.code,
             latest[rule.code].weight,
             RuleMode(latest[rule.code].mode),
-            latest[rule.code].params,
+            {**rule.params, **{k: v for k, v in latest[rule.code].params.items() if v is not None}},
             latest[rule.code].version,
         )
         for rule in defaults.rules

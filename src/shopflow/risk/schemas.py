@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, model_validator
 
 from shopflow.core.money import Amount, AmountText
+from shopflow.core.risk_policy import Quantile
 from shopflow.core.schemas import AwareWhen, Id, Input
 from shopflow.risk.models import BlockKind, Decision, ReviewState, RuleMode
 
@@ -40,7 +41,14 @@ class NoParams(Input):
 
 
 class FirstOrderParams(Input):
+    """Unusual: above the `quantile` of the store's order totals of the last `days`, once it has
+    `min_orders` of them; until then above `over`. A row saved before these existed reads the
+    policy's (`rules.in_force`)."""
+
     over: AmountText
+    quantile: Quantile | None = None
+    days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    min_orders: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
 
 
 class LimitParams(Input):

@@ -8,6 +8,7 @@ the score, review, clock and audit rows go out with the order's own last write."
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,10 +52,39 @@ class _Cached:
 
 _CACHE = _Cached()
 
+# The store's usual most (`first_order_value`) is read at most this often per process, and only
+# when a first order is scored: it moves with weeks of orders, not with each one.
+USUAL_TTL_SECONDS = 600.0
+
+
+@dataclass(slots=True)
+class _Usual:
+    key: tuple[Any, ...] = ()
+    value: int | None = None
+    read_at: float = float("-inf")
+
+
+_USUAL = _Usual()
+
 
 def forget_rules() -> None:
-    """Read the rules afresh at the next order (after a change of a rule)."""
+    """Read the rules (and the store's usual most) afresh at the next order (after a change)."""
     _CACHE.rules = None
+    _USUAL.key = ()
+
+
+async def usual_most(session: AsyncSession, params: Mapping[str, Any], at: datetime) -> int | None:
+    """The store's order total at the first order rule's `quantile` over its last `days` (None
+    while it has fewer than `min_orders` orders), cached for USUAL_TTL_SECONDS."""
+    key = (params["quantile"], params["days"], params["min_orders"])
+    now = time.monotonic()
+    if _USUAL.key != key or now - _USUAL.read_at >= USUAL_TTL_SECONDS:
+        since = at - timedelta(days=int(params["days"]))
+        found = await repository.total_at_quantile(
+            session, since, float(params["quantile"]), int(params["min_orders"])
+        )
+        _USUAL.key, _USUAL.value, _USUAL.read_at = key, found, now
+    return _USUAL.value
 
 
 async def rules_in_force(session: AsyncSession) -> RuleSet:
@@ -131,6 +161,9 @@ async def score_order(session: AsyncSession, actor: Actor, order: Order, data: O
     )
     counts = facts.counts
     known = order.customer_id is not None
+    first = known and not facts.earlier_orders
+    first_rule = rule_set.rule("first_order_value")
+    usual = await usual_most(session, first_rule.params, at) if first and first_rule.weight else None
     signals = Signals(
         total=order.total,
         ip_orders=counts[CounterKind.IP] + 1 if CounterKind.IP in counts else None,
@@ -139,7 +172,8 @@ async def score_order(session: AsyncSession, actor: Actor, order: Order, data: O
         address=address or None,
         order_name=data.customer.name or None,
         profile_name=(facts.profile or {}).get("name") or None,
-        first_order=not facts.earlier_orders if known else None,
+        first_order=first if known else None,
+        usual_most=usual,
         blocked=facts.blocked,
         exempt=facts.completed >= risk.exempt_after_completed_orders,
     )
