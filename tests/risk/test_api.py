@@ -76,6 +76,8 @@ async def test_the_sixth_order_from_one_ip_in_ten_minutes_is_held_then_approved_
     assert [r["reason"] for r in risk["reasons"]] == [
         "6 orders from one IP address in 10 minutes (more than 5)"
     ]
+    # The reviewer sees the other buyers' orders from that IP, the latest first.
+    assert [o["order_id"] for o in risk["similar_orders"]] == [o["id"] for o in reversed(orders[:5])]
     first = (await client.get(f"/api/v1/orders/{orders[0]['id']}/risk", headers=admin)).json()
     assert (first["score"], first["decision"], first["review"]) == (0, "pass", None)
 

@@ -72,6 +72,7 @@ async def test_a_review_is_approved_or_rejected_through_its_page_with_a_reason(
         page = await visitor.get(f"/risk/reviews/{first}")
         assert page.status_code == 200, page.text
         assert "its phone is on the blocklist" in page.text and 'id="customer-history"' in page.text
+        assert 'id="similar-orders"' in page.text
         refused = await visitor.post(f"/risk/reviews/{first}/approve", {"reason": ""})
         assert refused.status_code == 422, refused.text
         assert 'id="error-reason"' in refused.text

@@ -22,6 +22,7 @@ from shopflow.risk.schemas import (
     RuleOut,
     RulesOut,
     ScoreOut,
+    SimilarOut,
 )
 from shopflow.risk.service import blocklist, reviews, rulebook
 from shopflow.risk.service.reviews import QueueItem
@@ -197,9 +198,16 @@ async def order_risk(
     with (RSK-1), every score, and its review."""
     scores, review = await reviews.order_risk(session, order_id)
     first = scores[0] if scores else None
-    shown = None
+    shown, similar = None, []
     if review is not None:
-        shown = review_out((await reviews.review_of(session, order_id)).item)
+        view = await reviews.review_of(session, order_id)
+        shown = review_out(view.item)
+        similar = [
+            SimilarOut(
+                order_id=o.id, order_no=o.order_no, status=o.status, total=o.total, created_at=o.created_at
+            )
+            for o in view.similar
+        ]
     return OrderRiskOut(
         order_id=order_id,
         score=None if first is None else first.score,
@@ -208,4 +216,5 @@ async def order_risk(
         reasons=[] if first is None else reasons_out(first.reasons),
         scores=[score_out(s) for s in scores],
         review=shown,
+        similar_orders=similar,
     )

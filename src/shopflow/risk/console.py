@@ -129,6 +129,7 @@ async def _review(
         decisions=DECISIONS,
         modes=MODES,
         rule_names=RULE_NAMES,
+        similar_days=reviews.SIMILAR_DAYS,
         trail=await audit.trail(session, "risk_review", order_id),
         values=values or {},
         errors=errors or {},

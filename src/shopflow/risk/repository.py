@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import crypto
@@ -264,6 +264,22 @@ async def total_at_quantile(
         return None
     stmt = select(Order.total).where(placed).order_by(Order.total)
     return await session.scalar(stmt.offset(int(quantile * (count - 1))).limit(1))
+
+
+async def similar_orders(session: AsyncSession, order: Order, days: int, limit: int) -> list[Order]:
+    """Other buyers' orders from the order's IP address within `days` of it (the review page's
+    similar orders, RSK-2), the latest first; none for an order without an IP."""
+    if order.buyer_ip is None:
+        return []
+    near = timedelta(days=days)
+    stmt = select(Order).where(
+        Order.created_at.between(order.created_at - near, order.created_at + near),
+        Order.buyer_ip == order.buyer_ip,
+        Order.id != order.id,
+    )
+    if order.customer_id is not None:
+        stmt = stmt.where(or_(Order.customer_id.is_(None), Order.customer_id != order.customer_id))
+    return list((await session.scalars(stmt.order_by(Order.id.desc()).limit(limit))).all())
 
 
 async def customer_orders(session: AsyncSession, customer_id: int, limit: int) -> list[Order]:

@@ -143,6 +143,16 @@ class ReviewOut(BaseModel):
     reason: str | None
 
 
+class SimilarOut(BaseModel):
+    """Another buyer's order from the same IP address (RSK-2)."""
+
+    order_id: int
+    order_no: str
+    status: str
+    total: Amount
+    created_at: datetime
+
+
 class OrderRiskOut(BaseModel):
     order_id: int
     score: int | None  # None: the order was never scored (placed before risk, or a replacement)
@@ -151,6 +161,7 @@ class OrderRiskOut(BaseModel):
     reasons: list[ReasonOut]
     scores: list[ScoreOut]
     review: ReviewOut | None
+    similar_orders: list[SimilarOut]  # with a review: other buyers' orders from its IP, latest first
 
 
 class DecisionIn(Input):

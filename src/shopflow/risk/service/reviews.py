@@ -1,7 +1,8 @@
-"""The review queue (RSK-2): held orders with their score, reasons and the customer's history, the
-oldest first; a reviewer assigned; approve releases the hold (ORD-3), reject cancels the order
-(its captured money refunded through the refund ledger, PAY-3); both audited with a reason
-(AUD-1) and both stop the review's clock (SLA-1)."""
+"""The review queue (RSK-2): held orders with their score, reasons, the customer's history and
+similar orders (other buyers' from the same IP address), the oldest first; a reviewer assigned;
+approve releases the hold (ORD-3), reject cancels the order (its captured money refunded through
+the refund ledger, PAY-3); both audited with a reason (AUD-1) and both stop the review's clock
+(SLA-1)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from shopflow.risk.models import Decision, ReviewState, RiskReview, RiskScore
 
 REJECTED = "risk_rejected"  # the cancel reason of an order a reviewer rejected (ORD-3)
 HISTORY = 20  # the customer's latest orders on the review page
+SIMILAR = 20  # … and other buyers' orders from its IP address, within SIMILAR_DAYS of it
+SIMILAR_DAYS = 7
 AUTO_CANCEL_BATCH = 100
 
 
@@ -49,10 +52,11 @@ class ReviewView:
     item: QueueItem
     scores: list[RiskScore]
     history: list[Order]  # the customer's latest orders, this one included
+    similar: list[Order]  # other buyers' orders from its IP address (`repository.similar_orders`)
 
 
 async def review_of(session: AsyncSession, order_id: int) -> ReviewView:
-    """An order's review with its scores and its customer's order history."""
+    """An order's review with its scores, its customer's order history and similar orders."""
     review = await repository.review_of(session, order_id)
     if review is None:
         raise ReviewNotFound(f"order {order_id} has no risk review")
@@ -63,7 +67,8 @@ async def review_of(session: AsyncSession, order_id: int) -> ReviewView:
         if order.customer_id is None
         else await repository.customer_orders(session, order.customer_id, HISTORY)
     )
-    return ReviewView(QueueItem(review, order, scores[0] if scores else None), scores, history)
+    similar = await repository.similar_orders(session, order, SIMILAR_DAYS, SIMILAR)
+    return ReviewView(QueueItem(review, order, scores[0] if scores else None), scores, history, similar)
 
 
 async def order_risk(session: AsyncSession, order_id: int) -> tuple[list[RiskScore], RiskReview | None]:
