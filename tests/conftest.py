@@ -25,6 +25,7 @@ from shopflow.app import create_app
 from shopflow.core import crypto, policy
 from shopflow.core.db import Database, create_engine, upgrade_schema
 from shopflow.core.settings import Settings, get_settings
+from shopflow.loyalty.campaigns import forget_gifts
 from shopflow.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,10 @@ def _data_dir() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _default_policy() -> Iterator[None]:
+    """Each test starts from the default policy, and no process cache holds what an earlier
+    test's rolled-back transaction wrote (the gifts on offer)."""
     policy.install(policy.Policy())
+    forget_gifts()
     yield
     policy.install(policy.Policy())
 

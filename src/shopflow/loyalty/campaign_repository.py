@@ -3,14 +3,13 @@ orders, in `shopflow.analytics.campaigns`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shopflow.core.db import driver_connection
 from shopflow.loyalty.campaign_models import Campaign
 from shopflow.loyalty.models import Coupon
 
@@ -28,23 +27,13 @@ async def page(session: AsyncSession, offset: int, limit: int) -> tuple[list[Cam
     return list((await session.scalars(stmt)).all()), int(total or 0)
 
 
-# Order intake's read of the gifts on offer, on PostgreSQL straight through the driver.
-_GIFTS_PG = (
-    "SELECT gift_sku, gift_min_spend, channels FROM campaigns"
-    " WHERE gift_sku IS NOT NULL AND starts_at <= $1 AND ends_at > $1"
-    " ORDER BY gift_min_spend DESC, id"
-)
-
-
-async def gifts_open(session: AsyncSession, at: datetime) -> Sequence[Mapping[str, Any]]:
-    """The gifts of the campaigns open at `at` (SKU, minimum spend, channels), the highest minimum
-    first, then the first made: one statement (order intake's)."""
-    driver = await driver_connection(session)
-    if driver is not None:
-        return await driver.fetch(_GIFTS_PG, at)  # JSON arrives decoded (the dialect's codecs)
+async def gifts_not_ended(session: AsyncSession, at: datetime) -> list[Mapping[str, Any]]:
+    """The gifts of the campaigns not ended at `at` (SKU, minimum spend, channels, window), the
+    highest minimum first, then the first made."""
     stmt = (
         select(Campaign.gift_sku, Campaign.gift_min_spend, Campaign.channels)
-        .where(Campaign.gift_sku.is_not(None), Campaign.starts_at <= at, Campaign.ends_at > at)
+        .add_columns(Campaign.starts_at, Campaign.ends_at)
+        .where(Campaign.gift_sku.is_not(None), Campaign.ends_at > at)
         .order_by(Campaign.gift_min_spend.desc(), Campaign.id)
     )
     return [row._mapping for row in await session.execute(stmt)]

@@ -4,7 +4,11 @@ orders, in `shopflow.analytics.campaigns`."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +73,7 @@ async def create_campaign(session: AsyncSession, actor: Actor, data: CampaignIn)
     )
     session.add(campaign)
     await session.flush()
+    forget_gifts()
     await audit.record(
         session, audit.row(actor, "campaign.created", "campaign", campaign.id, after=_trail(campaign), at=at)
     )
@@ -103,12 +108,37 @@ async def campaigns_page(session: AsyncSession, page: int, size: int) -> tuple[l
     return await repository.page(session, (page - 1) * size, size)
 
 
+# Order intake reads the gifts on offer from this process's copy, read again at most this often:
+# a campaign is made far less often than an order, and the read cost every order a round trip.
+# A campaign made here is seen at once; one made by another process within this time.
+GIFTS_TTL_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class _Gifts:
+    rows: list[Mapping[str, Any]] = field(default_factory=list)
+    read_at: float = float("-inf")
+    until: datetime | None = None  # the copy holds the campaigns not ended at this time
+
+
+_GIFTS = _Gifts()
+
+
+def forget_gifts() -> None:
+    """Read the gifts on offer afresh at the next order (after a campaign is made)."""
+    _GIFTS.read_at, _GIFTS.until = float("-inf"), None
+
+
 async def gift_for(session: AsyncSession, channel: str, at: datetime, goods: int) -> str | None:
     """LOY-3: the SKU an order in `channel` placed at `at` gets free, its goods worth `goods` (fen,
     after discounts): the gift of a campaign open then in that channel whose minimum spend the
     goods reach, the highest such minimum first; None when there is none."""
-    for gift in await repository.gifts_open(session, at):
-        if goods >= gift["gift_min_spend"] and (not gift["channels"] or channel in gift["channels"]):
+    now = time.monotonic()
+    if now - _GIFTS.read_at >= GIFTS_TTL_SECONDS or _GIFTS.until is None or at < _GIFTS.until:
+        _GIFTS.rows, _GIFTS.read_at, _GIFTS.until = await repository.gifts_not_ended(session, at), now, at
+    for gift in _GIFTS.rows:
+        in_channel = not gift["channels"] or channel in gift["channels"]
+        if gift["starts_at"] <= at < gift["ends_at"] and goods >= gift["gift_min_spend"] and in_channel:
             return str(gift["gift_sku"])
     return None
 
