@@ -10,12 +10,16 @@ import zipfile
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from cryptography.fernet import InvalidToken
+from sqlalchemy import func, select, text
 
 from shopflow.core import crypto
 from shopflow.core.audit import AuditEntry
+from shopflow.core.crypto import ERASED, OWNED, SECRET_BYTES
 from shopflow.core.db import Database
 from shopflow.core.personal_data import PersonalDataRead
+from shopflow.crm.models import Customer
 from shopflow.orders.models import Order
 from shopflow.payments.models import PaymentReceipt
 from shopflow.schema import metadata
@@ -171,3 +175,67 @@ async def test_erasure_leaves_no_trace_of_the_phone_keeps_the_books_and_is_audit
     await client.post("/api/v1/orders", json=order_body([("SKU-2", 1, "45.50")]), headers=sales)
     renewed = (await client.get("/api/v1/customers", params={"phone": PHONE}, headers=manager)).json()
     assert [c["id"] for c in renewed["items"]] != [person["customer"]] and len(renewed["items"]) == 1
+
+
+async def _stored(db: Database, sql: str, row_id: int) -> bytes:
+    """A sealed value as the database holds it (what a backup or a dead row would keep)."""
+    async with db.transaction() as session:
+        return bytes((await session.execute(text(sql), {"id": row_id})).scalar_one())
+
+
+async def test_erasure_shreds_the_key_so_a_copy_taken_before_opens_to_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """RSK-3 by crypto-shredding: the profile and its orders' contact are sealed with the
+    customer's own key; a copy of them kept from before the erasure (a backup, a dead row) can
+    no longer be opened once the erasure destroyed the secret that key comes from."""
+    person = await _person(client, db)
+    order_sql = "SELECT contact FROM orders WHERE id = :id"
+    profile_sql = "SELECT personal FROM customers WHERE id = :id"
+    copies = [await _stored(db, order_sql, i) for i in person["orders"]]
+    copies.append(await _stored(db, profile_sql, person["customer"]))
+    async with db.transaction() as session:
+        secret = await session.scalar(select(Customer.secret).where(Customer.id == person["customer"]))
+    assert secret is not None and len(secret) == SECRET_BYTES
+    vault = crypto.vault()
+    assert all(copy.startswith(OWNED) for copy in copies)
+    assert vault.open_for(secret, copies[0])["customer"]["name"] == NAME
+    with pytest.raises(InvalidToken):  # the secret key alone does not open them
+        vault.open(copies[0][len(OWNED) :])
+
+    manager = await bearer(db, "manager")
+    reply = await client.post(
+        f"/api/v1/customers/{person['customer']}/erase", json={"reason": "要求删除"}, headers=manager
+    )
+
+    assert reply.status_code == 200, reply.text
+    async with db.transaction() as session:
+        kept = await session.scalar(select(Customer.secret).where(Customer.id == person["customer"]))
+    assert kept is None
+    assert [vault.open_for(kept, copy) for copy in copies] == [ERASED] * len(copies)
+
+
+async def test_a_merged_profiles_orders_are_sealed_again_with_the_kept_customers_key(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    sales, manager = await bearer(db, "sales"), await bearer(db, "manager")
+    await delivered_order(db)
+    other_phone = "13911112222"
+    body = order_body([("SKU-2", 1, "45.50")], customer={"name": "李四", "phone": other_phone})
+    moved = await client.post("/api/v1/orders", json=body, headers=sales)
+    assert moved.status_code == 201, moved.text
+    found = {
+        phone: (await client.get("/api/v1/customers", params={"phone": phone}, headers=manager)).json()
+        for phone in (PHONE, other_phone)
+    }
+    kept, other = found[PHONE]["items"][0]["id"], found[other_phone]["items"][0]["id"]
+
+    merged = await client.post(f"/api/v1/customers/{kept}/merge", json={"other_id": other}, headers=sales)
+
+    assert merged.status_code == 200, merged.text
+    stored = await _stored(db, "SELECT contact FROM orders WHERE id = :id", moved.json()["id"])
+    async with db.transaction() as session:
+        secret = await session.scalar(select(Customer.secret).where(Customer.id == kept))
+    assert crypto.vault().open_for(secret, stored)["customer"]["name"] == "李四"
+    shown = await client.get(f"/api/v1/orders/{moved.json()['id']}", headers=manager)
+    assert shown.status_code == 200 and shown.json()["customer"]["name"] == "李四", shown.text

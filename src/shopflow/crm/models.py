@@ -7,10 +7,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shopflow.core.crypto import Sealed
+from shopflow.core.crypto import SECRET_BYTES, Sealed, SealedFor, own_secret
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 from shopflow.core.errors import FieldError
 from shopflow.core.privacy import mask_email, mask_name, mask_phone, mask_street
@@ -41,8 +41,11 @@ class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # Personal data, encrypted at rest: {"name", "email", "birthday", "addresses": [...]}.
-    personal: Mapped[dict[str, Any]] = mapped_column(Sealed)
+    # Personal data, encrypted at rest with the customer's own key (`core.crypto`):
+    # {"name", "email", "birthday", "addresses": [...]}.
+    personal: Mapped[dict[str, Any]] = mapped_column(SealedFor(own_secret))
+    # RSK-3: what the customer's own key is derived from; erasure destroys it (NULL).
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary(SECRET_BYTES))
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     tier: Mapped[str] = mapped_column(String(20), default=Tier.NONE)
     # LOY-2: the service agent (a user's id) the member's tickets go to while their tier has one.

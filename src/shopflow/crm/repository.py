@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import crypto
 from shopflow.core.auth import User
+from shopflow.core.crypto import SECRET_BYTES, Owned
 from shopflow.core.db import driver_connection, insert_for, insert_rows
 from shopflow.crm.leads.models import Lead
 from shopflow.crm.models import Customer, CustomerPhone, Source, Tier, ValueEntry, history_source
@@ -23,7 +25,8 @@ from shopflow.orders.models import Order
 # intake of the same new phone waits on the unique hash and then gets the first one's customer
 # from DO UPDATE
 # (which returns the conflicting row, committed after this statement's snapshot); its own
-# customer row is inserted only when its phone row was (`xmax = 0`), so no orphan is left.
+# customer row is inserted only when its phone row was (`xmax = 0`), so no orphan is left. The
+# new customer's secret ($5, RSK-3) is the caller's: it is theirs when `created` says so.
 LINK_PG = """
 WITH known AS (
     SELECT customer_id FROM customer_phones WHERE phone_hash = $1
@@ -35,41 +38,45 @@ WITH known AS (
     RETURNING customer_id, xmax = 0 AS created
 ), customer AS (
     INSERT INTO customers (id, personal, tags, tier, source, lifetime_value, order_count,
-                           created_at, updated_at)
-    SELECT customer_id, $3, '[]'::jsonb, 'none', 'order', 0, 0, $4, $4 FROM phone WHERE created
+                           created_at, updated_at, secret)
+    SELECT customer_id, $3, '[]'::jsonb, 'none', 'order', 0, 0, $4, $4, $5 FROM phone WHERE created
 )
-SELECT customer_id FROM known UNION ALL SELECT customer_id FROM phone
+SELECT customer_id, false AS created FROM known UNION ALL SELECT customer_id, created FROM phone
 """
 KNOWN_PG = (
-    "SELECT p.customer_id, c.tier FROM customer_phones p JOIN customers c ON c.id = p.customer_id"
+    "SELECT p.customer_id, c.tier, c.secret FROM customer_phones p JOIN customers c ON c.id = p.customer_id"
     " WHERE p.phone_hash = $1"
 )
 
 
 async def link(
     session: AsyncSession, phone_hash: str, phone: str, personal: dict[str, Any], at: datetime
-) -> tuple[int, str]:
-    """The id and tier of the customer whose phone has `phone_hash`, created (with `personal`,
-    the phone primary, no tier yet) when there is none: on PostgreSQL one indexed read for a phone
-    seen before, one more statement for a new one."""
+) -> tuple[int, str, bytes | None]:
+    """The id, tier and secret (RSK-3) of the customer whose phone has `phone_hash`, created (with
+    `personal`, the phone primary, no tier yet) when there is none: on PostgreSQL one indexed read
+    for a phone seen before, one more statement for a new one. The secret is None when a
+    concurrent order made the customer (its secret not yet seen) or it was erased."""
     driver = await driver_connection(session)
     if driver is not None:
         known = await driver.fetchrow(KNOWN_PG, phone_hash)
         if known is not None:
-            return known[0], known[1]
-        vault = crypto.vault()
-        found: int = await driver.fetchval(LINK_PG, phone_hash, vault.seal(phone), vault.seal(personal), at)
-        return found, Tier.NONE
+            return known[0], known[1], known[2]
+        vault, secret = crypto.vault(), os.urandom(SECRET_BYTES)
+        sealed = vault.seal_for(secret, personal)
+        found = await driver.fetchrow(LINK_PG, phone_hash, vault.seal(phone), sealed, at, secret)
+        return found[0], Tier.NONE, secret if found[1] else None
     # SQLite: writers are serialised (BEGIN IMMEDIATE), so reading first is safe.
     stmt = (
-        select(CustomerPhone.customer_id, Customer.tier)
+        select(CustomerPhone.customer_id, Customer.tier, Customer.secret)
         .join(Customer, Customer.id == CustomerPhone.customer_id)
         .where(CustomerPhone.phone_hash == phone_hash)
     )
     existing = (await session.execute(stmt)).first()
     if existing is not None:
-        return existing[0], existing[1]
-    return await create(session, personal, Source.ORDER, [], [(phone_hash, phone)], at), Tier.NONE
+        return existing[0], existing[1], existing[2]
+    secret = os.urandom(SECRET_BYTES)
+    customer_id = await create(session, personal, Source.ORDER, [], [(phone_hash, phone)], at, secret)
+    return customer_id, Tier.NONE, secret
 
 
 async def create(
@@ -79,10 +86,14 @@ async def create(
     tags: list[str],
     phones: list[tuple[str, str]],
     at: datetime,
+    secret: bytes | None = None,
 ) -> int:
-    """A new customer with its phones (hash, number), the first primary; its id."""
+    """A new customer with its phones (hash, number), the first primary, and its own `secret`
+    (RSK-3; a new one when not given); its id."""
+    secret = secret or os.urandom(SECRET_BYTES)
     row = {
-        "personal": personal,
+        "secret": secret,
+        "personal": Owned(secret, personal),
         "tags": tags,
         "tier": Tier.NONE,
         "source": source,
@@ -346,19 +357,33 @@ async def absorb(session: AsyncSession, kept: Customer, other: Customer, at: dat
     await session.flush()
 
 
-async def repoint(session: AsyncSession, tables: Collection[str], other: int, kept: int) -> dict[str, int]:
+async def repoint(
+    session: AsyncSession, tables: Collection[str], other: int, kept: Customer
+) -> dict[str, int]:
     """Every row of `tables` (each with a `customer_id`) that belonged to `other` now belongs to
-    `kept`; how many rows of each moved. The moved phones are no longer primary."""
+    `kept`; how many rows of each moved. The moved phones are no longer primary; the moved
+    orders' contact is sealed again with `kept`'s own key (RSK-3), in one statement."""
     metadata = Customer.metadata
     moved = {}
+    contacts = (
+        await session.execute(select(Order.id, Order.contact).where(Order.customer_id == other))
+    ).all()
+    if contacts:
+        resealed = (
+            update(Order.__table__)
+            .where(Order.__table__.c.id == bindparam("order_id"))
+            .values(contact=bindparam("sealed"))
+        )
+        rows = [{"order_id": i, "sealed": Owned(kept.secret, contact)} for i, contact in contacts]
+        await session.execute(resealed, rows)
     for name in tables:
         table: Table = metadata.tables[name]
-        stmt = update(table).where(table.c.customer_id == other).values(customer_id=kept)
+        stmt = update(table).where(table.c.customer_id == other).values(customer_id=kept.id)
         moved[name] = int((await session.execute(stmt)).rowcount)
     phones = (
         update(CustomerPhone)
         .where(CustomerPhone.customer_id == other)
-        .values(customer_id=kept, is_primary=False)
+        .values(customer_id=kept.id, is_primary=False)
         .execution_options(synchronize_session=False)
     )
     moved["customer_phones"] = int((await session.execute(phones)).rowcount)

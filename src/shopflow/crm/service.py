@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import audit, clock, crypto
 from shopflow.core.audit import Actor
+from shopflow.core.crypto import Owned
 from shopflow.core.errors import FieldError, Invalid
 from shopflow.crm import repository, tiers
 from shopflow.crm.errors import CustomerMerged, CustomerNotFound, PhoneTaken
@@ -37,10 +38,11 @@ PROFILE_VALUE_ENTRIES = 50
 
 async def for_order(
     session: AsyncSession, phone_hash: str, customer: dict[str, Any], address: dict[str, Any], at: datetime
-) -> tuple[int, str]:
-    """Order intake: the id and tier (LOY-2) of the customer with the order's phone (`phone_hash`,
-    the order's blind index), created from the order's contact when the phone is new. One
-    statement on PostgreSQL; concurrent orders of a new phone get one customer."""
+) -> tuple[int, str, bytes | None]:
+    """Order intake: the id, tier (LOY-2) and secret (RSK-3: the order's contact is sealed with
+    the customer's own key) of the customer with the order's phone (`phone_hash`, the order's
+    blind index), created from the order's contact when the phone is new. One statement on
+    PostgreSQL; concurrent orders of a new phone get one customer."""
     personal = {"name": customer["name"], "email": customer.get("email"), "addresses": [address]}
     return await repository.link(session, phone_hash, customer["phone"], personal, at)
 
@@ -182,7 +184,7 @@ async def update_customer(
             ],
         )
     await repository.set_primary(session, customer.id, change.primary)
-    customer.personal, customer.tags, customer.updated_at = personal, tags, at
+    customer.personal, customer.tags, customer.updated_at = Owned(customer.secret, personal), tags, at
     await session.flush()
     after_phones = [p.phone for p in (await repository.phones_of(session, [customer.id]))[customer.id]]
     after = audited(personal, tags, after_phones, fields)
@@ -329,7 +331,7 @@ async def merge(session: AsyncSession, actor: Actor, customer_id: int, other_id:
         raise Invalid("these profiles cannot be merged", errors=errors)
     at = clock.now()
     before = _totals(kept)
-    moved = await repository.repoint(session, OWNERS, other.id, kept.id)
+    moved = await repository.repoint(session, OWNERS, other.id, kept)
     await repository.absorb(session, kept, other, at)
     await audit.record(
         session,

@@ -28,7 +28,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopflow.core import clock, money
-from shopflow.core.crypto import Sealed
+from shopflow.core.crypto import SealedFor, customer_secret
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
 from shopflow.core.errors import FieldError, InvalidTransition
 from shopflow.core.policy import Aftersales as AftersalesRules
@@ -173,8 +173,9 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(20))
     held_from: Mapped[str | None] = mapped_column(String(20))
     hold_reason: Mapped[str | None] = mapped_column(String(40))
-    # Personal data, encrypted at rest: {"customer": {...}, "shipping_address": {...}}.
-    contact: Mapped[dict[str, Any]] = mapped_column(Sealed)
+    # Personal data, encrypted at rest with the customer's own key when it has a customer
+    # (`core.crypto`): {"customer": {...}, "shipping_address": {...}}.
+    contact: Mapped[dict[str, Any]] = mapped_column(SealedFor(customer_secret))
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     # The customer whose phone placed it (CRM-1), found or created by intake.
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))  # ix_orders_customer_status

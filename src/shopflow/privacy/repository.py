@@ -12,6 +12,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.aftersales.models import Case, CaseLine
+from shopflow.core.crypto import ERASED
 from shopflow.crm.leads.models import Intake, Lead
 from shopflow.crm.models import Customer, CustomerKey, CustomerPhone
 from shopflow.crm.quotes.models import Contract, Quote
@@ -21,9 +22,6 @@ from shopflow.orders.models import Order, OrderLine
 from shopflow.payments.models import PaymentReceipt
 from shopflow.risk.models import BlockEntry, BlockKind
 from shopflow.service.models import Review, Survey, Ticket, TicketMessage
-
-# What a sealed record holds once erased: the row stays (its money, its history), its person not.
-ERASED: dict[str, Any] = {"erased": True}
 
 
 async def profiles(session: AsyncSession, customer_id: int) -> list[int]:
@@ -158,7 +156,7 @@ async def erase(
         "platform_keys": delete(CustomerKey).where(CustomerKey.customer_id.in_(customer_ids)),
         "customers": update(Customer)
         .where(Customer.id.in_(customer_ids))
-        .values(personal=ERASED, tags=[], agent_id=None, erased_at=at, updated_at=at),
+        .values(personal=ERASED, secret=None, tags=[], agent_id=None, erased_at=at, updated_at=at),
     }
     counts = {}
     for kind, statement in statements.items():

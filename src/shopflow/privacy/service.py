@@ -6,7 +6,11 @@ coupon uses), decrypted, as JSON or as a ZIP of one CSV per kind; blind indexes 
 are left out, they say nothing to a person. Only roles that see personal data unmasked may
 export, and each export is logged as a read of the customer's personal data.
 
-Erasure: the person's sealed data in every record is replaced (`repository.ERASED`), every blind
+Erasure, by crypto-shredding: the profile's and its orders' contact are sealed with the
+customer's own key (`core.crypto`), and erasure destroys the secret it is derived from, so what was
+sealed with it opens to nothing wherever a copy of it lies (a dead row, a log). Belt and braces,
+the person's sealed data in every record is also replaced (`crypto.ERASED`; records sealed
+before customers had keys, and tickets, leads and quotes, are erased so only), every blind
 index of their phones replaced by a token of their own (`erased:<customer id>`), their phones and
 platform keys deleted. Rows, amounts, stock and history stay, so the books and the append-only
 audit log (which holds no personal data) keep their figures; an erased customer can no longer be
@@ -31,8 +35,10 @@ from shopflow.core.errors import Conflict
 from shopflow.crm import service as crm
 from shopflow.privacy import repository
 
-# Blind indexes and keys: how records are found, not what they say about the person.
-HIDDEN = frozenset({"phone_hash", "key_hash", "customer_hash", "buyer", "request_hash", "idempotency_key"})
+# Blind indexes and keys: how records are found or sealed, not what they say about the person.
+HIDDEN = frozenset(
+    {"phone_hash", "key_hash", "customer_hash", "buyer", "request_hash", "idempotency_key", "secret"}
+)
 
 
 class AlreadyErased(Conflict):

@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    ScalarSelect,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import crypto
@@ -112,6 +123,7 @@ def _facts_pg(counters: int, blocks: int, customer: bool) -> str:
         done = ", ".join(f"'{status}'" for status in COMPLETED)
         facts = [
             f"(SELECT personal FROM customers WHERE id = {c}) AS profile",
+            f"(SELECT secret FROM customers WHERE id = {c}) AS profile_secret",
             f"EXISTS (SELECT 1 FROM orders WHERE customer_id = {c} AND id <> {o}) AS earlier",
             f"(SELECT count(*) FROM (SELECT 1 FROM orders WHERE customer_id = {c} AND status IN ({done})"
             f" LIMIT {limit}) d) AS done",
@@ -159,14 +171,21 @@ async def intake_facts(
             parameters += [customer_id, order_id, completed_enough]
         sql = _facts_pg(len(counted), len(blocks), customer_id is not None)
         row: Mapping[str, Any] = await driver.fetchrow(sql, *parameters)
-        profile = row["profile"] if customer_id is not None else None
-        return _facts(row, counted, blocks, None if profile is None else crypto.vault().open(profile))
+        return _facts(row, counted, blocks, _profile(row) if customer_id is not None else None)
     columns: list[Any] = [_counted_sum(c).label(f"n{i}") for i, c in enumerate(counted)]
     columns += [_blocked(kind, key, at).label(f"b{i}") for i, (kind, key) in enumerate(blocks)]
     if customer_id is not None:
         done = select(Order.id).where(Order.customer_id == customer_id, Order.status.in_(COMPLETED))
         columns += [
-            select(Customer.personal).where(Customer.id == customer_id).scalar_subquery().label("profile"),
+            # Sealed with the customer's own key: read as stored, opened with their secret.
+            select(type_coerce(Customer.personal, LargeBinary))
+            .where(Customer.id == customer_id)
+            .scalar_subquery()
+            .label("profile"),
+            select(Customer.secret)
+            .where(Customer.id == customer_id)
+            .scalar_subquery()
+            .label("profile_secret"),
             select(Order.id)
             .where(Order.customer_id == customer_id, Order.id != order_id)
             .exists()
@@ -180,7 +199,13 @@ async def intake_facts(
     found = (await session.execute(select(*columns))).one()._mapping
     if counted:
         await session.execute(_upsert(session, counted, minute))
-    return _facts(found, counted, blocks, found["profile"] if customer_id is not None else None)
+    return _facts(found, counted, blocks, _profile(found) if customer_id is not None else None)
+
+
+def _profile(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The customer's profile, opened with their own key (`core.crypto`)."""
+    sealed = row["profile"]
+    return None if sealed is None else crypto.vault().open_for(row["profile_secret"], bytes(sealed))
 
 
 def _facts(

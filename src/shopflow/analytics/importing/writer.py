@@ -16,6 +16,7 @@ payment's time; one without dates (`placed_at` None) counts in all-time figures 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,7 @@ from shopflow.catalog import service as catalog
 from shopflow.catalog.models import ListingStatus, PriceBand
 from shopflow.core import audit, clock, crypto
 from shopflow.core.audit import Actor
+from shopflow.core.crypto import SECRET_BYTES, Owned
 from shopflow.crm import service as crm
 from shopflow.crm.models import Source, Tier, platform_key
 from shopflow.orders.models import UNDATED, OrderStatus, mobile
@@ -217,9 +219,11 @@ async def _customers(
         identity = order.customer
         assert identity is not None
         new[pair] = len(rows)
+        secret = os.urandom(SECRET_BYTES)  # RSK-3: the customer's own key's
         rows.append(
             {
-                "personal": {"name": identity.name, "email": identity.email, "addresses": []},
+                "secret": secret,
+                "personal": Owned(secret, {"name": identity.name, "email": identity.email, "addresses": []}),
                 "tags": [],
                 "tier": Tier.NONE,
                 "source": Source.IMPORT,

@@ -17,6 +17,7 @@ from shopflow.catalog import service as catalog
 from shopflow.catalog.service import SaleFacts
 from shopflow.core import audit, clock, crypto, events, policy, sla
 from shopflow.core.audit import Actor
+from shopflow.core.crypto import Owned
 from shopflow.core.errors import Invalid
 from shopflow.core.policy import Shortage
 from shopflow.inventory import service as inventory
@@ -45,8 +46,9 @@ S = OrderStatus
 ORDER_NO_ATTEMPTS = 5
 
 
+# (id, tier, secret): the order's contact is sealed with the customer's own key (RSK-3).
 CustomerOf = Callable[
-    [AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[tuple[int, str]]
+    [AsyncSession, str, dict[str, Any], dict[str, Any], datetime], Awaitable[tuple[int, str, bytes | None]]
 ]
 # Who finds or creates the customer of an order's phone (CRM-1): the customers' domain (a later
 # one, which orders cannot import) registers its `for_order` by `customers_from` when the app is
@@ -123,12 +125,14 @@ async def place_order(
     # tier discount, points within the policy.
     sales = [loyalty.Sale(r.sku, skus[r.sku].category_id, r.unit_price * r.quantity) for r in requests]
     # A contract's or an exchange's prices are as agreed: no tier discount on them.
-    buyer = member if agreed is None and not replacement else None
+    buyer = member[:2] if member is not None and agreed is None and not replacement else None
     deal = await loyalty.deal(session, data.coupons, data.points, phone_hash, buyer, sales)
     fee = 0 if replacement else rules.fulfillment.shipping_fee
     money = totals(requests, fee, rules.fulfillment.free_shipping_threshold, deal.discount)
     key = None if idempotency_key is None else scoped_key(actor, data.channel, idempotency_key)
-    contact = {"customer": customer, "shipping_address": address}
+    # RSK-3: sealed with the customer's own key, which their erasure destroys.
+    secret = None if member is None else member[2]
+    contact = Owned(secret, {"customer": customer, "shipping_address": address})
     fields = _fields(actor, data, key, contact, phone_hash, money, agreed)
     fields["customer_id"] = customer_id
     fields["pick_first"] = member is not None and rules.loyalty.picked_first(member[1])  # LOY-2
