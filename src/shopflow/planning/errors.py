@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from shopflow.core.errors import Conflict, NotFound
+
+
+class SupplierNotFound(NotFound):
+    code = "supplier_not_found"
+
+
+class DuplicateSupplier(Conflict):
+    code = "duplicate_supplier"
+
+
+class PurchaseOrderNotFound(NotFound):
+    code = "purchase_order_not_found"
+
+
+class NoForecast(NotFound):
+    code = "no_forecast"
