@@ -57,6 +57,7 @@ from shopflow.orders.console import PAGES as order_pages
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
+from shopflow.planning.api import router as planning_router
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.privacy.api import router as privacy_router
 from shopflow.privacy.console import PAGES as privacy_pages
@@ -139,6 +140,7 @@ def create_app(
         coupons_router,
         campaigns_router,
         inventory_router,
+        planning_router,
         payments_router,
         notify_router,
         fulfillment_router,

@@ -5,6 +5,7 @@ payment first, as far as the stock goes (orders)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -174,6 +175,22 @@ async def add_po(
         session, audit.row(actor, "purchase_order.created", "purchase_order", po.id, None, after)
     )
     return po
+
+
+@dataclass(frozen=True, slots=True)
+class PoNames:
+    """What purchase orders name by id: per order its supplier's and warehouse's codes; SKU codes."""
+
+    names: dict[int, tuple[str, str]]
+    skus: dict[int, str]
+
+
+async def describe(session: AsyncSession, pos: list[PurchaseOrder]) -> PoNames:
+    suppliers = await repository.suppliers_by_id(session, {po.supplier_id for po in pos})
+    warehouses = await repository.warehouses_by_id(session, {po.warehouse_id for po in pos})
+    skus = await repository.sku_codes(session, {line.sku_id for po in pos for line in po.lines})
+    names = {po.id: (suppliers[po.supplier_id].code, warehouses[po.warehouse_id]) for po in pos}
+    return PoNames(names, skus)
 
 
 async def get_po(session: AsyncSession, po_id: int, *, lock: bool = False) -> PurchaseOrder:
