@@ -28,6 +28,7 @@ from shopflow.planning.service import forecasts, purchasing
 # The customer's notice of an order held for stock, with its expected ship date (ORD-4).
 BACKORDERED = "order.backordered"
 SHORTAGE_BATCH = 200  # held orders looked at per sweep
+END_OF_DAY = timedelta(minutes=1)  # a ship date is told as its last minute, the store's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +211,7 @@ async def request_for_shortages(session: AsyncSession) -> int:
                 "order_id": order.id,
                 "order_no": order.order_no,
                 "channel": order.channel,
-                "ship_by": clock.local_midnight(ship_by).isoformat(),
+                "ship_by": (clock.local_midnight(ship_by + timedelta(days=1)) - END_OF_DAY).isoformat(),
             },
         )
         audit.queue(
