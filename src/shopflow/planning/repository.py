@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shopflow.catalog.models import Sku
-from shopflow.core.db import insert_rows
+from shopflow.core.db import driver_connection, insert_rows
 from shopflow.inventory.models import Stock, Warehouse
 from shopflow.planning.models import (
     OPEN,
@@ -118,12 +119,43 @@ async def add_demand(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         await insert_rows(session, DailyDemand, rows[start : start + CHUNK], skip_conflicts=True)
 
 
-async def demand(session: AsyncSession, first: date, last: date) -> list[tuple[int, date, int]]:
-    """Units per SKU and day from `first` to `last` (days without demand have no row)."""
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """Units per SKU and day as three parallel columns (days without demand have no entry): the
+    SKU id, the day as days since the window's first, the units."""
+
+    sku_ids: list[int]
+    days: list[int]
+    units: list[int]
+
+
+# PostgreSQL: each SKU's days and units as two arrays, one row per SKU, which the driver decodes in
+# C: reading 5.7 million rows through SQLAlchemy took 24 s of the nightly run's 37 s
+# (bench/forecast.py); with this statement the whole run takes 8 s.
+DEMAND_PG = (
+    "SELECT sku_id, array_agg(day - $1::date), array_agg(quantity) FROM daily_demand"
+    " WHERE day >= $1::date AND day <= $2::date GROUP BY sku_id"
+)
+
+
+async def demand(session: AsyncSession, first: date, last: date) -> Demand:
+    """Units per SKU and day from `first` to `last`."""
+    driver = await driver_connection(session)
+    found = Demand([], [], [])
+    if driver is not None:
+        for sku_id, days, units in await driver.fetch(DEMAND_PG, first, last):
+            found.sku_ids.extend([sku_id] * len(days))
+            found.days.extend(days)
+            found.units.extend(units)
+        return found
     stmt = select(DailyDemand.sku_id, DailyDemand.day, DailyDemand.quantity).where(
         DailyDemand.day >= first, DailyDemand.day <= last
     )
-    return [tuple(row) for row in (await session.execute(stmt)).tuples()]  # type: ignore[misc]
+    for sku_id, day, units in (await session.execute(stmt)).tuples():
+        found.sku_ids.append(sku_id)
+        found.days.append((day - first).days)
+        found.units.append(units)
+    return found
 
 
 async def demand_of(session: AsyncSession, sku_id: int, first: date) -> dict[date, int]:

@@ -59,17 +59,15 @@ async def recompute(session: AsyncSession, today: date) -> Outcome:
     forecasts replaced); the backtest per ABC class."""
     rules = policy.current().planning
     first, last = today - timedelta(days=rules.history_days), today - timedelta(days=1)
-    rows = await repository.demand(session, first, last)
-    if not rows:
+    found = await repository.demand(session, first, last)
+    if not found.sku_ids:
         await repository.replace_forecasts(session, [])
         return Outcome(0, [])
-    sku_of = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    day_of = np.fromiter((r[1].toordinal() for r in rows), dtype=np.int64, count=len(rows))
-    units = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-    sku_ids, row_of = np.unique(sku_of, return_inverse=True)
-    start = int(day_of.min())
-    history = np.zeros((len(sku_ids), last.toordinal() - start + 1))
-    np.add.at(history, (row_of, day_of - start), units)
+    sku_ids, row_of = np.unique(np.array(found.sku_ids, dtype=np.int64), return_inverse=True)
+    day_of = np.array(found.days, dtype=np.int64)
+    start = int(day_of.min())  # the history starts at the first day with demand
+    history = np.zeros((len(sku_ids), (last - first).days + 1 - start))
+    np.add.at(history, (row_of, day_of - start), np.array(found.units, dtype=np.float64))
     result = forecasting.forecast(history, rules.forecast_horizon_days, rules.backtest_weeks)
     price = await repository.prices(session)
     revenue = history.sum(axis=1) * np.array([price.get(int(s), 0) for s in sku_ids], dtype=np.float64)
