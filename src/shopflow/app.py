@@ -58,6 +58,7 @@ from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
 from shopflow.planning.api import router as planning_router
+from shopflow.planning.console import PAGES as planning_pages
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.privacy.api import router as privacy_router
 from shopflow.privacy.console import PAGES as privacy_pages
@@ -192,6 +193,7 @@ def create_app(
         coupon_pages,
         campaign_pages,
         inventory_pages,
+        planning_pages,
         fulfillment_pages,
         payment_pages,
         aftersales_pages,

@@ -165,6 +165,10 @@ async def demand_of(session: AsyncSession, sku_id: int, first: date) -> dict[dat
     return dict((await session.execute(stmt)).tuples().all())
 
 
+async def sku(session: AsyncSession, sku_id: int) -> Sku | None:
+    return await session.get(Sku, sku_id)
+
+
 async def sku_codes_to_ids(session: AsyncSession, codes: Collection[str]) -> dict[str, int]:
     stmt = select(Sku.code, Sku.id).where(Sku.code.in_(sorted(codes)))
     return dict((await session.execute(stmt)).tuples().all())

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.catalog import service as catalog
+from shopflow.catalog.models import Sku
 from shopflow.core import audit, clock
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid, InvalidTransition
@@ -85,6 +86,12 @@ async def suppliers(session: AsyncSession, offset: int, limit: int) -> tuple[lis
 
 async def sku_codes(session: AsyncSession, sku_ids: list[int]) -> dict[int, str]:
     return await repository.sku_codes(session, sku_ids)
+
+
+async def sku_by_id(session: AsyncSession, sku_id: int) -> Sku:
+    found = await repository.sku(session, sku_id)
+    assert found is not None, f"no SKU {sku_id}"
+    return found
 
 
 async def create_po(session: AsyncSession, actor: Actor, data: PurchaseOrderIn) -> PurchaseOrder:
