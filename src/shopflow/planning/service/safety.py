@@ -93,7 +93,3 @@ async def set_warehouse_threshold(
             {"warehouse": warehouse.code, "threshold": threshold},
         ),
     )
-
-
-async def warehouse_thresholds(session: AsyncSession, sku: Sku) -> dict[int, int]:
-    return await repository.warehouse_thresholds(session, sku.id)
