@@ -244,9 +244,10 @@ async def _sku_forecast(session: AsyncSession, c: Console, sku_id: int) -> str:
 
 PAGES = Pages(
     router,
+    # After the alerts, as coupons and risk: tests/web/test_browser.py reads the menu from Today to Alerts.
     nav=(
-        NavItem("/replenishment", label("nav", "Replenishment"), "purchasing.read", 41),
-        NavItem("/purchase-orders", label("nav", "Purchase orders"), "purchasing.read", 42),
+        NavItem("/replenishment", label("nav", "Replenishment"), "purchasing.read", 97),
+        NavItem("/purchase-orders", label("nav", "Purchase orders"), "purchasing.read", 98),
     ),
     states={"purchase_order": STATUSES},
     actions={

@@ -130,7 +130,8 @@ async def request_for_shortages(session: AsyncSession) -> int:
     its minimum. A SKU no supplier sells leaves its orders unanswered. How many were answered."""
     waiting = await orders.waiting_for_stock(session, SHORTAGE_BATCH)
     answered = await repository.noticed(session, [o.id for o in waiting])
-    if all(o.id in answered for o in waiting):
+    warehouses = await inventory.list_warehouses(session)
+    if all(o.id in answered for o in waiting) or not warehouses:
         return 0
     skus = sorted({line.sku_id for o in waiting for line in o.lines})
     available = Counter(await inventory.available_of(session, skus))
@@ -173,7 +174,6 @@ async def request_for_shortages(session: AsyncSession) -> int:
     for sku_id, units in sorted(short.items()):
         item = offers[sku_id]
         by_supplier[item.supplier_id].append((item, order_quantity(units, item.pack_size, item.moq), None))
-    warehouses = await inventory.list_warehouses(session)
     suppliers = await repository.suppliers_by_id(session, by_supplier)
     for supplier_id, lines in by_supplier.items():
         lead = max(item.lead_time_days for item, _, _ in lines)
