@@ -89,3 +89,20 @@ async def test_a_warehouse_clerk_sees_the_orders_but_cannot_order(
         board = await visitor.get("/replenishment")
         assert board.status_code == 200 and "/replenishment/SUP-1/order" not in board.text
         assert (await visitor.post("/replenishment/SUP-1/order")).status_code == 403
+
+
+async def test_a_warehouse_threshold_is_set_on_the_sku_page(
+    db: Database, visit: Visitors, now: FakeClock
+) -> None:
+    await stocked_store(db, 5)
+    async with await signed_in(visit, db, "operations") as visitor:
+        await visitor.get("/catalog/SKU-1")
+        bad = await visitor.post("/catalog/SKU-1/safety-stock", {"warehouse": "WH-A", "threshold": "-3"})
+        assert bad.status_code == 303
+        page = await visitor.get("/catalog/SKU-1")
+        assert "不单独监控" in table_row(page.text, "safety-WH-A")  # not watched apart
+        done = await visitor.post("/catalog/SKU-1/safety-stock", {"warehouse": "WH-A", "threshold": "8"})
+        assert done.status_code == 303
+        assert ">8<" in table_row((await visitor.get("/catalog/SKU-1")).text, "safety-WH-A")
+    async with db.transaction() as session:
+        assert await worker.SWEEPS["inventory.safety_stock"](session) == 2  # the SKU, and WH-A apart

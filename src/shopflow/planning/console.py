@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shopflow.catalog import service as catalog
 from shopflow.core import audit
 from shopflow.core.api import Session
 from shopflow.core.console.forms import Pager, attempt, chosen, form_errors, form_values, page_size, step_back
@@ -23,7 +24,7 @@ from shopflow.core.errors import AppError, FieldError, Invalid
 from shopflow.planning.errors import NoForecast
 from shopflow.planning.models import PoSource, PoStatus
 from shopflow.planning.schemas import ConfirmIn, PoReceiptIn, PoReceiptLineIn
-from shopflow.planning.service import forecasts, purchasing, replenishment
+from shopflow.planning.service import forecasts, purchasing, replenishment, safety
 
 router = APIRouter(include_in_schema=False)
 PoId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -233,13 +234,40 @@ def _chart(found: forecasts.SkuForecast, c: Console) -> str:
 
 
 async def _sku_forecast(session: AsyncSession, c: Console, sku_id: int) -> str:
-    """The SKU page's panel: its demand of the last eight weeks and its forecast (ANA-5)."""
+    """The SKU page's panel: its demand of the last eight weeks and its forecast (ANA-5), and its
+    safety stock per warehouse (INV-4)."""
     sku = await purchasing.sku_by_id(session, sku_id)
+    levels = await safety.warehouse_levels(session, sku)
     try:
         found = await forecasts.of_sku(session, sku)
     except NoForecast:
-        return fragment(c, "planning/_forecast.html", found=None, chart="")
-    return fragment(c, "planning/_forecast.html", found=found, chart=_chart(found, c))
+        return fragment(c, "planning/_forecast.html", sku=sku, found=None, chart="", levels=levels)
+    return fragment(c, "planning/_forecast.html", sku=sku, found=found, chart=_chart(found, c), levels=levels)
+
+
+@router.post("/catalog/{code}/safety-stock")
+async def set_threshold(
+    code: Annotated[str, Path(max_length=64)],
+    session: Session,
+    c: Annotated[Console, can_do("catalog.write")],
+) -> Response:
+    """INV-4: the SKU's safety stock in one warehouse (blank: not watched apart there)."""
+    values = await form_values(c.request)
+    address = f"/catalog/{code}"
+
+    async def work() -> None:
+        typed = values.get("threshold", "").strip()
+        if typed and not (typed.isdigit() and int(typed) <= 2**31 - 1):
+            raise Invalid("the form has errors", errors=[FieldError("threshold", "must be a whole number")])
+        sku = await catalog.get_sku(session, code)
+        threshold = int(typed) if typed else None
+        await safety.set_warehouse_threshold(session, c.actor, sku, values.get("warehouse", ""), threshold)  # type: ignore[arg-type]
+
+    async def refused(exc: AppError) -> Response:
+        c.flash(c.gettext("The safety stock was not changed: %(why)s", why=exc.detail))
+        return redirect(address)
+
+    return await step_back(c, session, address, work, N_("The warehouse's safety stock is set."), refused)
 
 
 PAGES = Pages(

@@ -93,3 +93,9 @@ async def set_warehouse_threshold(
             {"warehouse": warehouse.code, "threshold": threshold},
         ),
     )
+
+
+async def warehouse_levels(session: AsyncSession, sku: Sku) -> list[tuple[str, int | None]]:
+    """Each warehouse's code with the SKU's threshold there (None: not watched apart), by priority."""
+    thresholds = await repository.warehouse_thresholds(session, sku.id)
+    return [(w.code, thresholds.get(w.id)) for w in await inventory.list_warehouses(session)]
