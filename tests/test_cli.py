@@ -442,6 +442,7 @@ def test_demo_loads_a_store_with_orders_in_several_states_and_prints_a_token(sho
     shown = runner.invoke(app, ["forecast", "--sku", "SF-001-01", "--weeks", "1"], env={"COLUMNS": "120"})
     assert shown.exit_code == 0, shown.output
     assert "forecast" in shown.output and "history" in shown.output and "WAPE" in shown.output
+    assert "the last nightly run, by ABC class" in shown.output
     missing = shopflow("forecast", "--sku", "NOPE")
     assert missing.exit_code == 1 and "NOPE" in missing.output
 

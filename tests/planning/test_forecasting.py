@@ -3,10 +3,14 @@ with a known weekly season beats the naive "same as last week" forecast in the b
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from shopflow.planning import forecasting
+from shopflow.planning.forecasting import NAN
 from shopflow.planning.models import order_quantity
+from shopflow.planning.service.forecasts import Outcome
 
 WEEK_SHAPE = np.array([0.6, 0.8, 1.0, 1.0, 1.2, 1.8, 1.6])  # quiet Monday, busy weekend
 
@@ -61,3 +65,17 @@ def test_order_quantities_agree_with_the_rule_for_one_sku() -> None:
     packs, moqs = np.array([12, 12, 12, 12, 10]), np.array([24, 24, 24, 24, 15])
     expected = [order_quantity(n, p, m) for n, p, m in zip(needed, packs, moqs, strict=True)]
     assert forecasting.order_quantities(needed, packs, moqs).tolist() == expected
+
+
+def test_a_class_without_sales_is_stored_as_null_errors() -> None:
+    nothing = forecasting.ClassError("C", 3, NAN, NAN, NAN, NAN)
+    summary = Outcome(3, [nothing]).summary()
+    assert summary["errors"][0] == {
+        "abc": "C",
+        "skus": 3,
+        "mape": None,
+        "wape": None,
+        "naive_mape": None,
+        "naive_wape": None,
+    }
+    json.dumps(summary, allow_nan=False)  # what JSONB takes

@@ -3,6 +3,7 @@ error against the naive one (ANA-5)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -14,7 +15,7 @@ from shopflow.core.db import Database
 
 
 def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
+    return "—" if value is None or math.isnan(value) else f"{value:.1%}"
 
 
 def forecast(
@@ -28,17 +29,19 @@ def forecast(
     backtest over the last 8 weeks (MAPE, WAPE) beside the naive "same as last week" forecast."""
     from shopflow.catalog import service as catalog
     from shopflow.core import clock
+    from shopflow.planning.forecasting import ClassError
     from shopflow.planning.service import forecasts
 
-    async def work(db: Database) -> forecasts.SkuForecast:
+    async def work(db: Database) -> tuple[forecasts.SkuForecast, list[ClassError]]:
         if recompute:
             async with db.transaction() as session:
                 await forecasts.roll_up_demand(session, clock.today())
                 await forecasts.recompute(session, clock.today())
         async with db.transaction() as session:
-            return await forecasts.of_sku(session, await catalog.get_sku(session, sku), weeks)
+            found = await forecasts.of_sku(session, await catalog.get_sku(session, sku), weeks)
+            return found, await forecasts.latest_errors(session)
 
-    found = run(work)
+    found, classes = run(work)
     stored = found.forecast
     table = Table("day", "weekday", "units", "", title=f"{escape(found.sku.code)} {escape(found.sku.name)}")
     for day, units in found.history:
@@ -50,4 +53,13 @@ def forecast(
     errors.add_row("MAPE", _ratio(stored.mape), _ratio(stored.naive_mape))
     errors.add_row("WAPE", _ratio(stored.wape), _ratio(stored.naive_wape))
     console.print(errors)
+    if classes:
+        every = Table(
+            "class", "SKUs", "MAPE", "naive", "WAPE", "naive", title="the last nightly run, by ABC class"
+        )
+        for e in classes:
+            every.add_row(
+                e.abc, str(e.skus), _ratio(e.mape), _ratio(e.naive_mape), _ratio(e.wape), _ratio(e.naive_wape)
+            )
+        console.print(every)
     console.print(f"computed {clock.local_text(found.computed_at)}")

@@ -224,6 +224,10 @@ async def forecasts(session: AsyncSession, sku_ids: Collection[int] | None = Non
     return list((await session.scalars(stmt)).all())
 
 
+async def latest_run(session: AsyncSession) -> ForecastRun | None:
+    return await session.scalar(select(ForecastRun).order_by(ForecastRun.day.desc()).limit(1))
+
+
 # Suppliers and purchase orders (INV-5)
 
 

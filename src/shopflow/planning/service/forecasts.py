@@ -4,6 +4,7 @@ policy's history window, backtested and stored; the run is claimed per day, so i
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +19,8 @@ from shopflow.orders.service import queries as orders
 from shopflow.planning import forecasting, repository
 from shopflow.planning.errors import NoForecast
 from shopflow.planning.models import DemandForecast
+
+log = logging.getLogger("shopflow.planning")
 
 
 async def roll_up_demand(session: AsyncSession, today: date) -> int:
@@ -47,7 +50,13 @@ class Outcome:
     errors: list[forecasting.ClassError]
 
     def summary(self) -> dict[str, Any]:
-        return {"skus": self.skus, "errors": [asdict(e) for e in self.errors]}
+        """As JSON holds it: an error without a value (a class that sold nothing) is null."""
+        errors = [{k: _json(v) for k, v in asdict(e).items()} for e in self.errors]
+        return {"skus": self.skus, "errors": errors}
+
+
+def _json(value: Any) -> Any:
+    return None if isinstance(value, float) and np.isnan(value) else value
 
 
 def _finite(value: float) -> float | None:
@@ -101,7 +110,28 @@ async def nightly(session: AsyncSession) -> int:
     await roll_up_demand(session, today)
     outcome = await recompute(session, today)
     await repository.finish_run(session, run_id, outcome.skus, outcome.summary())
+    for e in outcome.errors:
+        log.info(
+            "forecast backtest class %s (%d SKUs): MAPE %.3f (naive %.3f), WAPE %.3f (naive %.3f)",
+            e.abc,
+            e.skus,
+            e.mape,
+            e.naive_mape,
+            e.wape,
+            e.naive_wape,
+        )
     return 1
+
+
+async def latest_errors(session: AsyncSession) -> list[forecasting.ClassError]:
+    """The last nightly run's backtest per ABC class (none before the first run)."""
+    run = await repository.latest_run(session)
+    if run is None:
+        return []
+    return [
+        forecasting.ClassError(**{k: forecasting.NAN if v is None else v for k, v in e.items()})
+        for e in run.summary.get("errors", [])
+    ]
 
 
 @dataclass(frozen=True, slots=True)
