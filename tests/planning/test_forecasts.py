@@ -61,9 +61,9 @@ async def test_the_nightly_run_rolls_orders_up_and_forecasts_once_a_day(db: Data
     assert await nightly(db) == 0  # once a day
     async with db.transaction() as session:
         rows = (await session.execute(select(DailyDemand.day, DailyDemand.quantity))).tuples().all()
-        runs = (await session.scalars(select(ForecastRun))).all()
+        runs = (await session.scalars(select(ForecastRun).where(ForecastRun.day == date(2030, 3, 2)))).all()
     assert rows == [(date(2030, 3, 1), 3)]
-    assert [(r.day, r.skus) for r in runs] == [(date(2030, 3, 2), 1)]
+    assert [r.skus for r in runs] == [1]
 
 
 async def test_the_forecast_and_the_suggestion_follow_the_history(
