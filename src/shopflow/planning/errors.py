@@ -3,10 +3,6 @@ from __future__ import annotations
 from shopflow.core.errors import Conflict, NotFound
 
 
-class SupplierNotFound(NotFound):
-    code = "supplier_not_found"
-
-
 class DuplicateSupplier(Conflict):
     code = "duplicate_supplier"
 
