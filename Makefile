@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sla_sweep.py
 	$(BIN)/python bench/console_pages.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/forecast.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis shopflow.db shopflow.db-wal shopflow.db-shm

@@ -435,6 +435,17 @@ def test_demo_loads_a_store_with_orders_in_several_states_and_prints_a_token(sho
     unknown = shopflow("aftersales", "list", "--state", "lost")
     assert unknown.exit_code == 1 and "--state must be one of requested" in unknown.output
 
+    # INV-5, ANA-5: suppliers, purchase orders in every state, the night's forecast (issue 18).
+    for status in ("draft", "submitted", "confirmed", "partially_received", "received", "cancelled"):
+        assert shop.count("purchase_orders", f"status = '{status}'") > 0, status
+    assert shop.count("demand_forecasts") > 0
+    shown = runner.invoke(app, ["forecast", "--sku", "SF-001-01", "--weeks", "1"], env={"COLUMNS": "120"})
+    assert shown.exit_code == 0, shown.output
+    assert "forecast" in shown.output and "history" in shown.output and "WAPE" in shown.output
+    assert "the last nightly run, by ABC class" in shown.output
+    missing = shopflow("forecast", "--sku", "NOPE")
+    assert missing.exit_code == 1 and "NOPE" in missing.output
+
     before = shop.count("orders")
     again = ok("demo", "--orders", "40")
 

@@ -57,6 +57,8 @@ from shopflow.orders.console import PAGES as order_pages
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
+from shopflow.planning.api import router as planning_router
+from shopflow.planning.console import PAGES as planning_pages
 from shopflow.portal.console import PAGES as customer_pages
 from shopflow.privacy.api import router as privacy_router
 from shopflow.privacy.console import PAGES as privacy_pages
@@ -139,6 +141,7 @@ def create_app(
         coupons_router,
         campaigns_router,
         inventory_router,
+        planning_router,
         payments_router,
         notify_router,
         fulfillment_router,
@@ -190,6 +193,7 @@ def create_app(
         coupon_pages,
         campaign_pages,
         inventory_pages,
+        planning_pages,
         fulfillment_pages,
         payment_pages,
         aftersales_pages,

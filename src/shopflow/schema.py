@@ -19,6 +19,7 @@ from shopflow.loyalty import models as loyalty_models
 from shopflow.notify import models as notify_models
 from shopflow.orders import models as order_models
 from shopflow.payments import models as payment_models
+from shopflow.planning import models as planning_models
 from shopflow.risk import models as risk_models
 from shopflow.service import models as ticket_models
 
@@ -51,4 +52,5 @@ MODULES = (
     approvals,
     quote_models,
     risk_models,
+    planning_models,
 )

@@ -35,6 +35,7 @@ from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
 from shopflow.payments import refunds
+from shopflow.planning import tasks as planning_tasks
 from shopflow.risk import tasks as risk_tasks
 from shopflow.service import tasks as service_tasks
 from shopflow.wiring import connect
@@ -71,7 +72,9 @@ SWEEPS: dict[str, Sweep] = {
     "sla.recompute": sla.recompute,  # SLA-1: the calendar changed -> business-time deadlines again
     "tickets.rebudget": service_tasks.rebudget,  # SLA-1: a ticket clock's duration or basis changed
     "orders.shortages": order_tasks.release_shortages,  # INV-5: stock there -> holds released
-    "inventory.safety_stock": inventory_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
+    "planning.shortages": planning_tasks.shortages,  # ORD-4: held for stock -> a PO, a ship date told
+    "inventory.safety_stock": planning_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
+    "planning.forecast": planning_tasks.forecast,  # ANA-5: demand rolled up, forecasts made, nightly
     "inventory.markdowns": inventory_tasks.markdowns,  # CAT-3: markdowns' stock trigger
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key

@@ -24,7 +24,7 @@ from shopflow.core.console.forms import Pager, attempt, form_errors, form_values
 from shopflow.core.console.i18n import N_, label
 from shopflow.core.console.page import Console
 from shopflow.core.console.registry import AuditField, NavItem, Pages
-from shopflow.core.console.render import columns, redirect, render
+from shopflow.core.console.render import columns, panels, redirect, render
 from shopflow.core.console.session import can_do, can_view
 from shopflow.core.errors import AppError, FieldError, Invalid, NotFound
 
@@ -211,6 +211,7 @@ async def _detail(session: AsyncSession, c: Console, sku: Sku) -> dict[str, Any]
             product.category_id or 0
         ),
         "columns": await columns(session, c, "sku", {sku.id: sku.code}),
+        "panels": await panels(session, c, "sku", sku.id),
         "price_changes": await service.price_changes(session, sku),
         "effective": await pricing.price_at(session, sku.code),
         "pending": await pricing.pending_price_change(session, sku),

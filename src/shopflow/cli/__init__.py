@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shopflow.cli.catalog import catalog_app
+from shopflow.cli.forecast import forecast
 from shopflow.cli.history import import_olist, import_orders
 from shopflow.cli.leads import leads_app
 from shopflow.cli.reports import report_app
@@ -47,6 +48,7 @@ aftersales_app = typer.Typer(help="After-sales cases (ASV-1..6).", no_args_is_he
 app.add_typer(aftersales_app, name="aftersales")
 app.add_typer(leads_app, name="leads")
 app.add_typer(report_app, name="report")
+app.command("forecast")(forecast)
 
 
 def _served_url(host: str, port: int) -> str:

@@ -46,6 +46,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "warehouses.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "inventory.read": _EVERYONE,
     "inventory.receive": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING}),
+    # INV-5: suppliers, purchase orders and replenishment suggestions (issue 18)
+    "purchasing.read": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING, R.FINANCE}),
+    "purchasing.write": frozenset({R.MANAGER, R.PURCHASING}),
     "orders.read": _EVERYONE,
     "orders.create": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
     "orders.cancel": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),

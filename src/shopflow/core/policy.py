@@ -104,6 +104,18 @@ class Inventory(Section):
     full_count_every_days: Positive = 30  # INV-6 monthly
 
 
+class Planning(Section):
+    """INV-4, INV-5, ANA-5: how replenishment is sized and forecasts are made (issue 18)."""
+
+    review_period_days: Positive = 7  # INV-4 (†): stock is reviewed weekly; an order covers a week more
+    handling_days: Positive = 2  # ORD-4 (†): a PO's goods ship this long after they arrive
+    forecast_horizon_days: Annotated[int, Field(ge=7, le=366)] = 28  # ANA-5 (†): days forecast ahead
+    history_days: Annotated[int, Field(ge=14, le=1830)] = 730  # ANA-5 (†): the history forecasts use
+    backtest_weeks: Annotated[int, Field(ge=1, le=52)] = 8  # ANA-5: weeks the backtest judges
+    abc_a_percent: Percent = 80.0  # the SKUs making this share of revenue are class A
+    abc_b_percent: Percent = 95.0  # up to this share, class B; the rest C
+
+
 class Payments(Section):
     methods: tuple[str, ...] = ("alipay", "wechat", "card", "card_instalment", "bank_transfer")
     # PAY-3 (†): a cancelled order's refund that failed at the gateway is tried again after this.
@@ -491,6 +503,7 @@ class Policy(Section):
     catalog: Catalog = Catalog()
     orders: Orders = Orders()
     inventory: Inventory = Inventory()
+    planning: Planning = Planning()
     payments: Payments = Payments()
     fulfillment: Fulfillment = Fulfillment()
     aftersales: Aftersales = Aftersales()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shopflow.catalog import pricing
 from shopflow.catalog import service as catalog
 from shopflow.catalog.models import Sku
-from shopflow.core import alerts, audit, clock, policy
+from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid
 from shopflow.inventory import repository
@@ -284,45 +284,10 @@ async def stock_overview(
     return skus, rows, total
 
 
-async def low_stock(session: AsyncSession, limit: int) -> tuple[list[SkuStock], int]:
-    """SKUs below their safety stock (INV-4), by code; and how many there are."""
+async def low_stock(session: AsyncSession, limit: int | None) -> tuple[list[SkuStock], int]:
+    """SKUs below their safety stock over all warehouses (INV-4), by code (all of them when
+    `limit` is None); and how many there are."""
     return await repository.stock_page(session, None, True, policy.current().inventory.safety_stock, 0, limit)
-
-
-LOW_STOCK = "low_stock"  # the alert kind (INV-4)
-BACK_ABOVE_SAFETY = "stock is back at or above its safety stock"  # the note of a resolved one
-
-
-def sku_subject(code: str) -> str:
-    return f"sku:{code}"
-
-
-async def watch_safety_stock(session: AsyncSession) -> int:
-    """INV-4: a SKU whose stock over all warehouses falls below its safety stock raises one
-    low-stock alert (not one per sale), resolved when its stock is back at or above it; a new
-    fall after that alerts anew. How many alerts it raised or resolved (the worker's sweep)."""
-    low, _ = await repository.stock_page(
-        session, None, True, policy.current().inventory.safety_stock, 0, None
-    )
-    below = {sku_subject(found.code): found for found in low}
-    alerted = await alerts.unresolved_subjects(session, LOW_STOCK)
-    recovered = sorted(alerted - below.keys())
-    for subject in recovered:
-        await alerts.resolve_causes(session, subject, [LOW_STOCK], BACK_ABOVE_SAFETY)
-    fallen = [subject for subject in below if subject not in alerted]
-    runs = await alerts.resolved_counts(session, LOW_STOCK, fallen)
-    raised = [
-        alerts.row(
-            LOW_STOCK,
-            subject,
-            f"{below[subject].code} {below[subject].name}: {below[subject].available} available,"
-            f" below its safety stock of {below[subject].safety_stock}",
-            f"{LOW_STOCK}:{subject}:{runs.get(subject, 0)}",
-        )
-        for subject in fallen
-    ]
-    await alerts.raise_many(session, raised)
-    return len(recovered) + len(raised)
 
 
 async def held_for_orders(session: AsyncSession, order_ids: list[int]) -> list[Reservation]:

@@ -67,6 +67,7 @@ CUSTOMER_EVENTS = (
             "order.delivered",
             "order.cancelled",
             "order.on_hold",
+            "order.backordered",  # ORD-4: held for stock, with its expected ship date
         }
     )
     | CASE_EVENTS

@@ -260,3 +260,15 @@ async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
         .with_for_update(skip_locked=True, of=Order)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def units_ordered(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[tuple[int, datetime, int]]:
+    """Each line of the orders placed in [since, until), not cancelled: SKU, time, units (ANA-5)."""
+    stmt = (
+        select(OrderLine.sku_id, Order.created_at, OrderLine.quantity)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.created_at >= since, Order.created_at < until, Order.status != OrderStatus.CANCELLED)
+    )
+    return [(sku, at, quantity) for sku, at, quantity in (await session.execute(stmt)).tuples()]

@@ -135,3 +135,17 @@ def aftersales_from(source: AftersalesOf) -> None:
 async def aftersales_of(session: AsyncSession, order_id: int) -> AftersalesView:
     """The order's after-sales standing; `none` while no after-sales domain is registered."""
     return await _AFTERSALES[0](session, order_id) if _AFTERSALES else NO_AFTERSALES
+
+
+async def units_ordered(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[tuple[int, datetime, int]]:
+    """ANA-5's demand history: each line of the orders placed in [since, until) and not
+    cancelled, as (SKU id, placed at, units)."""
+    return await repository.units_ordered(session, since, until)
+
+
+async def waiting_for_stock(session: AsyncSession, limit: int, skip: int = 0) -> list[Order]:
+    """Orders held at intake for a stock shortage (ORD-4), with their lines, earliest payment
+    first, then the unpaid by age (the order INV-5 releases them in)."""
+    return await repository.waiting_for_stock(session, limit, skip)
