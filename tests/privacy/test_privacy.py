@@ -186,14 +186,18 @@ async def _stored(db: Database, sql: str, row_id: int) -> bytes:
 async def test_erasure_shreds_the_key_so_a_copy_taken_before_opens_to_nothing(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    """RSK-3 by crypto-shredding: the profile and its orders' contact are sealed with the
-    customer's own key; a copy of them kept from before the erasure (a backup, a dead row) can
-    no longer be opened once the erasure destroyed the secret that key comes from."""
+    """RSK-3 by crypto-shredding: the profile, its orders' contact, its tickets' contact and
+    messages are sealed with the customer's own key; a copy of them kept from before the
+    erasure (a backup, a dead row) can no longer be opened once the erasure destroyed the
+    secret that key comes from."""
     person = await _person(client, db)
     order_sql = "SELECT contact FROM orders WHERE id = :id"
     profile_sql = "SELECT personal FROM customers WHERE id = :id"
     copies = [await _stored(db, order_sql, i) for i in person["orders"]]
     copies.append(await _stored(db, profile_sql, person["customer"]))
+    copies.append(await _stored(db, "SELECT contact FROM tickets WHERE id = :id", person["ticket"]))
+    message_sql = "SELECT content FROM ticket_messages WHERE ticket_id = :id ORDER BY id LIMIT 1"
+    copies.append(await _stored(db, message_sql, person["ticket"]))
     async with db.transaction() as session:
         secret = await session.scalar(select(Customer.secret).where(Customer.id == person["customer"]))
     assert secret is not None and len(secret) == SECRET_BYTES

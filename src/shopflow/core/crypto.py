@@ -122,6 +122,8 @@ class _SealedWithSecret(TypeDecorator[Any]):
         if value is None:
             return None
         secret, _, token = value.partition(":")
+        if not token:  # NULL: SQLite's hex(NULL) is '' (a sealed value is never empty)
+            return None
         return vault().open_for(bytes.fromhex(secret) if secret else None, bytes.fromhex(token))
 
 
@@ -135,9 +137,14 @@ def own_secret(table: Any) -> ColumnElement[Any]:
     return table.c.secret  # type: ignore[no-any-return]
 
 
+def secret_of_customer(customer_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The secret of the customer `customer_id` (NULL without one)."""
+    return select(_CUSTOMERS.c.secret).where(_CUSTOMERS.c.id == customer_id).scalar_subquery()
+
+
 def customer_secret(table: Any) -> ColumnElement[Any]:
     """The owner of a row with a `customer_id`: that customer's secret (NULL without one)."""
-    return select(_CUSTOMERS.c.secret).where(_CUSTOMERS.c.id == table.c.customer_id).scalar_subquery()
+    return secret_of_customer(table.c.customer_id)
 
 
 class Sealed(TypeDecorator[Any]):

@@ -111,6 +111,10 @@ async def create(
     return customer_id
 
 
+async def secret_of(session: AsyncSession, customer_id: int) -> bytes | None:
+    return await session.scalar(select(Customer.secret).where(Customer.id == customer_id))
+
+
 async def taken_hashes(session: AsyncSession, hashes: Collection[str]) -> dict[str, int]:
     """Which of the phone `hashes` a customer has, and whose."""
     stmt = select(CustomerPhone.phone_hash, CustomerPhone.customer_id).where(

@@ -47,6 +47,12 @@ async def for_order(
     return await repository.link(session, phone_hash, customer["phone"], personal, at)
 
 
+async def secret_of(session: AsyncSession, customer_id: int | None) -> bytes | None:
+    """The secret the customer's own key is derived from (RSK-3); None without a customer, or
+    once they were erased."""
+    return None if customer_id is None else await repository.secret_of(session, customer_id)
+
+
 def phone_hash(phone: str, field_name: str = "phone") -> str:
     """The blind index of the mobile `phone` however written (spaces, hyphens, +86); Invalid
     naming `field_name` when it is not a mobile."""

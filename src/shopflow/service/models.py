@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -23,11 +24,12 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import policy
-from shopflow.core.crypto import Sealed
+from shopflow.core.crypto import Sealed, SealedFor, customer_secret, secret_of_customer
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import InvalidTransition
 
@@ -228,8 +230,9 @@ class Ticket(Base):
     state: Mapped[str] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(200))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
-    # Personal data, sealed: {"phone": ...} as given; found by `phone_hash` (the blind index).
-    contact: Mapped[dict[str, Any] | None] = mapped_column(Sealed)
+    # Personal data, sealed with the customer's own key when it has a customer (RSK-3):
+    # {"phone": ...} as given; found by `phone_hash` (the blind index).
+    contact: Mapped[dict[str, Any] | None] = mapped_column(SealedFor(customer_secret))
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("aftersales_cases.id"))
@@ -271,8 +274,17 @@ class Ticket(Base):
         return previous
 
 
+def _ticket_customer_secret(table: Any) -> ColumnElement[Any]:
+    """The owner of a ticket's message: the ticket's customer (RSK-3)."""
+    tickets = Ticket.__table__.c
+    return secret_of_customer(
+        select(tickets.customer_id).where(tickets.id == table.c.ticket_id).scalar_subquery()
+    )
+
+
 class TicketMessage(Base):
-    """One message of a ticket's conversation; its text sealed ({"body": ...})."""
+    """One message of a ticket's conversation; its text sealed ({"body": ...}), with the ticket's
+    customer's own key when it has a customer (RSK-3)."""
 
     __tablename__ = "ticket_messages"
     __table_args__ = (Index("ix_ticket_messages_at", "at"),)
@@ -282,7 +294,7 @@ class TicketMessage(Base):
     kind: Mapped[str] = mapped_column(String(10))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     author: Mapped[str] = mapped_column(String(80))
-    content: Mapped[dict[str, Any]] = mapped_column(Sealed)
+    content: Mapped[dict[str, Any]] = mapped_column(SealedFor(_ticket_customer_secret))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     # SVC-9: its text was purged at the end of the retention period (the body is empty since).
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

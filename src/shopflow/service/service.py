@@ -17,6 +17,7 @@ from shopflow.aftersales.models import Case
 from shopflow.core import alerts, audit, auth, clock, events, money, policy, sla
 from shopflow.core.audit import Actor
 from shopflow.core.auth import User
+from shopflow.core.crypto import Owned
 from shopflow.core.errors import AppError, FieldError, Invalid, InvalidTransition, NotFound
 from shopflow.core.policy import Assignment
 from shopflow.core.roles import USER_OWNER, Role
@@ -182,8 +183,11 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: TicketIn) -> 
     if errors:
         raise Invalid("the ticket has errors; nothing was stored", errors=errors)
     at = clock.now()
+    row = _row(data, actor, at)
+    if row["contact"] is not None:  # RSK-3: sealed with the customer's own key
+        row["contact"] = Owned(await crm.secret_of(session, customer_id), row["contact"])
     ticket = Ticket(
-        **_row(data, actor, at),
+        **row,
         phone_hash=hashed,
         customer_id=customer_id,
         order_id=order.id if order is not None else (case.order_id if case is not None else None),
@@ -192,7 +196,7 @@ async def create_ticket(session: AsyncSession, actor: Actor, data: TicketIn) -> 
     session.add(ticket)
     await session.flush()
     if data.body is not None:
-        session.add(_message(ticket, MessageKind.INBOUND, None, "customer", data.body, at))
+        session.add(await _message(session, ticket, MessageKind.INBOUND, None, "customer", data.body, at))
     after = {
         "state": ticket.state,
         "type": ticket.type,
@@ -231,11 +235,19 @@ def over_authority(case: Case, agent: User | None) -> str | None:
     return f"case {case.case_no}: {money.fmt(amount)} yuan, beyond the {money.fmt(limit)} a {role} may grant"
 
 
-def _message(
-    ticket: Ticket, kind: MessageKind, author_id: int | None, author: str, body: str, at: datetime
+async def _message(
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: MessageKind,
+    author_id: int | None,
+    author: str,
+    body: str,
+    at: datetime,
 ) -> TicketMessage:
+    """A message of `ticket`, sealed with its customer's own key (RSK-3)."""
+    content = Owned(await crm.secret_of(session, ticket.customer_id), {"body": body})
     return TicketMessage(
-        ticket_id=ticket.id, kind=kind, author_id=author_id, author=author, content={"body": body}, at=at
+        ticket_id=ticket.id, kind=kind, author_id=author_id, author=author, content=content, at=at
     )
 
 
@@ -364,7 +376,7 @@ async def add_message(session: AsyncSession, actor: Actor, ticket_id: int, data:
     ticket = await _open_ticket(session, ticket_id)
     at = clock.now()
     kind = MessageKind(data.kind)
-    message = _message(ticket, kind, actor.user_id, actor.name, data.body, at)
+    message = await _message(session, ticket, kind, actor.user_id, actor.name, data.body, at)
     session.add(message)
     before = {"state": ticket.state}
     if kind == MessageKind.OUTBOUND:
@@ -387,7 +399,7 @@ async def inbound(session: AsyncSession, actor: Actor, ticket_id: int, data: Inb
     resolution clock resumes."""
     ticket = await _open_ticket(session, ticket_id)
     at = clock.now()
-    message = _message(ticket, MessageKind.INBOUND, None, "customer", data.body, at)
+    message = await _message(session, ticket, MessageKind.INBOUND, None, "customer", data.body, at)
     session.add(message)
     before = {"state": ticket.state}
     if ticket.state == T.PENDING_CUSTOMER:
