@@ -66,6 +66,7 @@ from shopflow.service.api import router as tickets_router
 from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
 from shopflow.service.survey_console import PAGES as survey_pages
+from shopflow.stockcontrol.api import router as stockcontrol_router
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -155,6 +156,7 @@ def create_app(
         analytics_router,
         personal_data_router,
         staff_router,
+        stockcontrol_router,
     ):
         app.include_router(router, prefix="/api/v1")
     if settings.sandbox:  # PAY-1: a gateway that marks orders paid with no money moving

@@ -21,6 +21,7 @@ from shopflow.orders import models as order_models
 from shopflow.payments import models as payment_models
 from shopflow.risk import models as risk_models
 from shopflow.service import models as ticket_models
+from shopflow.stockcontrol import models as stockcontrol_models
 
 metadata = Base.metadata
 MODULES = (
@@ -51,4 +52,5 @@ MODULES = (
     approvals,
     quote_models,
     risk_models,
+    stockcontrol_models,
 )

@@ -46,6 +46,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "warehouses.write": frozenset({R.MANAGER, R.OPERATIONS}),
     "inventory.read": _EVERYONE,
     "inventory.receive": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING}),
+    "counts.write": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE}),  # INV-6: start and key counts
+    "counts.approve": frozenset({R.MANAGER, R.OPERATIONS}),  # INV-6: approve, post (large: manager)
+    "transfers.write": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE}),  # INV-7
     "orders.read": _EVERYONE,
     "orders.create": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
     "orders.cancel": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),

@@ -260,3 +260,15 @@ async def lock_ready_to_pick(session: AsyncSession, limit: int) -> list[int]:
         .with_for_update(skip_locked=True, of=Order)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def units_paid_by_province(session: AsyncSession, since: datetime) -> dict[tuple[int, str], int]:
+    """Units of each SKU in orders paid since `since` (cancelled ones left out), per destination
+    province: (SKU id, province) -> units."""
+    stmt = (
+        select(OrderLine.sku_id, Order.ship_province, func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.paid_at >= since, Order.status != OrderStatus.CANCELLED)
+        .group_by(OrderLine.sku_id, Order.ship_province)
+    )
+    return {(sku, province): int(units) for sku, province, units in (await session.execute(stmt)).all()}

@@ -135,3 +135,9 @@ def aftersales_from(source: AftersalesOf) -> None:
 async def aftersales_of(session: AsyncSession, order_id: int) -> AftersalesView:
     """The order's after-sales standing; `none` while no after-sales domain is registered."""
     return await _AFTERSALES[0](session, order_id) if _AFTERSALES else NO_AFTERSALES
+
+
+async def units_paid_by_province(session: AsyncSession, since: datetime) -> dict[tuple[int, str], int]:
+    """Units of each SKU paid for since `since`, per destination province (INV-6's ABC classes,
+    INV-7's regional sales)."""
+    return await repository.units_paid_by_province(session, since)
