@@ -67,6 +67,7 @@ from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
 from shopflow.service.survey_console import PAGES as survey_pages
 from shopflow.stockcontrol.api import router as stockcontrol_router
+from shopflow.stockcontrol.console import PAGES as stockcontrol_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -192,6 +193,7 @@ def create_app(
         coupon_pages,
         campaign_pages,
         inventory_pages,
+        stockcontrol_pages,
         fulfillment_pages,
         payment_pages,
         aftersales_pages,
