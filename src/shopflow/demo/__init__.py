@@ -22,7 +22,20 @@ from shopflow import wiring
 from shopflow.core import alerts, clock, sla
 from shopflow.core.db import Database
 from shopflow.core.events import OutboxEvent
-from shopflow.demo import campaigns, cases, coupons, kb, leads, plan, quotes, risk, tickets, traffic, year
+from shopflow.demo import (
+    campaigns,
+    cases,
+    coupons,
+    kb,
+    leads,
+    plan,
+    quotes,
+    risk,
+    stock,
+    tickets,
+    traffic,
+    year,
+)
 from shopflow.demo.history import Replay, every
 from shopflow.demo.store import RULES, set_up
 from shopflow.inventory import service as inventory
@@ -99,6 +112,8 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
             await campaigns.open_campaigns(session, store, start, now)
     async with db.transaction() as session:
         await risk.open_review_desk(session, store, now)  # RSK-2: orders held for review
+    async with db.transaction() as session:
+        await stock.open_stock_desk(session, store, now)  # INV-6, INV-7: counts and transfers
     async with db.transaction() as session:
         await _mark_handled(session, queued_before)
         return await _summary(session, len(store.carriers), opened, history)

@@ -26,14 +26,12 @@ async def count_by_id(session: AsyncSession, count_id: int, *, lock: bool = Fals
 
 
 async def counts_page(
-    session: AsyncSession, state: CountState | None, warehouse_id: int | None, offset: int, limit: int
+    session: AsyncSession, state: CountState | None, offset: int, limit: int
 ) -> tuple[list[StockCount], int]:
     """Counts, the newest first, with their lines."""
     stmt = select(StockCount)
     if state is not None:
         stmt = stmt.where(StockCount.state == state)
-    if warehouse_id is not None:
-        stmt = stmt.where(StockCount.warehouse_id == warehouse_id)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = (
         stmt.options(selectinload(StockCount.lines))

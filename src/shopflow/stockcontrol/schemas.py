@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -14,7 +15,9 @@ class CountIn(Input):
     warehouse: str = Field(max_length=32)
     kind: CountKind = CountKind.PARTIAL
     # A partial count of these SKUs; none named: the SKUs due by ABC class (INV-6).
-    skus: list[str] | None = Field(default=None, min_length=1, max_length=5000)
+    skus: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=5000
+    )
 
 
 class CountLineIn(Input):

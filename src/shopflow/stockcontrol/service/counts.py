@@ -136,7 +136,7 @@ async def get(session: AsyncSession, count_id: int, *, lock: bool = False) -> Co
 async def page(
     session: AsyncSession, state: CountState | None, offset: int, limit: int
 ) -> tuple[list[CountView], int]:
-    found, total = await repository.counts_page(session, state, None, offset, limit)
+    found, total = await repository.counts_page(session, state, offset, limit)
     known = await warehouses(session)
     return [CountView(count, known[count.warehouse_id]) for count in found], total
 
