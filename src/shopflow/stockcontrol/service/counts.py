@@ -55,15 +55,22 @@ def line_needs_manager(line: CountLine) -> bool:
     )
 
 
-async def due_skus(session: AsyncSession, warehouse_id: int, now: datetime) -> list[int]:
-    """The SKUs stocked in the warehouse whose ABC class's interval has passed since they were
-    last counted (INV-6: A weekly, B monthly, C quarterly by default)."""
-    rules = policy.current().inventory
-    stocked = await inventory.stocked_skus(session, warehouse_id)
+async def units_sold(session: AsyncSession, now: datetime) -> dict[int, int]:
+    """Units paid for per SKU id over the policy's ABC window up to `now` (INV-6's classes)."""
+    since = now - timedelta(days=policy.current().inventory.abc_window_days)
     sold: dict[int, int] = {}
-    since = now - timedelta(days=rules.abc_window_days)
     for (sku, _), units in (await orders.units_paid_by_province(session, since)).items():
         sold[sku] = sold.get(sku, 0) + units
+    return sold
+
+
+async def due_skus(
+    session: AsyncSession, warehouse_id: int, sold: dict[int, int], now: datetime
+) -> list[int]:
+    """The SKUs stocked in the warehouse whose ABC class (by `sold`, `units_sold`) interval has
+    passed since they were last counted (INV-6: A weekly, B monthly, C quarterly by default)."""
+    rules = policy.current().inventory
+    stocked = await inventory.stocked_skus(session, warehouse_id)
     classes = abc_classes(sold, stocked, rules.abc_a_share, rules.abc_b_share)
     every = {
         AbcClass.A: rules.count_a_every_days,
@@ -119,7 +126,8 @@ async def start(session: AsyncSession, actor: Actor, data: CountIn) -> CountView
     elif data.kind is CountKind.FULL:
         sku_ids = await inventory.stocked_skus(session, warehouse.id)
     else:
-        sku_ids = await due_skus(session, warehouse.id, clock.now())
+        now = clock.now()
+        sku_ids = await due_skus(session, warehouse.id, await units_sold(session, now), now)
     if not sku_ids:
         raise Invalid("nothing to count", errors=[FieldError("skus", f"no SKU is due in {warehouse.code}")])
     count = await _open(session, actor, warehouse, data.kind, sku_ids, None)
@@ -240,10 +248,12 @@ def period_of(kind: CountKind, now: datetime) -> str:
 async def schedule(session: AsyncSession, actor: Actor) -> int:
     """INV-6, the worker's sweep: in each active warehouse, one partial count of the SKUs due per
     period (weekly) and one full count per period (monthly); how many it started. A warehouse with
-    nothing to count gets nothing; a period already scheduled (by another worker too) is left."""
+    nothing to count gets nothing; a period already scheduled (by another worker too) is left.
+    The units sold are read once a sweep, and only when a partial count is still to schedule."""
     now = clock.now()
     periods = {kind: period_of(kind, now) for kind in CountKind}
     taken = await repository.scheduled_periods(session, list(periods.values()))
+    sold: dict[int, int] | None = None
     started = 0
     for warehouse in (await warehouses(session)).values():
         if not warehouse.active:
@@ -254,7 +264,8 @@ async def schedule(session: AsyncSession, actor: Actor) -> int:
             if kind is CountKind.FULL:
                 sku_ids = await inventory.stocked_skus(session, warehouse.id)
             else:
-                sku_ids = await due_skus(session, warehouse.id, now)
+                sold = await units_sold(session, now) if sold is None else sold
+                sku_ids = await due_skus(session, warehouse.id, sold, now)
             if not sku_ids:
                 continue
             try:
