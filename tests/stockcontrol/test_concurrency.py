@@ -86,3 +86,44 @@ async def test_a_count_posted_while_fifty_orders_reserve_keeps_every_invariant(
     else:  # 30 counted while more than 30 were already reserved: refused, nothing posted
         assert (posted.status_code, posted.json()["code"]) == (409, "below_reserved")
         assert counted < ORDERS and (on_hand, variance) == (UNITS, 0)
+
+
+async def test_a_transfer_shipped_while_fifty_orders_reserve_never_sells_what_is_in_transit(
+    committed: Database, server: Server
+) -> None:
+    await add_product(committed, {SKU: 1000})
+    await add_warehouse(committed, "WH-A", 1)
+    await add_warehouse(committed, "WH-B", 2, province="广东")
+    await receive(committed, "WH-A", {SKU: UNITS})
+    manager, sales = await bearer(committed, "manager"), await bearer(committed, "sales")
+    limits = httpx.Limits(max_connections=ORDERS + 1, max_keepalive_connections=ORDERS + 1)
+    async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as client:
+        lines = [{"sku": SKU, "quantity": 30}]
+        made = await client.post(
+            "/api/v1/transfers",
+            json={"from_warehouse": "WH-A", "to_warehouse": "WH-B", "lines": lines},
+            headers=manager,
+        )
+        path = f"/api/v1/transfers/{made.json()['id']}"
+        body = order_body([(SKU, 1, "10.00")])
+        calls = [client.post("/api/v1/orders", json=body, headers=sales) for _ in range(ORDERS)]
+        calls.insert(ORDERS // 2, client.post(f"{path}/ship", headers=manager))
+        replies = await asyncio.gather(*calls)
+        assert not [r for r in replies if r.status_code >= 500], server.output()[-4000:]
+        shipped = replies[ORDERS // 2]
+        confirmed = sum(
+            1 for i, r in enumerate(replies) if i != ORDERS // 2 and r.json()["status"] == "confirmed"
+        )
+        async with committed.transaction() as session:
+            rows = (await session.execute(select(Stock.warehouse_id, Stock.on_hand, Stock.reserved))).all()
+            ledger = await session.scalar(select(func.sum(LedgerEntry.quantity)))
+        on_hand, reserved = sum(row.on_hand for row in rows), sum(row.reserved for row in rows)
+        assert all(0 <= row.reserved <= row.on_hand for row in rows)  # INV-2
+        assert reserved == confirmed
+        if shipped.status_code == 200:  # 30 on the road: available nowhere, so 30 orders confirmed
+            assert (on_hand, ledger, confirmed) == (UNITS - 30, UNITS - 30, UNITS - 30)
+            received = await client.post(f"{path}/receive", headers=manager)
+            assert received.json()["in_transit"] == 0
+        else:  # more than 30 already reserved: refused, nothing moved
+            assert (shipped.status_code, shipped.json()["code"]) == (409, "below_reserved")
+            assert (on_hand, ledger, confirmed) == (UNITS, UNITS, ORDERS)
