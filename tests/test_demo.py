@@ -151,6 +151,22 @@ def test_the_after_sales_desk_has_cases_in_several_states_none_late(loaded: Load
     assert "5 after-sales cases" in loaded.demo.stdout
 
 
+def test_the_stock_desk_has_counts_and_transfers_in_every_state_and_the_ledger_adds_up(
+    loaded: Loaded,
+) -> None:
+    counts = dict(loaded.rows("SELECT state, count(*) FROM stock_counts WHERE period IS NULL GROUP BY state"))
+    scheduled = loaded.rows("SELECT kind, count(*) FROM stock_counts WHERE period IS NOT NULL GROUP BY kind")
+    transfers = dict(loaded.rows("SELECT state, count(*) FROM transfers GROUP BY state"))
+
+    assert counts == {"posted": 1, "approved": 1, "open": 1}  # INV-6, by hand
+    assert dict(scheduled) == {"full": 3, "partial": 3}  # the worker's run: one each per warehouse
+    assert loaded.count("stock_counts", "state = 'approved' AND needs_manager") == 1
+    assert transfers == {"received": 1, "shipped": 1, "draft": 1}  # INV-7
+    off_ledger = "on_hand <> (SELECT coalesce(sum(quantity), 0) FROM stock_ledger l"
+    off_ledger += " WHERE l.sku_id = s.sku_id AND l.warehouse_id = s.warehouse_id)"
+    assert loaded.count("stock s", f"{off_ledger} OR reserved > on_hand") == 0  # INV-1, INV-2
+
+
 def test_the_sales_desk_has_leads_in_every_grade_and_state_and_one_late(loaded: Loaded) -> None:
     found = set(loaded.rows("SELECT grade, state FROM leads"))
     late = loaded.rows("SELECT owner FROM alerts WHERE kind = 'sla.breach.lead.first_contact' ORDER BY owner")

@@ -68,6 +68,8 @@ from shopflow.service.api import router as tickets_router
 from shopflow.service.care_api import router as care_router
 from shopflow.service.console import PAGES as ticket_pages
 from shopflow.service.survey_console import PAGES as survey_pages
+from shopflow.stockcontrol.api import router as stockcontrol_router
+from shopflow.stockcontrol.console import PAGES as stockcontrol_pages
 from shopflow.web.console import PAGES as today_pages
 from shopflow.worker import Worker
 
@@ -158,6 +160,7 @@ def create_app(
         analytics_router,
         personal_data_router,
         staff_router,
+        stockcontrol_router,
     ):
         app.include_router(router, prefix="/api/v1")
     if settings.sandbox:  # PAY-1: a gateway that marks orders paid with no money moving
@@ -194,6 +197,7 @@ def create_app(
         campaign_pages,
         inventory_pages,
         planning_pages,
+        stockcontrol_pages,
         fulfillment_pages,
         payment_pages,
         aftersales_pages,

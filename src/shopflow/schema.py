@@ -22,6 +22,7 @@ from shopflow.payments import models as payment_models
 from shopflow.planning import models as planning_models
 from shopflow.risk import models as risk_models
 from shopflow.service import models as ticket_models
+from shopflow.stockcontrol import models as stockcontrol_models
 
 metadata = Base.metadata
 MODULES = (
@@ -53,4 +54,5 @@ MODULES = (
     quote_models,
     risk_models,
     planning_models,
+    stockcontrol_models,
 )

@@ -38,6 +38,7 @@ from shopflow.payments import refunds
 from shopflow.planning import tasks as planning_tasks
 from shopflow.risk import tasks as risk_tasks
 from shopflow.service import tasks as service_tasks
+from shopflow.stockcontrol import tasks as stockcontrol_tasks
 from shopflow.wiring import connect
 
 log = logging.getLogger("shopflow.worker")
@@ -76,6 +77,7 @@ SWEEPS: dict[str, Sweep] = {
     "inventory.safety_stock": planning_tasks.safety_stock,  # INV-4: low-stock alerts, once per fall
     "planning.forecast": planning_tasks.forecast,  # ANA-5: demand rolled up, forecasts made, nightly
     "inventory.markdowns": inventory_tasks.markdowns,  # CAT-3: markdowns' stock trigger
+    "stockcontrol.counts": stockcontrol_tasks.schedule_counts,  # INV-6: weekly partial, monthly full
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
     "risk.counters": risk_tasks.prune_counters,  # RSK-1: velocity counters past every window

@@ -18,7 +18,9 @@ from shopflow.inventory.models import (
     ReservationState,
     StockLevel,
     allocate,
+    allocation_reason,
 )
+from shopflow.inventory.provinces import CAPITALS, UNKNOWN_KM, distance_km, short_name
 from tests.builders.transitions import assert_refused, reachable_from, terminal
 
 # Warehouses: id -> priority (lower is served first).
@@ -110,6 +112,67 @@ def test_whole_order_splits_like_priority_when_no_single_warehouse_can() -> None
         (B, SHIRT): 2,
         (B, JEANS): 1,
     }
+
+
+# Nearest (INV-3): A in 上海, B in 广东, C in 四川.
+PROVINCES = {A: "上海", B: "广东", C: "四川"}
+
+
+def placed(warehouse: int, sku: int, available: int) -> StockLevel:
+    return StockLevel(
+        stock_id=warehouse * 1000 + sku,
+        sku_id=sku,
+        warehouse_id=warehouse,
+        priority=PRIORITY[warehouse],
+        available=available,
+        province=PROVINCES[warehouse],
+    )
+
+
+def test_the_table_holds_34_provincial_divisions_and_reads_full_names() -> None:
+    assert len(CAPITALS) == 34
+    assert short_name("广东省") == "广东"
+    assert short_name("广西壮族自治区") == "广西"
+    assert short_name("上海市") == "上海"
+    assert short_name("新疆维吾尔自治区") == "新疆"
+    assert distance_km("上海", "上海市") == 0
+    assert 1100 < distance_km("上海", "广东省") < 1300  # Shanghai to Guangzhou, about 1,200 km
+    assert distance_km("上海", "Atlantis") == UNKNOWN_KM
+
+
+def test_nearest_takes_the_warehouse_nearest_the_destination_whatever_its_priority() -> None:
+    levels = [placed(A, SHIRT, 50), placed(B, SHIRT, 50), placed(C, SHIRT, 50)]
+    assert taken(allocate({SHIRT: 5}, levels, Allocation.NEAREST, "广西壮族自治区")) == {(B, SHIRT): 5}
+    assert taken(allocate({SHIRT: 5}, levels, Allocation.NEAREST, "重庆")) == {(C, SHIRT): 5}
+    assert taken(allocate({SHIRT: 5}, levels, Allocation.NEAREST, "浙江省")) == {(A, SHIRT): 5}
+
+
+def test_nearest_prefers_a_farther_warehouse_that_ships_the_whole_order_to_a_split() -> None:
+    levels = [placed(B, SHIRT, 5), placed(B, JEANS, 0), placed(A, SHIRT, 5), placed(A, JEANS, 5)]
+    assert taken(allocate({SHIRT: 1, JEANS: 1}, levels, Allocation.NEAREST, "广东")) == {
+        (A, SHIRT): 1,
+        (A, JEANS): 1,
+    }
+
+
+def test_nearest_splits_from_the_nearest_first_when_no_warehouse_can_ship_everything() -> None:
+    levels = [placed(A, SHIRT, 3), placed(B, SHIRT, 4), placed(C, SHIRT, 5)]
+    plan = allocate({SHIRT: 9}, levels, Allocation.NEAREST, "广东")
+    # 广州: 上海 about 1,210 km, 成都 about 1,240 km.
+    assert taken(plan) == {(B, SHIRT): 4, (A, SHIRT): 3, (C, SHIRT): 2}  # none has all 9
+    assert plan is not None and allocation_reason(Allocation.NEAREST, plan) == "nearest_split"
+
+
+def test_an_unknown_destination_falls_back_to_priority_order() -> None:
+    levels = [placed(C, SHIRT, 50), placed(B, SHIRT, 50)]
+    assert taken(allocate({SHIRT: 5}, levels, Allocation.NEAREST, "")) == {(B, SHIRT): 5}
+
+
+@pytest.mark.parametrize("strategy", list(Allocation))
+def test_the_reason_names_the_strategy_and_a_split(strategy: Allocation) -> None:
+    one = [Pick(1, SHIRT, A, 1), Pick(2, JEANS, A, 1)]
+    assert allocation_reason(strategy, one) == strategy.value
+    assert allocation_reason(strategy, [*one, Pick(3, SCARF, B, 1)]) == f"{strategy.value}_split"
 
 
 @pytest.mark.parametrize("strategy", list(Allocation))

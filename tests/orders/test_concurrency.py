@@ -36,7 +36,11 @@ WORKERS = 2 if IS_POSTGRES else 1  # SQLite serves one process (`shopflow serve`
 POLICIES = {
     "hold": None,  # the default: a shortage puts the order on hold (ORD-4)
     "reject": '[orders]\non_shortage = "reject"\n',
+    # INV-3: the oversell guarantee under each allocation strategy ("hold" is `priority`).
+    "whole_order": '[inventory]\nallocation = "whole_order"\n',
+    "nearest": '[inventory]\nallocation = "nearest"\n',
 }
+REASONS = {"hold": "priority", "whole_order": "whole_order", "nearest": "nearest"}
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +118,9 @@ async def _count(db: Database, model: Any, *where: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-@pytest.mark.parametrize("server", ["hold"], indirect=True)
+@pytest.mark.parametrize("server", ["hold", "whole_order", "nearest"], indirect=True)
 async def test_fifty_concurrent_orders_for_the_last_ten_units_confirm_exactly_ten(
-    committed: Database, server: Server
+    committed: Database, server: Server, request: pytest.FixtureRequest
 ) -> None:
     headers = await _store_with_last_units(committed)
 
@@ -135,6 +139,9 @@ async def test_fifty_concurrent_orders_for_the_last_ten_units_confirm_exactly_te
     async with httpx.AsyncClient(base_url=server.url) as client:
         availability = (await client.get(f"/api/v1/inventory/{SKU}", headers=headers)).json()
     assert (availability["on_hand"], availability["reserved"], availability["available"]) == (10, 10, 0)
+    async with committed.transaction() as session:  # INV-3: each reservation says why
+        reasons = set((await session.scalars(select(Reservation.reason))).all())
+    assert reasons == {REASONS[request.node.callspec.params["server"]]}
 
 
 @pytest.mark.parametrize("server", ["reject"], indirect=True)

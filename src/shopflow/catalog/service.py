@@ -150,6 +150,10 @@ async def skus_by_codes(session: AsyncSession, codes: list[str]) -> dict[str, Sk
     return await repository.skus_by_codes(session, codes)
 
 
+async def skus_by_ids(session: AsyncSession, sku_ids: list[int]) -> dict[int, Sku]:
+    return await repository.skus_by_ids(session, sku_ids)
+
+
 async def sale_facts(session: AsyncSession, codes: list[str]) -> dict[str, SaleFacts]:
     """Id, name, current price and sellability per SKU code: what order intake checks (ORD-2)."""
     return await repository.sale_facts(session, codes)

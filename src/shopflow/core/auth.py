@@ -49,6 +49,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # INV-5: suppliers, purchase orders and replenishment suggestions (issue 18)
     "purchasing.read": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE, R.PURCHASING, R.FINANCE}),
     "purchasing.write": frozenset({R.MANAGER, R.PURCHASING}),
+    "counts.write": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE}),  # INV-6: start and key counts
+    "counts.approve": frozenset({R.MANAGER, R.OPERATIONS}),  # INV-6: approve, post (large: manager)
+    "transfers.write": frozenset({R.MANAGER, R.OPERATIONS, R.WAREHOUSE}),  # INV-7
     "orders.read": _EVERYONE,
     "orders.create": frozenset({R.MANAGER, R.SALES, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),
     "orders.cancel": frozenset({R.MANAGER, R.CUSTOMER_SERVICE, R.CS_SUPERVISOR, R.OPERATIONS}),

@@ -95,6 +95,7 @@ class Orders(Section):
 class Allocation(StrEnum):
     PRIORITY = "priority"
     WHOLE_ORDER = "whole_order"
+    NEAREST = "nearest"  # the warehouse nearest the destination province, else a split
 
 
 class Inventory(Section):
@@ -102,6 +103,20 @@ class Inventory(Section):
     safety_stock: Annotated[int, Field(ge=0)] = 50  # INV-4
     partial_count_every_days: Positive = 7  # INV-6 weekly
     full_count_every_days: Positive = 30  # INV-6 monthly
+    # INV-6: how long a SKU of each ABC class (by units sold over `abc_window_days`) may go
+    # uncounted before the weekly partial count takes it: A weekly, B monthly, C quarterly.
+    count_a_every_days: Positive = 7
+    count_b_every_days: Positive = 30
+    count_c_every_days: Positive = 90
+    abc_window_days: Positive = 90
+    abc_a_share: Annotated[float, Field(gt=0, lt=1)] = 0.8  # the SKUs making the first 80 % of units
+    abc_b_share: Annotated[float, Field(gt=0, lt=1)] = 0.95  # the next 15 %; the rest are C
+    # INV-6: a count line whose variance is above this many units, or this share of the
+    # expected quantity, needs a manager's approval.
+    count_manager_units: Annotated[int, Field(ge=0)] = 10
+    count_manager_share: Annotated[float, Field(ge=0)] = 0.1
+    # INV-7: transfer suggestions weigh each province's paid units over this many days.
+    transfer_window_days: Positive = 30
 
 
 class Planning(Section):

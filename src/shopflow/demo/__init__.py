@@ -32,6 +32,7 @@ from shopflow.demo import (
     purchasing,
     quotes,
     risk,
+    stock,
     tickets,
     traffic,
     year,
@@ -114,6 +115,7 @@ async def load(db: Database, order_count: int, progress_to: Console, seed: int =
         await risk.open_review_desk(session, store, now)  # RSK-2: orders held for review
     async with db.transaction() as session:
         await purchasing.open_desk(session, rng, store, now)  # INV-5: suppliers, POs, the forecast
+        await stock.open_stock_desk(session, store, now)  # INV-6, INV-7: counts and transfers
     async with db.transaction() as session:
         await _mark_handled(session, queued_before)
         return await _summary(session, len(store.carriers), opened, history)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import InvalidTransition
 from shopflow.core.policy import Allocation
+from shopflow.inventory.provinces import distance_km
 
 
 class Warehouse(Base):
@@ -141,6 +142,8 @@ class Reservation(Base):
     stock_id: Mapped[int] = mapped_column(ForeignKey("stock.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20), default=ReservationState.ACTIVE)
+    # INV-3: why this warehouse: the strategy (`Allocation`), `_split` when the order was split.
+    reason: Mapped[str | None] = mapped_column(String(20))
 
     def move_to(self, target: ReservationState) -> None:
         current = ReservationState(self.state)
@@ -156,6 +159,7 @@ class StockLevel:
     warehouse_id: int
     priority: int
     available: int
+    province: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +189,16 @@ def _by_priority(levels: Iterable[StockLevel]) -> list[StockLevel]:
     return sorted(levels, key=lambda level: (level.priority, level.warehouse_id))
 
 
-def _fill_by_priority(demand: Mapping[int, int], levels: list[StockLevel]) -> list[Pick] | None:
+def _by_distance(levels: Iterable[StockLevel], province: str) -> list[StockLevel]:
+    """Nearest the destination province first; equally near (or unknown), by priority."""
+    return sorted(
+        levels, key=lambda level: (distance_km(level.province, province), level.priority, level.warehouse_id)
+    )
+
+
+def _fill_in_order(demand: Mapping[int, int], ordered: list[StockLevel]) -> list[Pick] | None:
     per_sku: dict[int, list[StockLevel]] = defaultdict(list)
-    for level in _by_priority(levels):
+    for level in ordered:
         per_sku[level.sku_id].append(level)
     picks: list[Pick] = []
     for sku_id, wanted in demand.items():
@@ -204,9 +215,9 @@ def _fill_by_priority(demand: Mapping[int, int], levels: list[StockLevel]) -> li
     return picks
 
 
-def _single_warehouse(demand: Mapping[int, int], levels: list[StockLevel]) -> list[Pick] | None:
+def _single_warehouse(demand: Mapping[int, int], ordered: list[StockLevel]) -> list[Pick] | None:
     per_warehouse: dict[int, dict[int, StockLevel]] = defaultdict(dict)
-    for level in _by_priority(levels):
+    for level in ordered:
         per_warehouse[level.warehouse_id][level.sku_id] = level
     for warehouse_id, stock in per_warehouse.items():
         if all(sku in stock and stock[sku].available >= q for sku, q in demand.items()):
@@ -214,18 +225,32 @@ def _single_warehouse(demand: Mapping[int, int], levels: list[StockLevel]) -> li
     return None
 
 
-def allocate(demand: Mapping[int, int], levels: list[StockLevel], strategy: Allocation) -> list[Pick] | None:
+def allocate(
+    demand: Mapping[int, int], levels: list[StockLevel], strategy: Allocation, province: str = ""
+) -> list[Pick] | None:
     """Choose where each unit comes from (INV-3); None when the stock cannot cover the demand.
 
     `priority` takes each SKU from the highest-priority warehouse with stock, splitting a line
     across warehouses when one is short. `whole_order` prefers the first warehouse (by priority)
-    that can ship everything and otherwise splits like `priority`.
+    that can ship everything and otherwise splits like `priority`. `nearest` prefers the warehouse
+    nearest the destination `province` (`provinces.distance_km`) that can ship everything, and
+    otherwise splits taking each SKU from the nearest warehouses first.
     """
     match strategy:
         case Allocation.PRIORITY:
-            plan = _fill_by_priority(demand, levels)
+            plan = _fill_in_order(demand, _by_priority(levels))
         case Allocation.WHOLE_ORDER:
-            plan = _single_warehouse(demand, levels) or _fill_by_priority(demand, levels)
+            ordered = _by_priority(levels)
+            plan = _single_warehouse(demand, ordered) or _fill_in_order(demand, ordered)
+        case Allocation.NEAREST:
+            ordered = _by_distance(levels, province)
+            plan = _single_warehouse(demand, ordered) or _fill_in_order(demand, ordered)
         case _:
             assert_never(strategy)
     return None if plan is None else sorted(plan, key=lambda pick: pick.stock_id)
+
+
+def allocation_reason(strategy: Allocation, plan: list[Pick]) -> str:
+    """What a reservation records of its allocation (INV-3): the strategy, `_split` if split."""
+    split = len({pick.warehouse_id for pick in plan}) > 1
+    return f"{strategy}_split" if split else str(strategy)

@@ -55,7 +55,7 @@ async def list_warehouses(session: AsyncSession) -> list[Warehouse]:
 def _stock_levels_pg(count: int) -> str:
     return (
         "SELECT stock.id, stock.sku_id, stock.warehouse_id, warehouses.priority,"
-        " stock.on_hand - stock.reserved"
+        " stock.on_hand - stock.reserved, warehouses.province"
         " FROM stock JOIN warehouses ON warehouses.id = stock.warehouse_id"
         f" WHERE stock.sku_id IN ({placeholders(1, count)}) AND warehouses.active"
     )
@@ -73,6 +73,7 @@ async def stock_levels(session: AsyncSession, sku_ids: Iterable[int]) -> list[St
             Stock.warehouse_id,
             Warehouse.priority,
             (Stock.on_hand - Stock.reserved).label("available"),
+            Warehouse.province,
         )
         .join(Warehouse, Warehouse.id == Stock.warehouse_id)
         .where(Stock.sku_id.in_(list(sku_ids)), Warehouse.active.is_(True))
@@ -86,11 +87,16 @@ def _quantity_by_id(quantities: dict[int, int]) -> Any:
 
 @lru_cache(maxsize=64)
 def _reserve_pg(count: int) -> str:
-    """The conditional UPDATE of `count` stock rows ($1.. ids, then quantities, the order, the state).
+    """The conditional UPDATE of `count` stock rows ($1.. ids, then quantities, the order, the
+    state, the allocation's reason).
 
     With an order, the same statement records its reservations when every row was won."""
     wanted = ", ".join(f"(${i}::BIGINT, ${count + i}::BIGINT)" for i in range(1, count + 1))
-    order, state = f"${2 * count + 1}::BIGINT", f"${2 * count + 2}::VARCHAR"
+    order, state, reason = (
+        f"${2 * count + 1}::BIGINT",
+        f"${2 * count + 2}::VARCHAR",
+        f"${2 * count + 3}::VARCHAR",
+    )
     return f"""
 WITH won AS (
     UPDATE stock SET reserved = stock.reserved + wanted.quantity
@@ -100,8 +106,8 @@ WITH won AS (
       AND stock.on_hand - stock.reserved >= wanted.quantity
     RETURNING stock.id, stock.sku_id, stock.warehouse_id, wanted.quantity
 ), recorded AS (
-    INSERT INTO reservations (order_id, sku_id, warehouse_id, stock_id, quantity, state)
-    SELECT {order}, sku_id, warehouse_id, id, quantity, {state} FROM won
+    INSERT INTO reservations (order_id, sku_id, warehouse_id, stock_id, quantity, state, reason)
+    SELECT {order}, sku_id, warehouse_id, id, quantity, {state}, {reason} FROM won
     WHERE {order} IS NOT NULL AND (SELECT count(*) FROM won) = {count}
     ORDER BY id
 )
@@ -109,18 +115,23 @@ SELECT id FROM won
 """
 
 
-async def reserve(session: AsyncSession, picks: Sequence[Pick], order_id: int | None = None) -> set[int]:
+async def reserve(
+    session: AsyncSession, picks: Sequence[Pick], order_id: int | None = None, reason: str | None = None
+) -> set[int]:
     """One conditional UPDATE for every pick (ARCHITECTURE rule 8); returns the rows it reserved.
 
     Rows are locked in primary-key order (the locking sub-select) so that two orders touching
     the same rows cannot deadlock; a row without enough available stock is left untouched.
-    With `order_id`, the order's reservations are recorded too if every pick was won.
+    With `order_id`, the order's reservations are recorded too (with the allocation's `reason`,
+    INV-3) if every pick was won.
     """
     quantities = {pick.stock_id: pick.quantity for pick in picks}
     driver = await driver_connection(session)
     if driver is not None:
         sql = _reserve_pg(len(quantities))
-        won = await driver.fetch(sql, *quantities, *quantities.values(), order_id, ReservationState.ACTIVE)
+        won = await driver.fetch(
+            sql, *quantities, *quantities.values(), order_id, ReservationState.ACTIVE, reason
+        )
         return {row[0] for row in won}
     wanted = _quantity_by_id(quantities)
     locked = (
@@ -140,7 +151,7 @@ async def reserve(session: AsyncSession, picks: Sequence[Pick], order_id: int | 
     )
     won_ids = set((await session.execute(stmt)).scalars())
     if order_id is not None and len(won_ids) == len(quantities):
-        await add_reservations(session, order_id, picks)
+        await add_reservations(session, order_id, picks, reason)
     return won_ids
 
 
@@ -192,7 +203,9 @@ async def consume(session: AsyncSession, quantities: dict[int, int]) -> dict[int
     return {row.id: row.on_hand for row in (await session.execute(stmt)).all()}
 
 
-async def add_reservations(session: AsyncSession, order_id: int, picks: Sequence[Pick]) -> None:
+async def add_reservations(
+    session: AsyncSession, order_id: int, picks: Sequence[Pick], reason: str | None = None
+) -> None:
     rows = [
         {
             "order_id": order_id,
@@ -201,6 +214,7 @@ async def add_reservations(session: AsyncSession, order_id: int, picks: Sequence
             "stock_id": p.stock_id,
             "quantity": p.quantity,
             "state": ReservationState.ACTIVE,
+            "reason": reason,
         }
         for p in picks
     ]
@@ -236,6 +250,50 @@ async def add_on_hand(session: AsyncSession, warehouse_id: int, sku_id: int, qua
         .returning(stock_table.c.on_hand)
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def shift_on_hand(
+    session: AsyncSession, warehouse_id: int, quantities: dict[int, int]
+) -> dict[int, int]:
+    """Change on-hand of several SKUs in one warehouse by `quantities` (signed) in one conditional
+    UPDATE, rows locked in primary-key order: a row whose on-hand would fall below its reserved
+    units is left untouched. The new on-hand of each SKU it changed."""
+    wanted = case(quantities, value=stock_table.c.sku_id)
+    locked = (
+        select(stock_table.c.id)
+        .where(stock_table.c.warehouse_id == warehouse_id, stock_table.c.sku_id.in_(sorted(quantities)))
+        .order_by(stock_table.c.id)
+        .with_for_update()
+    )
+    stmt = (
+        update(stock_table)
+        .where(stock_table.c.id.in_(locked), stock_table.c.on_hand + wanted >= stock_table.c.reserved)
+        .values(on_hand=stock_table.c.on_hand + wanted)
+        .returning(stock_table.c.sku_id, stock_table.c.on_hand)
+    )
+    return {row.sku_id: row.on_hand for row in (await session.execute(stmt)).all()}
+
+
+async def stock_in(session: AsyncSession, warehouse_id: int, sku_ids: Sequence[int]) -> dict[int, Stock]:
+    """The stock rows of some SKUs in one warehouse, by SKU id."""
+    stmt = select(Stock).where(Stock.warehouse_id == warehouse_id, Stock.sku_id.in_(list(sku_ids)))
+    return {stock.sku_id: stock for stock in (await session.scalars(stmt)).all()}
+
+
+async def stocked_skus(session: AsyncSession, warehouse_id: int) -> list[int]:
+    """The SKUs with a stock row in the warehouse, by id."""
+    stmt = select(Stock.sku_id).where(Stock.warehouse_id == warehouse_id).order_by(Stock.sku_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def available_by_warehouse(session: AsyncSession) -> dict[tuple[int, int], int]:
+    """Units available per (SKU, warehouse) in active warehouses."""
+    stmt = (
+        select(Stock.sku_id, Stock.warehouse_id, Stock.on_hand - Stock.reserved)
+        .join(Warehouse, Warehouse.id == Stock.warehouse_id)
+        .where(Warehouse.active.is_(True))
+    )
+    return {(sku, warehouse): int(units) for sku, warehouse, units in (await session.execute(stmt)).all()}
 
 
 async def add_ledger(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ from shopflow.core import audit, clock, policy
 from shopflow.core.audit import Actor
 from shopflow.core.errors import FieldError, Invalid
 from shopflow.inventory import repository
-from shopflow.inventory.errors import DuplicateReceipt, DuplicateWarehouse, WarehouseNotFound
+from shopflow.inventory.errors import BelowReserved, DuplicateReceipt, DuplicateWarehouse, WarehouseNotFound
 from shopflow.inventory.models import (
     LedgerEntry,
     Movement,
@@ -26,6 +26,7 @@ from shopflow.inventory.models import (
     Stock,
     Warehouse,
     allocate,
+    allocation_reason,
     receipt_reference,
 )
 from shopflow.inventory.schemas import (
@@ -176,6 +177,63 @@ async def post_movements(
     await repository.add_ledger(session, rows)
 
 
+async def shift_stock(
+    session: AsyncSession,
+    actor: Actor,
+    warehouse_id: int,
+    quantities: Mapping[int, int],
+    kind: Movement,
+    reference: str,
+) -> dict[int, int]:
+    """Change on-hand of several SKUs in one warehouse, each change a ledger row (INV-1), by one
+    conditional UPDATE that never leaves on-hand below reserved (INV-2): if any SKU would fall
+    below, nothing changes and BelowReserved names the SKU ids (`skus[<id>]`). The new on-hand
+    per SKU id. Counts (INV-6) and transfers (INV-7) move stock through here."""
+    changes = {sku: quantity for sku, quantity in quantities.items() if quantity != 0}
+    if not changes:
+        return {}
+    await repository.ensure_stock_rows(session, warehouse_id, sorted(changes))
+    async with session.begin_nested():  # an exception inside rolls back the rows it did change
+        balances = await repository.shift_on_hand(session, warehouse_id, changes)
+        short = sorted(changes.keys() - balances.keys())
+        if short:
+            raise BelowReserved(
+                "on hand would fall below the units reserved for orders; nothing was changed",
+                short,
+                errors=[FieldError(f"skus[{sku}]", "would fall below reserved") for sku in short],
+            )
+    at = clock.now()
+    rows = [
+        {
+            "sku_id": sku_id,
+            "warehouse_id": warehouse_id,
+            "kind": kind,
+            "quantity": changes[sku_id],
+            "balance_after": balances[sku_id],
+            "reference": reference,
+            "actor_id": actor.user_id,
+            "at": at,
+        }
+        for sku_id in sorted(changes)
+    ]
+    await repository.add_ledger(session, rows)
+    return balances
+
+
+async def on_hand_in(session: AsyncSession, warehouse_id: int, sku_ids: Sequence[int]) -> dict[int, int]:
+    """On-hand per SKU id in one warehouse (0 without a stock row)."""
+    found = await repository.stock_in(session, warehouse_id, sku_ids)
+    return {sku: found[sku].on_hand if sku in found else 0 for sku in sku_ids}
+
+
+async def stocked_skus(session: AsyncSession, warehouse_id: int) -> list[int]:
+    return await repository.stocked_skus(session, warehouse_id)
+
+
+async def available_by_warehouse(session: AsyncSession) -> dict[tuple[int, int], int]:
+    return await repository.available_by_warehouse(session)
+
+
 async def availability(session: AsyncSession, sku: Sku) -> Availability:
     per_warehouse = [
         WarehouseStock(
@@ -204,9 +262,10 @@ async def ledger(
 
 
 async def reserve_for_order(
-    session: AsyncSession, order_id: int, demand: Mapping[int, int]
+    session: AsyncSession, order_id: int, demand: Mapping[int, int], province: str = ""
 ) -> list[Pick] | None:
-    """Reserve stock for an order atomically (INV-2, INV-3); None when stock is short.
+    """Reserve stock for an order shipping to `province` atomically (INV-2, INV-3); None when
+    stock is short. Each reservation records why its warehouse was chosen (`allocation_reason`).
 
     Reads availability, plans with the configured strategy, then claims every row with one
     conditional UPDATE. If another order won a row in between, the rows this one did get are
@@ -214,10 +273,10 @@ async def reserve_for_order(
     """
     strategy = policy.current().inventory.allocation
     for _ in range(RESERVE_ATTEMPTS):
-        plan = allocate(demand, await repository.stock_levels(session, demand), strategy)
+        plan = allocate(demand, await repository.stock_levels(session, demand), strategy, province)
         if plan is None:
             return None
-        won = await repository.reserve(session, plan, order_id)
+        won = await repository.reserve(session, plan, order_id, allocation_reason(strategy, plan))
         if len(won) == len(plan):
             return plan
         await repository.unreserve(session, {p.stock_id: p.quantity for p in plan if p.stock_id in won})

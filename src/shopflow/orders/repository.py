@@ -272,3 +272,15 @@ async def units_ordered(
         .where(Order.created_at >= since, Order.created_at < until, Order.status != OrderStatus.CANCELLED)
     )
     return [(sku, at, quantity) for sku, at, quantity in (await session.execute(stmt)).tuples()]
+
+
+async def units_paid_by_province(session: AsyncSession, since: datetime) -> dict[tuple[int, str], int]:
+    """Units of each SKU in orders paid since `since` (cancelled ones left out), per destination
+    province: (SKU id, province) -> units."""
+    stmt = (
+        select(OrderLine.sku_id, Order.ship_province, func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.paid_at >= since, Order.status != OrderStatus.CANCELLED)
+        .group_by(OrderLine.sku_id, Order.ship_province)
+    )
+    return {(sku, province): int(units) for sku, province, units in (await session.execute(stmt)).all()}

@@ -151,9 +151,13 @@ async def place_order(
     gift = await _gift(session, data.channel, at, money.subtotal - money.discount, facts) if retail else None
     reserved = None
     if gift is not None:
-        reserved = await inventory.reserve_for_order(session, order.id, demand + Counter({gift[1].id: 1}))
+        wanted = demand + Counter({gift[1].id: 1})
+        reserved = await inventory.reserve_for_order(session, order.id, wanted, order.ship_province)
         gift = gift if reserved is not None else None
-    short = reserved is None and await inventory.reserve_for_order(session, order.id, demand) is None
+    short = (
+        reserved is None
+        and await inventory.reserve_for_order(session, order.id, demand, order.ship_province) is None
+    )
     if short and rules.orders.on_shortage is Shortage.REJECT:
         raise OutOfStock("not enough stock for this order; nothing was stored")
     if short or risk_hold is not None:

@@ -87,7 +87,7 @@ async def release(session: AsyncSession, actor: Actor, order_id: int, *, reserve
         demand = Counter[int]()
         for line in order.lines:
             demand[line.sku_id] += line.quantity
-        if await inventory.reserve_for_order(session, order.id, demand) is None:
+        if await inventory.reserve_for_order(session, order.id, demand, order.ship_province) is None:
             raise OutOfStock("stock is still short for this order; it stays on hold")
     paid_during_hold = order.paid_on_hold and order.held_from != S.PAID
     await move(session, actor, order, order.release(at), at)

@@ -149,3 +149,9 @@ async def waiting_for_stock(session: AsyncSession, limit: int, skip: int = 0) ->
     """Orders held at intake for a stock shortage (ORD-4), with their lines, earliest payment
     first, then the unpaid by age (the order INV-5 releases them in)."""
     return await repository.waiting_for_stock(session, limit, skip)
+
+
+async def units_paid_by_province(session: AsyncSession, since: datetime) -> dict[tuple[int, str], int]:
+    """Units of each SKU paid for since `since`, per destination province (INV-6's ABC classes,
+    INV-7's regional sales)."""
+    return await repository.units_paid_by_province(session, since)

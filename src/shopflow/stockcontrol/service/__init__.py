@@ -1,0 +1,1 @@
+"""Cycle counts (`counts`, INV-6) and transfers between warehouses (`transfers`, INV-7)."""
