@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from shopflow.core.alerts import Alert
+from shopflow.core.console.i18n import LANG_COOKIE
 from shopflow.core.db import Database
 from shopflow.payments import alipay, signing
-from tests.builders.auth import bearer
+from tests.builders.auth import bearer, staff
+from tests.builders.console import PASSWORD, Visitor
 from tests.builders.payments import place_order, start_payment
 from tests.builders.providers import (
     ALIPAY_APP_ID,
@@ -193,3 +195,21 @@ async def test_five_deliveries_at_once_pay_once(committed: Database, tmp_path: P
         assert await _order_status(client, committed, order["id"]) == "paid"
     rows = await counts(committed)
     assert (rows["payment_receipts"], rows["payment_callbacks"]) == (1, 1)
+
+
+@pytest.mark.parametrize(("lang", "provider"), [("zh_CN", "支付宝"), ("en", "Alipay")])
+async def test_the_order_page_shows_the_provider_and_its_reference(
+    shop: httpx.AsyncClient, db: Database, lang: str, provider: str
+) -> None:
+    order, payment = await _started(shop, db)
+    assert (await _notify(shop, alipay_notification(payment["out_trade_no"], "99.00"))).text == "success"
+    visitor = Visitor(shop)
+    assert (await visitor.sign_in(await staff(db, "manager", PASSWORD))).status_code == 303
+    shop.cookies.set(LANG_COOKIE, lang)
+
+    page = (await visitor.get(f"/orders/{order['id']}")).text
+
+    # method, then provider: both Alipay
+    assert f"<td>{payment['payment_id']}</td><td>{provider}</td><td>{provider}</td>" in page
+    assert "<td>2026120822001400000000000001</td>" in page
+    assert ("渠道交易号" if lang == "zh_CN" else "Provider reference") in page
