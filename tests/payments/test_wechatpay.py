@@ -28,6 +28,7 @@ from tests.builders.payments import place_order, start_payment
 from tests.builders.providers import (
     PLATFORM_SERIAL_TEXT,
     Fakes,
+    encrypt_resource,
     provider_app,
     provider_settings,
     rsa_key,
@@ -235,3 +236,24 @@ async def test_five_deliveries_at_once_pay_once(committed: Database, tmp_path: P
         assert await _order_status(client, committed, order["id"]) == "paid"
     rows = await counts(committed)
     assert (rows["payment_receipts"], rows["payment_callbacks"]) == (1, 1)
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"resource": 1}', "订单=1&sign=%ZZ".encode()])
+@pytest.mark.parametrize("path", [wechatpay.CALLBACK_PATH, "/api/v1/payments/callbacks/alipay"])
+async def test_garbage_at_a_notification_url_is_refused_with_a_4xx(
+    shop: httpx.AsyncClient, db: Database, path: str, body: bytes
+) -> None:
+    before = await counts(db)
+    reply = await shop.post(path, content=body, headers=wechat_signed(body))
+    assert 400 <= reply.status_code < 500, reply.text
+    assert await counts(db) == before
+
+
+async def test_a_genuine_notification_whose_resource_is_not_an_object_is_refused(
+    shop: httpx.AsyncClient, db: Database
+) -> None:
+    notice = json.loads(wechat_notification({}))
+    notice["resource"] = encrypt_resource([1, 2])  # type: ignore[arg-type]
+    body = json.dumps(notice).encode()
+    reply = await _notify(shop, body, wechat_signed(body))
+    assert (reply.status_code, reply.json()["code"]) == (422, "FAIL")

@@ -31,6 +31,7 @@ SANDBOX_GATEWAY = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
 CALLBACK_PATH = "/api/v1/payments/callbacks/alipay"
 BEIJING = ZoneInfo("Asia/Shanghai")
 PAID = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
+MAX_FEN = 10**12  # more than any trade: a larger amount is malformed, not a mismatch to record
 PRODUCTS = {
     "page": ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
     "wap": ("alipay.trade.wap.pay", "QUICK_WAP_WAY"),
@@ -85,7 +86,7 @@ def fen(text: str, field: str) -> int:
         value = Decimal(text) * 100
     except InvalidOperation:
         value = Decimal("NaN")
-    if not value.is_finite() or value != value.to_integral_value() or value < 0:
+    if not value.is_finite() or value != value.to_integral_value() or not 0 <= value <= MAX_FEN:
         raise Invalid("not an amount", errors=[FieldError(field, "must be an amount in yuan")])
     return int(value)
 

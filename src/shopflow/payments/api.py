@@ -44,6 +44,13 @@ sandbox_router = APIRouter(tags=["sandbox"], responses=problems(401))
 CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
 REFUND_CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox/refunds"
 Replier = Callable[[AppError | None], gateway.Reply]
+# Why a provider's notification is refused, by status: the provider delivers it again.
+REFUSALS = {
+    401: "the signature does not verify, or is stale or a probe",
+    404: "not a payment or refund of ours",
+    409: "the provider is not configured here",
+    422: "malformed, for another app or merchant, or the amount differs (alerted)",
+}
 
 
 @router.post(
@@ -190,7 +197,10 @@ async def _notification(request: Request, session: AsyncSession, name: str, repl
 @router.post(
     "/payments/callbacks/alipay",
     response_class=PlainTextResponse,
-    responses={200: {"description": "`success`: handled"}, 400: {"description": "`failure`: refused"}},
+    responses={
+        200: {"description": "`success`: handled"},
+        **{status: {"description": f"`failure`: refused ({why})"} for status, why in REFUSALS.items()},
+    },
     openapi_extra=PUBLIC,
 )
 async def alipay_callback(request: Request, session: Session) -> Response:
@@ -204,7 +214,10 @@ async def alipay_callback(request: Request, session: Session) -> Response:
     status_code=204,
     responses={
         204: {"description": "handled"},
-        400: {"description": 'refused: `{"code": "FAIL", "message": …}` (WeChat Pay retries)'},
+        **{
+            status: {"description": f'`{{"code": "FAIL", "message": …}}`: refused ({why})'}
+            for status, why in REFUSALS.items()
+        },
     },
     openapi_extra=PUBLIC,
 )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shopflow.core import clock, policy
+from shopflow.core.errors import AppError
 from shopflow.payments import repository, sandbox, service
 from shopflow.payments.gateway import PROVIDERS, GatewayError
 
@@ -36,5 +37,8 @@ async def query_pending(session: AsyncSession) -> int:
             log.warning("payment %s: %s did not answer its query: %s", payment.id, payment.provider, exc)
             continue
         if event is not None:
-            await service.apply_event(session, payment.provider, event)
+            try:
+                await service.apply_event(session, payment.provider, event)
+            except AppError as exc:  # refused before anything was written: left for a person
+                log.warning("payment %s: %s's answer is refused: %s", payment.id, payment.provider, exc)
     return len(due)

@@ -34,6 +34,7 @@ CALLBACK_PATH = "/api/v1/payments/callbacks/wechat"
 MAX_SKEW_SECONDS = 300  # WeChat Pay's own rule: a signature older (or newer) than 5 minutes is refused
 PROBE = "WECHATPAY/SIGNTEST/"
 CLOSED = frozenset({"CLOSED", "REVOKED", "PAYERROR"})
+MAX_FEN = 10**12  # more than any trade: a larger number is malformed, not a mismatch to record
 
 
 def request_message(method: str, path_query: str, timestamp: str, nonce: str, body: bytes) -> bytes:
@@ -204,6 +205,8 @@ class WechatPay:
             notice = json.loads(body)
             resource = json.loads(decrypt_resource(self.apiv3_key, notice["resource"]))
             event_type = str(notice["event_type"])
+            if not isinstance(resource, dict):
+                raise TypeError("the resource is not an object")
         except (ValueError, KeyError, TypeError) as exc:  # DecryptError is a ValueError
             raise Invalid(
                 "the notification's resource cannot be read", errors=[FieldError("resource", str(exc)[:200])]
@@ -235,7 +238,7 @@ def reply(refused: AppError | None) -> Reply:
 def _total(found: Mapping[str, Any], name: str) -> int:
     amount = found.get("amount")
     value = amount.get(name) if isinstance(amount, dict) else None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FEN:
         raise Invalid("no amount", errors=[FieldError(f"amount.{name}", "must be fen, a whole number")])
     return value
 
