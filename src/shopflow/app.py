@@ -56,6 +56,7 @@ from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import PAGES as order_pages
 from shopflow.payments import gateway
 from shopflow.payments import providers as payment_providers
+from shopflow.payments.api import notifications_router as payment_notifications_router
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
@@ -146,6 +147,7 @@ def create_app(
         campaigns_router,
         inventory_router,
         payments_router,
+        payment_notifications_router,
         notify_router,
         fulfillment_router,
         aftersales_router,

@@ -44,13 +44,8 @@ sandbox_router = APIRouter(tags=["sandbox"], responses=problems(401))
 CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
 REFUND_CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox/refunds"
 Replier = Callable[[AppError | None], gateway.Reply]
-# Why a provider's notification is refused, by status: the provider delivers it again.
-REFUSALS = {
-    401: "the signature does not verify, or is stale or a probe",
-    404: "not a payment or refund of ours",
-    409: "the provider is not configured here",
-    422: "malformed, for another app or merchant, or the amount differs (alerted)",
-}
+# The providers' notifications: public, answered in each provider's own format (not problem+json).
+notifications_router = APIRouter(tags=["payments"])
 
 
 @router.post(
@@ -194,36 +189,34 @@ async def _notification(request: Request, session: AsyncSession, name: str, repl
     return Response(answer.body, answer.status, media_type=answer.media_type)
 
 
-@router.post(
+@notifications_router.post(
     "/payments/callbacks/alipay",
     response_class=PlainTextResponse,
-    responses={
-        200: {"description": "`success`: handled"},
-        **{status: {"description": f"`failure`: refused ({why})"} for status, why in REFUSALS.items()},
-    },
+    responses={200: {"description": "`success`: handled"}},
     openapi_extra=PUBLIC,
 )
 async def alipay_callback(request: Request, session: Session) -> Response:
     """Alipay's asynchronous notification (form body), verified with Alipay's public key: the
-    plain text `success` once handled, `failure` (Alipay retries) when refused."""
+    plain text `success` once handled. Refused, the answer is `failure` (Alipay delivers again)
+    with the status of the reason: 401 the signature does not verify, 404 not a payment of ours,
+    409 Alipay is not configured here, 422 malformed, for another app, or an amount that differs
+    (alerted)."""
     return await _notification(request, session, alipay.NAME, alipay.reply)
 
 
-@router.post(
+@notifications_router.post(
     "/payments/callbacks/wechat",
     status_code=204,
-    responses={
-        204: {"description": "handled"},
-        **{
-            status: {"description": f'`{{"code": "FAIL", "message": …}}`: refused ({why})'}
-            for status, why in REFUSALS.items()
-        },
-    },
+    responses={204: {"description": "handled"}},
     openapi_extra=PUBLIC,
 )
 async def wechat_callback(request: Request, session: Session) -> Response:
     """WeChat Pay's notification of a payment or a refund, verified with the key its
-    Wechatpay-Serial names: 204 once handled, 4xx `{"code": "FAIL", "message": …}` when refused."""
+    Wechatpay-Serial names: 204 once handled. Refused, the answer is `{"code": "FAIL", "message":
+    …}` (WeChat Pay delivers again) with the status of the reason: 401 the signature does not
+    verify, is over 5 minutes off or a probe, 404 not a payment or refund of ours, 409 WeChat Pay
+    is not configured here, 422 malformed, for another merchant or app, or an amount that differs
+    (alerted)."""
     return await _notification(request, session, wechatpay.NAME, wechatpay.reply)
 
 
