@@ -312,6 +312,8 @@ class FakeWechatPay:
         payload = json.loads(request.content) if request.content else {}
         self.calls.append((request.method, request.url.path, payload))
         path = request.url.path
+        if path == "/v3/pay/transactions/jsapi":
+            return self.answer(200, {"prepay_id": "wx201410272009395522657a690389285100"})
         if path == "/v3/pay/transactions/native":
             return self.answer(
                 200, {"code_url": "weixin://wxpay/bizpayurl?pr=test" + payload["out_trade_no"]}

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from shopflow.core import clock
 from shopflow.core.alerts import Alert
 from shopflow.core.db import Database
-from shopflow.payments import wechatpay
+from shopflow.payments import signing, wechatpay
 from tests.builders.auth import bearer
 from tests.builders.payments import place_order, start_payment
 from tests.builders.providers import (
+    APPID,
     PLATFORM_SERIAL_TEXT,
     Fakes,
     encrypt_resource,
@@ -79,6 +80,35 @@ async def test_a_payment_gets_a_native_qr_code_from_a_request_signed_over_the_by
     assert (method, path) == ("POST", "/v3/pay/transactions/native")
     assert sent["amount"] == {"total": 9900, "currency": "CNY"}
     assert sent["notify_url"] == "http://127.0.0.1:8000/api/v1/payments/callbacks/wechat"
+
+
+async def test_a_jsapi_payment_gets_prepay_parameters_signed_for_the_buyers_page(
+    shop: httpx.AsyncClient, db: Database, fakes: Fakes
+) -> None:
+    await small_store(db)
+    sales = await bearer(db, "sales")
+    order = await place_order(shop, sales)
+    url = f"/api/v1/orders/{order['id']}/payments"
+
+    missing = await shop.post(url, json={"method": "wechat", "channel": "jsapi"}, headers=sales)
+    reply = await shop.post(
+        url,
+        json={"method": "wechat", "channel": "jsapi", "payer_openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        headers=sales,
+    )
+
+    assert (missing.status_code, missing.json()["errors"][0]["field"]) == (422, "payer_openid")
+    assert reply.status_code == 201, reply.text
+    prepay = reply.json()["prepay"]
+    assert (prepay["appId"], prepay["package"], prepay["signType"]) == (
+        APPID,
+        "prepay_id=wx201410272009395522657a690389285100",
+        "RSA",
+    )
+    message = f"{APPID}\n{prepay['timeStamp']}\n{prepay['nonceStr']}\n{prepay['package']}\n".encode()
+    assert signing.verify(rsa_key("wechat-merchant").public_key(), message, prepay["paySign"])
+    [(_, path, sent)] = fakes.wechat.calls
+    assert (path, sent["payer"]) == ("/v3/pay/transactions/jsapi", {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"})
 
 
 async def test_a_channel_wechat_pay_does_not_offer_is_refused_by_name(

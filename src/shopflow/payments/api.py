@@ -87,6 +87,11 @@ async def start_payment(
             f"{provider.name} does not offer {data.channel!r}",
             errors=[FieldError("channel", f"must be one of {', '.join(provider.channels)}")],
         )
+    if data.channel == "jsapi" and data.payer_openid is None:
+        raise Invalid(
+            "a JSAPI payment is paid by a known WeChat user",
+            errors=[FieldError("payer_openid", "is required with channel jsapi")],
+        )
     db: Database = request.app.state.db
     async with db.transaction() as session:
         payment = await service.start_payment(session, actor, order_id, data.method, provider.name)
@@ -98,6 +103,7 @@ async def start_payment(
         f"Order payment {payment.out_trade_no}",
         data.channel,
         client,
+        data.payer_openid,
     )
     try:
         started = await provider.start(asked)
@@ -111,6 +117,7 @@ async def start_payment(
         amount=payment.amount,
         pay_url=started.pay_url,
         qr_code=started.qr_code,
+        prepay=started.prepay,
     )
 
 

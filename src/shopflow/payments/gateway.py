@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Protocol
 
-Channel = Literal["page", "wap", "native", "h5"]
+Channel = Literal["page", "wap", "native", "h5", "jsapi"]
 
 
 class GatewayError(Exception):
@@ -46,14 +46,17 @@ class Order:
     subject: str
     channel: Channel | None
     client_ip: str
+    payer: str | None = None  # the buyer's openid under the app (WeChat Pay JSAPI)
 
 
 @dataclass(frozen=True, slots=True)
 class Started:
-    """Where the buyer goes next: a page to open, or the content of a QR code to scan."""
+    """Where the buyer goes next: a page to open, the content of a QR code to scan, or the signed
+    parameters the buyer's WeChat page hands to its payment call (JSAPI)."""
 
     pay_url: str | None = None
     qr_code: str | None = None
+    prepay: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ class Sandbox:
     same refund at the gateway; its callbacks are signed with the sandbox key."""
 
     name = PROVIDER
-    channels = ("page", "wap", "native", "h5")
+    channels = ("page", "wap", "native", "h5", "jsapi")
 
     def __init__(self, key: bytes, public_url: str) -> None:
         self.key = key

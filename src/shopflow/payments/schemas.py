@@ -14,8 +14,10 @@ from shopflow.payments.models import CallbackResult, PaymentStatus, RefundCallba
 class PaymentIn(Input):
     method: str = Field(min_length=1, max_length=30, examples=["alipay"])
     # How the buyer pays: Alipay's desktop page or mobile site; WeChat Pay's QR code or mobile
-    # site. When left out: Alipay's page, WeChat Pay's QR code.
+    # site, or its JSAPI payment inside WeChat (with `payer_openid`). When left out: Alipay's
+    # page, WeChat Pay's QR code.
     channel: Channel | None = None
+    payer_openid: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class PaymentCreated(BaseModel):
@@ -26,6 +28,9 @@ class PaymentCreated(BaseModel):
     amount: Amount
     pay_url: str | None  # the page the buyer opens
     qr_code: str | None  # or the content of the QR code the buyer scans (WeChat Pay Native)
+    # or what the buyer's page inside WeChat passes to its payment call (WeChat Pay JSAPI):
+    # appId, timeStamp, nonceStr, package, signType, paySign
+    prepay: dict[str, str] | None
 
 
 class PaymentOut(BaseModel):
