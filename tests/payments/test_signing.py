@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from pydantic import ValidationError
 
+from shopflow.core.settings import Settings
 from shopflow.payments import alipay, signing, wechatpay
 from tests.builders.providers import rsa_key, write_private, write_public
 
@@ -132,3 +134,17 @@ def test_an_alipay_response_is_verified_on_its_raw_text_not_a_re_serialisation()
 
     assert alipay.response_content(text, "alipay_trade_query_response") == raw
     assert alipay.response_content(text, "alipay_trade_refund_response") is None
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        {"alipay_app_id": "2021000000000001"},
+        {"wechatpay_mchid": "1900000001", "wechatpay_appid": "wx8888888888888888"},
+        {"wechatpay_public_key_id": "PUB_KEY_ID_01"},
+    ],
+    ids=["alipay without keys", "wechat pay without keys", "a public key id without its key"],
+)
+def test_a_provider_half_configured_stops_the_process_at_start_up(partial: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**partial)  # type: ignore[arg-type]
