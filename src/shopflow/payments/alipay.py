@@ -26,8 +26,6 @@ from shopflow.payments.gateway import Event, EventKind, GatewayError, Order, Ref
 from shopflow.payments.models import payment_number, refund_number
 
 NAME = "alipay"
-PRODUCTION_GATEWAY = "https://openapi.alipay.com/gateway.do"
-SANDBOX_GATEWAY = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
 CALLBACK_PATH = "/api/v1/payments/callbacks/alipay"
 BEIJING = ZoneInfo("Asia/Shanghai")
 PAID = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
