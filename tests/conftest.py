@@ -26,6 +26,7 @@ from shopflow.core import crypto, policy
 from shopflow.core.db import Database, create_engine, upgrade_schema
 from shopflow.core.settings import Settings, get_settings
 from shopflow.loyalty.campaigns import forget_gifts
+from shopflow.payments import gateway, providers
 from shopflow.schema import metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +83,7 @@ def _default_policy() -> Iterator[None]:
     test's rolled-back transaction wrote (the gifts on offer)."""
     policy.install(policy.Policy())
     forget_gifts()
+    gateway.install(providers.from_settings(SETTINGS))  # the sandbox, as the tests' app has it
     yield
     policy.install(policy.Policy())
 

@@ -3,7 +3,7 @@ their profile and their orders' contact is derived; erasure destroys it. Custome
 stored get one (random, 16 bytes) here; what they had sealed stays readable with the secret key.
 
 Revision ID: 0041_customer_keys
-Revises: 0039_counts_transfers
+Revises: 0040_providers
 Create Date: 2026-12-08
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0041_customer_keys"
-down_revision: str | None = "0039_counts_transfers"
+down_revision: str | None = "0040_providers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

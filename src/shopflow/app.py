@@ -54,6 +54,9 @@ from shopflow.notify.api import router as notify_router
 from shopflow.notify.console import PAGES as notify_pages
 from shopflow.orders.api import router as orders_router
 from shopflow.orders.console import PAGES as order_pages
+from shopflow.payments import gateway
+from shopflow.payments import providers as payment_providers
+from shopflow.payments.api import notifications_router as payment_notifications_router
 from shopflow.payments.api import router as payments_router
 from shopflow.payments.api import sandbox_router
 from shopflow.payments.console import PAGES as payment_pages
@@ -131,6 +134,10 @@ def create_app(
     app.state.customer_page_requests = SlidingWindow()  # the customer's page: per address
     app.state.lead_intakes = SlidingWindow()  # the storefront's lead form: per address (CRM-2)
     app.state.settings = settings
+    # PAY-1: the providers this app starts payments with and hears from; the process's refunds go
+    # through the same ones.
+    app.state.providers = payment_providers.from_settings(settings)
+    gateway.install(app.state.providers)
     if settings.sandbox:
         app.state.sandbox_key = settings.sandbox_key()
     install_error_handlers(app)
@@ -145,6 +152,7 @@ def create_app(
         inventory_router,
         planning_router,
         payments_router,
+        payment_notifications_router,
         notify_router,
         fulfillment_router,
         aftersales_router,

@@ -35,6 +35,7 @@ from shopflow.notify import tasks as notify_tasks
 from shopflow.orders import tasks as order_tasks
 from shopflow.orders.models import OrderClock
 from shopflow.payments import refunds
+from shopflow.payments import tasks as payment_tasks
 from shopflow.planning import tasks as planning_tasks
 from shopflow.risk import tasks as risk_tasks
 from shopflow.service import tasks as service_tasks
@@ -80,6 +81,7 @@ SWEEPS: dict[str, Sweep] = {
     "stockcontrol.counts": stockcontrol_tasks.schedule_counts,  # INV-6: weekly partial, monthly full
     "payments.refund_cancelled": refunds.refund_cancelled_orders,  # PAY-3: a cancelled order's capture
     "payments.refund_retry": refunds.retry_failed_refunds,  # PAY-3: a failed automatic refund, same key
+    "payments.query": payment_tasks.query_pending,  # PAY-2: a missed notification -> the provider asked
     "risk.counters": risk_tasks.prune_counters,  # RSK-1: velocity counters past every window
     "risk.auto_cancel": risk_tasks.cancel_rejected,  # RSK-1: past `reject`, only if the policy says so
     "leads.conversions": lead_tasks.conversions,  # CRM-4: a lead's phone ordered -> converted

@@ -21,6 +21,7 @@ from shopflow.core.audit import SYSTEM, Actor
 from shopflow.core.clock import FakeClock
 from shopflow.core.db import Database
 from shopflow.payments import refunds, sandbox
+from shopflow.payments.gateway import PROVIDERS
 from shopflow.payments.models import Payment, Refund
 from shopflow.payments.schemas import RefundCallbackIn
 from tests.builders.aftersales import act, case_body, delivered_order, open_case
@@ -45,7 +46,7 @@ def now() -> Iterator[FakeClock]:
 
 def gateway(monkeypatch: pytest.MonkeyPatch, timeouts: int) -> FlakyGateway:
     provider = FlakyGateway(timeouts=timeouts)
-    monkeypatch.setitem(refunds.GATEWAYS, "sandbox", provider)
+    monkeypatch.setitem(PROVIDERS, "sandbox", provider)
     return provider
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from shopflow.core.db import Database
 from shopflow.payments import repository, sandbox
 from shopflow.payments.api import REFUND_CALLBACK_PATH
+from shopflow.payments.gateway import GatewayError, Refunded
 from shopflow.payments.models import Refund
-from shopflow.payments.refunds import GatewayError
 from tests.builders.catalog import add_product
 from tests.builders.inventory import add_warehouse, receive
 from tests.builders.payments import pay, place_order, start_payment
@@ -93,13 +93,15 @@ class FlakyGateway:
         self.refunds: dict[str, int] = {}  # key -> amount, the refunds the provider holds
         self.calls = 0
 
-    async def submit(self, key: str, payment_id: int, amount: int) -> str:
+    name = "sandbox"
+
+    async def refund(self, key: str, payment_id: int, amount: int, total: int) -> Refunded:
         self.calls += 1
         self.refunds.setdefault(key, amount)  # the provider took it ...
         if self.timeouts:
             self.timeouts -= 1
             raise GatewayError("timed out after 10 s")  # ... but its answer never came
-        return sandbox.refund_reference(key)
+        return Refunded(sandbox.refund_reference(key), settled=False)
 
 
 async def refunds_of(db: Database, payment_id: int) -> list[Refund]:

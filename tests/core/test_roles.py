@@ -99,6 +99,8 @@ ROUTES: dict[str, str | None] = {
     "GET /api/v1/payments/receipts": "payments.read",
     "GET /api/v1/payments/{payment_id}": "orders.read",
     "POST /api/v1/payments/callbacks/sandbox": None,
+    "POST /api/v1/payments/callbacks/alipay": None,
+    "POST /api/v1/payments/callbacks/wechat": None,
     "POST /api/v1/sandbox/payments/{payment_id}/complete": "payments.sandbox.complete",
     "POST /api/v1/payments/{payment_id}/refunds": "payments.refund",
     "GET /api/v1/payments/{payment_id}/refunds": "payments.read",

@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError
 
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
-from shopflow.payments import refunds
+from shopflow.payments import gateway, refunds
 from shopflow.payments.errors import NotRefundable
+from shopflow.payments.gateway import Refunded
 from tests.builders.auth import bearer
 from tests.builders.refunds import captured_payment, ledger_matches, refund_store
 from tests.conftest import IS_POSTGRES, make_app
@@ -57,7 +58,7 @@ class LockProbe:
         self.db = db
         self.payment_free: list[bool] = []
 
-    async def submit(self, key: str, payment_id: int, amount: int) -> str:
+    async def refund(self, key: str, payment_id: int, amount: int, total: int) -> Refunded:
         try:
             async with self.db.transaction() as session:
                 await session.execute(
@@ -67,7 +68,7 @@ class LockProbe:
             self.payment_free.append(False)
         else:
             self.payment_free.append(True)
-        return f"probe-{key}"
+        return Refunded(f"probe-{key}", settled=False)
 
 
 async def test_a_refund_through_the_api_leaves_its_payment_unlocked_while_the_gateway_answers(
@@ -79,7 +80,7 @@ async def test_a_refund_through_the_api_leaves_its_payment_unlocked_while_the_ga
     transport = httpx.ASGITransport(app=make_app(committed))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         _, payment_id = await captured_payment(client, headers)
-        monkeypatch.setitem(refunds.GATEWAYS, "sandbox", probe)
+        monkeypatch.setitem(gateway.PROVIDERS, "sandbox", probe)
         reply = await client.post(
             f"/api/v1/payments/{payment_id}/refunds",
             json={"amount": "10.00", "reason": "damaged"},

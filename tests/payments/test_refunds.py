@@ -16,6 +16,7 @@ from shopflow.core import clock, policy
 from shopflow.core.audit import SYSTEM
 from shopflow.core.db import Database
 from shopflow.payments import refunds
+from shopflow.payments.gateway import PROVIDERS
 from shopflow.payments.models import Refund
 from tests.builders.auth import bearer
 from tests.builders.payments import place_order, start_payment
@@ -58,10 +59,10 @@ async def refund_count(db: Database) -> int:
 
 
 @pytest.fixture
-def flaky(monkeypatch: pytest.MonkeyPatch) -> FlakyGateway:
+def flaky(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> FlakyGateway:
     """The sandbox provider replaced by one whose first answer times out."""
     provider = FlakyGateway(timeouts=1)
-    monkeypatch.setitem(refunds.GATEWAYS, "sandbox", provider)
+    monkeypatch.setitem(PROVIDERS, "sandbox", provider)
     return provider
 
 
@@ -166,7 +167,7 @@ async def test_a_refund_whose_submission_never_came_goes_to_the_gateway_on_its_r
     refund `requested` with its money reserved; the same key again hands it to the gateway."""
     _, payment_id = paid
     gateway = FlakyGateway()
-    monkeypatch.setitem(refunds.GATEWAYS, "sandbox", gateway)
+    monkeypatch.setitem(PROVIDERS, "sandbox", gateway)
     async with db.transaction() as session:
         reserved = await refunds.reserve_refund(session, SYSTEM, payment_id, 2000, "rf-crash", "damaged")
     assert reserved.waiting and gateway.calls == 0

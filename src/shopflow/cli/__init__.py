@@ -122,10 +122,12 @@ def worker(
 ) -> None:
     """Run the worker: SLA breaches and their actions, notifications. SIGTERM or Ctrl-C stop it
     after the batch in progress has committed."""
+    from shopflow.payments import gateway, providers
     from shopflow.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     seconds = get_settings().worker_interval if interval is None else interval
+    gateway.install(providers.from_settings(get_settings()))  # refunds and queries go to them (PAY-1)
 
     async def work(db: Database) -> dict[str, int] | None:
         runner = Worker(db, seconds)

@@ -138,6 +138,9 @@ class Payments(Section):
     # PAY-3 (†): a case's refund that failed is tried again this many times by the worker, under
     # its own key, waiting refund_retry_seconds, then twice that, …; after the last, an alert.
     refund_retry_attempts: Positive = 5
+    # PAY-2 (†): a payment with Alipay or WeChat Pay still pending this long (its notification
+    # missed) is asked about by the worker, and again after as long again while it stays pending.
+    query_pending_after_seconds: Positive = 600
 
 
 class Fulfillment(Section):

@@ -27,6 +27,28 @@ class Settings(BaseSettings):
     sandbox: bool = False
     # HMAC key the sandbox gateway signs its callbacks with (PAY-1); created in `data_dir` if unset.
     sandbox_secret: str | None = None
+    # Alipay (PAY-1, docs/payments.md): used for method `alipay` once the app id and both keys are
+    # set. The app's private key (PKCS#1 or PKCS#8 PEM) and Alipay's public key (not the app's own).
+    alipay_app_id: str | None = None
+    alipay_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None
+    alipay_gateway: str = Field(default="https://openapi.alipay.com/gateway.do", pattern=r"^https?://")
+    # WeChat Pay API v3 (PAY-1, docs/payments.md): used for method `wechat` once the merchant, its
+    # key and certificate serial, the APIv3 key and at least one way to verify WeChat Pay (its public
+    # key with its id, and/or platform certificates) are set.
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None
+    wechatpay_private_key_file: Path | None = None
+    wechatpay_cert_serial: str | None = None
+    wechatpay_apiv3_key: str | None = Field(default=None, min_length=32, max_length=32)
+    wechatpay_public_key_file: Path | None = None
+    wechatpay_public_key_id: str | None = Field(default=None, pattern=r"^PUB_KEY_ID_")
+    # Platform certificates (PEM files, `*.pem`) in this directory, each named in Wechatpay-Serial by
+    # its serial number.
+    wechatpay_platform_cert_dir: Path | None = None
+    wechatpay_api: str = Field(default="https://api.mch.weixin.qq.com", pattern=r"^https?://")
+    # Seconds a request to a payment provider may take before it counts as a time-out.
+    provider_timeout: float = Field(default=10.0, gt=0)
     policy_file: Path | None = None
     data_dir: Path = Path(".shopflow")
     public_url: str = "http://127.0.0.1:8000"
@@ -64,6 +86,43 @@ class Settings(BaseSettings):
         if self.sms_provider == "http" and not (self.sms_url and self.sms_secret):
             raise ValueError("SHOPFLOW_SMS_PROVIDER=http needs SHOPFLOW_SMS_URL and SHOPFLOW_SMS_SECRET")
         return self
+
+    @model_validator(mode="after")
+    def _providers_are_complete(self) -> Settings:
+        alipay = (self.alipay_app_id, self.alipay_private_key_file, self.alipay_public_key_file)
+        if any(alipay) and not all(alipay):
+            raise ValueError(
+                "Alipay needs SHOPFLOW_ALIPAY_APP_ID, SHOPFLOW_ALIPAY_PRIVATE_KEY_FILE "
+                "and SHOPFLOW_ALIPAY_PUBLIC_KEY_FILE together"
+            )
+        wechat = (
+            self.wechatpay_mchid,
+            self.wechatpay_appid,
+            self.wechatpay_private_key_file,
+            self.wechatpay_cert_serial,
+            self.wechatpay_apiv3_key,
+        )
+        if (bool(self.wechatpay_public_key_file) != bool(self.wechatpay_public_key_id)) or (
+            any(wechat) and not all(wechat)
+        ):
+            raise ValueError(
+                "WeChat Pay needs SHOPFLOW_WECHATPAY_MCHID, _APPID, _PRIVATE_KEY_FILE, _CERT_SERIAL and "
+                "_APIV3_KEY together, and _PUBLIC_KEY_FILE with _PUBLIC_KEY_ID"
+            )
+        if all(wechat) and not (self.wechatpay_public_key_file or self.wechatpay_platform_cert_dir):
+            raise ValueError(
+                "WeChat Pay needs SHOPFLOW_WECHATPAY_PUBLIC_KEY_FILE (+ _PUBLIC_KEY_ID) "
+                "or SHOPFLOW_WECHATPAY_PLATFORM_CERT_DIR to verify its notifications"
+            )
+        return self
+
+    @property
+    def alipay_configured(self) -> bool:
+        return self.alipay_app_id is not None
+
+    @property
+    def wechatpay_configured(self) -> bool:
+        return self.wechatpay_mchid is not None
 
     def fernet_key(self) -> bytes:
         if self.secret_key:

@@ -2,20 +2,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Scope
 
 from shopflow.core import clock
 from shopflow.core.api import PUBLIC, Pages, Session, paged, problem, problems, require
 from shopflow.core.audit import Actor
 from shopflow.core.db import Database
-from shopflow.core.errors import FieldError, Invalid, field_error
+from shopflow.core.errors import AppError, FieldError, Invalid, field_error
 from shopflow.core.schemas import Id, Page, When
-from shopflow.payments import refunds, sandbox, service
-from shopflow.payments.errors import BadSignature, NoGateway
+from shopflow.payments import alipay, gateway, refunds, sandbox, service, wechatpay
+from shopflow.payments.errors import BadSignature, GatewayFailed, NoGateway
 from shopflow.payments.models import CallbackResult, RefundCallbackResult
 from shopflow.payments.schemas import (
     CallbackAck,
@@ -40,30 +43,81 @@ router = APIRouter(tags=["payments"], responses=problems(401))
 sandbox_router = APIRouter(tags=["sandbox"], responses=problems(401))
 CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox"
 REFUND_CALLBACK_PATH = "/api/v1/payments/callbacks/sandbox/refunds"
+Replier = Callable[[AppError | None], gateway.Reply]
+# The providers' notifications: public, answered in each provider's own format (not problem+json).
+notifications_router = APIRouter(tags=["payments"])
 
 
 @router.post(
     "/orders/{order_id}/payments",
     status_code=201,
     response_model=PaymentCreated,
-    responses=problems(403, 404, 409, notes={409: "the order cannot be paid, or no gateway is on"}),
+    responses=problems(
+        403,
+        404,
+        409,
+        422,
+        502,
+        notes={
+            409: "the order cannot be paid, or no gateway is on",
+            422: "unknown method, or a channel its provider does not offer",
+            502: "the provider refused or did not answer (the payment stays pending)",
+        },
+    ),
 )
 async def start_payment(
     order_id: Id,
     data: PaymentIn,
     request: Request,
-    session: Session,
     actor: Annotated[Actor, require("payments.create")],
 ) -> PaymentCreated:
-    if not request.app.state.settings.sandbox:
-        raise NoGateway("no payment gateway is on (the sandbox needs SHOPFLOW_SANDBOX=true); nothing changed")
-    payment = await service.start_payment(session, actor, order_id, data.method)
-    base = request.app.state.settings.public_url.rstrip("/")
+    """Open a payment of the order's total with the method's provider (Alipay or WeChat Pay when
+    configured, else the sandbox when it is on) and tell the buyer where to pay.
+
+    Two steps: the payment stored, committed; then the provider asked to open the trade, no row
+    locked during that call."""
+    provider = gateway.for_method(request.app.state.providers, data.method)
+    if provider is None:
+        raise NoGateway(
+            f"no payment gateway for {data.method!r} is configured and the sandbox is off "
+            "(it needs SHOPFLOW_SANDBOX=true); nothing changed"
+        )
+    if data.channel is not None and data.channel not in provider.channels:
+        raise Invalid(
+            f"{provider.name} does not offer {data.channel!r}",
+            errors=[FieldError("channel", f"must be one of {', '.join(provider.channels)}")],
+        )
+    if data.channel == "jsapi" and data.payer_openid is None:
+        raise Invalid(
+            "a JSAPI payment is paid by a known WeChat user",
+            errors=[FieldError("payer_openid", "is required with channel jsapi")],
+        )
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        payment = await service.start_payment(session, actor, order_id, data.method, provider.name)
+    client = request.client.host if request.client else "127.0.0.1"
+    asked = gateway.Order(
+        payment.id,
+        payment.out_trade_no,
+        payment.amount,
+        f"Order payment {payment.out_trade_no}",
+        data.channel,
+        client,
+        data.payer_openid,
+    )
+    try:
+        started = await provider.start(asked)
+    except gateway.GatewayError as exc:
+        raise GatewayFailed(f"{provider.name} did not open payment {payment.id}: {exc}") from None
     return PaymentCreated(
         payment_id=payment.id,
+        out_trade_no=payment.out_trade_no,
+        provider=provider.name,
         status=payment.status,
         amount=payment.amount,
-        pay_url=f"{base}/api/v1/sandbox/payments/{payment.id}/complete",
+        pay_url=started.pay_url,
+        qr_code=started.qr_code,
+        prepay=started.prepay,
     )
 
 
@@ -104,18 +158,8 @@ async def get_payment(
 )
 async def sandbox_callback(request: Request, session: Session) -> CallbackAck | Response:
     """The gateway's asynchronous notification (PAY-2): public, but signed."""
-    body = await request.body()
-    if not sandbox.verify(body, request.headers.get(sandbox.SIGNATURE_HEADER), request.app.state.sandbox_key):
-        raise BadSignature(
-            "callback signature does not verify; nothing was changed",
-            errors=[FieldError(sandbox.SIGNATURE_HEADER, "does not verify")],
-        )
-    try:
-        data = CallbackIn.model_validate_json(body)
-    except ValidationError as exc:
-        errors = [field_error(e) for e in exc.errors()]
-        raise Invalid("malformed callback", errors=errors) from None
-    result = await service.apply_callback(session, sandbox.PROVIDER, data)
+    event = request.app.state.providers[sandbox.PROVIDER].parse(request.headers, await request.body())
+    result = await service.apply_event(session, sandbox.PROVIDER, event)
     if result is CallbackResult.AMOUNT_MISMATCH:
         # Rejected, but the callback record and the alert are kept (the session still commits).
         return problem(
@@ -125,7 +169,62 @@ async def sandbox_callback(request: Request, session: Session) -> CallbackAck | 
             "amount_mismatch",
             [FieldError("amount", "differs from the payment amount")],
         )
-    return CallbackAck(event_id=data.event_id, result=result)
+    return CallbackAck(event_id=event.event_id, result=CallbackResult(result))
+
+
+async def _notification(request: Request, session: AsyncSession, name: str, reply: Replier) -> Response:
+    """A provider's notification: verified on its raw body, applied once; its acknowledgement."""
+    provider = request.app.state.providers.get(name)
+    refused: AppError | None = None
+    if provider is None:
+        refused = NoGateway(f"{name} is not configured here; nothing changed")
+    else:
+        try:
+            event = provider.parse(request.headers, await request.body())
+            if event is not None:
+                result = await service.apply_event(session, name, event)
+                if result in (CallbackResult.AMOUNT_MISMATCH, RefundCallbackResult.AMOUNT_MISMATCH):
+                    # Rejected, but the callback record and the alert are kept (the session commits).
+                    refused = Invalid(
+                        "the notified amount differs from ours; rejected and alerted",
+                        code="amount_mismatch",
+                        errors=[FieldError("amount", "differs from the payment or refund amount")],
+                    )
+        except AppError as exc:
+            refused = exc
+    answer = reply(refused)
+    return Response(answer.body, answer.status, media_type=answer.media_type)
+
+
+@notifications_router.post(
+    "/payments/callbacks/alipay",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "`success`: handled"}},
+    openapi_extra=PUBLIC,
+)
+async def alipay_callback(request: Request, session: Session) -> Response:
+    """Alipay's asynchronous notification (form body), verified with Alipay's public key: the
+    plain text `success` once handled. Refused, the answer is `failure` (Alipay delivers again)
+    with the status of the reason: 401 the signature does not verify, 404 not a payment of ours,
+    409 Alipay is not configured here, 422 malformed, for another app, or an amount that differs
+    (alerted)."""
+    return await _notification(request, session, alipay.NAME, alipay.reply)
+
+
+@notifications_router.post(
+    "/payments/callbacks/wechat",
+    status_code=204,
+    responses={204: {"description": "handled"}},
+    openapi_extra=PUBLIC,
+)
+async def wechat_callback(request: Request, session: Session) -> Response:
+    """WeChat Pay's notification of a payment or a refund, verified with the key its
+    Wechatpay-Serial names: 204 once handled. Refused, the answer is `{"code": "FAIL", "message":
+    …}` (WeChat Pay delivers again) with the status of the reason: 401 the signature does not
+    verify, is over 5 minutes off or a probe, 404 not a payment or refund of ours, 409 WeChat Pay
+    is not configured here, 422 malformed, for another merchant or app, or an amount that differs
+    (alerted)."""
+    return await _notification(request, session, wechatpay.NAME, wechatpay.reply)
 
 
 @sandbox_router.post(

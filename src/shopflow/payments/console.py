@@ -28,6 +28,11 @@ PAYMENT_STATUS = {
     PaymentStatus.SUCCEEDED: label("payment status", "succeeded"),
     PaymentStatus.FAILED: label("payment status", "failed"),
 }
+PAYMENT_PROVIDERS = {
+    "sandbox": label("payment provider", "Sandbox"),
+    "alipay": label("payment provider", "Alipay"),
+    "wechat": label("payment provider", "WeChat Pay"),
+}
 PAYMENT_METHODS = {
     "alipay": label("payment method", "Alipay"),
     "wechat": label("payment method", "WeChat Pay"),
@@ -79,6 +84,7 @@ async def _order_payments(session: AsyncSession, c: Console, order_id: int) -> s
         payments=await service.payments_of(session, order_id),
         statuses=PAYMENT_STATUS,
         methods=PAYMENT_METHODS,
+        providers=PAYMENT_PROVIDERS,
     )
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shopflow.core.errors import Conflict, NotFound, Unauthorized
+from shopflow.core.errors import AppError, Conflict, Invalid, NotFound, Unauthorized
 
 
 class PaymentNotFound(NotFound):
@@ -9,6 +9,20 @@ class PaymentNotFound(NotFound):
 
 class BadSignature(Unauthorized):
     code = "bad_signature"
+
+
+class ForeignNotification(Invalid):
+    """A genuine notification that is not about this store's app or merchant."""
+
+    code = "foreign_notification"
+
+
+class GatewayFailed(AppError):
+    """The provider refused the request or did not answer."""
+
+    status = 502
+    code = "gateway_failed"
+    title = "Bad gateway"
 
 
 class NoGateway(Conflict):

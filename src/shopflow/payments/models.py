@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core.db import Base, BigId, JSONType, UTCDateTime
@@ -32,6 +34,13 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("refund_reserved >= 0 AND refund_reserved <= amount", name="refund_within_amount"),
+        # The worker's query of payments whose notification may have been missed (PAY-2).
+        Index(
+            "ix_payments_pending_created_at",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -46,6 +55,14 @@ class Payment(Base):
     # PAY-3: the refunds not failed (requested, pending, succeeded), reserved by one conditional
     # UPDATE; always the sum of those rows of `refunds` (a ledger, this its running total).
     refund_reserved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The provider's number of the trade (Alipay trade_no, WeChat Pay transaction_id), once paid.
+    provider_reference: Mapped[str | None] = mapped_column(String(80), default=None)
+    # When the worker last asked the provider about it, still pending (a notification missed).
+    queried_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def out_trade_no(self) -> str:
+        return payment_number(self.id)
 
     @property
     def captured(self) -> int:
@@ -60,6 +77,31 @@ class Payment(Base):
             raise InvalidTransition("payment", self.status, target)
         self.status = target
         self.updated_at = at
+
+
+_NUMBER = re.compile(r"SF(\d{12,18})")
+# What WeChat Pay (and Alipay) accept as a refund's number: out_refund_no / out_request_no.
+_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
+
+
+def payment_number(payment_id: int) -> str:
+    """Our payment number, the `out_trade_no` the provider echoes: SF and 12 or more digits."""
+    return f"SF{payment_id:012d}"
+
+
+def payment_id_of(number: str) -> int | None:
+    """The payment a payment number names; None for a number that is not one of ours."""
+    found = _NUMBER.fullmatch(number)
+    return int(found.group(1)) if found else None
+
+
+def refund_number(key: str) -> str:
+    """A refund's number at the provider (out_request_no, out_refund_no), from its idempotency key
+    alone, so every retry under the key is the same refund there: the key itself when the
+    providers accept it, else a digest of it."""
+    if _REFUND_NO.fullmatch(key):
+        return key
+    return "SFK" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 class CallbackResult(StrEnum):

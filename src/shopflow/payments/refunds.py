@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +22,9 @@ from shopflow.core.errors import FieldError, Invalid
 from shopflow.crm import service as customers
 from shopflow.orders.models import order_subject
 from shopflow.orders.service import queries as orders
-from shopflow.payments import repository, sandbox
+from shopflow.payments import repository
 from shopflow.payments.errors import NotRefundable, PaymentNotFound, RefundKeyReused, RefundNotFound
+from shopflow.payments.gateway import PROVIDERS, Event, GatewayError
 from shopflow.payments.models import (
     Payment,
     Refund,
@@ -32,26 +32,13 @@ from shopflow.payments.models import (
     RefundRetry,
     RefundStatus,
     refund_callback_result,
+    refund_number,
 )
 from shopflow.payments.schemas import RefundCallbackIn
 
 RS = RefundStatus
 CANCEL_BATCH = 100  # cancelled orders' payments refunded per worker transaction
 
-
-class GatewayError(Exception):
-    """The gateway refused a refund, failed, or did not answer in time."""
-
-
-class RefundGateway(Protocol):
-    async def submit(self, key: str, payment_id: int, amount: int) -> str:
-        """Send a refund to the provider under its idempotency `key`; its reference there.
-        Raises GatewayError. The same key twice is one refund at the provider."""
-        ...
-
-
-# The refund desk of each payment provider (`Payment.provider`).
-GATEWAYS: dict[str, RefundGateway] = {sandbox.PROVIDER: sandbox.SandboxRefunds()}
 
 # Told, in the settling transaction, of every refund that succeeded: the after-sales domain (a
 # later one, which payments cannot import) registers its `settled_by_ledger` by `when_settled`
@@ -85,7 +72,7 @@ async def request_refund(
     """
     reserved = await reserve_refund(session, actor, payment_id, amount, key, reason, case_id)
     if reserved.waiting:
-        await _submit(session, actor, reserved.provider, reserved.refund)
+        await _submit(session, actor, reserved, reserved.refund)
     await db.write(session)  # the audit trail and the outbox row, in one round trip
     return reserved.refund
 
@@ -97,6 +84,7 @@ class Reserved:
 
     refund: Refund
     provider: str
+    total: int  # the payment's amount (WeChat Pay is told it with every refund)
 
     @property
     def waiting(self) -> bool:
@@ -151,7 +139,7 @@ async def reserve_refund(
     if refund is None:
         refund = await _repeat(session, payment, amount, key)
         if refund.status != RS.FAILED:
-            return Reserved(refund, payment.provider)  # the same key: the same refund
+            return Reserved(refund, payment.provider, payment.amount)  # the same key: the same refund
         await _reserve(session, payment, amount)
         refund.retry(clock.now())
         await repository.move_refund(session, refund)
@@ -160,7 +148,7 @@ async def reserve_refund(
         await _reserve(session, payment, amount)
         _audit(session, actor, refund, "refund.requested", None)
         events.queue(session, "payment.refund_requested", order_subject(payment.order_id), _notice(refund))
-    return Reserved(refund, payment.provider)
+    return Reserved(refund, payment.provider, payment.amount)
 
 
 async def submit_refund(session: AsyncSession, actor: Actor, reserved: Reserved) -> Refund:
@@ -173,7 +161,7 @@ async def submit_refund(session: AsyncSession, actor: Actor, reserved: Reserved)
     refund = await repository.get_refund(session, reserved.refund.id, lock=True)
     assert refund is not None, "a refund is never deleted"
     if refund.status == RS.REQUESTED:
-        await _submit(session, actor, reserved.provider, refund)
+        await _submit(session, actor, reserved, refund)
         await db.write(session)
     return refund
 
@@ -201,22 +189,41 @@ async def _reserve(session: AsyncSession, payment: Payment, amount: int) -> None
         )
 
 
-async def _submit(session: AsyncSession, actor: Actor, provider: str, refund: Refund) -> None:
-    """Hand the reserved refund to the gateway: pending under its reference, or failed with its
-    reservation released (the payment locked only then, by that UPDATE)."""
+async def _submit(session: AsyncSession, actor: Actor, reserved: Reserved, refund: Refund) -> None:
+    """Hand the reserved refund to the gateway: pending under its reference (succeeded at once
+    when the provider says the money already left), or failed with its reservation released (the
+    payment locked only then, by that UPDATE)."""
     before = {"status": refund.status}
     at = clock.now()
     try:
-        reference = await GATEWAYS[provider].submit(refund.idempotency_key, refund.payment_id, refund.amount)
+        provider = PROVIDERS.get(reserved.provider)
+        if provider is None:
+            raise GatewayError(f"{reserved.provider} is not configured here")
+        answer = await provider.refund(
+            refund.idempotency_key, refund.payment_id, refund.amount, reserved.total
+        )
     except GatewayError as exc:
         refund.fail(f"gateway: {exc}" if str(exc) else "gateway: no answer", at)
         await repository.move_refund(session, refund)
         await repository.release_refund(session, refund.payment_id, refund.amount)
         _audit(session, actor, refund, "refund.failed", before)
         return
-    refund.submitted(reference, at)
+    refund.submitted(answer.reference, at)
     await repository.move_refund(session, refund)
     _audit(session, actor, refund, "refund.submitted", before)
+    if answer.settled:
+        refund.succeed(at)
+        await repository.move_refund(session, refund)
+        await _succeeded(session, refund, {"status": RS.PENDING}, at)
+
+
+async def _succeeded(session: AsyncSession, refund: Refund, before: dict[str, object], at: datetime) -> None:
+    """What a refund's success tells: the audit trail, the outbox, the customer's value, the hooks."""
+    _audit(session, SYSTEM, refund, "refund.succeeded", before)
+    events.queue(session, "payment.refunded", order_subject(refund.order_id), _notice(refund))
+    await customers.refund_settled(session, refund.id, refund.payment_id, refund.amount, at)  # CRM-1
+    for told in ON_SETTLED:
+        await told(session, refund)
 
 
 def _audit(
@@ -334,15 +341,37 @@ async def apply_callback(
                 return await _late_success_without_room(session, refund, stored, data.event_id)
             refund.succeed(at)
             await session.flush()
-            _audit(session, SYSTEM, refund, "refund.succeeded", before)
-            events.queue(session, "payment.refunded", order_subject(refund.order_id), _notice(refund))
-            await customers.refund_settled(session, refund.id, refund.payment_id, refund.amount, at)  # CRM-1
-            for told in ON_SETTLED:
-                await told(session, refund)
+            await _succeeded(session, refund, before, at)
         case RefundCallbackResult.DUPLICATE:
             raise AssertionError("refund_callback_result does not return duplicate")
     await db.write(session)
     return result
+
+
+async def apply_provider_refund(
+    session: AsyncSession, provider: str, payment_id: int, event: Event
+) -> RefundCallbackResult:
+    """A provider's verified word that a refund of the payment was made: the refund whose number
+    there (`refund_number` of its key) it names, settled through `apply_callback`."""
+    named = [
+        r
+        for r in await repository.refunds_of(session, payment_id)
+        if refund_number(r.idempotency_key) == event.refund_key
+    ]
+    if not named:
+        raise RefundNotFound(
+            f"payment {payment_id} has no refund {event.refund_key!r}",
+            errors=[FieldError("out_refund_no", "names no refund of the payment")],
+        )
+    data = RefundCallbackIn.model_construct(
+        event_id=event.event_id,
+        refund_id=named[0].id,
+        reference=event.reference,
+        outcome="succeeded",
+        amount=event.amount,
+        occurred_at=event.at,
+    )
+    return await apply_callback(session, provider, data)
 
 
 async def _late_success_without_room(

@@ -93,6 +93,26 @@ async def move(session: AsyncSession, payment: Payment) -> None:
         raise RuntimeError(f"payment {payment.id} changed status under its lock")
 
 
+async def unheard(
+    session: AsyncSession, providers: Sequence[str], before: datetime, limit: int
+) -> list[Payment]:
+    """Payments with `providers` pending since before `before` and not asked about since then;
+    locked, skipping the ones another worker holds, and marked asked at once (`queried_at`)."""
+    stmt = (
+        select(Payment)
+        .where(
+            Payment.status == PaymentStatus.PENDING,
+            Payment.created_at <= before,
+            Payment.provider.in_(providers),
+            or_(Payment.queried_at.is_(None), Payment.queried_at <= before),
+        )
+        .order_by(Payment.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def amount(session: AsyncSession, payment_id: int) -> int | None:
     """The payment's amount (what the gateway was asked to collect); None if there is none."""
     driver = await driver_connection(session)

@@ -7,18 +7,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopflow.core.money import Amount, AmountText
 from shopflow.core.schemas import AwareWhen, Id, Input
+from shopflow.payments.gateway import Channel
 from shopflow.payments.models import CallbackResult, PaymentStatus, RefundCallbackResult, RefundStatus
 
 
 class PaymentIn(Input):
     method: str = Field(min_length=1, max_length=30, examples=["alipay"])
+    # How the buyer pays: Alipay's desktop page or mobile site; WeChat Pay's QR code or mobile
+    # site, or its JSAPI payment inside WeChat (with `payer_openid`). When left out: Alipay's
+    # page, WeChat Pay's QR code.
+    channel: Channel | None = None
+    payer_openid: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class PaymentCreated(BaseModel):
     payment_id: int
+    out_trade_no: str  # our payment number: what the provider echoes
+    provider: str
     status: PaymentStatus
     amount: Amount
-    pay_url: str
+    pay_url: str | None  # the page the buyer opens
+    qr_code: str | None  # or the content of the QR code the buyer scans (WeChat Pay Native)
+    # or what the buyer's page inside WeChat passes to its payment call (WeChat Pay JSAPI):
+    # appId, timeStamp, nonceStr, package, signType, paySign
+    prepay: dict[str, str] | None
 
 
 class PaymentOut(BaseModel):
@@ -27,6 +39,8 @@ class PaymentOut(BaseModel):
     id: int
     order_id: int
     provider: str
+    provider_reference: str | None
+    out_trade_no: str
     method: str
     amount: Amount
     status: PaymentStatus
@@ -40,6 +54,7 @@ class CallbackIn(Input):
     outcome: Literal["success", "failure"]
     amount: AmountText
     occurred_at: AwareWhen
+    reference: str | None = Field(default=None, max_length=80)  # the provider's number of the trade
 
 
 class CallbackAck(BaseModel):

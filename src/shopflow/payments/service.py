@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import assert_never
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +17,14 @@ from shopflow.orders.models import Order, OrderStatus, order_subject
 from shopflow.orders.service import fulfillment_steps, lifecycle
 from shopflow.payments import refunds, repository, sandbox
 from shopflow.payments.errors import PaymentNotFound
+from shopflow.payments.gateway import Event, EventKind
 from shopflow.payments.models import (
     CallbackResult,
     Payment,
     PaymentReceipt,
     PaymentStatus,
+    RefundCallbackResult,
+    payment_id_of,
 )
 from shopflow.payments.schemas import CallbackIn
 
@@ -36,8 +40,10 @@ def risk_from(source: PaidRisk) -> None:
     _RISK[:] = [source]
 
 
-async def start_payment(session: AsyncSession, actor: Actor, order_id: int, method: str) -> Payment:
-    """Open a payment for the order's total with the sandbox gateway."""
+async def start_payment(
+    session: AsyncSession, actor: Actor, order_id: int, method: str, provider: str = sandbox.PROVIDER
+) -> Payment:
+    """Open a payment for the order's total with `provider` (`gateway.for_method`)."""
     methods = policy.current().payments.methods
     if method not in methods:
         raise Invalid(
@@ -50,7 +56,7 @@ async def start_payment(session: AsyncSession, actor: Actor, order_id: int, meth
     at = clock.now()
     values = {
         "order_id": order.id,
-        "provider": sandbox.PROVIDER,
+        "provider": provider,
         "method": method,
         "amount": order.total,
         "status": PaymentStatus.PENDING,
@@ -93,6 +99,8 @@ async def apply_callback(session: AsyncSession, provider: str, data: CallbackIn)
     if locked is None:
         raise PaymentNotFound(f"no payment {data.payment_id}")
     payment, order = locked
+    if payment.provider != provider:
+        raise PaymentNotFound(f"no payment {data.payment_id} with {provider}")
     at = clock.now()
     result = _decide(payment, data)
     stored = await repository.record_callback(
@@ -127,12 +135,41 @@ async def apply_callback(session: AsyncSession, provider: str, data: CallbackIn)
         case CallbackResult.APPLIED if data.outcome == "failure":
             await _move(session, payment, PaymentStatus.FAILED, at, data.event_id)
         case CallbackResult.APPLIED:
+            payment.provider_reference = data.reference
             await _move(session, payment, PaymentStatus.SUCCEEDED, at, data.event_id)
             result = await _captured(session, payment, order, at)
         case CallbackResult.DUPLICATE | CallbackResult.ORDER_NOT_PAYABLE:
             raise AssertionError(f"_decide does not return {result}")
     await db.write(session)  # the audit trail, the receipt and the outbox row, in one round trip
     return result
+
+
+async def apply_event(
+    session: AsyncSession, provider: str, event: Event
+) -> CallbackResult | RefundCallbackResult:
+    """Apply what a provider's verified notification (or the answer to a query) says, through the
+    same idempotent handling as every callback: a payment paid or closed, a refund made."""
+    payment_id = payment_id_of(event.out_trade_no)
+    if payment_id is None:
+        raise PaymentNotFound(
+            f"{event.out_trade_no!r} is not a payment number of this store",
+            errors=[FieldError("out_trade_no", "names no payment here")],
+        )
+    match event.kind:
+        case EventKind.PAID | EventKind.CLOSED:
+            data = CallbackIn.model_construct(
+                event_id=event.event_id,
+                payment_id=payment_id,
+                outcome="success" if event.kind is EventKind.PAID else "failure",
+                amount=event.amount,
+                occurred_at=event.at,
+                reference=event.reference or None,
+            )
+            return await apply_callback(session, provider, data)
+        case EventKind.REFUNDED:
+            return await refunds.apply_provider_refund(session, provider, payment_id, event)
+        case _:
+            assert_never(event.kind)
 
 
 def _decide(payment: Payment, data: CallbackIn) -> CallbackResult:
