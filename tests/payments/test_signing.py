@@ -88,11 +88,25 @@ def test_a_wechat_pay_request_is_signed_as_openssl_signs_its_message(tmp_path: P
     assert ours == _openssl_sign(key_file, message, tmp_path)
 
 
+def test_a_resource_opens_as_wechat_pays_go_sdk_opens_its_own_test_vector() -> None:
+    """The known answer of WeChat Pay's Go SDK (wechatpay-apiv3/wechatpay-go, utils/aes_test.go:
+    APIv3 key "testAPIv3Key0000", nonce, associated data and ciphertext as published there) opens
+    to "Hello World"; the SDK's own wrong-key case is refused."""
+    resource = {
+        "algorithm": "AEAD_AES_256_GCM",
+        "ciphertext": "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC",
+        "nonce": "wCq51qZv4Yfg",
+        "associated_data": "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8",
+    }
+    assert wechatpay.decrypt_resource(b"testAPIv3Key0000", resource) == b"Hello World"
+    with pytest.raises(signing.DecryptError):
+        wechatpay.decrypt_resource(b"testAPIv3Key1111", resource)
+
+
 def test_aes_256_gcm_opens_the_gcm_specifications_test_case_16() -> None:
     """McGrew & Viega, "The Galois/Counter Mode of Operation (GCM)", Test Case 16 (256-bit key,
     96-bit IV, associated data): WeChat Pay's AEAD_AES_256_GCM is this mode with a 32-byte key, a
-    12-byte nonce and the tag appended to the ciphertext. (Not the vector of WeChat Pay's Go SDK,
-    which is not reproduced here from memory.)"""
+    12-byte nonce and the tag appended to the ciphertext."""
     key = bytes.fromhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
     nonce = bytes.fromhex("cafebabefacedbaddecaf888")
     associated = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
