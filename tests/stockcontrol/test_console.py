@@ -8,6 +8,10 @@ import httpx
 import pytest
 
 from shopflow.core.db import Database
+from shopflow.stockcontrol.console import SUGGESTIONS_SHOWN
+from shopflow.stockcontrol.models import Suggestion
+from shopflow.stockcontrol.service import transfers
+from shopflow.stockcontrol.service.transfers import SuggestionView
 from tests.builders.console import Visitor, Visitors, signed_in, visitors
 from tests.builders.lifecycle import place
 from tests.builders.store import small_store
@@ -112,3 +116,26 @@ async def test_a_transfer_of_reserved_units_is_refused_on_its_page(db: Database,
         transfer_id = drafted.url.path.rsplit("/", 1)[1]
         refused = await visitor.post(f"/transfers/{transfer_id}/ship", {})
         assert refused.status_code == 409 and 'id="transfer-refusal"' in refused.text
+
+
+async def test_the_transfers_page_shows_the_largest_suggestions_and_counts_the_rest(
+    db: Database, visit: Visitors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store with many SKUs gets many small suggestions: the page lists the largest
+    (SUGGESTIONS_SHOWN) and says how many more the API holds."""
+    await small_store(db)
+    many = [SuggestionView(Suggestion(i, 1, 2, i, 0.5), f"SKU-{i}", "WH-A", "WH-B") for i in range(1, 26)]
+
+    async def suggested(session: object) -> list[SuggestionView]:
+        return many
+
+    monkeypatch.setattr(transfers, "suggestions", suggested)
+    async with await signed_in(visit, db, "operations") as visitor:
+        page = await visitor.get("/transfers")
+
+    assert page.status_code == 200, page.text
+    table = page.text.split('id="suggestions"', 1)[1].split("</table>", 1)[0]
+    rows = table.split("<tbody>", 1)[1].split("<tr>")[1:]
+    assert len(rows) == SUGGESTIONS_SHOWN and "SKU-25" in rows[0]
+    assert "<td>SKU-5</td>" not in table and "<td>SKU-6</td>" in table
+    assert 'id="more-suggestions"' in page.text and "其余 5 条" in page.text

@@ -35,6 +35,7 @@ from shopflow.stockcontrol.service import counts, transfers
 router = APIRouter(include_in_schema=False)
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 TRANSFER_ROWS = 5  # lines on the transfer form
+SUGGESTIONS_SHOWN = 20  # the largest suggested transfers on the page; the API pages through all
 
 COUNT_STATES = {
     CountState.OPEN: label("count state", "open"),
@@ -221,12 +222,14 @@ async def _transfers(
 ) -> HTMLResponse:
     size = page_size()
     found, total = await transfers.page(session, chosen(TransferState, state), (page - 1) * size, size)
+    largest = sorted(await transfers.suggestions(session), key=lambda s: -s.suggestion.quantity)
     return render(
         c,
         "stockcontrol/transfers.html",
         status,
         transfers=found,
-        suggestions=await transfers.suggestions(session),
+        suggestions=largest[:SUGGESTIONS_SHOWN],
+        more_suggestions=max(len(largest) - SUGGESTIONS_SHOWN, 0),
         state=state,
         states=TRANSFER_STATES,
         warehouses=await inventory.list_warehouses(session),
