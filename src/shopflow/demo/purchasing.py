@@ -1,8 +1,9 @@
 """The demo's purchasing desk (INV-4, INV-5, ANA-5), opened when the weeks of trading are over:
 two suppliers selling every SKU, the night's forecast made from the year of orders, the orders
 held for the scarce SKU put on a purchase order (their customers told when they ship), and
-purchase orders in every state: one in draft from the replenishment board's suggestions, one
-submitted, one confirmed, one received in part, one received, one cancelled."""
+purchase orders in every state: one in draft, one submitted, one confirmed, one received in part,
+one received, one cancelled. The replenishment board keeps its suggestions, for a newcomer to
+turn into a purchase order in one click."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ async def open_desk(session: AsyncSession, rng: random.Random, store: Store, now
         await replenishment.request_for_shortages(session)
         plentiful = store.plentiful[1::2]  # what SUP-GZ sells, the scarce SKU left out
         made = []
-        for lines in ([0, 1], [2], [3, 4], [1, 3], [0]):
+        for lines in ([0, 1], [2], [3, 4], [1, 3], [0], [4]):
             body = PurchaseOrderIn(
                 supplier=SUPPLIERS[1][0],
                 warehouse="SH01",
@@ -56,7 +57,7 @@ async def open_desk(session: AsyncSession, rng: random.Random, store: Store, now
                 expected_on=clock.today() + timedelta(days=rng.randint(2, 9)),
             )
             made.append((await purchasing.create_po(session, BUYER, body)).id)
-        submitted, confirmed, partial, received, cancelled = made
+        submitted, confirmed, partial, received, cancelled, _draft = made
         for po_id in (submitted, confirmed, partial, received):
             await purchasing.submit(session, BUYER, po_id)
         for po_id in (confirmed, partial, received):
@@ -67,7 +68,3 @@ async def open_desk(session: AsyncSession, rng: random.Random, store: Store, now
         whole = [PoReceiptLineIn(sku=plentiful[i].code, quantity=48) for i in (1, 3)]
         await purchasing.receive(session, BUYER, received, PoReceiptIn(reference="DN-2", lines=whole))
         await purchasing.cancel(session, BUYER, cancelled)
-        for supplier, _ in SUPPLIERS:
-            if any(s.supplier == supplier for s in await replenishment.suggestions(session)):
-                await replenishment.order_suggested(session, BUYER, supplier)
-                break
