@@ -53,6 +53,13 @@ def _shopflow(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _first_link(page: Page, url: str, listing: str, pattern: str) -> str:
+    """The first link of the page `listing` whose address matches `pattern` (else `listing`)."""
+    page.goto(f"{url}{listing}")
+    found = page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
+    return next((href for href in found if re.fullmatch(pattern, href)), listing)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -243,6 +250,9 @@ def main() -> None:
         coupon = _coupon(page, url)
         page.goto(f"{url}/risk")
         review = page.locator("#risk-queue tbody a").first.get_attribute("href") or "/risk"
+        purchase_order = _first_link(page, url, "/purchase-orders", r"/purchase-orders/\d+")
+        count = _first_link(page, url, "/counts", r"/counts/\d+")
+        transfer = _first_link(page, url, "/transfers", r"/transfers/\d+")
         page.goto(f"{url}/campaigns")
         running = page.locator("#campaigns tbody tr:has-text('春季焕新') a")  # the demo's running one
         campaign = running.first.get_attribute("href") or "/campaigns"
@@ -265,6 +275,14 @@ def main() -> None:
                 "order": first or "/orders",
                 "inventory": "/inventory",
                 "low-stock": "/inventory?low=true",
+                "replenishment": "/replenishment",
+                "purchase-orders": "/purchase-orders",
+                "purchase-order": purchase_order,
+                "counts": "/counts",
+                "count": count,
+                "count-sheet": f"{count}/sheet",
+                "transfers": "/transfers",
+                "transfer": transfer,
                 "alerts": "/alerts",
                 "deliveries": "/notifications/deliveries",
                 "delivery": delivery or "/notifications/deliveries",
