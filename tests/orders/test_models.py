@@ -308,7 +308,7 @@ def test_a_new_order_is_stored_confirmed_at_intake() -> None:
 
 
 def test_a_new_order_short_of_stock_is_stored_held_from_pending_and_never_confirmed() -> None:
-    held = new_order_row(INTAKE, AT, short=True)
+    held = new_order_row(INTAKE, AT, held_for=HoldReason.STOCK_SHORTAGE)
     assert held == {
         **INTAKE,
         "status": S.ON_HOLD,

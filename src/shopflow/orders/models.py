@@ -527,18 +527,18 @@ def intake_errors(
     return errors
 
 
-def new_order_row(fields: Mapping[str, Any], at: datetime, *, short: bool = False) -> dict[str, Any]:
-    """The row intake stores for a new order with the intake `fields` (ORD-4): confirmed at `at`;
-    when its stock is `short`, held from pending for the shortage, as `Order.hold` holds it, and
-    never confirmed."""
+def new_order_row(fields: Mapping[str, Any], at: datetime, *, held_for: str | None = None) -> dict[str, Any]:
+    """The row intake stores for a new order with the intake `fields`: confirmed at `at`; when it
+    is `held_for` a reason (ORD-4's stock shortage, ORD-3's risk review), held from pending, as
+    `Order.hold` holds it, and never confirmed."""
     row = {**fields, "created_at": at, "updated_at": at}
-    if not short:
+    if held_for is None:
         return {**row, "status": checked(S.PENDING, S.CONFIRMED), "confirmed_at": at}
     return {
         **row,
         "status": checked(S.PENDING, S.ON_HOLD),
         "held_from": S.PENDING,
-        "hold_reason": HoldReason.STOCK_SHORTAGE,
+        "hold_reason": held_for,
         "confirmed_at": None,
     }
 

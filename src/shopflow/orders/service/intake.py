@@ -28,6 +28,7 @@ from shopflow.orders import repository
 from shopflow.orders.errors import ChannelOrderTaken, IdempotencyKeyReused, OutOfStock
 from shopflow.orders.models import (
     AgreedTerms,
+    HoldReason,
     LineRequest,
     Order,
     OrderClock,
@@ -161,8 +162,7 @@ async def place_order(
     if short and rules.orders.on_shortage is Shortage.REJECT:
         raise OutOfStock("not enough stock for this order; nothing was stored")
     if short or risk_hold is not None:
-        held = new_order_row(fields, at, short=True)
-        held["hold_reason"] = risk_hold or held["hold_reason"]
+        held = new_order_row(fields, at, held_for=risk_hold or HoldReason.STOCK_SHORTAGE)
         order = await repository.mark_held(session, order, held)
         _queue_held(session, actor, order, demand if short else Counter(), at)
     else:
