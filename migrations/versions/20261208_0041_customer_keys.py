@@ -1,6 +1,8 @@
 """Crypto-shredding (issue 17, RSK-3): each customer's own secret, from which the key sealing
 their profile and their orders' contact is derived; erasure destroys it. Customers already
 stored get one (random, 16 bytes) here; what they had sealed stays readable with the secret key.
+A downgrade drops every secret: what was sealed with a customer's own key can no longer be opened
+(as if every customer had been erased), so export what you need before going down past it.
 
 Revision ID: 0041_customer_keys
 Revises: 0040_providers
