@@ -3,7 +3,7 @@
 A customer's own records are sealed with a key of their own (RSK-3's crypto-shredding): derived
 from the secret key and the customer's random `secret` (`customers.secret`), which erasure
 destroys, after which what was sealed with it (in any row, a dead tuple or a log) opens to
-nothing. A column declares its owner's secret (`Sealed(owner=...)`), read in the same SELECT;
+nothing. A column declares its owner's secret (`SealedFor(owner)`), read in the same SELECT;
 a writer hands its value as `Owned(secret, value)`. A value written plainly is sealed with the
 secret key alone, as everything was before."""
 
