@@ -27,6 +27,7 @@ from tests.builders.aftersales import case_body, delivered_order, open_case
 from tests.builders.auth import bearer
 from tests.builders.leads import submit
 from tests.builders.orders import order_body
+from tests.builders.store import small_store
 from tests.builders.tickets import ticket_body
 
 PHONE, NAME = "13800138000", "张三"  # the order builder's buyer
@@ -243,3 +244,34 @@ async def test_a_merged_profiles_orders_are_sealed_again_with_the_kept_customers
     assert crypto.vault().open_for(secret, stored)["customer"]["name"] == "李四"
     shown = await client.get(f"/api/v1/orders/{moved.json()['id']}", headers=manager)
     assert shown.status_code == 200 and shown.json()["customer"]["name"] == "李四", shown.text
+
+
+async def test_each_tickets_messages_open_with_their_own_customers_key(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """Two customers' tickets: each message is read with its own ticket's customer's secret."""
+    await small_store(db)
+    agent = await bearer(db, "customer_service")
+    ids = []
+    for phone, body in (("13800138000", "第一位顾客"), ("13911112222", "第二位顾客")):
+        sales = await bearer(db, "sales")
+        placed = await client.post(
+            "/api/v1/orders",
+            json=order_body([("SKU-2", 1, "45.50")], customer={"name": body, "phone": phone}),
+            headers=sales,
+        )
+        assert placed.status_code == 201, placed.text
+        found = await client.get("/api/v1/customers", params={"phone": phone}, headers=agent)
+        [customer] = found.json()["items"]
+        made = await client.post(
+            "/api/v1/tickets",
+            json=ticket_body(customer_id=customer["id"], phone=phone, body=body),
+            headers=agent,
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+
+    for ticket_id, body in zip(ids, ("第一位顾客", "第二位顾客"), strict=True):
+        shown = await client.get(f"/api/v1/tickets/{ticket_id}", headers=agent)
+        assert shown.status_code == 200, shown.text
+        assert body in shown.text

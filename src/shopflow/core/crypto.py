@@ -142,6 +142,17 @@ def secret_of_customer(customer_id: ColumnElement[Any]) -> ColumnElement[Any]:
     return select(_CUSTOMERS.c.secret).where(_CUSTOMERS.c.id == customer_id).scalar_subquery()
 
 
+def secret_through(owner: Any, key: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The secret of the customer of the `owner` row (a table with `id` and `customer_id`) whose
+    id is `key`, a column of the row read: one subquery, correlated only to that row."""
+    return (
+        select(_CUSTOMERS.c.secret)
+        .where(_CUSTOMERS.c.id == owner.c.customer_id, owner.c.id == key)
+        .correlate_except(_CUSTOMERS, owner)
+        .scalar_subquery()
+    )
+
+
 def customer_secret(table: Any) -> ColumnElement[Any]:
     """The owner of a row with a `customer_id`: that customer's secret (NULL without one)."""
     return secret_of_customer(table.c.customer_id)

@@ -24,12 +24,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     UniqueConstraint,
-    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopflow.core import policy
-from shopflow.core.crypto import Sealed, SealedFor, customer_secret, secret_of_customer
+from shopflow.core.crypto import Sealed, SealedFor, customer_secret, secret_through
 from shopflow.core.db import Base, BigId, UTCDateTime
 from shopflow.core.errors import InvalidTransition
 
@@ -276,10 +275,7 @@ class Ticket(Base):
 
 def _ticket_customer_secret(table: Any) -> ColumnElement[Any]:
     """The owner of a ticket's message: the ticket's customer (RSK-3)."""
-    tickets = Ticket.__table__.c
-    return secret_of_customer(
-        select(tickets.customer_id).where(tickets.id == table.c.ticket_id).scalar_subquery()
-    )
+    return secret_through(Ticket.__table__, table.c.ticket_id)
 
 
 class TicketMessage(Base):
